@@ -1,0 +1,130 @@
+"""The one place that decides where everything lives and how the stack is configured.
+
+Every path Forgeline reads or writes is derived here from one workspace directory,
+``FORGELINE_HOME`` (default: ``workspace/`` beside this checkout). Nothing else in the
+code base builds a path to a store by hand: ask :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DEMO_DIR = REPO_ROOT / "demo"
+
+CLIENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+
+# Quiet, offline-friendly defaults for the tools we drive (no telemetry calls from an air-gapped server).
+TOOL_ENVIRONMENT = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+}
+
+
+def apply_tool_environment() -> None:
+    """Set the tools' offline defaults unless the operator chose otherwise."""
+    for key, value in TOOL_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths of every store in one workspace. See docs/architecture.md for who writes and reads each."""
+
+    home: Path
+
+    # -- program and clients ------------------------------------------------------------------
+    @property
+    def clients_dir(self) -> Path:
+        """One folder per client holding its ``client.yml`` (mapping, masters, login)."""
+        return self.home / "clients"
+
+    def client_config_path(self, client_id: str) -> Path:
+        return self.clients_dir / check_client_id(client_id) / "client.yml"
+
+    # -- landing -> raw -> staging/core/marts ---------------------------------------------------
+    def landing_dir(self, client_id: str) -> Path:
+        """Files exactly as the client delivered them. Never modified by Forgeline."""
+        return self.home / "landing" / check_client_id(client_id)
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    def warehouse_path(self, client_id: str) -> Path:
+        """The client's working DuckDB file: written by ingestion and dbt only, one writer at a time."""
+        return self.warehouse_dir / f"{check_client_id(client_id)}.duckdb"
+
+    def dbt_target_dir(self, client_id: str) -> Path:
+        """dbt artefacts per client, so that clients can build side by side."""
+        return self.home / "dbt" / check_client_id(client_id) / "target"
+
+    def dbt_log_dir(self, client_id: str) -> Path:
+        return self.home / "dbt" / check_client_id(client_id) / "logs"
+
+    # -- quality gate ---------------------------------------------------------------------------
+    def quality_dir(self, client_id: str) -> Path:
+        """Great Expectations project (Data Docs site, results) of one client."""
+        return self.home / "quality" / check_client_id(client_id)
+
+    # -- model tracking -------------------------------------------------------------------------
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return os.environ.get("FORGELINE_MLFLOW_URI") or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return self.mlflow_dir / "artifacts"
+
+    # -- published deliverables -----------------------------------------------------------------
+    def published_dir(self, client_id: str) -> Path:
+        """Immutable published snapshots of one client, plus the CURRENT pointer the apps follow."""
+        return self.home / "published" / check_client_id(client_id)
+
+    # -- apps -----------------------------------------------------------------------------------
+    @property
+    def users_path(self) -> Path:
+        """Logins of consultants and clients (bcrypt hashes only)."""
+        return self.home / "auth" / "users.yml"
+
+    @property
+    def runs_dir(self) -> Path:
+        """One JSON record per program run (what ran, when, with which outcome)."""
+        return self.home / "runs"
+
+    @cached_property
+    def created(self) -> bool:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return True
+
+
+def check_client_id(client_id: str) -> str:
+    """Client ids become folder and file names: only lower-case letters, digits and hyphens."""
+    if not CLIENT_ID_PATTERN.match(client_id or ""):
+        raise ValueError(
+            f"Client id {client_id!r} is not valid: use 2-40 lower-case letters, digits or hyphens, "
+            "starting with a letter (for example 'daehan-molding')."
+        )
+    return client_id
+
+
+def default_home() -> Path:
+    return REPO_ROOT / "workspace"
+
+
+def get_settings(home: str | os.PathLike[str] | None = None) -> Settings:
+    """Settings for ``home``, else ``$FORGELINE_HOME``, else ``workspace/`` in the checkout."""
+    chosen = home or os.environ.get("FORGELINE_HOME") or default_home()
+    return Settings(home=Path(chosen).expanduser().resolve())
