@@ -26,6 +26,8 @@ TOOL_ENVIRONMENT = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "GX_ANALYTICS_ENABLED": "false",
     "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    # Forgeline's own library loggers (forgeline.ingest, forgeline.quality, ...) go into Prefect's run logs.
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "forgeline",
 }
 
 

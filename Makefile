@@ -1,0 +1,64 @@
+# Forgeline's front door. A fresh machine needs Python 3.11, make and git; everything else is set up here.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVE ?= 1
+SCALE ?= full
+PORT ?= 8501
+PYTEST_ARGS ?=
+
+# uv does not compile bytecode by default and this machine sets PYTHONDONTWRITEBYTECODE=1: without this,
+# every process recompiles great_expectations and friends (10-30 s each).
+export UV_COMPILE_BYTECODE := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: help env demo test test-fast lint format browser deploy clean
+
+help:
+	@echo "make demo        set up, prepare and run the demo program, serve the app (SERVE=0: no serving)"
+	@echo "make test        set up and run the whole test suite"
+	@echo "make test-fast   only the fast tier (no dbt, gate, e2e, app, browser)"
+	@echo "make lint        ruff check + format check"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+env: $(VENV)/.synced
+
+demo: env
+	$(PY) -m forgeline.cli demo --scale $(SCALE) --port $(PORT) $(if $(filter 0,$(SERVE)),--no-serve,--serve)
+
+# The browser test needs Debian's Chromium (never a downloaded browser: the machines are offline).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser test..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser test"; fi; \
+	fi
+
+test: env browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: env
+	$(PY) -m pytest -m "not dbt and not gate and not e2e and not app and not browser" $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: env
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(TOOLS) workspace dbt_project/target dbt_project/logs

@@ -1,0 +1,172 @@
+"""One client's engagement: ingest → standardize (dbt build) → quality gate (GX) → train (MLflow) → publish.
+
+Each stage is a task with a log line a consultant can read. Retries are declared only where a retry can
+help (file I/O that may meet a transiently locked file); dbt, the gate and training are deterministic,
+so retrying them would only repeat the same failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from forgeline.settings import apply_tool_environment, get_settings
+
+apply_tool_environment()
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from forgeline.clients import ClientConfig, get_client  # noqa: E402
+from forgeline.publish import RunInfo, new_run_id, publish_client  # noqa: E402
+from forgeline.warehouse import table_row_counts  # noqa: E402
+
+# Great Expectations and MLflow keep process-wide state (contexts, the SQLite store): when clients run
+# side by side in threads, their gate and training steps take turns.
+_GATE_AND_TRAIN_LOCK = threading.Lock()
+
+
+@dataclasses.dataclass
+class EngagementOutcome:
+    """What one client's run produced; the program flow collects these into its run record."""
+
+    client_id: str
+    run_id: str
+    status: str  # published | gate_failed | failed
+    files_loaded: int = 0
+    files_skipped: int = 0
+    core_rows: dict[str, int] = dataclasses.field(default_factory=dict)
+    gate_passed: bool | None = None
+    gate_failures: list[str] = dataclasses.field(default_factory=list)
+    models: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    snapshot: str | None = None
+    error: str | None = None
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@task(task_run_name="ingest {config.id}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def ingest(home: str, config: ClientConfig) -> tuple[int, int]:
+    """Load the client's new landing files into raw tables; already loaded files are skipped."""
+    from forgeline.ingest import ingest_client
+
+    logger = get_run_logger()
+    report = ingest_client(get_settings(home), config)
+    loaded = [f for f in report.files if f.status == "loaded"]
+    skipped = [f for f in report.files if f.status != "loaded"]
+    for item in loaded:
+        logger.info("Loaded %s: %s rows into raw.%s", item.file, f"{item.rows:,}", item.raw_table)
+    if skipped:
+        logger.info("%d file(s) already loaded earlier, skipped.", len(skipped))
+    for name in report.unmatched:
+        logger.warning(
+            "Landing file %s matches no source in client.yml and was not loaded: add a source for it.", name
+        )
+    return len(loaded), len(skipped)
+
+
+@task(task_run_name="standardize {config.id}", cache_policy=NO_CACHE)
+def standardize(home: str, config: ClientConfig) -> dict[str, int]:
+    """Build the client's staging, core and marts with dbt and return the core row counts."""
+    from forgeline.standardize import run_dbt
+
+    logger = get_run_logger()
+    settings = get_settings(home)
+    result = run_dbt(settings, config, "build")
+    logger.info("dbt build for %s: %s", config.id, result.summary())
+    counts = table_row_counts(settings, config.id, "core")
+    logger.info("Core rows: %s", ", ".join(f"{t} {n:,}" for t, n in counts.items() if n))
+    return counts
+
+
+@task(task_run_name="quality gate {config.id}", cache_policy=NO_CACHE)
+def quality_gate(home: str, config: ClientConfig) -> Any:
+    """Run the client's Great Expectations suites on its core tables; the result decides training."""
+    from forgeline.quality import run_gate
+
+    logger = get_run_logger()
+    with _GATE_AND_TRAIN_LOCK:
+        gate = run_gate(get_settings(home), config)
+    if gate.passed:
+        logger.info("Quality gate passed for %s (%d expectations).", config.id, len(gate.results))
+    else:
+        for outcome in gate.failed():
+            logger.error(
+                "Quality gate: %s.%s %s failed: %s",
+                outcome.table_name,
+                outcome.column_name,
+                outcome.expectation_type,
+                outcome.details,
+            )
+        logger.error("Quality gate FAILED for %s: training is blocked until the data is fixed.", config.id)
+    return gate
+
+
+@task(task_run_name="train {config.id}", cache_policy=NO_CACHE)
+def train(home: str, config: ClientConfig, gate: Any) -> list[Any]:
+    """Train the client's standard models; register a champion only where a model beats its baseline."""
+    from forgeline.standard_models import train_client_models
+
+    logger = get_run_logger()
+    with _GATE_AND_TRAIN_LOCK:
+        results = train_client_models(get_settings(home), config, gate)
+    for r in results:
+        verdict = "beats" if r.beats_baseline else "does NOT beat"
+        logger.info(
+            "%s: %s %.3f %s baseline %s %.3f%s",
+            r.model_name,
+            r.metric_name,
+            r.model_metric,
+            verdict,
+            r.baseline_name,
+            r.baseline_metric,
+            " → champion" if r.is_champion else "",
+        )
+    return results
+
+
+@task(task_run_name="publish {config.id}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def publish(home: str, config: ClientConfig, run: RunInfo, gate: Any, models: list[Any]) -> str:
+    """Write the client's read-only snapshot and switch the apps to it."""
+    gate_frame = gate.to_frame() if gate is not None else None
+    snapshot = publish_client(get_settings(home), config, run, gate_frame, models)
+    get_run_logger().info("Published %s for %s.", snapshot.name, config.id)
+    return snapshot.name
+
+
+@flow(name="client-engagement", flow_run_name="engagement-{client_id}", log_prints=True)
+def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcome:
+    """Run one client end to end. A failed gate still publishes (so the client sees what to fix)."""
+    settings = get_settings(home)
+    home = str(settings.home)
+    config = get_client(settings, client_id)
+    started = datetime.now(UTC)
+    outcome = EngagementOutcome(client_id=client_id, run_id=new_run_id(started), status="failed")
+
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        outcome.seconds[stage] = round(now - clock, 2)
+        clock = now
+
+    outcome.files_loaded, outcome.files_skipped = ingest(home, config)
+    lap("ingest")
+    outcome.core_rows = standardize(home, config)
+    lap("standardize")
+    gate = quality_gate(home, config)
+    outcome.gate_passed = bool(gate.passed)
+    outcome.gate_failures = [f"{o.table_name}.{o.column_name}: {o.expectation_type}" for o in gate.failed()]
+    lap("gate")
+    models = train(home, config, gate) if gate.passed and config.models else []
+    outcome.models = [dataclasses.asdict(m) if dataclasses.is_dataclass(m) else dict(m) for m in models]
+    lap("train")
+    status = "published" if gate.passed else "gate_failed"
+    run = RunInfo(run_id=outcome.run_id, started_at=started, status=status, gate_passed=gate.passed)
+    outcome.snapshot = publish(home, config, run, gate, models)
+    lap("publish")
+    outcome.status = status
+    return outcome

@@ -1,0 +1,96 @@
+"""The whole consulting program: every client's engagement, two side by side.
+
+Clients can run in parallel safely because each has its own DuckDB file and dbt target folder; the
+gate and training steps take turns inside the engagement flow. One client's failure does not stop the
+others: the program records every outcome in ``<home>/runs/<run_id>.json`` and fails at the end if
+any client failed, naming them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+
+from forgeline.settings import apply_tool_environment, get_settings
+
+apply_tool_environment()
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+
+from flows.engagement import EngagementOutcome, engagement_flow  # noqa: E402
+from forgeline.clients import list_clients  # noqa: E402
+from forgeline.publish import new_run_id  # noqa: E402
+
+PARALLEL_CLIENTS = 2  # the machines have 2 cores; dbt and training are CPU-bound
+
+
+class ProgramRunError(RuntimeError):
+    """Raised after all clients ran when at least one engagement failed."""
+
+
+@task(task_run_name="engagement {client_id}", cache_policy=NO_CACHE)
+def run_engagement(client_id: str, home: str) -> EngagementOutcome:
+    """One client's engagement as a subflow, so it shows as its own run with its own logs."""
+    return engagement_flow(client_id=client_id, home=home)
+
+
+@flow(name="forgeline-program", task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_CLIENTS))
+def program_flow(home: str | None = None, clients: list[str] | None = None) -> list[EngagementOutcome]:
+    """Run the engagement of every client in the program (or of the ``clients`` named)."""
+    logger = get_run_logger()
+    settings = get_settings(home)
+    home = str(settings.home)
+    known = [c.id for c in list_clients(settings)]
+    chosen = clients or known
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise ValueError(
+            f"Unknown client(s) {unknown}; the program has {known}. Add them with `forgeline add-client`."
+        )
+    run_id = new_run_id()
+    started = datetime.now(UTC)
+    logger.info("Program run %s: %d client(s), %d side by side.", run_id, len(chosen), PARALLEL_CLIENTS)
+
+    futures = {client_id: run_engagement.submit(client_id, home) for client_id in chosen}
+    outcomes: list[EngagementOutcome] = []
+    for client_id, future in futures.items():
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            outcome = future.result()
+        else:
+            message = str(state.message or "")
+            try:
+                future.result()
+            except Exception as exc:  # the client's own error, already logged by its subflow
+                message = f"{type(exc).__name__}: {exc}"
+            outcome = EngagementOutcome(client_id=client_id, run_id=run_id, status="failed", error=message)
+        outcomes.append(outcome)
+        logger.info("%s: %s", client_id, outcome.status if not outcome.error else f"failed — {outcome.error}")
+
+    record = {
+        "run_id": run_id,
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "clients": [dataclasses.asdict(o) for o in outcomes],
+    }
+    settings.runs_dir.mkdir(parents=True, exist_ok=True)
+    record_path = settings.runs_dir / f"{run_id}.json"
+    tmp = record_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(record_path)
+    logger.info("Run record written to %s", record_path)
+
+    failed = [o.client_id for o in outcomes if o.status == "failed"]
+    if failed:
+        raise ProgramRunError(
+            f"Engagement failed for {failed}; see {record_path} and each client's flow logs."
+        )
+    return outcomes
+
+
+if __name__ == "__main__":
+    program_flow()

@@ -1,0 +1,243 @@
+"""`forgeline`: the consultant's everyday commands.
+
+forgeline clients                      list the program's clients and their last run
+forgeline add-client ID --name ...     add a client (from a client.yml or a template to fill in)
+forgeline ingest ID FILE...            put delivered files into the client's landing area and load them
+forgeline run [ID...]                  run some clients, or the whole program
+forgeline app                          serve the Streamlit app
+forgeline demo                         prepare and run the demo program, then serve the app
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from forgeline.settings import REPO_ROOT, apply_tool_environment, check_client_id, get_settings
+
+apply_tool_environment()
+
+app = typer.Typer(help="Forgeline: run a smart-factory consulting program.", no_args_is_help=True)
+console = Console()
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="FORGELINE_HOME", help="Workspace directory (default: workspace/)."),
+]
+
+CLIENT_TEMPLATE = """\
+# Forgeline client configuration. Fill in, then: forgeline ingest {id} <files>; forgeline run {id}
+id: {id}
+name: "{name}"
+industry: ""
+timezone: Asia/Seoul
+# The dbt adapter that standardizes this client's exports (dbt_project/models/staging/<source_system>/).
+source_system: {source_system}
+sources:
+  - entity: shots            # raw table raw.<source_system>__<entity>
+    pattern: "*.csv"         # files in the landing folder this source reads
+    format: csv              # csv | excel | parquet
+    encoding: auto           # auto tries UTF-8, then CP949
+machines: []
+products: []
+planned_hours_per_day: 24
+models: []
+logins:
+  - username: {id}
+    display_name: "{name}"
+"""
+
+
+def _settings(home: Path | None):
+    settings = get_settings(home)
+    os.environ["FORGELINE_HOME"] = str(settings.home)
+    return settings
+
+
+@app.command("clients")
+def list_clients_command(home: HomeOption = None) -> None:
+    """List the program's clients with their last published run."""
+    from forgeline.clients import list_clients
+    from forgeline.publish import current_run_info
+
+    settings = _settings(home)
+    clients = list_clients(settings)
+    if not clients:
+        console.print(
+            f"No clients in {settings.clients_dir}. Add one with `forgeline add-client` or run `make demo`."
+        )
+        raise typer.Exit(0)
+    table = Table("client", "name", "source system", "models", "last run", "status", "gate")
+    for c in clients:
+        info = current_run_info(settings, c.id)
+        gate = "-" if not info else ("passed" if info.get("gate_passed") else "FAILED")
+        table.add_row(
+            c.id,
+            c.name,
+            c.source_system,
+            ", ".join(c.models) or "-",
+            str(info["finished_at"])[:19] if info else "never",
+            info["status"] if info else "-",
+            gate,
+        )
+    console.print(table)
+
+
+@app.command("add-client")
+def add_client(
+    client_id: Annotated[str, typer.Argument(help="Short id: lower-case letters, digits, hyphens.")],
+    name: Annotated[str, typer.Option(help="The client's name as shown to people.")] = "",
+    source_system: Annotated[str, typer.Option(help="dbt adapter for its exports.")] = "kamp_molding",
+    from_file: Annotated[Path | None, typer.Option("--from", help="An existing client.yml to copy.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Add a client: validate and copy a client.yml, or write a template to fill in."""
+    from forgeline.clients import load_client_config
+
+    settings = _settings(home)
+    check_client_id(client_id)
+    path = settings.client_config_path(client_id)
+    if path.exists():
+        console.print(f"[red]Client {client_id} already exists[/red] ({path}). Edit that file instead.")
+        raise typer.Exit(1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = (
+        from_file.read_text(encoding="utf-8")
+        if from_file
+        else CLIENT_TEMPLATE.format(id=client_id, name=name or client_id, source_system=source_system)
+    )
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_client_config(path)
+    except ValueError as exc:
+        path.unlink()
+        console.print(f"[red]Not added:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    settings.landing_dir(client_id).mkdir(parents=True, exist_ok=True)
+    console.print(
+        f"Added {client_id}: configuration {path}, landing folder {settings.landing_dir(client_id)}"
+    )
+
+
+@app.command("ingest")
+def ingest_command(
+    client_id: str,
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Delivered files.")],
+    home: HomeOption = None,
+) -> None:
+    """Copy delivered files into the client's landing area and load them into its raw tables."""
+    from forgeline.clients import get_client
+    from forgeline.ingest import add_files, ingest_client
+
+    settings = _settings(home)
+    config = get_client(settings, client_id)
+    add_files(settings, client_id, list(files))
+    report = ingest_client(settings, config)
+    table = Table("file", "raw table", "rows", "status")
+    for f in report.files:
+        table.add_row(str(f.file), f.raw_table, f"{f.rows:,}", f.status)
+    console.print(table)
+    for name in report.unmatched:
+        console.print(f"[yellow]{name} matches no source in client.yml: not loaded.[/yellow]")
+
+
+@app.command("run")
+def run_command(
+    client_ids: Annotated[list[str] | None, typer.Argument(help="Clients to run (default: all).")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Run clients' engagements (ingest, standardize, gate, train, publish); all clients by default."""
+    from flows.program import program_flow
+
+    settings = _settings(home)
+    outcomes = program_flow(home=str(settings.home), clients=client_ids or None)
+    print_outcomes(outcomes)
+
+
+def print_outcomes(outcomes) -> None:
+    table = Table("client", "status", "core rows", "gate", "model: metric vs baseline")
+    for o in outcomes:
+        rows = sum(o.core_rows.values())
+        models = "; ".join(
+            f"{m['model_name']}: {m['metric_name']} {m['model_metric']:.3f} vs {m['baseline_metric']:.3f}"
+            + (" ★" if m.get("is_champion") else "")
+            for m in o.models
+        )
+        gate = "-" if o.gate_passed is None else ("passed" if o.gate_passed else "FAILED")
+        table.add_row(o.client_id, o.status, f"{rows:,}", gate, models or "-")
+    console.print(table)
+
+
+@app.command("app")
+def app_command(
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    home: HomeOption = None,
+) -> None:
+    """Serve the Forgeline app (consultant workbench and client portal)."""
+    settings = _settings(home)
+    serve(settings.home, port)
+
+
+def serve(home: Path, port: int) -> None:
+    env = {**os.environ, "FORGELINE_HOME": str(home)}
+    console.print(f"Serving Forgeline on http://localhost:{port}  (Ctrl+C to stop)")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO_ROOT / "apps" / "forgeline_app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+        ],
+        env=env,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+
+
+@app.command("demo")
+def demo_command(
+    scale: Annotated[str, typer.Option(help="full (the demo) or small (quick look).")] = "full",
+    serve_app: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the app afterwards.")] = True,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    home: HomeOption = None,
+) -> None:
+    """Prepare the demo program (5 client factories), run it, print the logins, serve the app."""
+    from flows.program import program_flow
+    from forgeline.auth import ensure_demo_logins
+    from forgeline.demo import prepare_demo_program
+
+    settings = _settings(home)
+    console.print(f"Preparing the demo program in {settings.home} ({scale} scale)…")
+    clients = prepare_demo_program(settings, scale=scale)
+    logins = ensure_demo_logins(settings, clients)
+    console.print(f"Running the program: {', '.join(c.id for c in clients)}")
+    outcomes = program_flow(home=str(settings.home))
+    print_outcomes(outcomes)
+    table = Table("login", "password", "sees")
+    for username, password in logins.items():
+        sees = "every client" if username == "consultant" else username
+        table.add_row(username, password, sees)
+    console.print(f"App: http://localhost:{port}")
+    console.print(table)
+    if serve_app:
+        serve(settings.home, port)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
