@@ -159,7 +159,7 @@ def publish_client(
         batches_exist = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'warehouse' "
             "AND table_schema = 'raw' AND table_name = '_load_batches'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         for name, frame in {
             "run": run_frame,
             "gate_results": gate_frame,
@@ -191,7 +191,7 @@ def _table_profile(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "AND schema_name IN ('raw', 'core', 'marts') ORDER BY schema_name, table_name"
     ).fetchall()
     rows = [
-        (schema, table, con.execute(f'SELECT count(*) FROM warehouse."{schema}"."{table}"').fetchone()[0])
+        (schema, table, con.execute(f'SELECT count(*) FROM warehouse."{schema}"."{table}"').fetchall()[0][0])
         for schema, table in tables
     ]
     return pd.DataFrame(rows, columns=["schema_name", "table_name", "row_count"])

@@ -17,6 +17,6 @@ def table_row_counts(settings: Settings, client_id: str, schema: str = "core") -
                 "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? ORDER BY table_name", [schema]
             ).fetchall()
         ]
-        return {t: con.execute(f'SELECT count(*) FROM "{schema}"."{t}"').fetchone()[0] for t in tables}
+        return {t: con.execute(f'SELECT count(*) FROM "{schema}"."{t}"').fetchall()[0][0] for t in tables}
     finally:
         con.close()

@@ -32,14 +32,35 @@ def small_program(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def program_run(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect API for the whole session (starting one costs about 25 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def program_run(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Settings:
     """The small demo program after one complete run of the program flow (real Prefect, dbt, GX, MLflow)."""
-    from forgeline.demo import prepare_demo_program
     from flows.program import program_flow
+    from forgeline.auth import ensure_demo_logins
+    from forgeline.demo import prepare_demo_program
 
     home = tmp_path_factory.mktemp("program_run")
     os.environ["FORGELINE_HOME"] = str(home)
     settings = get_settings(home)
-    prepare_demo_program(settings, scale="small")
-    program_flow(home=str(home))
+    clients = prepare_demo_program(settings, scale="small")
+    ensure_demo_logins(settings, clients)
+    outcomes = program_flow(home=str(home))
+    _PROGRAM_OUTCOMES[str(home)] = outcomes
     return settings
+
+
+_PROGRAM_OUTCOMES: dict[str, list] = {}
+
+
+@pytest.fixture(scope="session")
+def program_outcomes(program_run: Settings) -> list:
+    """The EngagementOutcome of every client from the program_run fixture's run."""
+    return _PROGRAM_OUTCOMES[str(program_run.home)]

@@ -1,0 +1,177 @@
+"""End to end: the program flow on the small demo program, on the real stack.
+
+Checks each client's core tables, gate results, registered models and published data, and that running
+the whole program again changes nothing (files skipped, same numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from forgeline.clients import list_clients
+from forgeline.publish import current_snapshot
+from forgeline.settings import REPO_ROOT, Settings
+from forgeline.warehouse import table_row_counts
+
+pytestmark = pytest.mark.e2e
+
+# Core tables each demo client's exports must fill (others may legitimately stay empty).
+EXPECTED_CORE = {
+    "daehan-molding": [
+        "dim_equipment",
+        "dim_products",
+        "fct_cycles",
+        "fct_cycle_parameters",
+        "fct_quality_results",
+    ],
+    "sejin-diecast": ["dim_equipment", "fct_cycles", "fct_cycle_parameters", "fct_quality_results"],
+    "gwangyang-steel": ["fct_energy_readings"],
+    "hanbit-press": [
+        "dim_equipment",
+        "fct_sensor_readings",
+        "fct_maintenance_events",
+        "fct_production_counts",
+    ],
+    "miraero-parts": ["fct_production_counts", "fct_downtime_events"],
+}
+EXPECTED_MARTS = {
+    "daehan-molding": ["oee_daily", "defect_rate_daily", "defect_pareto"],
+    "sejin-diecast": ["oee_daily", "defect_rate_daily", "defect_pareto"],
+    "gwangyang-steel": ["energy_daily"],
+    "hanbit-press": ["oee_daily", "maintenance_kpis"],
+    "miraero-parts": ["oee_daily", "defect_pareto"],
+}
+EXPECTED_MODELS = {
+    "daehan-molding": "defect_prediction",
+    "sejin-diecast": "defect_prediction",
+    "hanbit-press": "failure_prediction",
+}
+
+
+def test_every_client_ran_and_published(program_run: Settings, program_outcomes: list) -> None:
+    by_client = {o.client_id: o for o in program_outcomes}
+    assert set(by_client) == set(EXPECTED_CORE)
+    for client_id, outcome in by_client.items():
+        assert outcome.status == "published", (client_id, outcome.error, outcome.gate_failures)
+        assert outcome.gate_passed is True
+        assert current_snapshot(program_run, client_id) is not None
+    [record] = list(program_run.runs_dir.glob("*.json"))[:1]
+    assert {c["client_id"] for c in json.loads(record.read_text())["clients"]} == set(EXPECTED_CORE)
+
+
+@pytest.mark.parametrize("client_id", sorted(EXPECTED_CORE))
+def test_core_tables_hold_the_clients_rows_with_lineage(program_run: Settings, client_id: str) -> None:
+    counts = table_row_counts(program_run, client_id, "core")
+    for table in EXPECTED_CORE[client_id]:
+        assert counts.get(table, 0) > 0, f"{client_id}: core.{table} is empty"
+    con = duckdb.connect(str(program_run.warehouse_path(client_id)), read_only=True)
+    try:
+        for table, rows in counts.items():
+            if not rows:
+                continue
+            lineage = con.execute(
+                f"SELECT count(*) FILTER (WHERE client_id IS DISTINCT FROM ?), "
+                f"count(*) FILTER (WHERE source_file IS NULL OR load_batch_id IS NULL) FROM core.{table}",
+                [client_id],
+            ).fetchall()[0]
+            assert lineage == (0, 0), f"{client_id}: core.{table} rows without this client's lineage"
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("client_id", sorted(EXPECTED_MARTS))
+def test_published_snapshot_holds_marts_gate_and_models(program_run: Settings, client_id: str) -> None:
+    con = duckdb.connect(str(current_snapshot(program_run, client_id)), read_only=True)
+    try:
+        for mart in EXPECTED_MARTS[client_id]:
+            rows, others = con.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE client_id <> ?) FROM marts.{mart}", [client_id]
+            ).fetchall()[0]
+            assert rows > 0, f"{client_id}: published marts.{mart} is empty"
+            assert others == 0
+        assert con.execute("SELECT bool_and(success) FROM meta.gate_results").fetchall()[0][0] is True
+        models = con.execute("SELECT model_name, n_test FROM meta.model_results").fetchall()
+        if client_id in EXPECTED_MODELS:
+            assert [m[0] for m in models] == [EXPECTED_MODELS[client_id]]
+            assert models[0][1] > 0
+        else:
+            assert models == []
+    finally:
+        con.close()
+
+
+def test_models_are_registered_with_champion_only_when_beating_baseline(
+    program_run: Settings, program_outcomes: list
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=program_run.mlflow_tracking_uri)
+    for outcome in program_outcomes:
+        for model in outcome.models:
+            registered = client.get_registered_model(model["registered_model"])
+            assert registered.name == f"{outcome.client_id}__{model['model_name']}"
+            run = client.get_run(model["mlflow_run_id"])
+            assert "training_data_fingerprint" in {**run.data.params, **run.data.tags}
+            has_champion = "champion" in registered.aliases
+            assert has_champion == bool(model["beats_baseline"]), model
+
+
+def test_running_the_program_again_is_safe_and_gives_the_same_result(program_run: Settings) -> None:
+    from flows.program import program_flow
+
+    def marts_fingerprint(client_id: str) -> dict[str, list]:
+        con = duckdb.connect(str(current_snapshot(program_run, client_id)), read_only=True)
+        try:
+            return {
+                t: con.execute(f"SELECT * FROM marts.{t} ORDER BY ALL").fetchall()
+                for (t,) in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE schema_name='marts'"
+                ).fetchall()
+            }
+        finally:
+            con.close()
+
+    clients = [c.id for c in list_clients(program_run)]
+    before = {c: (table_row_counts(program_run, c, "core"), marts_fingerprint(c)) for c in clients}
+    outcomes = program_flow(home=str(program_run.home))
+    for outcome in outcomes:
+        assert outcome.files_loaded == 0 and outcome.files_skipped > 0, outcome
+        assert outcome.status == "published"
+    after = {c: (table_row_counts(program_run, c, "core"), marts_fingerprint(c)) for c in clients}
+    assert after == before
+
+
+def test_prefect_deployments_are_accepted(tmp_path) -> None:
+    """`prefect deploy --all` accepts prefect.yaml (against a temporary local API)."""
+    env = {
+        "PATH": f"{REPO_ROOT / '.venv' / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "FORGELINE_REPO": str(REPO_ROOT),
+    }
+    prefect = [sys.executable, "-m", "prefect"]
+    subprocess.run(
+        [*prefect, "work-pool", "create", "forgeline-local", "--type", "process"],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    done = subprocess.run(
+        [*prefect, "--no-prompt", "deploy", "--all"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "forgeline-program/program-nightly" in done.stdout
+    assert "client-engagement/client-engagement" in done.stdout

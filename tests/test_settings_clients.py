@@ -1,0 +1,75 @@
+"""Fast tier: the settings module and client configuration validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forgeline.clients import ClientConfigError, list_clients, load_client_config
+from forgeline.settings import Settings, check_client_id, get_settings
+
+VALID = """\
+id: test-plant
+name: "테스트공장 (Test Plant)"
+source_system: kamp_molding
+sources:
+  - {entity: shots, pattern: "*.csv", format: csv}
+machines:
+  - {machine_id: M1, machine_name: 사출기1, line_id: L1, site_id: S1, machine_class: injection_molding}
+products:
+  - {product_id: P1, product_name: 부품, ideal_cycle_time_s: 55}
+"""
+
+
+def write_config(settings: Settings, client_id: str, text: str) -> Path:
+    path = settings.client_config_path(client_id)
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_store_lives_under_the_workspace(workspace: Settings) -> None:
+    paths = [
+        workspace.landing_dir("a-client"),
+        workspace.warehouse_path("a-client"),
+        workspace.published_dir("a-client"),
+        workspace.quality_dir("a-client"),
+        workspace.mlflow_dir,
+        workspace.users_path,
+        workspace.runs_dir,
+    ]
+    assert all(workspace.home in p.parents for p in paths)
+    assert workspace.mlflow_tracking_uri.startswith("sqlite:///")
+
+
+def test_home_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FORGELINE_HOME", str(tmp_path / "elsewhere"))
+    assert get_settings().home == (tmp_path / "elsewhere").resolve()
+
+
+@pytest.mark.parametrize("bad", ["", "A", "../etc", "a/b", "client_1", "x" * 41])
+def test_client_ids_cannot_escape_their_folders(bad: str) -> None:
+    with pytest.raises(ValueError, match="not valid"):
+        check_client_id(bad)
+
+
+def test_valid_client_config_loads_with_korean_names(workspace: Settings) -> None:
+    write_config(workspace, "test-plant", VALID)
+    [config] = list_clients(workspace)
+    assert config.name.startswith("테스트공장")
+    assert config.raw_table(config.sources[0]) == "kamp_molding__shots"
+
+
+def test_invalid_config_names_file_and_field(workspace: Settings) -> None:
+    path = write_config(workspace, "test-plant", VALID.replace("format: csv", "format: xls"))
+    with pytest.raises(ClientConfigError) as err:
+        load_client_config(path)
+    assert str(path) in str(err.value)
+    assert "sources.0.format" in str(err.value)
+
+
+def test_config_id_must_match_its_folder(workspace: Settings) -> None:
+    path = write_config(workspace, "other-plant", VALID)
+    with pytest.raises(ClientConfigError, match="does not match its folder"):
+        load_client_config(path)
