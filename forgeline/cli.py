@@ -102,7 +102,11 @@ def add_client(
     from forgeline.clients import load_client_config
 
     settings = _settings(home)
-    check_client_id(client_id)
+    try:
+        check_client_id(client_id)
+    except ValueError as exc:
+        console.print(f"[red]Not added:[/red] {exc}")
+        raise typer.Exit(1) from exc
     path = settings.client_config_path(client_id)
     if path.exists():
         console.print(f"[red]Client {client_id} already exists[/red] ({path}). Edit that file instead.")

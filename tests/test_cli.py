@@ -1,0 +1,43 @@
+"""Fast tier: the consultant's command line (real files, no flows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from forgeline.cli import app
+from forgeline.clients import get_client
+from forgeline.settings import Settings
+
+runner = CliRunner()
+
+
+def test_add_client_writes_a_valid_template_and_lists_it(workspace: Settings) -> None:
+    result = runner.invoke(app, ["add-client", "acme-press", "--name", "에이스프레스", "--source-system", "press_plc"])
+    assert result.exit_code == 0, result.output
+    config = get_client(workspace, "acme-press")
+    assert config.name == "에이스프레스" and config.source_system == "press_plc"
+    assert workspace.landing_dir("acme-press").is_dir()
+
+    listed = runner.invoke(app, ["clients"])
+    assert listed.exit_code == 0
+    assert "acme-press" in listed.output and "never" in listed.output
+
+
+def test_add_client_refuses_duplicates_and_invalid_files(workspace: Settings, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["add-client", "acme-press"]).exit_code == 0
+    again = runner.invoke(app, ["add-client", "acme-press"])
+    assert again.exit_code == 1 and "already exists" in again.output
+
+    broken = tmp_path / "client.yml"
+    broken.write_text("id: other-plant\nname: x\nsource_system: kamp_molding\nsources: []\nmystery: 1\n")
+    result = runner.invoke(app, ["add-client", "other-plant", "--from", str(broken)])
+    assert result.exit_code == 1 and "mystery" in result.output
+    assert not workspace.client_config_path("other-plant").exists()
+
+
+def test_bad_client_id_is_refused_with_the_rule(workspace: Settings) -> None:
+    result = runner.invoke(app, ["add-client", "Bad_Id"])
+    assert result.exit_code == 1
+    assert "lower-case" in result.output
