@@ -78,7 +78,9 @@ class ClientConfig(BaseModel):
     emission_factor_kg_per_kwh: float | None = Field(
         default=None, description="overrides the grid factor seed for this client"
     )
-    models: list[str] = Field(default_factory=list, description="standard models to train, e.g. defect_prediction")
+    models: list[str] = Field(
+        default_factory=list, description="standard models to train, e.g. defect_prediction"
+    )
     logins: list[Login] = Field(default_factory=list)
 
     @field_validator("id")
@@ -126,7 +128,9 @@ def get_client(settings: Settings, client_id: str) -> ClientConfig:
 def save_client_config(settings: Settings, config: ClientConfig) -> Path:
     path = settings.client_config_path(config.id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(config.model_dump(mode="json", exclude_defaults=False), allow_unicode=True, sort_keys=False)
+    text = yaml.safe_dump(
+        config.model_dump(mode="json", exclude_defaults=False), allow_unicode=True, sort_keys=False
+    )
     tmp = path.with_suffix(".yml.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

@@ -1,0 +1,276 @@
+"""Landing → raw: load each client's delivered files into its own DuckDB file, safely and once.
+
+- Every column is kept as text under its original header (Korean included); dbt staging casts.
+- Lineage on every row: client, file, row number in the file, load batch (file hash), load time.
+- One transaction per file and source: a bad file loads nothing and leaves earlier files intact.
+- A file already loaded (same content hash, same raw table) is skipped: re-running is safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import yaml
+
+from forgeline.clients import ClientConfig, SourceSpec
+from forgeline.ingest.readers import ReadError, read_source
+from forgeline.settings import Settings
+
+log = logging.getLogger("forgeline.ingest")
+
+LINEAGE_COLUMNS = ["_client_id", "_source_file", "_source_row", "_load_batch_id", "_loaded_at"]
+
+
+class IngestError(ValueError):
+    """A delivered file that cannot be loaded; names the file, the row or column, and what to do."""
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    file: str
+    raw_table: str
+    rows: int
+    batch_id: str
+    status: str  # loaded | skipped
+    encoding: str | None = None
+
+
+@dataclass
+class IngestReport:
+    client_id: str
+    files: list[FileLoad] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows for f in self.files if f.status == "loaded")
+
+
+def file_batch_id(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def add_files(settings: Settings, client_id: str, paths: list[Path]) -> list[Path]:
+    """Copy delivered files into the client's landing folder (atomic; never overwrites other content)."""
+    landing = settings.landing_dir(client_id)
+    landing.mkdir(parents=True, exist_ok=True)
+    placed = []
+    for source in paths:
+        target = landing / source.name
+        if target.exists():
+            if file_batch_id(target) == file_batch_id(source):
+                placed.append(target)
+                continue
+            raise IngestError(
+                f"{source}: a different file named {source.name} was already delivered for {client_id}. "
+                "Landing files are never overwritten: rename the new file (add its date) and ingest again."
+            )
+        partial = landing / f".{source.name}.partial"
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+        placed.append(target)
+    return placed
+
+
+def _landing_files(landing: Path) -> list[Path]:
+    if not landing.exists():
+        return []
+    return sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS raw._load_batches (batch_id VARCHAR, client_id VARCHAR, "
+        "source_file VARCHAR, raw_table VARCHAR, rows BIGINT, encoding VARCHAR, loaded_at TIMESTAMPTZ, "
+        "PRIMARY KEY (batch_id, raw_table))"
+    )
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
+    """Create the raw table, or add columns a later export brought (schema drift is kept, not lost)."""
+    existing = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema='raw' AND table_name=?"
+            " ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+    if not existing:
+        body = ", ".join(f'"{c}" VARCHAR' for c in [*columns, *LINEAGE_COLUMNS[:4]])
+        con.execute(f'CREATE TABLE raw."{table}" ({body}, "_loaded_at" TIMESTAMPTZ)')
+        return
+    for column in columns:
+        if column not in existing:
+            log.warning(
+                "raw.%s: new column %r in this delivery; added (earlier rows have it empty).", table, column
+            )
+            con.execute(f'ALTER TABLE raw."{table}" ADD COLUMN "{column}" VARCHAR')
+
+
+def _load_one(
+    con: duckdb.DuckDBPyConnection,
+    config: ClientConfig,
+    spec: SourceSpec,
+    path: Path,
+    relative: str,
+    batch_id: str,
+) -> FileLoad:
+    table = config.raw_table(spec)
+    loaded_at = datetime.now(UTC)
+    rows = 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        encoding, batches = read_source(path, spec)
+        for header, batch in batches:
+            if rows == 0:
+                missing = [c for c in spec.required_columns if c not in header]
+                if missing:
+                    raise ReadError(
+                        f"is missing required column(s) {missing}; its columns are {header}. Ask the client "
+                        "for the full export, or fix `required_columns`/`header_row` in client.yml"
+                    )
+                _ensure_table(con, table, header)
+            columns = list(zip(*batch, strict=True)) if batch else [[] for _ in range(len(header) + 1)]
+            arrays = {name: pa.array(columns[i], type=pa.string()) for i, name in enumerate(header)}
+            arrays["_source_row"] = pa.array(columns[-1], type=pa.string())
+            frame = pa.table(arrays)
+            con.register("incoming_batch", frame)
+            con.execute(
+                f'INSERT INTO raw."{table}" BY NAME SELECT *, ? AS _client_id, ? AS _source_file, '
+                "? AS _load_batch_id, ?::TIMESTAMPTZ AS _loaded_at FROM incoming_batch",
+                [config.id, relative, batch_id, loaded_at],
+            )
+            con.unregister("incoming_batch")
+            rows += len(batch)
+            log.info("%s: %s rows read so far…", relative, f"{rows:,}")
+        if rows == 0:
+            raise ReadError("has a header but no data rows; was the export cut off?")
+        con.execute(
+            "INSERT INTO raw._load_batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [batch_id, config.id, relative, table, rows, encoding, loaded_at],
+        )
+        con.execute("COMMIT")
+    except ReadError as exc:
+        con.execute("ROLLBACK")
+        where = f" (sheet {spec.sheet})" if spec.sheet else ""
+        raise IngestError(f"{relative}{where}: {exc}. Nothing from this file was loaded.") from exc
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return FileLoad(relative, table, rows, batch_id, "loaded", encoding)
+
+
+def _load_masters(con: duckdb.DuckDBPyConnection, settings: Settings, config: ClientConfig) -> None:
+    """Machines, products and settings from client.yml, replaced as a whole each run."""
+    source = settings.client_config_path(config.id)
+    batch_id = hashlib.sha256(yaml.safe_dump(config.model_dump(mode="json")).encode()).hexdigest()[:16]
+    lineage = {"_client_id": config.id, "_source_file": "client.yml", "_load_batch_id": batch_id}
+    tables = {
+        "client__machines": [m.model_dump() for m in config.machines],
+        "client__products": [p.model_dump() for p in config.products],
+        "client__settings": [
+            {"key": k, "value": v}
+            for k, v in {
+                "client_id": config.id,
+                "client_name": config.name,
+                "timezone": config.timezone,
+                "planned_hours_per_day": config.planned_hours_per_day,
+                "emission_factor_kg_per_kwh": config.emission_factor_kg_per_kwh,
+            }.items()
+            if v is not None
+        ],
+    }
+    columns = {
+        "client__machines": [
+            "machine_id",
+            "machine_name",
+            "line_id",
+            "site_id",
+            "machine_class",
+            "rated_power_kw",
+        ],
+        "client__products": ["product_id", "product_name", "ideal_cycle_time_s", "parts_per_cycle"],
+        "client__settings": ["key", "value"],
+    }
+    loaded_at = datetime.now(UTC)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, records in tables.items():
+            names = columns[table]
+            data = {
+                n: pa.array([None if r[n] is None else str(r[n]) for r in records], pa.string())
+                for n in names
+            }
+            data["_source_row"] = pa.array([str(i + 1) for i in range(len(records))], pa.string())
+            frame = pa.table(data)
+            con.register("master_rows", frame)
+            con.execute(
+                f'CREATE OR REPLACE TABLE raw."{table}" AS SELECT *, ? AS _client_id, ? AS _source_file, '
+                "? AS _load_batch_id, ?::TIMESTAMPTZ AS _loaded_at FROM master_rows",
+                [lineage["_client_id"], str(source.name), lineage["_load_batch_id"], loaded_at],
+            )
+            con.unregister("master_rows")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def ingest_client(settings: Settings, config: ClientConfig) -> IngestReport:
+    """Load every landing file of the client that is not loaded yet; return what happened to each."""
+    report = IngestReport(client_id=config.id)
+    landing = settings.landing_dir(config.id)
+    files = _landing_files(landing)
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse_path(config.id)))
+    try:
+        _ensure_registry(con)
+        _load_masters(con, settings, config)
+        loaded = {
+            (b, t) for b, t in con.execute("SELECT batch_id, raw_table FROM raw._load_batches").fetchall()
+        }
+        matched: set[Path] = set()
+        for spec in config.sources:
+            for path in files:
+                relative = path.relative_to(landing).as_posix()
+                if not path.match(spec.pattern) and not Path(relative).match(spec.pattern):
+                    continue
+                matched.add(path)
+                batch_id = file_batch_id(path)
+                table = config.raw_table(spec)
+                if (batch_id, table) in loaded:
+                    report.files.append(FileLoad(relative, table, 0, batch_id, "skipped"))
+                    continue
+                started = time.perf_counter()
+                log.info("Loading %s into raw.%s…", relative, table)
+                result = _load_one(con, config, spec, path, relative, batch_id)
+                log.info(
+                    "Loaded %s: %s rows into raw.%s in %.1f s%s.",
+                    relative,
+                    f"{result.rows:,}",
+                    table,
+                    time.perf_counter() - started,
+                    f" (encoding {result.encoding})" if result.encoding else "",
+                )
+                report.files.append(result)
+        report.unmatched = [p.relative_to(landing).as_posix() for p in files if p not in matched]
+    finally:
+        con.close()
+    return report
+
+
+__all__ = ["FileLoad", "IngestError", "IngestReport", "add_files", "file_batch_id", "ingest_client"]

@@ -1,0 +1,211 @@
+"""Readers: turn one delivered file into batches of text columns, with each row's place in the file.
+
+Every reader yields ``(columns, rows)`` batches where ``rows`` are lists of strings or None and the last
+element of each row is its row number in the file (CSV line or Excel row), so errors and lineage can
+point at it. Memory stays bounded by ``BATCH_ROWS`` whatever the file size.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import gzip
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from forgeline.clients import SourceSpec
+
+BATCH_ROWS = 50_000
+AUTO_ENCODINGS = ("utf-8-sig", "cp949")
+CHUNK = 1 << 20
+
+Batch = tuple[list[str], list[list[str | None]]]
+
+
+class ReadError(ValueError):
+    """A file that cannot be read as configured; the message says where and what to change."""
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def _check_encoding(path: Path, encoding: str) -> None:
+    """Decode the whole file once, streaming, so a bad byte is found before anything is loaded."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    newlines = 0
+    with _open_bytes(path) as handle:
+        while chunk := handle.read(CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                line = newlines + chunk[: exc.start].count(b"\n") + 1
+                raise ReadError(
+                    f"byte {bad:,} (line {line:,}) is not valid {encoding}: "
+                    f"{chunk[exc.start : exc.start + 4]!r}"
+                ) from exc
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
+        decoder.decode(b"", final=True)
+
+
+def detect_encoding(path: Path, configured: str) -> str:
+    """The configured encoding, checked; or with 'auto', UTF-8 (with or without BOM), else CP949."""
+    if configured != "auto":
+        try:
+            codecs.lookup(configured)
+        except LookupError as exc:
+            raise ReadError(
+                f"unknown encoding {configured!r} in client.yml; use e.g. utf-8, cp949 or auto"
+            ) from exc
+        _check_encoding(path, configured)
+        return configured
+    problems = []
+    for encoding in AUTO_ENCODINGS:
+        try:
+            _check_encoding(path, encoding)
+            return encoding
+        except ReadError as exc:
+            problems.append(f"{encoding}: {exc}")
+    raise ReadError(
+        "is neither UTF-8 nor CP949 (" + "; ".join(problems) + "). Ask the client which encoding the export "
+        "uses and set `encoding:` for this source in client.yml."
+    )
+
+
+def _header(raw: list, row_number: int) -> list[str]:
+    names = ["" if v is None else str(v).strip() for v in raw]
+    while names and names[-1] == "":
+        names.pop()  # trailing empty cells are not columns
+    if not names:
+        raise ReadError(f"row {row_number} should hold the column names but is empty; check `header_row`")
+    empty = [i + 1 for i, n in enumerate(names) if not n]
+    if empty:
+        raise ReadError(f"row {row_number}: column(s) {empty} have no header name; name them in the export")
+    seen: set[str] = set()
+    duplicates = sorted({n for n in names if n in seen or seen.add(n)})
+    if duplicates:
+        raise ReadError(f"row {row_number}: header(s) {duplicates} appear more than once; rename them")
+    return names
+
+
+def _fit(values: list, width: int, row_number: int) -> list[str | None] | None:
+    """Row values padded/trimmed to the header width; None for a blank row; error for a ragged one."""
+    cells = [None if v is None or (isinstance(v, str) and v.strip() == "") else v for v in values]
+    if all(c is None for c in cells):
+        return None
+    if len(cells) > width:
+        extra = [c for c in cells[width:] if c is not None]
+        if extra:
+            raise ReadError(
+                f"row {row_number} has {len(cells)} fields but the header has {width}: {extra[:3]!r} "
+                "beyond the last column. Fix the delimiter (`delimiter:` in client.yml) or the row."
+            )
+        cells = cells[:width]
+    return [_text(c) for c in cells] + [None] * (width - len(cells))
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _batches(header: list[str], rows: Iterator[tuple[int, list]]) -> Iterator[Batch]:
+    batch: list[list[str | None]] = []
+    for row_number, values in rows:
+        fitted = _fit(values, len(header), row_number)
+        if fitted is None:
+            continue
+        batch.append([*fitted, str(row_number)])
+        if len(batch) >= BATCH_ROWS:
+            yield header, batch
+            batch = []
+    if batch:
+        yield header, batch
+
+
+def read_csv(path: Path, spec: SourceSpec, encoding: str) -> Iterator[Batch]:
+    with _open_bytes(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        reader = csv.reader(text, delimiter=spec.delimiter)
+        header: list[str] | None = None
+        try:
+            for values in reader:
+                if reader.line_num == spec.header_row or (
+                    header is None and reader.line_num > spec.header_row
+                ):
+                    header = _header(values, reader.line_num)
+                    break
+            if header is None:
+                raise ReadError("is empty: no header row found")
+            yield from _batches(header, ((reader.line_num, v) for v in reader))
+        except csv.Error as exc:
+            raise ReadError(f"line {reader.line_num}: {exc}; check quoting and `delimiter:`") from exc
+
+
+def read_excel(path: Path, spec: SourceSpec) -> Iterator[Batch]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several types for a damaged or non-xlsx file
+        raise ReadError(f"cannot be opened as an Excel workbook ({exc}); re-save it as .xlsx") from exc
+    try:
+        if spec.sheet and spec.sheet not in workbook.sheetnames:
+            raise ReadError(
+                f"has no sheet {spec.sheet!r}; its sheets are {workbook.sheetnames}. Fix `sheet:`"
+            )
+        sheet = workbook[spec.sheet] if spec.sheet else workbook.worksheets[0]
+        rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+        header = None
+        for number, values in rows:
+            if number == spec.header_row:
+                header = _header(list(values), number)
+                break
+        if header is None:
+            raise ReadError(
+                f"sheet {sheet.title!r} has fewer than {spec.header_row} rows; check `header_row`"
+            )
+        yield from _batches(header, ((n, list(v)) for n, v in rows))
+    finally:
+        workbook.close()
+
+
+def read_parquet(path: Path) -> Iterator[Batch]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:
+        raise ReadError(f"is not a readable Parquet file ({exc})") from exc
+    header = _header(list(parquet.schema_arrow.names), 0)
+    offset = 0
+    for record_batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+        columns = [record_batch.column(i).to_pylist() for i in range(record_batch.num_columns)]
+        rows = []
+        for i in range(record_batch.num_rows):
+            rows.append([_text(col[i]) for col in columns] + [str(offset + i + 1)])
+        offset += record_batch.num_rows
+        yield header, rows
+
+
+def read_source(path: Path, spec: SourceSpec) -> tuple[str | None, Iterator[Batch]]:
+    """The encoding used (CSV only) and the batches of one file, read as ``spec`` says."""
+    if spec.format == "csv":
+        encoding = detect_encoding(path, spec.encoding)
+        return encoding, read_csv(path, spec, encoding)
+    if spec.format == "excel":
+        return None, read_excel(path, spec)
+    return None, read_parquet(path)
