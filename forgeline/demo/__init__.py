@@ -56,7 +56,22 @@ def demo_clients() -> list[ClientConfig]:
                     "required_columns": ["TimeStamp", "PART_NAME", "EQUIP_CD", "PassOrFail", "Cycle_Time"],
                 }
             ],
+            # The export also holds one shot each from S01 and S12 (other machines of the same plant).
             "machines": [
+                {
+                    "machine_id": "S01",
+                    "machine_name": "1800TON-우진",
+                    "line_id": "MOLD-2",
+                    "site_id": "DH-CHANGWON",
+                    "machine_class": "injection_molding",
+                },
+                {
+                    "machine_id": "S12",
+                    "machine_name": "650톤-우진",
+                    "line_id": "MOLD-1",
+                    "site_id": "DH-CHANGWON",
+                    "machine_class": "injection_molding",
+                },
                 {
                     "machine_id": "S14",
                     "machine_name": "650톤-우진2호기",
@@ -64,7 +79,7 @@ def demo_clients() -> list[ClientConfig]:
                     "site_id": "DH-CHANGWON",
                     "machine_class": "injection_molding",
                     "rated_power_kw": 110,
-                }
+                },
             ],
             "products": [
                 {"product_id": p, "product_name": p, "ideal_cycle_time_s": ct, "parts_per_cycle": 1}

@@ -1,0 +1,44 @@
+-- OEE = availability × performance × quality per machine and day. Ratios are capped at 1: a day whose
+-- recorded run time exceeds its plan (overtime) counts as fully available, not as 110 %.
+with inputs as (
+    select * from {{ ref('int_oee_inputs_daily') }}
+),
+
+equipment as (
+    select * from {{ ref('dim_equipment') }}
+),
+
+ratios as (
+    select
+        inputs.client_id,
+        inputs.machine_id,
+        equipment.machine_name,
+        inputs.production_date,
+        inputs.planned_time_s,
+        least(greatest(inputs.run_time_s, 0), inputs.planned_time_s) as run_time_s,
+        inputs.total_count,
+        inputs.good_count,
+        case when inputs.planned_time_s > 0
+            then least(greatest(inputs.run_time_s, 0) / inputs.planned_time_s, 1.0) end as availability,
+        case when inputs.run_time_s > 0
+            then least(inputs.ideal_run_time_s / inputs.run_time_s, 1.0) end as performance,
+        case when inputs.total_count > 0
+            then inputs.good_count / inputs.total_count end as quality
+    from inputs
+    left join equipment on inputs.machine_id = equipment.machine_id
+)
+
+select
+    cast(client_id as varchar) as client_id,
+    cast(machine_id as varchar) as machine_id,
+    cast(machine_name as varchar) as machine_name,
+    cast(production_date as date) as production_date,
+    cast(planned_time_s as double) as planned_time_s,
+    cast(run_time_s as double) as run_time_s,
+    cast(total_count as bigint) as total_count,
+    cast(good_count as bigint) as good_count,
+    cast(availability as double) as availability,
+    cast(performance as double) as performance,
+    cast(quality as double) as quality,
+    cast(availability * performance * quality as double) as oee
+from ratios

@@ -1,0 +1,120 @@
+"""Standardize one client's raw tables with dbt (staging → core → marts) in the client's own DuckDB file.
+
+dbt runs as a subprocess per client with its own target and log folders, so two clients can build side
+by side, and the DuckDB file is released as soon as dbt exits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from forgeline.clients import ClientConfig
+from forgeline.settings import DBT_PROJECT_DIR, TOOL_ENVIRONMENT, Settings
+
+log = logging.getLogger("forgeline.standardize")
+
+
+class StandardizeError(RuntimeError):
+    """dbt failed for a client; the message names the failing models or tests and where to look."""
+
+
+@dataclass
+class DbtRunResult:
+    client_id: str
+    command: str
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        return f"{parts} in {self.elapsed_s:.1f} s"
+
+
+def _dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def _environment(settings: Settings, config: ClientConfig) -> dict[str, str]:
+    return {
+        **os.environ,
+        **TOOL_ENVIRONMENT,
+        "FORGELINE_DUCKDB_PATH": str(settings.warehouse_path(config.id)),
+    }
+
+
+def _dbt_vars(config: ClientConfig) -> str:
+    return json.dumps(
+        {"client_id": config.id, "source_system": config.source_system, "client_timezone": config.timezone}
+    )
+
+
+def run_dbt(
+    settings: Settings, config: ClientConfig, command: Literal["build", "test", "docs"] = "build"
+) -> DbtRunResult:
+    """Run dbt build (or test, or docs generate) for one client; raise StandardizeError on failure."""
+    target = settings.dbt_target_dir(config.id)
+    target.mkdir(parents=True, exist_ok=True)
+    args = ["docs", "generate"] if command == "docs" else [command]
+    cmd = [
+        _dbt_executable(),
+        "--no-use-colors",
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(settings.dbt_log_dir(config.id)),
+        "--vars",
+        _dbt_vars(config),
+    ]
+    log.info("dbt %s for %s (adapter %s)…", " ".join(args), config.id, config.source_system)
+    done = subprocess.run(
+        cmd, env=_environment(settings, config), capture_output=True, text=True, check=False
+    )
+    result = _read_run_results(target / "run_results.json", config.id, command)
+    if done.returncode != 0:
+        if result.failures:
+            named = "; ".join(f"{node}: {message}" for node, message in result.failures[:8])
+        else:
+            named = (done.stdout[-2000:] + done.stderr[-2000:]).strip()
+        raise StandardizeError(
+            f"dbt {' '.join(args)} failed for {config.id}: {named}. Full log: "
+            f"{settings.dbt_log_dir(config.id) / 'dbt.log'}. A failing test usually means the client's "
+            "export changed or holds bad rows: check the named model's source file."
+        )
+    log.info("dbt %s for %s: %s", " ".join(args), config.id, result.summary())
+    return result
+
+
+def _read_run_results(path: Path, client_id: str, command: str) -> DbtRunResult:
+    result = DbtRunResult(client_id=client_id, command=command)
+    if not path.exists():
+        return result
+    data = json.loads(path.read_text(encoding="utf-8"))
+    result.elapsed_s = float(data.get("elapsed_time", 0.0))
+    for item in data.get("results", []):
+        status = str(item.get("status"))
+        result.counts[status] = result.counts.get(status, 0) + 1
+        if status in {"error", "fail"}:
+            node = item.get("unique_id", "?").split(".", 2)[-1]
+            lines = [line.strip() for line in (item.get("message") or "").splitlines() if line.strip()]
+            result.failures.append((node, " ".join(lines[:3]) if lines else status))
+    return result
+
+
+def generate_docs(settings: Settings, config: ClientConfig) -> Path:
+    """``dbt docs generate`` for the client; returns the path of the docs site's index.html."""
+    run_dbt(settings, config, "docs")
+    return settings.dbt_target_dir(config.id) / "index.html"
