@@ -51,6 +51,7 @@ MODEL_COLUMNS = [
     "n_test",
     "trained_at",
 ]
+FEATURE_COLUMNS = ["model_name", "feature", "importance", "rank"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +122,14 @@ def publish_client(
     gate_frame = gate_results if gate_results is not None else pd.DataFrame(columns=GATE_COLUMNS)
     gate_frame = gate_frame.reindex(columns=GATE_COLUMNS)
     models_frame = _frame(model_results, MODEL_COLUMNS)
+    features_frame = _frame(
+        (
+            {"model_name": record["model_name"], **feature}
+            for record in map(_as_record, model_results)
+            for feature in record.get("top_features") or []
+        ),
+        FEATURE_COLUMNS,
+    )
     run_frame = pd.DataFrame(
         [
             {
@@ -164,6 +173,7 @@ def publish_client(
             "run": run_frame,
             "gate_results": gate_frame,
             "model_results": models_frame,
+            "model_features": features_frame,
             "table_profile": profile,
         }.items():
             con.register("frame_to_copy", frame)

@@ -1,0 +1,311 @@
+"""The catalog of AI standard models, and training them for one client with MLflow.
+
+Each entry of :data:`CATALOG` is a module that turns a client's core tables into a leakage-free
+:class:`~forgeline.standard_models.base.TrainingSet`. Training is the same for all: a time-ordered
+holdout, the model beside its naive baseline, everything logged to the program's MLflow store
+(SQLite tracking + registry), the version registered as ``<client>__<model>`` and given the alias
+``champion`` only when it beats the baseline on the holdout.
+
+Re-running on unchanged data is safe: a run with the same training-data fingerprint is reused, not
+trained and registered again.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from forgeline.clients import ClientConfig
+from forgeline.settings import Settings
+from forgeline.standard_models import defect_prediction, failure_prediction
+from forgeline.standard_models.base import (
+    HOLDOUT_SHARE,
+    ModelResult,
+    NotEnoughData,
+    TrainingSet,
+    ranking_metrics,
+    time_ordered_split,
+    utc_now,
+)
+
+log = logging.getLogger("forgeline.standard_models")
+
+CATALOG: dict[str, ModuleType] = {
+    defect_prediction.NAME: defect_prediction,
+    failure_prediction.NAME: failure_prediction,
+}
+CHAMPION_ALIAS = "champion"
+SKOPS_TRUSTED_TYPES = [
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+]
+PRIMARY_METRIC = "pr_auc"
+TOP_FEATURES = 10
+MODEL_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.05,
+    "max_iter": 300,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 20,
+    "l2_regularization": 1.0,
+    "class_weight": "balanced",
+    "early_stopping": False,
+    "random_state": 0,
+}
+
+
+class TrainingBlocked(RuntimeError):
+    """Training was asked for a client whose quality gate did not pass."""
+
+
+def registered_model_name(client_id: str, model_name: str) -> str:
+    return f"{client_id}__{model_name}"
+
+
+def _experiment_id(client: Any, settings: Settings, client_id: str) -> str:
+    name = f"forgeline/{client_id}"
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = settings.mlflow_artifact_root / client_id
+    location.mkdir(parents=True, exist_ok=True)
+    return client.create_experiment(name, artifact_location=location.as_uri())
+
+
+def _reused_result(
+    client: Any, experiment_id: str, model_name: str, fingerprint: str, registered: str
+) -> ModelResult | None:
+    """The earlier run trained on exactly this data, if its model was registered."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=(
+            f"tags.model_name = '{model_name}' and tags.training_data_fingerprint = '{fingerprint}' "
+            "and attributes.status = 'FINISHED'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    run = runs[0]
+    versions = client.search_model_versions(f"name = '{registered}' and run_id = '{run.info.run_id}'")
+    if not versions:
+        return None
+    version = str(max(int(v.version) for v in versions))
+    aliases = client.get_registered_model(registered).aliases
+    tags, metrics = run.data.tags, run.data.metrics
+    return ModelResult(
+        model_name=model_name,
+        registered_model=registered,
+        task=tags.get("task", ""),
+        metric_name=PRIMARY_METRIC,
+        model_metric=float(metrics[f"holdout_{PRIMARY_METRIC}"]),
+        baseline_name=tags.get("baseline_name", ""),
+        baseline_metric=float(metrics[f"baseline_{PRIMARY_METRIC}"]),
+        beats_baseline=tags.get("beats_baseline") == "true",
+        model_version=version,
+        is_champion=str(aliases.get(CHAMPION_ALIAS)) == version,
+        mlflow_run_id=run.info.run_id,
+        n_train=int(metrics["n_train"]),
+        n_test=int(metrics["n_test"]),
+        trained_at=pd.Timestamp(run.info.start_time, unit="ms", tz="UTC").to_pydatetime(),
+        top_features=_load_top_features(client, run.info.run_id),
+        reused=True,
+    )
+
+
+def _load_top_features(client: Any, run_id: str) -> list[dict[str, Any]]:
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "feature_importance.json", tmp)
+        except Exception:  # an older run without the artifact: no chart, not an error
+            return []
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+
+
+def _train_one(
+    settings: Settings, config: ClientConfig, model_name: str, data: TrainingSet, gate: Any
+) -> ModelResult:
+    import mlflow
+    import sklearn
+    from mlflow import MlflowClient
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.inspection import permutation_importance
+
+    module = CATALOG[model_name]
+    registered = registered_model_name(config.id, model_name)
+    fingerprint = data.fingerprint()
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
+    )
+    experiment_id = _experiment_id(client, settings, config.id)
+
+    reused = _reused_result(client, experiment_id, model_name, fingerprint, registered)
+    if reused is not None:
+        log.info(
+            "%s %s: training data unchanged (fingerprint %s); keeping run %s, version %s.",
+            config.id,
+            model_name,
+            fingerprint[:12],
+            reused.mlflow_run_id,
+            reused.model_version,
+        )
+        return reused
+
+    split = time_ordered_split(data)
+    features, label = data.features, data.label.to_numpy()
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", **MODEL_PARAMS)
+    model.fit(features[split.train], label[split.train])
+    test_features, test_label = features[split.test], label[split.test]
+    score = model.predict_proba(test_features)[:, 1]
+    metrics = ranking_metrics(test_label, score, "holdout_")
+    baseline = ranking_metrics(test_label, data.baseline_score.to_numpy()[split.test], "baseline_")
+    beats = metrics[f"holdout_{PRIMARY_METRIC}"] > baseline[f"baseline_{PRIMARY_METRIC}"]
+    importance = permutation_importance(
+        model, test_features, test_label, scoring="average_precision", n_repeats=3, random_state=0
+    )
+    ranked = np.argsort(-importance.importances_mean, kind="stable")[:TOP_FEATURES]
+    top_features = [
+        {
+            "feature": str(features.columns[i]),
+            "importance": float(importance.importances_mean[i]),
+            "rank": r + 1,
+        }
+        for r, i in enumerate(ranked)
+    ]
+    gate_summary = gate.summary() if gate is not None else {}
+
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"{model_name} {utc_now():%Y-%m-%d %H:%M}"
+    ) as run:
+        mlflow.log_params(
+            {
+                **{f"model__{k}": v for k, v in MODEL_PARAMS.items()},
+                "estimator": "HistGradientBoostingClassifier",
+                "holdout": f"time-ordered, last {HOLDOUT_SHARE:.0%} of the time range",
+                "holdout_starts_after": split.cut.isoformat(),
+                "embargo": str(data.embargo),
+                "n_features": features.shape[1],
+                "training_data_fingerprint": fingerprint,
+            }
+        )
+        mlflow.log_metrics(
+            {
+                **metrics,
+                **baseline,
+                "n_train": int(split.train.sum()),
+                "n_test": int(split.test.sum()),
+                "positives_train": int(label[split.train].sum()),
+                "positives_test": int(test_label.sum()),
+            }
+        )
+        mlflow.set_tags(
+            {
+                "client_id": config.id,
+                "model_name": model_name,
+                "task": module.TASK,
+                "baseline_name": data.baseline_name,
+                "beats_baseline": str(beats).lower(),
+                "training_data_fingerprint": fingerprint,
+                "gate_passed": str(bool(gate_summary.get("passed"))).lower(),
+                "gate_checked_at": str(gate_summary.get("checked_at", "")),
+                "gate_expectations": str(gate_summary.get("expectations", "")),
+            }
+        )
+        mlflow.log_dict(top_features, "feature_importance.json")
+        mlflow.log_dict({**data.description, "gate": gate_summary}, "training_set.json")
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name=registered,
+            # Explicit requirements: inferring them costs seconds per model and needs no network here.
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}"],
+            # MLflow stores sklearn models with skops; these are the types a fitted
+            # HistGradientBoostingClassifier holds. We wrote the model ourselves, so we trust them.
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        )
+        version = str(info.registered_model_version)
+
+    if beats:
+        client.set_registered_model_alias(registered, CHAMPION_ALIAS, version)
+    else:
+        log.warning(
+            "%s %s: version %s does not beat its baseline (%s); it is registered but not made champion.",
+            config.id,
+            model_name,
+            version,
+            data.baseline_name,
+        )
+    aliases = client.get_registered_model(registered).aliases
+    return ModelResult(
+        model_name=model_name,
+        registered_model=registered,
+        task=module.TASK,
+        metric_name=PRIMARY_METRIC,
+        model_metric=metrics[f"holdout_{PRIMARY_METRIC}"],
+        baseline_name=data.baseline_name,
+        baseline_metric=baseline[f"baseline_{PRIMARY_METRIC}"],
+        beats_baseline=bool(beats),
+        model_version=version,
+        is_champion=str(aliases.get(CHAMPION_ALIAS)) == version,
+        mlflow_run_id=run.info.run_id,
+        n_train=int(split.train.sum()),
+        n_test=int(split.test.sum()),
+        trained_at=utc_now(),
+        top_features=top_features,
+    )
+
+
+def build_training_set(settings: Settings, config: ClientConfig, model_name: str) -> TrainingSet:
+    """Read the client's core tables (read-only, closed at once) into one model's training set."""
+    if model_name not in CATALOG:
+        raise ValueError(
+            f"{config.id}: client.yml asks for model {model_name!r}, which is not in the catalog "
+            f"{sorted(CATALOG)}. Fix `models:` in client.yml."
+        )
+    con = duckdb.connect(str(settings.warehouse_path(config.id)), read_only=True)
+    try:
+        return CATALOG[model_name].build_training_set(con, config)
+    finally:
+        con.close()
+
+
+def train_client_models(settings: Settings, config: ClientConfig, gate: Any) -> list[ModelResult]:
+    """Train each of the client's standard models; only after a passed quality gate."""
+    if gate is None or not gate.passed:
+        raise TrainingBlocked(f"{config.id}: the quality gate did not pass; training is blocked.")
+    results = []
+    for model_name in config.models:
+        try:
+            data = build_training_set(settings, config, model_name)
+            result = _train_one(settings, config, model_name, data, gate)
+        except NotEnoughData as exc:
+            log.warning("%s %s not trained: %s", config.id, model_name, exc)
+            continue
+        log.info(
+            "%s %s v%s: holdout %s %.3f vs baseline %.3f (%s)%s",
+            config.id,
+            model_name,
+            result.model_version,
+            result.metric_name,
+            result.model_metric,
+            result.baseline_metric,
+            result.baseline_name,
+            " → champion" if result.is_champion else "",
+        )
+        results.append(result)
+    return results
+
+
+__all__ = ["CATALOG", "ModelResult", "NotEnoughData", "TrainingBlocked", "train_client_models"]

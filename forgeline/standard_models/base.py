@@ -1,0 +1,119 @@
+"""What every standard model shares: a time-ordered holdout, a naive baseline, MLflow tracking and the
+registry's ``champion`` alias.
+
+A standard model only says how to turn a client's core tables into a :class:`TrainingSet` (features,
+label, time, and a naive baseline score computed without looking ahead). Everything else — the split,
+the metrics, logging, registration — happens here, the same way for every model and client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+log = logging.getLogger("forgeline.standard_models")
+
+HOLDOUT_SHARE = 0.3  # the last 30 % of the time range is the holdout
+ALERT_RATE = 0.05  # "if we flagged the riskiest 5 % of rows, how many problems would we catch?"
+
+
+class NotEnoughData(ValueError):
+    """The client's data cannot support an honest evaluation of this model (the message says why)."""
+
+
+@dataclass
+class TrainingSet:
+    """One model's input, in time order: one row per cycle (or machine-hour), leakage-free."""
+
+    features: pd.DataFrame
+    label: pd.Series  # 1 = the problem the model predicts (defect, failure within the horizon)
+    time: pd.Series  # when the row's outcome became known (orders the split)
+    baseline_score: pd.Series  # a naive score from the past only, higher = riskier
+    baseline_name: str
+    # Rows this close before the split are dropped from training: their label looks into the holdout.
+    embargo: timedelta = timedelta(0)
+    description: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """A stable hash of exactly what the model learns from (features, label, time)."""
+        frame = self.features.assign(_label=self.label.to_numpy(), _time=self.time.astype("int64").to_numpy())
+        # DuckDB sums floats in parallel, in no fixed order: the last bits of an average may differ
+        # between two reads of the same data (1e-14 apart). Six decimals are far beyond any sensor.
+        floats = frame.select_dtypes("float").columns
+        frame[floats] = frame[floats].round(6)
+        hashed = pd.util.hash_pandas_object(frame.reindex(sorted(frame.columns), axis=1), index=False)
+        digest = hashlib.sha256(hashed.to_numpy().tobytes())
+        digest.update(",".join(sorted(frame.columns)).encode())
+        return digest.hexdigest()[:32]
+
+
+@dataclass
+class Split:
+    train: np.ndarray  # boolean masks over the training set's rows
+    test: np.ndarray
+    cut: pd.Timestamp
+
+
+def time_ordered_split(data: TrainingSet, holdout_share: float = HOLDOUT_SHARE) -> Split:
+    """Train on the earlier part, test on the later part; never a random split (rows are not independent)."""
+    times = pd.to_datetime(data.time, utc=True)
+    cut = times.quantile(1 - holdout_share)
+    test = (times > cut).to_numpy()
+    train = (times <= cut - data.embargo).to_numpy()
+    y = data.label.to_numpy()
+    for name, mask in (("training", train), ("holdout", test)):
+        positives = int(y[mask].sum())
+        if mask.sum() == 0 or positives == 0 or positives == mask.sum():
+            raise NotEnoughData(
+                f"the {name} part ({int(mask.sum()):,} rows up to/after {cut:%Y-%m-%d %H:%M}) holds "
+                f"{positives} positive rows; a fair evaluation needs both outcomes in each part. "
+                "Collect a longer history or more events."
+            )
+    return Split(train=train, test=test, cut=cut)
+
+
+def ranking_metrics(y_true: np.ndarray, score: np.ndarray, prefix: str) -> dict[str, float]:
+    """PR-AUC (the headline: defects and failures are rare), ROC-AUC and recall at a fixed alert rate."""
+    score = np.nan_to_num(np.asarray(score, dtype=float), nan=float(np.nanmean(score)) if len(score) else 0.0)
+    flagged = max(1, int(round(len(score) * ALERT_RATE)))
+    top = np.argsort(-score, kind="stable")[:flagged]
+    positives = max(1, int(y_true.sum()))
+    return {
+        f"{prefix}pr_auc": float(average_precision_score(y_true, score)),
+        f"{prefix}roc_auc": float(roc_auc_score(y_true, score)),
+        f"{prefix}recall_at_5pct_alerts": float(y_true[top].sum() / positives),
+        f"{prefix}precision_at_5pct_alerts": float(y_true[top].mean()),
+    }
+
+
+@dataclass
+class ModelResult:
+    """One trained standard model of one client: what publish writes to ``meta.model_results``."""
+
+    model_name: str
+    registered_model: str
+    task: str
+    metric_name: str
+    model_metric: float
+    baseline_name: str
+    baseline_metric: float
+    beats_baseline: bool
+    model_version: str
+    is_champion: bool
+    mlflow_run_id: str
+    n_train: int
+    n_test: int
+    trained_at: datetime
+    top_features: list[dict[str, Any]] = field(default_factory=list)
+    reused: bool = False  # True when the training data was unchanged and the earlier run was kept
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

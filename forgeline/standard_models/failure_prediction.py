@@ -1,0 +1,124 @@
+"""Standard model: failure risk within a horizon from sensor readings (maintenance).
+
+Needs: ``core.fct_sensor_readings`` and failures in ``core.fct_maintenance_events``. One row per machine
+and hour: each tag's hourly mean and max, its 6-hour mean, and that mean's deviation from the machine's
+own trailing 3-day median (drift, independent of each machine's normal level). Label: a failure is
+reported within the next ``HORIZON``. Hours inside a repair are left out (the machine is down, not at risk).
+
+Naive baseline: hours since the machine's last repair ended (the age-based rule behind fixed maintenance
+intervals). Metric: PR-AUC on the last 30 % of the time range, with an embargo of one horizon before
+the holdout so that no training label looks into it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from forgeline.clients import ClientConfig
+from forgeline.standard_models.base import NotEnoughData, TrainingSet
+
+NAME = "failure_prediction"
+HORIZON = timedelta(hours=24)
+TASK = f"classification: P(failure within {int(HORIZON.total_seconds() // 3600)} h) per machine-hour"
+REQUIRED_TABLES = ["fct_sensor_readings", "fct_maintenance_events"]
+SHORT_WINDOW_H = 6
+NORMAL_WINDOW_H = 72
+
+
+def _failures_within_horizon(hours: pd.DataFrame, failures: pd.DataFrame) -> pd.Series:
+    """1 where the machine has a failure reported in (hour, hour + HORIZON]."""
+    label = np.zeros(len(hours), dtype=int)
+    for machine_id, reported_at in failures[["machine_id", "reported_at"]].itertuples(index=False):
+        mask = (
+            (hours["machine_id"] == machine_id)
+            & (hours["hour"] < reported_at)
+            & (hours["hour"] >= reported_at - HORIZON)
+        )
+        label[mask.to_numpy()] = 1
+    return pd.Series(label, index=hours.index)
+
+
+def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> TrainingSet:
+    readings = con.execute(
+        """
+        select machine_id, time_bucket(interval 1 hour, read_at) as hour, tag,
+               avg(value) as mean_value, max(value) as max_value
+        from core.fct_sensor_readings
+        where value is not null
+        group by all
+        """
+    ).df()
+    events = con.execute(
+        """
+        select machine_id, event_type, reported_at, repair_started_at, repair_ended_at
+        from core.fct_maintenance_events
+        """
+    ).df()
+    if readings.empty:
+        raise NotEnoughData("no sensor readings (core.fct_sensor_readings is empty)")
+    failures = events[events["event_type"] == "failure"]
+    if failures.empty:
+        raise NotEnoughData("no failures in the maintenance log: nothing to learn a failure risk from")
+    for column in ["hour"]:
+        readings[column] = pd.to_datetime(readings[column], utc=True)
+    for column in ["reported_at", "repair_started_at", "repair_ended_at"]:
+        events[column] = pd.to_datetime(events[column], utc=True)
+    failures = events[events["event_type"] == "failure"]
+
+    wide = readings.pivot_table(
+        index=["machine_id", "hour"], columns="tag", values=["mean_value", "max_value"]
+    )
+    wide.columns = [f"{tag}_{'mean' if stat == 'mean_value' else 'max'}" for stat, tag in wide.columns]
+    wide = wide.reset_index().sort_values(["machine_id", "hour"], kind="stable").reset_index(drop=True)
+    tags = sorted(readings["tag"].unique())
+
+    features = pd.DataFrame(index=wide.index)
+    for tag in tags:
+        mean = wide[f"{tag}_mean"]
+        grouped = mean.groupby(wide["machine_id"])
+        short = grouped.transform(lambda s: s.rolling(SHORT_WINDOW_H, min_periods=1).mean())
+        normal = grouped.transform(lambda s: s.rolling(NORMAL_WINDOW_H, min_periods=6).median())
+        features[f"{tag}_mean"] = mean
+        features[f"{tag}_max"] = wide[f"{tag}_max"]
+        features[f"{tag}_mean_{SHORT_WINDOW_H}h"] = short
+        features[f"{tag}_drift_vs_{NORMAL_WINDOW_H}h_median"] = short - normal
+
+    # Leave out hours inside a repair window (down, not at risk).
+    in_repair = np.zeros(len(wide), dtype=bool)
+    repair_ends = []
+    for row in events.itertuples(index=False):
+        start = row.reported_at if row.event_type == "failure" else row.repair_started_at
+        in_repair |= (
+            (wide["machine_id"] == row.machine_id)
+            & (wide["hour"] >= start)
+            & (wide["hour"] < row.repair_ended_at)
+        ).to_numpy()
+        repair_ends.append((row.machine_id, row.repair_ended_at))
+
+    # Baseline: hours since the last repair ended on this machine (or since its data starts).
+    first_hour = wide.groupby("machine_id")["hour"].transform("min")
+    last_repair_end = pd.Series(pd.NaT, index=wide.index, dtype="datetime64[ns, UTC]")
+    for machine_id, ended in sorted(repair_ends, key=lambda item: item[1]):
+        mask = (wide["machine_id"] == machine_id) & (wide["hour"] >= ended)
+        last_repair_end[mask] = ended
+    age_h = (wide["hour"] - last_repair_end.fillna(first_hour)).dt.total_seconds() / 3600
+
+    label = _failures_within_horizon(wide, failures)
+    keep = ~in_repair
+    return TrainingSet(
+        features=features[keep].reset_index(drop=True),
+        label=label[keep].reset_index(drop=True),
+        time=wide.loc[keep, "hour"].reset_index(drop=True),
+        baseline_score=age_h[keep].reset_index(drop=True),
+        baseline_name="hours since the last repair",
+        embargo=HORIZON,
+        description={
+            "rows": "one per machine and hour outside repairs",
+            "label": f"1 = a failure is reported within {HORIZON}",
+            "tags": ", ".join(tags),
+        },
+    )
