@@ -50,7 +50,7 @@ test: env browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: env
-	$(PY) -m pytest -m "not dbt and not gate and not e2e and not app and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not dbt and not gate and not models and not e2e and not app and not browser" $(PYTEST_ARGS)
 
 lint: env
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,7 @@ forgeline clients                      list the program's clients and their last
 forgeline add-client ID --name ...     add a client (from a client.yml or a template to fill in)
 forgeline ingest ID FILE...            put delivered files into the client's landing area and load them
 forgeline run [ID...]                  run some clients, or the whole program
+forgeline add-login USER --client ID   give a client's staff (or a consultant) a login to the app
 forgeline app                          serve the Streamlit app
 forgeline demo                         prepare and run the demo program, then serve the app
 """
@@ -150,6 +151,46 @@ def ingest_command(
     console.print(table)
     for name in report.unmatched:
         console.print(f"[yellow]{name} matches no source in client.yml: not loaded.[/yellow]")
+
+
+@app.command("add-login")
+def add_login(
+    username: Annotated[str, typer.Argument(help="The login name.")],
+    client_id: Annotated[
+        str | None, typer.Option("--client", help="The one client this login may see.")
+    ] = None,
+    consultant: Annotated[bool, typer.Option("--consultant", help="Sees every client.")] = False,
+    display_name: Annotated[str, typer.Option("--name", help="Name shown in the app.")] = "",
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters."),
+    ] = "",
+    home: HomeOption = None,
+) -> None:
+    """Add or reset a login: a client login sees only its client; a consultant sees every client."""
+    from forgeline.auth import set_login
+    from forgeline.clients import get_client
+
+    settings = _settings(home)
+    if consultant == bool(client_id):
+        console.print("[red]Not added:[/red] give exactly one of --client ID or --consultant.")
+        raise typer.Exit(1)
+    try:
+        if client_id:
+            get_client(settings, client_id)  # the client must exist
+        set_login(
+            settings,
+            username,
+            password,
+            "consultant" if consultant else "client",
+            display_name or username,
+            client_id,
+        )
+    except ValueError as exc:
+        console.print(f"[red]Not added:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    sees = "every client" if consultant else client_id
+    console.print(f"Login {username} saved in {settings.users_path}; it sees {sees}.")
 
 
 @app.command("run")

@@ -14,7 +14,9 @@ runner = CliRunner()
 
 
 def test_add_client_writes_a_valid_template_and_lists_it(workspace: Settings) -> None:
-    result = runner.invoke(app, ["add-client", "acme-press", "--name", "에이스프레스", "--source-system", "press_plc"])
+    result = runner.invoke(
+        app, ["add-client", "acme-press", "--name", "에이스프레스", "--source-system", "press_plc"]
+    )
     assert result.exit_code == 0, result.output
     config = get_client(workspace, "acme-press")
     assert config.name == "에이스프레스" and config.source_system == "press_plc"
@@ -41,3 +43,24 @@ def test_bad_client_id_is_refused_with_the_rule(workspace: Settings) -> None:
     result = runner.invoke(app, ["add-client", "Bad_Id"])
     assert result.exit_code == 1
     assert "lower-case" in result.output
+
+
+def test_add_login_scopes_a_client_login(workspace: Settings) -> None:
+    from forgeline.auth import authenticate
+
+    assert runner.invoke(app, ["add-client", "acme-press"]).exit_code == 0
+    result = runner.invoke(
+        app, ["add-login", "acme-staff", "--client", "acme-press", "--password", "s3cret-pass"]
+    )
+    assert result.exit_code == 0, result.output
+    user = authenticate(workspace, "acme-staff", "s3cret-pass")
+    assert user is not None and user.client_id == "acme-press"
+
+    unknown = runner.invoke(
+        app, ["add-login", "x-staff", "--client", "no-such-plant", "--password", "s3cret-pass"]
+    )
+    assert unknown.exit_code == 1 and "no such client configuration" in unknown.output
+    both = runner.invoke(
+        app, ["add-login", "y", "--consultant", "--client", "acme-press", "--password", "s3cret-pass"]
+    )
+    assert both.exit_code == 1 and "exactly one" in both.output

@@ -117,8 +117,30 @@ def test_models_are_registered_with_champion_only_when_beating_baseline(
             assert registered.name == f"{outcome.client_id}__{model['model_name']}"
             run = client.get_run(model["mlflow_run_id"])
             assert "training_data_fingerprint" in {**run.data.params, **run.data.tags}
-            has_champion = "champion" in registered.aliases
-            assert has_champion == bool(model["beats_baseline"]), model
+            # The champion alias points at this version exactly when it beat its baseline.
+            is_champion = str(registered.aliases.get("champion")) == str(model["model_version"])
+            assert is_champion == bool(model["beats_baseline"]) == bool(model["is_champion"]), model
+
+
+def test_failure_model_finds_the_planted_drift(program_run: Settings, program_outcomes: list) -> None:
+    """hanbit-press's breakdowns follow a planted vibration and oil-temperature drift (ground truth)."""
+    from forgeline.demo.synthetic import press_line_ground_truth
+
+    truth = press_line_ground_truth("small")
+    [model] = next(o for o in program_outcomes if o.client_id == "hanbit-press").models
+    assert model["beats_baseline"], model
+    con = duckdb.connect(str(current_snapshot(program_run, "hanbit-press")), read_only=True)
+    try:
+        top = [
+            f
+            for (f,) in con.execute(
+                "SELECT feature FROM meta.model_features ORDER BY rank LIMIT 3"
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    drifting = [tag.replace("_F", "_c") for tag in truth["drift_tags"]]  # oil_temp_F arrives as oil_temp_c
+    assert any(f.startswith(tuple(drifting)) for f in top), (top, drifting)
 
 
 def test_running_the_program_again_is_safe_and_gives_the_same_result(program_run: Settings) -> None:

@@ -15,7 +15,7 @@ select
     cast(defect_code as varchar) as defect_code,
     cast(defect_name as varchar) as defect_name,
     cast(defect_count as bigint) as defect_count,
-    cast(defect_count / sum(defect_count) over () as double) as share,
+    cast(round(defect_count / sum(defect_count) over (), 6) as double) as share,
     cast(sum(defect_count) over (order by defect_count desc, defect_code rows unbounded preceding)
         / sum(defect_count) over () as double) as cumulative_share,
     cast(row_number() over (order by defect_count desc, defect_code) as integer) as pareto_rank

@@ -1,3 +1,5 @@
+-- Measures are rounded to 6 decimals: DuckDB adds floats in parallel in no fixed order, and re-running
+-- the same data must give the same numbers to the last digit.
 -- Energy per site and local day, energy per good unit where the site reports production, and CO2 from
 -- the grid factor valid that day (or the client's own factor from client.yml).
 with daily as (
@@ -40,9 +42,9 @@ select
     cast(client_id as varchar) as client_id,
     cast(site_id as varchar) as site_id,
     cast(reading_date as date) as reading_date,
-    cast(energy_kwh as double) as energy_kwh,
+    cast(round(energy_kwh, 6) as double) as energy_kwh,
     cast(good_count as bigint) as good_count,
-    cast(energy_kwh / nullif(good_count, 0) as double) as kwh_per_good_unit,
-    cast(emission_factor_kg_per_kwh as double) as emission_factor_kg_per_kwh,
-    cast(energy_kwh * emission_factor_kg_per_kwh as double) as co2_kg
+    cast(round(energy_kwh / nullif(good_count, 0), 6) as double) as kwh_per_good_unit,
+    cast(round(emission_factor_kg_per_kwh, 6) as double) as emission_factor_kg_per_kwh,
+    cast(round(energy_kwh * emission_factor_kg_per_kwh, 6) as double) as co2_kg
 from joined

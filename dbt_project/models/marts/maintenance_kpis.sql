@@ -1,3 +1,5 @@
+-- Measures are rounded to 6 decimals: DuckDB adds floats in parallel in no fixed order, and re-running
+-- the same data must give the same numbers to the last digit.
 -- MTBF = operating time ÷ failures; MTTR = repair time ÷ repairs (failures), per machine with a log.
 with events as (
     select
@@ -19,8 +21,8 @@ select
     cast(events.client_id as varchar) as client_id,
     cast(events.machine_id as varchar) as machine_id,
     cast(events.failure_count as bigint) as failure_count,
-    cast(coalesce(operating.operating_time_h, 0) as double) as operating_time_h,
-    cast(operating.operating_time_h / nullif(events.failure_count, 0) as double) as mtbf_h,
-    cast(events.failure_repair_s / 3600.0 / nullif(events.failure_count, 0) as double) as mttr_h
+    cast(round(coalesce(operating.operating_time_h, 0), 6) as double) as operating_time_h,
+    cast(round(operating.operating_time_h / nullif(events.failure_count, 0), 6) as double) as mtbf_h,
+    cast(round(events.failure_repair_s / 3600.0 / nullif(events.failure_count, 0), 6) as double) as mttr_h
 from events
 left join operating on events.machine_id = operating.machine_id
