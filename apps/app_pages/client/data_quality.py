@@ -1,0 +1,96 @@
+"""Data quality: the gate's verdict and expectations, rows per table, loaded files, Data Docs path."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from apps import data, ui
+
+user = ui.require_user()
+config = ui.choose_client(user)
+ui.client_header("Data quality", config)
+
+info = data.run_info(user, config.id)
+if info is None:
+    st.info("Nothing published for this client yet: run its engagement first.")
+    st.stop()
+
+gate = data.gate_results(user, config.id)
+failed = gate[~gate["success"].astype(bool)] if len(gate) else gate
+run_at = ui.when(info["finished_at"], config.timezone)
+if ui.is_missing(info["gate_passed"]):
+    st.warning(f"The quality gate did not run for the run of {run_at}.")
+elif bool(info["gate_passed"]):
+    st.success(f"Quality gate passed: {len(gate)} of {len(gate)} expectations met (run of {run_at}).")
+else:
+    st.error(
+        f"Quality gate FAILED: {len(failed)} of {len(gate)} expectations not met (run of {run_at}). "
+        "Models were not retrained on this data."
+    )
+
+st.header("Expectations")
+if gate.empty:
+    st.caption("No expectation results in this snapshot.")
+else:
+    st.dataframe(
+        gate.assign(result=gate["success"].map({True: "met", False: "FAILED"}))[
+            ["result", "table_name", "expectation_type", "column_name", "observed", "details"]
+        ],
+        hide_index=True,
+        column_config={
+            "result": "Result",
+            "table_name": "Table",
+            "expectation_type": "Expectation",
+            "column_name": "Column",
+            "observed": "Observed",
+            "details": "Details",
+        },
+    )
+
+st.header("Rows per table")
+profile = data.table_profile(user, config.id)
+if profile.empty:
+    st.caption("No table profile in this snapshot.")
+else:
+    profile = profile[profile["row_count"] > 0].assign(
+        table=lambda f: f["schema_name"] + "." + f["table_name"],
+        rows=lambda f: f["row_count"].map(ui.number),
+    )
+    fig = px.bar(
+        profile,
+        x="row_count",
+        y="table",
+        color="schema_name",
+        orientation="h",
+        text="rows",
+        log_x=True,
+        labels={"row_count": "rows (log scale)", "table": "", "schema_name": "schema"},
+        height=max(260, 28 * len(profile)),
+    )
+    fig.update_yaxes(categoryorder="total ascending")
+    ui.chart(fig, key="dq_profile", hovermode="closest")
+    st.caption("Empty tables are left out: this client's exports hold no data for them.")
+
+st.header("Loaded files")
+batches = data.load_batches(user, config.id)
+if batches.empty:
+    st.caption("No load records in this snapshot.")
+else:
+    st.dataframe(
+        batches.assign(loaded_at=batches["loaded_at"].map(lambda t: ui.when(t, config.timezone)))[
+            ["source_file", "raw_table", "rows", "encoding", "loaded_at"]
+        ],
+        hide_index=True,
+        column_config={
+            "source_file": "File",
+            "raw_table": "Raw table",
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "encoding": "Encoding",
+            "loaded_at": "Loaded at",
+        },
+    )
+
+st.header("Great Expectations Data Docs")
+st.caption("The full validation report, on the Forgeline server (open it there in a browser):")
+st.code(data.data_docs_path(user, config.id), language=None)

@@ -1,0 +1,195 @@
+"""The app's one data-access module: every page reads published snapshots through these functions.
+
+Each function takes the logged-in user and a client id and checks access (``require_client``) before any
+file of that client is touched. Snapshots are immutable files, so there is no long-lived connection
+(``st.cache_resource``): each query opens the current snapshot read-only and closes it at once, and a
+flow's atomic switch or pruning is never blocked. Results are cached per (snapshot path, query name), so
+a newly published snapshot is read as soon as ``CURRENT`` names it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from forgeline.auth import User, require_client, visible_clients
+from forgeline.clients import ClientConfig, list_clients
+from forgeline.publish import current_snapshot
+from forgeline.settings import get_settings
+
+CACHE_TTL_S = 60
+
+# query name -> (table it reads, SQL). The only SQL the app runs; pages ask for a query by name.
+QUERIES: dict[str, tuple[str, str]] = {
+    "oee_daily": (
+        "marts.oee_daily",
+        "SELECT machine_id, machine_name, production_date, planned_time_s, run_time_s, total_count, "
+        "good_count, availability, performance, quality, oee FROM marts.oee_daily "
+        "ORDER BY production_date, machine_id",
+    ),
+    "defect_rate_daily": (
+        "marts.defect_rate_daily",
+        "SELECT machine_id, production_date, inspected_count, defect_count, defect_rate "
+        "FROM marts.defect_rate_daily ORDER BY production_date, machine_id",
+    ),
+    "defect_pareto": (
+        "marts.defect_pareto",
+        "SELECT defect_code, defect_name, defect_count, share, cumulative_share, pareto_rank "
+        "FROM marts.defect_pareto ORDER BY pareto_rank",
+    ),
+    "energy_daily": (
+        "marts.energy_daily",
+        "SELECT site_id, reading_date, energy_kwh, good_count, kwh_per_good_unit, "
+        "emission_factor_kg_per_kwh, co2_kg FROM marts.energy_daily ORDER BY reading_date, site_id",
+    ),
+    "maintenance_kpis": (
+        "marts.maintenance_kpis",
+        "SELECT machine_id, failure_count, operating_time_h, mtbf_h, mttr_h FROM marts.maintenance_kpis "
+        "ORDER BY machine_id",
+    ),
+    "run": ("meta.run", "SELECT * FROM meta.run"),
+    "gate_results": (
+        "meta.gate_results",
+        # Failures first: that is what a reader of the gate needs to see.
+        "SELECT * FROM meta.gate_results ORDER BY success, table_name, expectation_type, column_name",
+    ),
+    "model_results": ("meta.model_results", "SELECT * FROM meta.model_results ORDER BY model_name"),
+    "model_features": (
+        "meta.model_features",
+        "SELECT model_name, feature, importance, rank FROM meta.model_features ORDER BY model_name, rank",
+    ),
+    "table_profile": (
+        "meta.table_profile",
+        "SELECT schema_name, table_name, row_count FROM meta.table_profile ORDER BY schema_name, table_name",
+    ),
+    "load_batches": ("meta.load_batches", "SELECT * FROM meta.load_batches ORDER BY loaded_at, source_file"),
+}
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _read_snapshot(snapshot: str, query_name: str) -> pd.DataFrame:
+    """Run one named query on one snapshot file; an empty frame if the snapshot lacks the table."""
+    table, sql = QUERIES[query_name]
+    schema, name = table.split(".")
+    con = duckdb.connect(snapshot, read_only=True)
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]
+        ).fetchone()[0]
+        # Older snapshots may predate a meta table (e.g. model_features): pages show "not available".
+        return con.execute(sql).df() if exists else pd.DataFrame()
+    finally:
+        con.close()
+
+
+def _query(user: User, client_id: str, query_name: str) -> pd.DataFrame:
+    require_client(user, client_id)  # before the client's CURRENT pointer or snapshot is read
+    snapshot = current_snapshot(get_settings(), client_id)
+    if snapshot is None:  # never published yet
+        return pd.DataFrame()
+    return _read_snapshot(str(snapshot), query_name)
+
+
+def clients(user: User) -> list[ClientConfig]:
+    """The program's clients this user may see (a client login: only its own)."""
+    configs = {c.id: c for c in list_clients(get_settings())}
+    return [configs[cid] for cid in visible_clients(user, configs)]
+
+
+def client(user: User, client_id: str) -> ClientConfig:
+    """One client's configuration, if the user may see it."""
+    require_client(user, client_id)
+    for config in clients(user):
+        if config.id == client_id:
+            return config
+    raise LookupError(f"No client {client_id!r} in the program.")
+
+
+def oee_daily(user: User, client_id: str) -> pd.DataFrame:
+    return _query(user, client_id, "oee_daily")
+
+
+def defect_rate_daily(user: User, client_id: str) -> pd.DataFrame:
+    return _query(user, client_id, "defect_rate_daily")
+
+
+def defect_pareto(user: User, client_id: str) -> pd.DataFrame:
+    return _query(user, client_id, "defect_pareto")
+
+
+def energy_daily(user: User, client_id: str) -> pd.DataFrame:
+    return _query(user, client_id, "energy_daily")
+
+
+def maintenance_kpis(user: User, client_id: str) -> pd.DataFrame:
+    return _query(user, client_id, "maintenance_kpis")
+
+
+def gate_results(user: User, client_id: str) -> pd.DataFrame:
+    return _query(user, client_id, "gate_results")
+
+
+def model_results(user: User, client_id: str) -> pd.DataFrame:
+    return _query(user, client_id, "model_results")
+
+
+def model_features(user: User, client_id: str) -> pd.DataFrame:
+    """Feature importances per model (empty if the snapshot has no ``meta.model_features``)."""
+    return _query(user, client_id, "model_features")
+
+
+def table_profile(user: User, client_id: str) -> pd.DataFrame:
+    return _query(user, client_id, "table_profile")
+
+
+def load_batches(user: User, client_id: str) -> pd.DataFrame:
+    return _query(user, client_id, "load_batches")
+
+
+def run_info(user: User, client_id: str) -> dict[str, Any] | None:
+    """The ``meta.run`` row of the client's current snapshot, or None before its first publish."""
+    frame = _query(user, client_id, "run")
+    return frame.iloc[0].to_dict() if len(frame) else None
+
+
+def data_docs_path(user: User, client_id: str) -> str:
+    """Where the client's Great Expectations Data Docs are (shown as a path; the app serves no files)."""
+    require_client(user, client_id)
+    site = get_settings().quality_dir(client_id) / "gx" / "uncommitted" / "data_docs" / "local_site"
+    return str(site / "index.html")
+
+
+def program_overview(user: User) -> pd.DataFrame:
+    """One row per visible client: its last run, gate outcome, models and average OEE."""
+    rows = []
+    for config in clients(user):
+        info = run_info(user, config.id)
+        gate = gate_results(user, config.id)
+        models = model_results(user, config.id)
+        oee = oee_daily(user, config.id)
+        failed = int((~gate["success"].astype(bool)).sum()) if len(gate) else 0
+        rows.append(
+            {
+                "client_id": config.id,
+                "name": config.name,
+                "source_system": config.source_system,
+                "finished_at": info["finished_at"] if info else None,
+                "status": info["status"] if info else "never run",
+                "gate_passed": info["gate_passed"] if info else None,
+                "expectations_passed": len(gate) - failed,
+                "expectations_failed": failed,
+                "models": ", ".join(
+                    f"{m.model_name} (champion)" if m.is_champion else str(m.model_name)
+                    for m in models.itertuples()
+                ),
+                "champions": int(models["is_champion"].fillna(False).astype(bool).sum())
+                if len(models)
+                else 0,
+                "avg_oee": float(oee["oee"].mean()) if len(oee) else None,
+                "timezone": config.timezone,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,49 @@
+"""Forgeline's Streamlit app: the consultants' workbench and each client's portal.
+
+Thin entrypoint: page config, the login gate, then one ``st.navigation``. Before login the only page is
+the login form; afterwards the pages read published snapshots through ``apps.data`` only.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from apps import ui
+from forgeline.auth import AccessDenied
+
+st.set_page_config(page_title="Forgeline", page_icon=":material/factory:", layout="wide")
+
+user = ui.current_user()
+if user is None:
+    page = st.navigation(
+        [st.Page("app_pages/login.py", title="Log in", icon=":material/login:")], position="hidden"
+    )
+else:
+    with st.sidebar:
+        who = "consultant · every client" if user.is_consultant else f"client · {user.client_id}"
+        st.markdown(f"**{user.display_name}**  \n{who}")
+        st.button("Log out", on_click=ui.log_out, icon=":material/logout:")
+    page = st.navigation(
+        {
+            "Program": [
+                st.Page(
+                    "app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:"
+                ),
+            ],
+            "Client": [
+                st.Page("app_pages/client/kpis.py", title="Client KPIs", icon=":material/monitoring:"),
+                st.Page(
+                    "app_pages/client/data_quality.py", title="Data quality", icon=":material/fact_check:"
+                ),
+                st.Page(
+                    "app_pages/client/models.py", title="Model results", icon=":material/model_training:"
+                ),
+            ],
+        }
+    )
+
+try:
+    page.run()
+except AccessDenied:
+    # data.py refuses any client the login may not see; say so without naming the other client.
+    st.error("This login may not see that client's data.")

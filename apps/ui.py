@@ -1,0 +1,118 @@
+"""What every page shares: the logged-in user, the client picker and number formats."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from apps import data
+from forgeline.auth import User
+from forgeline.clients import ClientConfig
+
+USER_KEY = "user"
+CLIENT_KEY = "client_id"  # the chosen client, kept across pages
+_PICKER_KEY = "_client_picker"  # the selectbox's own state (Streamlit drops it on pages without it)
+
+
+def current_user() -> User | None:
+    user = st.session_state.get(USER_KEY)
+    return user if isinstance(user, User) else None
+
+
+def require_user() -> User:
+    """The logged-in user; stops the page if nobody is (the entrypoint only offers pages after login)."""
+    user = current_user()
+    if user is None:
+        st.error("Please log in.")
+        st.stop()
+    return user
+
+
+def log_out() -> None:
+    st.session_state.clear()
+
+
+def _remember_pick() -> None:
+    st.session_state[CLIENT_KEY] = st.session_state[_PICKER_KEY]
+
+
+def choose_client(user: User) -> ClientConfig:
+    """The client the page shows: a picker over the visible clients for a consultant, else its own."""
+    options = data.clients(user)
+    if not options:
+        st.info("No client is configured for this login yet.")
+        st.stop()
+    by_id = {c.id: c for c in options}
+    if not user.is_consultant:
+        return options[0]  # visible_clients gives a client login exactly its own client
+    # Seed the picker from the remembered choice on every run: Streamlit forgets a widget's state
+    # when the page changes, and the callback keeps the remembered choice up to date.
+    remembered = st.session_state.get(CLIENT_KEY)
+    st.session_state[_PICKER_KEY] = remembered if remembered in by_id else options[0].id
+    picked = st.sidebar.selectbox(
+        "Client",
+        list(by_id),
+        key=_PICKER_KEY,
+        format_func=lambda i: by_id[i].name,
+        on_change=_remember_pick,
+    )
+    st.session_state[CLIENT_KEY] = picked
+    return by_id[picked]
+
+
+def client_header(title: str, config: ClientConfig) -> None:
+    st.title(title)
+    st.caption(f"{config.name} · `{config.id}` · source system `{config.source_system}`")
+
+
+# -- formats ---------------------------------------------------------------------------------------
+def is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    return "–" if is_missing(value) else f"{float(value):.{digits}%}"
+
+
+def number(value: Any, digits: int = 0) -> str:
+    """Thousands separators, e.g. 12,345 or 1,234.5."""
+    return "–" if is_missing(value) else f"{float(value):,.{digits}f}"
+
+
+def when(value: Any, timezone: str = "Asia/Seoul") -> str:
+    """A run time in the client's local time, e.g. '2026-03-01 14:05 KST'."""
+    if is_missing(value):
+        return "never"
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    local: datetime = stamp.tz_convert(ZoneInfo(timezone)).to_pydatetime()
+    return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def gate_label(passed: Any) -> str:
+    if is_missing(passed):
+        return "–"
+    return "passed" if bool(passed) else "FAILED"
+
+
+def chart(figure: Any, key: str | None = None, hovermode: str = "x unified") -> None:
+    """Show a plotly figure with the app's common layout (compact margins, legend on top).
+
+    Streamlit's chart theme draws a plotly title over a top legend, so a title is shown as text instead.
+    """
+    title = figure.layout.title.text
+    if title:
+        st.markdown(f"**{title}**")
+        figure.update_layout(title_text=None)
+    figure.update_layout(
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title_text": ""},
+        hovermode=hovermode,
+    )
+    st.plotly_chart(figure, key=key)

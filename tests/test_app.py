@@ -1,0 +1,225 @@
+"""The Streamlit app under AppTest, on the published snapshots of a real program run.
+
+Checks the login gate, that a consultant can open every page for every client, and that a client
+login never sees another client's data: not on any page, not through session state or query params,
+and not through the data module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import duckdb
+import pytest
+from google.protobuf import text_format
+from streamlit.testing.v1 import AppTest
+
+from forgeline.auth import AccessDenied, User, demo_password
+from forgeline.clients import ClientConfig, list_clients
+from forgeline.publish import current_snapshot
+from forgeline.settings import REPO_ROOT, Settings
+
+pytestmark = pytest.mark.app
+
+APP = REPO_ROOT / "apps" / "forgeline_app.py"
+CLIENT_PAGES = ["app_pages/client/kpis.py", "app_pages/client/data_quality.py", "app_pages/client/models.py"]
+ALL_PAGES = ["app_pages/program/overview.py", *CLIENT_PAGES]
+PICKER = "_client_picker"
+
+
+@pytest.fixture(scope="module")
+def program(program_run: Settings) -> Settings:
+    return program_run
+
+
+@pytest.fixture(scope="module")
+def clients(program: Settings) -> list[ClientConfig]:
+    configs = list_clients(program)
+    assert len(configs) >= 2, "the isolation checks need a program with several clients"
+    return configs
+
+
+@pytest.fixture
+def open_app(program: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[[], AppTest]:
+    monkeypatch.setenv("FORGELINE_HOME", str(program.home))
+    return lambda: AppTest.from_file(str(APP), default_timeout=60).run()
+
+
+def log_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="username").input(username)
+    at.text_input(key="password").input(password)
+    return at.button[0].click().run()
+
+
+def page_text(at: AppTest) -> str:
+    """Everything the page shows: element protos (UTF-8), table contents and chart data."""
+    parts: list[str] = []
+
+    def walk(node: object) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(text_format.MessageToString(proto, as_utf8=True))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    walk(at.sidebar)
+    parts += [frame.value.to_csv() for frame in at.dataframe]
+    parts += [json.dumps(json.loads(c.proto.spec), ensure_ascii=False) for c in at.get("plotly_chart")]
+    return "\n".join(parts)
+
+
+def assert_ok(at: AppTest, where: str) -> None:
+    assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
+    assert not at.error, f"{where}: {[e.value for e in at.error]}"
+
+
+def test_only_the_login_page_before_login(open_app: Callable[[], AppTest]) -> None:
+    at = open_app()
+    assert_ok(at, "login page")
+    assert [t.value for t in at.title] == ["Forgeline"]
+    assert at.text_input(key="username") and at.text_input(key="password")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(CLIENT_PAGES[0])
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("consultant", "wrong-password"), ("nobody", "forgeline-demo"), ("consultant", "")],
+)
+def test_wrong_credentials_are_refused_without_saying_which(
+    open_app: Callable[[], AppTest], username: str, password: str
+) -> None:
+    at = log_in(open_app(), username, password)
+    assert [e.value for e in at.error] == ["Username or password is not correct."]
+    assert "user" not in at.session_state
+    assert [t.value for t in at.title] == ["Forgeline"]
+
+
+def test_consultant_opens_every_page_for_every_client(
+    open_app: Callable[[], AppTest], clients: list[ClientConfig]
+) -> None:
+    at = log_in(open_app(), "consultant", demo_password("consultant"))
+    assert_ok(at, "overview")
+    assert [t.value for t in at.title] == ["Program overview"]
+    text = page_text(at)
+    assert all(c.name in text for c in clients)
+
+    for page in CLIENT_PAGES:
+        at.switch_page(page).run()
+        assert set(at.selectbox(key=PICKER).options) == {c.name for c in clients}
+        for config in clients:
+            at.selectbox(key=PICKER).select(config.id).run()
+            assert_ok(at, f"{page} for {config.id}")
+            assert config.name in page_text(at), f"{page} does not show {config.id}"
+    # The chosen client stays chosen across pages.
+    at.switch_page(CLIENT_PAGES[0]).run()
+    assert at.selectbox(key=PICKER).value == clients[-1].id
+
+
+def test_client_kpis_show_the_published_numbers(
+    open_app: Callable[[], AppTest], program: Settings, clients: list[ClientConfig]
+) -> None:
+    at = log_in(open_app(), "consultant", demo_password("consultant"))
+    at.switch_page(CLIENT_PAGES[0]).run()
+    for config in clients:
+        at.selectbox(key=PICKER).select(config.id).run()
+        con = duckdb.connect(str(current_snapshot(program, config.id)), read_only=True)
+        try:
+            avg_oee, machine_days = con.execute("SELECT avg(oee), count(*) FROM marts.oee_daily").fetchone()
+            inspected, days = con.execute(
+                "SELECT sum(inspected_count), count(*) FROM marts.defect_rate_daily"
+            ).fetchone()
+            kwh, energy_days = con.execute(
+                "SELECT sum(energy_kwh), count(*) FROM marts.energy_daily"
+            ).fetchone()
+        finally:
+            con.close()
+        metrics = {m.label: m.value for m in at.metric}
+        headers = [h.value for h in at.header]
+        assert ("OEE" in headers) == bool(machine_days), config.id
+        if machine_days:
+            assert metrics["Average OEE"] == f"{avg_oee:.1%}"
+        if days:
+            assert metrics["Inspected units"] == f"{int(inspected):,}"
+        if energy_days:
+            assert metrics["Energy"] == f"{kwh:,.0f} kWh"
+        if not (machine_days and days and energy_days):
+            assert any(c.value.startswith("Not in this client's exports") for c in at.caption), config.id
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_a_client_login_sees_only_its_own_client(
+    open_app: Callable[[], AppTest], clients: list[ClientConfig], page: str
+) -> None:
+    for me in clients:
+        others = [c for c in clients if c.id != me.id]
+        at = log_in(open_app(), me.id, demo_password(me.id))
+        # Tricks that must not widen what the login sees.
+        at.session_state["client_id"] = others[0].id
+        at.query_params["client"] = others[0].id
+        at.switch_page(page).run()
+        assert_ok(at, f"{me.id} on {page}")
+        assert not at.selectbox, "a client login gets no client picker"
+        text = page_text(at)
+        assert me.name in text
+        for other in others:
+            assert other.id not in text, f"{me.id} sees {other.id} on {page}"
+            assert other.name not in text, f"{me.id} sees {other.name} on {page}"
+
+
+def test_data_module_refuses_other_clients(
+    program: Settings, clients: list[ClientConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps import data
+
+    monkeypatch.setenv("FORGELINE_HOME", str(program.home))
+    me, other = clients[0], clients[1]
+    user = User(username=me.id, display_name=me.name, role="client", client_id=me.id)
+    readers = [
+        data.oee_daily,
+        data.defect_rate_daily,
+        data.defect_pareto,
+        data.energy_daily,
+        data.maintenance_kpis,
+        data.gate_results,
+        data.model_results,
+        data.model_features,
+        data.table_profile,
+        data.load_batches,
+        data.run_info,
+        data.data_docs_path,
+        data.client,
+    ]
+    for reader in readers:
+        with pytest.raises(AccessDenied):
+            reader(user, other.id)
+    assert [c.id for c in data.clients(user)] == [me.id]
+    assert data.program_overview(user)["client_id"].tolist() == [me.id]
+    assert data.run_info(user, me.id)["client_id"] == me.id
+
+    consultant = User(username="consultant", display_name="Consultant", role="consultant")
+    assert set(data.program_overview(consultant)["client_id"]) == {c.id for c in clients}
+
+
+def test_a_refused_read_shows_an_error_not_a_traceback(
+    open_app: Callable[[], AppTest], clients: list[ClientConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps import ui
+
+    me, other = clients[0], clients[1]
+    at = log_in(open_app(), me.id, demo_password(me.id))
+    # Simulate a page bug that asks for another client: data.py must refuse, the app must say so.
+    monkeypatch.setattr(ui, "choose_client", lambda user: other.model_copy(update={"name": "?"}))
+    for page in CLIENT_PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert [e.value for e in at.error] == ["This login may not see that client's data."], page
+        assert other.name not in page_text(at), page
+
+
+def test_only_the_data_module_opens_snapshot_files() -> None:
+    for path in (REPO_ROOT / "apps").rglob("*.py"):
+        if path.name != "data.py":
+            assert "duckdb" not in path.read_text(encoding="utf-8"), f"{path} reads data itself"
