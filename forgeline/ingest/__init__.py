@@ -90,6 +90,11 @@ def _landing_files(landing: Path) -> list[Path]:
     return sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+def _quote(name: str) -> str:
+    """A header as a SQL identifier: exports have quotes, dots and Korean in their headers."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute(
@@ -110,15 +115,16 @@ def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]
         ).fetchall()
     ]
     if not existing:
-        body = ", ".join(f'"{c}" VARCHAR' for c in [*columns, *LINEAGE_COLUMNS[:4]])
+        body = ", ".join(f"{_quote(c)} VARCHAR" for c in [*columns, *LINEAGE_COLUMNS[:4]])
         con.execute(f'CREATE TABLE raw."{table}" ({body}, "_loaded_at" TIMESTAMPTZ)')
         return
+    known = {c.casefold() for c in existing}  # DuckDB matches column names regardless of case
     for column in columns:
-        if column not in existing:
+        if column.casefold() not in known:
             log.warning(
                 "raw.%s: new column %r in this delivery; added (earlier rows have it empty).", table, column
             )
-            con.execute(f'ALTER TABLE raw."{table}" ADD COLUMN "{column}" VARCHAR')
+            con.execute(f'ALTER TABLE raw."{table}" ADD COLUMN {_quote(column)} VARCHAR')
 
 
 def _load_one(
@@ -137,12 +143,7 @@ def _load_one(
         encoding, batches = read_source(path, spec)
         for header, batch in batches:
             if rows == 0:
-                missing = [c for c in spec.required_columns if c not in header]
-                if missing:
-                    raise ReadError(
-                        f"is missing required column(s) {missing}; its columns are {header}. Ask the client "
-                        "for the full export, or fix `required_columns`/`header_row` in client.yml"
-                    )
+                _check_header(spec, header)
                 _ensure_table(con, table, header)
             columns = list(zip(*batch, strict=True)) if batch else [[] for _ in range(len(header) + 1)]
             arrays = {name: pa.array(columns[i], type=pa.string()) for i, name in enumerate(header)}
@@ -158,7 +159,12 @@ def _load_one(
             rows += len(batch)
             log.info("%s: %s rows read so far…", relative, f"{rows:,}")
         if rows == 0:
-            raise ReadError("has a header but no data rows; was the export cut off?")
+            raise ReadError(
+                f"has a header (row {spec.header_row}) but no data rows. Was the export cut off? Ask the "
+                "client for the complete export"
+                if spec.format != "parquet"
+                else "holds no rows. Was the export cut off? Ask the client for the complete export"
+            )
         con.execute(
             "INSERT INTO raw._load_batches VALUES (?, ?, ?, ?, ?, ?, ?)",
             [batch_id, config.id, relative, table, rows, encoding, loaded_at],
@@ -167,11 +173,27 @@ def _load_one(
     except ReadError as exc:
         con.execute("ROLLBACK")
         where = f" (sheet {spec.sheet})" if spec.sheet else ""
-        raise IngestError(f"{relative}{where}: {exc}. Nothing from this file was loaded.") from exc
+        reason = str(exc).rstrip(". ")
+        raise IngestError(f"{relative}{where}: {reason}. Nothing from this file was loaded.") from exc
     except Exception:
         con.execute("ROLLBACK")
         raise
     return FileLoad(relative, table, rows, batch_id, "loaded", encoding)
+
+
+def _check_header(spec: SourceSpec, header: list[str]) -> None:
+    where = "the Parquet schema" if spec.format == "parquet" else f"header row {spec.header_row}"
+    missing = [c for c in spec.required_columns if c not in header]
+    if missing:
+        raise ReadError(
+            f"{where} is missing required column(s) {missing}; its columns are {header}. Ask the client "
+            "for the full export, or fix `required_columns`/`header_row` in client.yml"
+        )
+    reserved = [c for c in header if c.casefold() in {n.casefold() for n in LINEAGE_COLUMNS}]
+    if reserved:
+        raise ReadError(
+            f"{where}: column(s) {reserved} clash with Forgeline's lineage columns; rename them in the export"
+        )
 
 
 def _load_masters(con: duckdb.DuckDBPyConnection, settings: Settings, config: ClientConfig) -> None:
@@ -258,6 +280,8 @@ def ingest_client(settings: Settings, config: ClientConfig) -> IngestReport:
                 started = time.perf_counter()
                 log.info("Loading %s into raw.%s…", relative, table)
                 result = _load_one(con, config, spec, path, relative, batch_id)
+                # The same content delivered twice under two names in one drop loads once.
+                loaded.add((batch_id, table))
                 log.info(
                     "Loaded %s: %s rows into raw.%s in %.1f s%s.",
                     relative,

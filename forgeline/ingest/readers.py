@@ -14,7 +14,7 @@ import gzip
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from forgeline.clients import SourceSpec
 
@@ -63,7 +63,13 @@ def detect_encoding(path: Path, configured: str) -> str:
             raise ReadError(
                 f"unknown encoding {configured!r} in client.yml; use e.g. utf-8, cp949 or auto"
             ) from exc
-        _check_encoding(path, configured)
+        try:
+            _check_encoding(path, configured)
+        except ReadError as exc:
+            raise ReadError(
+                f"{exc}. Ask the client which encoding the export uses and set `encoding:` for this source "
+                "in client.yml (or `auto` for UTF-8/CP949), or ask for a clean re-export"
+            ) from exc
         return configured
     problems = []
     for encoding in AUTO_ENCODINGS:
@@ -78,33 +84,49 @@ def detect_encoding(path: Path, configured: str) -> str:
     )
 
 
-def _header(raw: list, row_number: int) -> list[str]:
-    names = ["" if v is None else str(v).strip() for v in raw]
+def _header(raw: list, row_number: int, where: str | None = None) -> list[str]:
+    where = where or f"row {row_number}"
+    # A BOM left by a UTF-8 export read as plain utf-8 would otherwise glue itself to the first name.
+    names = ["" if v is None else str(v).replace("\ufeff", "").strip() for v in raw]
     while names and names[-1] == "":
         names.pop()  # trailing empty cells are not columns
     if not names:
-        raise ReadError(f"row {row_number} should hold the column names but is empty; check `header_row`")
+        raise ReadError(f"{where} should hold the column names but is empty; check `header_row`")
     empty = [i + 1 for i, n in enumerate(names) if not n]
     if empty:
-        raise ReadError(f"row {row_number}: column(s) {empty} have no header name; name them in the export")
+        raise ReadError(f"{where}: column(s) {empty} have no header name; name them in the export")
+    # DuckDB column names ignore case, so 'Date' and 'date' would collide in the raw table.
     seen: set[str] = set()
-    duplicates = sorted({n for n in names if n in seen or seen.add(n)})
+    duplicates = sorted({n for n in names if n.casefold() in seen or seen.add(n.casefold())})
     if duplicates:
-        raise ReadError(f"row {row_number}: header(s) {duplicates} appear more than once; rename them")
+        raise ReadError(
+            f"{where}: header(s) {duplicates} appear more than once (case is ignored); rename them"
+        )
     return names
 
 
-def _fit(values: list, width: int, row_number: int) -> list[str | None] | None:
-    """Row values padded/trimmed to the header width; None for a blank row; error for a ragged one."""
+def _fit(values: list, width: int, row_number: int, is_csv: bool = False) -> list[str | None] | None:
+    """Row values padded/trimmed to the header width; None for a blank row; error for a ragged one.
+
+    Spreadsheet rows legitimately end early (trailing empty cells are not stored); a CSV writer writes
+    every delimiter, so a short CSV row means a broken line (e.g. a line break inside an unquoted field).
+    """
     cells = [None if v is None or (isinstance(v, str) and v.strip() == "") else v for v in values]
     if all(c is None for c in cells):
         return None
+    unit = "line" if is_csv else "row"  # a CSV record is found by its line, a spreadsheet row by number
+    if len(cells) < width and is_csv:
+        raise ReadError(
+            f"{unit} {row_number} has {len(cells)} field(s) but the header has {width} (it starts "
+            f"{values[:3]!r}). The line is broken (a line break or delimiter inside an unquoted value?): "
+            "ask the client for a clean export, or fix the line"
+        )
     if len(cells) > width:
         extra = [c for c in cells[width:] if c is not None]
         if extra:
             raise ReadError(
-                f"row {row_number} has {len(cells)} fields but the header has {width}: {extra[:3]!r} "
-                "beyond the last column. Fix the delimiter (`delimiter:` in client.yml) or the row."
+                f"{unit} {row_number} has {len(cells)} fields but the header has {width}: {extra[:3]!r} "
+                "beyond the last column. Fix the delimiter (`delimiter:` in client.yml) or the row"
             )
         cells = cells[:width]
     return [_text(c) for c in cells] + [None] * (width - len(cells))
@@ -122,10 +144,10 @@ def _text(value: object) -> str | None:
     return str(value).strip()
 
 
-def _batches(header: list[str], rows: Iterator[tuple[int, list]]) -> Iterator[Batch]:
+def _batches(header: list[str], rows: Iterator[tuple[int, list]], is_csv: bool = False) -> Iterator[Batch]:
     batch: list[list[str | None]] = []
     for row_number, values in rows:
-        fitted = _fit(values, len(header), row_number)
+        fitted = _fit(values, len(header), row_number, is_csv)
         if fitted is None:
             continue
         batch.append([*fitted, str(row_number)])
@@ -134,6 +156,14 @@ def _batches(header: list[str], rows: Iterator[tuple[int, list]]) -> Iterator[Ba
             batch = []
     if batch:
         yield header, batch
+
+
+def _csv_records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Each record with the line it starts on (a quoted value may span lines; line_num is the last)."""
+    start = reader.line_num + 1
+    for values in reader:
+        yield start, values
+        start = reader.line_num + 1
 
 
 def read_csv(path: Path, spec: SourceSpec, encoding: str) -> Iterator[Batch]:
@@ -149,8 +179,8 @@ def read_csv(path: Path, spec: SourceSpec, encoding: str) -> Iterator[Batch]:
                     header = _header(values, reader.line_num)
                     break
             if header is None:
-                raise ReadError("is empty: no header row found")
-            yield from _batches(header, ((reader.line_num, v) for v in reader))
+                raise ReadError(f"is empty: no header row found (expected on line {spec.header_row})")
+            yield from _batches(header, _csv_records(reader), is_csv=True)
         except csv.Error as exc:
             raise ReadError(f"line {reader.line_num}: {exc}; check quoting and `delimiter:`") from exc
 
@@ -190,7 +220,7 @@ def read_parquet(path: Path) -> Iterator[Batch]:
         parquet = pq.ParquetFile(path)
     except Exception as exc:
         raise ReadError(f"is not a readable Parquet file ({exc})") from exc
-    header = _header(list(parquet.schema_arrow.names), 0)
+    header = _header(list(parquet.schema_arrow.names), 0, where="the Parquet schema")
     offset = 0
     for record_batch in parquet.iter_batches(batch_size=BATCH_ROWS):
         columns = [record_batch.column(i).to_pylist() for i in range(record_batch.num_columns)]

@@ -1,0 +1,169 @@
+"""One suite per core table: what must hold before a model may learn from a client's data.
+
+Each ``build_<table>_suite`` lists its expectations; ``build_suite(table, required)`` adds a row-count
+expectation when the client's standard models need that table to hold data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+
+# Tables a standard model needs filled; an empty one fails the gate for that client.
+REQUIRED_TABLES_BY_MODEL: dict[str, list[str]] = {
+    "defect_prediction": ["fct_cycles", "fct_cycle_parameters", "fct_quality_results"],
+    "failure_prediction": ["fct_sensor_readings", "fct_maintenance_events"],
+}
+
+
+def _suite(name: str, expectations: list[gxe.Expectation]) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name=name)
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    return suite
+
+
+def build_dim_equipment_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "dim_equipment",
+        [
+            gxe.ExpectColumnValuesToNotBeNull(column="machine_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="machine_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="client_id"),
+        ],
+    )
+
+
+def build_dim_products_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "dim_products",
+        [
+            gxe.ExpectColumnValuesToBeUnique(column="product_id"),
+            gxe.ExpectColumnValuesToBeBetween(column="ideal_cycle_time_s", min_value=0.01, max_value=86_400),
+        ],
+    )
+
+
+def build_fct_cycles_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "fct_cycles",
+        [
+            gxe.ExpectColumnValuesToNotBeNull(column="cycle_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="cycle_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="started_at"),
+            gxe.ExpectColumnValuesToNotBeNull(column="machine_id"),
+            # A cycle of an hour or more is a stopped machine recorded as a cycle; a few are tolerated.
+            gxe.ExpectColumnValuesToBeBetween(
+                column="cycle_time_s", min_value=0, max_value=3_600, mostly=0.99
+            ),
+        ],
+    )
+
+
+def build_fct_cycle_parameters_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "fct_cycle_parameters",
+        [
+            gxe.ExpectColumnValuesToNotBeNull(column="cycle_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="parameter_value"),
+            gxe.ExpectColumnValuesToNotBeNull(column="unit"),
+        ],
+    )
+
+
+def build_fct_quality_results_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "fct_quality_results",
+        [
+            gxe.ExpectColumnValuesToBeUnique(column="inspection_id"),
+            gxe.ExpectColumnValuesToBeInSet(column="is_pass", value_set=[True, False]),
+            gxe.ExpectColumnValuesToNotBeNull(column="is_pass"),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="inspected_count", column_B="defect_count", or_equal=True
+            ),
+            gxe.ExpectColumnValuesToBeBetween(column="defect_count", min_value=0),
+        ],
+    )
+
+
+def build_fct_production_counts_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "fct_production_counts",
+        [
+            gxe.ExpectColumnValuesToBeBetween(column="total_count", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="planned_time_s", min_value=0, max_value=86_400),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="total_count", column_B="good_count", or_equal=True
+            ),
+        ],
+    )
+
+
+def build_fct_sensor_readings_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "fct_sensor_readings",
+        [
+            gxe.ExpectColumnValuesToNotBeNull(column="read_at"),
+            gxe.ExpectColumnValuesToNotBeNull(column="value"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="unit", value_set=["°C", "MPa", "mm/s", "A", "bar", "kW", "rpm"]
+            ),
+        ],
+    )
+
+
+def build_fct_downtime_events_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "fct_downtime_events",
+        [
+            gxe.ExpectColumnValuesToNotBeNull(column="reason_code"),
+            gxe.ExpectColumnValuesToBeBetween(column="duration_s", min_value=0, max_value=86_400),
+        ],
+    )
+
+
+def build_fct_maintenance_events_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "fct_maintenance_events",
+        [
+            gxe.ExpectColumnValuesToBeUnique(column="work_order_id"),
+            gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=["failure", "preventive"]),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="repair_ended_at", column_B="repair_started_at", or_equal=True
+            ),
+        ],
+    )
+
+
+def build_fct_energy_readings_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "fct_energy_readings",
+        [
+            gxe.ExpectColumnValuesToNotBeNull(column="interval_start"),
+            gxe.ExpectColumnValuesToBeBetween(column="energy_kwh", min_value=0),
+        ],
+    )
+
+
+SUITE_BUILDERS: dict[str, Callable[[], gx.ExpectationSuite]] = {
+    "dim_equipment": build_dim_equipment_suite,
+    "dim_products": build_dim_products_suite,
+    "fct_cycles": build_fct_cycles_suite,
+    "fct_cycle_parameters": build_fct_cycle_parameters_suite,
+    "fct_quality_results": build_fct_quality_results_suite,
+    "fct_production_counts": build_fct_production_counts_suite,
+    "fct_sensor_readings": build_fct_sensor_readings_suite,
+    "fct_downtime_events": build_fct_downtime_events_suite,
+    "fct_maintenance_events": build_fct_maintenance_events_suite,
+    "fct_energy_readings": build_fct_energy_readings_suite,
+}
+
+
+def build_suite(table: str, required: bool) -> gx.ExpectationSuite:
+    """The table's suite; a table a model needs must also hold rows."""
+    suite = SUITE_BUILDERS[table]()
+    if required:
+        suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=1))
+    return suite

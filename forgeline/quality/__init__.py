@@ -1,0 +1,255 @@
+"""The quality gate: Great Expectations suites (expectations/) run on a client's core tables.
+
+Validation uses GX's pandas path: the core tables are read from the client's DuckDB file (read-only,
+closed at once) into DataFrames. GX's SQL path is not used: on DuckDB it reports every expectation as
+failed (see docs/architecture.md). Each client has its own GX project under ``quality/<client>/`` with
+its own Data Docs site; ``gate.json`` there holds the last verdict.
+
+Re-running the gate is safe and stays quick: suites and validation definitions are replaced from code,
+results of the last ``KEEP_GATE_RUNS`` gate runs are kept (older ones and suites of tables no longer
+checked are removed), and the Data Docs site is rebuilt from exactly what is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from forgeline.clients import ClientConfig
+from forgeline.settings import Settings
+
+log = logging.getLogger("forgeline.quality")
+
+DATASOURCE = "forgeline_core"
+KEEP_GATE_RUNS = 3  # as many as published snapshots are kept
+RUN_NAME_PREFIX = "gate-"
+
+
+class GateError(RuntimeError):
+    """The gate could not run at all (no warehouse, no core tables); says which step to run first."""
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    suite_name: str
+    table_name: str
+    expectation_type: str
+    column_name: str | None
+    success: bool
+    observed: str
+    details: str
+
+
+@dataclass
+class GateResult:
+    client_id: str
+    passed: bool
+    results: list[ExpectationOutcome] = field(default_factory=list)
+    data_docs_index: str | None = None
+    checked_at: str = ""
+    tables_checked: list[str] = field(default_factory=list)
+
+    def failed(self) -> list[ExpectationOutcome]:
+        return [r for r in self.results if not r.success]
+
+    def to_frame(self) -> pd.DataFrame:
+        columns = [
+            "suite_name",
+            "table_name",
+            "expectation_type",
+            "column_name",
+            "success",
+            "observed",
+            "details",
+        ]
+        return pd.DataFrame([asdict(r) for r in self.results], columns=columns)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "passed": self.passed,
+            "expectations": len(self.results),
+            "failed": [f"{r.table_name}.{r.column_name or '*'}: {r.expectation_type}" for r in self.failed()],
+            "checked_at": self.checked_at,
+        }
+
+
+def required_tables(config: ClientConfig) -> set[str]:
+    from expectations import REQUIRED_TABLES_BY_MODEL
+
+    return {t for model in config.models for t in REQUIRED_TABLES_BY_MODEL.get(model, [])}
+
+
+def _read_core(settings: Settings, client_id: str, tables: list[str]) -> dict[str, pd.DataFrame]:
+    path = settings.warehouse_path(client_id)
+    if not path.exists():
+        raise GateError(
+            f"{path}: no warehouse for {client_id}. Ingest the client's files and run dbt build first "
+            f"(`forgeline run {client_id}` does both, then the gate)."
+        )
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        present = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'core'"
+            ).fetchall()
+        }
+        missing = [t for t in tables if t not in present]
+        if missing:
+            raise GateError(
+                f"{path}: core table(s) {missing} do not exist for {client_id}. Run dbt build for the "
+                f"client first (`forgeline run {client_id}` runs ingest, dbt and the gate in order)."
+            )
+        return {t: con.execute(f'SELECT * FROM core."{t}"').df() for t in tables}
+    finally:
+        con.close()
+
+
+def _open_context(project: Path) -> Any:
+    """The client's file-backed GX project, with GX's tqdm progress bars off (they flood run logs)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(project))
+    bars = context.variables.progress_bars
+    if bars is None or bars.get("globally") or bars.get("metric_calculations"):
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        context.variables.save()
+    return context
+
+
+def _prune(context: Any, client_id: str, checked: set[str]) -> None:
+    """Keep results of the last KEEP_GATE_RUNS gate runs and only the suites this run checked."""
+    store = context.validation_results_store
+    keys = store.list_keys()
+    runs = sorted({k.run_id.run_name or "" for k in keys}, reverse=True)  # run names sort by time
+    keep = set(runs[:KEEP_GATE_RUNS])
+    for key in keys:
+        if (key.run_id.run_name or "") not in keep:
+            store.remove_key(key)
+    results_dir = Path(context.root_directory) / "uncommitted" / "validations"
+    for folder in sorted(results_dir.rglob("*"), key=lambda f: len(f.parts), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # the store leaves the folders of removed results behind
+    for definition in list(context.validation_definitions.all()):
+        table = definition.name.removeprefix(f"{client_id}__")
+        if table not in checked:
+            context.validation_definitions.delete(definition.name)
+    for suite in list(context.suites.all()):
+        if suite.name not in checked:
+            context.suites.delete(suite.name)
+
+
+def _describe(table: str, result: Any) -> ExpectationOutcome:
+    config = result.expectation_config
+    kwargs = config.kwargs
+    column = kwargs.get("column") or (
+        f"{kwargs['column_A']} vs {kwargs['column_B']}" if "column_A" in kwargs else None
+    )
+    info = result.result or {}
+    observed = info.get("observed_value")
+    if observed is None and "unexpected_count" in info:
+        observed = f"{info['unexpected_count']:,} of {info.get('element_count', 0):,} rows unexpected"
+    bounds = {k: v for k, v in kwargs.items() if k in ("min_value", "max_value", "value_set", "mostly")}
+    examples = info.get("partial_unexpected_list") or []
+    details = f"expected {bounds}" if bounds else ""
+    if examples:
+        details += f"; e.g. {examples[:5]}"
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        details += f"; error: {result.exception_info.get('exception_message')}"
+    return ExpectationOutcome(
+        suite_name=table,
+        table_name=table,
+        expectation_type=config.type,
+        column_name=column,
+        success=bool(result.success),
+        observed="" if observed is None else str(observed),
+        details=details.strip("; "),
+    )
+
+
+def run_gate(settings: Settings, config: ClientConfig) -> GateResult:
+    """Validate the client's core tables; the gate passes only when every expectation holds."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    from expectations import SUITE_BUILDERS, build_suite
+
+    needed = required_tables(config)
+    frames = _read_core(settings, config.id, list(SUITE_BUILDERS))
+    project = settings.quality_dir(config.id)
+    project.mkdir(parents=True, exist_ok=True)
+    context = _open_context(project)
+    datasource = context.data_sources.add_or_update_pandas(name=DATASOURCE)
+    now = datetime.now(UTC)
+    gate = GateResult(client_id=config.id, passed=True, checked_at=now.isoformat())
+    # One run id for every table of this gate run, so Data Docs group them and pruning keeps whole runs.
+    run_id = RunIdentifier(run_name=f"{RUN_NAME_PREFIX}{now:%Y%m%dT%H%M%S.%fZ}", run_time=now)
+    for table, frame in frames.items():
+        required = table in needed
+        if frame.empty and not required:
+            continue  # the client does not deliver this kind of data: nothing to check
+        try:
+            asset = datasource.get_asset(table)
+        except LookupError:
+            asset = datasource.add_dataframe_asset(name=table)
+        try:
+            batch = asset.get_batch_definition("whole table")
+        except KeyError:
+            batch = asset.add_batch_definition_whole_dataframe("whole table")
+        suite = context.suites.add_or_update(build_suite(table, required))
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{config.id}__{table}", data=batch, suite=suite)
+        )
+        # Timezone-aware columns trip some GX metrics; instants compare the same in UTC without a zone.
+        frame = frame.copy()
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+                frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+        validation = definition.run(
+            batch_parameters={"dataframe": frame}, result_format="SUMMARY", run_id=run_id
+        )
+        gate.tables_checked.append(table)
+        for result in validation.results:
+            outcome = _describe(table, result)
+            gate.results.append(outcome)
+            if not outcome.success:
+                gate.passed = False
+                log.error(
+                    "%s: %s.%s failed %s: %s%s",
+                    config.id,
+                    table,
+                    outcome.column_name or "(table)",
+                    outcome.expectation_type,
+                    outcome.observed,
+                    f" ({outcome.details})" if outcome.details else "",
+                )
+    _prune(context, config.id, set(gate.tables_checked))
+    context.clean_data_docs()  # rebuilt from the kept results only: no pages of pruned runs linger
+    context.build_data_docs()
+    index = project / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    gate.data_docs_index = str(index) if index.exists() else None
+    verdict_file = project / "gate.json"
+    tmp = verdict_file.with_name(".gate.json.partial")
+    tmp.write_text(
+        json.dumps({**gate.summary(), "data_docs_index": gate.data_docs_index}, indent=2, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    tmp.replace(verdict_file)  # readers never see half a verdict
+    verdict = "passed" if gate.passed else f"FAILED ({len(gate.failed())} expectation(s))"
+    log.info(
+        "%s: quality gate %s on %d table(s); Data Docs: %s",
+        config.id,
+        verdict,
+        len(gate.tables_checked),
+        gate.data_docs_index,
+    )
+    return gate

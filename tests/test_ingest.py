@@ -1,0 +1,347 @@
+"""Landing → raw on real files and a real DuckDB file: encodings, Excel, Parquet, lineage, safety."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from openpyxl import Workbook
+
+from forgeline.clients import ClientConfig
+from forgeline.ingest import IngestError, add_files, file_batch_id, ingest_client, readers
+from forgeline.settings import Settings
+
+CLIENT = "test-factory"
+KOREAN_HEADER = ["일자", "설비", "품번", "생산수량", "불량유형"]
+KOREAN_ROWS = [
+    ["2026-10-01", "S14", "CN7 W/S SIDE MLD'G RH", "120", "가스"],
+    ["2026-10-01", "S14", "RG3 MOLD'G W/SHLD, LH", "98", "미성형"],
+    ["2026-10-02", "S12", "CN7 W/S SIDE MLD'G LH", "101", ""],
+]
+
+
+def client(*sources: dict[str, Any]) -> ClientConfig:
+    return ClientConfig.model_validate(
+        {"id": CLIENT, "name": "테스트공장", "source_system": "test_mes", "sources": list(sources)}
+    )
+
+
+def csv_source(entity: str = "shots", pattern: str = "shots_*.csv", **extra: Any) -> dict[str, Any]:
+    return {"entity": entity, "pattern": pattern, "format": "csv", **extra}
+
+
+def deliver(settings: Settings, name: str, data: bytes) -> Path:
+    """Put a file into the client's landing folder as a delivery would."""
+    path = settings.landing_dir(CLIENT) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def csv_bytes(header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> bytes:
+    """A CSV as Excel or an MES writes it (CRLF, quotes where a value holds a comma)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([header, *rows])
+    return buffer.getvalue().encode(encoding)
+
+
+def query(settings: Settings, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse_path(CLIENT)), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def raw_columns(settings: Settings, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in query(
+            settings,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        )
+    ]
+
+
+def test_cp949_csv_with_korean_headers_is_detected_and_read_right(workspace: Settings) -> None:
+    data = csv_bytes(KOREAN_HEADER, KOREAN_ROWS, encoding="cp949")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")  # the test must really exercise the fallback
+    deliver(workspace, "shots_2026-10.csv", data)
+
+    report = ingest_client(workspace, client(csv_source(encoding="auto")))
+
+    [load] = report.files
+    assert (load.status, load.rows, load.encoding) == ("loaded", 3, "cp949")
+    assert raw_columns(workspace, "test_mes__shots")[:5] == KOREAN_HEADER
+    rows = query(
+        workspace,
+        'SELECT "일자", "설비", "품번", "생산수량", "불량유형" FROM raw.test_mes__shots ORDER BY _source_row',
+    )
+    expected = [tuple(None if v == "" else v for v in r) for r in KOREAN_ROWS]
+    assert rows == expected
+
+
+@pytest.mark.parametrize("configured", ["auto", "utf-8"])
+def test_utf8_bom_csv_keeps_its_first_header_clean(workspace: Settings, configured: str) -> None:
+    deliver(workspace, "shots_bom.csv", csv_bytes(KOREAN_HEADER, KOREAN_ROWS, encoding="utf-8-sig"))
+
+    config = client(csv_source(encoding=configured, required_columns=["일자", "불량유형"]))
+    [load] = ingest_client(workspace, config).files
+
+    assert load.rows == 3
+    assert raw_columns(workspace, "test_mes__shots")[0] == "일자"  # no BOM glued to it
+    assert query(workspace, "SELECT \"불량유형\" FROM raw.test_mes__shots WHERE _source_row = '2'") == [
+        ("가스",)
+    ]
+
+
+def test_excel_with_a_title_row_header_on_row_3_and_a_blank_row(workspace: Settings) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "생산실적"
+    sheet.append(["2026년 10월 생산일보"])  # row 1: title
+    sheet.append([])  # row 2: blank
+    sheet.append(["일자", "라인", "생산수량", "비고"])  # row 3: header
+    sheet.append([dt.datetime(2026, 10, 1), "L1", 2304, None])  # row 4
+    sheet.append([dt.datetime(2026, 10, 1), "L2", 1440.0, "  금형 교체 "])  # row 5
+    sheet.append([])  # row 6: blank separator
+    sheet.append([dt.date(2026, 10, 2), "L1", 2250.5, None])  # row 7
+    workbook.create_sheet("비가동").append(["other sheet"])
+    path = workspace.landing_dir(CLIENT) / "생산일보_2026-10.xlsx"
+    path.parent.mkdir(parents=True)
+    workbook.save(path)
+
+    source = {"entity": "production", "pattern": "생산일보_*.xlsx", "format": "excel", "sheet": "생산실적"}
+    [load] = ingest_client(workspace, client({**source, "header_row": 3})).files
+
+    assert load.rows == 3
+    rows = query(
+        workspace,
+        'SELECT _source_row, "일자", "라인", "생산수량", "비고" FROM raw.test_mes__production ORDER BY 1',
+    )
+    assert rows == [
+        ("4", "2026-10-01 00:00:00", "L1", "2304", None),
+        ("5", "2026-10-01 00:00:00", "L2", "1440", "금형 교체"),
+        ("7", "2026-10-02 00:00:00", "L1", "2250.5", None),
+    ]
+
+
+def test_parquet_columns_arrive_as_text_with_row_numbers(workspace: Settings) -> None:
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "molten_temp": pa.array([731.5, None, 720.0], pa.float64()),
+            "working": pa.array(["가동", "정지", None]),
+            "time": pa.array([dt.datetime(2019, 1, 2, 8, 0, 5)] * 3, pa.timestamp("s")),
+        }
+    )
+    path = workspace.landing_dir(CLIENT) / "casting_2019Q1.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(table, path)
+
+    source = {"entity": "casts", "pattern": "casting_*.parquet", "format": "parquet"}
+    [load] = ingest_client(workspace, client({**source, "required_columns": ["id", "working"]})).files
+
+    assert load.rows == 3
+    types = query(
+        workspace,
+        "SELECT DISTINCT data_type FROM information_schema.columns WHERE table_schema = 'raw' "
+        "AND table_name = 'test_mes__casts' AND column_name IN ('id', 'molten_temp', 'working', 'time')",
+    )
+    assert types == [("VARCHAR",)]
+    rows = query(
+        workspace, "SELECT _source_row, id, molten_temp, working, time FROM raw.test_mes__casts ORDER BY id"
+    )
+    assert rows == [
+        ("1", "1", "731.5", "가동", "2019-01-02 08:00:05"),
+        ("2", "2", None, "정지", "2019-01-02 08:00:05"),
+        ("3", "3", "720", None, "2019-01-02 08:00:05"),
+    ]
+
+
+def test_every_row_carries_lineage_with_its_line_number(workspace: Settings) -> None:
+    # Line 1 header; line 2 a row; lines 3-4 one row with a quoted line break; line 5 blank; line 6 a row.
+    text = 'machine,note,count\nS14,ok,1\nS14,"two\nlines",2\n\nS12,ok,3\n'
+    path = deliver(workspace, "2026/shots_a.csv", text.encode("utf-8"))
+
+    report = ingest_client(workspace, client(csv_source()))
+
+    assert [(f.file, f.rows) for f in report.files] == [("2026/shots_a.csv", 3)]
+    batch = file_batch_id(path)
+    assert re.fullmatch(r"[0-9a-f]{16}", batch)
+    rows = query(
+        workspace,
+        "SELECT count, _client_id, _source_file, _source_row, _load_batch_id, _loaded_at IS NOT NULL "
+        "FROM raw.test_mes__shots ORDER BY count",
+    )
+    assert rows == [
+        ("1", CLIENT, "2026/shots_a.csv", "2", batch, True),
+        ("2", CLIENT, "2026/shots_a.csv", "3", batch, True),
+        ("3", CLIENT, "2026/shots_a.csv", "6", batch, True),
+    ]
+    assert query(workspace, "SELECT note FROM raw.test_mes__shots WHERE count = '2'") == [("two\nlines",)]
+    registry = query(
+        workspace, "SELECT batch_id, client_id, source_file, raw_table, rows, encoding FROM raw._load_batches"
+    )
+    assert registry == [(batch, CLIENT, "2026/shots_a.csv", "test_mes__shots", 3, "utf-8-sig")]
+
+
+def test_reingesting_skips_loaded_files_and_duplicate_deliveries(workspace: Settings) -> None:
+    data = csv_bytes(KOREAN_HEADER, KOREAN_ROWS)
+    deliver(workspace, "shots_2026-10.csv", data)
+    deliver(workspace, "shots_2026-10 (copy).csv", data)  # the same export delivered twice, renamed
+    config = client(csv_source())
+
+    first = ingest_client(workspace, config)
+    second = ingest_client(workspace, config)
+
+    assert sorted(f.status for f in first.files) == ["loaded", "skipped"]
+    assert first.rows_loaded == 3
+    assert [f.status for f in second.files] == ["skipped", "skipped"]
+    assert second.rows_loaded == 0
+    assert query(workspace, "SELECT count(*) FROM raw.test_mes__shots") == [(3,)]
+    assert query(workspace, "SELECT count(*) FROM raw._load_batches") == [(1,)]
+
+
+BAD_FILES: dict[str, tuple[dict[str, Any], bytes, list[str]]] = {
+    # case: (source options, file bytes, what the message must say besides the file name)
+    "ragged row (extra field)": (
+        {},
+        b"machine,count\nS14,1\nS14,2\nS14,3,surprise\nS14,4\n",
+        ["line 4", "delimiter"],
+    ),
+    "ragged row (missing field)": ({}, b"machine,count\nS14,1\nS14\nS14,3\n", ["line 3", "clean export"]),
+    "byte invalid for the configured encoding": (
+        {"encoding": "utf-8"},
+        "machine,count\nS14,1\n설비,2\n".encode("cp949"),
+        ["line 3", "not valid utf-8", "`encoding:`"],
+    ),
+    "neither UTF-8 nor CP949": (
+        {"encoding": "auto"},
+        b"machine,count\nS14,1\nS14,\xff\xff\n",
+        ["line 3", "`encoding:`"],
+    ),
+    "missing required column": (
+        {"required_columns": ["machine", "count"]},
+        b"machine,cnt\nS14,1\n",
+        ["header row 1", "'count'", "required_columns"],
+    ),
+    "header only": ({}, b"machine,count\n", ["header (row 1)", "no data rows", "complete export"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_a_bad_file_names_where_and_what_to_do_and_loads_nothing(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    options, data, must_say = BAD_FILES[case]
+    config = client(csv_source(**options))
+    deliver(workspace, "shots_01_good.csv", b"machine,count\nS01,10\nS01,11\n")
+    ingest_client(workspace, config)
+    before_rows = query(workspace, "SELECT * EXCLUDE (_loaded_at) FROM raw.test_mes__shots ORDER BY ALL")
+    before_registry = query(workspace, "SELECT * FROM raw._load_batches ORDER BY ALL")
+    before_columns = raw_columns(workspace, "test_mes__shots")
+    # Small batches: the good rows before the bad line are written before the error is found.
+    monkeypatch.setattr(readers, "BATCH_ROWS", 1)
+
+    deliver(workspace, "shots_02_bad.csv", data)
+    with pytest.raises(IngestError) as caught:
+        ingest_client(workspace, config)
+
+    message = str(caught.value)
+    assert message.startswith("shots_02_bad.csv")
+    for words in must_say:
+        assert words.lower() in message.lower(), f"{words!r} not in: {message}"
+    assert "Nothing from this file was loaded" in message
+    assert (
+        query(workspace, "SELECT * EXCLUDE (_loaded_at) FROM raw.test_mes__shots ORDER BY ALL") == before_rows
+    )
+    assert query(workspace, "SELECT * FROM raw._load_batches ORDER BY ALL") == before_registry
+    assert raw_columns(workspace, "test_mes__shots") == before_columns
+
+
+def test_a_bad_first_file_leaves_no_raw_table_behind(workspace: Settings) -> None:
+    deliver(workspace, "shots_bad.csv", b"machine,count,new_column\nS14,1,x\nS14,2,y,z\n")
+
+    with pytest.raises(IngestError, match=r"shots_bad\.csv: line 3 has 4 fields"):
+        ingest_client(workspace, client(csv_source()))
+
+    assert raw_columns(workspace, "test_mes__shots") == []
+    assert query(workspace, "SELECT count(*) FROM raw._load_batches") == [(0,)]
+
+
+def test_a_new_column_in_a_later_delivery_is_added_not_lost(workspace: Settings) -> None:
+    config = client(csv_source())
+    deliver(workspace, "shots_1.csv", b"machine,count\nS14,1\n")
+    ingest_client(workspace, config)
+    deliver(workspace, "shots_2.csv", b"machine,COUNT,operator\nS14,2,Kim\n")  # same column, other case
+
+    ingest_client(workspace, config)
+
+    assert raw_columns(workspace, "test_mes__shots")[:2] == ["machine", "count"]
+    assert "operator" in raw_columns(workspace, "test_mes__shots")
+    rows = query(workspace, "SELECT _source_file, count, operator FROM raw.test_mes__shots ORDER BY 1")
+    assert rows == [("shots_1.csv", "1", None), ("shots_2.csv", "2", "Kim")]
+
+
+def test_headers_that_would_collide_in_duckdb_are_refused(workspace: Settings) -> None:
+    deliver(workspace, "shots_x.csv", b"Date,date,count\n2026-10-01,2026-10-01,1\n")
+
+    with pytest.raises(
+        IngestError, match=r"shots_x\.csv: row 1: header\(s\) \['date'\] appear more than once"
+    ):
+        ingest_client(workspace, client(csv_source()))
+
+
+def test_a_missing_excel_sheet_is_named(workspace: Settings) -> None:
+    workbook = Workbook()
+    workbook.active.title = "Sheet1"
+    path = workspace.landing_dir(CLIENT) / "diary.xlsx"
+    path.parent.mkdir(parents=True)
+    workbook.save(path)
+    source = {"entity": "production", "pattern": "*.xlsx", "format": "excel", "sheet": "생산실적"}
+
+    with pytest.raises(
+        IngestError, match=r"diary\.xlsx \(sheet 생산실적\): has no sheet '생산실적'.*Fix `sheet:`"
+    ):
+        ingest_client(workspace, client(source))
+
+
+def test_undeclared_files_are_reported_as_unmatched(workspace: Settings) -> None:
+    deliver(workspace, "shots_2026-10.csv", csv_bytes(KOREAN_HEADER, KOREAN_ROWS))
+    deliver(workspace, "notes/회의록.txt", "나중에 확인".encode())
+
+    report = ingest_client(workspace, client(csv_source()))
+
+    assert [f.file for f in report.files] == ["shots_2026-10.csv"]
+    assert report.unmatched == ["notes/회의록.txt"]
+
+
+def test_add_files_never_overwrites_a_different_delivery(workspace: Settings, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    first = outbox / "shots_2026-10.csv"
+    first.write_bytes(b"machine,count\nS14,1\n")
+    [placed] = add_files(workspace, CLIENT, [first])
+    assert placed == workspace.landing_dir(CLIENT) / "shots_2026-10.csv"
+    assert add_files(workspace, CLIENT, [first]) == [placed]  # the same file again: fine, nothing changes
+
+    second = tmp_path / "later" / "shots_2026-10.csv"
+    second.parent.mkdir()
+    second.write_bytes(b"machine,count\nS14,999\n")
+    with pytest.raises(IngestError, match=r"shots_2026-10\.csv was already delivered.*rename the new file"):
+        add_files(workspace, CLIENT, [second])
+
+    assert placed.read_bytes() == b"machine,count\nS14,1\n"
+    assert sorted(p.name for p in placed.parent.iterdir()) == ["shots_2026-10.csv"]
