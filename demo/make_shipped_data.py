@@ -27,14 +27,23 @@ def gzip_copy(source: Path, target: Path) -> None:
 
 def main(datasets: Path) -> None:
     OUT.mkdir(exist_ok=True)
-    gzip_copy(datasets / "kamp_injection_molding/labeled_data_preprocessed.csv", OUT / "kamp_injection_molding.csv.gz")
-    shutil.copy(datasets / "kamp_injection_molding/LICENSE_johnwslee_MIT.txt", OUT / "LICENSE_johnwslee_MIT.txt")
-    gzip_copy(datasets / "steel_industry_energy/Steel_industry_data.csv", OUT / "steel_industry_energy.csv.gz")
+    gzip_copy(
+        datasets / "kamp_injection_molding/labeled_data_preprocessed.csv",
+        OUT / "kamp_injection_molding.csv.gz",
+    )
+    shutil.copy(
+        datasets / "kamp_injection_molding/LICENSE_johnwslee_MIT.txt", OUT / "LICENSE_johnwslee_MIT.txt"
+    )
+    gzip_copy(
+        datasets / "steel_industry_energy/Steel_industry_data.csv", OUT / "steel_industry_energy.csv.gz"
+    )
     casting = datasets / "kamp_die_casting/die_casting_combined.csv"
     header = casting.open(encoding="utf-8").readline().strip().split(",")
     table = pacsv.read_csv(
-        casting, convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                                      strings_can_be_null=False)
+        casting,
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in header}, strings_can_be_null=False
+        ),
     )
     pq.write_table(table, OUT / "kamp_die_casting.parquet", compression="zstd", compression_level=19)
 

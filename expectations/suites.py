@@ -11,10 +11,11 @@ from collections.abc import Callable
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-# Tables a standard model needs filled; an empty one fails the gate for that client.
+from forgeline.standard_models import CATALOG
+
+# Tables a standard model needs filled (each model declares them); an empty one fails that client's gate.
 REQUIRED_TABLES_BY_MODEL: dict[str, list[str]] = {
-    "defect_prediction": ["fct_cycles", "fct_cycle_parameters", "fct_quality_results"],
-    "failure_prediction": ["fct_sensor_readings", "fct_maintenance_events"],
+    name: list(model.REQUIRED_TABLES) for name, model in CATALOG.items()
 }
 
 

@@ -64,6 +64,11 @@ def ingest(home: str, config: ClientConfig) -> tuple[int, int]:
         logger.warning(
             "Landing file %s matches no source in client.yml and was not loaded: add a source for it.", name
         )
+    for source in report.undelivered:
+        logger.warning(
+            "No file delivered yet for source %s: its raw table stays empty until the client sends it.",
+            source,
+        )
     return len(loaded), len(skipped)
 
 
@@ -94,10 +99,11 @@ def quality_gate(home: str, config: ClientConfig) -> Any:
     else:
         for outcome in gate.failed():
             logger.error(
-                "Quality gate: %s.%s %s failed: %s",
+                "Quality gate: core.%s%s failed %s (observed %s): %s",
                 outcome.table_name,
-                outcome.column_name,
+                f".{outcome.column_name}" if outcome.column_name else "",
                 outcome.expectation_type,
+                outcome.observed or "-",
                 outcome.details,
             )
         logger.error("Quality gate FAILED for %s: training is blocked until the data is fixed.", config.id)

@@ -345,3 +345,26 @@ def test_add_files_never_overwrites_a_different_delivery(workspace: Settings, tm
 
     assert placed.read_bytes() == b"machine,count\nS14,1\n"
     assert sorted(p.name for p in placed.parent.iterdir()) == ["shots_2026-10.csv"]
+
+
+def test_a_declared_source_not_delivered_yet_gets_an_empty_table(workspace: Settings) -> None:
+    """The client sent its PLC export but not yet its maintenance log: the log's raw table exists, empty,
+    with its required columns, so standardization can run and the gate can say what is missing."""
+    from forgeline.demo import demo_clients, synthetic
+
+    [press] = [c for c in demo_clients() if c.id == "hanbit-press"]
+    landing = workspace.landing_dir(press.id)
+    landing.mkdir(parents=True)
+    (landing / "press_sensors_202609.csv").write_text(
+        ",".join(synthetic.SENSOR_HEADER) + "\n2026-09-01 00:00:00,P-01,RUN,20,120.5,180.0,2.4,36.0\n",
+        encoding="utf-8",
+    )
+    report = ingest_client(workspace, press)
+    assert report.undelivered == ["maintenance (maintenance_log*.csv)"]
+    con = duckdb.connect(str(workspace.warehouse_path(press.id)), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM raw.press_plc__maintenance").fetchall() == [(0,)]
+        columns = [r[0] for r in con.execute("DESCRIBE raw.press_plc__maintenance").fetchall()]
+    finally:
+        con.close()
+    assert set(synthetic.MAINTENANCE_HEADER) <= set(columns)

@@ -197,3 +197,40 @@ def test_prefect_deployments_are_accepted(tmp_path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "forgeline-program/program-nightly" in done.stdout
     assert "client-engagement/client-engagement" in done.stdout
+
+
+def test_a_client_whose_data_fails_the_gate_is_published_but_not_trained(
+    tmp_path, prefect_harness: None, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A press line that delivered its PLC files but not its maintenance log: dbt builds, the gate fails
+    (failure prediction needs failures), training is blocked, and the client still gets a snapshot that
+    says what to fix."""
+    from flows.engagement import engagement_flow
+    from forgeline.clients import save_client_config
+    from forgeline.demo import demo_clients, synthetic
+    from forgeline.settings import get_settings
+
+    settings = get_settings(tmp_path / "home")
+    [press] = [c for c in demo_clients() if c.id == "hanbit-press"]
+    save_client_config(settings, press)
+    landing = settings.landing_dir(press.id)
+    landing.mkdir(parents=True)
+    for name, content in synthetic.press_line_exports("small").items():
+        if name.startswith("press_sensors_"):
+            (landing / name).write_bytes(content)
+
+    outcome = engagement_flow(client_id=press.id, home=str(settings.home))
+
+    assert outcome.status == "gate_failed" and outcome.gate_passed is False
+    assert outcome.models == []
+    assert any("fct_maintenance_events" in failure for failure in outcome.gate_failures), outcome
+    run_log = "".join(capfd.readouterr())  # Prefect's console log of the run: what a consultant reads
+    assert "fct_maintenance_events" in run_log and "training is blocked" in run_log
+    con = duckdb.connect(str(current_snapshot(settings, press.id)), read_only=True)
+    try:
+        status, gate_passed = con.execute("SELECT status, gate_passed FROM meta.run").fetchall()[0]
+        failed = con.execute("SELECT table_name FROM meta.gate_results WHERE NOT success").fetchall()
+    finally:
+        con.close()
+    assert (status, gate_passed) == ("gate_failed", False)
+    assert ("fct_maintenance_events",) in failed

@@ -48,6 +48,8 @@ class IngestReport:
     client_id: str
     files: list[FileLoad] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    # Declared sources no delivered file matches yet: "entity (pattern)".
+    undelivered: list[str] = field(default_factory=list)
 
     @property
     def rows_loaded(self) -> int:
@@ -252,6 +254,29 @@ def _load_masters(con: duckdb.DuckDBPyConnection, settings: Settings, config: Cl
         raise
 
 
+def _ensure_undelivered_tables(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> list[str]:
+    """An empty raw table (its required columns) for each declared source with no file loaded yet.
+
+    A client that has not delivered one of its exports yet (say, the maintenance log) still gets its other
+    data standardized; the quality gate then says which data a model is missing, instead of dbt failing
+    on a table that does not exist.
+    """
+    existing = {
+        row[0]
+        for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()
+    }
+    undelivered = []
+    for spec in config.sources:
+        table = config.raw_table(spec)
+        if table in existing:
+            continue
+        undelivered.append(f"{spec.entity} ({spec.pattern})")
+        if spec.required_columns:
+            _ensure_table(con, table, list(spec.required_columns))
+            existing.add(table)
+    return undelivered
+
+
 def ingest_client(settings: Settings, config: ClientConfig) -> IngestReport:
     """Load every landing file of the client that is not loaded yet; return what happened to each."""
     report = IngestReport(client_id=config.id)
@@ -292,6 +317,7 @@ def ingest_client(settings: Settings, config: ClientConfig) -> IngestReport:
                 )
                 report.files.append(result)
         report.unmatched = [p.relative_to(landing).as_posix() for p in files if p not in matched]
+        report.undelivered = _ensure_undelivered_tables(con, config)
     finally:
         con.close()
     return report

@@ -226,7 +226,8 @@ def read_parquet(path: Path) -> Iterator[Batch]:
         columns = [record_batch.column(i).to_pylist() for i in range(record_batch.num_columns)]
         rows = []
         for i in range(record_batch.num_rows):
-            rows.append([_text(col[i]) for col in columns] + [str(offset + i + 1)])
+            # An empty string is a missing value, as an empty CSV or Excel cell is.
+            rows.append([_text(col[i]) or None for col in columns] + [str(offset + i + 1)])
         offset += record_batch.num_rows
         yield header, rows
 

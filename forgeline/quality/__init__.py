@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -181,7 +181,7 @@ def run_gate(settings: Settings, config: ClientConfig) -> GateResult:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    from expectations import SUITE_BUILDERS, build_suite
+    from expectations import REQUIRED_TABLES_BY_MODEL, SUITE_BUILDERS, build_suite
 
     needed = required_tables(config)
     frames = _read_core(settings, config.id, list(SUITE_BUILDERS))
@@ -220,10 +220,18 @@ def run_gate(settings: Settings, config: ClientConfig) -> GateResult:
         gate.tables_checked.append(table)
         for result in validation.results:
             outcome = _describe(table, result)
+            if not outcome.success and outcome.expectation_type == "expect_table_row_count_to_be_between":
+                models = sorted(m for m in config.models if table in REQUIRED_TABLES_BY_MODEL.get(m, []))
+                outcome = replace(
+                    outcome,
+                    details=f"no rows, but {', '.join(models)} needs core.{table}: check that the client "
+                    "delivered the export that fills it (see the ingest log) and that client.yml reads it",
+                )
             gate.results.append(outcome)
             if not outcome.success:
                 gate.passed = False
-                log.error(
+                # The engagement flow logs each failure for the consultant; here only for debugging.
+                log.debug(
                     "%s: %s.%s failed %s: %s%s",
                     config.id,
                     table,
