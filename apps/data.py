@@ -158,7 +158,7 @@ def run_info(user: User, client_id: str) -> dict[str, Any] | None:
 def data_docs_path(user: User, client_id: str) -> str:
     """Where the client's Great Expectations Data Docs are (shown as a path; the app serves no files)."""
     require_client(user, client_id)
-    site = get_settings().quality_dir(client_id) / "gx" / "uncommitted" / "data_docs" / "local_site"
+    site = get_settings().data_docs_site(client_id)
     return str(site / "index.html")
 
 

@@ -230,25 +230,28 @@ def app_command(
     serve(settings.home, port)
 
 
+def streamlit_command(port: int, address: str | None = None) -> list[str]:
+    """The command that serves the app (``forgeline app``, ``make demo`` and the browser test)."""
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "apps" / "forgeline_app.py"),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    return [*command, "--server.address", address] if address else command
+
+
 def serve(home: Path, port: int) -> None:
     env = {**os.environ, "FORGELINE_HOME": str(home)}
     console.print(f"Serving Forgeline on http://localhost:{port}  (Ctrl+C to stop)")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(REPO_ROOT / "apps" / "forgeline_app.py"),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        env=env,
-        cwd=REPO_ROOT,
-        check=False,
-    )
+    subprocess.run(streamlit_command(port), env=env, cwd=REPO_ROOT, check=False)
 
 
 @app.command("demo")

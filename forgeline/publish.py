@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.quality import GATE_COLUMNS
 from forgeline.settings import Settings
 
 log = logging.getLogger("forgeline.publish")
@@ -26,15 +27,6 @@ log = logging.getLogger("forgeline.publish")
 CURRENT_POINTER = "CURRENT"
 SNAPSHOTS_KEPT = 3
 
-GATE_COLUMNS = [
-    "suite_name",
-    "table_name",
-    "expectation_type",
-    "column_name",
-    "success",
-    "observed",
-    "details",
-]
 MODEL_COLUMNS = [
     "model_name",
     "registered_model",

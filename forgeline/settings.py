@@ -77,6 +77,10 @@ class Settings:
         """Great Expectations project (Data Docs site, results) of one client."""
         return self.home / "quality" / check_client_id(client_id)
 
+    def data_docs_site(self, client_id: str) -> Path:
+        """The client's Great Expectations Data Docs site (GX's own layout inside the client's project)."""
+        return self.quality_dir(client_id) / "gx" / "uncommitted" / "data_docs" / "local_site"
+
     # -- model tracking -------------------------------------------------------------------------
     @property
     def mlflow_dir(self) -> Path:

@@ -23,7 +23,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setti
 
 @pytest.fixture(scope="session")
 def small_program(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A workspace holding the demo program at small scale: client.yml files and landing files, not run."""
+    """The demo program at small scale (client.yml, landing files); the dbt and gate tiers build in it."""
     from forgeline.demo import prepare_demo_program
 
     settings = get_settings(tmp_path_factory.mktemp("small_program"))

@@ -10,7 +10,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import duckdb
 import pytest
 
 from forgeline.auth import demo_password
+from forgeline.cli import streamlit_command
 from forgeline.clients import list_clients
 from forgeline.publish import current_snapshot
 from forgeline.settings import REPO_ROOT, Settings
@@ -58,23 +58,8 @@ def served_app(program_run: Settings, tmp_path_factory: pytest.TempPathFactory) 
     env = {**os.environ, "FORGELINE_HOME": str(program_run.home)}
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(REPO_ROOT / "apps" / "forgeline_app.py"),
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            # The command `forgeline app` serves with; no file watcher in a test.
+            [*streamlit_command(port, address="127.0.0.1"), "--server.fileWatcherType", "none"],
             cwd=REPO_ROOT,
             env=env,
             stdout=out,

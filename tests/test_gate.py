@@ -94,9 +94,7 @@ def test_the_gate_writes_data_docs_and_its_verdict(good: tuple[Settings, ClientC
     settings, config, gate = good
     project = settings.quality_dir(CLIENT)
 
-    assert gate.data_docs_index == str(
-        project / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    )
+    assert gate.data_docs_index == str(settings.data_docs_site(CLIENT) / "index.html")
     assert Path(gate.data_docs_index).exists()
     verdict = json.loads((project / "gate.json").read_text(encoding="utf-8"))
     assert verdict["client_id"] == CLIENT
@@ -135,7 +133,7 @@ def test_rerunning_the_gate_is_idempotent_and_keeps_history_bounded(
         assert gate.to_frame().equals(first.to_frame())
     kept = sorted(p.relative_to(results_dir).parts[0] for p in results_dir.rglob("*.json"))
     assert kept == sorted(first.tables_checked)  # one result per table: the last run only
-    docs = settings.quality_dir(CLIENT) / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations"
+    docs = settings.data_docs_site(CLIENT) / "validations"
     assert len(list(docs.rglob("*.html"))) == len(first.tables_checked)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,9 @@ class ExpectationOutcome:
     details: str
 
 
+GATE_COLUMNS = [f.name for f in fields(ExpectationOutcome)]
+
+
 @dataclass
 class GateResult:
     client_id: str
@@ -60,16 +63,8 @@ class GateResult:
         return [r for r in self.results if not r.success]
 
     def to_frame(self) -> pd.DataFrame:
-        columns = [
-            "suite_name",
-            "table_name",
-            "expectation_type",
-            "column_name",
-            "success",
-            "observed",
-            "details",
-        ]
-        return pd.DataFrame([asdict(r) for r in self.results], columns=columns)
+        """One row per expectation, in publish's ``meta.gate_results`` layout."""
+        return pd.DataFrame([asdict(r) for r in self.results], columns=GATE_COLUMNS)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -243,7 +238,7 @@ def run_gate(settings: Settings, config: ClientConfig) -> GateResult:
     _prune(context, config.id, set(gate.tables_checked))
     context.clean_data_docs()  # rebuilt from the kept results only: no pages of pruned runs linger
     context.build_data_docs()
-    index = project / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    index = settings.data_docs_site(config.id) / "index.html"
     gate.data_docs_index = str(index) if index.exists() else None
     verdict_file = project / "gate.json"
     tmp = verdict_file.with_name(".gate.json.partial")
