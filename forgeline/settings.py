@@ -65,6 +65,11 @@ class Settings:
         """The client's working DuckDB file: written by ingestion and dbt only, one writer at a time."""
         return self.warehouse_dir / f"{check_client_id(client_id)}.duckdb"
 
+    @property
+    def ingest_memory_limit(self) -> str:
+        """DuckDB's memory cap while loading files: big deliveries spill to disk instead of growing RAM."""
+        return os.environ.get("FORGELINE_INGEST_MEMORY_LIMIT", "512MB")
+
     def dbt_target_dir(self, client_id: str) -> Path:
         """dbt artefacts per client, so that clients can build side by side."""
         return self.home / "dbt" / check_client_id(client_id) / "target"

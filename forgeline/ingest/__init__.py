@@ -283,7 +283,9 @@ def ingest_client(settings: Settings, config: ClientConfig) -> IngestReport:
     landing = settings.landing_dir(config.id)
     files = _landing_files(landing)
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse_path(config.id)))
+    con = duckdb.connect(
+        str(settings.warehouse_path(config.id)), config={"memory_limit": settings.ingest_memory_limit}
+    )
     try:
         _ensure_registry(con)
         _load_masters(con, settings, config)

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from forgeline.clients import SourceSpec
 
-BATCH_ROWS = 50_000
+BATCH_ROWS = 20_000
 AUTO_ENCODINGS = ("utf-8-sig", "cp949")
 CHUNK = 1 << 20
 
@@ -111,6 +111,11 @@ def _fit(values: list, width: int, row_number: int, is_csv: bool = False) -> lis
     Spreadsheet rows legitimately end early (trailing empty cells are not stored); a CSV writer writes
     every delimiter, so a short CSV row means a broken line (e.g. a line break inside an unquoted field).
     """
+    if is_csv and len(values) == width:
+        # The common case, kept lean (it runs once per row of files with millions of rows): CSV cells
+        # are always text; blank means missing.
+        stripped = [v.strip() or None for v in values]
+        return stripped if any(stripped) else None
     cells = [None if v is None or (isinstance(v, str) and v.strip() == "") else v for v in values]
     if all(c is None for c in cells):
         return None
