@@ -66,6 +66,10 @@ QUERIES: dict[str, tuple[str, str]] = {
         "SELECT schema_name, table_name, row_count FROM meta.table_profile ORDER BY schema_name, table_name",
     ),
     "load_batches": ("meta.load_batches", "SELECT * FROM meta.load_batches ORDER BY loaded_at, source_file"),
+    "rejected_files": (
+        "meta.rejected_files",
+        "SELECT source_file, raw_table, error, rejected_at FROM meta.rejected_files ORDER BY rejected_at",
+    ),
 }
 
 
@@ -147,6 +151,11 @@ def table_profile(user: User, client_id: str) -> pd.DataFrame:
 
 def load_batches(user: User, client_id: str) -> pd.DataFrame:
     return _query(user, client_id, "load_batches")
+
+
+def rejected_files(user: User, client_id: str) -> pd.DataFrame:
+    """Delivered files ingest refused, with what to fix (empty when none or in older snapshots)."""
+    return _query(user, client_id, "rejected_files")
 
 
 def run_info(user: User, client_id: str) -> dict[str, Any] | None:

@@ -38,6 +38,7 @@ class EngagementOutcome:
     status: str  # published | gate_failed | failed
     files_loaded: int = 0
     files_skipped: int = 0
+    files_rejected: list[str] = dataclasses.field(default_factory=list)
     core_rows: dict[str, int] = dataclasses.field(default_factory=dict)
     gate_passed: bool | None = None
     gate_failures: list[str] = dataclasses.field(default_factory=list)
@@ -48,14 +49,15 @@ class EngagementOutcome:
 
 
 @task(task_run_name="ingest {config.id}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def ingest(home: str, config: ClientConfig) -> tuple[int, int]:
+def ingest(home: str, config: ClientConfig) -> tuple[int, int, list[str]]:
     """Load the client's new landing files into raw tables; already loaded files are skipped."""
     from forgeline.ingest import ingest_client
 
     logger = get_run_logger()
-    report = ingest_client(get_settings(home), config)
+    # A bad file is refused and recorded; the client's other files still load and the run goes on.
+    report = ingest_client(get_settings(home), config, raise_on_rejection=False)
     loaded = [f for f in report.files if f.status == "loaded"]
-    skipped = [f for f in report.files if f.status != "loaded"]
+    skipped = [f for f in report.files if f.status == "skipped"]
     for item in loaded:
         logger.info("Loaded %s: %s rows into raw.%s", item.file, f"{item.rows:,}", item.raw_table)
     if skipped:
@@ -64,12 +66,17 @@ def ingest(home: str, config: ClientConfig) -> tuple[int, int]:
         logger.warning(
             "Landing file %s matches no source in client.yml and was not loaded: add a source for it.", name
         )
+    for refused in report.files:
+        if refused.status == "rejected":
+            logger.error("File refused: %s", refused.error)
+        elif refused.status == "rejected earlier":
+            logger.warning("File still refused from an earlier run: %s", refused.error)
     for source in report.undelivered:
         logger.warning(
             "No file delivered yet for source %s: its raw table stays empty until the client sends it.",
             source,
         )
-    return len(loaded), len(skipped)
+    return len(loaded), len(skipped), [f.file for f in report.files if f.status.startswith("rejected")]
 
 
 @task(task_run_name="standardize {config.id}", cache_policy=NO_CACHE)
@@ -159,7 +166,7 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
         outcome.seconds[stage] = round(now - clock, 2)
         clock = now
 
-    outcome.files_loaded, outcome.files_skipped = ingest(home, config)
+    outcome.files_loaded, outcome.files_skipped, outcome.files_rejected = ingest(home, config)
     lap("ingest")
     outcome.core_rows = standardize(home, config)
     lap("standardize")

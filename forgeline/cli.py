@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -54,6 +54,12 @@ logins:
   - username: {id}
     display_name: "{name}"
 """
+
+
+def _fail(message: str) -> NoReturn:
+    """End a command with the error a consultant can act on, not a traceback."""
+    console.print(f"[red]Error:[/red] {message}")
+    raise typer.Exit(1)
 
 
 def _settings(home: Path | None):
@@ -142,15 +148,29 @@ def ingest_command(
     from forgeline.ingest import add_files, ingest_client
 
     settings = _settings(home)
-    config = get_client(settings, client_id)
-    add_files(settings, client_id, list(files))
-    report = ingest_client(settings, config)
+    try:
+        config = get_client(settings, client_id)
+        add_files(settings, client_id, list(files))
+        report = ingest_client(settings, config, raise_on_rejection=False)
+    except ValueError as exc:  # ClientConfigError, IngestError: they name the file and the fix
+        _fail(str(exc))
     table = Table("file", "raw table", "rows", "status")
     for f in report.files:
         table.add_row(str(f.file), f.raw_table, f"{f.rows:,}", f.status)
     console.print(table)
     for name in report.unmatched:
         console.print(f"[yellow]{name} matches no source in client.yml: not loaded.[/yellow]")
+    for source in report.undelivered:
+        console.print(f"[yellow]No file delivered yet for source {source}.[/yellow]")
+    for earlier in (f for f in report.files if f.status == "rejected earlier"):
+        console.print(
+            f"[yellow]Still refused (deliver a corrected file under a new name):[/yellow] {earlier.error}"
+        )
+    if report.rejected:
+        _fail(
+            "\n".join(str(f.error) for f in report.rejected)
+            + "\nThe other files are loaded; fix the refused file(s) and ingest again."
+        )
 
 
 @app.command("add-login")
@@ -199,10 +219,13 @@ def run_command(
     home: HomeOption = None,
 ) -> None:
     """Run clients' engagements (ingest, standardize, gate, train, publish); all clients by default."""
-    from flows.program import program_flow
+    from flows.program import ProgramRunError, program_flow
 
     settings = _settings(home)
-    outcomes = program_flow(home=str(settings.home), clients=client_ids or None)
+    try:
+        outcomes = program_flow(home=str(settings.home), clients=client_ids or None)
+    except (ProgramRunError, ValueError) as exc:  # every client ran; the record names what failed
+        _fail(str(exc))
     print_outcomes(outcomes)
 
 

@@ -157,10 +157,13 @@ def publish_client(
                 [config.id],
             )
         profile = _table_profile(con)
-        batches_exist = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'warehouse' "
-            "AND table_schema = 'raw' AND table_name = '_load_batches'"
-        ).fetchall()[0][0]
+        registries = {
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'warehouse' "
+                "AND table_schema = 'raw' AND table_name IN ('_load_batches', '_rejected_files')"
+            ).fetchall()
+        }
         for name, frame in {
             "run": run_frame,
             "gate_results": gate_frame,
@@ -171,8 +174,9 @@ def publish_client(
             con.register("frame_to_copy", frame)
             con.execute(f"CREATE TABLE meta.{name} AS SELECT * FROM frame_to_copy")
             con.unregister("frame_to_copy")
-        if batches_exist:
-            con.execute("CREATE TABLE meta.load_batches AS SELECT * FROM warehouse.raw._load_batches")
+        # What was loaded and what was refused: the data-quality page shows both to the client.
+        for registry in sorted(registries):
+            con.execute(f"CREATE TABLE meta.{registry.lstrip('_')} AS SELECT * FROM warehouse.raw.{registry}")
         con.execute("DETACH warehouse")
     finally:
         con.close()

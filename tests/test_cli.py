@@ -64,3 +64,28 @@ def test_add_login_scopes_a_client_login(workspace: Settings) -> None:
         app, ["add-login", "y", "--consultant", "--client", "acme-press", "--password", "s3cret-pass"]
     )
     assert both.exit_code == 1 and "exactly one" in both.output
+
+
+def test_ingest_of_a_broken_file_says_what_to_fix_without_a_traceback(
+    workspace: Settings, tmp_path: Path
+) -> None:
+    config = """\
+id: acme-press
+name: 에이스프레스
+source_system: kamp_molding
+sources:
+  - {entity: shots, pattern: "*.csv", format: csv, required_columns: [TimeStamp]}
+"""
+    source = tmp_path / "acme.yml"
+    source.write_text(config, encoding="utf-8")
+    assert runner.invoke(app, ["add-client", "acme-press", "--from", str(source)]).exit_code == 0
+    good, bad = tmp_path / "shots_1.csv", tmp_path / "shots_2.csv"
+    good.write_text("TimeStamp,품번\n2026-10-01 08:00:00,A\n", encoding="cp949")
+    bad.write_text("TimeStamp,품번\n2026-10-01 09:00:00,B,extra\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["ingest", "acme-press", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert "shots_2.csv" in result.output and "line 2" in result.output
+    assert "Traceback" not in result.output
+    again = runner.invoke(app, ["ingest", "acme-press", str(good)])  # the good file stayed loaded
+    assert again.exit_code == 0 and "skipped" in again.output

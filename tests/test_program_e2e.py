@@ -201,11 +201,11 @@ def test_prefect_deployments_are_accepted(tmp_path) -> None:
 
 
 def test_a_client_whose_data_fails_the_gate_is_published_but_not_trained(
-    tmp_path, prefect_harness: None
+    tmp_path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A press line that delivered its PLC files but not its maintenance log: dbt builds, the gate fails
-    (failure prediction needs failures), training is blocked, and the client still gets a snapshot that
-    says what to fix."""
+    """A press line that delivered its PLC files, one of them broken, but not its maintenance log: the
+    broken file is refused and the others load, dbt builds, the gate fails (failure prediction needs
+    failures), training is blocked, and the client still gets a snapshot that says what to fix."""
     from flows.engagement import engagement_flow
     from forgeline.clients import save_client_config
     from forgeline.demo import demo_clients, synthetic
@@ -219,6 +219,8 @@ def test_a_client_whose_data_fails_the_gate_is_published_but_not_trained(
     for name, content in synthetic.press_line_exports("small").items():
         if name.startswith("press_sensors_"):
             (landing / name).write_bytes(content)
+    broken = ",".join(synthetic.SENSOR_HEADER) + "\n2026-10-01 00:00:00,P-01,RUN,20\n"  # a cut-off line
+    (landing / "press_sensors_202610.csv").write_text(broken, encoding="utf-8")
 
     # What the task runs log (Prefect's logger, shown in the UI and console): what a consultant reads.
     run_log: list[str] = []
@@ -232,6 +234,8 @@ def test_a_client_whose_data_fails_the_gate_is_published_but_not_trained(
         task_logger.removeHandler(listener)
 
     assert outcome.status == "gate_failed" and outcome.gate_passed is False
+    assert outcome.files_rejected == ["press_sensors_202610.csv"] and outcome.files_loaded == 1
+    assert any("press_sensors_202610.csv: line 2" in line for line in run_log), run_log
     assert outcome.models == []
     assert any("fct_maintenance_events" in failure for failure in outcome.gate_failures), outcome
     assert any("core.fct_maintenance_events" in line and "needs" in line for line in run_log), run_log
@@ -240,7 +244,24 @@ def test_a_client_whose_data_fails_the_gate_is_published_but_not_trained(
     try:
         status, gate_passed = con.execute("SELECT status, gate_passed FROM meta.run").fetchall()[0]
         failed = con.execute("SELECT table_name FROM meta.gate_results WHERE NOT success").fetchall()
+        refused = con.execute("SELECT source_file FROM meta.rejected_files").fetchall()
     finally:
         con.close()
     assert (status, gate_passed) == ("gate_failed", False)
     assert ("fct_maintenance_events",) in failed
+    assert refused == [("press_sensors_202610.csv",)]
+
+    # The client sees both problems on its data-quality page.
+    from streamlit.testing.v1 import AppTest
+
+    from forgeline.auth import ensure_demo_logins
+
+    ensure_demo_logins(settings, [press])
+    monkeypatch.setenv("FORGELINE_HOME", str(settings.home))
+    at = AppTest.from_file(str(REPO_ROOT / "apps" / "forgeline_app.py"), default_timeout=60).run()
+    at.text_input(key="username").input(press.id)
+    at.text_input(key="password").input(f"{press.id}-demo")
+    at = at.button[0].click().run().switch_page("app_pages/client/data_quality.py").run()
+    assert not at.exception
+    shown = " ".join(str(e.value) for e in at.error)
+    assert "Quality gate FAILED" in shown and "press_sensors_202610.csv" in shown

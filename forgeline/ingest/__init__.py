@@ -39,8 +39,9 @@ class FileLoad:
     raw_table: str
     rows: int
     batch_id: str
-    status: str  # loaded | skipped
+    status: str  # loaded | skipped | rejected (this run) | rejected earlier
     encoding: str | None = None
+    error: str | None = None  # for rejected files: where and what to do
 
 
 @dataclass
@@ -54,6 +55,16 @@ class IngestReport:
     @property
     def rows_loaded(self) -> int:
         return sum(f.rows for f in self.files if f.status == "loaded")
+
+    @property
+    def rejected(self) -> list[FileLoad]:
+        """Files refused in this run (their errors say where and what to do)."""
+        return [f for f in self.files if f.status == "rejected"]
+
+    def raise_for_rejections(self) -> None:
+        """Raise one IngestError naming every file refused in this run (other files stay loaded)."""
+        if self.rejected:
+            raise IngestError("\n".join(str(f.error) for f in self.rejected))
 
 
 def file_batch_id(path: Path) -> str:
@@ -103,6 +114,13 @@ def _ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE TABLE IF NOT EXISTS raw._load_batches (batch_id VARCHAR, client_id VARCHAR, "
         "source_file VARCHAR, raw_table VARCHAR, rows BIGINT, encoding VARCHAR, loaded_at TIMESTAMPTZ, "
         "PRIMARY KEY (batch_id, raw_table))"
+    )
+    # Files refused, per content and the source settings that read them: the same file read the same way
+    # is not retried (it would fail the same way); a corrected client.yml source retries it.
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS raw._rejected_files (batch_id VARCHAR, client_id VARCHAR, "
+        "source_file VARCHAR, raw_table VARCHAR, source_settings VARCHAR, error VARCHAR, "
+        "rejected_at TIMESTAMPTZ, PRIMARY KEY (batch_id, raw_table, source_settings))"
     )
 
 
@@ -277,8 +295,17 @@ def _ensure_undelivered_tables(con: duckdb.DuckDBPyConnection, config: ClientCon
     return undelivered
 
 
-def ingest_client(settings: Settings, config: ClientConfig) -> IngestReport:
-    """Load every landing file of the client that is not loaded yet; return what happened to each."""
+def _source_settings_key(spec: SourceSpec) -> str:
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+
+
+def ingest_client(settings: Settings, config: ClientConfig, raise_on_rejection: bool = True) -> IngestReport:
+    """Load every landing file of the client that is not loaded yet; return what happened to each.
+
+    A file that cannot be loaded is rolled back and recorded in ``raw._rejected_files``; the other files
+    still load. Then, unless ``raise_on_rejection`` is False, one IngestError names every file refused in
+    this run. A file refused earlier (same content, same source settings) is not retried.
+    """
     report = IngestReport(client_id=config.id)
     landing = settings.landing_dir(config.id)
     files = _landing_files(landing)
@@ -292,6 +319,12 @@ def ingest_client(settings: Settings, config: ClientConfig) -> IngestReport:
         loaded = {
             (b, t) for b, t in con.execute("SELECT batch_id, raw_table FROM raw._load_batches").fetchall()
         }
+        rejected_earlier = {
+            (b, t, k): error
+            for b, t, k, error in con.execute(
+                "SELECT batch_id, raw_table, source_settings, error FROM raw._rejected_files"
+            ).fetchall()
+        }
         matched: set[Path] = set()
         for spec in config.sources:
             for path in files:
@@ -304,9 +337,33 @@ def ingest_client(settings: Settings, config: ClientConfig) -> IngestReport:
                 if (batch_id, table) in loaded:
                     report.files.append(FileLoad(relative, table, 0, batch_id, "skipped"))
                     continue
+                key = (batch_id, table, _source_settings_key(spec))
+                if key in rejected_earlier:
+                    log.warning(
+                        "%s was refused earlier and is not retried: %s Deliver a corrected file under a "
+                        "new name, or fix this source in client.yml.",
+                        relative,
+                        rejected_earlier[key],
+                    )
+                    report.files.append(
+                        FileLoad(
+                            relative, table, 0, batch_id, "rejected earlier", error=rejected_earlier[key]
+                        )
+                    )
+                    continue
                 started = time.perf_counter()
                 log.info("Loading %s into raw.%s…", relative, table)
-                result = _load_one(con, config, spec, path, relative, batch_id)
+                try:
+                    result = _load_one(con, config, spec, path, relative, batch_id)
+                except IngestError as exc:
+                    log.error("%s", exc)
+                    con.execute(
+                        "INSERT INTO raw._rejected_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [batch_id, config.id, relative, table, key[2], str(exc), datetime.now(UTC)],
+                    )
+                    rejected_earlier[key] = str(exc)
+                    report.files.append(FileLoad(relative, table, 0, batch_id, "rejected", error=str(exc)))
+                    continue
                 # The same content delivered twice under two names in one drop loads once.
                 loaded.add((batch_id, table))
                 log.info(
@@ -322,6 +379,8 @@ def ingest_client(settings: Settings, config: ClientConfig) -> IngestReport:
         report.undelivered = _ensure_undelivered_tables(con, config)
     finally:
         con.close()
+    if raise_on_rejection:
+        report.raise_for_rejections()
     return report
 
 

@@ -91,6 +91,16 @@ else:
         },
     )
 
+refused = data.rejected_files(user, config.id)
+if not refused.empty:
+    st.subheader(f"Refused files ({len(refused)})")
+    st.caption(
+        "Nothing from these files was loaded; the other files were. "
+        "Deliver a corrected file under a new name."
+    )
+    for row in refused.itertuples():
+        st.error(f"**{row.source_file}** → raw.{row.raw_table}: {row.error}", icon=":material/block:")
+
 st.header("Great Expectations Data Docs")
 st.caption("The full validation report, on the Forgeline server (open it there in a browser):")
 st.code(data.data_docs_path(user, config.id), language=None)
