@@ -41,6 +41,7 @@ MODEL_COLUMNS = [
     "mlflow_run_id",
     "n_train",
     "n_test",
+    "n_test_positives",
     "trained_at",
 ]
 FEATURE_COLUMNS = ["model_name", "feature", "importance", "rank"]

@@ -113,6 +113,7 @@ def _reused_result(
         mlflow_run_id=run.info.run_id,
         n_train=int(metrics["n_train"]),
         n_test=int(metrics["n_test"]),
+        n_test_positives=int(metrics["positives_test"]),
         trained_at=pd.Timestamp(run.info.start_time, unit="ms", tz="UTC").to_pydatetime(),
         top_features=_load_top_features(client, run.info.run_id),
         reused=True,
@@ -262,6 +263,7 @@ def _train_one(
         mlflow_run_id=run.info.run_id,
         n_train=int(split.train.sum()),
         n_test=int(split.test.sum()),
+        n_test_positives=int(test_label.sum()),
         trained_at=utc_now(),
         top_features=top_features,
     )

@@ -110,6 +110,7 @@ class ModelResult:
     mlflow_run_id: str
     n_train: int
     n_test: int
+    n_test_positives: int  # defects or failures in the holdout: few means a noisy comparison
     trained_at: datetime
     top_features: list[dict[str, Any]] = field(default_factory=list)
     reused: bool = False  # True when the training data was unchanged and the earlier run was kept

@@ -9,6 +9,7 @@ import streamlit as st
 from apps import data, ui
 
 TOP_FEATURES = 10
+FEW_POSITIVES = 20  # below this many events in the holdout, a metric moves a lot with one event
 
 user = ui.require_user()
 config = ui.choose_client(user)
@@ -44,7 +45,18 @@ for model in models.itertuples():
         )
         cols[1].metric(f"Baseline ({model.baseline_name})", ui.number(model.baseline_metric, 3))
         cols[2].metric("Training rows", ui.number(model.n_train))
-        cols[3].metric("Holdout rows", ui.number(model.n_test))
+        positives = getattr(model, "n_test_positives", None)  # absent in snapshots before it was published
+        cols[3].metric(
+            "Holdout rows",
+            ui.number(model.n_test),
+            help="The last 30 % of the time range, never seen in training.",
+        )
+        if not ui.is_missing(positives) and positives < FEW_POSITIVES:
+            st.warning(
+                f"Only {int(positives)} problem cases (defects or failures) fall in the holdout: the "
+                "comparison is a first signal, not a verdict. Collect more history before acting on it.",
+                icon=":material/info:",
+            )
         if beats:
             st.markdown(
                 f"Beats the baseline. Registered as `{model.registered_model}` v{model.model_version}."
