@@ -21,6 +21,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from forgeline.clients import ClientConfig, get_client  # noqa: E402
+from forgeline.locking import client_lock  # noqa: E402
 from forgeline.publish import RunInfo, new_run_id, publish_client  # noqa: E402
 from forgeline.warehouse import table_row_counts  # noqa: E402
 
@@ -166,20 +167,24 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
         outcome.seconds[stage] = round(now - clock, 2)
         clock = now
 
-    outcome.files_loaded, outcome.files_skipped, outcome.files_rejected = ingest(home, config)
-    lap("ingest")
-    outcome.core_rows = standardize(home, config)
-    lap("standardize")
-    gate = quality_gate(home, config)
-    outcome.gate_passed = bool(gate.passed)
-    outcome.gate_failures = [f"{o.table_name}.{o.column_name}: {o.expectation_type}" for o in gate.failed()]
-    lap("gate")
-    models = train(home, config, gate) if gate.passed and config.models else []
-    outcome.models = [dataclasses.asdict(m) if dataclasses.is_dataclass(m) else dict(m) for m in models]
-    lap("train")
-    status = "published" if gate.passed else "gate_failed"
-    run = RunInfo(run_id=outcome.run_id, started_at=started, status=status, gate_passed=gate.passed)
-    outcome.snapshot = publish(home, config, run, gate, models)
-    lap("publish")
-    outcome.status = status
+    # One writer per client: a second run of this client (another process) stops here, not in DuckDB.
+    with client_lock(settings, client_id):
+        outcome.files_loaded, outcome.files_skipped, outcome.files_rejected = ingest(home, config)
+        lap("ingest")
+        outcome.core_rows = standardize(home, config)
+        lap("standardize")
+        gate = quality_gate(home, config)
+        outcome.gate_passed = bool(gate.passed)
+        outcome.gate_failures = [
+            f"{o.table_name}.{o.column_name}: {o.expectation_type}" for o in gate.failed()
+        ]
+        lap("gate")
+        models = train(home, config, gate) if gate.passed and config.models else []
+        outcome.models = [dataclasses.asdict(m) if dataclasses.is_dataclass(m) else dict(m) for m in models]
+        lap("train")
+        status = "published" if gate.passed else "gate_failed"
+        run = RunInfo(run_id=outcome.run_id, started_at=started, status=status, gate_passed=gate.passed)
+        outcome.snapshot = publish(home, config, run, gate, models)
+        lap("publish")
+        outcome.status = status
     return outcome

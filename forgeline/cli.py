@@ -146,13 +146,15 @@ def ingest_command(
     """Copy delivered files into the client's landing area and load them into its raw tables."""
     from forgeline.clients import get_client
     from forgeline.ingest import add_files, ingest_client
+    from forgeline.locking import ClientBusy, client_lock
 
     settings = _settings(home)
     try:
         config = get_client(settings, client_id)
         add_files(settings, client_id, list(files))
-        report = ingest_client(settings, config, raise_on_rejection=False)
-    except ValueError as exc:  # ClientConfigError, IngestError: they name the file and the fix
+        with client_lock(settings, client_id):
+            report = ingest_client(settings, config, raise_on_rejection=False)
+    except (ValueError, ClientBusy) as exc:  # ClientConfigError, IngestError, ClientBusy: say what to do
         _fail(str(exc))
     table = Table("file", "raw table", "rows", "status")
     for f in report.files:

@@ -28,6 +28,8 @@ TOOL_ENVIRONMENT = {
     "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     # Forgeline's own library loggers (forgeline.ingest, forgeline.quality, ...) go into Prefect's run logs.
     "PREFECT_LOGGING_EXTRA_LOGGERS": "forgeline",
+    # ...and outside a flow (the CLI's ingest, tests) they just log locally, without a warning.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 
 
@@ -76,6 +78,10 @@ class Settings:
 
     def dbt_log_dir(self, client_id: str) -> Path:
         return self.home / "dbt" / check_client_id(client_id) / "logs"
+
+    def run_lock_path(self, client_id: str) -> Path:
+        """Held while a run or an ingest writes the client's warehouse (see forgeline/locking.py)."""
+        return self.home / "locks" / f"{check_client_id(client_id)}.lock"
 
     # -- quality gate ---------------------------------------------------------------------------
     def quality_dir(self, client_id: str) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from forgeline.cli import app
@@ -89,3 +90,20 @@ sources:
     assert "Traceback" not in result.output
     again = runner.invoke(app, ["ingest", "acme-press", str(good)])  # the good file stayed loaded
     assert again.exit_code == 0 and "skipped" in again.output
+
+
+def test_ingest_waits_for_no_one_while_another_run_writes_the_client(
+    workspace: Settings, tmp_path: Path
+) -> None:
+    """A second writer (say, a consultant's ingest during the nightly run) stops at once and says why."""
+    from forgeline.locking import ClientBusy, client_lock
+
+    assert runner.invoke(app, ["add-client", "acme-press"]).exit_code == 0
+    export = tmp_path / "shots_1.csv"
+    export.write_text("TimeStamp\n2026-10-01 08:00:00\n", encoding="utf-8")
+    with client_lock(workspace, "acme-press"):
+        result = runner.invoke(app, ["ingest", "acme-press", str(export)])
+        assert result.exit_code == 1 and "Another run is writing acme-press" in result.output
+        with pytest.raises(ClientBusy), client_lock(workspace, "acme-press"):
+            pass
+    assert runner.invoke(app, ["ingest", "acme-press", str(export)]).exit_code == 0  # free again
