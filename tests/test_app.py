@@ -223,3 +223,23 @@ def test_only_the_data_module_opens_snapshot_files() -> None:
     for path in (REPO_ROOT / "apps").rglob("*.py"):
         if path.name != "data.py":
             assert "duckdb" not in path.read_text(encoding="utf-8"), f"{path} reads data itself"
+
+
+def test_model_results_show_the_model_against_its_baseline_with_its_card(
+    open_app: Callable[[], AppTest], program: Settings
+) -> None:
+    at = log_in(open_app(), "hanbit-press", demo_password("hanbit-press"))
+    at.switch_page("app_pages/client/models.py").run()
+    assert_ok(at, "hanbit-press models")
+    con = duckdb.connect(str(current_snapshot(program, "hanbit-press")), read_only=True)
+    try:
+        model, baseline = con.execute(
+            "SELECT model_metric, baseline_metric FROM meta.model_results"
+        ).fetchone()
+    finally:
+        con.close()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["pr_auc (holdout)"] == f"{model:.3f}"
+    assert metrics["Baseline (hours since the last repair)"] == f"{baseline:.3f}"
+    assert any(e.label.startswith("Model card") for e in at.expander)
+    assert any("Naive baseline: hours since the machine's last repair" in m.value for m in at.markdown)

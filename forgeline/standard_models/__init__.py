@@ -12,6 +12,7 @@ trained and registered again.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from types import ModuleType
 from typing import Any
@@ -269,6 +270,12 @@ def _train_one(
     )
 
 
+def model_card(model_name: str) -> str:
+    """What the model needs, how it is validated, the baseline it must beat (its module's docstring)."""
+    module = CATALOG.get(model_name)
+    return inspect.cleandoc(module.__doc__ or "") if module else ""
+
+
 def build_training_set(settings: Settings, config: ClientConfig, model_name: str) -> TrainingSet:
     """Read the client's core tables (read-only, closed at once) into one model's training set."""
     if model_name not in CATALOG:
@@ -310,4 +317,4 @@ def train_client_models(settings: Settings, config: ClientConfig, gate: Any) -> 
     return results
 
 
-__all__ = ["CATALOG", "ModelResult", "NotEnoughData", "TrainingBlocked", "train_client_models"]
+__all__ = ["CATALOG", "ModelResult", "model_card", "NotEnoughData", "TrainingBlocked", "train_client_models"]

@@ -3,11 +3,15 @@
 Needs: ``core.fct_sensor_readings`` and failures in ``core.fct_maintenance_events``. One row per machine
 and hour: each tag's hourly mean and max, its 6-hour mean, and that mean's deviation from the machine's
 own trailing 3-day median (drift, independent of each machine's normal level). Label: a failure is
-reported within the next ``HORIZON``. Hours inside a repair are left out (the machine is down, not at risk).
+reported within the next 24 hours. Hours inside a repair are left out (the machine is down, not at risk).
 
 Naive baseline: hours since the machine's last repair ended (the age-based rule behind fixed maintenance
 intervals). Metric: PR-AUC on the last 30 % of the time range, with an embargo of one horizon before
 the holdout so that no training label looks into it.
+
+Reading it: the score is the chance that a failure is reported within 24 hours. A machine whose score
+stays high deserves an inspection before its next shift; the top features say which sensor drifts before
+failures, which is where a maintenance plan should look first.
 """
 
 from __future__ import annotations

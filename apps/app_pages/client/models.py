@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from apps import data, ui
+from forgeline.standard_models import model_card
 
 TOP_FEATURES = 10
 FEW_POSITIVES = 20  # below this many events in the holdout, a metric moves a lot with one event
@@ -65,6 +66,8 @@ for model in models.itertuples():
             st.markdown(":orange[Does not beat the baseline]: not promoted to champion.")
         trained = ui.when(model.trained_at, config.timezone)
         st.caption(f"Task {model.task} · MLflow run `{model.mlflow_run_id}` · trained {trained}")
+        with st.expander("Model card: data it needs, validation, baseline"):
+            st.markdown(model_card(model.model_name) or "No model card for this model.")
 
         left, right = st.columns(2)
         with left:
