@@ -20,7 +20,12 @@ models = data.model_results(user, config.id)
 if models.empty:
     if config.models:
         info = data.run_info(user, config.id)
-        reason = "the quality gate failed" if info and info.get("gate_passed") is False else "not run yet"
+        if info is None:
+            reason = "not run yet"
+        elif not ui.is_missing(info.get("gate_passed")) and not bool(info["gate_passed"]):
+            reason = "the quality gate failed: see Data quality"
+        else:  # trained only when time-ordered train and holdout parts both hold problem cases
+            reason = "not trained: the history is too short for a fair holdout; see the run's log"
         st.info(f"No model results for {', '.join(config.models)} in the current snapshot ({reason}).")
     else:
         st.info("No standard models are configured for this client.")
