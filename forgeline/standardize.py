@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,6 +21,8 @@ from forgeline.clients import ClientConfig
 from forgeline.settings import DBT_PROJECT_DIR, TOOL_ENVIRONMENT, Settings
 
 log = logging.getLogger("forgeline.standardize")
+
+OUTPUT_TAIL_LINES = 60  # what an error message quotes of dbt's output when run_results names nothing
 
 
 class StandardizeError(RuntimeError):
@@ -80,15 +84,29 @@ def run_dbt(
         _dbt_vars(config),
     ]
     log.info("dbt %s for %s (adapter %s)…", " ".join(args), config.id, config.source_system)
-    done = subprocess.run(
-        cmd, env=_environment(settings, config), capture_output=True, text=True, check=False
-    )
+    # A failed start (bad project, no profile) writes no results: never read the last run's instead.
+    (target / "run_results.json").unlink(missing_ok=True)
+    output: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+    with subprocess.Popen(
+        cmd,
+        env=_environment(settings, config),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            _log_progress(config.id, line)
+    returncode = process.returncode
     result = _read_run_results(target / "run_results.json", config.id, command)
-    if done.returncode != 0:
+    if returncode != 0:
         if result.failures:
             named = "; ".join(f"{node}: {message}" for node, message in result.failures[:8])
         else:
-            named = (done.stdout[-2000:] + done.stderr[-2000:]).strip()
+            named = "".join(output).strip()[-3000:]
         raise StandardizeError(
             f"dbt {' '.join(args)} failed for {config.id}: {named}. Full log: "
             f"{settings.dbt_log_dir(config.id) / 'dbt.log'}. A failing test usually means the client's "
@@ -96,6 +114,27 @@ def run_dbt(
         )
     log.info("dbt %s for %s: %s", " ".join(args), config.id, result.summary())
     return result
+
+
+# dbt's console line for a finished node, e.g. "12 of 97 OK created sql table model core.fct_cycles ..."
+_NODE_DONE = re.compile(
+    r"(\d+) of (\d+) (OK created|ERROR creating|FAIL|WARN|ERROR|PASS|SKIP)\b(.*?)\s*\.{2,}"
+)
+
+
+def _log_progress(client_id: str, line: str) -> None:
+    """Follow a long build: each model built, and each failing or warning test, as it happens."""
+    match = _NODE_DONE.search(line)
+    if not match:
+        return
+    done, total, status, what = match.groups()
+    message = f"{client_id}: dbt {done}/{total} {status}{what}"
+    if status in ("PASS", "SKIP"):
+        log.debug(message)
+    elif status in ("OK created",):
+        log.info(message)
+    else:
+        log.warning(message)
 
 
 def _read_run_results(path: Path, client_id: str, command: str) -> DbtRunResult:
