@@ -71,6 +71,8 @@ def _settings(home: Path | None):
 @app.command("clients")
 def list_clients_command(home: HomeOption = None) -> None:
     """List the program's clients with their last published run."""
+    import pandas as pd
+
     from forgeline.clients import list_clients
     from forgeline.publish import current_run_info
 
@@ -81,16 +83,22 @@ def list_clients_command(home: HomeOption = None) -> None:
             f"No clients in {settings.clients_dir}. Add one with `forgeline add-client` or run `make demo`."
         )
         raise typer.Exit(0)
-    table = Table("client", "name", "source system", "models", "last run", "status", "gate")
+    table = Table("client", "name", "source system", "models", "last run (local)", "status", "gate")
+    table.columns[0].no_wrap = True
     for c in clients:
         info = current_run_info(settings, c.id)
         gate = "-" if not info else ("passed" if info.get("gate_passed") else "FAILED")
+        finished = (
+            pd.Timestamp(info["finished_at"]).tz_convert(c.timezone).strftime("%Y-%m-%d %H:%M")
+            if info
+            else "never"
+        )
         table.add_row(
             c.id,
             c.name,
             c.source_system,
             ", ".join(c.models) or "-",
-            str(info["finished_at"])[:19] if info else "never",
+            finished,
             info["status"] if info else "-",
             gate,
         )
