@@ -98,10 +98,19 @@ def _reused_result(
     if not versions:
         return None
     version = str(max(int(v.version) for v in versions))
-    aliases = client.get_registered_model(registered).aliases
+    return _result_from_run(
+        client, run, registered, version, _load_top_features(client, run.info.run_id), reused=True
+    )
+
+
+def _result_from_run(
+    client: Any, run: Any, registered: str, version: str, top_features: list[dict[str, Any]], reused: bool
+) -> ModelResult:
+    """What publish shows of one model version, read from its MLflow run (new or reused alike)."""
     tags, metrics = run.data.tags, run.data.metrics
+    aliases = client.get_registered_model(registered).aliases
     return ModelResult(
-        model_name=model_name,
+        model_name=tags["model_name"],
         registered_model=registered,
         task=tags.get("task", ""),
         metric_name=PRIMARY_METRIC,
@@ -116,8 +125,8 @@ def _reused_result(
         n_test=int(metrics["n_test"]),
         n_test_positives=int(metrics["positives_test"]),
         trained_at=pd.Timestamp(run.info.start_time, unit="ms", tz="UTC").to_pydatetime(),
-        top_features=_load_top_features(client, run.info.run_id),
-        reused=True,
+        top_features=top_features,
+        reused=reused,
     )
 
 
@@ -186,7 +195,7 @@ def _train_one(
         }
         for r, i in enumerate(ranked)
     ]
-    gate_summary = gate.summary() if gate is not None else {}
+    gate_summary = gate.summary()
 
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=f"{model_name} {utc_now():%Y-%m-%d %H:%M}"
@@ -249,25 +258,7 @@ def _train_one(
             version,
             data.baseline_name,
         )
-    aliases = client.get_registered_model(registered).aliases
-    return ModelResult(
-        model_name=model_name,
-        registered_model=registered,
-        task=module.TASK,
-        metric_name=PRIMARY_METRIC,
-        model_metric=metrics[f"holdout_{PRIMARY_METRIC}"],
-        baseline_name=data.baseline_name,
-        baseline_metric=baseline[f"baseline_{PRIMARY_METRIC}"],
-        beats_baseline=bool(beats),
-        model_version=version,
-        is_champion=str(aliases.get(CHAMPION_ALIAS)) == version,
-        mlflow_run_id=run.info.run_id,
-        n_train=int(split.train.sum()),
-        n_test=int(split.test.sum()),
-        n_test_positives=int(test_label.sum()),
-        trained_at=utc_now(),
-        top_features=top_features,
-    )
+    return _result_from_run(client, client.get_run(run.info.run_id), registered, version, top_features, False)
 
 
 def model_card(model_name: str) -> str:
