@@ -203,8 +203,7 @@ def add_login(
 
     settings = _settings(home)
     if consultant == bool(client_id):
-        console.print("[red]Not added:[/red] give exactly one of --client ID or --consultant.")
-        raise typer.Exit(1)
+        _fail("not added: give exactly one of --client ID or --consultant.")
     try:
         if client_id:
             get_client(settings, client_id)  # the client must exist
@@ -217,8 +216,7 @@ def add_login(
             client_id,
         )
     except ValueError as exc:
-        console.print(f"[red]Not added:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        _fail(f"not added: {exc}")
     sees = "every client" if consultant else client_id
     console.print(f"Login {username} saved in {settings.users_path}; it sees {sees}.")
 
