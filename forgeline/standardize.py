@@ -131,7 +131,7 @@ def _log_progress(client_id: str, line: str) -> None:
     message = f"{client_id}: dbt {done}/{total} {status}{what}"
     if status in ("PASS", "SKIP"):
         log.debug(message)
-    elif status in ("OK created",):
+    elif status == "OK created":
         log.info(message)
     else:
         log.warning(message)
