@@ -184,7 +184,7 @@ def program_overview(user: User) -> pd.DataFrame:
             {
                 "client_id": config.id,
                 "name": config.name,
-                "source_system": config.source_system,
+                "industry": config.industry,
                 "finished_at": info["finished_at"] if info else None,
                 "status": info["status"] if info else "never run",
                 "gate_passed": info["gate_passed"] if info else None,

@@ -67,7 +67,7 @@ def choose_client(user: User) -> ClientConfig:
 
 def client_header(title: str, config: ClientConfig) -> None:
     st.title(title)
-    st.caption(f"{config.name} · `{config.id}` · source system `{config.source_system}`")
+    st.caption(f"{config.name} · `{config.id}`" + (f" · {config.industry}" if config.industry else ""))
 
 
 # -- formats ---------------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ def main(datasets: Path) -> None:
         ),
     )
     pq.write_table(table, OUT / "kamp_die_casting.parquet", compression="zstd", compression_level=19)
+    (OUT / "kamp_cnc_machining").mkdir(exist_ok=True)
+    for source in sorted((datasets / "kamp_cnc_machining").glob("*.csv")):
+        gzip_copy(source, OUT / "kamp_cnc_machining" / f"{source.name}.gz")
+    gzip_copy(datasets / "kamp_melting_tank/melting_tank_sample10k.csv", OUT / "kamp_melting_tank.csv.gz")
 
 
 if __name__ == "__main__":

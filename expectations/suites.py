@@ -108,9 +108,9 @@ def build_fct_sensor_readings_suite() -> gx.ExpectationSuite:
         [
             gxe.ExpectColumnValuesToNotBeNull(column="read_at"),
             gxe.ExpectColumnValuesToNotBeNull(column="value"),
-            gxe.ExpectColumnValuesToBeInSet(
-                column="unit", value_set=["°C", "MPa", "mm/s", "A", "bar", "kW", "rpm"]
-            ),
+            # Units are canonical by construction (the mapping converts them); every reading must have one.
+            gxe.ExpectColumnValuesToNotBeNull(column="unit"),
+            gxe.ExpectColumnValuesToNotBeNull(column="quantity_kind"),
         ],
     )
 
@@ -129,10 +129,25 @@ def build_fct_maintenance_events_suite() -> gx.ExpectationSuite:
     return _suite(
         "fct_maintenance_events",
         [
-            gxe.ExpectColumnValuesToBeUnique(column="work_order_id"),
-            gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=["failure", "preventive"]),
+            gxe.ExpectColumnValuesToBeUnique(column="maintenance_id"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="event_type", value_set=["failure", "corrective", "preventive", "inspection"]
+            ),
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A="repair_ended_at", column_B="repair_started_at", or_equal=True
+            ),
+        ],
+    )
+
+
+def build_fct_machine_states_suite() -> gx.ExpectationSuite:
+    return _suite(
+        "fct_machine_states",
+        [
+            gxe.ExpectColumnValuesToNotBeNull(column="state"),
+            # A state lasting more than a week is a gap in the data read as one long state.
+            gxe.ExpectColumnValuesToBeBetween(
+                column="duration_s", min_value=0, max_value=7 * 86_400, mostly=0.99
             ),
         ],
     )
@@ -158,6 +173,7 @@ SUITE_BUILDERS: dict[str, Callable[[], gx.ExpectationSuite]] = {
     "fct_sensor_readings": build_fct_sensor_readings_suite,
     "fct_downtime_events": build_fct_downtime_events_suite,
     "fct_maintenance_events": build_fct_maintenance_events_suite,
+    "fct_machine_states": build_fct_machine_states_suite,
     "fct_energy_readings": build_fct_energy_readings_suite,
 }
 

@@ -65,7 +65,7 @@ def ingest(home: str, config: ClientConfig) -> tuple[int, int, list[str]]:
         logger.info("%d file(s) already loaded earlier, skipped.", len(skipped))
     for name in report.unmatched:
         logger.warning(
-            "Landing file %s matches no source in client.yml and was not loaded: add a source for it.", name
+            "Landing file %s matches no source in mapping.yml and was not loaded: add a source for it.", name
         )
     for refused in report.files:
         if refused.status == "rejected":
@@ -82,11 +82,19 @@ def ingest(home: str, config: ClientConfig) -> tuple[int, int, list[str]]:
 
 @task(task_run_name="standardize {config.id}", cache_policy=NO_CACHE)
 def standardize(home: str, config: ClientConfig) -> dict[str, int]:
-    """Build the client's staging, core and marts with dbt and return the core row counts."""
-    from forgeline.standardize import run_dbt
+    """Apply the client's mapping, build its staging, core and marts with dbt; return the core row counts."""
+    from forgeline.standardize import apply_mapping, run_dbt
 
     logger = get_run_logger()
     settings = get_settings(home)
+    problems = apply_mapping(settings, config)
+    if problems:
+        logger.warning(
+            "%d column(s) hold values the mapping could not read (they stay empty): fix mapping.yml or ask "
+            "the client for a clean export. %s",
+            len(problems),
+            " | ".join(p.describe() for p in problems[:5]),
+        )
     result = run_dbt(settings, config, "build")
     logger.info("dbt build for %s: %s", config.id, result.summary())
     counts = table_row_counts(settings, config.id, "core")

@@ -34,25 +34,18 @@ HomeOption = Annotated[
 ]
 
 CLIENT_TEMPLATE = """\
-# Forgeline client configuration. Fill in, then: forgeline ingest {id} <files>; forgeline run {id}
+# Forgeline mapping of one client (reference: docs/mapping.md). Draft the sources with
+# `forgeline inspect FILE... --write {id}`, dry-run with `forgeline check {id}`, then ingest and run.
 id: {id}
 name: "{name}"
 industry: ""
 timezone: Asia/Seoul
-# The dbt adapter that standardizes this client's exports (dbt_project/models/staging/<source_system>/).
-source_system: {source_system}
-sources:
-  - entity: shots            # raw table raw.<source_system>__<entity>
-    pattern: "*.csv"         # files in the landing folder this source reads
-    format: csv              # csv | excel | parquet
-    encoding: auto           # auto tries UTF-8, then CP949
-machines: []
-products: []
-planned_hours_per_day: 24
 models: []
 logins:
   - username: {id}
     display_name: "{name}"
+masters: {{}}
+sources: []
 """
 
 
@@ -83,7 +76,7 @@ def list_clients_command(home: HomeOption = None) -> None:
             f"No clients in {settings.clients_dir}. Add one with `forgeline add-client` or run `make demo`."
         )
         raise typer.Exit(0)
-    table = Table("client", "name", "source system", "models", "last run (local)", "status", "gate")
+    table = Table("client", "name", "industry", "sources", "models", "last run (local)", "status", "gate")
     table.columns[0].no_wrap = True
     for c in clients:
         info = current_run_info(settings, c.id)
@@ -96,7 +89,8 @@ def list_clients_command(home: HomeOption = None) -> None:
         table.add_row(
             c.id,
             c.name,
-            c.source_system,
+            c.industry or "-",
+            ", ".join(s.name for s in c.sources) or "-",
             ", ".join(c.models) or "-",
             finished,
             info["status"] if info else "-",
@@ -109,12 +103,12 @@ def list_clients_command(home: HomeOption = None) -> None:
 def add_client(
     client_id: Annotated[str, typer.Argument(help="Short id: lower-case letters, digits, hyphens.")],
     name: Annotated[str, typer.Option(help="The client's name as shown to people.")] = "",
-    source_system: Annotated[str, typer.Option(help="dbt adapter for its exports.")] = "kamp_molding",
-    from_file: Annotated[Path | None, typer.Option("--from", help="An existing client.yml to copy.")] = None,
+    from_file: Annotated[Path | None, typer.Option("--from", help="A mapping.yml to start from.")] = None,
     home: HomeOption = None,
 ) -> None:
-    """Add a client: validate and copy a client.yml, or write a template to fill in."""
+    """Add a client: validate and copy a mapping.yml, or write a template to fill in."""
     from forgeline.clients import load_client_config
+    from forgeline.standard_models import CATALOG
 
     settings = _settings(home)
     try:
@@ -130,25 +124,35 @@ def add_client(
     text = (
         from_file.read_text(encoding="utf-8")
         if from_file
-        else CLIENT_TEMPLATE.format(id=client_id, name=name or client_id, source_system=source_system)
+        else CLIENT_TEMPLATE.format(id=client_id, name=name or client_id)
     )
     path.write_text(text, encoding="utf-8")
     try:
-        load_client_config(path)
+        config = load_client_config(path)
+        unknown = sorted(set(config.models) - set(CATALOG))
+        if unknown:
+            raise ValueError(
+                f"{path}: models {unknown} are not in the catalog {sorted(CATALOG)}; fix `models:`."
+            )
     except ValueError as exc:
         path.unlink()
         console.print(f"[red]Not added:[/red] {exc}")
         raise typer.Exit(1) from exc
     settings.landing_dir(client_id).mkdir(parents=True, exist_ok=True)
     console.print(
-        f"Added {client_id}: configuration {path}, landing folder {settings.landing_dir(client_id)}"
+        f"Added {client_id}: mapping {path}, landing folder {settings.landing_dir(client_id)}. "
+        f"Next: `forgeline check {client_id}` on the delivered files."
     )
 
 
 @app.command("ingest")
 def ingest_command(
     client_id: str,
-    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Delivered files.")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(exists=True, dir_okay=False, help="Delivered files (none: re-scan)."),
+    ] = None,
+    retry: Annotated[bool, typer.Option("--retry", help="Read refused files again (after a fix).")] = False,
     home: HomeOption = None,
 ) -> None:
     """Copy delivered files into the client's landing area and load them into its raw tables."""
@@ -159,9 +163,9 @@ def ingest_command(
     settings = _settings(home)
     try:
         config = get_client(settings, client_id)
-        add_files(settings, client_id, list(files))
+        add_files(settings, client_id, list(files or []))
         with client_lock(settings, client_id):
-            report = ingest_client(settings, config, raise_on_rejection=False)
+            report = ingest_client(settings, config, raise_on_rejection=False, retry=retry)
     except (ValueError, ClientBusy) as exc:  # ClientConfigError, IngestError, ClientBusy: say what to do
         _fail(str(exc))
     table = Table("file", "raw table", "rows", "status")
@@ -174,13 +178,38 @@ def ingest_command(
         console.print(f"[yellow]No file delivered yet for source {source}.[/yellow]")
     for earlier in (f for f in report.files if f.status == "rejected earlier"):
         console.print(
-            f"[yellow]Still refused (deliver a corrected file under a new name):[/yellow] {earlier.error}"
+            "[yellow]Still refused (fix the mapping and run `forgeline ingest "
+            f"{client_id} --retry`, or `forgeline withdraw {client_id} FILE`):[/yellow] {earlier.error}"
         )
     if report.rejected:
         _fail(
             "\n".join(str(f.error) for f in report.rejected)
             + "\nThe other files are loaded; fix the refused file(s) and ingest again."
         )
+
+
+@app.command("withdraw")
+def withdraw_command(
+    client_id: str,
+    file: Annotated[str, typer.Argument(help="The delivered file, as the landing folder names it.")],
+    home: HomeOption = None,
+) -> None:
+    """Take a delivered file back: its raw rows go; the file is kept aside, never loaded again."""
+    from forgeline.clients import get_client
+    from forgeline.ingest import withdraw_file
+    from forgeline.locking import ClientBusy, client_lock
+
+    settings = _settings(home)
+    try:
+        config = get_client(settings, client_id)
+        with client_lock(settings, client_id):
+            removed = withdraw_file(settings, config, file)
+    except (ValueError, ClientBusy) as exc:
+        _fail(str(exc))
+    console.print(
+        f"Withdrew {file}: {removed:,} raw rows removed; the file is kept in {settings.withdrawn_dir(client_id)}. "
+        f"Run `forgeline run {client_id}` to publish without it."
+    )
 
 
 @app.command("add-login")

@@ -1,112 +1,108 @@
-"""A client's configuration: who it is, how to read its exports, and its master data.
+"""The program's clients: each one folder ``<home>/clients/<id>/`` holding its ``mapping.yml``.
 
-A data engineer keeps one ``client.yml`` per client in ``<home>/clients/<id>/``. It says which
-dbt adapter standardizes the client's exports (``source_system``), how each delivered file is read
-into a raw table (``sources``), and the masters Forgeline cannot infer from the exports
-(equipment, products, planned time). Errors name the file and the field to fix.
+The mapping file says who the client is, its master data and how each of its exports maps to the
+common schema (``forgeline/mapping/spec.py``; reference in ``docs/mapping.md``). Errors name the file,
+the line and the key to fix.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from forgeline.settings import Settings, check_client_id
+from forgeline.mapping.spec import ClientConfig, SourceSpec
+from forgeline.settings import Settings
+
+__all__ = [
+    "ClientConfig",
+    "ClientConfigError",
+    "SourceSpec",
+    "get_client",
+    "list_clients",
+    "load_client_config",
+    "parse_client_config",
+    "save_client_config",
+]
 
 
 class ClientConfigError(ValueError):
-    """A client.yml that cannot be used; the message names the file and the field."""
+    """A mapping.yml that cannot be used; the message names the file, line and key."""
 
 
-class SourceSpec(BaseModel):
-    """How one kind of delivered file becomes one raw table ``raw.<source_system>__<entity>``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    entity: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="raw table suffix, e.g. 'shots'")
-    pattern: str = Field(description="glob, relative to the client's landing folder, e.g. 'shots_*.csv'")
-    format: Literal["csv", "excel", "parquet"]
-    encoding: str = Field(default="auto", description="'auto' tries UTF-8 (with or without BOM), then CP949")
-    delimiter: str = ","
-    sheet: str | None = Field(default=None, description="Excel sheet name (default: the first sheet)")
-    header_row: int = Field(default=1, ge=1, description="1-based row that holds the column names")
-    required_columns: list[str] = Field(default_factory=list, description="headers that must be present")
-
-
-class Machine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    machine_id: str
-    machine_name: str
-    line_id: str
-    site_id: str
-    machine_class: str
-    rated_power_kw: float | None = None
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (pydantic's error location), as deep as it exists."""
+    line = None
+    for key in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+            if node is None:  # e.g. a short form turned into a dict by a validator: stay on the parent
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
 
 
-class Product(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _describe(loc: tuple[Any, ...], data: Any) -> str:
+    """A readable key path: sources[shots].feeds.cycles instead of sources.0.feeds.cycles."""
+    parts: list[str] = []
+    cursor = data
+    for key in loc:
+        if isinstance(key, int) and isinstance(cursor, list) and key < len(cursor):
+            cursor = cursor[key]
+            name = cursor.get("name") if isinstance(cursor, dict) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{name or key}]"]
+            continue
+        parts.append(str(key))
+        cursor = cursor.get(key) if isinstance(cursor, dict) else None
+    return ".".join(p for p in parts if p)
 
-    product_id: str
-    product_name: str
-    ideal_cycle_time_s: float = Field(gt=0)
-    parts_per_cycle: int = Field(default=1, ge=1)
 
-
-class Login(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    username: str
-    display_name: str
-
-
-class ClientConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    name: str
-    industry: str = ""
-    timezone: str = "Asia/Seoul"
-    source_system: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="dbt staging adapter to use")
-    sources: list[SourceSpec]
-    machines: list[Machine] = Field(default_factory=list)
-    products: list[Product] = Field(default_factory=list)
-    planned_hours_per_day: float = Field(default=24.0, gt=0, le=24)
-    emission_factor_kg_per_kwh: float | None = Field(
-        default=None, description="overrides the grid factor seed for this client"
-    )
-    models: list[str] = Field(
-        default_factory=list, description="standard models to train, e.g. defect_prediction"
-    )
-    logins: list[Login] = Field(default_factory=list)
-
-    @field_validator("id")
-    @classmethod
-    def _valid_id(cls, value: str) -> str:
-        return check_client_id(value)
-
-    def raw_table(self, source: SourceSpec) -> str:
-        return f"{self.source_system}__{source.entity}"
+def parse_client_config(text: str, path: Path | str = "mapping.yml") -> ClientConfig:
+    """Validate mapping text; every problem is reported with its line and key."""
+    try:
+        data = yaml.safe_load(text)
+        tree = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise ClientConfigError(f"{path}: not valid YAML ({exc}). Fix the file and run again.") from exc
+    if not isinstance(data, dict):
+        raise ClientConfigError(
+            f"{path}: expected keys such as id, name, sources; found {type(data).__name__}."
+        )
+    try:
+        return ClientConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "union[", "json-or")))
+            line = _line_of(tree, loc)
+            message = str(err["msg"]).removeprefix("Value error, ")
+            key = _describe(loc, data) or "(top level)"
+            problems.append(f"{path}:{line or '?'}: {key}: {message}")
+        raise ClientConfigError("\n".join(problems) + "\nFix the mapping and run again.") from exc
 
 
 def load_client_config(path: Path) -> ClientConfig:
-    """Read and validate one client.yml, naming the file and field on any problem."""
+    """Read and validate one mapping.yml, naming the file, line and key on any problem."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ClientConfigError(f"{path}: no such client configuration. Add the client first.") from exc
-    except yaml.YAMLError as exc:
-        raise ClientConfigError(f"{path}: not valid YAML ({exc}). Fix the file and run again.") from exc
-    try:
-        config = ClientConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
-        )
-        raise ClientConfigError(f"{path}: {problems}. Fix the file and run again.") from exc
+        raise ClientConfigError(
+            f"{path}: no such mapping. Add the client first (`forgeline add-client`)."
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ClientConfigError(f"{path}: not UTF-8 text; save the mapping as UTF-8.") from exc
+    config = parse_client_config(text, path)
     if config.id != path.parent.name:
         raise ClientConfigError(
             f"{path}: id '{config.id}' does not match its folder '{path.parent.name}'; they must be equal."
@@ -118,20 +114,35 @@ def list_clients(settings: Settings) -> list[ClientConfig]:
     """Every client of the program, sorted by id."""
     if not settings.clients_dir.exists():
         return []
-    return [load_client_config(p) for p in sorted(settings.clients_dir.glob("*/client.yml"))]
+    return [load_client_config(p) for p in sorted(settings.clients_dir.glob("*/mapping.yml"))]
 
 
 def get_client(settings: Settings, client_id: str) -> ClientConfig:
     return load_client_config(settings.client_config_path(client_id))
 
 
-def save_client_config(settings: Settings, config: ClientConfig) -> Path:
-    path = settings.client_config_path(config.id)
+def save_mapping_text(settings: Settings, client_id: str, text: str) -> Path:
+    """Validate and save a mapping (atomic); the version it replaces is kept in the client's history."""
+    path = settings.client_config_path(client_id)
+    config = parse_client_config(text, path)
+    if config.id != client_id:
+        raise ClientConfigError(f"{path}: id '{config.id}' must be '{client_id}'.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(
-        config.model_dump(mode="json", exclude_defaults=False), allow_unicode=True, sort_keys=False
-    )
-    tmp = path.with_suffix(".yml.tmp")
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if old == text:
+            return path
+        history = settings.mapping_history_dir(client_id)
+        history.mkdir(parents=True, exist_ok=True)
+        (history / f"mapping.{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.yml").write_text(old, encoding="utf-8")
+    tmp = path.with_name(".mapping.yml.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def save_client_config(settings: Settings, config: ClientConfig) -> Path:
+    text = yaml.safe_dump(
+        config.model_dump(mode="json", exclude_defaults=True), allow_unicode=True, sort_keys=False
+    )
+    return save_mapping_text(settings, config.id, text)

@@ -129,7 +129,7 @@ def publish_client(
                 "run_id": run.run_id,
                 "client_id": config.id,
                 "client_name": config.name,
-                "source_system": config.source_system,
+                "industry": config.industry,
                 "started_at": run.started_at,
                 "finished_at": datetime.now(UTC),
                 "status": run.status,
@@ -161,8 +161,9 @@ def publish_client(
         registries = {
             row[0]
             for row in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'warehouse' "
-                "AND table_schema = 'raw' AND table_name IN ('_load_batches', '_rejected_files')"
+                "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+                "WHERE table_catalog = 'warehouse' AND (table_schema = 'raw' AND table_name IN "
+                "('_load_batches', '_rejected_files') OR table_schema = 'mapped' AND table_name = '_problems')"
             ).fetchall()
         }
         for name, frame in {
@@ -177,7 +178,9 @@ def publish_client(
             con.unregister("frame_to_copy")
         # What was loaded and what was refused: the data-quality page shows both to the client.
         for registry in sorted(registries):
-            con.execute(f"CREATE TABLE meta.{registry.lstrip('_')} AS SELECT * FROM warehouse.raw.{registry}")
+            schema, name = registry.split(".")
+            target = "mapping_problems" if schema == "mapped" else name.lstrip("_")
+            con.execute(f'CREATE TABLE meta.{target} AS SELECT * FROM warehouse.{schema}."{name}"')
         con.execute("DETACH warehouse")
     finally:
         con.close()

@@ -48,16 +48,28 @@ class Settings:
     # -- program and clients ------------------------------------------------------------------
     @property
     def clients_dir(self) -> Path:
-        """One folder per client holding its ``client.yml`` (mapping, masters, login)."""
+        """One folder per client holding its ``mapping.yml`` (who it is, masters, how its files map)."""
         return self.home / "clients"
 
+    def client_dir(self, client_id: str) -> Path:
+        """Everything that is this client's configuration; adding a client touches nothing else."""
+        return self.clients_dir / check_client_id(client_id)
+
     def client_config_path(self, client_id: str) -> Path:
-        return self.clients_dir / check_client_id(client_id) / "client.yml"
+        return self.client_dir(client_id) / "mapping.yml"
+
+    def mapping_history_dir(self, client_id: str) -> Path:
+        """Earlier versions of the mapping, one file each, kept when a new one is saved."""
+        return self.client_dir(client_id) / "history"
 
     # -- landing -> raw -> staging/core/marts ---------------------------------------------------
     def landing_dir(self, client_id: str) -> Path:
         """Files exactly as the client delivered them. Never modified by Forgeline."""
         return self.home / "landing" / check_client_id(client_id)
+
+    def withdrawn_dir(self, client_id: str) -> Path:
+        """Delivered files taken back by `forgeline withdraw`: kept, never loaded."""
+        return self.home / "withdrawn" / check_client_id(client_id)
 
     @property
     def warehouse_dir(self) -> Path:

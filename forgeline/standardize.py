@@ -1,7 +1,10 @@
-"""Standardize one client's raw tables with dbt (staging → core → marts) in the client's own DuckDB file.
+"""Standardize one client's raw tables: its mapping compiled into ``mapped`` views, then dbt
+(staging → core → marts) in the client's own DuckDB file.
 
-dbt runs as a subprocess per client with its own target and log folders, so two clients can build side
-by side, and the DuckDB file is released as soon as dbt exits.
+``apply_mapping`` (re)creates the ``mapped.<entity>`` views from the client's mapping.yml and records the
+cells the mapping could not convert (``mapped._problems``: file, row, column, value, what is wrong). dbt
+runs as a subprocess per client with its own target and log folders, so two clients can build side by
+side, and the DuckDB file is released as soon as dbt exits.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import duckdb
+
 from forgeline.clients import ClientConfig
+from forgeline.mapping.compile import CompiledMapping, compile_mapping
 from forgeline.settings import DBT_PROJECT_DIR, TOOL_ENVIRONMENT, Settings
 
 log = logging.getLogger("forgeline.standardize")
@@ -56,9 +62,98 @@ def _environment(settings: Settings, config: ClientConfig) -> dict[str, str]:
 
 
 def _dbt_vars(config: ClientConfig) -> str:
-    return json.dumps(
-        {"client_id": config.id, "source_system": config.source_system, "client_timezone": config.timezone}
-    )
+    return json.dumps({"client_id": config.id, "client_timezone": config.timezone})
+
+
+RAW_LINEAGE = {"_client_id", "_source_file", "_source_row", "_load_batch_id", "_loaded_at"}
+PROBLEM_EXAMPLES = 5
+
+
+@dataclass
+class MappingProblem:
+    """Cells of one column that the mapping could not turn into a field's value."""
+
+    source_name: str
+    entity: str
+    field: str
+    column_name: str
+    problem: str
+    cells: int
+    examples: list[tuple[str, int, str]]  # (file, row, value)
+
+    def describe(self) -> str:
+        shown = "; ".join(f"{file} row {row}: {value!r}" for file, row, value in self.examples)
+        return (
+            f"source {self.source_name}, column {self.column_name!r} → {self.entity}.{self.field}: "
+            f"{self.cells:,} cell(s) {self.problem}, e.g. {shown}"
+        )
+
+
+def raw_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Each raw table (one per delivered source) and its columns as delivered."""
+    columns: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'raw' "
+        "AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY table_name, ordinal_position"
+    ).fetchall():
+        if column not in RAW_LINEAGE:
+            columns.setdefault(table, []).append(column)
+    return columns
+
+
+def mapping_problems(
+    con: duckdb.DuckDBPyConnection, compiled: CompiledMapping, limit_per_column: int = PROBLEM_EXAMPLES
+) -> list[MappingProblem]:
+    """The cells each mapped entity could not convert, grouped per source column and problem."""
+    found: list[MappingProblem] = []
+    for sql in compiled.problems.values():
+        rows = con.execute(
+            f"SELECT source_name, entity, field, column_name, problem, count(*) AS cells, "
+            f"list([source_file, CAST(source_row AS VARCHAR), value] ORDER BY source_file, source_row)"
+            f"[1:{limit_per_column}] FROM ({sql}) GROUP BY ALL ORDER BY source_name, entity, field"
+        ).fetchall()
+        for source_name, entity, field_name, column, problem, cells, examples in rows:
+            found.append(
+                MappingProblem(
+                    source_name,
+                    entity,
+                    field_name,
+                    column,
+                    problem,
+                    int(cells),
+                    [(e[0], int(e[1]), e[2]) for e in examples],
+                )
+            )
+    return found
+
+
+def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProblem]:
+    """Compile the client's mapping into the ``mapped`` views of its warehouse; return unconvertible cells."""
+    con = duckdb.connect(str(settings.warehouse_path(config.id)))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        compiled = compile_mapping(config, raw_columns(con))
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DROP SCHEMA IF EXISTS mapped CASCADE")
+        con.execute("CREATE SCHEMA mapped")
+        for name, sql in compiled.views.items():
+            con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
+        problems = mapping_problems(con, compiled)
+        con.execute(
+            "CREATE TABLE mapped._problems (source_name VARCHAR, entity VARCHAR, field VARCHAR, "
+            "column_name VARCHAR, problem VARCHAR, cells BIGINT, examples VARCHAR)"
+        )
+        for p in problems:
+            con.execute(
+                "INSERT INTO mapped._problems VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [p.source_name, p.entity, p.field, p.column_name, p.problem, p.cells, p.describe()],
+            )
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    for problem in problems:
+        log.warning("%s: %s", config.id, problem.describe())
+    return problems
 
 
 def run_dbt(
@@ -83,7 +178,7 @@ def run_dbt(
         "--vars",
         _dbt_vars(config),
     ]
-    log.info("dbt %s for %s (adapter %s)…", " ".join(args), config.id, config.source_system)
+    log.info("dbt %s for %s…", " ".join(args), config.id)
     # A failed start (bad project, no profile) writes no results: never read the last run's instead.
     (target / "run_results.json").unlink(missing_ok=True)
     output: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import yaml
 
-from forgeline.clients import ClientConfig, SourceSpec
 from forgeline.ingest.readers import ReadError, read_source
+from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
 
 log = logging.getLogger("forgeline.ingest")
@@ -49,7 +48,7 @@ class IngestReport:
     client_id: str
     files: list[FileLoad] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
-    # Declared sources no delivered file matches yet: "entity (pattern)".
+    # Declared sources no delivered file matches yet: "name (files)".
     undelivered: list[str] = field(default_factory=list)
 
     @property
@@ -115,8 +114,14 @@ def _ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
         "source_file VARCHAR, raw_table VARCHAR, rows BIGINT, encoding VARCHAR, loaded_at TIMESTAMPTZ, "
         "PRIMARY KEY (batch_id, raw_table))"
     )
+    # What each landing file was when it was last hashed: an unchanged file (same size and modification
+    # time) is not read again to hash it on every run.
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS raw._landing_files (source_file VARCHAR PRIMARY KEY, size BIGINT, "
+        "mtime_ns BIGINT, batch_id VARCHAR)"
+    )
     # Files refused, per content and the source settings that read them: the same file read the same way
-    # is not retried (it would fail the same way); a corrected client.yml source retries it.
+    # is not retried (it would fail the same way); a corrected mapping.yml source retries it.
     con.execute(
         "CREATE TABLE IF NOT EXISTS raw._rejected_files (batch_id VARCHAR, client_id VARCHAR, "
         "source_file VARCHAR, raw_table VARCHAR, source_settings VARCHAR, error VARCHAR, "
@@ -155,16 +160,18 @@ def _load_one(
     relative: str,
     batch_id: str,
 ) -> FileLoad:
-    table = config.raw_table(spec)
+    table = spec.name
     loaded_at = datetime.now(UTC)
     rows = 0
+    known_header: list[str] | None = None
     con.execute("BEGIN TRANSACTION")
     try:
         encoding, batches = read_source(path, spec)
         for header, batch in batches:
-            if rows == 0:
+            if header != known_header:  # the first batch, or JSON lines that brought a new key
                 _check_header(spec, header)
                 _ensure_table(con, table, header)
+                known_header = header
             columns = list(zip(*batch, strict=True)) if batch else [[] for _ in range(len(header) + 1)]
             arrays = {name: pa.array(columns[i], type=pa.string()) for i, name in enumerate(header)}
             arrays["_source_row"] = pa.array(columns[-1], type=pa.string())
@@ -180,10 +187,10 @@ def _load_one(
             log.info("%s: %s rows read so far…", relative, f"{rows:,}")
         if rows == 0:
             raise ReadError(
-                f"has a header (row {spec.header_row}) but no data rows. Was the export cut off? Ask the "
-                "client for the complete export"
-                if spec.format != "parquet"
-                else "holds no rows. Was the export cut off? Ask the client for the complete export"
+                "holds no rows. Was the export cut off? Ask the client for the complete export"
+                if spec.format in ("parquet", "jsonl") or spec.header_row == 0
+                else f"has a header (row {spec.header_row}) but no data rows. Was the export cut off? Ask "
+                "the client for the complete export"
             )
         con.execute(
             "INSERT INTO raw._load_batches VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -202,12 +209,14 @@ def _load_one(
 
 
 def _check_header(spec: SourceSpec, header: list[str]) -> None:
-    where = "the Parquet schema" if spec.format == "parquet" else f"header row {spec.header_row}"
+    where = {"parquet": "the Parquet schema", "jsonl": "the JSON keys"}.get(
+        spec.format, f"header row {spec.header_row}" if spec.header_row else "`columns:`"
+    )
     missing = [c for c in spec.required_columns if c not in header]
     if missing:
         raise ReadError(
             f"{where} is missing required column(s) {missing}; its columns are {header}. Ask the client "
-            "for the full export, or fix `required_columns`/`header_row` in client.yml"
+            "for the full export, or fix `required_columns`/`header_row` in mapping.yml"
         )
     reserved = [c for c in header if c.casefold() in {n.casefold() for n in LINEAGE_COLUMNS}]
     if reserved:
@@ -216,95 +225,44 @@ def _check_header(spec: SourceSpec, header: list[str]) -> None:
         )
 
 
-def _load_masters(con: duckdb.DuckDBPyConnection, settings: Settings, config: ClientConfig) -> None:
-    """Machines, products and settings from client.yml, replaced as a whole each run."""
-    source = settings.client_config_path(config.id)
-    batch_id = hashlib.sha256(yaml.safe_dump(config.model_dump(mode="json")).encode()).hexdigest()[:16]
-    lineage = {"_client_id": config.id, "_source_file": "client.yml", "_load_batch_id": batch_id}
-    tables = {
-        "client__machines": [m.model_dump() for m in config.machines],
-        "client__products": [p.model_dump() for p in config.products],
-        "client__settings": [
-            {"key": k, "value": v}
-            for k, v in {
-                "client_id": config.id,
-                "client_name": config.name,
-                "timezone": config.timezone,
-                "planned_hours_per_day": config.planned_hours_per_day,
-                "emission_factor_kg_per_kwh": config.emission_factor_kg_per_kwh,
-            }.items()
-            if v is not None
-        ],
-    }
-    columns = {
-        "client__machines": [
-            "machine_id",
-            "machine_name",
-            "line_id",
-            "site_id",
-            "machine_class",
-            "rated_power_kw",
-        ],
-        "client__products": ["product_id", "product_name", "ideal_cycle_time_s", "parts_per_cycle"],
-        "client__settings": ["key", "value"],
-    }
-    loaded_at = datetime.now(UTC)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table, records in tables.items():
-            names = columns[table]
-            data = {
-                n: pa.array([None if r[n] is None else str(r[n]) for r in records], pa.string())
-                for n in names
-            }
-            data["_source_row"] = pa.array([str(i + 1) for i in range(len(records))], pa.string())
-            frame = pa.table(data)
-            con.register("master_rows", frame)
-            con.execute(
-                f'CREATE OR REPLACE TABLE raw."{table}" AS SELECT *, ? AS _client_id, ? AS _source_file, '
-                "? AS _load_batch_id, ?::TIMESTAMPTZ AS _loaded_at FROM master_rows",
-                [lineage["_client_id"], str(source.name), lineage["_load_batch_id"], loaded_at],
-            )
-            con.unregister("master_rows")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-
-
-def _ensure_undelivered_tables(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> list[str]:
-    """An empty raw table (its required columns) for each declared source with no file loaded yet.
-
-    A client that has not delivered one of its exports yet (say, the maintenance log) still gets its other
-    data standardized; the quality gate then says which data a model is missing, instead of dbt failing
-    on a table that does not exist.
-    """
+def _undelivered(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> list[str]:
+    """Declared sources with no loaded file yet (their entities stay empty until the client sends one)."""
     existing = {
         row[0]
         for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()
     }
-    undelivered = []
-    for spec in config.sources:
-        table = config.raw_table(spec)
-        if table in existing:
-            continue
-        undelivered.append(f"{spec.entity} ({spec.pattern})")
-        if spec.required_columns:
-            _ensure_table(con, table, list(spec.required_columns))
-            existing.add(table)
-    return undelivered
+    return [f"{spec.name} ({spec.files})" for spec in config.sources if spec.name not in existing]
+
+
+def _batch_id(con: duckdb.DuckDBPyConnection, path: Path, relative: str) -> str:
+    """The file's content hash, read from the landing index while its size and modification time hold."""
+    stat = path.stat()
+    known = con.execute(
+        "SELECT batch_id FROM raw._landing_files WHERE source_file = ? AND size = ? AND mtime_ns = ?",
+        [relative, stat.st_size, stat.st_mtime_ns],
+    ).fetchone()
+    if known:
+        return str(known[0])
+    batch_id = file_batch_id(path)
+    con.execute(
+        "INSERT OR REPLACE INTO raw._landing_files VALUES (?, ?, ?, ?)",
+        [relative, stat.st_size, stat.st_mtime_ns, batch_id],
+    )
+    return batch_id
 
 
 def _source_settings_key(spec: SourceSpec) -> str:
     return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
 
 
-def ingest_client(settings: Settings, config: ClientConfig, raise_on_rejection: bool = True) -> IngestReport:
+def ingest_client(
+    settings: Settings, config: ClientConfig, raise_on_rejection: bool = True, retry: bool = False
+) -> IngestReport:
     """Load every landing file of the client that is not loaded yet; return what happened to each.
 
     A file that cannot be loaded is rolled back and recorded in ``raw._rejected_files``; the other files
     still load. Then, unless ``raise_on_rejection`` is False, one IngestError names every file refused in
-    this run. A file refused earlier (same content, same source settings) is not retried.
+    this run. A file refused earlier (same content, same source settings) is not retried unless ``retry``.
     """
     report = IngestReport(client_id=config.id)
     landing = settings.landing_dir(config.id)
@@ -315,7 +273,8 @@ def ingest_client(settings: Settings, config: ClientConfig, raise_on_rejection: 
     )
     try:
         _ensure_registry(con)
-        _load_masters(con, settings, config)
+        if retry:
+            con.execute("DELETE FROM raw._rejected_files")
         loaded = {
             (b, t) for b, t in con.execute("SELECT batch_id, raw_table FROM raw._load_batches").fetchall()
         }
@@ -329,19 +288,20 @@ def ingest_client(settings: Settings, config: ClientConfig, raise_on_rejection: 
         for spec in config.sources:
             for path in files:
                 relative = path.relative_to(landing).as_posix()
-                if not path.match(spec.pattern) and not Path(relative).match(spec.pattern):
+                if not path.match(spec.files) and not Path(relative).match(spec.files):
                     continue
                 matched.add(path)
-                batch_id = file_batch_id(path)
-                table = config.raw_table(spec)
+                batch_id = _batch_id(con, path, relative)
+                table = spec.name
                 if (batch_id, table) in loaded:
                     report.files.append(FileLoad(relative, table, 0, batch_id, "skipped"))
                     continue
                 key = (batch_id, table, _source_settings_key(spec))
                 if key in rejected_earlier:
                     log.warning(
-                        "%s was refused earlier and is not retried: %s Deliver a corrected file under a "
-                        "new name, or fix this source in client.yml.",
+                        "%s was refused earlier and is not retried: %s Fix this source in mapping.yml "
+                        "(it is then re-read), run `forgeline ingest --retry`, or withdraw the file "
+                        "(`forgeline withdraw`).",
                         relative,
                         rejected_earlier[key],
                     )
@@ -376,7 +336,7 @@ def ingest_client(settings: Settings, config: ClientConfig, raise_on_rejection: 
                 )
                 report.files.append(result)
         report.unmatched = [p.relative_to(landing).as_posix() for p in files if p not in matched]
-        report.undelivered = _ensure_undelivered_tables(con, config)
+        report.undelivered = _undelivered(con, config)
     finally:
         con.close()
     if raise_on_rejection:
@@ -384,4 +344,58 @@ def ingest_client(settings: Settings, config: ClientConfig, raise_on_rejection: 
     return report
 
 
-__all__ = ["FileLoad", "IngestError", "IngestReport", "add_files", "file_batch_id", "ingest_client"]
+def withdraw_file(settings: Settings, config: ClientConfig, relative: str) -> int:
+    """Take a delivered file back: its raw rows and records go, the file moves out of the landing folder.
+
+    Returns the number of raw rows removed. The file is kept under ``<home>/withdrawn/<client>/`` so
+    nothing the client sent is ever lost; ingesting it again later is a new delivery.
+    """
+    landing = settings.landing_dir(config.id)
+    path = landing / relative
+    if not path.is_file():
+        delivered = [p.relative_to(landing).as_posix() for p in _landing_files(landing)]
+        raise IngestError(f"{relative}: no such file delivered for {config.id}; its files are {delivered}")
+    con = duckdb.connect(str(settings.warehouse_path(config.id)))
+    removed = 0
+    try:
+        _ensure_registry(con)
+        con.execute("BEGIN TRANSACTION")
+        batches = con.execute(
+            "SELECT raw_table FROM raw._load_batches WHERE source_file = ?", [relative]
+        ).fetchall()
+        for (table,) in batches:
+            removed += con.execute(
+                f'DELETE FROM raw."{table}" WHERE _source_file = ?', [relative]
+            ).fetchone()[0]
+        for registry in ("_load_batches", "_rejected_files", "_landing_files"):
+            con.execute(f"DELETE FROM raw.{registry} WHERE source_file = ?", [relative])
+        target = settings.withdrawn_dir(config.id) / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target = target.with_name(f"{target.stem}.{datetime.now(UTC):%Y%m%dT%H%M%S}{target.suffix}")
+        shutil.move(str(path), str(target))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    log.info(
+        "Withdrew %s from %s: %s raw rows removed; the file is kept in %s.",
+        relative,
+        config.id,
+        removed,
+        target,
+    )
+    return removed
+
+
+__all__ = [
+    "FileLoad",
+    "IngestError",
+    "IngestReport",
+    "add_files",
+    "file_batch_id",
+    "ingest_client",
+    "withdraw_file",
+]

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from forgeline.clients import SourceSpec
+from forgeline.mapping.spec import SourceSpec
 
 BATCH_ROWS = 20_000
 AUTO_ENCODINGS = ("utf-8-sig", "cp949")
@@ -51,7 +51,13 @@ def _check_encoding(path: Path, encoding: str) -> None:
                 ) from exc
             offset += len(chunk)
             newlines += chunk.count(b"\n")
-        decoder.decode(b"", final=True)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise ReadError(
+                f"ends inside a multi-byte {encoding} character (line {newlines + 1:,}): the file was cut "
+                "off during the export or the copy"
+            ) from exc
 
 
 def detect_encoding(path: Path, configured: str) -> str:
@@ -61,14 +67,14 @@ def detect_encoding(path: Path, configured: str) -> str:
             codecs.lookup(configured)
         except LookupError as exc:
             raise ReadError(
-                f"unknown encoding {configured!r} in client.yml; use e.g. utf-8, cp949 or auto"
+                f"unknown encoding {configured!r} in mapping.yml; use e.g. utf-8, cp949 or auto"
             ) from exc
         try:
             _check_encoding(path, configured)
         except ReadError as exc:
             raise ReadError(
                 f"{exc}. Ask the client which encoding the export uses and set `encoding:` for this source "
-                "in client.yml (or `auto` for UTF-8/CP949), or ask for a clean re-export"
+                "in mapping.yml (or `auto` for UTF-8/CP949), or ask for a clean re-export"
             ) from exc
         return configured
     problems = []
@@ -80,7 +86,7 @@ def detect_encoding(path: Path, configured: str) -> str:
             problems.append(f"{encoding}: {exc}")
     raise ReadError(
         "is neither UTF-8 nor CP949 (" + "; ".join(problems) + "). Ask the client which encoding the export "
-        "uses and set `encoding:` for this source in client.yml."
+        "uses and set `encoding:` for this source in mapping.yml."
     )
 
 
@@ -131,7 +137,7 @@ def _fit(values: list, width: int, row_number: int, is_csv: bool = False) -> lis
         if extra:
             raise ReadError(
                 f"{unit} {row_number} has {len(cells)} fields but the header has {width}: {extra[:3]!r} "
-                "beyond the last column. Fix the delimiter (`delimiter:` in client.yml) or the row"
+                "beyond the last column. Fix the delimiter (`delimiter:` in mapping.yml) or the row"
             )
         cells = cells[:width]
     return [_text(c) for c in cells] + [None] * (width - len(cells))
@@ -171,23 +177,87 @@ def _csv_records(reader: Any) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
+def _skipping(rows: Iterator[tuple[int, list]], count: int) -> Iterator[tuple[int, list]]:
+    """Rows after the header, less the first ``count`` (e.g. a units row under the header)."""
+    for _ in range(count):
+        if next(rows, None) is None:
+            break
+    return rows
+
+
 def read_csv(path: Path, spec: SourceSpec, encoding: str) -> Iterator[Batch]:
     with _open_bytes(path) as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
-        reader = csv.reader(text, delimiter=spec.delimiter)
+        reader = csv.reader(text, delimiter=spec.field_delimiter)
         header: list[str] | None = None
         try:
-            for values in reader:
-                if reader.line_num == spec.header_row or (
-                    header is None and reader.line_num > spec.header_row
-                ):
-                    header = _header(values, reader.line_num)
-                    break
+            if spec.header_row == 0:
+                header = _header(list(spec.columns or []), 0, where="`columns:` in mapping.yml")
+            else:
+                for values in reader:
+                    if reader.line_num == spec.header_row or (
+                        header is None and reader.line_num > spec.header_row
+                    ):
+                        header = _header(values, reader.line_num)
+                        break
             if header is None:
                 raise ReadError(f"is empty: no header row found (expected on line {spec.header_row})")
-            yield from _batches(header, _csv_records(reader), is_csv=True)
+            yield from _batches(header, _skipping(_csv_records(reader), spec.skip_rows), is_csv=True)
         except csv.Error as exc:
             raise ReadError(f"line {reader.line_num}: {exc}; check quoting and `delimiter:`") from exc
+
+
+def read_jsonl(path: Path, encoding: str) -> Iterator[Batch]:
+    """JSON lines: one object per line; the columns are the keys (a later key adds a column)."""
+    import json
+
+    with _open_bytes(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        header: list[str] = []
+        batch: list[dict] = []
+        numbers: list[int] = []
+
+        def flush() -> Batch:
+            rows = [
+                [_cell(record.get(name)) for name in header] + [str(n)] for record, n in zip(batch, numbers)
+            ]
+            return list(header), rows
+
+        for number, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ReadError(f"line {number:,} is not valid JSON ({exc.msg}); fix the line") from exc
+            if not isinstance(record, dict):
+                raise ReadError(
+                    f"line {number:,} is not a JSON object ({{...}}); each line must be one record"
+                )
+            for key in record:
+                if key not in header:
+                    header.append(str(key))
+            batch.append(record)
+            numbers.append(number)
+            if len(batch) >= BATCH_ROWS:
+                _header(header, 0, where="the JSON keys")
+                yield flush()
+                batch, numbers = [], []
+        if batch:
+            _header(header, 0, where="the JSON keys")
+            yield flush()
+
+
+def _cell(value: object) -> str | None:
+    """A JSON value as text; nested lists and objects stay JSON text."""
+    import json
+
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = _text(value)
+    return text or None
 
 
 def read_excel(path: Path, spec: SourceSpec) -> Iterator[Batch]:
@@ -204,8 +274,8 @@ def read_excel(path: Path, spec: SourceSpec) -> Iterator[Batch]:
             )
         sheet = workbook[spec.sheet] if spec.sheet else workbook.worksheets[0]
         rows = enumerate(sheet.iter_rows(values_only=True), start=1)
-        header = None
-        for number, values in rows:
+        header = _header(list(spec.columns or []), 0, where="`columns:`") if spec.header_row == 0 else None
+        for number, values in rows if header is None else ():
             if number == spec.header_row:
                 header = _header(list(values), number)
                 break
@@ -213,7 +283,7 @@ def read_excel(path: Path, spec: SourceSpec) -> Iterator[Batch]:
             raise ReadError(
                 f"sheet {sheet.title!r} has fewer than {spec.header_row} rows; check `header_row`"
             )
-        yield from _batches(header, ((n, list(v)) for n, v in rows))
+        yield from _batches(header, _skipping(((n, list(v)) for n, v in rows), spec.skip_rows))
     finally:
         workbook.close()
 
@@ -238,10 +308,13 @@ def read_parquet(path: Path) -> Iterator[Batch]:
 
 
 def read_source(path: Path, spec: SourceSpec) -> tuple[str | None, Iterator[Batch]]:
-    """The encoding used (CSV only) and the batches of one file, read as ``spec`` says."""
-    if spec.format == "csv":
+    """The encoding used (text formats only) and the batches of one file, read as ``spec`` says."""
+    if spec.format in ("csv", "tsv"):
         encoding = detect_encoding(path, spec.encoding)
         return encoding, read_csv(path, spec, encoding)
+    if spec.format == "jsonl":
+        encoding = detect_encoding(path, spec.encoding)
+        return encoding, read_jsonl(path, encoding)
     if spec.format == "excel":
         return None, read_excel(path, spec)
     return None, read_parquet(path)

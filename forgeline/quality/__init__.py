@@ -220,7 +220,7 @@ def run_gate(settings: Settings, config: ClientConfig) -> GateResult:
                 outcome = replace(
                     outcome,
                     details=f"no rows, but {', '.join(models)} needs core.{table}: check that the client "
-                    "delivered the export that fills it (see the ingest log) and that client.yml reads it",
+                    "delivered the export that fills it (see the ingest log) and that mapping.yml feeds it",
                 )
             gate.results.append(outcome)
             if not outcome.success:

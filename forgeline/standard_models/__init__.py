@@ -271,8 +271,8 @@ def build_training_set(settings: Settings, config: ClientConfig, model_name: str
     """Read the client's core tables (read-only, closed at once) into one model's training set."""
     if model_name not in CATALOG:
         raise ValueError(
-            f"{config.id}: client.yml asks for model {model_name!r}, which is not in the catalog "
-            f"{sorted(CATALOG)}. Fix `models:` in client.yml."
+            f"{config.id}: mapping.yml asks for model {model_name!r}, which is not in the catalog "
+            f"{sorted(CATALOG)}. Fix `models:` in mapping.yml."
         )
     con = duckdb.connect(str(settings.warehouse_path(config.id)), read_only=True)
     try:

@@ -31,12 +31,12 @@ table = overview.assign(
     models=overview["models"].replace("", "–"),
 )
 st.dataframe(
-    table[["client_id", "name", "source_system", "last_run", "status", "gate", "models", "avg_oee"]],
+    table[["client_id", "name", "industry", "last_run", "status", "gate", "models", "avg_oee"]],
     hide_index=True,
     column_config={
         "client_id": "Client",
         "name": "Name",
-        "source_system": "Source system",
+        "industry": "Industry",
         "last_run": "Last run",
         "status": "Status",
         "gate": "Gate",

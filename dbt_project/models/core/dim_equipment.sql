@@ -1,11 +1,39 @@
+-- Machines from the mapping's masters (inline or a delivered equipment list), plus every machine the
+-- facts name that no master row describes: data arrives before master data more often than not.
+with declared as (
+    select * from {{ ref('stg_mapped__equipment') }}
+),
+
+seen as (
+    {% for entity in ['cycles', 'production_counts', 'machine_states', 'downtime_events', 'maintenance_events',
+                      'sensor_readings', 'quality_results', 'work_orders'] %}
+    select distinct machine_id from {{ ref('stg_mapped__' ~ entity) }} where machine_id is not null
+    {{ "union" if not loop.last }}
+    {% endfor %}
+),
+
+client as (
+    select * from {{ ref('stg_mapped__client') }}
+),
+
+only_site as (
+    select case when count(*) = 1 then min(site_id) end as site_id from {{ ref('dim_sites') }}
+)
+
 select
-    client_id,
-    site_id,
-    line_id,
-    machine_id,
-    machine_name,
-    machine_class,
-    rated_power_kw,
-    source_file,
-    load_batch_id
-from {{ ref('stg_client__machines') }}
+    client.client_id,
+    coalesce(declared.site_id, only_site.site_id) as site_id,
+    declared.area_id,
+    coalesce(declared.line_id, declared.machine_id, seen.machine_id) as line_id,
+    declared.cell_id,
+    coalesce(declared.machine_id, seen.machine_id) as machine_id,
+    coalesce(declared.machine_name, declared.machine_id, seen.machine_id) as machine_name,
+    declared.machine_class,
+    declared.rated_power_kw,
+    declared.machine_id is not null as is_declared,
+    coalesce(declared.source_file, 'seen in the data') as source_file,
+    coalesce(declared.load_batch_id, client.mapping_fingerprint) as load_batch_id
+from declared
+full outer join seen on declared.machine_id = seen.machine_id
+cross join client
+cross join only_site

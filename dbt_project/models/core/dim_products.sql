@@ -1,9 +1,28 @@
+-- Products from the mapping, plus products the facts name without a master row (no ideal cycle time:
+-- their OEE performance stays unknown rather than guessed).
+with declared as (
+    select * from {{ ref('stg_mapped__products') }}
+),
+
+seen as (
+    {% for entity in ['cycles', 'production_counts', 'quality_results', 'work_orders'] %}
+    select distinct product_id from {{ ref('stg_mapped__' ~ entity) }} where product_id is not null
+    {{ "union" if not loop.last }}
+    {% endfor %}
+),
+
+client as (
+    select * from {{ ref('stg_mapped__client') }}
+)
+
 select
-    client_id,
-    product_id,
-    product_name,
-    ideal_cycle_time_s,
-    parts_per_cycle,
-    source_file,
-    load_batch_id
-from {{ ref('stg_client__products') }}
+    client.client_id,
+    coalesce(declared.product_id, seen.product_id) as product_id,
+    coalesce(declared.product_name, declared.product_id, seen.product_id) as product_name,
+    declared.ideal_cycle_time_s,
+    coalesce(declared.parts_per_cycle, 1) as parts_per_cycle,
+    coalesce(declared.source_file, 'seen in the data') as source_file,
+    coalesce(declared.load_batch_id, client.mapping_fingerprint) as load_batch_id
+from declared
+full outer join seen on declared.product_id = seen.product_id
+cross join client

@@ -1,13 +1,35 @@
--- Core cycles: what the client's adapter provides, typed; empty if it provides none.
-{{ union_adapters('cycles', [
-    ('client_id', 'varchar'),
-    ('cycle_id', 'varchar'),
-    ('machine_id', 'varchar'),
-    ('product_id', 'varchar'),
-    ('started_at', 'timestamptz'),
-    ('production_date', 'date'),
-    ('cycle_time_s', 'double'),
-    ('part_count', 'integer'),
-    ('source_file', 'varchar'),
-    ('load_batch_id', 'varchar')
-]) }}
+-- One row per cycle or shot. Parts per cycle default to the product's cavities; the local day is the
+-- factory's calendar day of the cycle's start.
+with cycles as (
+    select * from {{ ref('stg_mapped__cycles') }}
+),
+
+products as (
+    select * from {{ ref('dim_products') }}
+),
+
+only_machine as (
+    select case when count(*) = 1 then min(machine_id) end as machine_id from {{ ref('dim_equipment') }}
+)
+
+select
+    cycles.client_id,
+    cycles.cycle_id,
+    coalesce(cycles.machine_id, only_machine.machine_id) as machine_id,
+    cycles.product_id,
+    cycles.work_order_id,
+    cycles.lot_id,
+    cycles.unit_id,
+    cycles.unit_cycle,
+    cycles.started_at,
+    cycles.ended_at,
+    {{ local_date('cycles.started_at') }} as production_date,
+    coalesce(cycles.cycle_time_s, epoch(cycles.ended_at) - epoch(cycles.started_at)) as cycle_time_s,
+    coalesce(cycles.part_count, products.parts_per_cycle, 1) as part_count,
+    cycles.source_name,
+    cycles.source_file,
+    cycles.source_row,
+    cycles.load_batch_id
+from cycles
+left join products on cycles.product_id = products.product_id
+cross join only_machine

@@ -1,8 +1,10 @@
--- Planned time, run time, counts and ideal run time per machine and local day, from whichever data the
--- client has: cycles/shots (run time = sum of cycle times; planned = planned hours per day) or shift
--- counts (planned = shift plan minus planned stops; run = planned minus unplanned stops).
-with settings as (
-    select * from {{ ref('stg_client__settings') }}
+-- Planned time, run time, counts and ideal run time per machine and local day, from whatever the client
+-- delivers:
+-- - planned: the exported plan (shift reports) or else the shift calendar, less planned stops;
+-- - run: running state time (machine states), else the sum of cycle times, else planned less unplanned stops;
+-- - counts: parts from cycles, else production counts; good = counts less defects.
+with planned as (
+    select * from {{ ref('int_planned_time_daily') }}
 ),
 
 products as (
@@ -16,21 +18,30 @@ defects_per_cycle as (
     group by cycle_id
 ),
 
-from_cycles as (
+cycles as (
     select
-        cycles.client_id,
         cycles.machine_id,
         cycles.production_date,
-        any_value(settings.planned_hours_per_day) * 3600.0 as planned_time_s,
-        sum(cycles.cycle_time_s) as run_time_s,
+        sum(cycles.cycle_time_s) as cycle_run_s,
         sum(cycles.part_count) as total_count,
         sum(cycles.part_count) - coalesce(sum(defects_per_cycle.defect_count), 0) as good_count,
-        sum(coalesce(products.ideal_cycle_time_s / products.parts_per_cycle, cycles.cycle_time_s) * cycles.part_count)
-            as ideal_run_time_s
+        sum(products.ideal_cycle_time_s / products.parts_per_cycle * cycles.part_count) as ideal_run_time_s
     from {{ ref('fct_cycles') }} as cycles
     left join defects_per_cycle on cycles.cycle_id = defects_per_cycle.cycle_id
     left join products on cycles.product_id = products.product_id
-    cross join settings
+    group by all
+),
+
+counts as (
+    select
+        counts.machine_id,
+        counts.production_date,
+        sum(counts.planned_time_s) as exported_plan_s,
+        sum(counts.total_count) as total_count,
+        sum(counts.good_count) as good_count,
+        sum(products.ideal_cycle_time_s / products.parts_per_cycle * counts.total_count) as ideal_run_time_s
+    from {{ ref('fct_production_counts') }} as counts
+    left join products on counts.product_id = products.product_id
     group by all
 ),
 
@@ -44,34 +55,43 @@ stops as (
     group by all
 ),
 
-counts as (
+states as (
     select
-        production.client_id,
-        production.machine_id,
-        production.production_date,
-        sum(production.planned_time_s) as shift_plan_s,
-        sum(production.total_count) as total_count,
-        sum(production.good_count) as good_count,
-        sum(products.ideal_cycle_time_s / products.parts_per_cycle * production.total_count) as ideal_run_time_s
-    from {{ ref('fct_production_counts') }} as production
-    left join products on production.product_id = products.product_id
+        machine_id,
+        {{ local_date('started_at') }} as production_date,
+        sum(duration_s) filter (where state = 'running') as running_s
+    from {{ ref('fct_machine_states') }}
     group by all
 ),
 
-from_counts as (
+machines_with_states as (
+    select distinct machine_id from {{ ref('fct_machine_states') }}
+),
+
+combined as (
     select
-        counts.client_id,
-        counts.machine_id,
-        counts.production_date,
-        counts.shift_plan_s - coalesce(stops.planned_stop_s, 0) as planned_time_s,
-        counts.shift_plan_s - coalesce(stops.planned_stop_s, 0) - coalesce(stops.unplanned_stop_s, 0) as run_time_s,
-        counts.total_count,
-        counts.good_count,
-        counts.ideal_run_time_s
-    from counts
-    left join stops on counts.machine_id = stops.machine_id and counts.production_date = stops.production_date
+        planned.machine_id,
+        planned.production_date,
+        greatest(coalesce(counts.exported_plan_s, planned.planned_time_s) - coalesce(stops.planned_stop_s, 0), 0)
+            as planned_time_s,
+        case
+            when planned.machine_id in (select machine_id from machines_with_states) then coalesce(states.running_s, 0)
+            when cycles.machine_id is not null then cycles.cycle_run_s
+            else coalesce(counts.exported_plan_s, planned.planned_time_s)
+                - coalesce(stops.planned_stop_s, 0) - coalesce(stops.unplanned_stop_s, 0)
+        end as run_time_s,
+        coalesce(cycles.total_count, counts.total_count, 0) as total_count,
+        coalesce(cycles.good_count, counts.good_count, 0) as good_count,
+        coalesce(cycles.ideal_run_time_s, counts.ideal_run_time_s) as ideal_run_time_s
+    from planned
+    left join cycles using (machine_id, production_date)
+    left join counts using (machine_id, production_date)
+    left join stops using (machine_id, production_date)
+    left join states using (machine_id, production_date)
 )
 
-select * from from_cycles
-union all
-select * from from_counts
+select
+    client.client_id,
+    combined.*
+from combined
+cross join {{ ref('stg_mapped__client') }} as client

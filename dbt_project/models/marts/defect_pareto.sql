@@ -1,13 +1,14 @@
 -- Defects by code, largest first, with the cumulative share that makes a Pareto chart.
 with by_code as (
     select
-        client_id,
-        defect_code,
-        any_value(defect_name) as defect_name,
-        sum(defect_count) as defect_count
-    from {{ ref('fct_quality_results') }}
-    where defect_count > 0
-    group by client_id, defect_code
+        results.client_id,
+        results.defect_code,
+        any_value(coalesce(types.defect_name, results.defect_code)) as defect_name,
+        sum(results.defect_count) as defect_count
+    from {{ ref('fct_quality_results') }} as results
+    left join {{ ref('dim_defect_types') }} as types on results.defect_code = types.defect_code
+    where results.defect_count > 0
+    group by results.client_id, results.defect_code
 )
 
 select
@@ -16,7 +17,7 @@ select
     cast(defect_name as varchar) as defect_name,
     cast(defect_count as bigint) as defect_count,
     cast(round(defect_count / sum(defect_count) over (), 6) as double) as share,
-    cast(sum(defect_count) over (order by defect_count desc, defect_code rows unbounded preceding)
-        / sum(defect_count) over () as double) as cumulative_share,
+    cast(round(sum(defect_count) over (order by defect_count desc, defect_code rows unbounded preceding)
+        / sum(defect_count) over (), 6) as double) as cumulative_share,
     cast(row_number() over (order by defect_count desc, defect_code) as integer) as pareto_rank
 from by_code

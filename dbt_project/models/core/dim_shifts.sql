@@ -1,0 +1,43 @@
+-- The shift calendar: one row per shift pattern and weekday it runs (ISO: 1 = Monday … 7 = Sunday), with
+-- its planned seconds (shift length less breaks; a shift ending before it starts ends the next day).
+with shifts as (
+    select * from {{ ref('stg_mapped__shifts') }}
+),
+
+day_names as (
+    select * from (values
+        ('mon', 1), ('tue', 2), ('wed', 3), ('thu', 4), ('fri', 5), ('sat', 6), ('sun', 7),
+        ('월', 1), ('화', 2), ('수', 3), ('목', 4), ('금', 5), ('토', 6), ('일', 7)
+    ) as d (day_name, iso_dow)
+),
+
+tokens as (
+    select shifts.*, unnest(string_split(replace(lower(coalesce(weekdays, 'mon-fri')), ' ', ''), ',')) as token
+    from shifts
+),
+
+ranges as (
+    select
+        tokens.*,
+        case when token in ('all', 'daily', '매일') then 1 else first_day.iso_dow end as from_dow,
+        case when token in ('all', 'daily', '매일') then 7 else coalesce(last_day.iso_dow, first_day.iso_dow) end as to_dow
+    from tokens
+    left join day_names as first_day on split_part(tokens.token, '-', 1) = first_day.day_name
+    left join day_names as last_day on split_part(tokens.token, '-', 2) = last_day.day_name
+)
+
+select distinct
+    client_id,
+    shift,
+    machine_id,
+    unnest(generate_series(from_dow, to_dow)) as iso_dow,
+    starts,
+    ends,
+    valid_from,
+    valid_to,
+    (epoch(ends) - epoch(starts) + case when ends <= starts then 86400 else 0 end) - coalesce(break_s, 0)
+        as planned_time_s,
+    source_file,
+    load_batch_id
+from ranges
+where from_dow is not null

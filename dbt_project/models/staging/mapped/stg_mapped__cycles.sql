@@ -1,0 +1,2 @@
+-- cycles as the mapping delivers them, each delivered row once (the later load wins).
+{{ deduplicated('cycles') }}

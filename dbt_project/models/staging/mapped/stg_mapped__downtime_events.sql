@@ -1,0 +1,2 @@
+-- downtime_events as the mapping delivers them, each delivered row once (the later load wins).
+{{ deduplicated('downtime_events') }}

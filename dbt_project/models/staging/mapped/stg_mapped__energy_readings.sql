@@ -1,0 +1,2 @@
+-- energy_readings as the mapping delivers them, each delivered row once (the later load wins).
+{{ deduplicated('energy_readings') }}

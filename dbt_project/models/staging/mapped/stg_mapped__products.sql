@@ -1,0 +1,2 @@
+-- products as the mapping delivers them, each delivered row once (the later load wins).
+{{ deduplicated('products') }}

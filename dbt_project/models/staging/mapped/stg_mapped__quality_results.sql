@@ -1,0 +1,2 @@
+-- quality_results as the mapping delivers them, each delivered row once (the later load wins).
+{{ deduplicated('quality_results') }}

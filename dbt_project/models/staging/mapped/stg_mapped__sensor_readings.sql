@@ -1,0 +1,2 @@
+-- sensor_readings as the mapping delivers them, each delivered row once (the later load wins).
+{{ deduplicated('sensor_readings') }}
