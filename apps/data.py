@@ -9,6 +9,7 @@ a newly published snapshot is read as soon as ``CURRENT`` names it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -16,9 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from forgeline.auth import User, require_client, visible_clients
-from forgeline.clients import ClientConfig, list_clients
 from forgeline.publish import current_snapshot
-from forgeline.settings import get_settings
+from forgeline.settings import CLIENT_ID_PATTERN, get_settings
 
 CACHE_TTL_S = 60
 
@@ -66,6 +66,11 @@ QUERIES: dict[str, tuple[str, str]] = {
         "SELECT schema_name, table_name, row_count FROM meta.table_profile ORDER BY schema_name, table_name",
     ),
     "load_batches": ("meta.load_batches", "SELECT * FROM meta.load_batches ORDER BY loaded_at, source_file"),
+    "mapping_problems": (
+        "meta.mapping_problems",
+        "SELECT source_name, entity, field, column_name, problem, cells, examples FROM meta.mapping_problems "
+        "ORDER BY cells DESC",
+    ),
     "rejected_files": (
         "meta.rejected_files",
         "SELECT source_file, raw_table, error, rejected_at FROM meta.rejected_files ORDER BY rejected_at",
@@ -97,14 +102,41 @@ def _query(user: User, client_id: str, query_name: str) -> pd.DataFrame:
     return _read_snapshot(str(snapshot), query_name)
 
 
-def clients(user: User) -> list[ClientConfig]:
-    """The program's clients this user may see (a client login: only its own)."""
-    configs = {c.id: c for c in list_clients(get_settings())}
-    return [configs[cid] for cid in visible_clients(user, configs)]
+@dataclass(frozen=True)
+class PublishedClient:
+    """What the app knows of a client: its published run, never its mapping or its warehouse."""
+
+    id: str
+    name: str
+    industry: str
+    timezone: str
 
 
-def client(user: User, client_id: str) -> ClientConfig:
-    """One client's configuration, if the user may see it."""
+def _published_ids() -> list[str]:
+    root = get_settings().published_root
+    if not root.exists():
+        return []
+    return sorted(p.parent.name for p in root.glob("*/CURRENT") if CLIENT_ID_PATTERN.match(p.parent.name))
+
+
+def clients(user: User) -> list[PublishedClient]:
+    """The published clients this user may see (a client login: only its own)."""
+    found = []
+    for client_id in visible_clients(user, _published_ids()):
+        info = run_info(user, client_id) or {}
+        found.append(
+            PublishedClient(
+                id=client_id,
+                name=str(info.get("client_name") or client_id),
+                industry=str(info.get("industry") or ""),
+                timezone=str(info.get("timezone") or "Asia/Seoul"),
+            )
+        )
+    return found
+
+
+def client(user: User, client_id: str) -> PublishedClient:
+    """One published client, if the user may see it."""
     require_client(user, client_id)
     for config in clients(user):
         if config.id == client_id:
@@ -156,6 +188,11 @@ def load_batches(user: User, client_id: str) -> pd.DataFrame:
 def rejected_files(user: User, client_id: str) -> pd.DataFrame:
     """Delivered files ingest refused, with what to fix (empty when none or in older snapshots)."""
     return _query(user, client_id, "rejected_files")
+
+
+def mapping_problems(user: User, client_id: str) -> pd.DataFrame:
+    """Columns holding values the client's mapping could not read (empty when none)."""
+    return _query(user, client_id, "mapping_problems")
 
 
 def run_info(user: User, client_id: str) -> dict[str, Any] | None:

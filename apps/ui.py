@@ -12,7 +12,6 @@ import streamlit as st
 
 from apps import data
 from forgeline.auth import User
-from forgeline.clients import ClientConfig
 
 USER_KEY = "user"
 CLIENT_KEY = "client_id"  # the chosen client, kept across pages
@@ -41,11 +40,11 @@ def _remember_pick() -> None:
     st.session_state[CLIENT_KEY] = st.session_state[_PICKER_KEY]
 
 
-def choose_client(user: User) -> ClientConfig:
+def choose_client(user: User) -> data.PublishedClient:
     """The client the page shows: a picker over the visible clients for a consultant, else its own."""
     options = data.clients(user)
     if not options:
-        st.info("No client is configured for this login yet.")
+        st.info("Nothing is published for this login yet: a client appears here after its first run.")
         st.stop()
     by_id = {c.id: c for c in options}
     if not user.is_consultant:
@@ -65,7 +64,7 @@ def choose_client(user: User) -> ClientConfig:
     return by_id[picked]
 
 
-def client_header(title: str, config: ClientConfig) -> None:
+def client_header(title: str, config: data.PublishedClient) -> None:
     st.title(title)
     st.caption(f"{config.name} · `{config.id}`" + (f" · {config.industry}" if config.industry else ""))
 

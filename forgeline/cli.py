@@ -188,6 +188,114 @@ def ingest_command(
         )
 
 
+@app.command("inspect")
+def inspect_command(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Sample export files.")],
+    write: Annotated[
+        str | None, typer.Option("--write", help="Save the draft as this client's mapping.yml.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="The client's name (with --write).")] = "",
+    home: HomeOption = None,
+) -> None:
+    """Sniff export files and propose a draft mapping, with a confidence for each column."""
+    from forgeline.clients import ClientConfigError, save_mapping_text
+    from forgeline.mapping.inspect import mapped_share, propose_mapping
+
+    settings = _settings(home)
+    client_id = write or "new-client"
+    try:
+        check_client_id(client_id)
+        proposal = propose_mapping(client_id, name or client_id, list(files))
+    except ValueError as exc:
+        _fail(str(exc))
+    for source, profiles in proposal.profiles.items():
+        first = profiles[0]
+        console.print(
+            f"[bold]{source}[/bold]: {len(profiles)} file(s), {first.format}, encoding {first.encoding}, "
+            f"header row {first.header_row}"
+        )
+    table = Table("source", "column", "→ feeds", "confidence", "why")
+    for d in proposal.decisions:
+        target = f"{d.entity}.{d.target}" if d.mapped else "[yellow]unmapped[/yellow]"
+        confidence = f"{d.confidence:.2f}" if d.mapped else "-"
+        style = "" if not d.mapped or d.confidence >= 0.6 else "[yellow]"
+        table.add_row(d.source, d.column, target, f"{style}{confidence}", d.reason)
+    console.print(table)
+    console.print(f"{mapped_share(proposal):.0%} of the columns mapped; confirm the yellow ones.")
+    text = proposal.to_yaml()
+    if not write:
+        console.print(text, markup=False, highlight=False)
+        return
+    path = settings.client_config_path(write)
+    if path.exists():  # never overwrite a working mapping with a draft
+        draft = path.with_name("mapping.draft.yml")
+        draft.write_text(text, encoding="utf-8")
+        console.print(f"{path} exists: the draft is in {draft}; compare and merge by hand.")
+        return
+    try:
+        save_mapping_text(settings, write, text)
+    except ClientConfigError as exc:
+        _fail(str(exc))
+    settings.landing_dir(write).mkdir(parents=True, exist_ok=True)
+    console.print(f"Draft saved as {path}. Next: `forgeline check {write} {' '.join(str(f) for f in files)}`")
+
+
+@app.command("check")
+def check_command(
+    client_id: str,
+    files: Annotated[
+        list[Path] | None, typer.Argument(exists=True, dir_okay=False, help="Files to try (default: landed).")
+    ] = None,
+    sample: Annotated[int, typer.Option(help="Rows read per file at most (0: all).")] = 20_000,
+    home: HomeOption = None,
+) -> None:
+    """Dry-run the client's mapping on its delivered files: rows per entity, problems, what it supports."""
+    from forgeline.clients import get_client
+    from forgeline.mapping.check import check_client
+
+    settings = _settings(home)
+    try:
+        config = get_client(settings, client_id)
+        report = check_client(settings, config, files, sample_rows=sample or None)
+    except ValueError as exc:
+        _fail(str(exc))
+    sources = Table("source", "files", "rows read", "columns nothing maps", "problem")
+    for s in report.sources:
+        sources.add_row(
+            s.name,
+            str(len(s.files)) if s.files else "[yellow]none delivered[/yellow]",
+            f"{s.rows_read:,}",
+            ", ".join(s.unmapped_columns) or "-",
+            f"[red]{s.error}[/red]" if s.error else "-",
+        )
+    console.print(sources)
+    if report.compile_error:
+        _fail(report.compile_error)
+    entities = Table("entity (mapped)", "rows")
+    for name, rows in report.entity_rows.items():
+        if rows:
+            entities.add_row(name, f"{rows:,}")
+    console.print(entities)
+    if report.problems:
+        console.print(
+            f"[yellow]{len(report.problems)} column(s) hold values the mapping cannot read:[/yellow]"
+        )
+        for problem in report.problems[:20]:
+            console.print(f"  • {problem.describe()}")
+    supports = Table("standard model", "the mapped data")
+    for model, verdict in report.models.items():
+        supports.add_row(model, verdict)
+    console.print(supports)
+    levels = Table("level", "evidence", "in the data")
+    for level, met, meaning in report.levels:
+        levels.add_row(f"L{level}", meaning, "yes" if met else "not yet")
+    console.print(levels)
+    if report.sample_rows:
+        console.print(f"(a dry run on at most {report.sample_rows:,} rows per file; nothing was loaded)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command("withdraw")
 def withdraw_command(
     client_id: str,
@@ -207,7 +315,8 @@ def withdraw_command(
     except (ValueError, ClientBusy) as exc:
         _fail(str(exc))
     console.print(
-        f"Withdrew {file}: {removed:,} raw rows removed; the file is kept in {settings.withdrawn_dir(client_id)}. "
+        f"Withdrew {file}: {removed:,} raw rows removed; the file is kept in "
+        f"{settings.withdrawn_dir(client_id)}. "
         f"Run `forgeline run {client_id}` to publish without it."
     )
 
@@ -264,6 +373,13 @@ def run_command(
     except (ProgramRunError, ValueError) as exc:  # every client ran; the record names what failed
         _fail(str(exc))
     print_outcomes(outcomes)
+    blocked = [o for o in outcomes if o.status == "gate_failed"]
+    if blocked:
+        _fail(
+            "the quality gate failed, so models were not trained on this data:\n"
+            + "\n".join(f"  {o.client_id}: {'; '.join(o.gate_failures)}" for o in blocked)
+            + "\nDeliver the data these tables need (see each client's Data quality page), then run again."
+        )
 
 
 def print_outcomes(outcomes) -> None:

@@ -7,6 +7,7 @@ the line and the key to fix.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,22 +35,19 @@ class ClientConfigError(ValueError):
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at ``loc`` (pydantic's error location), as deep as it exists."""
-    line = None
+    """The 1-based line of the key at ``loc`` (pydantic's error location), as deep as the YAML has it."""
+    line = None if node is None else node.start_mark.line + 1
     for key in loc:
-        if node is None:
-            break
-        line = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
-            if node is None:  # e.g. a short form turned into a dict by a validator: stay on the parent
+            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+            if pair is None:  # e.g. a short form turned into a dict by a validator: stay on the parent
                 break
+            line, node = pair[0].start_mark.line + 1, pair[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
+            line = node.start_mark.line + 1
         else:
             break
-    if node is not None:
-        line = node.start_mark.line + 1
     return line
 
 
@@ -85,8 +83,13 @@ def parse_client_config(text: str, path: Path | str = "mapping.yml") -> ClientCo
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "union[", "json-or")))
-            line = _line_of(tree, loc)
             message = str(err["msg"]).removeprefix("Value error, ")
+            # A source's own checks name the key that is wrong ("feeds.cycles.fields.x: ..."): point there.
+            inner = re.match(r"^((?:feeds|tags|fields)(?:\.[^\s:]+)+): ", message)
+            if inner:
+                loc = (*loc, *inner.group(1).split("."))
+                message = message[inner.end() :]
+            line = _line_of(tree, loc)
             key = _describe(loc, data) or "(top level)"
             problems.append(f"{path}:{line or '?'}: {key}: {message}")
         raise ClientConfigError("\n".join(problems) + "\nFix the mapping and run again.") from exc

@@ -130,6 +130,7 @@ def publish_client(
                 "client_id": config.id,
                 "client_name": config.name,
                 "industry": config.industry,
+                "timezone": config.timezone,
                 "started_at": run.started_at,
                 "finished_at": datetime.now(UTC),
                 "status": run.status,
@@ -163,7 +164,8 @@ def publish_client(
             for row in con.execute(
                 "SELECT table_schema || '.' || table_name FROM information_schema.tables "
                 "WHERE table_catalog = 'warehouse' AND (table_schema = 'raw' AND table_name IN "
-                "('_load_batches', '_rejected_files') OR table_schema = 'mapped' AND table_name = '_problems')"
+                "('_load_batches', '_rejected_files') "
+                "OR table_schema = 'mapped' AND table_name = '_problems')"
             ).fetchall()
         }
         for name, frame in {

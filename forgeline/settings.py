@@ -118,9 +118,14 @@ class Settings:
         return self.mlflow_dir / "artifacts"
 
     # -- published deliverables -----------------------------------------------------------------
+    @property
+    def published_root(self) -> Path:
+        """One folder per published client: all the apps ever read of a client's data."""
+        return self.home / "published"
+
     def published_dir(self, client_id: str) -> Path:
         """Immutable published snapshots of one client, plus the CURRENT pointer the apps follow."""
-        return self.home / "published" / check_client_id(client_id)
+        return self.published_root / check_client_id(client_id)
 
     # -- apps -----------------------------------------------------------------------------------
     @property

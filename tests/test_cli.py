@@ -15,12 +15,11 @@ runner = CliRunner()
 
 
 def test_add_client_writes_a_valid_template_and_lists_it(workspace: Settings) -> None:
-    result = runner.invoke(
-        app, ["add-client", "acme-press", "--name", "에이스프레스", "--source-system", "press_plc"]
-    )
+    result = runner.invoke(app, ["add-client", "acme-press", "--name", "에이스프레스"])
     assert result.exit_code == 0, result.output
     config = get_client(workspace, "acme-press")
-    assert config.name == "에이스프레스" and config.source_system == "press_plc"
+    assert config.name == "에이스프레스" and config.sources == []
+    assert "forgeline check acme-press" in result.output
     assert workspace.landing_dir("acme-press").is_dir()
 
     listed = runner.invoke(app, ["clients"])
@@ -33,11 +32,17 @@ def test_add_client_refuses_duplicates_and_invalid_files(workspace: Settings, tm
     again = runner.invoke(app, ["add-client", "acme-press"])
     assert again.exit_code == 1 and "already exists" in again.output
 
-    broken = tmp_path / "client.yml"
-    broken.write_text("id: other-plant\nname: x\nsource_system: kamp_molding\nsources: []\nmystery: 1\n")
+    broken = tmp_path / "mapping.yml"
+    broken.write_text("id: other-plant\nname: x\nsources: []\nmystery: 1\n")
     result = runner.invoke(app, ["add-client", "other-plant", "--from", str(broken)])
-    assert result.exit_code == 1 and "mystery" in result.output
+    assert result.exit_code == 1 and "mystery" in result.output and ":4:" in result.output  # file:line
     assert not workspace.client_config_path("other-plant").exists()
+
+    unknown_model = tmp_path / "model.yml"
+    unknown_model.write_text("id: third-plant\nname: x\nmodels: [crystal_ball]\n")
+    result = runner.invoke(app, ["add-client", "third-plant", "--from", str(unknown_model)])
+    assert result.exit_code == 1 and "crystal_ball" in result.output and "catalog" in result.output
+    assert not workspace.client_config_path("third-plant").exists()
 
 
 def test_bad_client_id_is_refused_with_the_rule(workspace: Settings) -> None:
@@ -60,7 +65,7 @@ def test_add_login_scopes_a_client_login(workspace: Settings) -> None:
     unknown = runner.invoke(
         app, ["add-login", "x-staff", "--client", "no-such-plant", "--password", "s3cret-pass"]
     )
-    assert unknown.exit_code == 1 and "no such client configuration" in unknown.output
+    assert unknown.exit_code == 1 and "no such mapping" in unknown.output
     both = runner.invoke(
         app, ["add-login", "y", "--consultant", "--client", "acme-press", "--password", "s3cret-pass"]
     )
@@ -73,9 +78,12 @@ def test_ingest_of_a_broken_file_says_what_to_fix_without_a_traceback(
     config = """\
 id: acme-press
 name: 에이스프레스
-source_system: kamp_molding
 sources:
-  - {entity: shots, pattern: "*.csv", format: csv, required_columns: [TimeStamp]}
+  - name: shots
+    files: "*.csv"
+    required_columns: [TimeStamp]
+    feeds:
+      cycles: {fields: {started_at: TimeStamp}}
 """
     source = tmp_path / "acme.yml"
     source.write_text(config, encoding="utf-8")
@@ -90,6 +98,13 @@ sources:
     assert "Traceback" not in result.output
     again = runner.invoke(app, ["ingest", "acme-press", str(good)])  # the good file stayed loaded
     assert again.exit_code == 0 and "skipped" in again.output
+
+    # The refused file can be withdrawn: it leaves the landing folder (kept aside) and is not retried.
+    withdrawn = runner.invoke(app, ["withdraw", "acme-press", "shots_2.csv"])
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert not (workspace.landing_dir("acme-press") / "shots_2.csv").exists()
+    assert (workspace.withdrawn_dir("acme-press") / "shots_2.csv").exists()
+    assert runner.invoke(app, ["ingest", "acme-press"]).exit_code == 0
 
 
 def test_ingest_waits_for_no_one_while_another_run_writes_the_client(

@@ -17,53 +17,81 @@ import pytest
 from forgeline.clients import ClientConfig, get_client, list_clients, save_client_config
 from forgeline.ingest import ingest_client
 from forgeline.settings import Settings, get_settings
-from forgeline.standardize import DbtRunResult, StandardizeError, generate_docs, run_dbt
+from forgeline.standardize import DbtRunResult, StandardizeError, apply_mapping, generate_docs, run_dbt
 
 pytestmark = pytest.mark.dbt
 
 CORE_TABLES = [
+    "dim_sites",
     "dim_equipment",
     "dim_products",
+    "dim_sensor_tags",
+    "dim_shifts",
+    "dim_energy_meters",
+    "dim_run_units",
+    "fct_work_orders",
     "fct_cycles",
     "fct_cycle_parameters",
     "fct_quality_results",
     "fct_production_counts",
+    "fct_machine_states",
     "fct_sensor_readings",
     "fct_downtime_events",
     "fct_maintenance_events",
     "fct_energy_readings",
 ]
-# What each demo client's exports fill (the adapters' contract in dbt_project.yml, plus the masters).
+CYCLE_CLIENT = {
+    "dim_sites",
+    "dim_equipment",
+    "dim_products",
+    "dim_sensor_tags",
+    "dim_shifts",
+    "fct_cycles",
+    "fct_cycle_parameters",
+    "fct_quality_results",
+}
+# What each demo client's mapping fills (masters included).
 FILLED: dict[str, set[str]] = {
-    "daehan-molding": {
-        "dim_equipment",
-        "dim_products",
-        "fct_cycles",
-        "fct_cycle_parameters",
-        "fct_quality_results",
-    },
-    "sejin-diecast": {
-        "dim_equipment",
-        "dim_products",
-        "fct_cycles",
-        "fct_cycle_parameters",
-        "fct_quality_results",
-    },
-    "gwangyang-steel": {"dim_equipment", "fct_energy_readings"},
+    "daehan-molding": CYCLE_CLIENT,
+    "sejin-diecast": CYCLE_CLIENT,
+    "gwangyang-steel": {"dim_sites", "dim_energy_meters", "fct_energy_readings"},
     "hanbit-press": {
+        "dim_sites",
         "dim_equipment",
         "dim_products",
+        "dim_sensor_tags",
+        "dim_shifts",
         "fct_sensor_readings",
         "fct_production_counts",
+        "fct_machine_states",
         "fct_downtime_events",
         "fct_maintenance_events",
     },
     "miraero-parts": {
+        "dim_sites",
         "dim_equipment",
         "dim_products",
+        "dim_shifts",
         "fct_production_counts",
         "fct_quality_results",
         "fct_downtime_events",
+    },
+    "hanul-cnc": {
+        "dim_sites",
+        "dim_equipment",
+        "dim_sensor_tags",
+        "fct_cycles",
+        "fct_cycle_parameters",
+        "fct_quality_results",
+        "fct_sensor_readings",
+    },
+    "daesung-melting": {
+        "dim_sites",
+        "dim_equipment",
+        "dim_sensor_tags",
+        "dim_shifts",
+        "fct_quality_results",
+        "fct_sensor_readings",
     },
 }
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -84,6 +112,7 @@ def built(small_program: Settings) -> dict[str, DbtRunResult]:
     results = {}
     for config in list_clients(small_program):
         ingest_client(small_program, config)
+        assert apply_mapping(small_program, config) == [], config.id  # every demo cell maps cleanly
         results[config.id] = run_dbt(small_program, config, "build")
     return results
 
@@ -112,7 +141,7 @@ def test_core_tables_hold_rows_with_lineage(
             assert con.execute(
                 f"SELECT count(*) FROM core.{table} WHERE client_id <> ?", [client_id]
             ).fetchone() == (0,)
-            if table.startswith("fct_"):  # facts trace back to a loaded file (dims to client.yml)
+            if table.startswith("fct_"):  # facts trace back to a loaded file (dims to mapping.yml)
                 traced = {
                     r[0] for r in con.execute(f"SELECT DISTINCT load_batch_id FROM core.{table}").fetchall()
                 }
@@ -126,7 +155,7 @@ def test_press_units_and_local_time_are_converted(
     with warehouse(small_program, "hanbit-press") as con:
         [raw] = con.execute(
             'SELECT "timestamp", press_id, oil_temp_F, hydraulic_pressure_bar, vibration_mm_s '
-            "FROM raw.press_plc__sensors WHERE _source_row = '1000'"
+            "FROM raw.plc_minutes WHERE _source_row = '1000'"
         ).fetchall()
         local_text, press, oil_f, pressure_bar, vibration = raw
         instant = datetime.strptime(local_text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SEOUL)
@@ -143,12 +172,12 @@ def test_press_units_and_local_time_are_converted(
             "AND table_name = 'fct_sensor_readings' AND column_name = 'read_at'"
         ).fetchone()[0]
     assert read_at_type == "TIMESTAMP WITH TIME ZONE"
-    assert readings["oil_temp_c"][:2] == (pytest.approx((float(oil_f) - 32) * 5 / 9), "°C")
-    assert readings["hydraulic_pressure_mpa"][:2] == (pytest.approx(float(pressure_bar) / 10), "MPa")
-    assert readings["vibration_mm_s"][:2] == (pytest.approx(float(vibration)), "mm/s")
+    assert readings["oil_temp"][:2] == (pytest.approx((float(oil_f) - 32) * 5 / 9), "°C")
+    assert readings["hydraulic_pressure"][:2] == (pytest.approx(float(pressure_bar) / 10), "MPa")
+    assert readings["vibration"][:2] == (pytest.approx(float(vibration)), "mm/s")
     # Seoul is UTC+9 all year: the instant is nine hours before the wall-clock reading.
     assert instant.utcoffset().total_seconds() == 9 * 3600
-    assert readings["oil_temp_c"][2] == instant.timestamp()
+    assert readings["oil_temp"][2] == instant.timestamp()
 
 
 def test_the_hour_exported_twice_is_counted_once(
@@ -156,7 +185,7 @@ def test_the_hour_exported_twice_is_counted_once(
 ) -> None:
     with warehouse(small_program, "hanbit-press") as con:
         rows, minutes = con.execute(
-            "SELECT count(*), count(DISTINCT (press_id, timestamp)) FROM raw.press_plc__sensors"
+            "SELECT count(*), count(DISTINCT (press_id, timestamp)) FROM raw.plc_minutes"
         ).fetchone()
         readings, distinct = con.execute(
             "SELECT count(*), count(DISTINCT (machine_id, tag, read_at)) FROM core.fct_sensor_readings"
@@ -170,8 +199,7 @@ def test_the_excel_row_typed_twice_is_counted_once(
 ) -> None:
     with warehouse(small_program, "miraero-parts") as con:
         raw_rows, raw_keys = con.execute(
-            'SELECT count(*), count(DISTINCT ("일자", "근무조", "라인", "품번")) '
-            "FROM raw.shift_excel__production"
+            'SELECT count(*), count(DISTINCT ("일자", "근무조", "라인", "품번")) FROM raw.production'
         ).fetchone()
         core_rows, core_keys, core_total = con.execute(
             "SELECT count(*), count(DISTINCT (production_date, shift, machine_id, product_id)), "
@@ -179,7 +207,7 @@ def test_the_excel_row_typed_twice_is_counted_once(
         ).fetchone()
         raw_total = con.execute(
             'SELECT sum(n) FROM (SELECT DISTINCT "일자", "근무조", "라인", "품번", '
-            'cast("생산수량" AS INTEGER) AS n FROM raw.shift_excel__production)'
+            'cast("생산수량" AS INTEGER) AS n FROM raw.production)'
         ).fetchone()[0]
     assert raw_rows == raw_keys + 1
     assert core_rows == core_keys == raw_keys
@@ -232,12 +260,13 @@ def test_a_failing_dbt_test_names_the_test_and_model(small_program: Settings, tm
     csv.writer(buffer, lineterminator="\n").writerows(log)
     (landing / "maintenance_log.csv").write_text(buffer.getvalue(), encoding="utf-8")
     ingest_client(settings, config)
+    apply_mapping(settings, config)
 
     with pytest.raises(StandardizeError) as caught:
         run_dbt(settings, config, "build")
 
     message = str(caught.value)
     assert "hanbit-press" in message
-    assert "expression_is_true_fct_maintenance_events_repair_ended_at_repair_started_at" in message
+    assert "expression_is_true_fct_maintenance_events_repair_ended_at" in message
     assert "Got 1 result" in message
     assert str(settings.dbt_log_dir(config.id) / "dbt.log") in message

@@ -14,7 +14,7 @@ from forgeline.clients import ClientConfig, get_client, save_client_config
 from forgeline.ingest import ingest_client
 from forgeline.quality import GateError, GateResult, run_gate
 from forgeline.settings import Settings, get_settings
-from forgeline.standardize import run_dbt
+from forgeline.standardize import apply_mapping, run_dbt
 
 pytestmark = pytest.mark.gate
 
@@ -28,6 +28,7 @@ def built_warehouse(small_program: Settings) -> Path:
     path = small_program.warehouse_path(CLIENT)
     if not _has_core(path):
         ingest_client(small_program, config)
+        apply_mapping(small_program, config)
         run_dbt(small_program, config, "build")
     return path
 

@@ -30,12 +30,24 @@ KOREAN_ROWS = [
 
 def client(*sources: dict[str, Any]) -> ClientConfig:
     return ClientConfig.model_validate(
-        {"id": CLIENT, "name": "테스트공장", "source_system": "test_mes", "sources": list(sources)}
+        {"id": CLIENT, "name": "테스트공장", "sources": [as_source(s) for s in sources]}
     )
 
 
 def csv_source(entity: str = "shots", pattern: str = "shots_*.csv", **extra: Any) -> dict[str, Any]:
     return {"entity": entity, "pattern": pattern, "format": "csv", **extra}
+
+
+def as_source(spec: dict[str, Any]) -> dict[str, Any]:
+    """A source in the mapping's terms (ingest only reads files: one token feed keeps the mapping valid)."""
+    spec = dict(spec)
+    name, files = spec.pop("entity"), spec.pop("pattern")
+    return {
+        "name": f"test_mes__{name}",
+        "files": files,
+        **spec,
+        "feeds": {"cycles": {"fields": {"started_at": "t"}}},
+    }
 
 
 def deliver(settings: Settings, name: str, data: bytes) -> Path:
@@ -347,12 +359,15 @@ def test_add_files_never_overwrites_a_different_delivery(workspace: Settings, tm
     assert sorted(p.name for p in placed.parent.iterdir()) == ["shots_2026-10.csv"]
 
 
-def test_a_declared_source_not_delivered_yet_gets_an_empty_table(workspace: Settings) -> None:
-    """The client sent its PLC export but not yet its maintenance log: the log's raw table exists, empty,
-    with its required columns, so standardization can run and the gate can say what is missing."""
-    from forgeline.demo import demo_clients, synthetic
+def test_a_declared_source_not_delivered_yet_leaves_its_entity_empty(workspace: Settings) -> None:
+    """The client sent its PLC export but not yet its maintenance log: ingest says so, and the mapped
+    views still exist, typed and empty, so standardization can run and the gate can say what is missing."""
+    from forgeline.clients import save_mapping_text
+    from forgeline.demo import demo_clients, demo_mapping_text, synthetic
+    from forgeline.standardize import apply_mapping
 
     [press] = [c for c in demo_clients() if c.id == "hanbit-press"]
+    save_mapping_text(workspace, press.id, demo_mapping_text(press.id))
     landing = workspace.landing_dir(press.id)
     landing.mkdir(parents=True)
     (landing / "press_sensors_202609.csv").write_text(
@@ -361,10 +376,14 @@ def test_a_declared_source_not_delivered_yet_gets_an_empty_table(workspace: Sett
     )
     report = ingest_client(workspace, press)
     assert report.undelivered == ["maintenance (maintenance_log*.csv)"]
+    assert apply_mapping(workspace, press) == []
     con = duckdb.connect(str(workspace.warehouse_path(press.id)), read_only=True)
     try:
-        assert con.execute("SELECT count(*) FROM raw.press_plc__maintenance").fetchall() == [(0,)]
-        columns = [r[0] for r in con.execute("DESCRIBE raw.press_plc__maintenance").fetchall()]
+        assert con.execute("SELECT count(*) FROM mapped.maintenance_events").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM mapped.sensor_readings").fetchall() == [(4,)]
+        [(value, unit)] = con.execute(
+            "SELECT value, unit FROM mapped.sensor_readings WHERE tag = 'oil_temp'"
+        ).fetchall()
     finally:
         con.close()
-    assert set(synthetic.MAINTENANCE_HEADER) <= set(columns)
+    assert (value, unit) == (pytest.approx((120.5 - 32) * 5 / 9), "°C")

@@ -38,7 +38,9 @@ EXPECTED_CORE = {
         "fct_maintenance_events",
         "fct_production_counts",
     ],
-    "miraero-parts": ["fct_production_counts", "fct_downtime_events"],
+    "miraero-parts": ["fct_production_counts", "fct_downtime_events", "fct_quality_results"],
+    "hanul-cnc": ["fct_cycles", "fct_cycle_parameters", "fct_quality_results", "fct_sensor_readings"],
+    "daesung-melting": ["fct_sensor_readings", "fct_quality_results", "dim_sensor_tags"],
 }
 EXPECTED_MARTS = {
     "daehan-molding": ["oee_daily", "defect_rate_daily", "defect_pareto"],
@@ -46,6 +48,8 @@ EXPECTED_MARTS = {
     "gwangyang-steel": ["energy_daily"],
     "hanbit-press": ["oee_daily", "maintenance_kpis"],
     "miraero-parts": ["oee_daily", "defect_pareto"],
+    "hanul-cnc": ["defect_rate_daily"],
+    "daesung-melting": ["defect_rate_daily"],
 }
 EXPECTED_MODELS = {
     "daehan-molding": "defect_prediction",
@@ -140,7 +144,11 @@ def test_failure_model_finds_the_planted_drift(program_run: Settings, program_ou
         ]
     finally:
         con.close()
-    drifting = [tag.replace("_F", "_c") for tag in truth["drift_tags"]]  # oil_temp_F arrives as oil_temp_c
+    # The exported columns that drift become the tags the mapping names (oil_temp_F → oil_temp).
+    from forgeline.clients import get_client
+
+    tags = get_client(program_run, "hanbit-press").source("plc_minutes").feeds["sensor_readings"].tags
+    drifting = [tags[column].tag or column for column in truth["drift_tags"]]
     assert any(f.startswith(tuple(drifting)) for f in top), (top, drifting)
 
 

@@ -16,8 +16,6 @@ def make_config(client_id: str = "test-plant") -> ClientConfig:
     return ClientConfig(
         id=client_id,
         name="테스트공장",
-        source_system="kamp_molding",
-        sources=[{"entity": "shots", "pattern": "*.csv", "format": "csv"}],
     )
 
 

@@ -12,13 +12,18 @@ from forgeline.settings import Settings, check_client_id, get_settings
 VALID = """\
 id: test-plant
 name: "테스트공장 (Test Plant)"
-source_system: kamp_molding
+masters:
+  equipment:
+    - {machine_id: M1, machine_name: 사출기1, line_id: L1, site_id: S1, machine_class: injection_molding}
+  products:
+    - {product_id: P1, product_name: 부품, ideal_cycle_time_s: 55}
 sources:
-  - {entity: shots, pattern: "*.csv", format: csv}
-machines:
-  - {machine_id: M1, machine_name: 사출기1, line_id: L1, site_id: S1, machine_class: injection_molding}
-products:
-  - {product_id: P1, product_name: 부품, ideal_cycle_time_s: 55}
+  - name: shots
+    files: "*.csv"
+    format: csv
+    feeds:
+      cycles:
+        fields: {started_at: 일시, machine_id: 설비}
 """
 
 
@@ -58,15 +63,15 @@ def test_valid_client_config_loads_with_korean_names(workspace: Settings) -> Non
     write_config(workspace, "test-plant", VALID)
     [config] = list_clients(workspace)
     assert config.name.startswith("테스트공장")
-    assert config.raw_table(config.sources[0]) == "kamp_molding__shots"
+    assert config.raw_table(config.sources[0]) == "shots"
 
 
 def test_invalid_config_names_file_and_field(workspace: Settings) -> None:
     path = write_config(workspace, "test-plant", VALID.replace("format: csv", "format: xls"))
     with pytest.raises(ClientConfigError) as err:
         load_client_config(path)
-    assert str(path) in str(err.value)
-    assert "sources.0.format" in str(err.value)
+    assert f"{path}:11:" in str(err.value)  # the file and the line of the bad key
+    assert "sources[shots].format" in str(err.value)
 
 
 def test_config_id_must_match_its_folder(workspace: Settings) -> None:

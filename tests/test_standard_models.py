@@ -81,8 +81,6 @@ def make_client(settings: Settings, kind: str) -> ClientConfig:
     config = ClientConfig(
         id=f"{kind}-plant",
         name="합성공장",
-        source_system="kamp_molding",
-        sources=[{"entity": "shots", "pattern": "*.csv", "format": "csv"}],
         models=["defect_prediction"],
     )
     write_core(settings, config.id, *synthetic_cycles(kind))

@@ -159,7 +159,9 @@ def _load_one(
     path: Path,
     relative: str,
     batch_id: str,
+    limit: int | None = None,
 ) -> FileLoad:
+    """Load one file into ``raw.<source>`` in one transaction (``limit``: its first rows only, a dry run)."""
     table = spec.name
     loaded_at = datetime.now(UTC)
     rows = 0
@@ -172,6 +174,8 @@ def _load_one(
                 _check_header(spec, header)
                 _ensure_table(con, table, header)
                 known_header = header
+            if limit is not None:
+                batch = batch[: max(0, limit - rows)]
             columns = list(zip(*batch, strict=True)) if batch else [[] for _ in range(len(header) + 1)]
             arrays = {name: pa.array(columns[i], type=pa.string()) for i, name in enumerate(header)}
             arrays["_source_row"] = pa.array(columns[-1], type=pa.string())
@@ -185,6 +189,8 @@ def _load_one(
             con.unregister("incoming_batch")
             rows += len(batch)
             log.info("%s: %s rows read so far…", relative, f"{rows:,}")
+            if limit is not None and rows >= limit:
+                break
         if rows == 0:
             raise ReadError(
                 "holds no rows. Was the export cut off? Ask the client for the complete export"

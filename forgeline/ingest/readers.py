@@ -219,7 +219,8 @@ def read_jsonl(path: Path, encoding: str) -> Iterator[Batch]:
 
         def flush() -> Batch:
             rows = [
-                [_cell(record.get(name)) for name in header] + [str(n)] for record, n in zip(batch, numbers)
+                [_cell(record.get(name)) for name in header] + [str(n)]
+                for record, n in zip(batch, numbers, strict=True)
             ]
             return list(header), rows
 

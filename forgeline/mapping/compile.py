@@ -100,7 +100,8 @@ def _text_of(spec: FieldSpec, source: SourceSpec, columns: list[str] | None, whe
                 else ""
             )
             raise CompileError(
-                f"{where}: column {spec.column!r} is not in the delivered files of source {source.name!r}{hint}; "
+                f"{where}: column {spec.column!r} is not in the delivered files of source "
+                f"{source.name!r}{hint}; "
                 f"its columns are {columns}. Fix the column name in mapping.yml."
             )
         return quote(spec.column), spec.column
@@ -287,8 +288,9 @@ def _problems_select(entity: Entity, source: SourceSpec, typed: dict[str, _Typed
             continue
         queries.append(
             f"SELECT {literal(source.name)} AS source_name, _source_file AS source_file, "
-            f"TRY_CAST(_source_row AS BIGINT) AS source_row, {literal(entity.name)} AS entity, {literal(name)} AS field, "
-            f"{literal(t.column)} AS column_name, CAST({t.source_text} AS VARCHAR) AS value, {literal(t.problem)} AS problem "
+            f"TRY_CAST(_source_row AS BIGINT) AS source_row, {literal(entity.name)} AS entity, "
+            f"{literal(name)} AS field, {literal(t.column)} AS column_name, "
+            f"CAST({t.source_text} AS VARCHAR) AS value, {literal(t.problem)} AS problem "
             f"FROM raw.{quote(source.name)} {where} "
             f"{'AND' if where else 'WHERE'} {t.source_text} IS NOT NULL AND ({t.value}) IS NULL"
         )
@@ -414,10 +416,12 @@ def _tags_select(
     sql = (
         f"WITH base AS (SELECT {', '.join(base)} FROM raw.{quote(source.name)} {filter_sql}), "
         f"long AS (UNPIVOT base ON {aliases} INTO NAME alias VALUE raw_value), "
-        f"tags AS (SELECT * FROM (VALUES {', '.join(rows)}) AS t(alias, tag, scale, shift, unit, quantity_kind, source_column)) "
-        f"SELECT {key_cols}, tags.tag, {value} * tags.scale + tags.shift AS value, tags.unit, tags.quantity_kind, "
+        f"tags AS (SELECT * FROM (VALUES {', '.join(rows)}) "
+        "AS t(alias, tag, scale, shift, unit, quantity_kind, source_column)) "
+        f"SELECT {key_cols}, tags.tag, {value} * tags.scale + tags.shift AS value, tags.unit, "
+        "tags.quantity_kind, "
         f"tags.source_column, {lineage_cols}, {dedup} AS dedup_key "
-        f"FROM long JOIN tags USING (alias)"
+        f"FROM long JOIN tags USING (alias) WHERE {value} IS NOT NULL"
     )
     return sql, problems
 

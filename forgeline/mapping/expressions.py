@@ -160,7 +160,7 @@ def compile_expression(text: str, available: Iterable[str] | None = None, where:
             if name not in known:
                 hint = f" (did you mean {folded[name.casefold()]!r}?)" if name.casefold() in folded else ""
                 raise ExpressionError(
-                    f"{where}expression {text!r} reads column {name!r}, which the source does not have{hint}; "
+                    f"{where}expression {text!r} reads column {name!r}, which the source lacks{hint}; "
                     f"its columns are {known}"
                 )
     for column in list(tree.find_all(exp.Column)):

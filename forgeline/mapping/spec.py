@@ -338,6 +338,13 @@ class ClientConfig(_Strict):
                     raise ValueError(
                         f"masters.{name}[{i}]: unknown field(s) {unknown}; fields: {entity.field_names}"
                     )
+                for f in entity.fields:
+                    # YAML 1.1 reads 22:00 as the number 1320 and 2026-10-01 as a date: times must be quoted.
+                    if f.type == "time_of_day" and f.name in record and not isinstance(record[f.name], str):
+                        raise ValueError(
+                            f'masters.{name}[{i}].{f.name}: write times in quotes, e.g. "22:00" '
+                            f"(YAML read {record[f.name]!r})"
+                        )
                 missing = [f.name for f in entity.fields if f.required and record.get(f.name) in (None, "")]
                 if missing:
                     raise ValueError(f"masters.{name}[{i}]: missing {missing}")

@@ -96,10 +96,31 @@ if not refused.empty:
     st.subheader(f"Refused files ({len(refused)})")
     st.caption(
         "Nothing from these files was loaded; the other files were. "
-        "Deliver a corrected file under a new name."
+        "Fix the mapping and re-read them (`forgeline ingest <client> --retry`), or withdraw them "
+        "(`forgeline withdraw <client> <file>`)."
     )
     for row in refused.itertuples():
         st.error(f"**{row.source_file}** → raw.{row.raw_table}: {row.error}", icon=":material/block:")
+
+problems = data.mapping_problems(user, config.id)
+if not problems.empty:
+    st.subheader(f"Values the mapping could not read ({int(problems['cells'].sum()):,} cells)")
+    st.caption(
+        "These cells stay empty in the standardized data. Fix the mapping (unit, time format, value map) "
+        "or ask for a clean export; the examples name the file and row."
+    )
+    st.dataframe(
+        problems[["column_name", "entity", "field", "problem", "cells", "examples"]],
+        hide_index=True,
+        column_config={
+            "column_name": "Column",
+            "entity": "Feeds",
+            "field": "Field",
+            "problem": "Problem",
+            "cells": st.column_config.NumberColumn("Cells", format="localized"),
+            "examples": "Where",
+        },
+    )
 
 st.header("Great Expectations Data Docs")
 st.caption("The full validation report, on the Forgeline server (open it there in a browser):")

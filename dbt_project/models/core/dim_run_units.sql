@@ -20,7 +20,9 @@ select
     count(*) as cycles_observed,
     coalesce(max(cycles.unit_cycle), count(*)) as life_cycles,
     any_value(failures.failed_at) is not null as has_failed,
-    any_value(failures.failed_at) as failed_at
+    any_value(failures.failed_at) as failed_at,
+    min(cycles.source_file) as source_file,
+    min(cycles.load_batch_id) as load_batch_id
 from cycles
 left join failures on cycles.unit_id = failures.unit_id
 group by cycles.unit_id

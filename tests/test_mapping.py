@@ -1,0 +1,236 @@
+"""Fast tier: mapping files are validated with line and key, compiled safely, and read data right.
+
+The compile-and-run tests go through `forgeline check` (a real in-memory DuckDB run of the compiled
+mapping on real files), so what is tested is what a run would do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forgeline.clients import ClientConfigError, parse_client_config, save_mapping_text
+from forgeline.demo import demo_clients
+from forgeline.mapping.check import CheckReport, check_client
+from forgeline.mapping.compile import CompileError, compile_mapping
+from forgeline.mapping.expressions import ExpressionError, compile_expression
+from forgeline.settings import Settings
+
+CLIENT = "test-plant"
+
+BASE = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: diary
+    files: "*.csv"
+    feeds:
+      production_counts:
+        fields:
+          machine_id: 설비
+          production_date: 일자
+          total_count: 생산수량
+"""
+
+
+def mapping_error(text: str) -> str:
+    with pytest.raises(ClientConfigError) as caught:
+        parse_client_config(text, "mapping.yml")
+    return str(caught.value)
+
+
+def test_every_demo_mapping_validates() -> None:
+    clients = demo_clients()
+    assert len(clients) == 7
+    assert {c.id for c in clients} >= {"hanul-cnc", "daesung-melting"}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("production_counts:", "production_count:"),
+            "mapping.yml:7: sources[diary].feeds.production_count: no such",
+        ),
+        (("          total_count: 생산수량", "          total_qty: 생산수량"), "no field 'total_qty'"),
+        (
+            (
+                "          total_count: 생산수량",
+                "          total_count: 생산수량\n          planned_time_s: {column: a, unit: bar}",
+            ),
+            "kind 'pressure', but this field holds kind 'time'",
+        ),
+        (("          total_count: 생산수량", "          total_count: No"), "put a column named No"),
+        (("    files:", "    header_row: 0\n    files:"), "needs `columns:`"),
+        (
+            ("name: 테스트공장", "name: 테스트공장\ntimezone: Asia/Sejong"),
+            "mapping.yml:3: timezone: unknown time zone",
+        ),
+    ],
+)
+def test_bad_mappings_name_the_line_the_key_and_the_fix(change: tuple[str, str], expected: str) -> None:
+    message = mapping_error(BASE.replace(*change))
+    assert expected in message, message
+
+
+def test_a_code_map_must_use_the_common_taxonomy() -> None:
+    text = BASE + "          defect_code: {column: 불량유형, map: {스크래치: SCRATCHES}}\n"
+    message = mapping_error(text)
+    assert "SCRATCHES" in message and "defect_types" in message and "SCRATCH" in message
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "생산수량; DROP TABLE raw.diary",
+        "(SELECT password FROM users)",
+        "read_csv('/etc/passwd')",
+        "getenv('HOME')",
+        "생산수량 /* comment */ FROM raw.diary",
+    ],
+)
+def test_expressions_that_try_sql_injection_are_refused(attack: str) -> None:
+    text = BASE + f"          good_count: {{expr: {attack!r}}}\n"
+    message = mapping_error(text)
+    assert "mapping.yml:" in message and "expression" in message, message
+    with pytest.raises(ExpressionError):
+        compile_expression(attack)
+
+
+def test_expressions_are_regenerated_with_quoted_columns() -> None:
+    assert (
+        compile_expression("생산수량 - 불량수량")
+        == 'TRY_CAST("생산수량" AS DOUBLE) - TRY_CAST("불량수량" AS DOUBLE)'
+    )
+    with pytest.raises(ExpressionError, match="did you mean 'Cycle_Time'"):
+        compile_expression("Cycle_time * 2", available=["Cycle_Time", "일자"])
+
+
+def test_a_column_the_files_do_not_have_is_named_with_the_columns_they_have() -> None:
+    config = parse_client_config(BASE)
+    with pytest.raises(
+        CompileError, match=r"column '생산수량' is not in the delivered files.*\['일자', '설비'\]"
+    ):
+        compile_mapping(config, {"diary": ["일자", "설비"]})
+
+
+def deliver(settings: Settings, name: str, data: bytes) -> Path:
+    path = settings.landing_dir(CLIENT) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def mapped(settings: Settings, text: str) -> CheckReport:
+    save_mapping_text(settings, CLIENT, text)
+    config = parse_client_config(text)
+    report = check_client(settings, config, sample_rows=None)
+    assert report.ok, [s.error for s in report.sources]
+    return report
+
+
+def test_headerless_cp949_file_value_maps_units_and_derived_fields(workspace: Settings) -> None:
+    rows = [
+        "2026-10-01,주간,L1,100,3,스크래치,480",
+        "2026-10-01,야간,L1,90,0,,480",
+        "2026-10-02,주간,L1,95,2,버,450",
+    ]
+    deliver(workspace, "diary_1.csv", ("\n".join(rows) + "\n").encode("cp949"))
+    text = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: diary
+    files: "diary_*.csv"
+    header_row: 0
+    columns: [일자, 근무조, 라인, 생산수량, 불량수량, 불량유형, 계획시간]
+    feeds:
+      production_counts:
+        fields:
+          machine_id: 라인
+          production_date: 일자
+          shift: {column: 근무조, map: {주간: day, 야간: night}}
+          planned_time_s: {column: 계획시간, unit: 분}
+          total_count: 생산수량
+          good_count: {expr: "생산수량 - 불량수량"}
+          defect_code: {column: 불량유형, map: {스크래치: SCRATCH, 버: FLASH}}
+"""
+    report = mapped(workspace, text)
+    assert report.entity_rows["production_counts"] == 3
+    assert report.problems == []
+    assert report.sources[0].unmapped_columns == []  # the expression reads 불량수량
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    # The same compiled SQL, run on the same rows, gives the typed values.
+    from forgeline.ingest import _ensure_registry, _load_one
+
+    _ensure_registry(con)
+    config = parse_client_config(text)
+    _load_one(
+        con, config, config.sources[0], workspace.landing_dir(CLIENT) / "diary_1.csv", "diary_1.csv", "b1"
+    )
+    from forgeline.standardize import raw_columns
+
+    sql = compile_mapping(config, raw_columns(con)).views["production_counts"]
+    got = con.execute(
+        f"SELECT shift, planned_time_s, total_count, good_count, defect_code FROM ({sql}) ORDER BY source_row"
+    ).fetchall()
+    assert got == [
+        ("day", 28800.0, 100, 97, "SCRATCH"),
+        ("night", 28800.0, 90, 90, None),
+        ("day", 27000.0, 95, 93, "FLASH"),
+    ]
+
+
+def test_cells_that_cannot_be_read_are_reported_with_file_row_and_column(workspace: Settings) -> None:
+    deliver(
+        workspace,
+        "plc_1.csv",
+        "time,machine,state,temp_F\n"
+        "2026-10-01T00:00:00Z,M1,RUN,212\n"
+        "2026-10-01 09:01:00+09:00,M1,STOP,32\n"
+        "2026-10-01 09:02:00,M1,JAM,열두시\n".encode(),
+    )
+    text = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: plc
+    files: "plc_*.csv"
+    feeds:
+      sensor_readings:
+        fields: {machine_id: machine, read_at: time}
+        tags:
+          temp_F: {tag: temperature, unit: °F}
+      machine_states:
+        fields:
+          machine_id: machine
+          state: {column: state, map: {RUN: running, STOP: down}}
+          started_at: time
+        sample_period: 1 min
+"""
+    report = mapped(workspace, text)
+    problems = {(p.entity, p.column_name): p for p in report.problems}
+    state = problems[("machine_states", "state")]
+    assert state.cells == 1 and state.examples == [("plc_1.csv", 4, "JAM")]
+    temperature = problems[("sensor_readings", "temp_F")]
+    assert temperature.examples == [("plc_1.csv", 4, "열두시")] and "not a number" in temperature.problem
+    assert report.entity_rows["sensor_readings"] == 2
+
+    import duckdb
+
+    from forgeline.ingest import _ensure_registry, _load_one
+    from forgeline.standardize import raw_columns
+
+    con = duckdb.connect(":memory:")
+    _ensure_registry(con)
+    config = parse_client_config(text)
+    _load_one(con, config, config.sources[0], workspace.landing_dir(CLIENT) / "plc_1.csv", "plc_1.csv", "b1")
+    sql = compile_mapping(config, raw_columns(con)).views["sensor_readings"]
+    got = con.execute(f"SELECT epoch(read_at), value, unit FROM ({sql}) ORDER BY source_row").fetchall()
+    # 'Z' and '+09:00' are instants; a time without offset is the factory's local time (Asia/Seoul).
+    midnight_utc = 1790812800  # 2026-10-01 00:00 UTC
+    assert got[0] == (midnight_utc, pytest.approx(100.0), "°C")
+    assert got[1] == (midnight_utc + 60, pytest.approx(0.0, abs=1e-9), "°C")
