@@ -23,24 +23,21 @@ else:
         who = "consultant · every client" if user.is_consultant else f"client · {user.client_id}"
         st.markdown(f"**{user.display_name}**  \n{who}")
         st.button("Log out", on_click=ui.log_out, icon=":material/logout:")
-    page = st.navigation(
-        {
-            "Program": [
-                st.Page(
-                    "app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:"
-                ),
-            ],
-            "Client": [
-                st.Page("app_pages/client/kpis.py", title="Client KPIs", icon=":material/monitoring:"),
-                st.Page(
-                    "app_pages/client/data_quality.py", title="Data quality", icon=":material/fact_check:"
-                ),
-                st.Page(
-                    "app_pages/client/models.py", title="Model results", icon=":material/model_training:"
-                ),
-            ],
-        }
-    )
+    pages = {
+        "Program": [
+            st.Page("app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:"),
+        ],
+        "Client": [
+            st.Page("app_pages/client/kpis.py", title="Client KPIs", icon=":material/monitoring:"),
+            st.Page("app_pages/client/data_quality.py", title="Data quality", icon=":material/fact_check:"),
+            st.Page("app_pages/client/models.py", title="Model results", icon=":material/model_training:"),
+        ],
+    }
+    if user.is_consultant:  # onboarding writes client mappings: never offered to a client login
+        pages["Engagement"] = [
+            st.Page("app_pages/engagement/onboarding.py", title="Onboarding", icon=":material/upload_file:"),
+        ]
+    page = st.navigation(pages)
 
 try:
     page.run()

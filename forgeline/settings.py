@@ -58,6 +58,10 @@ class Settings:
     def client_config_path(self, client_id: str) -> Path:
         return self.client_dir(client_id) / "mapping.yml"
 
+    def client_models_dir(self, client_id: str) -> Path:
+        """Client-local SQL models (the escape hatch for exports a mapping cannot describe)."""
+        return self.client_dir(client_id) / "models"
+
     def mapping_history_dir(self, client_id: str) -> Path:
         """Earlier versions of the mapping, one file each, kept when a new one is saved."""
         return self.client_dir(client_id) / "history"

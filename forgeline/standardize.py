@@ -127,12 +127,23 @@ def mapping_problems(
     return found
 
 
+def client_models(settings: Settings, client_id: str) -> dict[str, str]:
+    """The client's escape-hatch SQL models, ``<home>/clients/<id>/models/<entity>.sql`` (rare; reviewed)."""
+    folder = settings.client_models_dir(client_id)
+    return (
+        {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.sql"))}
+        if folder.exists()
+        else {}
+    )
+
+
 def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProblem]:
     """Compile the client's mapping into the ``mapped`` views of its warehouse; return unconvertible cells."""
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse_path(config.id)))
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        compiled = compile_mapping(config, raw_columns(con))
+        compiled = compile_mapping(config, raw_columns(con), client_models(settings, config.id))
         con.execute("BEGIN TRANSACTION")
         con.execute("DROP SCHEMA IF EXISTS mapped CASCADE")
         con.execute("CREATE SCHEMA mapped")

@@ -234,3 +234,45 @@ sources:
     midnight_utc = 1790812800  # 2026-10-01 00:00 UTC
     assert got[0] == (midnight_utc, pytest.approx(100.0), "°C")
     assert got[1] == (midnight_utc + 60, pytest.approx(0.0, abs=1e-9), "°C")
+
+
+def test_a_client_model_is_the_escape_hatch_and_reads_only_raw_tables(workspace: Settings) -> None:
+    """An export a mapping cannot describe (here: two counts in one cell) gets a client-local SQL model."""
+    deliver(workspace, "odd_1.csv", "line;when;counts\nL1;2026-10-01;120/3\nL2;2026-10-01;98/0\n".encode())
+    text = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: odd
+    files: "odd_*.csv"
+    delimiter: ";"
+    feeds:
+      production_counts:   # the model below does the real work; this feed reads only the line
+        where: "1 = 0"
+        fields: {machine_id: line, total_count: counts}
+"""
+    save_mapping_text(workspace, CLIENT, text)
+    models = workspace.client_models_dir(CLIENT)
+    models.mkdir(parents=True)
+    (models / "production_counts.sql").write_text(
+        """select "line" as machine_id, cast("when" as date) as production_date,
+           cast(split_part(counts, '/', 1) as bigint) as total_count,
+           cast(split_part(counts, '/', 2) as bigint) as reject_count,
+           _source_file as source_file, _source_row as source_row, _load_batch_id as load_batch_id,
+           _loaded_at as loaded_at
+           from raw.odd""",
+        encoding="utf-8",
+    )
+    report = check_client(workspace, parse_client_config(text), sample_rows=None)
+    assert report.ok and report.entity_rows["production_counts"] == 2
+
+    for bad, expected in [
+        ("select * from raw.odd", "name only the entity's fields"),
+        ("select 1 as machine_id from read_csv('/etc/passwd')", "not allowed"),
+        ("select machine_id from other.secrets", "reads only this client's raw tables"),
+        ("drop table raw.odd", "exactly one SELECT"),
+        ("select line as machine_id from raw.odd", "lineage columns"),
+    ]:
+        (models / "production_counts.sql").write_text(bad, encoding="utf-8")
+        refused = check_client(workspace, parse_client_config(text), sample_rows=None)
+        assert not refused.ok and expected in str(refused.compile_error), (bad, refused.compile_error)

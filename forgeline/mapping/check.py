@@ -20,7 +20,7 @@ from forgeline.mapping.compile import CompileError, compile_mapping
 from forgeline.mapping.expressions import columns_of
 from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
-from forgeline.standardize import MappingProblem, mapping_problems, raw_columns
+from forgeline.standardize import MappingProblem, client_models, mapping_problems, raw_columns
 
 DEFAULT_SAMPLE_ROWS = 20_000
 
@@ -125,7 +125,7 @@ def check_client(
             used = mapped_columns(config.source(checked.name))
             checked.unmapped_columns = [c for c in columns.get(checked.name, []) if c not in used]
         try:
-            compiled = compile_mapping(config, columns)
+            compiled = compile_mapping(config, columns, client_models(settings, config.id))
         except CompileError as exc:
             report.compile_error = str(exc)
             return report

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from forgeline.mapping.entities import ENTITIES, LINEAGE, Entity, Field, taxonomy
-from forgeline.mapping.expressions import ExpressionError, compile_expression
+from forgeline.mapping.expressions import ExpressionError, check_client_model, compile_expression
 from forgeline.mapping.spec import ClientConfig, FeedSpec, FieldSpec, SourceSpec, parse_duration
 from forgeline.mapping.units import conversion
 
@@ -470,16 +470,50 @@ def _union(parts: list[str], columns: list[tuple[str, str]]) -> str:
     return " UNION ALL BY NAME ".join(f"({p})" for p in parts)
 
 
+def _client_model_select(entity: Entity, sql: str, config: ClientConfig, raw_tables: list[str]) -> str:
+    """A client-local SQL model (the escape hatch), checked and typed like any feed of the entity."""
+    where = f"clients/{config.id}/models/{entity.name}.sql"
+    try:
+        checked = check_client_model(sql, entity.field_names, raw_tables, where)
+    except ExpressionError as exc:
+        raise CompileError(str(exc)) from exc
+    from sqlglot import parse_one
+
+    returned = set(parse_one(checked, dialect="duckdb").named_selects)  # type: ignore[attr-defined]
+    select = []
+    for f in entity.fields:
+        value = "m." + quote(f.name) if f.name in returned else "NULL"
+        select.append(f"CAST({value} AS {SQL_TYPES[f.type]}) AS {quote(f.name)}")
+    select += [
+        f"{literal(config.id)} AS client_id",
+        f"{literal('client model ' + entity.name)} AS source_name",
+        "CAST(m.source_file AS VARCHAR) AS source_file",
+        "CAST(m.source_row AS BIGINT) AS source_row",
+        "CAST(m.load_batch_id AS VARCHAR) AS load_batch_id",
+        "CAST(m.loaded_at AS TIMESTAMPTZ) AS loaded_at",
+        "concat_ws('|', "
+        + ", ".join(
+            f"COALESCE(CAST({'m.' + quote(k) if k in returned else 'NULL'} AS VARCHAR), '∅')"
+            for k in entity.key
+        )
+        + ") AS dedup_key",
+    ]
+    return f"SELECT {', '.join(select)} FROM ({checked}) AS m"
+
+
 def mapping_fingerprint(config: ClientConfig) -> str:
     return hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[
         :16
     ]
 
 
-def compile_mapping(config: ClientConfig, raw_columns: Mapping[str, list[str]]) -> CompiledMapping:
+def compile_mapping(
+    config: ClientConfig, raw_columns: Mapping[str, list[str]], client_models: Mapping[str, str] | None = None
+) -> CompiledMapping:
     """SQL for every mapped view, reading the raw tables named in ``raw_columns`` (source → its columns).
 
     Sources with no raw table yet (nothing delivered) contribute nothing; every view still exists, typed.
+    ``client_models`` (entity → SQL) are the client's escape-hatch models, added to their entity's view.
     """
     fingerprint = mapping_fingerprint(config)
     compiled = CompiledMapping(fingerprint=fingerprint)
@@ -488,6 +522,13 @@ def compile_mapping(config: ClientConfig, raw_columns: Mapping[str, list[str]]) 
     tag_rows: list[str] = []
     for name, records in config.masters.items():
         parts[name].append(_masters_select(ENTITIES[name], records, config, fingerprint))
+    for name, sql in (client_models or {}).items():
+        if name not in ENTITIES or ENTITIES[name].takes_tags and name == "sensor_readings":
+            raise CompileError(
+                f"clients/{config.id}/models/{name}.sql: a client model is named after the entity it feeds, "
+                f"one of {sorted(n for n in ENTITIES if n != 'sensor_readings')}"
+            )
+        parts[name].append(_client_model_select(ENTITIES[name], sql, config, list(raw_columns)))
     for source in config.sources:
         if source.name not in raw_columns:
             continue
