@@ -238,7 +238,7 @@ sources:
 
 def test_a_client_model_is_the_escape_hatch_and_reads_only_raw_tables(workspace: Settings) -> None:
     """An export a mapping cannot describe (here: two counts in one cell) gets a client-local SQL model."""
-    deliver(workspace, "odd_1.csv", "line;when;counts\nL1;2026-10-01;120/3\nL2;2026-10-01;98/0\n".encode())
+    deliver(workspace, "odd_1.csv", b"line;when;counts\nL1;2026-10-01;120/3\nL2;2026-10-01;98/0\n")
     text = """\
 id: test-plant
 name: 테스트공장
