@@ -110,6 +110,7 @@ class PublishedClient:
     name: str
     industry: str
     timezone: str
+    models: tuple[str, ...] = ()  # the standard models its mapping asks for
 
 
 def _published_ids() -> list[str]:
@@ -130,6 +131,7 @@ def clients(user: User) -> list[PublishedClient]:
                 name=str(info.get("client_name") or client_id),
                 industry=str(info.get("industry") or ""),
                 timezone=str(info.get("timezone") or "Asia/Seoul"),
+                models=tuple(m for m in str(info.get("models") or "").split(", ") if m),
             )
         )
     return found

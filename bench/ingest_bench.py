@@ -27,8 +27,9 @@ from forgeline.clients import ClientConfig
 from forgeline.ingest import ingest_client
 from forgeline.settings import get_settings
 home = Path(sys.argv[1]); settings = get_settings(home)
-config = ClientConfig(id="bench-plant", name="bench", source_system="kamp_molding",
-                      sources=[{"entity": "shots", "pattern": "*.csv", "format": "csv", "encoding": "auto"}])
+config = ClientConfig(id="bench-plant", name="bench",
+                      sources=[{"name": "shots", "files": "*.csv", "format": "csv", "encoding": "auto",
+                                "feeds": {"cycles": {"fields": {"started_at": "TimeStamp"}}}}])
 report = ingest_client(settings, config)
 print(sum(f.rows for f in report.files))
 """,

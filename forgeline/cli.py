@@ -1,8 +1,11 @@
 """`forgeline`: the consultant's everyday commands.
 
 forgeline clients                      list the program's clients and their last run
-forgeline add-client ID --name ...     add a client (from a client.yml or a template to fill in)
-forgeline ingest ID FILE...            put delivered files into the client's landing area and load them
+forgeline inspect FILE... [--write ID] sniff export files and draft a mapping (a confidence per column)
+forgeline add-client ID --name ...     add a client (from a mapping.yml or a template to fill in)
+forgeline check ID [FILE...]           dry-run the client's mapping: rows per entity, cells it cannot read
+forgeline ingest ID FILE... [--retry]  put delivered files into the client's landing area and load them
+forgeline withdraw ID FILE             take a delivered file back (its rows go; the file is kept aside)
 forgeline run [ID...]                  run some clients, or the whole program
 forgeline add-login USER --client ID   give a client's staff (or a consultant) a login to the app
 forgeline app                          serve the Streamlit app
@@ -173,7 +176,7 @@ def ingest_command(
         table.add_row(str(f.file), f.raw_table, f"{f.rows:,}", f.status)
     console.print(table)
     for name in report.unmatched:
-        console.print(f"[yellow]{name} matches no source in client.yml: not loaded.[/yellow]")
+        console.print(f"[yellow]{name} matches no source in mapping.yml: not loaded.[/yellow]")
     for source in report.undelivered:
         console.print(f"[yellow]No file delivered yet for source {source}.[/yellow]")
     for earlier in (f for f in report.files if f.status == "rejected earlier"):

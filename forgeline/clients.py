@@ -73,6 +73,10 @@ def parse_client_config(text: str, path: Path | str = "mapping.yml") -> ClientCo
         tree = yaml.compose(text)
     except yaml.YAMLError as exc:
         raise ClientConfigError(f"{path}: not valid YAML ({exc}). Fix the file and run again.") from exc
+    if data is None:
+        raise ClientConfigError(
+            f"{path}: the mapping is empty; start from `forgeline add-client` or docs/mapping.md."
+        )
     if not isinstance(data, dict):
         raise ClientConfigError(
             f"{path}: expected keys such as id, name, sources; found {type(data).__name__}."
@@ -85,9 +89,15 @@ def parse_client_config(text: str, path: Path | str = "mapping.yml") -> ClientCo
             loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "union[", "json-or")))
             message = str(err["msg"]).removeprefix("Value error, ")
             # A source's own checks name the key that is wrong ("feeds.cycles.fields.x: ..."): point there.
-            inner = re.match(r"^((?:feeds|tags|fields)(?:\.[^\s:]+)+): ", message)
+            inner = re.match(r"^((?:feeds|tags|fields|masters)(?:\.[^\s:]+)+): ", message)
             if inner:
-                loc = (*loc, *inner.group(1).split("."))
+                steps: list[Any] = []
+                for token in inner.group(1).split("."):
+                    name, _, index = token.partition("[")
+                    steps += [name, int(index.rstrip("]"))] if index.rstrip("]").isdigit() else [name]
+                if loc and steps and steps[0] == loc[-1]:
+                    steps = steps[1:]
+                loc = (*loc, *steps)
                 message = message[inner.end() :]
             line = _line_of(tree, loc)
             key = _describe(loc, data) or "(top level)"

@@ -131,6 +131,7 @@ def publish_client(
                 "client_name": config.name,
                 "industry": config.industry,
                 "timezone": config.timezone,
+                "models": ", ".join(config.models),
                 "started_at": run.started_at,
                 "finished_at": datetime.now(UTC),
                 "status": run.status,

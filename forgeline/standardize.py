@@ -23,7 +23,7 @@ from typing import Literal
 import duckdb
 
 from forgeline.clients import ClientConfig
-from forgeline.mapping.compile import CompiledMapping, compile_mapping
+from forgeline.mapping.compile import CompiledMapping, CompileError, compile_mapping
 from forgeline.settings import DBT_PROJECT_DIR, TOOL_ENVIRONMENT, Settings
 
 log = logging.getLogger("forgeline.standardize")
@@ -142,14 +142,24 @@ def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProbl
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse_path(config.id)))
     try:
+        # Mapped SQL reads this warehouse only: no file on disk, whatever a mapping or model says.
+        con.execute("SET enable_external_access = false")
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
         compiled = compile_mapping(config, raw_columns(con), client_models(settings, config.id))
         con.execute("BEGIN TRANSACTION")
         con.execute("DROP SCHEMA IF EXISTS mapped CASCADE")
         con.execute("CREATE SCHEMA mapped")
-        for name, sql in compiled.views.items():
-            con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
-        problems = mapping_problems(con, compiled)
+        try:
+            for name, sql in compiled.views.items():
+                con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
+            problems = mapping_problems(con, compiled)
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise CompileError(
+                f"{settings.client_config_path(config.id)}: the mapping does not run on the delivered data "
+                f"({str(exc).splitlines()[0]}). Check the expressions and client models it uses "
+                f"(`forgeline check {config.id}` shows the same error without loading anything)."
+            ) from exc
         con.execute(
             "CREATE TABLE mapped._problems (source_name VARCHAR, entity VARCHAR, field VARCHAR, "
             "column_name VARCHAR, problem VARCHAR, cells BIGINT, examples VARCHAR)"

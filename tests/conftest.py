@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,7 +29,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setti
 
 @pytest.fixture(scope="session")
 def small_program(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The demo program at small scale (client.yml, landing files); the dbt and gate tiers build in it."""
+    """The demo program at small scale (mapping files, landing files); the dbt and gate tiers build in it."""
     from forgeline.demo import prepare_demo_program
 
     settings = get_settings(tmp_path_factory.mktemp("small_program"))
@@ -64,3 +70,79 @@ _PROGRAM_OUTCOMES: dict[str, list] = {}
 def program_outcomes(program_run: Settings) -> list:
     """The EngagementOutcome of every client from the program_run fixture's run."""
     return _PROGRAM_OUTCOMES[str(program_run.home)]
+
+
+# -- the served app, for the browser tier ------------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SERVER_START_S = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_app(home: Path, log: Path) -> Iterator[str]:
+    """`streamlit run` as `forgeline app` serves it, on ``home``; yields its URL, then stops it."""
+    from forgeline.cli import streamlit_command
+    from forgeline.settings import REPO_ROOT
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium); the browser tests need it.")
+    port = _free_port()
+    env = {**os.environ, "FORGELINE_HOME": str(home)}
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [*streamlit_command(port, address="127.0.0.1"), "--server.fileWatcherType", "none"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer within {SERVER_START_S} s:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_server():  # noqa: ANN201 - returns the serve_app context manager
+    """`with app_server(home, log) as url:` serves the app on a workspace for a browser test."""
+    return serve_app
+
+
+@pytest.fixture(scope="session")
+def chromium_launch() -> dict:
+    """How playwright starts Debian's Chromium (never a downloaded browser: the machines are offline)."""
+    return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

@@ -5,13 +5,7 @@ A client logs in, opens its KPI page and sees its own published numbers, and not
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,75 +13,21 @@ import duckdb
 import pytest
 
 from forgeline.auth import demo_password
-from forgeline.cli import streamlit_command
 from forgeline.clients import list_clients
 from forgeline.publish import current_snapshot
-from forgeline.settings import REPO_ROOT, Settings
+from forgeline.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 CLIENT = "sejin-diecast"
-SERVER_START_S = 30
 PAGE_TIMEOUT_MS = 30_000
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served_app(program_run: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run` on the program's workspace; stopped when the module's tests are done."""
-    if not shutil.which("chromium"):
-        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test needs it.")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, "FORGELINE_HOME": str(program_run.home)}
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            # The command `forgeline app` serves with; no file watcher in a test.
-            [*streamlit_command(port, address="127.0.0.1"), "--server.fileWatcherType", "none"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer within {SERVER_START_S} s:\n{log.read_text()}")
-            time.sleep(0.3)
+def served_app(program_run: Settings, tmp_path_factory: pytest.TempPathFactory, app_server) -> Iterator[str]:
+    """The app served on the program's workspace; stopped when the module's tests are done."""
+    with app_server(program_run.home, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 def _published_numbers(settings: Settings, client_id: str) -> tuple[int, int]:
@@ -102,7 +42,7 @@ def _published_numbers(settings: Settings, client_id: str) -> tuple[int, int]:
 
 
 def test_a_client_sees_its_own_kpis_and_nothing_else(
-    served_app: str, program_run: Settings, tmp_path: Path
+    served_app: str, program_run: Settings, tmp_path: Path, chromium_launch: dict
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -113,7 +53,7 @@ def test_a_client_sees_its_own_kpis_and_nothing_else(
     assert inspected > 0 and codes > 0
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(**chromium_launch)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
             page.set_default_timeout(PAGE_TIMEOUT_MS)

@@ -276,3 +276,40 @@ sources:
         (models / "production_counts.sql").write_text(bad, encoding="utf-8")
         refused = check_client(workspace, parse_client_config(text), sample_rows=None)
         assert not refused.ok and expected in str(refused.compile_error), (bad, refused.compile_error)
+
+
+def test_numbers_compare_as_numbers_and_decimal_commas_stay_with_delivered_cells(workspace: Settings) -> None:
+    """'9' > '10' only as text; a decimal-comma source still reads a computed 95.0 as ninety-five."""
+    deliver(workspace, "eu_1.csv", b"machine;made;bad;rate\nM1;100;5;1,5\nM1;9;10;2,0\n")
+    text = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: eu
+    files: "eu_*.csv"
+    delimiter: ";"
+    decimal: ","
+    feeds:
+      production_counts:
+        where: "made > bad"
+        fields:
+          machine_id: machine
+          production_date: {value: "2026-10-01"}
+          total_count: made
+          good_count: {expr: "made - bad"}
+          planned_time_s: {column: rate, unit: h}
+"""
+    save_mapping_text(workspace, CLIENT, text)
+    config = parse_client_config(text)
+    import duckdb
+
+    from forgeline.ingest import _ensure_registry, _load_one
+    from forgeline.standardize import raw_columns
+
+    con = duckdb.connect(":memory:")
+    _ensure_registry(con)
+    _load_one(con, config, config.sources[0], workspace.landing_dir(CLIENT) / "eu_1.csv", "eu_1.csv", "b1")
+    sql = compile_mapping(config, raw_columns(con)).views["production_counts"]
+    assert con.execute(f"SELECT total_count, good_count, planned_time_s FROM ({sql})").fetchall() == [
+        (100, 95, 5400.0)
+    ]

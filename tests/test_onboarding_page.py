@@ -7,11 +7,6 @@ login never gets it); the browser test serves the app and onboards a CP949 expor
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -270,74 +265,22 @@ def test_a_client_login_never_gets_onboarding(open_app: Callable[[], AppTest]) -
 
 
 # -- a real browser --------------------------------------------------------------------------------------
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SERVER_START_S = 30
 PAGE_TIMEOUT_MS = 30_000
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def served_workspace(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    """`streamlit run` on a fresh workspace with the consultant login; stopped after the test."""
-    from forgeline.cli import streamlit_command
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test needs it.")
+def served_workspace(tmp_path: Path, app_server) -> Iterator[tuple[str, Settings]]:
+    """The app served on a fresh workspace holding only the consultant login; stopped after the test."""
     settings = get_settings(tmp_path / "home")
     set_login(settings, *CONSULTANT, "consultant", "Consultant")
-    port = _free_port()
-    log = tmp_path / "server.log"
-    env = {**os.environ, "FORGELINE_HOME": str(settings.home)}
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [*streamlit_command(port, address="127.0.0.1"), "--server.fileWatcherType", "none"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer within {SERVER_START_S} s:\n{log.read_text()}")
-            time.sleep(0.3)
+    with app_server(settings.home, tmp_path / "server.log") as url:
         yield url, settings
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 @pytest.mark.browser
-def test_onboarding_in_a_browser(served_workspace: tuple[str, Settings], tmp_path: Path) -> None:
+def test_onboarding_in_a_browser(
+    served_workspace: tuple[str, Settings], tmp_path: Path, chromium_launch: dict
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     url, settings = served_workspace
@@ -345,7 +288,7 @@ def test_onboarding_in_a_browser(served_workspace: tuple[str, Settings], tmp_pat
     export.write_bytes(EXPORT)
     screenshot = Path(os.environ.get("ONBOARDING_SCREENSHOT") or tmp_path / "onboarding.png")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(**chromium_launch)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 3000})
             page.set_default_timeout(PAGE_TIMEOUT_MS)

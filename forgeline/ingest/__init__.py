@@ -358,7 +358,7 @@ def withdraw_file(settings: Settings, config: ClientConfig, relative: str) -> in
     """
     landing = settings.landing_dir(config.id)
     path = landing / relative
-    if not path.is_file():
+    if not path.resolve().is_relative_to(landing.resolve()) or not path.is_file():
         delivered = [p.relative_to(landing).as_posix() for p in _landing_files(landing)]
         raise IngestError(f"{relative}: no such file delivered for {config.id}; its files are {delivered}")
     con = duckdb.connect(str(settings.warehouse_path(config.id)))

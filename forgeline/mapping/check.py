@@ -120,6 +120,7 @@ def check_client(
                     checked.error = str(exc)
                     break
                 checked.rows_read += load.rows
+        con.execute("SET enable_external_access = false")  # the mapped SQL reads these tables only
         columns = raw_columns(con)
         for checked in report.sources:
             used = mapped_columns(config.source(checked.name))
@@ -130,10 +131,19 @@ def check_client(
             report.compile_error = str(exc)
             return report
         con.execute("CREATE SCHEMA mapped")
-        for name, sql in compiled.views.items():
-            con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
-            report.entity_rows[name] = int(con.execute(f'SELECT count(*) FROM mapped."{name}"').fetchone()[0])
-        report.problems = mapping_problems(con, compiled)
+        try:
+            for name, sql in compiled.views.items():
+                con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
+                report.entity_rows[name] = int(
+                    con.execute(f'SELECT count(*) FROM mapped."{name}"').fetchone()[0]
+                )
+            report.problems = mapping_problems(con, compiled)
+        except duckdb.Error as exc:
+            report.compile_error = (
+                f"the mapping does not run on these files ({str(exc).splitlines()[0]}); "
+                "check its expressions and client models"
+            )
+            return report
     finally:
         con.close()
     filled = {name for name, rows in report.entity_rows.items() if rows > 0}

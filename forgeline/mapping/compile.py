@@ -149,9 +149,16 @@ def _local_time(timestamp_sql: str, zone: str) -> str:
     return f"timezone({literal(zone)}, {timestamp_sql})"
 
 
-def _typed(target: Field, spec: FieldSpec, source: SourceSpec, config: ClientConfig, text: str) -> str:
-    """SQL turning cleaned text into the field's type and canonical unit."""
+def _typed(
+    target: Field, spec: FieldSpec, source: SourceSpec, config: ClientConfig, text: str, raw: bool = False
+) -> str:
+    """SQL turning cleaned text into the field's type and canonical unit.
+
+    ``raw``: the text is a delivered cell as written (only then does a decimal comma apply; numbers that
+    Forgeline writes itself, from expressions, maps, constants and defaults, always use a point).
+    """
     zone = spec.timezone or config.timezone
+    decimal = source.decimal if raw else "."
     kind = target.type
     if kind in ("text",):
         return text
@@ -159,9 +166,9 @@ def _typed(target: Field, spec: FieldSpec, source: SourceSpec, config: ClientCon
         codes = ", ".join(literal(c) for c in taxonomy(target.taxonomy or "").codes)
         return f"CASE WHEN {text} IN ({codes}) THEN {text} END"
     if kind == "int":
-        return f"TRY_CAST(ROUND({_number(text, source.decimal)}) AS BIGINT)"
+        return f"TRY_CAST(ROUND({_number(text, decimal)}) AS BIGINT)"
     if kind == "float":
-        value = _number(text, source.decimal)
+        value = _number(text, decimal)
         if spec.unit and target.kind:
             scale, offset = conversion(spec.unit, expected_kind=target.kind).sql_terms()
             value = f"({value} * {scale!r} + {offset!r})" if offset else f"({value} * {scale!r})"
@@ -190,14 +197,15 @@ def _typed(target: Field, spec: FieldSpec, source: SourceSpec, config: ClientCon
     raise AssertionError(kind)
 
 
-def _order_time(spec: FieldSpec, config: ClientConfig, columns: list[str] | None, where: str) -> str:
+def _order_time(
+    spec: FieldSpec, source: SourceSpec, config: ClientConfig, columns: list[str] | None, where: str
+) -> str:
     order = spec.from_order
     assert order is not None
     cadence_us = int(round(parse_duration(order.cadence).total_seconds() * 1_000_000))
-    if order.order == "row":
-        position = (
-            "(ROW_NUMBER() OVER (PARTITION BY _source_file ORDER BY TRY_CAST(_source_row AS BIGINT)) - 1)"
-        )
+    if order.order == "row":  # the row's place among the file's data rows (filters do not shift it)
+        first = source.header_row + source.skip_rows + 1
+        position = f"(TRY_CAST(_source_row AS BIGINT) - {first})"
     else:
         if columns is not None and order.order not in columns:
             raise CompileError(f"{where}: from_order column {order.order!r} is not in the delivered files")
@@ -226,10 +234,11 @@ def _field_sql(
             return _Typed("(_source_file || '#' || _source_row)")
         return _Typed(f"CAST(NULL AS {SQL_TYPES[target.type]})")
     if spec.from_order is not None:
-        return _Typed(_order_time(spec, config, columns, where))
+        return _Typed(_order_time(spec, source, config, columns, where))
     text, label = _text_of(spec, source, columns, where)
     cleaned = _cleaned(text, spec)
-    value = _typed(target, spec, source, config, cleaned)
+    raw = spec.column is not None and spec.map is None and spec.default is None
+    value = _typed(target, spec, source, config, cleaned, raw=raw)
     problem = f"not a valid {target.type}" + (f" in {spec.format!r}" if spec.format else "")
     if spec.map is not None:
         problem = "not in the value map" + (" (or not a valid value)" if target.type != "text" else "")
@@ -254,6 +263,9 @@ def _lineage(config: ClientConfig, source: SourceSpec) -> list[str]:
 def _dedup_key(entity: Entity, feed: FeedSpec, values: Mapping[str, str]) -> str:
     keys = feed.dedup or list(entity.key)
     parts = ", ".join(f"COALESCE(CAST({values[k]} AS VARCHAR), '∅')" for k in keys)
+    if any(f.from_order for f in feed.fields.values()):
+        # Times made from row order restart in every file: two files' rows are never "the same row".
+        parts += ", _source_file"
     return f"concat_ws('|', {parts}) AS dedup_key"
 
 
@@ -366,8 +378,9 @@ def _tags_select(
         if tag.null_values:
             nulls = ", ".join(literal(v) for v in tag.null_values)
             text = f"CASE WHEN TRIM({quote(column)}) IN ({nulls}) THEN NULL ELSE {text} END"
-        if tag.map:
-            cases = " ".join(f"WHEN {literal(k)} THEN {literal(str(v))}" for k, v in tag.map.items())
+        if tag.map:  # written the way the source writes numbers, so that one parser reads both
+            mark = (lambda v: str(v).replace(".", ",")) if source.decimal == "," else str
+            cases = " ".join(f"WHEN {literal(k)} THEN {literal(mark(v))}" for k, v in tag.map.items())
             text = f"CASE {text} {cases} ELSE NULL END"
         base.append(f"{text} AS {alias}")
         unit = conversion(tag.unit) if tag.unit else None
@@ -411,7 +424,9 @@ def _tags_select(
     dedup = (
         "concat_ws('|', "
         + ", ".join(f"COALESCE(CAST(long.{quote(k)} AS VARCHAR), '∅')" for k in keys)
-        + ", tags.tag)"
+        + ", tags.tag"
+        + (", long.source_file" if any(f.from_order for f in feed.fields.values()) else "")
+        + ")"
     )
     sql = (
         f"WITH base AS (SELECT {', '.join(base)} FROM raw.{quote(source.name)} {filter_sql}), "

@@ -163,21 +163,27 @@ def check_client_model(text: str, entity_fields: list[str], raw_tables: Iterable
         raise ExpressionError(f"{where}: must be exactly one SELECT statement")
     tree = statements[0]
     known = set(raw_tables)
-    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    allowed = sorted(f"raw.{t}" for t in known)
     for node in tree.walk():
         if isinstance(node, _FORBIDDEN_IN_MODELS):
             raise ExpressionError(f"{where}: {node.key.upper()} is not allowed; a model only reads")
-        if isinstance(node, exp.Func) and node.sql_name().lower().startswith(("read_", "glob", "getenv")):
-            raise ExpressionError(f"{where}: {node.sql_name()} reads outside the warehouse; not allowed")
-        if isinstance(node, exp.Table):
-            if not isinstance(node.this, exp.Identifier):
-                raise ExpressionError(f"{where}: table functions are not allowed ({node.sql(DIALECT)[:40]})")
-            if node.name in ctes and not node.db:
+        if isinstance(node, exp.Func):
+            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+            if name.startswith(("read_", "glob", "getenv", "current_setting", "duckdb_", "pragma")):
+                raise ExpressionError(f"{where}: {name}() looks outside the client's data; not allowed")
+        if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
+            raise ExpressionError(f"{where}: table functions are not allowed ({node.sql(DIALECT)[:40]})")
+    # Every table a query reads, resolved scope by scope (a CTE's name counts only where it is visible).
+    from sqlglot.optimizer.scope import traverse_scope
+
+    for scope in traverse_scope(tree):
+        for source in scope.sources.values():
+            if not isinstance(source, exp.Table):
                 continue
-            if node.db != "raw" or node.catalog or node.name not in known:
+            if source.db != "raw" or source.catalog or source.name not in known or "/" in source.name:
                 raise ExpressionError(
-                    f"{where}: reads {node.sql(DIALECT)!r}; a client model reads only this client's raw "
-                    f"tables: {sorted(f'raw.{t}' for t in known)}"
+                    f"{where}: reads {source.sql(DIALECT)!r}; a client model reads only this client's raw "
+                    f"tables: {allowed}"
                 )
     names = set(tree.named_selects)
     unknown = sorted(names - set(entity_fields) - set(MODEL_LINEAGE))
@@ -197,13 +203,19 @@ def columns_of(text: str) -> list[str]:
 
 
 def _in_numeric_context(column: exp.Column) -> bool:
+    """Is a (text) column used as a number here? Arithmetic, and ordering unless against a text literal
+    ('9' < '10' as numbers; a date against '2026-01-01' as text); equality and IN only against a number."""
     parent = column.parent
     while isinstance(parent, exp.Paren):
         parent = parent.parent
     if isinstance(parent, _NUMERIC_CONTEXT):
         return True
-    if isinstance(parent, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Between):
-        return any(isinstance(a, exp.Literal) and not a.is_string for a in parent.iter_expressions())
+    if isinstance(parent, exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Between | exp.Greatest | exp.Least):
+        operands = [*parent.iter_expressions(), *parent.args.get("expressions", [])]
+        return not any(isinstance(a, exp.Literal) and a.is_string for a in operands)  # dates compare as text
+    if isinstance(parent, exp.EQ | exp.NEQ | exp.In):
+        operands = [*parent.iter_expressions(), *parent.args.get("expressions", [])]
+        return any(isinstance(a, exp.Literal) and not a.is_string for a in operands)
     return False
 
 

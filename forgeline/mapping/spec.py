@@ -232,6 +232,8 @@ class SourceSpec(_Strict):
             raise ValueError("`columns:` names the columns of a file without header: set header_row: 0")
         if self.expected_every:
             parse_duration(self.expected_every)
+        if self.decimal == "," and self.format not in ("csv", "tsv"):
+            raise ValueError(f"decimal: ',' is for text files; {self.format} files store numbers as numbers")
         if not self.feeds:
             raise ValueError("feeds: name at least one entity this source feeds")
         for name, feed in self.feeds.items():
@@ -241,6 +243,16 @@ class SourceSpec(_Strict):
     @property
     def field_delimiter(self) -> str:
         return self.delimiter or ("\t" if self.format == "tsv" else ",")
+
+
+def _is_number(value: Scalar) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _check_feed(entity_name: str, feed: FeedSpec) -> None:
@@ -324,6 +336,26 @@ class ClientConfig(_Strict):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Seoul") from exc
         return value
 
+    @field_validator("masters", mode="before")
+    @classmethod
+    def _dates_as_text(cls, value: Any) -> Any:
+        """YAML reads an unquoted 2026-10-01 as a date: keep it as the text it was."""
+        import datetime as dt
+
+        if not isinstance(value, dict):
+            return value
+        return {
+            name: [
+                {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in record.items()}
+                if isinstance(record, dict)
+                else record
+                for record in records
+            ]
+            if isinstance(records, list)
+            else records
+            for name, records in value.items()
+        }
+
     @field_validator("masters")
     @classmethod
     def _valid_masters(cls, value: dict[str, list[dict[str, Scalar]]]) -> dict[str, list[dict[str, Scalar]]]:
@@ -340,11 +372,14 @@ class ClientConfig(_Strict):
                     )
                 for f in entity.fields:
                     # YAML 1.1 reads 22:00 as the number 1320 and 2026-10-01 as a date: times must be quoted.
-                    if f.type == "time_of_day" and f.name in record and not isinstance(record[f.name], str):
+                    value_of = record.get(f.name)
+                    if f.type == "time_of_day" and f.name in record and not isinstance(value_of, str):
                         raise ValueError(
                             f'masters.{name}[{i}].{f.name}: write times in quotes, e.g. "22:00" '
-                            f"(YAML read {record[f.name]!r})"
+                            f"(YAML read {value_of!r})"
                         )
+                    if f.type in ("int", "float") and value_of is not None and not _is_number(value_of):
+                        raise ValueError(f"masters.{name}[{i}].{f.name}: {value_of!r} is not a number")
                 missing = [f.name for f in entity.fields if f.required and record.get(f.name) in (None, "")]
                 if missing:
                     raise ValueError(f"masters.{name}[{i}]: missing {missing}")

@@ -6,7 +6,7 @@ with declared as (
 seen as (
     select distinct coalesce(
         readings.meter_id,
-        (select case when count(*) = 1 then min(meter_id) end from declared),
+        {{ the_only('meter_id', ref('stg_mapped__energy_meters')) }},
         'main'
     ) as meter_id
     from {{ ref('stg_mapped__energy_readings') }} as readings
@@ -18,17 +18,13 @@ client as (
 
 sites as (
     select * from {{ ref('dim_sites') }}
-),
-
-only_site as (
-    select case when count(*) = 1 then min(site_id) end as site_id from sites
 )
 
 select
     client.client_id,
     coalesce(declared.meter_id, seen.meter_id) as meter_id,
     coalesce(declared.meter_name, declared.meter_id, seen.meter_id) as meter_name,
-    coalesce(declared.site_id, only_site.site_id) as site_id,
+    coalesce(declared.site_id, {{ the_only('site_id', ref('dim_sites')) }}) as site_id,
     declared.machine_id,
     coalesce(declared.country, sites.country, client.country) as country,
     declared.emission_factor_kg_per_kwh as contract_factor_kg_per_kwh,
@@ -37,5 +33,4 @@ select
 from declared
 full outer join seen on declared.meter_id = seen.meter_id
 cross join client
-cross join only_site
-left join sites on coalesce(declared.site_id, only_site.site_id) = sites.site_id
+left join sites on coalesce(declared.site_id, {{ the_only('site_id', ref('dim_sites')) }}) = sites.site_id

@@ -14,15 +14,11 @@ seen as (
 
 client as (
     select * from {{ ref('stg_mapped__client') }}
-),
-
-only_site as (
-    select case when count(*) = 1 then min(site_id) end as site_id from {{ ref('dim_sites') }}
 )
 
 select
     client.client_id,
-    coalesce(declared.site_id, only_site.site_id) as site_id,
+    coalesce(declared.site_id, {{ the_only('site_id', ref('dim_sites')) }}) as site_id,
     declared.area_id,
     coalesce(declared.line_id, declared.machine_id, seen.machine_id) as line_id,
     declared.cell_id,
@@ -36,4 +32,3 @@ select
 from declared
 full outer join seen on declared.machine_id = seen.machine_id
 cross join client
-cross join only_site

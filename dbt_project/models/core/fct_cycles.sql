@@ -6,16 +6,12 @@ with cycles as (
 
 products as (
     select * from {{ ref('dim_products') }}
-),
-
-only_machine as (
-    select case when count(*) = 1 then min(machine_id) end as machine_id from {{ ref('dim_equipment') }}
 )
 
 select
     cycles.client_id,
     cycles.cycle_id,
-    coalesce(cycles.machine_id, only_machine.machine_id) as machine_id,
+    coalesce(cycles.machine_id, {{ the_only('machine_id', ref('dim_equipment')) }}) as machine_id,
     cycles.product_id,
     cycles.work_order_id,
     cycles.lot_id,
@@ -32,4 +28,3 @@ select
     cycles.load_batch_id
 from cycles
 left join products on cycles.product_id = products.product_id
-cross join only_machine

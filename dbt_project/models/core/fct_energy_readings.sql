@@ -3,21 +3,13 @@ with readings as (
     select * from {{ ref('stg_mapped__energy_readings') }}
 ),
 
-meters as (
-    select * from {{ ref('stg_mapped__energy_meters') }}
-),
-
-only_meter as (
-    select case when count(*) = 1 then min(meter_id) end as meter_id from meters
-),
-
 dims as (
     select meter_id, site_id from {{ ref('dim_energy_meters') }}
 )
 
 select
     readings.client_id,
-    coalesce(readings.meter_id, only_meter.meter_id, 'main') as meter_id,
+    coalesce(readings.meter_id, {{ the_only('meter_id', ref('stg_mapped__energy_meters')) }}, 'main') as meter_id,
     dims.site_id,
     coalesce(
         readings.interval_start,
@@ -33,6 +25,5 @@ select
     readings.source_file,
     readings.load_batch_id
 from readings
-cross join only_meter
-left join dims on coalesce(readings.meter_id, only_meter.meter_id, 'main') = dims.meter_id
+left join dims on coalesce(readings.meter_id, {{ the_only('meter_id', ref('stg_mapped__energy_meters')) }}, 'main') = dims.meter_id
 where readings.energy_kwh is not null

@@ -1,6 +1,7 @@
 -- Machine state intervals. Delivered intervals keep their end; samples (a state column on a time series)
 -- last until the next sample, at most one sample period (a gap in the data is not a state). Consecutive
--- pieces of the same state are merged into one interval.
+-- pieces of the same state are merged into one interval, never across the factory's local midnight, so
+-- that daily figures (run time, stops) count each day's own time.
 with states as (
     select * from {{ ref('stg_mapped__machine_states') }}
 ),
@@ -27,6 +28,8 @@ marked as (
         case
             when lag(state) over (partition by machine_id order by started_at) = state
                 and lag(ends) over (partition by machine_id order by started_at) = started_at
+                and {{ local_date('lag(started_at) over (partition by machine_id order by started_at)') }}
+                    = {{ local_date('started_at') }}
                 then 0
             else 1
         end as is_new_interval

@@ -1,15 +1,11 @@
 -- Sensor readings in long form (machine × tag × time), in canonical units.
 with readings as (
     select * from {{ ref('stg_mapped__sensor_readings') }}
-),
-
-only_machine as (
-    select case when count(*) = 1 then min(machine_id) end as machine_id from {{ ref('dim_equipment') }}
 )
 
 select
     readings.client_id,
-    coalesce(readings.machine_id, only_machine.machine_id) as machine_id,
+    coalesce(readings.machine_id, {{ the_only('machine_id', ref('dim_equipment')) }}) as machine_id,
     readings.unit_id,
     readings.cycle_id,
     readings.tag,
@@ -21,5 +17,4 @@ select
     readings.source_file,
     readings.load_batch_id
 from readings
-cross join only_machine
 where readings.value is not null and readings.read_at is not null
