@@ -34,7 +34,7 @@ from forgeline.mapping.inspect import (
     propose_mapping,
     sniff,
 )
-from forgeline.mapping.spec import ClientConfig
+from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.mapping.units import UnitError, conversion
 from forgeline.settings import CLIENT_ID_PATTERN, Settings
 
@@ -163,11 +163,8 @@ def profile_for(profiles: list[FileProfile], sheet: str | None) -> FileProfile |
 
 
 def source_matches(pattern: str, file_name: str) -> bool:
-    """Whether a source's ``files:`` glob takes an uploaded file (as ``forgeline check`` decides it)."""
-    try:
-        return PurePath(file_name).match(pattern)
-    except ValueError:
-        return False
+    """Whether a source's ``files:`` glob takes an uploaded file (the rule ingest and check use)."""
+    return SourceSpec.model_construct(files=pattern).takes(file_name)
 
 
 # -- the inspect table -------------------------------------------------------------------------------------

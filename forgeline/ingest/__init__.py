@@ -294,7 +294,7 @@ def ingest_client(
         for spec in config.sources:
             for path in files:
                 relative = path.relative_to(landing).as_posix()
-                if not path.match(spec.files) and not Path(relative).match(spec.files):
+                if not spec.takes(relative):
                     continue
                 matched.add(path)
                 batch_id = _batch_id(con, path, relative)

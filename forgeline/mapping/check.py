@@ -88,7 +88,7 @@ def _files_for(source: SourceSpec, files: list[Path], landing: Path) -> list[tup
     chosen = []
     for path in files:
         relative = path.relative_to(landing).as_posix() if path.is_relative_to(landing) else path.name
-        if path.match(source.files) or Path(relative).match(source.files):
+        if source.takes(relative):
             chosen.append((path, relative))
     return chosen
 

@@ -240,6 +240,15 @@ class SourceSpec(_Strict):
             _check_feed(name, feed)
         return self
 
+    def takes(self, relative: str) -> bool:
+        """Whether this source reads a delivered file (its path relative to the landing folder)."""
+        from pathlib import PurePosixPath
+
+        try:
+            return PurePosixPath(relative).match(self.files)
+        except ValueError:  # an empty or malformed pattern takes nothing
+            return False
+
     @property
     def field_delimiter(self) -> str:
         return self.delimiter or ("\t" if self.format == "tsv" else ",")
