@@ -231,7 +231,7 @@ ENTITIES: dict[str, Entity] = {
                 _f("defect_code", "code", "main defect type", taxonomy="defect_types"),
                 _f("defect_text", "text", "the client's own defect text"),
             ),
-            key=("machine_id", "product_id", "counted_at", "production_date", "shift"),
+            key=("machine_id", "product_id", "work_order_id", "counted_at", "production_date", "shift"),
             grain="machine × count time or day and shift",
         ),
         Entity(

@@ -32,11 +32,21 @@ cycles as (
     group by all
 ),
 
+-- A shift report may repeat its shift's plan on every product row: each shift's plan counts once.
+shift_plans as (
+    select machine_id, production_date, shift, max(planned_time_s) as planned_time_s
+    from {{ ref('fct_production_counts') }}
+    group by all
+),
+
 counts as (
     select
         counts.machine_id,
         counts.production_date,
-        sum(counts.planned_time_s) as exported_plan_s,
+        (
+            select sum(plans.planned_time_s) from shift_plans as plans
+            where plans.machine_id = counts.machine_id and plans.production_date = counts.production_date
+        ) as exported_plan_s,
         sum(counts.total_count) as total_count,
         sum(counts.good_count) as good_count,
         sum(products.ideal_cycle_time_s / products.parts_per_cycle * counts.total_count) as ideal_run_time_s
