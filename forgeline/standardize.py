@@ -137,6 +137,25 @@ def client_models(settings: Settings, client_id: str) -> dict[str, str]:
     )
 
 
+def create_mapped_views(con: duckdb.DuckDBPyConnection, compiled: CompiledMapping) -> list[MappingProblem]:
+    """(Re)create the ``mapped`` schema's views from a compiled mapping; return the cells it cannot read.
+
+    A mapping whose SQL fails on the data (a bad expression or client model) raises CompileError with
+    DuckDB's reason, never a traceback. Runs ``forgeline run`` and ``forgeline check`` alike.
+    """
+    con.execute("DROP SCHEMA IF EXISTS mapped CASCADE")
+    con.execute("CREATE SCHEMA mapped")
+    try:
+        for name, sql in compiled.views.items():
+            con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
+        return mapping_problems(con, compiled)
+    except duckdb.Error as exc:
+        raise CompileError(
+            f"the mapping does not run on the delivered data ({str(exc).splitlines()[0]}); check the "
+            "expressions and client models it uses"
+        ) from exc
+
+
 def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProblem]:
     """Compile the client's mapping into the ``mapped`` views of its warehouse; return unconvertible cells."""
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
@@ -147,18 +166,13 @@ def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProbl
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
         compiled = compile_mapping(config, raw_columns(con), client_models(settings, config.id))
         con.execute("BEGIN TRANSACTION")
-        con.execute("DROP SCHEMA IF EXISTS mapped CASCADE")
-        con.execute("CREATE SCHEMA mapped")
         try:
-            for name, sql in compiled.views.items():
-                con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
-            problems = mapping_problems(con, compiled)
-        except duckdb.Error as exc:
+            problems = create_mapped_views(con, compiled)
+        except CompileError as exc:
             con.execute("ROLLBACK")
             raise CompileError(
-                f"{settings.client_config_path(config.id)}: the mapping does not run on the delivered data "
-                f"({str(exc).splitlines()[0]}). Check the expressions and client models it uses "
-                f"(`forgeline check {config.id}` shows the same error without loading anything)."
+                f"{settings.client_config_path(config.id)}: {exc} (`forgeline check {config.id}` shows the "
+                "same without loading anything)."
             ) from exc
         con.execute(
             "CREATE TABLE mapped._problems (source_name VARCHAR, entity VARCHAR, field VARCHAR, "

@@ -20,7 +20,7 @@ from forgeline.mapping.compile import CompileError, compile_mapping
 from forgeline.mapping.expressions import columns_of
 from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
-from forgeline.standardize import MappingProblem, client_models, mapping_problems, raw_columns
+from forgeline.standardize import MappingProblem, client_models, create_mapped_views, raw_columns
 
 DEFAULT_SAMPLE_ROWS = 20_000
 
@@ -130,20 +130,13 @@ def check_client(
         except CompileError as exc:
             report.compile_error = str(exc)
             return report
-        con.execute("CREATE SCHEMA mapped")
         try:
-            for name, sql in compiled.views.items():
-                con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
-                report.entity_rows[name] = int(
-                    con.execute(f'SELECT count(*) FROM mapped."{name}"').fetchone()[0]
-                )
-            report.problems = mapping_problems(con, compiled)
-        except duckdb.Error as exc:
-            report.compile_error = (
-                f"the mapping does not run on these files ({str(exc).splitlines()[0]}); "
-                "check its expressions and client models"
-            )
+            report.problems = create_mapped_views(con, compiled)
+        except CompileError as exc:
+            report.compile_error = str(exc)
             return report
+        for name in compiled.views:
+            report.entity_rows[name] = int(con.execute(f'SELECT count(*) FROM mapped."{name}"').fetchone()[0])
     finally:
         con.close()
     filled = {name for name, rows in report.entity_rows.items() if rows > 0}

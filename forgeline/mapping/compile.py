@@ -116,20 +116,27 @@ def _text_of(spec: FieldSpec, source: SourceSpec, columns: list[str] | None, whe
     return literal(None if spec.value is None else str(spec.value)), "value"
 
 
-def _cleaned(text: str, spec: FieldSpec) -> str:
+def _cleaned(
+    text: str,
+    null_values: list[str],
+    value_map: Mapping[str, object] | None = None,
+    default: object = None,
+) -> str:
+    """A delivered cell's text: trimmed, empty or a 'missing' value as NULL, then through its value map
+    (a value the map lacks becomes the default) or, without a map, the default when empty."""
     cleaned = f"NULLIF(TRIM({text}), '')"
-    if spec.null_values:
-        nulls = ", ".join(literal(v) for v in spec.null_values)
+    if null_values:
+        nulls = ", ".join(literal(v) for v in null_values)
         cleaned = f"CASE WHEN TRIM({text}) IN ({nulls}) THEN NULL ELSE {cleaned} END"
-    if spec.map is not None:
+    if value_map is not None:
         cases = " ".join(
             f"WHEN {literal(k)} THEN {literal(None if v is None else _scalar_text(v))}"
-            for k, v in spec.map.items()
+            for k, v in value_map.items()
         )
-        fallback = literal(None if spec.default is None else _scalar_text(spec.default))
+        fallback = literal(None if default is None else _scalar_text(default))
         cleaned = f"CASE {cleaned} {cases} ELSE {fallback} END"
-    elif spec.default is not None:
-        cleaned = f"COALESCE({cleaned}, {literal(_scalar_text(spec.default))})"
+    elif default is not None:
+        cleaned = f"COALESCE({cleaned}, {literal(_scalar_text(default))})"
     return cleaned
 
 
@@ -149,16 +156,9 @@ def _local_time(timestamp_sql: str, zone: str) -> str:
     return f"timezone({literal(zone)}, {timestamp_sql})"
 
 
-def _typed(
-    target: Field, spec: FieldSpec, source: SourceSpec, config: ClientConfig, text: str, raw: bool = False
-) -> str:
-    """SQL turning cleaned text into the field's type and canonical unit.
-
-    ``raw``: the text is a delivered cell as written (only then does a decimal comma apply; numbers that
-    Forgeline writes itself, from expressions, maps, constants and defaults, always use a point).
-    """
+def _typed(target: Field, spec: FieldSpec, config: ClientConfig, text: str, decimal: str = ".") -> str:
+    """SQL turning cleaned text into the field's type and canonical unit (``decimal``: the text's mark)."""
     zone = spec.timezone or config.timezone
-    decimal = source.decimal if raw else "."
     kind = target.type
     if kind in ("text",):
         return text
@@ -236,9 +236,11 @@ def _field_sql(
     if spec.from_order is not None:
         return _Typed(_order_time(spec, source, config, columns, where))
     text, label = _text_of(spec, source, columns, where)
-    cleaned = _cleaned(text, spec)
+    cleaned = _cleaned(text, spec.null_values, spec.map, spec.default)
+    # Only a delivered cell as written takes the source's decimal comma; numbers Forgeline writes itself
+    # (expressions, maps, constants, defaults) always use a point.
     raw = spec.column is not None and spec.map is None and spec.default is None
-    value = _typed(target, spec, source, config, cleaned, raw=raw)
+    value = _typed(target, spec, config, cleaned, source.decimal if raw else ".")
     problem = f"not a valid {target.type}" + (f" in {spec.format!r}" if spec.format else "")
     if spec.map is not None:
         problem = "not in the value map" + (" (or not a valid value)" if target.type != "text" else "")
@@ -260,13 +262,19 @@ def _lineage(config: ClientConfig, source: SourceSpec) -> list[str]:
     ]
 
 
+def _key(parts: Iterable[str]) -> str:
+    """The dedup key of a row: its key values as text, a missing one as '∅' (so it still compares)."""
+    return "concat_ws('|', " + ", ".join(f"COALESCE(CAST({p} AS VARCHAR), '∅')" for p in parts) + ")"
+
+
+def _orders_rows(feed: FeedSpec) -> bool:
+    """Times made from row order restart in every file: then two files' rows are never "the same row"."""
+    return any(f.from_order for f in feed.fields.values())
+
+
 def _dedup_key(entity: Entity, feed: FeedSpec, values: Mapping[str, str]) -> str:
-    keys = feed.dedup or list(entity.key)
-    parts = ", ".join(f"COALESCE(CAST({values[k]} AS VARCHAR), '∅')" for k in keys)
-    if any(f.from_order for f in feed.fields.values()):
-        # Times made from row order restart in every file: two files' rows are never "the same row".
-        parts += ", _source_file"
-    return f"concat_ws('|', {parts}) AS dedup_key"
+    keys = [values[k] for k in feed.dedup or entity.key]
+    return f"{_key([*keys, '_source_file'] if _orders_rows(feed) else keys)} AS dedup_key"
 
 
 def _where(feed: FeedSpec, columns: list[str] | None, where: str) -> str:
@@ -359,7 +367,8 @@ def _tags_select(
     config: ClientConfig,
     columns: list[str] | None,
     typed: dict[str, _Typed],
-) -> tuple[str, list[str]]:
+) -> tuple[str, list[str], list[str]]:
+    """The tags view's SQL for one feed, its problem queries, and the feed's rows of mapped.sensor_tags."""
     where = f"sources[{source.name}].feeds.{entity.name}.tags"
     missing = [c for c in feed.tags if columns is not None and c not in columns]
     if missing:
@@ -372,40 +381,26 @@ def _tags_select(
     base += _lineage(config, source)
     rows = []
     problems = []
+    described: list[str] = []  # the tags' rows of mapped.sensor_tags
     for i, (column, tag) in enumerate(feed.tags.items()):
         alias = f"__tag{i}"
-        text = f"NULLIF(TRIM({quote(column)}), '')"
-        if tag.null_values:
-            nulls = ", ".join(literal(v) for v in tag.null_values)
-            text = f"CASE WHEN TRIM({quote(column)}) IN ({nulls}) THEN NULL ELSE {text} END"
-        if tag.map:  # written the way the source writes numbers, so that one parser reads both
-            mark = (lambda v: str(v).replace(".", ",")) if source.decimal == "," else str
-            cases = " ".join(f"WHEN {literal(k)} THEN {literal(mark(v))}" for k, v in tag.map.items())
-            text = f"CASE {text} {cases} ELSE NULL END"
+        # Mapped values are written the way the source writes numbers, so that one parser reads both.
+        mark = (lambda v: str(v).replace(".", ",")) if source.decimal == "," else str
+        value_map = {k: mark(v) for k, v in tag.map.items()} if tag.map else None
+        text = _cleaned(quote(column), tag.null_values, value_map)
         base.append(f"{text} AS {alias}")
         unit = conversion(tag.unit) if tag.unit else None
         scale, offset = unit.sql_terms() if unit else (1.0, 0.0)
-        rows.append(
-            "("
-            + ", ".join(
-                literal(v)
-                for v in (
-                    alias,
-                    tag.tag or tag_name(column),
-                    scale,
-                    offset,
-                    unit.canonical_unit if unit else "",
-                    unit.quantity_kind if unit else "dimensionless",
-                    column,
-                )
-            )
-            + ")"
-        )
+        name = tag.tag or tag_name(column)
+        kind = unit.quantity_kind if unit else "dimensionless"
+        canonical = unit.canonical_unit if unit else ""
+        described.append(_row(name, view, source.name, column, kind, canonical, tag.unit, tag.semantics))
+        rows.append(_row(alias, name, scale, offset, canonical, kind, column))
         number = _number(text, source.decimal)
         problems.append(
             f"SELECT {literal(source.name)} AS source_name, _source_file AS source_file, "
             f"TRY_CAST(_source_row AS BIGINT) AS source_row, {literal(view)} AS entity, "
-            f"{literal(tag.tag or tag_name(column))} AS field, {literal(column)} AS column_name, "
+            f"{literal(name)} AS field, {literal(column)} AS column_name, "
             f"CAST(TRIM({quote(column)}) AS VARCHAR) AS value, "
             f"{literal('not in the tag value map' if tag.map else 'not a number')} AS problem "
             f"FROM raw.{quote(source.name)} WHERE NULLIF(TRIM({quote(column)}), '') IS NOT NULL "
@@ -421,12 +416,12 @@ def _tags_select(
     value = _number("long.raw_value", source.decimal)
     lineage_cols = ", ".join(f"long.{c}" for c in LINEAGE)
     key_cols = ", ".join(f"long.{quote(k)}" for k in keys)
-    dedup = (
-        "concat_ws('|', "
-        + ", ".join(f"COALESCE(CAST(long.{quote(k)} AS VARCHAR), '∅')" for k in keys)
-        + ", tags.tag"
-        + (", long.source_file" if any(f.from_order for f in feed.fields.values()) else "")
-        + ")"
+    dedup = _key(
+        [
+            *(f"long.{quote(k)}" for k in keys),
+            "tags.tag",
+            *(["long.source_file"] if _orders_rows(feed) else []),
+        ]
     )
     sql = (
         f"WITH base AS (SELECT {', '.join(base)} FROM raw.{quote(source.name)} {filter_sql}), "
@@ -438,7 +433,11 @@ def _tags_select(
         f"tags.source_column, {lineage_cols}, {dedup} AS dedup_key "
         f"FROM long JOIN tags USING (alias) WHERE {value} IS NOT NULL"
     )
-    return sql, problems
+    return sql, problems, described
+
+
+def _row(*values: object) -> str:
+    return "(" + ", ".join(literal(v) for v in values) + ")"
 
 
 def _masters_select(entity: Entity, records: list[dict], config: ClientConfig, fingerprint: str) -> str:
@@ -457,9 +456,7 @@ def _masters_select(entity: Entity, records: list[dict], config: ClientConfig, f
     select = []
     for f in entity.fields:
         cell = "NULLIF(TRIM(m." + quote(f.name) + "), '')"
-        select.append(
-            f"CAST({_typed(f, spec, _INLINE, config, cell)} AS {SQL_TYPES[f.type]}) AS {quote(f.name)}"
-        )
+        select.append(f"CAST({_typed(f, spec, config, cell)} AS {SQL_TYPES[f.type]}) AS {quote(f.name)}")
     select += [
         f"{literal(config.id)} AS client_id",
         f"{literal(MASTERS_FILE)} AS source_name",
@@ -467,16 +464,9 @@ def _masters_select(entity: Entity, records: list[dict], config: ClientConfig, f
         "CAST(m._source_row AS BIGINT) AS source_row",
         f"{literal(fingerprint)} AS load_batch_id",
         "TIMESTAMPTZ '1970-01-01 00:00:00+00' AS loaded_at",
-        "concat_ws('|', "
-        + ", ".join(f"COALESCE(CAST(m.{quote(k)} AS VARCHAR), '∅')" for k in entity.key)
-        + ") AS dedup_key",
+        f"{_key(f'm.{quote(k)}' for k in entity.key)} AS dedup_key",
     ]
     return f"SELECT {', '.join(select)} FROM (VALUES {', '.join(rows)}) AS m({', '.join(names)})"
-
-
-_INLINE = SourceSpec(
-    name="mapping", files="mapping.yml", feeds={"sites": FeedSpec(fields={"site_id": FieldSpec(column="x")})}
-)
 
 
 def _union(parts: list[str], columns: list[tuple[str, str]]) -> str:
@@ -489,12 +479,9 @@ def _client_model_select(entity: Entity, sql: str, config: ClientConfig, raw_tab
     """A client-local SQL model (the escape hatch), checked and typed like any feed of the entity."""
     where = f"clients/{config.id}/models/{entity.name}.sql"
     try:
-        checked = check_client_model(sql, entity.field_names, raw_tables, where)
+        checked, returned = check_client_model(sql, entity.field_names, raw_tables, where)
     except ExpressionError as exc:
         raise CompileError(str(exc)) from exc
-    from sqlglot import parse_one
-
-    returned = set(parse_one(checked, dialect="duckdb").named_selects)  # type: ignore[attr-defined]
     select = []
     for f in entity.fields:
         value = "m." + quote(f.name) if f.name in returned else "NULL"
@@ -506,12 +493,7 @@ def _client_model_select(entity: Entity, sql: str, config: ClientConfig, raw_tab
         "CAST(m.source_row AS BIGINT) AS source_row",
         "CAST(m.load_batch_id AS VARCHAR) AS load_batch_id",
         "CAST(m.loaded_at AS TIMESTAMPTZ) AS loaded_at",
-        "concat_ws('|', "
-        + ", ".join(
-            f"COALESCE(CAST({'m.' + quote(k) if k in returned else 'NULL'} AS VARCHAR), '∅')"
-            for k in entity.key
-        )
-        + ") AS dedup_key",
+        f"{_key('m.' + quote(k) if k in returned else 'NULL' for k in entity.key)} AS dedup_key",
     ]
     return f"SELECT {', '.join(select)} FROM ({checked}) AS m"
 
@@ -557,28 +539,12 @@ def compile_mapping(
                 parts[entity_name].append(sql)
             if feed.tags:
                 view = TAG_ENTITIES[entity_name]
-                tags_sql, tag_problems = _tags_select(view, entity, feed, source, config, columns, typed)
+                tags_sql, tag_problems, described = _tags_select(
+                    view, entity, feed, source, config, columns, typed
+                )
                 parts[view].append(tags_sql)
                 problems[view] += tag_problems
-                for column, tag in feed.tags.items():
-                    unit = conversion(tag.unit) if tag.unit else None
-                    tag_rows.append(
-                        "("
-                        + ", ".join(
-                            literal(v)
-                            for v in (
-                                tag.tag or tag_name(column),
-                                view,
-                                source.name,
-                                column,
-                                unit.quantity_kind if unit else "dimensionless",
-                                unit.canonical_unit if unit else "",
-                                tag.unit,
-                                tag.semantics,
-                            )
-                        )
-                        + ")"
-                    )
+                tag_rows += described
     for name in ENTITIES:
         if name == "sensor_readings":
             continue
