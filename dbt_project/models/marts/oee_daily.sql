@@ -1,7 +1,9 @@
 -- Measures are rounded to 6 decimals: DuckDB adds floats in parallel in no fixed order, and re-running
 -- the same data must give the same numbers to the last digit.
 -- OEE = availability × performance × quality per machine and day. Ratios are capped at 1: a day whose
--- recorded run time exceeds its plan (overtime) counts as fully available, not as 110 %.
+-- recorded run time exceeds its plan (overtime) counts as fully available, not as 110 %. A day whose run
+-- time is unknown (cycles exported without cycle times) has no availability, never 0 % (DuckDB's
+-- greatest() skips nulls, so the unknown is kept explicitly).
 with inputs as (
     select * from {{ ref('int_oee_inputs_daily') }}
 ),
@@ -17,10 +19,11 @@ ratios as (
         equipment.machine_name,
         inputs.production_date,
         inputs.planned_time_s,
-        least(greatest(inputs.run_time_s, 0), inputs.planned_time_s) as run_time_s,
+        case when inputs.run_time_s is not null
+            then least(greatest(inputs.run_time_s, 0), inputs.planned_time_s) end as run_time_s,
         inputs.total_count,
         inputs.good_count,
-        case when inputs.planned_time_s > 0
+        case when inputs.planned_time_s > 0 and inputs.run_time_s is not null
             then least(greatest(inputs.run_time_s, 0) / inputs.planned_time_s, 1.0) end as availability,
         case when inputs.run_time_s > 0
             then least(inputs.ideal_run_time_s / inputs.run_time_s, 1.0) end as performance,
