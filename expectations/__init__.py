@@ -1,5 +1,19 @@
-"""Great Expectations suites for the core tables, kept as code (one builder per table)."""
+"""Great Expectations suites for the core tables and the mapping's quarantine, kept as code."""
 
-from expectations.suites import REQUIRED_TABLES_BY_MODEL, SUITE_BUILDERS, build_suite
+from expectations.suites import (
+    QUARANTINE_SUITE,
+    QUARANTINE_THRESHOLDS,
+    REQUIRED_TABLES_BY_MODEL,
+    SUITE_BUILDERS,
+    build_quarantine_suite,
+    build_suite,
+)
 
-__all__ = ["REQUIRED_TABLES_BY_MODEL", "SUITE_BUILDERS", "build_suite"]
+__all__ = [
+    "QUARANTINE_SUITE",
+    "QUARANTINE_THRESHOLDS",
+    "REQUIRED_TABLES_BY_MODEL",
+    "SUITE_BUILDERS",
+    "build_quarantine_suite",
+    "build_suite",
+]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
+from forgeline.mapping.compile import QUARANTINE_THRESHOLDS
 from forgeline.standard_models import CATALOG
 
 # Tables a standard model needs filled (each model declares them); an empty one fails that client's gate.
@@ -176,6 +177,20 @@ SUITE_BUILDERS: dict[str, Callable[[], gx.ExpectationSuite]] = {
     "fct_machine_states": build_fct_machine_states_suite,
     "fct_energy_readings": build_fct_energy_readings_suite,
 }
+
+
+QUARANTINE_SUITE = "mapping_quarantine"
+
+
+def build_quarantine_suite() -> gx.ExpectationSuite:
+    """Over ``mapped._quarantine_summary`` pivoted to one row per entity, a ``share_<rule>`` column each."""
+    return _suite(
+        QUARANTINE_SUITE,
+        [
+            gxe.ExpectColumnMaxToBeBetween(column=f"share_{rule}", min_value=0, max_value=threshold)
+            for rule, threshold in QUARANTINE_THRESHOLDS.items()
+        ],
+    )
 
 
 def build_suite(table: str, required: bool) -> gx.ExpectationSuite:

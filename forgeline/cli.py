@@ -61,6 +61,10 @@ def _fail(message: str) -> NoReturn:
 def _settings(home: Path | None):
     settings = get_settings(home)
     os.environ["FORGELINE_HOME"] = str(settings.home)
+    # Two workspaces on one machine must not share Prefect's ephemeral API (its SQLite file and port):
+    # each keeps its own, unless the operator points Prefect at a server or a home of their choosing.
+    if not os.environ.get("PREFECT_API_URL"):
+        os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
     return settings
 
 
@@ -280,9 +284,19 @@ def check_command(
             entities.add_row(name, f"{rows:,}")
     console.print(entities)
     if report.problems:
-        console.print(
-            f"[yellow]{len(report.problems)} column(s) hold values the mapping cannot read:[/yellow]"
-        )
+        quarantined = Table("entity", "rule", "rows quarantined", "of delivered", "share", "gate allows")
+        for entity, rule, rows, delivered, share, allowed in report.quarantine:
+            over = share > allowed
+            quarantined.add_row(
+                entity,
+                rule,
+                f"{rows:,}",
+                f"{delivered:,}",
+                f"[red]{share:.1%}[/red]" if over else f"{share:.1%}",
+                f"{allowed:.0%}",
+            )
+        console.print("[yellow]Rows the mapping quarantines (left out, with the reason):[/yellow]")
+        console.print(quarantined)
         for problem in report.problems[:20]:
             console.print(f"  • {problem.describe()}")
     supports = Table("standard model", "the mapped data")
@@ -297,6 +311,13 @@ def check_command(
         console.print(f"(a dry run on at most {report.sample_rows:,} rows per file; nothing was loaded)")
     if not report.ok:
         raise typer.Exit(1)
+    if report.blocking:
+        _fail(
+            "the quality gate would block training: "
+            + "; ".join(f"{e} rule {r}: {share:.1%} quarantined" for e, r, _, _, share, _ in report.blocking)
+            + ". Fix mapping.yml (column, unit, format, value map, range) or ask the client for a corrected "
+            "export."
+        )
 
 
 @app.command("withdraw")

@@ -138,6 +138,11 @@ class Settings:
         return self.home / "auth" / "users.yml"
 
     @property
+    def prefect_home(self) -> Path:
+        """Prefect's own state (its ephemeral API database): one per workspace, never shared."""
+        return self.home / "prefect"
+
+    @property
     def runs_dir(self) -> Path:
         """One JSON record per program run (what ran, when, with which outcome)."""
         return self.home / "runs"

@@ -1,8 +1,9 @@
 """Standardize one client's raw tables: its mapping compiled into ``mapped`` views, then dbt
 (staging → core → marts) in the client's own DuckDB file.
 
-``apply_mapping`` (re)creates the ``mapped.<entity>`` views from the client's mapping.yml and records the
-cells the mapping could not convert (``mapped._problems``: file, row, column, value, what is wrong). dbt
+``apply_mapping`` (re)creates the ``mapped.<entity>`` views from the client's mapping.yml and the rows they
+leave out (``mapped._quarantine``: file, row, column, value, rule, reason; ``mapped._problems`` groups
+them per column for people). dbt
 runs as a subprocess per client with its own target and log folders, so two clients can build side by
 side, and the DuckDB file is released as soon as dbt exits.
 """
@@ -23,7 +24,7 @@ from typing import Literal
 import duckdb
 
 from forgeline.clients import ClientConfig
-from forgeline.mapping.compile import CompiledMapping, CompileError, compile_mapping
+from forgeline.mapping.compile import QUARANTINE_COLUMNS, CompiledMapping, CompileError, compile_mapping
 from forgeline.settings import DBT_PROJECT_DIR, TOOL_ENVIRONMENT, Settings
 
 log = logging.getLogger("forgeline.standardize")
@@ -71,21 +72,22 @@ PROBLEM_EXAMPLES = 5
 
 @dataclass
 class MappingProblem:
-    """Cells of one column that the mapping could not turn into a field's value."""
+    """Rows quarantined for one rule on one column: the mapping could not use them."""
 
     source_name: str
     entity: str
     field: str
     column_name: str
     problem: str
-    cells: int
+    cells: int  # rows quarantined (one cell each) for this rule and column
     examples: list[tuple[str, int, str]]  # (file, row, value)
+    rule: str = "cast"
 
     def describe(self) -> str:
         shown = "; ".join(f"{file} row {row}: {value!r}" for file, row, value in self.examples)
         return (
             f"source {self.source_name}, column {self.column_name!r} → {self.entity}.{self.field}: "
-            f"{self.cells:,} cell(s) {self.problem}, e.g. {shown}"
+            f"{self.cells:,} row(s) quarantined ({self.rule}: {self.problem}), e.g. {shown}"
         )
 
 
@@ -102,29 +104,28 @@ def raw_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
 
 
 def mapping_problems(
-    con: duckdb.DuckDBPyConnection, compiled: CompiledMapping, limit_per_column: int = PROBLEM_EXAMPLES
+    con: duckdb.DuckDBPyConnection, limit_per_column: int = PROBLEM_EXAMPLES
 ) -> list[MappingProblem]:
-    """The cells each mapped entity could not convert, grouped per source column and problem."""
-    found: list[MappingProblem] = []
-    for sql in compiled.problems.values():
-        rows = con.execute(
-            f"SELECT source_name, entity, field, column_name, problem, count(*) AS cells, "
-            f"list([source_file, CAST(source_row AS VARCHAR), value] ORDER BY source_file, source_row)"
-            f"[1:{limit_per_column}] FROM ({sql}) GROUP BY ALL ORDER BY source_name, entity, field"
-        ).fetchall()
-        for source_name, entity, field_name, column, problem, cells, examples in rows:
-            found.append(
-                MappingProblem(
-                    source_name,
-                    entity,
-                    field_name,
-                    column,
-                    problem,
-                    int(cells),
-                    [(e[0], int(e[1]), e[2]) for e in examples],
-                )
-            )
-    return found
+    """The quarantined rows, grouped per source column, rule and reason, with a few examples each."""
+    rows = con.execute(
+        "SELECT source_name, entity, field, column_name, reason, count(*) AS cells, "
+        "list([source_file, CAST(source_row AS VARCHAR), value] ORDER BY source_file, source_row)"
+        f"[1:{limit_per_column}], rule FROM mapped._quarantine GROUP BY ALL "
+        "ORDER BY source_name, entity, field, rule, reason"
+    ).fetchall()
+    return [
+        MappingProblem(
+            source,
+            entity,
+            field_name,
+            column,
+            reason,
+            int(cells),
+            [(e[0], int(e[1]), e[2]) for e in examples],
+            rule,
+        )
+        for source, entity, field_name, column, reason, cells, examples, rule in rows
+    ]
 
 
 def client_models(settings: Settings, client_id: str) -> dict[str, str]:
@@ -138,17 +139,26 @@ def client_models(settings: Settings, client_id: str) -> dict[str, str]:
 
 
 def create_mapped_views(con: duckdb.DuckDBPyConnection, compiled: CompiledMapping) -> list[MappingProblem]:
-    """(Re)create the ``mapped`` schema's views from a compiled mapping; return the cells it cannot read.
+    """(Re)create the ``mapped`` views from a compiled mapping, and their quarantine; return it grouped.
 
-    A mapping whose SQL fails on the data (a bad expression or client model) raises CompileError with
-    DuckDB's reason, never a traceback. Runs ``forgeline run`` and ``forgeline check`` alike.
+    ``mapped._quarantine`` holds every row a mapping rule left out (file, row, column, value, rule,
+    reason); ``mapped._quarantine_summary`` its share of the delivered rows per entity and rule, which the
+    quality gate judges. A mapping whose SQL fails on the data (a bad expression or client model) raises
+    CompileError with DuckDB's reason, never a traceback. Runs ``forgeline run`` and ``forgeline check``
+    alike.
     """
     con.execute("DROP SCHEMA IF EXISTS mapped CASCADE")
     con.execute("CREATE SCHEMA mapped")
     try:
         for name, sql in compiled.views.items():
             con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
-        return mapping_problems(con, compiled)
+        quarantine = " UNION ALL BY NAME ".join(f"({sql})" for sql in compiled.quarantine.values())
+        columns = ", ".join(f"{name} {kind}" for name, kind in QUARANTINE_COLUMNS)
+        con.execute(f"CREATE TABLE mapped._quarantine ({columns})")
+        if quarantine:
+            con.execute(f"INSERT INTO mapped._quarantine BY NAME {quarantine}")
+        _summarise_quarantine(con)
+        return mapping_problems(con)
     except duckdb.Error as exc:
         raise CompileError(
             f"the mapping does not run on the delivered data ({str(exc).splitlines()[0]}); check the "
@@ -156,8 +166,29 @@ def create_mapped_views(con: duckdb.DuckDBPyConnection, compiled: CompiledMappin
         ) from exc
 
 
+def _summarise_quarantine(con: duckdb.DuckDBPyConnection) -> None:
+    """Per entity and rule: rows quarantined, rows delivered (kept + quarantined) and the share."""
+    con.execute(
+        "CREATE TABLE mapped._quarantine_summary (entity VARCHAR, rule VARCHAR, quarantined_rows BIGINT, "
+        "delivered_rows BIGINT, share DOUBLE)"
+    )
+    entities = [
+        r[0] for r in con.execute("SELECT DISTINCT entity FROM mapped._quarantine ORDER BY 1").fetchall()
+    ]
+    for entity in entities:
+        kept = con.execute(f'SELECT count(*) FROM mapped."{entity}"').fetchone()[0]
+        # A row breaking two rules counts once in the delivered rows, and once under each rule.
+        con.execute(
+            "INSERT INTO mapped._quarantine_summary SELECT entity, rule, count(DISTINCT (source_file, "
+            "source_row)), ? + (SELECT count(DISTINCT (source_file, source_row)) FROM mapped._quarantine "
+            "WHERE entity = ?), 0 FROM mapped._quarantine WHERE entity = ? GROUP BY entity, rule",
+            [kept, entity, entity],
+        )
+    con.execute("UPDATE mapped._quarantine_summary SET share = quarantined_rows / delivered_rows")
+
+
 def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProblem]:
-    """Compile the client's mapping into the ``mapped`` views of its warehouse; return unconvertible cells."""
+    """Compile the client's mapping into the ``mapped`` views of its warehouse; return quarantined rows."""
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse_path(config.id)))
     try:
@@ -176,12 +207,12 @@ def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProbl
             ) from exc
         con.execute(
             "CREATE TABLE mapped._problems (source_name VARCHAR, entity VARCHAR, field VARCHAR, "
-            "column_name VARCHAR, problem VARCHAR, cells BIGINT, examples VARCHAR)"
+            "column_name VARCHAR, problem VARCHAR, cells BIGINT, examples VARCHAR, rule VARCHAR)"
         )
         for p in problems:
             con.execute(
-                "INSERT INTO mapped._problems VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [p.source_name, p.entity, p.field, p.column_name, p.problem, p.cells, p.describe()],
+                "INSERT INTO mapped._problems VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [p.source_name, p.entity, p.field, p.column_name, p.problem, p.cells, p.describe(), p.rule],
             )
         con.execute("COMMIT")
     finally:

@@ -122,3 +122,33 @@ def test_ingest_waits_for_no_one_while_another_run_writes_the_client(
         with pytest.raises(ClientBusy), client_lock(workspace, "acme-press"):
             pass
     assert runner.invoke(app, ["ingest", "acme-press", str(export)]).exit_code == 0  # free again
+
+
+def test_check_shows_the_quarantine_and_fails_when_the_gate_would_block(
+    workspace: Settings, tmp_path: Path
+) -> None:
+    config = """\
+id: acme-press
+name: 에이스프레스
+sources:
+  - name: counts
+    files: "*.csv"
+    feeds:
+      production_counts: {fields: {machine_id: line, production_date: day, total_count: made}}
+"""
+    source = tmp_path / "acme.yml"
+    source.write_text(config, encoding="utf-8")
+    assert runner.invoke(app, ["add-client", "acme-press", "--from", str(source)]).exit_code == 0
+    landing = workspace.landing_dir("acme-press")
+    landing.mkdir(parents=True, exist_ok=True)
+    rows = [f"L1,2026-10-{d:02d},{100 + d}" for d in range(1, 29)] + ["L1,2026-10-29,-5"]
+    (landing / "counts.csv").write_text("line,day,made\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["check", "acme-press"])
+    output = " ".join(result.output.split())  # the console wraps long lines
+
+    # One negative count in 29 rows (3.4 %) is over the 2 % the gate allows for the range rule.
+    assert result.exit_code == 1, result.output
+    assert "counts.csv row 30: '-5'" in output
+    assert "production_counts rule range: 3.4% quarantined" in output
+    assert "Traceback" not in result.output

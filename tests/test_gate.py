@@ -82,6 +82,7 @@ def test_the_gate_passes_on_a_good_client(good: tuple[Settings, ClientConfig, Ga
         "fct_cycles",
         "fct_cycle_parameters",
         "fct_quality_results",
+        "mapping_quarantine",  # what the mapping left out, always judged
     }
     # defect_prediction needs these tables filled: their row counts are part of the gate.
     rows_checked = {
@@ -184,6 +185,30 @@ def test_the_gate_fails_on_bad_rows_and_names_exactly_what_failed(
     assert verdict["passed"] is False
     assert "fct_cycles.cycle_id: expect_column_values_to_be_unique" in verdict["failed"]
     assert Path(gate.data_docs_index or "").exists()
+
+
+def test_the_gate_blocks_training_when_a_rule_quarantines_more_than_its_threshold(
+    built_warehouse: Path, small_program: Settings, tmp_path: Path
+) -> None:
+    from expectations import QUARANTINE_THRESHOLDS
+
+    settings, config = gate_workspace(tmp_path, built_warehouse, small_program)
+    con = duckdb.connect(str(settings.warehouse_path(CLIENT)))
+    # A few quarantined rows are tolerated; a third of the cycles out of range is a misread export.
+    con.execute(
+        "INSERT INTO mapped._quarantine_summary VALUES ('cycles', 'range', 300, 900, 300 / 900), "
+        "('quality_results', 'code', 1, 900, 1 / 900)"
+    )
+    con.close()
+
+    gate = run_gate(settings, config)
+
+    assert not gate.passed
+    failed = [(r.table_name, r.column_name) for r in gate.failed()]
+    assert failed == [("mapping_quarantine", "share_range")]
+    details = gate.failed()[0].details
+    assert "cycles 33.3%" in details and f"{QUARANTINE_THRESHOLDS['range']:.0%}" in details
+    assert "Data quality page" in details
 
 
 def test_a_model_without_the_data_it_needs_fails_the_gate(

@@ -313,3 +313,84 @@ sources:
     assert con.execute(f"SELECT total_count, good_count, planned_time_s FROM ({sql})").fetchall() == [
         (100, 95, 5400.0)
     ]
+
+
+def test_rows_breaking_a_rule_are_quarantined_with_file_row_column_rule_and_the_rest_go_on(
+    workspace: Settings,
+) -> None:
+    rows = [
+        "shot,time,machine,cycle_s,result,melt_C,mold_C",
+        "1,2026-10-01 08:00:00,M1,30.5,OK,230,60",  # good
+        "2,2026-10-01 08:01:00,M1,abc,OK,231,61",  # cast: cycle time is text
+        "3,2026-10-01 08:02:00,M1,-4,OK,229,60",  # range: negative cycle time
+        "4,2099-01-01 08:03:00,M1,30.1,OK,230,60",  # time: in the future
+        "5,,M1,30.2,OK,230,60",  # key: no start time
+        "6,2026-10-01 08:05:00,M1,30.3,Y,230,60",  # code: not in the value map
+        "7,2026-10-01 08:06:00,M1,30.4,NG,-500,60",  # unit: below absolute zero (one reading only)
+        "8,2026-10-01 08:07:00,M1,30.6,NG,230,NaN",  # cast: NaN is not a measurement (one reading only)
+        "9,2026-10-01 08:08:00,M1,30.7,OK,230,95",  # range: above the declared mould range
+    ]
+    deliver(workspace, "shots_1.csv", ("\n".join(rows) + "\n").encode())
+    text = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: shots
+    files: "shots_*.csv"
+    feeds:
+      cycles:
+        fields:
+          cycle_id: shot
+          machine_id: machine
+          started_at: time
+          cycle_time_s: cycle_s
+        tags:
+          melt_C: {tag: melt_temperature, unit: °C}
+          mold_C: {tag: mold_temperature, unit: °C, range: [20, 90]}
+      quality_results:
+        fields:
+          cycle_id: shot
+          inspected_at: time
+          is_pass: {column: result, map: {OK: true, NG: false}}
+"""
+    report = mapped(workspace, text)
+    import duckdb
+
+    from forgeline.ingest import _ensure_registry, _load_one
+    from forgeline.standardize import create_mapped_views, raw_columns
+
+    con = duckdb.connect(":memory:")
+    _ensure_registry(con)
+    config = parse_client_config(text)
+    path = workspace.landing_dir(CLIENT) / "shots_1.csv"
+    _load_one(con, config, config.sources[0], path, "shots_1.csv", "b1")
+    problems = create_mapped_views(con, compile_mapping(config, raw_columns(con)))
+    assert {(p.entity, p.rule) for p in problems} == {(p.entity, p.rule) for p in report.problems}
+    quarantined = con.execute(
+        "SELECT entity, source_file, source_row, column_name, value, rule FROM mapped._quarantine "
+        "ORDER BY entity, source_row, rule"
+    ).fetchall()
+    assert quarantined == [
+        ("cycle_parameters", "shots_1.csv", 8, "melt_C", "-500", "unit"),
+        ("cycle_parameters", "shots_1.csv", 9, "mold_C", "NaN", "cast"),
+        ("cycle_parameters", "shots_1.csv", 10, "mold_C", "95", "range"),
+        ("cycles", "shots_1.csv", 3, "cycle_s", "abc", "cast"),
+        ("cycles", "shots_1.csv", 4, "cycle_s", "-4", "range"),
+        ("cycles", "shots_1.csv", 5, "time", "2099-01-01 08:03:00", "time"),
+        ("cycles", "shots_1.csv", 6, "time", None, "key"),
+        ("quality_results", "shots_1.csv", 5, "time", "2099-01-01 08:03:00", "time"),
+        ("quality_results", "shots_1.csv", 7, "result", "Y", "code"),
+    ]
+    # Good rows go on: every cycle but the four quarantined, and their readings but the three bad ones.
+    cycles = con.execute("SELECT cycle_id FROM mapped.cycles ORDER BY source_row").fetchall()
+    assert [c[0] for c in cycles] == ["1", "6", "7", "8", "9"]
+    readings = con.execute("SELECT count(*) FROM mapped.cycle_parameters").fetchone()[0]
+    assert readings == 5 * 2 - 3
+    # The gate judges shares: quarantined rows over delivered rows, per entity and rule.
+    share = dict(
+        ((e, r), (q, d))
+        for e, r, q, d in con.execute(
+            "SELECT entity, rule, quarantined_rows, delivered_rows FROM mapped._quarantine_summary"
+        ).fetchall()
+    )
+    assert share[("cycles", "cast")] == (1, 9) and share[("cycle_parameters", "range")] == (1, 10)

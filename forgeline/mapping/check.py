@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from forgeline.ingest import IngestError, _ensure_registry, _landing_files, _load_one
-from forgeline.mapping.compile import CompileError, compile_mapping
+from forgeline.mapping.compile import QUARANTINE_THRESHOLDS, CompileError, compile_mapping
 from forgeline.mapping.expressions import columns_of
 from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
@@ -56,6 +56,8 @@ class CheckReport:
     sources: list[SourceCheck] = field(default_factory=list)
     entity_rows: dict[str, int] = field(default_factory=dict)
     problems: list[MappingProblem] = field(default_factory=list)
+    # Per entity and rule: (entity, rule, rows quarantined, rows delivered, share, share allowed).
+    quarantine: list[tuple[str, str, int, int, float, float]] = field(default_factory=list)
     compile_error: str | None = None
     models: dict[str, str] = field(default_factory=dict)  # model -> "supported" or what is missing
     levels: list[tuple[int, bool, str]] = field(default_factory=list)
@@ -65,6 +67,11 @@ class CheckReport:
     def ok(self) -> bool:
         """False when a source would fail: a file it cannot read, or a mapping that does not fit it."""
         return self.compile_error is None and not any(s.error for s in self.sources)
+
+    @property
+    def blocking(self) -> list[tuple[str, str, int, int, float, float]]:
+        """The entity × rule shares of quarantined rows above what the quality gate allows."""
+        return [q for q in self.quarantine if q[4] > q[5]]
 
 
 def mapped_columns(source: SourceSpec) -> set[str]:
@@ -137,6 +144,13 @@ def check_client(
             return report
         for name in compiled.views:
             report.entity_rows[name] = int(con.execute(f'SELECT count(*) FROM mapped."{name}"').fetchone()[0])
+        report.quarantine = [
+            (entity, rule, int(rows), int(delivered), float(share), QUARANTINE_THRESHOLDS[rule])
+            for entity, rule, rows, delivered, share in con.execute(
+                "SELECT entity, rule, quarantined_rows, delivered_rows, share "
+                "FROM mapped._quarantine_summary ORDER BY share DESC, entity, rule"
+            ).fetchall()
+        ]
     finally:
         con.close()
     filled = {name for name, rows in report.entity_rows.items() if rows > 0}

@@ -28,7 +28,8 @@ class Field:
     description: str
     kind: str | None = None  # quantity kind of a measure ("time", "power"...): values are converted to it
     taxonomy: str | None = None  # for code fields: the seed listing the allowed codes
-    required: bool = False  # a feed of this entity must map it
+    required: bool = False  # a feed of this entity must map it: a row where it is empty is quarantined
+    minimum: float | None = None  # the lowest plausible value (counts and durations are never negative)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ ENTITIES: dict[str, Entity] = {
                 _f("line_id", "text", "line code"),
                 _f("cell_id", "text", "cell code"),
                 _f("machine_class", "text", "e.g. injection_molding, press, cnc, furnace"),
-                _f("rated_power_kw", "float", "rated electrical power", kind="power"),
+                _f("rated_power_kw", "float", "rated electrical power", kind="power", minimum=0),
             ),
             key=("machine_id",),
             is_master=True,
@@ -94,8 +95,8 @@ ENTITIES: dict[str, Entity] = {
             (
                 _f("product_id", "text", "part or product code", required=True),
                 _f("product_name", "text", "name"),
-                _f("ideal_cycle_time_s", "float", "ideal time of one cycle", kind="time"),
-                _f("parts_per_cycle", "int", "parts made per cycle (cavities); default 1"),
+                _f("ideal_cycle_time_s", "float", "ideal time of one cycle", kind="time", minimum=0),
+                _f("parts_per_cycle", "int", "parts made per cycle (cavities); default 1", minimum=0),
             ),
             key=("product_id",),
             is_master=True,
@@ -116,7 +117,7 @@ ENTITIES: dict[str, Entity] = {
                 _f(
                     "weekdays", "text", "days it runs: e.g. 'mon-fri', 'mon,wed,fri', 'all' (default mon-fri)"
                 ),
-                _f("break_s", "float", "planned breaks within the shift", kind="time"),
+                _f("break_s", "float", "planned breaks within the shift", kind="time", minimum=0),
                 _f("machine_id", "text", "only this machine (default: every machine)"),
                 _f("valid_from", "date", "first day it applies"),
                 _f("valid_to", "date", "last day it applies"),
@@ -181,11 +182,16 @@ ENTITIES: dict[str, Entity] = {
                 _f("work_order_id", "text", "production order"),
                 _f("lot_id", "text", "lot"),
                 _f("unit_id", "text", "run-to-failure unit (engine, tool, mould) the cycle wears"),
-                _f("unit_cycle", "int", "the unit's cycle number (its age in cycles)"),
+                _f("unit_cycle", "int", "the unit's cycle number (its age in cycles)", minimum=0),
                 _f("started_at", "timestamp", "cycle start", required=True),
                 _f("ended_at", "timestamp", "cycle end"),
-                _f("cycle_time_s", "float", "cycle time", kind="time"),
-                _f("part_count", "int", "parts made (default: the product's parts per cycle, else 1)"),
+                _f("cycle_time_s", "float", "cycle time", kind="time", minimum=0),
+                _f(
+                    "part_count",
+                    "int",
+                    "parts made (default: the product's parts per cycle, else 1)",
+                    minimum=0,
+                ),
             ),
             key=("cycle_id",),
             takes_tags=True,
@@ -203,8 +209,8 @@ ENTITIES: dict[str, Entity] = {
                 _f("inspected_at", "timestamp", "time of inspection"),
                 _f("production_date", "date", "production day (when there is no time)"),
                 _f("shift", "text", "shift"),
-                _f("inspected_count", "int", "units inspected (default 1)"),
-                _f("defect_count", "int", "units defective (default: 0 if passed, else 1)"),
+                _f("inspected_count", "int", "units inspected (default 1)", minimum=0),
+                _f("defect_count", "int", "units defective (default: 0 if passed, else 1)", minimum=0),
                 _f("is_pass", "bool", "passed (default: defect_count = 0)"),
                 _f("defect_code", "code", "common defect type", taxonomy="defect_types"),
                 _f("defect_text", "text", "the client's own defect text"),
@@ -223,11 +229,15 @@ ENTITIES: dict[str, Entity] = {
                 _f("production_date", "date", "production day (default: local date of counted_at)"),
                 _f("shift", "text", "shift (default: from the shift calendar)"),
                 _f(
-                    "planned_time_s", "float", "planned time as exported (default: the calendar)", kind="time"
+                    "planned_time_s",
+                    "float",
+                    "planned time as exported (default: the calendar)",
+                    kind="time",
+                    minimum=0,
                 ),
-                _f("total_count", "int", "units made", required=True),
-                _f("good_count", "int", "good units (default: total - reject)"),
-                _f("reject_count", "int", "rejects (default: total - good)"),
+                _f("total_count", "int", "units made", required=True, minimum=0),
+                _f("good_count", "int", "good units (default: total - reject)", minimum=0),
+                _f("reject_count", "int", "rejects (default: total - good)", minimum=0),
                 _f("defect_code", "code", "main defect type", taxonomy="defect_types"),
                 _f("defect_text", "text", "the client's own defect text"),
             ),
@@ -243,7 +253,7 @@ ENTITIES: dict[str, Entity] = {
                 _f("state_text", "text", "the state as exported"),
                 _f("started_at", "timestamp", "start of the state (or the sample time)", required=True),
                 _f("ended_at", "timestamp", "end (default: the next sample, at most one sample period)"),
-                _f("duration_s", "float", "duration, if exported instead of an end", kind="time"),
+                _f("duration_s", "float", "duration, if exported instead of an end", kind="time", minimum=0),
             ),
             key=("machine_id", "started_at"),
             grain="machine × state interval",
@@ -256,7 +266,7 @@ ENTITIES: dict[str, Entity] = {
                 _f("machine_id", "text", "machine or line", required=True),
                 _f("started_at", "timestamp", "start"),
                 _f("ended_at", "timestamp", "end"),
-                _f("duration_s", "float", "duration (default: end - start)", kind="time"),
+                _f("duration_s", "float", "duration (default: end - start)", kind="time", minimum=0),
                 _f("production_date", "date", "day (default: local date of the start)"),
                 _f("shift", "text", "shift"),
                 _f("reason_code", "code", "common stop reason", taxonomy="stop_reasons"),
@@ -306,8 +316,14 @@ ENTITIES: dict[str, Entity] = {
                 _f("meter_id", "text", "meter (default: the client's only meter)"),
                 _f("interval_start", "timestamp", "interval start (default: end - interval)"),
                 _f("interval_end", "timestamp", "interval end (default: start + interval)"),
-                _f("interval_s", "float", "interval length, if only one end is exported", kind="time"),
-                _f("energy_kwh", "float", "active energy", kind="energy", required=True),
+                _f(
+                    "interval_s",
+                    "float",
+                    "interval length, if only one end is exported",
+                    kind="time",
+                    minimum=0,
+                ),
+                _f("energy_kwh", "float", "active energy", kind="energy", required=True, minimum=0),
                 _f("reactive_kvarh", "float", "reactive energy (never a model input)", kind="energy"),
             ),
             key=("meter_id", "interval_start", "interval_end"),

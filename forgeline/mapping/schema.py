@@ -391,9 +391,33 @@ def units_markdown() -> str:
     return f"{kinds}\n\nSpellings Forgeline adds to pint's own:\n\n{spellings}"
 
 
+def quarantine_markdown() -> str:
+    """The mapping rules, what breaks them and the share of rows each may quarantine before the gate
+    blocks training (owned by compile.py)."""
+    from forgeline.mapping.compile import QUARANTINE_THRESHOLDS, RULES
+    from forgeline.mapping.units import PHYSICAL_MINIMUM, canonical_unit
+
+    rules = _table(
+        ["rule", "a row is quarantined when", "the gate blocks training above"],
+        [[f"`{rule}`", meaning, f"{QUARANTINE_THRESHOLDS[rule]:.0%}"] for rule, meaning in RULES.items()],
+    )
+    minimums = ", ".join(f"{kind} {low:g} {canonical_unit(kind)}" for kind, low in PHYSICAL_MINIMUM.items())
+    defaults = ", ".join(
+        f"`{entity.name}.{f.name}`"
+        for entity in ENTITIES.values()
+        for f in entity.fields
+        if f.minimum is not None
+    )
+    return (
+        f"{rules}\n\nPhysical minimums (rule `unit`): {minimums}.\n\n"
+        f"Never negative unless `range` says otherwise (rule `range`): {defaults}."
+    )
+
+
 def generated_sections() -> dict[str, str]:
     """Marker name → generated markdown, for every generated section of docs/mapping.md."""
     return {
+        "quarantine": quarantine_markdown(),
         "entity-reference": entity_reference_markdown(),
         "taxonomies": taxonomies_markdown(),
         "units": units_markdown(),

@@ -22,6 +22,15 @@ from forgeline.mapping.entities import ENTITIES, taxonomy
 from forgeline.settings import check_client_id
 
 Scalar = str | int | float | bool | None
+# A plausible range of a measure, [min, max] in the canonical unit of its kind (°C, MPa, s…); either end
+# may be null. A row whose value falls outside is quarantined (rule `range`), not loaded.
+ValueRange = tuple[float | None, float | None]
+
+
+def _check_range(value: ValueRange | None) -> ValueRange | None:
+    if value is not None and None not in value and value[0] > value[1]:  # type: ignore[operator]
+        raise ValueError(f"range {list(value)}: the minimum is above the maximum")
+    return value
 
 
 class _Strict(BaseModel):
@@ -103,6 +112,16 @@ class FieldSpec(_Strict):
     null_values: list[str] = Field(
         default_factory=list, description="values meaning 'missing', e.g. ['-1', 'None']"
     )
+    range: ValueRange | None = Field(
+        default=None,
+        description="plausible [min, max] of a number, in the canonical unit (°C, MPa, s…); rows outside "
+        "are quarantined",
+    )
+
+    @field_validator("range")
+    @classmethod
+    def _ordered_range(cls, value: ValueRange | None) -> ValueRange | None:
+        return _check_range(value)
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldSpec:
@@ -146,6 +165,16 @@ class TagSpec(_Strict):
         default=None, description="text values → numbers, e.g. {worn: 1, unworn: 0}"
     )
     null_values: list[str] = Field(default_factory=list)
+    range: ValueRange | None = Field(
+        default=None,
+        description="plausible [min, max] in the tag's canonical unit (°C, MPa…); readings outside are "
+        "quarantined",
+    )
+
+    @field_validator("range")
+    @classmethod
+    def _ordered_range(cls, value: ValueRange | None) -> ValueRange | None:
+        return _check_range(value)
 
 
 class FeedSpec(_Strict):

@@ -104,6 +104,15 @@ _CANONICAL: dict[str, tuple[str, str]] = {
     "percentage": ("percent", "%"),
     "dimensionless": ("dimensionless", ""),
 }
+# The lowest value a quantity can physically take, in its canonical unit: a value below it means the unit
+# (or the column) is wrong, e.g. Fahrenheit read as Celsius, a negative duration.
+PHYSICAL_MINIMUM: dict[str, float] = {
+    "temperature": -273.15,
+    "time": 0.0,
+    "mass": 0.0,
+    "area": 0.0,
+    "volume": 0.0,
+}
 _SHARED_DIMENSIONALITY = frozenset({"temperature_difference", "angle", "percentage", "dimensionless"})
 
 _OPERATORS = re.compile(r"(\*\*|[*/·×^()\s])")

@@ -108,6 +108,49 @@ def _read_core(settings: Settings, client_id: str, tables: list[str]) -> dict[st
         con.close()
 
 
+def _read_quarantine(settings: Settings, client_id: str) -> pd.DataFrame:
+    """``mapped._quarantine_summary`` as one row per entity with a ``share_<rule>`` column per rule (0 where
+    nothing was quarantined); one row for "(none)" when nothing was, so that the suite always runs."""
+    from expectations import QUARANTINE_THRESHOLDS
+
+    con = duckdb.connect(str(settings.warehouse_path(client_id)), read_only=True)
+    try:
+        present = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'mapped' AND table_name = '_quarantine_summary'"
+        ).fetchone()[0]
+        long = (
+            con.execute(
+                "SELECT entity, rule, quarantined_rows, delivered_rows, share FROM mapped._quarantine_summary"
+            ).df()
+            if present
+            else pd.DataFrame(columns=["entity", "rule", "quarantined_rows", "delivered_rows", "share"])
+        )
+    finally:
+        con.close()
+    wide = long.pivot_table(index="entity", columns="rule", values="share", aggfunc="max", fill_value=0.0)
+    wide = wide.reindex(columns=list(QUARANTINE_THRESHOLDS), fill_value=0.0).add_prefix("share_")
+    if wide.empty:
+        wide = pd.DataFrame([{c: 0.0 for c in wide.columns}], index=pd.Index(["(none)"], name="entity"))
+    return wide.reset_index().astype({c: float for c in wide.columns})
+
+
+def _quarantine_details(frame: pd.DataFrame, outcome: ExpectationOutcome) -> str:
+    """Which entities quarantined too large a share, for the consultant (the rule is in the column)."""
+    from expectations import QUARANTINE_THRESHOLDS
+
+    column = outcome.column_name or ""
+    rule = column.removeprefix("share_")
+    threshold = QUARANTINE_THRESHOLDS.get(rule, 0.0)
+    over = frame[frame[column] > threshold].sort_values(column, ascending=False)
+    named = ", ".join(f"{row.entity} {getattr(row, column):.1%}" for row in over.itertuples())
+    return (
+        f"rows quarantined by rule '{rule}' above the {threshold:.0%} allowed: {named}. See the quarantined "
+        "rows (file, row, column, value) on the Data quality page or with `forgeline check`; fix mapping.yml "
+        "or ask the client for a corrected export"
+    )
+
+
 def _open_context(project: Path) -> Any:
     """The client's file-backed GX project, with GX's tqdm progress bars off (they flood run logs)."""
     import great_expectations as gx
@@ -176,7 +219,13 @@ def run_gate(settings: Settings, config: ClientConfig) -> GateResult:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    from expectations import REQUIRED_TABLES_BY_MODEL, SUITE_BUILDERS, build_suite
+    from expectations import (
+        QUARANTINE_SUITE,
+        REQUIRED_TABLES_BY_MODEL,
+        SUITE_BUILDERS,
+        build_quarantine_suite,
+        build_suite,
+    )
 
     needed = required_tables(config)
     frames = _read_core(settings, config.id, list(SUITE_BUILDERS))
@@ -188,7 +237,9 @@ def run_gate(settings: Settings, config: ClientConfig) -> GateResult:
     gate = GateResult(client_id=config.id, passed=True, checked_at=now.isoformat())
     # One run id for every table of this gate run, so Data Docs group them and pruning keeps whole runs.
     run_id = RunIdentifier(run_name=f"{RUN_NAME_PREFIX}{now:%Y%m%dT%H%M%S.%fZ}", run_time=now)
-    for table, frame in frames.items():
+    suites = {table: (frame, build_suite(table, table in needed)) for table, frame in frames.items()}
+    suites[QUARANTINE_SUITE] = (_read_quarantine(settings, config.id), build_quarantine_suite())
+    for table, (frame, suite_to_run) in suites.items():
         required = table in needed
         if frame.empty and not required:
             continue  # the client does not deliver this kind of data: nothing to check
@@ -200,7 +251,7 @@ def run_gate(settings: Settings, config: ClientConfig) -> GateResult:
             batch = asset.get_batch_definition("whole table")
         except KeyError:
             batch = asset.add_batch_definition_whole_dataframe("whole table")
-        suite = context.suites.add_or_update(build_suite(table, required))
+        suite = context.suites.add_or_update(suite_to_run)
         definition = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"{config.id}__{table}", data=batch, suite=suite)
         )
@@ -222,6 +273,8 @@ def run_gate(settings: Settings, config: ClientConfig) -> GateResult:
                     details=f"no rows, but {', '.join(models)} needs core.{table}: check that the client "
                     "delivered the export that fills it (see the ingest log) and that mapping.yml feeds it",
                 )
+            elif not outcome.success and table == QUARANTINE_SUITE:
+                outcome = replace(outcome, details=_quarantine_details(frame, outcome))
             gate.results.append(outcome)
             if not outcome.success:
                 gate.passed = False

@@ -104,10 +104,13 @@ if not refused.empty:
 
 problems = data.mapping_problems(user, config.id)
 if not problems.empty:
-    st.subheader(f"Values the mapping could not read ({int(problems['cells'].sum()):,} cells)")
+    st.subheader(f"Rows quarantined by the mapping ({int(problems['cells'].sum()):,})")
     st.caption(
-        "These cells stay empty in the standardized data. Fix the mapping (unit, time format, value map) "
-        "or ask for a clean export; the examples name the file and row."
+        "These rows broke a mapping rule (a value that is not a number or time, a code missing from the "
+        "value map, an impossible unit, a value out of range, a time after the delivery, an empty required "
+        "field) and were left out; the other rows went on. The quality gate blocks training only when a "
+        "rule leaves out more than its allowed share (see the gate's `mapping_quarantine` expectations "
+        "above). Fix mapping.yml or ask the client for a corrected export; the examples name file and row."
     )
     st.dataframe(
         problems[["column_name", "entity", "field", "problem", "cells", "examples"]],
@@ -116,8 +119,8 @@ if not problems.empty:
             "column_name": "Column",
             "entity": "Feeds",
             "field": "Field",
-            "problem": "Problem",
-            "cells": st.column_config.NumberColumn("Cells", format="localized"),
+            "problem": "Reason",
+            "cells": st.column_config.NumberColumn("Rows", format="localized"),
             "examples": "Where",
         },
     )
