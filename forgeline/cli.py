@@ -77,8 +77,11 @@ def list_clients_command(home: HomeOption = None) -> None:
     from forgeline.publish import current_run_info
 
     settings = _settings(home)
-    clients = list_clients(settings)
-    if not clients:
+    invalid: dict[str, str] = {}
+    clients = list_clients(settings, invalid)
+    for client_id, error in invalid.items():
+        console.print(f"[red]{client_id}: its mapping is not valid and it cannot run:[/red] {error}")
+    if not clients and not invalid:
         console.print(
             f"No clients in {settings.clients_dir}. Add one with `forgeline add-client` or run `make demo`."
         )

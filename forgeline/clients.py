@@ -7,6 +7,7 @@ the line and the key to fix.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +19,14 @@ from pydantic import ValidationError
 from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
 
+log = logging.getLogger("forgeline.clients")
+
 __all__ = [
     "ClientConfig",
     "ClientConfigError",
     "SourceSpec",
     "get_client",
+    "client_ids",
     "list_clients",
     "load_client_config",
     "parse_client_config",
@@ -123,11 +127,28 @@ def load_client_config(path: Path) -> ClientConfig:
     return config
 
 
-def list_clients(settings: Settings) -> list[ClientConfig]:
-    """Every client of the program, sorted by id."""
+def client_ids(settings: Settings) -> list[str]:
+    """The id of every client folder holding a mapping.yml, valid or not, sorted."""
     if not settings.clients_dir.exists():
         return []
-    return [load_client_config(p) for p in sorted(settings.clients_dir.glob("*/mapping.yml"))]
+    return [p.parent.name for p in sorted(settings.clients_dir.glob("*/mapping.yml"))]
+
+
+def list_clients(settings: Settings, invalid: dict[str, str] | None = None) -> list[ClientConfig]:
+    """Every client of the program with a valid mapping, sorted by id.
+
+    One broken mapping.yml never hides the others: it is left out, logged, and, when ``invalid`` is
+    given, recorded there (client id → the error naming file, line and key).
+    """
+    clients = []
+    for client_id in client_ids(settings):
+        try:
+            clients.append(load_client_config(settings.client_config_path(client_id)))
+        except (ClientConfigError, ValueError) as exc:
+            log.error("%s", exc)
+            if invalid is not None:
+                invalid[client_id] = str(exc)
+    return clients
 
 
 def get_client(settings: Settings, client_id: str) -> ClientConfig:

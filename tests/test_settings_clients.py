@@ -78,3 +78,19 @@ def test_config_id_must_match_its_folder(workspace: Settings) -> None:
     path = write_config(workspace, "other-plant", VALID)
     with pytest.raises(ClientConfigError, match="does not match its folder"):
         load_client_config(path)
+
+
+def test_one_broken_mapping_never_hides_the_other_clients(workspace: Settings) -> None:
+    from forgeline.clients import client_ids
+
+    write_config(workspace, "test-plant", VALID)
+    broken = write_config(
+        workspace,
+        "other-plant",
+        VALID.replace("test-plant", "other-plant").replace("format: csv", "format: xls"),
+    )
+    invalid: dict[str, str] = {}
+
+    assert [c.id for c in list_clients(workspace, invalid)] == ["test-plant"]
+    assert list(invalid) == ["other-plant"] and f"{broken}:11:" in invalid["other-plant"]
+    assert client_ids(workspace) == ["other-plant", "test-plant"]
