@@ -7,6 +7,9 @@ forgeline check ID [FILE...]           dry-run the client's mapping: rows per en
 forgeline ingest ID FILE... [--retry]  put delivered files into the client's landing area and load them
 forgeline withdraw ID FILE             take a delivered file back (its rows go; the file is kept aside)
 forgeline run [ID...]                  run some clients, or the whole program
+
+Exit codes: 0 done; 1 something named must be fixed; 2 the command was used wrongly; 3 the data failed the
+quality gate (nothing trained, the last good figures stay published); 75 another run holds the client.
 forgeline add-login USER --client ID   give a client's staff (or a consultant) a login to the app
 forgeline app                          serve the Streamlit app
 forgeline demo                         prepare and run the demo program, then serve the app
@@ -52,10 +55,28 @@ sources: []
 """
 
 
-def _fail(message: str) -> NoReturn:
+# Exit codes a script or scheduler can tell apart (2 is typer's own: a command used wrongly).
+EXIT_FAILED = 1  # something the message names must be fixed (a file, the mapping, a client's run)
+EXIT_GATE_FAILED = 3  # the data failed the quality gate: nothing trained, the last good figures stay
+EXIT_BUSY = 75  # another run holds the client right now: try again later (EX_TEMPFAIL)
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """End a command with the error a consultant can act on, not a traceback."""
     console.print(f"[red]Error:[/red] {message}")
-    raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
+def _refuse_busy(settings, client_ids: list[str]) -> None:
+    """Stop at once, in one line, when another process writes one of these clients."""
+    from forgeline.locking import ClientBusy, client_lock
+
+    for client_id in client_ids:
+        try:
+            with client_lock(settings, client_id):
+                pass
+        except ClientBusy as exc:
+            _fail(str(exc), EXIT_BUSY)
 
 
 def _settings(home: Path | None):
@@ -393,19 +414,27 @@ def run_command(
 ) -> None:
     """Run clients' engagements (ingest, standardize, gate, train, publish); all clients by default."""
     from flows.program import ProgramRunError, program_flow
+    from forgeline.clients import client_ids as all_client_ids
 
     settings = _settings(home)
     try:
+        chosen = [check_client_id(c) for c in client_ids or all_client_ids(settings)]
+    except ValueError as exc:
+        _fail(str(exc))
+    _refuse_busy(settings, chosen)
+    try:
         outcomes = program_flow(home=str(settings.home), clients=client_ids or None)
     except (ProgramRunError, ValueError) as exc:  # every client ran; the record names what failed
-        _fail(str(exc))
+        _fail(str(exc), EXIT_BUSY if "ClientBusy" in str(exc) else EXIT_FAILED)
     print_outcomes(outcomes)
     blocked = [o for o in outcomes if o.status == "gate_failed"]
     if blocked:
         _fail(
-            "the quality gate failed, so models were not trained on this data:\n"
+            "the quality gate failed, so models were not trained on this data and the app keeps showing "
+            "the last good figures:\n"
             + "\n".join(f"  {o.client_id}: {'; '.join(o.gate_failures)}" for o in blocked)
-            + "\nDeliver the data these tables need (see each client's Data quality page), then run again."
+            + "\nSee each client's Data quality page, fix the data or mapping.yml, then run again.",
+            EXIT_GATE_FAILED,
         )
 
 

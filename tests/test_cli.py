@@ -152,3 +152,14 @@ sources:
     assert "counts.csv row 30: '-5'" in output
     assert "production_counts rule range: 3.4% quarantined" in output
     assert "Traceback" not in result.output
+
+
+def test_run_of_a_busy_client_stops_in_one_line_with_its_own_exit_code(workspace: Settings) -> None:
+    from forgeline.cli import EXIT_BUSY
+    from forgeline.locking import client_lock
+
+    assert runner.invoke(app, ["add-client", "acme-press"]).exit_code == 0
+    with client_lock(workspace, "acme-press"):
+        result = runner.invoke(app, ["run", "acme-press"])
+    assert result.exit_code == EXIT_BUSY == 75
+    assert "Another run is writing acme-press" in result.output and "Traceback" not in result.output
