@@ -394,3 +394,43 @@ sources:
         ).fetchall()
     )
     assert share[("cycles", "cast")] == (1, 9) and share[("cycle_parameters", "range")] == (1, 10)
+
+
+def test_events_without_ids_get_one_from_machine_and_time_so_corrections_replace_them(
+    workspace: Settings,
+) -> None:
+    import duckdb
+
+    from forgeline.ingest import _ensure_registry, _load_one
+    from forgeline.standardize import create_mapped_views, raw_columns
+
+    deliver(workspace, "shots_1.csv", b"time,machine,cycle_s\n2026-10-01 08:00:00,M1,30.5\n")
+    deliver(workspace, "shots_2.csv", b"time,machine,cycle_s\n2026-10-01 08:00:00,M1,31.0\n")
+    deliver(workspace, "orders.jsonl", b'{"machine": ["M1", "M2"], "at": "2026-10-01 09:00:00"}\n')
+    text = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: shots
+    files: "shots_*.csv"
+    feeds:
+      cycles: {fields: {machine_id: machine, started_at: time, cycle_time_s: cycle_s}}
+  - name: orders
+    files: "*.jsonl"
+    format: jsonl
+    feeds:
+      maintenance_events: {fields: {machine_id: machine, reported_at: at}}
+"""
+    config = parse_client_config(text)
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'America/New_York'")  # ids never depend on the session's zone
+    _ensure_registry(con)
+    for name, source in (("shots_1.csv", 0), ("shots_2.csv", 0), ("orders.jsonl", 1)):
+        _load_one(con, config, config.sources[source], workspace.landing_dir(CLIENT) / name, name, name)
+    create_mapped_views(con, compile_mapping(config, raw_columns(con)))
+
+    ids = con.execute("SELECT DISTINCT cycle_id, dedup_key FROM mapped.cycles").fetchall()
+    assert ids == [("M1|2026-09-30T23:00:00.000000Z", "M1|2026-09-30T23:00:00.000000Z")]  # 08:00 KST
+    # A list where one machine belongs is quarantined, not read as a machine called '["M1", "M2"]'.
+    assert con.execute("SELECT count(*) FROM mapped.maintenance_events").fetchone()[0] == 0
+    assert con.execute("SELECT column_name, rule FROM mapped._quarantine").fetchall() == [("machine", "cast")]

@@ -45,6 +45,14 @@ ROW_ID_FIELDS = {
     "downtime_events": "downtime_id",
     "maintenance_events": "maintenance_id",
 }
+# Without an id in the export, a machine and a time still name one event (the time comes last): the id is
+# made of them, so a corrected row re-sent in another file replaces the earlier one (file and row would
+# not). Only when the time is delivered; a time from row order restarts in every file.
+NATURAL_KEYS = {
+    "cycles": ("machine_id", "started_at"),
+    "downtime_events": ("machine_id", "started_at"),
+    "maintenance_events": ("machine_id", "reported_at"),
+}
 TRUE_TEXTS = ("1", "true", "t", "y", "yes")
 FALSE_TEXTS = ("0", "false", "f", "n", "no")
 # An ISO time that carries its own offset ('Z', '+09:00'): it is an instant, not local time.
@@ -75,6 +83,7 @@ QUARANTINE_THRESHOLDS: dict[str, float] = {
     "range": 0.02,  # outside the plausible range: more means a wrong unit or a drifting sensor
     "time": 0.01,  # times after the delivery or before 1990: more means a wrong clock or date format
 }
+NESTED_FORMATS = ("jsonl", "parquet")  # formats whose cells may hold lists or objects
 EARLIEST_TIME = "TIMESTAMPTZ '1990-01-01 00:00:00+00'"
 # A time may run ahead of its file's load time by this much (clocks and time zones), not more.
 FUTURE_SLACK = "INTERVAL 1 DAY"
@@ -356,6 +365,13 @@ def _checks(entity: Entity, feed: FeedSpec, source: SourceSpec, typed: dict[str,
             checks.append(
                 _Check(f"{text} IS NOT NULL AND {column} IS NULL", name, label, text, t.rule, t.problem)
             )
+        if target.type in ("text", "code") and source.format in NESTED_FORMATS and spec and spec.column:
+            # JSON lines and Parquet may hold lists or objects where one value belongs.
+            nested = (
+                f"(starts_with({column}, '[') AND ends_with({column}, ']') OR "
+                f"starts_with({column}, '{{') AND ends_with({column}, '}}'))"
+            )
+            checks.append(_Check(nested, name, label, shown, "cast", "a list or object, not one value"))
         if target.required:
             empty = f"{column} IS NULL" + (f" AND {text} IS NULL" if text is not None else "")
             checks.append(
@@ -433,6 +449,13 @@ def _feed_select(
     entity: Entity, feed: FeedSpec, source: SourceSpec, config: ClientConfig, columns: list[str] | None
 ) -> tuple[_FeedSQL, dict[str, _Typed]]:
     typed = {name: _field_sql(entity, name, feed, source, config, columns) for name in entity.field_names}
+    natural = NATURAL_KEYS.get(entity.name)
+    time_spec = feed.fields.get(natural[-1]) if natural else None
+    if natural and ROW_ID_FIELDS[entity.name] not in feed.fields and time_spec and not time_spec.from_order:
+        machine, time = (typed[k].value for k in natural)
+        # The instant in UTC, written the same whatever the session's time zone.
+        utc = f"strftime(timezone('UTC', {time}), '%Y-%m-%dT%H:%M:%S.%fZ')"
+        typed[ROW_ID_FIELDS[entity.name]] = _Typed(_key([machine, utc]))
     inner = [f"CAST({t.value} AS {SQL_TYPES[entity.get(n).type]}) AS {quote(n)}" for n, t in typed.items()]  # type: ignore[union-attr]
     inner += [f"{t.source_text} AS {quote(f'__text_{n}')}" for n, t in typed.items() if t.source_text]
     for i, (column, tag) in enumerate(feed.tags.items()):

@@ -176,7 +176,11 @@ ENTITIES: dict[str, Entity] = {
             "cycles",
             "Machine cycles or shots, with the process parameters of each (wide columns → tags).",
             (
-                _f("cycle_id", "text", "cycle or shot id (default: file and row)"),
+                _f(
+                    "cycle_id",
+                    "text",
+                    "cycle or shot id (default: machine and start time, else file and row)",
+                ),
                 _f("machine_id", "text", "machine"),
                 _f("product_id", "text", "product"),
                 _f("work_order_id", "text", "production order"),
@@ -262,7 +266,7 @@ ENTITIES: dict[str, Entity] = {
             "downtime_events",
             "Stops with a reason from the common stop-reason tree.",
             (
-                _f("downtime_id", "text", "stop id (default: file and row)"),
+                _f("downtime_id", "text", "stop id (default: machine and start time, else file and row)"),
                 _f("machine_id", "text", "machine or line", required=True),
                 _f("started_at", "timestamp", "start"),
                 _f("ended_at", "timestamp", "end"),
@@ -279,7 +283,11 @@ ENTITIES: dict[str, Entity] = {
             "maintenance_events",
             "Maintenance orders and failures (never quality): for MTBF, MTTR and failure models.",
             (
-                _f("maintenance_id", "text", "maintenance order number (default: file and row)"),
+                _f(
+                    "maintenance_id",
+                    "text",
+                    "maintenance order number (default: machine and report time, else file and row)",
+                ),
                 _f("machine_id", "text", "machine", required=True),
                 _f("unit_id", "text", "run-to-failure unit (tool, mould) concerned"),
                 _f(
