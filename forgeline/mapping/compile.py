@@ -301,15 +301,34 @@ def _field_sql(
     # (expressions, maps, constants, defaults) always use a point.
     raw = spec.column is not None and spec.map is None and spec.default is None
     value = _typed(target, spec, config, cleaned, source.decimal if raw else ".")
-    rule, problem = "cast", f"not a valid {target.type}" + (f" in {spec.format!r}" if spec.format else "")
+    rule, problem = "cast", _unreadable(target, spec, source)
     if spec.map is not None:
         rule = "code"
-        problem = "not in the value map" + (" (or not a valid value)" if target.type != "text" else "")
+        problem = "not in the value map: add it to `map:` in mapping.yml" + (
+            " (or the mapped value is not valid)" if target.type != "text" else ""
+        )
     elif target.type == "code":
         rule, problem = "code", f"not a {target.taxonomy} code: add a value map"
     # Text from the export that should have given a value but did not (empty cells are not problems).
     raw_present = f"NULLIF(TRIM({text}), '')" if spec.value is None else "NULL"
     return _Typed(value, raw_present if target.type != "text" else None, label, rule, problem)
+
+
+def _unreadable(target: Field, spec: FieldSpec, source: SourceSpec) -> str:
+    """Why a delivered cell gave no value, and what to change (the quarantine's reason)."""
+    if target.type in ("timestamp", "date") and spec.format:
+        return f"not a {target.type} in the format {spec.format!r}: fix `format:` or the cell"
+    if target.type in ("timestamp", "date"):
+        return (
+            f"not an ISO 8601 {target.type}: give this field a `format:` in mapping.yml, e.g. "
+            "'%Y/%m/%d %H:%M' or '%d.%m.%Y'"
+        )
+    if target.type in ("int", "float"):
+        mark = "decimal comma" if source.decimal == "," else "decimal point"
+        return f"not a number (read with a {mark}; thousands separators are not read): check `decimal:`"
+    if target.type == "bool":
+        return "not true/false: add a value map, e.g. {OK: true, NG: false}"
+    return f"not a valid {target.type}"
 
 
 def _lineage(config: ClientConfig, source: SourceSpec) -> list[str]:
