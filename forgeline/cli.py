@@ -184,37 +184,73 @@ def ingest_command(
         typer.Argument(exists=True, dir_okay=False, help="Delivered files (none: re-scan)."),
     ] = None,
     retry: Annotated[bool, typer.Option("--retry", help="Read refused files again (after a fix).")] = False,
+    withdraw_what: Annotated[
+        str | None,
+        typer.Option(
+            "--withdraw",
+            metavar="BATCH_OR_FILE",
+            help="Take a delivery back instead: a batch id (or its first digits) or a delivered file name. "
+            "Its raw rows go; the file is kept in the withdrawn folder.",
+        ),
+    ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Copy delivered files into the client's landing area and load them into its raw tables."""
+    """Copy delivered files into the client's landing area and load them into its raw tables.
+
+    A file of a name delivered before replaces it (the earlier file is kept as history, its rows leave
+    raw when the new one loads). Links and special files are refused before anything is copied.
+    """
+    from rich.markup import escape
+
     from forgeline.clients import get_client
-    from forgeline.ingest import add_files, ingest_client
+    from forgeline.ingest import add_files, ingest_client, withdraw
     from forgeline.locking import ClientBusy, client_lock
 
+    if withdraw_what is not None and (files or retry):
+        raise typer.BadParameter("give it alone: no files, no --retry", param_hint="--withdraw")
     settings = _settings(home)
     try:
         config = get_client(settings, client_id)
-        add_files(settings, client_id, list(files or []))
-        with client_lock(settings, client_id):
-            report = ingest_client(settings, config, raise_on_rejection=False, retry=retry)
-    except (ValueError, ClientBusy) as exc:  # ClientConfigError, IngestError, ClientBusy: say what to do
-        _fail(str(exc))
+        with client_lock(settings, client_id):  # before anything is copied into the landing folder
+            if withdraw_what is not None:
+                withdrawal = withdraw(settings, config, withdraw_what)
+            else:
+                add_files(settings, client_id, list(files or []))
+                report = ingest_client(settings, config, raise_on_rejection=False, retry=retry)
+    except ClientBusy as exc:  # another run, or another program holding the warehouse: one line, exit 75
+        console.print(f"[red]Busy:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BUSY) from None
+    except ValueError as exc:  # ClientConfigError, IngestError: say what to do
+        _fail(escape(str(exc)))
+    if withdraw_what is not None:
+        console.print(escape(withdrawal.describe()), soft_wrap=True)
+        return
     table = Table("file", "raw table", "rows", "status")
     for f in report.files:
-        table.add_row(str(f.file), f.raw_table, f"{f.rows:,}", f.status)
+        table.add_row(escape(str(f.file)), f.raw_table or "-", f"{f.rows:,}", f.status)
     console.print(table)
-    for name in report.unmatched:
-        console.print(f"[yellow]{name} matches no source in mapping.yml: not loaded.[/yellow]")
-    for source in report.undelivered:
-        console.print(f"[yellow]No file delivered yet for source {source}.[/yellow]")
-    for earlier in (f for f in report.files if f.status == "rejected earlier"):
+    for f in report.files:
+        if f.superseded:
+            console.print(
+                f"{escape(f.file)} replaces its earlier delivery (batch {', '.join(f.superseded)}, kept as "
+                f"history): raw.{f.raw_table} holds the new rows only."
+            )
+    for f in (f for f in report.files if f.status == "changing"):
         console.print(
-            "[yellow]Still refused (fix the mapping and run `forgeline ingest "
-            f"{client_id} --retry`, or `forgeline withdraw {client_id} FILE`):[/yellow] {earlier.error}"
+            f"[yellow]{escape(f.file)} changed while it was read: it loads on the next run.[/yellow]"
+        )
+    for name in report.unmatched:
+        console.print(f"[yellow]{escape(name)} matches no source in mapping.yml: not loaded.[/yellow]")
+    for source in report.undelivered:
+        console.print(f"[yellow]No file delivered yet for source {escape(source)}.[/yellow]")
+    for error in dict.fromkeys(str(f.error) for f in report.files if f.status == "rejected earlier"):
+        console.print(
+            f"[yellow]Still refused (fix the mapping and run `forgeline ingest {client_id} --retry`, or "
+            f"`forgeline ingest {client_id} --withdraw FILE`):[/yellow] {escape(error)}"
         )
     if report.rejected:
         _fail(
-            "\n".join(str(f.error) for f in report.rejected)
+            escape("\n".join(report.errors))
             + "\nThe other files are loaded; fix the refused file(s) and ingest again."
         )
 
@@ -347,26 +383,33 @@ def check_command(
 @app.command("withdraw")
 def withdraw_command(
     client_id: str,
-    file: Annotated[str, typer.Argument(help="The delivered file, as the landing folder names it.")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="BATCH_OR_FILE",
+            help="A delivered file, as the landing folder names it, or a batch id (or its first digits).",
+        ),
+    ],
     home: HomeOption = None,
 ) -> None:
-    """Take a delivered file back: its raw rows go; the file is kept aside, never loaded again."""
+    """Take a delivery back (as `forgeline ingest ID --withdraw`): its raw rows go; the file is kept aside."""
+    from rich.markup import escape
+
     from forgeline.clients import get_client
-    from forgeline.ingest import withdraw_file
+    from forgeline.ingest import withdraw
     from forgeline.locking import ClientBusy, client_lock
 
     settings = _settings(home)
     try:
         config = get_client(settings, client_id)
         with client_lock(settings, client_id):
-            removed = withdraw_file(settings, config, file)
-    except (ValueError, ClientBusy) as exc:
-        _fail(str(exc))
-    console.print(
-        f"Withdrew {file}: {removed:,} raw rows removed; the file is kept in "
-        f"{settings.withdrawn_dir(client_id)}. "
-        f"Run `forgeline run {client_id}` to publish without it."
-    )
+            withdrawal = withdraw(settings, config, file)
+    except ClientBusy as exc:
+        console.print(f"[red]Busy:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BUSY) from None
+    except ValueError as exc:
+        _fail(escape(str(exc)))
+    console.print(escape(withdrawal.describe()), soft_wrap=True)
 
 
 @app.command("add-login")

@@ -118,7 +118,8 @@ def test_ingest_waits_for_no_one_while_another_run_writes_the_client(
     export.write_text("TimeStamp\n2026-10-01 08:00:00\n", encoding="utf-8")
     with client_lock(workspace, "acme-press"):
         result = runner.invoke(app, ["ingest", "acme-press", str(export)])
-        assert result.exit_code == 1 and "Another run is writing acme-press" in result.output
+        assert result.exit_code == 75 and "Another run is writing acme-press" in result.output
+        assert not (workspace.landing_dir("acme-press") / "shots_1.csv").exists()  # nothing copied
         with pytest.raises(ClientBusy), client_lock(workspace, "acme-press"):
             pass
     assert runner.invoke(app, ["ingest", "acme-press", str(export)]).exit_code == 0  # free again

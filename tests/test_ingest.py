@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import io
 import re
+import tracemalloc
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +229,22 @@ def test_reingesting_skips_loaded_files_and_duplicate_deliveries(workspace: Sett
     assert query(workspace, "SELECT count(*) FROM raw._load_batches") == [(1,)]
 
 
+def _xlsx_bytes() -> bytes:
+    workbook = Workbook()
+    workbook.active.append(["machine", "count"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _zip_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("shots.csv", "machine,count\nS14,1\n")
+        archive.writestr("readme.txt", "export of 2026-10")
+    return buffer.getvalue()
+
+
 BAD_FILES: dict[str, tuple[dict[str, Any], bytes, list[str]]] = {
     # case: (source options, file bytes, what the message must say besides the file name)
     "ragged row (extra field)": (
@@ -250,7 +269,60 @@ BAD_FILES: dict[str, tuple[dict[str, Any], bytes, list[str]]] = {
         ["header row 1", "'count'", "required_columns"],
     ),
     "header only": ({}, b"machine,count\n", ["header (row 1)", "no data rows", "complete export"]),
+    # What a delivery really is, found before decoding (readers.sniff_content): never "fix the delimiter".
+    "empty file": ({}, b"", ["empty (0 bytes)", "send it again"]),
+    "binary data (NUL bytes)": (
+        {},
+        b"machine,count\nS14,1\nS14,\x00\x01\x02\x03\n",
+        ["binary data", "NUL byte", "line 3", "export it again"],
+    ),
+    "an Excel workbook named .csv": ({}, _xlsx_bytes(), ["an Excel workbook (.xlsx)", "save it as CSV"]),
+    "a ZIP archive named .csv": ({}, _zip_bytes(), ["a ZIP archive of 2 file(s)", "'shots.csv'", "unpack"]),
+    "a PDF named .csv": ({}, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", ["a PDF document", "export itself"]),
+    "gzip bytes without .gz": (
+        {},
+        gzip.compress(b"machine,count\nS14,1\n"),
+        ["gzip-compressed", "name it with .gz"],
+    ),
+    "an HTML error page saved as .csv": (
+        {},
+        b"<!DOCTYPE html>\n<html><head><title>Session expired - login</title></head>\n"
+        b"<body>...</body></html>\n",
+        ["an HTML web page", "'Session expired - login'", "download the export again"],
+    ),
+    "UTF-16 text (Excel 'Unicode text')": (
+        {},
+        "machine,count\nS14,1\n".encode("utf-16"),
+        ["UTF-16", "`encoding: utf-16`"],
+    ),
+    "an empty header name": (
+        {},
+        b"machine,,count\nS14,x,1\n",
+        ["row 1", "column(s) [2]", "after column 'machine'", "no header name", "name them"],
+    ),
+    "duplicate headers": (
+        {},
+        b"machine,count,Count\nS14,1,2\n",
+        ["'count'", "more than once", "rename"],
+    ),
+    "cut inside a multi-byte character (UTF-8)": (
+        {"encoding": "utf-8"},
+        "machine,count\nS14,1\n설비,2\n설".encode()[:-1],
+        ["line 4", "ends inside a multi-byte utf-8 character", "cut off"],
+    ),
+    "cut inside a multi-byte character (CP949)": (
+        {"encoding": "cp949"},
+        "machine,count\nS14,1\n설비,2\n설".encode("cp949")[:-1],
+        ["line 4", "ends inside a multi-byte cp949 character", "cut off"],
+    ),
+    "a line longer than the limit": (
+        {},
+        b"machine,count\nS14,1\nS14," + b"9" * (readers.MAX_LINE_BYTES + 1) + b"\nS14,3\n",
+        ["line 3", "longer than 1,048,576 bytes", "clean export"],
+    ),
 }
+# Advice a case must not give (the advice that was given before the content was sniffed).
+WRONG_ADVICE = ["delimiter", "neither UTF-8 nor CP949"]
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
@@ -276,6 +348,9 @@ def test_a_bad_file_names_where_and_what_to_do_and_loads_nothing(
     for words in must_say:
         assert words.lower() in message.lower(), f"{words!r} not in: {message}"
     assert "Nothing from this file was loaded" in message
+    if case not in ("ragged row (extra field)", "ragged row (missing field)", "neither UTF-8 nor CP949"):
+        for advice in WRONG_ADVICE:
+            assert advice not in message, f"wrong advice {advice!r} in: {message}"
     assert (
         query(workspace, "SELECT * EXCLUDE (_loaded_at) FROM raw.test_mes__shots ORDER BY ALL") == before_rows
     )
@@ -340,7 +415,10 @@ def test_undeclared_files_are_reported_as_unmatched(workspace: Settings) -> None
     assert report.unmatched == ["notes/회의록.txt"]
 
 
-def test_add_files_never_overwrites_a_different_delivery(workspace: Settings, tmp_path: Path) -> None:
+def test_add_files_keeps_an_earlier_delivery_of_the_same_name(workspace: Settings, tmp_path: Path) -> None:
+    """The client re-sends a file with corrections: the new one takes its place, the earlier one is kept."""
+    from forgeline.ingest import superseded_dir
+
     outbox = tmp_path / "outbox"
     outbox.mkdir()
     first = outbox / "shots_2026-10.csv"
@@ -348,15 +426,39 @@ def test_add_files_never_overwrites_a_different_delivery(workspace: Settings, tm
     [placed] = add_files(workspace, CLIENT, [first])
     assert placed == workspace.landing_dir(CLIENT) / "shots_2026-10.csv"
     assert add_files(workspace, CLIENT, [first]) == [placed]  # the same file again: fine, nothing changes
+    assert not superseded_dir(workspace, CLIENT).exists()
 
     second = tmp_path / "later" / "shots_2026-10.csv"
     second.parent.mkdir()
     second.write_bytes(b"machine,count\nS14,999\n")
-    with pytest.raises(IngestError, match=r"shots_2026-10\.csv was already delivered.*rename the new file"):
-        add_files(workspace, CLIENT, [second])
+    assert add_files(workspace, CLIENT, [second]) == [placed]
 
-    assert placed.read_bytes() == b"machine,count\nS14,1\n"
-    assert sorted(p.name for p in placed.parent.iterdir()) == ["shots_2026-10.csv"]
+    assert placed.read_bytes() == b"machine,count\nS14,999\n"
+    assert sorted(p.name for p in placed.parent.iterdir()) == ["shots_2026-10.csv"]  # no partial left
+    [kept] = superseded_dir(workspace, CLIENT).iterdir()
+    assert re.fullmatch(r"shots_2026-10\.csv\.\d{8}T\d{12}Z", kept.name)
+    assert kept.read_bytes() == b"machine,count\nS14,1\n"  # nothing the client sent is lost
+
+
+def test_a_50_mb_line_is_refused_by_its_number_in_bounded_memory(workspace: Settings) -> None:
+    config = client(csv_source())
+    deliver(workspace, "shots_01.csv", b"machine,count\nS01,10\n")
+    deliver(workspace, "shots_02.csv", b"machine,count\nS01,11\nS01," + b"7" * (50 << 20))  # no newline
+
+    tracemalloc.start()
+    try:
+        report = ingest_client(workspace, config, raise_on_rejection=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert [(f.file, f.status) for f in report.files] == [
+        ("shots_01.csv", "loaded"),
+        ("shots_02.csv", "rejected"),
+    ]
+    assert "shots_02.csv: line 3 is longer than 1,048,576 bytes" in str(report.files[1].error)
+    assert peak < 8 << 20, f"ingest held {peak / 2**20:.1f} MiB of Python memory for one long line"
+    assert query(workspace, "SELECT count(*) FROM raw.test_mes__shots") == [(1,)]
 
 
 def test_a_declared_source_not_delivered_yet_leaves_its_entity_empty(workspace: Settings) -> None:

@@ -2,15 +2,50 @@
 
 - Every column is kept as text under its original header (Korean included); dbt staging casts.
 - Lineage on every row: client, file, row number in the file, load batch (file hash), load time.
-- One transaction per file and source: a bad file loads nothing and leaves earlier files intact.
+- One transaction per file and source: a bad file loads nothing and leaves earlier files intact; it is
+  recorded in ``raw._rejected_files`` with what to do, and the client's other files still load.
 - A file already loaded (same content hash, same raw table) is skipped: re-running is safe.
+
+What the landing folder may hold (``landing.py``, ``readers.sniff_content``):
+- Regular files only. A symbolic link, named pipe, socket or device, and a folder named so that a source
+  takes it, is refused without being opened or followed (a pipe cannot hang a run; a link's target is
+  never read or quoted), and recorded as refused like a bad file.
+- A file that two sources' ``files:`` patterns take is refused, naming both (it would load twice), unless
+  each of those sources reads its own sheet of one Excel workbook.
+- Before a text file is decoded, what it really is is checked: empty, ZIP/Excel/PDF/image/compressed
+  bytes, an HTML page, UTF-16, binary (NUL bytes), a line over ``readers.MAX_LINE_BYTES`` (1 MiB).
+  Under ``encoding: auto``, CP949 that decodes into mostly rare syllables (Western text misread) is
+  refused with the line and the ``encoding:`` to set.
+
+A delivery's lifecycle (the rule: the latest delivery of a file name wins, and nothing is ever lost):
+- Delivery: ``forgeline ingest CLIENT FILE...`` takes the client's lock, then copies the files into
+  landing (``add_files``); the next ingest loads them.
+- Re-delivery: a file of the same name (path in the landing folder) with other content supersedes the
+  earlier one. ``add_files`` keeps the earlier file under ``<withdrawn>/<client>/superseded/`` as
+  ``<name>.<UTC time>``. When the new content loads, the earlier batch's rows of that file name and raw
+  table are deleted in the same transaction that inserts the new rows (a kill leaves the old rows or the
+  new ones, never both or neither), and its ``raw._load_batches`` record stays, with ``status``
+  'superseded', ``superseded_by`` (the new batch) and ``superseded_at``. A re-delivery that is refused
+  leaves the earlier version loaded until it is fixed or withdrawn.
+- A file changed in place in landing (same name; other size, modification time, change time or inode
+  than when it was hashed) is a re-delivery too; its earlier content is gone from landing (only its record
+  is kept): deliver through ``forgeline ingest`` to keep the files themselves. A file that changes while
+  it is being loaded is rolled back and loaded on the next run.
+- Withdrawal (``withdraw``: ``forgeline withdraw CLIENT X`` or ``forgeline ingest CLIENT --withdraw X``):
+  X is a file name (every version of that name leaves: its rows, its load and refusal records) or a batch
+  id or its prefix (that content leaves: its rows in every raw table, its records, every landing file
+  holding it). The files move to ``<withdrawn>/<client>/``; superseded records stay as history. The next
+  run rebuilds mapped views and dbt models from raw, so core and marts no longer hold it.
+- Corrected rows under a new file name are a new delivery, not a re-delivery: staging keeps the later
+  load of each natural key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
+import os
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +54,18 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from forgeline.ingest.errors import IngestError
+from forgeline.ingest.landing import (
+    FOLDER,
+    Unusable,
+    add_files,
+    file_batch_id,
+    move_aside,
+    scan_landing,
+    superseded_dir,
+)
 from forgeline.ingest.readers import ReadError, read_source
+from forgeline.locking import open_warehouse
 from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
 
@@ -28,19 +74,16 @@ log = logging.getLogger("forgeline.ingest")
 LINEAGE_COLUMNS = ["_client_id", "_source_file", "_source_row", "_load_batch_id", "_loaded_at"]
 
 
-class IngestError(ValueError):
-    """A delivered file that cannot be loaded; names the file, the row or column, and what to do."""
-
-
 @dataclass(frozen=True)
 class FileLoad:
     file: str
     raw_table: str
     rows: int
     batch_id: str
-    status: str  # loaded | skipped | rejected (this run) | rejected earlier
+    status: str  # loaded | skipped | rejected (this run) | rejected earlier | changing (loaded next run)
     encoding: str | None = None
     error: str | None = None  # for rejected files: where and what to do
+    superseded: tuple[str, ...] = ()  # earlier batches of this file name this load replaced
 
 
 @dataclass
@@ -63,43 +106,21 @@ class IngestReport:
     def raise_for_rejections(self) -> None:
         """Raise one IngestError naming every file refused in this run (other files stay loaded)."""
         if self.rejected:
-            raise IngestError("\n".join(str(f.error) for f in self.rejected))
+            raise IngestError("\n".join(self.errors))
+
+    @property
+    def errors(self) -> list[str]:
+        """The refusals of this run, each once (a file two sources take is refused by both)."""
+        return list(dict.fromkeys(str(f.error) for f in self.rejected))
 
 
-def file_batch_id(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def add_files(settings: Settings, client_id: str, paths: list[Path]) -> list[Path]:
-    """Copy delivered files into the client's landing folder (atomic; never overwrites other content)."""
-    landing = settings.landing_dir(client_id)
-    landing.mkdir(parents=True, exist_ok=True)
-    placed = []
-    for source in paths:
-        target = landing / source.name
-        if target.exists():
-            if file_batch_id(target) == file_batch_id(source):
-                placed.append(target)
-                continue
-            raise IngestError(
-                f"{source}: a different file named {source.name} was already delivered for {client_id}. "
-                "Landing files are never overwritten: rename the new file (add its date) and ingest again."
-            )
-        partial = landing / f".{source.name}.partial"
-        shutil.copyfile(source, partial)
-        partial.replace(target)
-        placed.append(target)
-    return placed
+class _ChangedWhileReading(Exception):
+    """The file's size, times or inode changed during its load: rolled back, loaded next run."""
 
 
 def _landing_files(landing: Path) -> list[Path]:
-    if not landing.exists():
-        return []
-    return sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """The landing folder's regular files (links and special files are never listed as files)."""
+    return scan_landing(landing).files
 
 
 def _quote(name: str) -> str:
@@ -114,12 +135,18 @@ def _ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
         "source_file VARCHAR, raw_table VARCHAR, rows BIGINT, encoding VARCHAR, loaded_at TIMESTAMPTZ, "
         "PRIMARY KEY (batch_id, raw_table))"
     )
-    # What each landing file was when it was last hashed: an unchanged file (same size and modification
-    # time) is not read again to hash it on every run.
+    # A batch's rows are in raw while its status is 'loaded'; a re-delivery of its file name marks it
+    # 'superseded' (by which batch, when) and its rows leave raw. Older tables gain the columns.
+    for column in ("status VARCHAR DEFAULT 'loaded'", "superseded_by VARCHAR", "superseded_at TIMESTAMPTZ"):
+        con.execute(f"ALTER TABLE raw._load_batches ADD COLUMN IF NOT EXISTS {column}")
+    # What each landing file was when it was last hashed: an unchanged file (same size, modification and
+    # change time, inode) is not read again to hash it on every run; any change makes it hashed again.
     con.execute(
         "CREATE TABLE IF NOT EXISTS raw._landing_files (source_file VARCHAR PRIMARY KEY, size BIGINT, "
         "mtime_ns BIGINT, batch_id VARCHAR)"
     )
+    for column in ("ctime_ns BIGINT", "inode BIGINT"):
+        con.execute(f"ALTER TABLE raw._landing_files ADD COLUMN IF NOT EXISTS {column}")
     # Files refused, per content and the source settings that read them: the same file read the same way
     # is not retried (it would fail the same way); a corrected mapping.yml source retries it.
     con.execute(
@@ -152,6 +179,48 @@ def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]
             con.execute(f'ALTER TABLE raw."{table}" ADD COLUMN {_quote(column)} VARCHAR')
 
 
+def _live_batches(con: duckdb.DuckDBPyConnection, table: str, relative: str) -> list[tuple[str, datetime]]:
+    """The batches of this file name whose rows are in ``raw.<table>`` (one, unless from older versions)."""
+    return [
+        (str(b), at)
+        for b, at in con.execute(
+            "SELECT batch_id, loaded_at FROM raw._load_batches WHERE raw_table = ? AND source_file = ? "
+            "AND status = 'loaded' ORDER BY loaded_at",
+            [table, relative],
+        ).fetchall()
+    ]
+
+
+def _supersede(
+    con: duckdb.DuckDBPyConnection, table: str, relative: str, batch_id: str, at: datetime
+) -> tuple[str, ...]:
+    """Take the earlier batches of this file name out of ``raw.<table>``; keep their records as history.
+
+    Runs inside the caller's transaction (the one that inserts the new batch's rows, when there are any).
+    """
+    earlier = [b for b, _ in _live_batches(con, table, relative) if b != batch_id]
+    for old in earlier:
+        con.execute(
+            f'DELETE FROM raw."{table}" WHERE _load_batch_id = ? AND _source_file = ?', [old, relative]
+        )
+        con.execute(
+            "UPDATE raw._load_batches SET status = 'superseded', superseded_by = ?, superseded_at = ? "
+            "WHERE batch_id = ? AND raw_table = ?",
+            [batch_id, at, old, table],
+        )
+        log.info("%s: batch %s in raw.%s is superseded by batch %s.", relative, old, table, batch_id)
+    return tuple(earlier)
+
+
+def _same_stat(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (
+        b.st_size,
+        b.st_mtime_ns,
+        b.st_ctime_ns,
+        b.st_ino,
+    )
+
+
 def _load_one(
     con: duckdb.DuckDBPyConnection,
     config: ClientConfig,
@@ -160,12 +229,20 @@ def _load_one(
     relative: str,
     batch_id: str,
     limit: int | None = None,
+    *,
+    unchanged_since: os.stat_result | None = None,
 ) -> FileLoad:
-    """Load one file into ``raw.<source>`` in one transaction (``limit``: its first rows only, a dry run)."""
+    """Load one file into ``raw.<source>`` in one transaction (``limit``: its first rows only, a dry run).
+
+    A full load also supersedes the earlier batches of the same file name in that table, in the same
+    transaction. With ``unchanged_since`` (the file's ``lstat`` when it was hashed) a file that changed
+    meanwhile is rolled back (``_ChangedWhileReading``): its rows would not match its batch id.
+    """
     table = spec.name
     loaded_at = datetime.now(UTC)
     rows = 0
     known_header: list[str] | None = None
+    superseded: tuple[str, ...] = ()
     con.execute("BEGIN TRANSACTION")
     try:
         encoding, batches = read_source(path, spec)
@@ -198,20 +275,32 @@ def _load_one(
                 else f"has a header (row {spec.header_row}) but no data rows. Was the export cut off? Ask "
                 "the client for the complete export"
             )
+        if limit is None:
+            superseded = _supersede(con, table, relative, batch_id, loaded_at)
+            # A superseded record of this very content (the client went back to it) makes way for this one.
+            con.execute(
+                "DELETE FROM raw._load_batches WHERE batch_id = ? AND raw_table = ?", [batch_id, table]
+            )
+            con.execute(
+                "DELETE FROM raw._rejected_files WHERE source_file = ? AND raw_table = ?", [relative, table]
+            )
         con.execute(
-            "INSERT INTO raw._load_batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO raw._load_batches (batch_id, client_id, source_file, raw_table, rows, encoding, "
+            "loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [batch_id, config.id, relative, table, rows, encoding, loaded_at],
         )
+        if unchanged_since is not None and not _same_stat(unchanged_since, os.lstat(path)):
+            raise _ChangedWhileReading(relative)
         con.execute("COMMIT")
     except ReadError as exc:
         con.execute("ROLLBACK")
         where = f" (sheet {spec.sheet})" if spec.sheet else ""
         reason = str(exc).rstrip(". ")
         raise IngestError(f"{relative}{where}: {reason}. Nothing from this file was loaded.") from exc
-    except Exception:
+    except BaseException:
         con.execute("ROLLBACK")
         raise
-    return FileLoad(relative, table, rows, batch_id, "loaded", encoding)
+    return FileLoad(relative, table, rows, batch_id, "loaded", encoding, superseded=superseded)
 
 
 def _check_header(spec: SourceSpec, header: list[str]) -> None:
@@ -240,25 +329,51 @@ def _undelivered(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> list[s
     return [f"{spec.name} ({spec.files})" for spec in config.sources if spec.name not in existing]
 
 
-def _batch_id(con: duckdb.DuckDBPyConnection, path: Path, relative: str) -> str:
-    """The file's content hash, read from the landing index while its size and modification time hold."""
-    stat = path.stat()
+def _batch_id(
+    con: duckdb.DuckDBPyConnection, path: Path, relative: str, stat: os.stat_result | None = None
+) -> str:
+    """The file's content hash, read from the landing index while its size, times and inode hold.
+
+    The change time and inode catch a file rewritten in place with its size and modification time kept
+    (``cp -p``, ``rsync -t``); any change means it is hashed again.
+    """
+    stat = stat or os.lstat(path)
     known = con.execute(
-        "SELECT batch_id FROM raw._landing_files WHERE source_file = ? AND size = ? AND mtime_ns = ?",
-        [relative, stat.st_size, stat.st_mtime_ns],
+        "SELECT batch_id FROM raw._landing_files WHERE source_file = ? AND size = ? AND mtime_ns = ? "
+        "AND ctime_ns = ? AND inode = ?",
+        [relative, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino],
     ).fetchone()
     if known:
         return str(known[0])
     batch_id = file_batch_id(path)
     con.execute(
-        "INSERT OR REPLACE INTO raw._landing_files VALUES (?, ?, ?, ?)",
-        [relative, stat.st_size, stat.st_mtime_ns, batch_id],
+        "INSERT OR REPLACE INTO raw._landing_files (source_file, size, mtime_ns, batch_id, ctime_ns, inode) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [relative, stat.st_size, stat.st_mtime_ns, batch_id, stat.st_ctime_ns, stat.st_ino],
     )
     return batch_id
 
 
 def _source_settings_key(spec: SourceSpec) -> str:
     return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _one_source_each(takers: list[SourceSpec]) -> bool:
+    """Whether the sources that take one file read it apart: one source, or each its own Excel sheet."""
+    if len(takers) <= 1:
+        return True
+    sheets = [s.sheet for s in takers]
+    return all(s.format == "excel" for s in takers) and len(set(sheets)) == len(sheets)
+
+
+def _two_sources(relative: str, takers: list[SourceSpec]) -> str:
+    named = ", ".join(f"{s.name} (files: {s.files!r})" for s in takers)
+    return (
+        f"{relative}: the `files:` patterns of {len(takers)} sources take this file: {named}. It would load "
+        "twice. Narrow the patterns in mapping.yml so that one source takes it (one source can feed several "
+        "entities; two sources may share an Excel workbook when each reads its own `sheet:`). Nothing from "
+        "this file was loaded."
+    )
 
 
 def ingest_client(
@@ -269,20 +384,21 @@ def ingest_client(
     A file that cannot be loaded is rolled back and recorded in ``raw._rejected_files``; the other files
     still load. Then, unless ``raise_on_rejection`` is False, one IngestError names every file refused in
     this run. A file refused earlier (same content, same source settings) is not retried unless ``retry``.
+    The caller holds the client's lock (``forgeline.locking.client_lock``).
     """
     report = IngestReport(client_id=config.id)
     landing = settings.landing_dir(config.id)
-    files = _landing_files(landing)
-    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(
-        str(settings.warehouse_path(config.id)), config={"memory_limit": settings.ingest_memory_limit}
-    )
+    scan = scan_landing(landing)
+    con = open_warehouse(settings, config.id, config={"memory_limit": settings.ingest_memory_limit})
     try:
         _ensure_registry(con)
         if retry:
             con.execute("DELETE FROM raw._rejected_files")
-        loaded = {
-            (b, t) for b, t in con.execute("SELECT batch_id, raw_table FROM raw._load_batches").fetchall()
+        loaded: dict[tuple[str, str], str] = {
+            (b, t): f
+            for b, t, f in con.execute(
+                "SELECT batch_id, raw_table, source_file FROM raw._load_batches WHERE status = 'loaded'"
+            ).fetchall()
         }
         rejected_earlier = {
             (b, t, k): error
@@ -290,58 +406,115 @@ def ingest_client(
                 "SELECT batch_id, raw_table, source_settings, error FROM raw._rejected_files"
             ).fetchall()
         }
-        matched: set[Path] = set()
+
+        def refuse(relative: str, table: str, batch_id: str, key: str, error: str) -> None:
+            log.error("%s", error)
+            con.execute(
+                "INSERT OR REPLACE INTO raw._rejected_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [batch_id, config.id, relative, table, key, error, datetime.now(UTC)],
+            )
+            rejected_earlier[(batch_id, table, key)] = error
+            report.files.append(FileLoad(relative, table, 0, batch_id, "rejected", error=error))
+
+        def refused_before(relative: str, table: str, batch_id: str, key: str) -> bool:
+            error = rejected_earlier.get((batch_id, table, key))
+            if error is None:
+                return False
+            log.warning(
+                "%s was refused earlier and is not retried: %s Fix this source in mapping.yml "
+                "(it is then re-read), run `forgeline ingest --retry`, or withdraw the file "
+                "(`forgeline withdraw`).",
+                relative,
+                error,
+            )
+            report.files.append(FileLoad(relative, table, 0, batch_id, "rejected earlier", error=error))
+            return True
+
+        # Links, special files, and folders a source's pattern takes: refused for each source that takes
+        # the name; links and special files even when none does (they are never a delivery).
+        for entry in scan.unusable:
+            chosen = [s for s in config.sources if s.takes(entry.relative)]
+            if entry.kind == FOLDER and not chosen:
+                continue  # just a folder of deliveries
+            for spec in chosen or [None]:
+                table, key = (spec.name, _source_settings_key(spec)) if spec else ("", "")
+                if not refused_before(entry.relative, table, entry.fingerprint, key):
+                    refuse(entry.relative, table, entry.fingerprint, key, entry.message)
+        takers = {
+            path: [s for s in config.sources if s.takes(path.relative_to(landing).as_posix())]
+            for path in scan.files
+        }
         for spec in config.sources:
-            for path in files:
-                relative = path.relative_to(landing).as_posix()
-                if not spec.takes(relative):
+            for path in scan.files:
+                if spec not in takers[path]:
                     continue
-                matched.add(path)
-                batch_id = _batch_id(con, path, relative)
+                relative = path.relative_to(landing).as_posix()
                 table = spec.name
+                stat = os.lstat(path)
+                try:
+                    batch_id = _batch_id(con, path, relative, stat)
+                except IngestError as exc:  # replaced by a link or a pipe since the scan
+                    refuse(relative, table, "", _source_settings_key(spec), str(exc))
+                    continue
                 if (batch_id, table) in loaded:
+                    if loaded[(batch_id, table)] != relative:
+                        # The same content is loaded under another name; this name's earlier content goes.
+                        con.execute("BEGIN TRANSACTION")
+                        gone = _supersede(con, table, relative, batch_id, datetime.now(UTC))
+                        con.execute("COMMIT")
+                        for old in gone:
+                            loaded.pop((old, table), None)
                     report.files.append(FileLoad(relative, table, 0, batch_id, "skipped"))
                     continue
-                key = (batch_id, table, _source_settings_key(spec))
-                if key in rejected_earlier:
-                    log.warning(
-                        "%s was refused earlier and is not retried: %s Fix this source in mapping.yml "
-                        "(it is then re-read), run `forgeline ingest --retry`, or withdraw the file "
-                        "(`forgeline withdraw`).",
-                        relative,
-                        rejected_earlier[key],
-                    )
-                    report.files.append(
-                        FileLoad(
-                            relative, table, 0, batch_id, "rejected earlier", error=rejected_earlier[key]
-                        )
-                    )
+                key = _source_settings_key(spec)
+                if refused_before(relative, table, batch_id, key):
+                    continue
+                if not _one_source_each(takers[path]):
+                    refuse(relative, table, batch_id, key, _two_sources(relative, takers[path]))
                     continue
                 started = time.perf_counter()
                 log.info("Loading %s into raw.%s…", relative, table)
                 try:
-                    result = _load_one(con, config, spec, path, relative, batch_id)
-                except IngestError as exc:
-                    log.error("%s", exc)
-                    con.execute(
-                        "INSERT INTO raw._rejected_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [batch_id, config.id, relative, table, key[2], str(exc), datetime.now(UTC)],
+                    result = _load_one(con, config, spec, path, relative, batch_id, unchanged_since=stat)
+                except _ChangedWhileReading:
+                    log.warning(
+                        "%s changed while it was loaded: rolled back; it loads on the next run.", relative
                     )
-                    rejected_earlier[key] = str(exc)
-                    report.files.append(FileLoad(relative, table, 0, batch_id, "rejected", error=str(exc)))
+                    report.files.append(FileLoad(relative, table, 0, batch_id, "changing"))
                     continue
+                except IngestError as exc:
+                    error = str(exc)
+                    earlier = _live_batches(con, table, relative)
+                    if earlier:
+                        old, at = earlier[-1]
+                        error += (
+                            f" The earlier delivery of {relative} (batch {old}, loaded "
+                            f"{at:%Y-%m-%d %H:%M} UTC) stays loaded until this one is fixed or withdrawn."
+                        )
+                    refuse(relative, table, batch_id, key, error)
+                    continue
+                for old in result.superseded:
+                    loaded.pop((old, table), None)
                 # The same content delivered twice under two names in one drop loads once.
-                loaded.add((batch_id, table))
+                loaded[(batch_id, table)] = relative
                 log.info(
-                    "Loaded %s: %s rows into raw.%s in %.1f s%s.",
+                    "Loaded %s: %s rows into raw.%s in %.1f s%s%s.",
                     relative,
                     f"{result.rows:,}",
                     table,
                     time.perf_counter() - started,
                     f" (encoding {result.encoding})" if result.encoding else "",
+                    f", superseding batch {', '.join(result.superseded)}" if result.superseded else "",
                 )
                 report.files.append(result)
-        report.unmatched = [p.relative_to(landing).as_posix() for p in files if p not in matched]
+        # Refusals of entries no longer in the landing folder (removed by hand) are not news any more.
+        present = [p.relative_to(landing).as_posix() for p in scan.files] + [
+            u.relative for u in scan.unusable
+        ]
+        con.execute(
+            "DELETE FROM raw._rejected_files WHERE NOT list_contains(?::VARCHAR[], source_file)", [present]
+        )
+        report.unmatched = [p.relative_to(landing).as_posix() for p in scan.files if not takers[p]]
         report.undelivered = _undelivered(con, config)
     finally:
         con.close()
@@ -350,58 +523,190 @@ def ingest_client(
     return report
 
 
-def withdraw_file(settings: Settings, config: ClientConfig, relative: str) -> int:
-    """Take a delivered file back: its raw rows and records go, the file moves out of the landing folder.
+# -- withdrawal ------------------------------------------------------------------------------------------
+@dataclass
+class Withdrawal:
+    """What ``withdraw`` took back: landing files (and where each is kept), batches, raw rows per table."""
 
-    Returns the number of raw rows removed. The file is kept under ``<home>/withdrawn/<client>/`` so
-    nothing the client sent is ever lost; ingesting it again later is a new delivery.
+    client_id: str
+    asked: str
+    by: str  # "file" | "batch"
+    files: list[tuple[str, Path]] = field(default_factory=list)
+    batches: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # raw table -> rows removed
+    still_delivered: list[str] = field(default_factory=list)  # other landing files with the same content
+
+    @property
+    def rows_removed(self) -> int:
+        return sum(self.rows.values())
+
+    def describe(self) -> str:
+        """What happened and what to do next, for the consultant (the CLI prints this)."""
+        what = f"file {self.asked}" if self.by == "file" else f"batch {', '.join(self.batches) or self.asked}"
+        lines = [f"Withdrew {what} from {self.client_id}: {self.rows_removed:,} raw rows removed"]
+        if self.rows:
+            lines[0] += " (" + ", ".join(f"raw.{t}: {n:,}" for t, n in sorted(self.rows.items())) + ")"
+        lines[0] += "."
+        lines += [f"  {name} is kept in {kept}" for name, kept in self.files]
+        if self.still_delivered:
+            batch = self.batches[0] if self.batches else "BATCH"
+            lines.append(
+                f"  {', '.join(self.still_delivered)} hold(s) the same content and stay(s) delivered: it "
+                "loads in its place on the next run. To take the content back everywhere, withdraw the "
+                f"batch (`forgeline ingest {self.client_id} --withdraw {batch}`)."
+            )
+        lines.append(
+            f"Run `forgeline run {self.client_id}` so that core, marts and the published data drop it."
+        )
+        return "\n".join(lines)
+
+
+_BATCH_ID = re.compile(r"[0-9a-f]{6,16}")
+
+
+def withdraw(settings: Settings, config: ClientConfig, what: str) -> Withdrawal:
+    """Take a delivery back: a file name (every version of it) or a batch id or prefix (that content).
+
+    In one transaction: its raw rows leave every raw table, its load and refusal records and landing-index
+    rows go, and its landing files move to ``settings.withdrawn_dir(client)`` (kept, never lost). Records
+    of superseded batches stay as history. Hold the client's lock. Raises IngestError when nothing matches.
     """
     landing = settings.landing_dir(config.id)
-    path = landing / relative
-    if not path.resolve().is_relative_to(landing.resolve()) or not path.is_file():
-        delivered = [p.relative_to(landing).as_posix() for p in _landing_files(landing)]
-        raise IngestError(f"{relative}: no such file delivered for {config.id}; its files are {delivered}")
-    con = duckdb.connect(str(settings.warehouse_path(config.id)))
-    removed = 0
+    scan = scan_landing(landing)
+    entries: dict[str, Path] = {p.relative_to(landing).as_posix(): p for p in scan.files}
+    # Links and special files can be withdrawn; a folder only when a source takes its name (not a folder
+    # of deliveries, whose rows would stay).
+    entries.update(
+        {
+            u.relative: u.path
+            for u in scan.unusable
+            if u.kind != FOLDER or any(s.takes(u.relative) for s in config.sources)
+        }
+    )
+    con = open_warehouse(settings, config.id)
     try:
         _ensure_registry(con)
-        con.execute("BEGIN TRANSACTION")
-        batches = con.execute(
-            "SELECT raw_table FROM raw._load_batches WHERE source_file = ?", [relative]
+        live = con.execute(
+            "SELECT batch_id, raw_table, source_file FROM raw._load_batches WHERE status = 'loaded'"
         ).fetchall()
-        for (table,) in batches:
-            removed += con.execute(
-                f'DELETE FROM raw."{table}" WHERE _source_file = ?', [relative]
-            ).fetchone()[0]
-        for registry in ("_load_batches", "_rejected_files", "_landing_files"):
-            con.execute(f"DELETE FROM raw.{registry} WHERE source_file = ?", [relative])
-        target = settings.withdrawn_dir(config.id) / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            target = target.with_name(f"{target.stem}.{datetime.now(UTC):%Y%m%dT%H%M%S}{target.suffix}")
-        shutil.move(str(path), str(target))
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        refused = con.execute("SELECT batch_id, source_file FROM raw._rejected_files").fetchall()
+        relative = _as_file(what, entries, {f for _, _, f in live} | {f for _, f in refused})
+        if relative is not None:
+            result = Withdrawal(config.id, relative, "file")
+            doomed = [(b, t, f) for b, t, f in live if f == relative]
+            moving = [relative] if relative in entries else []
+            content = _content_of(con, entries, relative)
+            result.still_delivered = [
+                r for r in entries if r != relative and content and _content_of(con, entries, r) == content
+            ]
+            refusal_filter = ("source_file = ?", relative)
+        else:
+            batch = _as_batch(con, what, live, refused, scan.unusable, entries)
+            result = Withdrawal(config.id, what, "batch")
+            doomed = [(b, t, f) for b, t, f in live if b == batch]
+            moving = [r for r in entries if _content_of(con, entries, r) == batch]
+            moving += [
+                u.relative for u in scan.unusable if u.fingerprint == batch and u.relative not in moving
+            ]
+            refusal_filter = ("batch_id = ?", batch)
+        result.batches = sorted({b for b, _, _ in doomed} | ({content} if relative and content else set()))
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for batch_id, table, source_file in doomed:
+                clause = (
+                    "_source_file = ?" if result.by == "file" else "_load_batch_id = ? AND _source_file = ?"
+                )
+                params = [source_file] if result.by == "file" else [batch_id, source_file]
+                removed = con.execute(f'DELETE FROM raw."{table}" WHERE {clause}', params).fetchone()[0]
+                result.rows[table] = result.rows.get(table, 0) + int(removed)
+                con.execute(
+                    "DELETE FROM raw._load_batches WHERE batch_id = ? AND raw_table = ?", [batch_id, table]
+                )
+            con.execute(f"DELETE FROM raw._rejected_files WHERE {refusal_filter[0]}", [refusal_filter[1]])
+            for name in moving:
+                con.execute("DELETE FROM raw._landing_files WHERE source_file = ?", [name])
+                kept = move_aside(entries[name], settings.withdrawn_dir(config.id) / name)
+                result.files.append((name, kept))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     finally:
         con.close()
-    log.info(
-        "Withdrew %s from %s: %s raw rows removed; the file is kept in %s.",
-        relative,
-        config.id,
-        removed,
-        target,
+    log.info("%s", result.describe())
+    return result
+
+
+def _content_of(con: duckdb.DuckDBPyConnection, entries: dict[str, Path], relative: str) -> str | None:
+    """The batch id of a landing file (None for a link or special file: never read)."""
+    path = entries.get(relative)
+    if path is None or not path.is_file() or path.is_symlink():
+        return None
+    return _batch_id(con, path, relative)
+
+
+def _as_file(what: str, entries: dict[str, Path], recorded: set[str]) -> str | None:
+    """``what`` as a delivered file: its path in the landing folder, or a file name only one file has."""
+    what = what.strip().removeprefix("./")
+    if what in entries or what in recorded:
+        return what
+    named = sorted({r for r in [*entries, *recorded] if r.rsplit("/", 1)[-1] == what})
+    if len(named) > 1:
+        raise IngestError(f"{what}: {len(named)} delivered files have that name ({named}); give its path.")
+    return named[0] if named else None
+
+
+def _as_batch(
+    con: duckdb.DuckDBPyConnection,
+    what: str,
+    live: list[tuple[str, str, str]],
+    refused: list[tuple[str, str]],
+    unusable: list[Unusable],
+    entries: dict[str, Path],
+) -> str:
+    """``what`` as a batch id (or a unique prefix of at least 6 hex digits) of something delivered."""
+    known = {b for b, _, _ in live} | {b for b, _ in refused} | {u.fingerprint for u in unusable}
+    if _BATCH_ID.fullmatch(what.lower()):
+        landed = {_content_of(con, entries, r) for r in entries} - {None}
+        found = sorted(b for b in known | landed if b and b.startswith(what.lower()))  # type: ignore[union-attr]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise IngestError(f"{what}: several batches start with it ({found}); give more of the batch id.")
+        superseded = con.execute(
+            "SELECT batch_id, source_file, superseded_by, superseded_at FROM raw._load_batches "
+            "WHERE status = 'superseded' AND starts_with(batch_id, ?)",
+            [what.lower()],
+        ).fetchone()
+        if superseded:
+            old, name, by, at = superseded
+            raise IngestError(
+                f"batch {old} of {name} was superseded by batch {by} on {at:%Y-%m-%d %H:%M} UTC: its rows "
+                "are no longer in raw (the earlier file is kept in the history folder). Withdraw the batch "
+                f"that replaced it ({by}) or the file ({name}) instead."
+            )
+    delivered = sorted(entries) or ["(none)"]
+    batches = sorted({f"{b} ({f})" for b, _, f in live})[:10]
+    raise IngestError(
+        f"{what}: no delivered file or batch of that name. Files in landing: {delivered}; loaded batches: "
+        f"{batches or ['(none)']}."
     )
-    return removed
+
+
+def withdraw_file(settings: Settings, config: ClientConfig, relative: str) -> int:
+    """Take a delivered file (or batch) back; returns the number of raw rows removed (see ``withdraw``)."""
+    return withdraw(settings, config, relative).rows_removed
 
 
 __all__ = [
     "FileLoad",
     "IngestError",
     "IngestReport",
+    "Withdrawal",
     "add_files",
     "file_batch_id",
     "ingest_client",
+    "superseded_dir",
+    "withdraw",
     "withdraw_file",
 ]

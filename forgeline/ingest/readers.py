@@ -3,6 +3,13 @@
 Every reader yields ``(columns, rows)`` batches where ``rows`` are lists of strings or None and the last
 element of each row is its row number in the file (CSV line or Excel row), so errors and lineage can
 point at it. Memory stays bounded by ``BATCH_ROWS`` whatever the file size.
+
+Before a text file is decoded, :func:`sniff_content` looks at what it really is, so the consultant gets
+the right advice: an empty file, a ZIP/Excel workbook, PDF, image or compressed file named .csv, an HTML
+(error) page saved as .csv, UTF-16 text, binary data (NUL bytes), or a line longer than
+``MAX_LINE_BYTES`` (refused without ever holding that line in memory). With ``encoding: auto`` a file that
+decodes as CP949 only into rare Korean syllables (a Western cp1252/latin-1 file such as ``230°C`` read as
+``230캜``) is refused rather than loaded garbled.
 """
 
 from __future__ import annotations
@@ -10,9 +17,13 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import gzip
 import io
-from collections.abc import Iterator
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +32,10 @@ from forgeline.mapping.spec import SourceSpec
 BATCH_ROWS = 20_000
 AUTO_ENCODINGS = ("utf-8-sig", "cp949")
 CHUNK = 1 << 20
+# The longest line a text file may have (bytes between two line breaks). A longer one is refused before
+# anything is decoded: nobody's export has 1 MiB lines, and reading one whole would hold it in memory.
+MAX_LINE_BYTES = 1 << 20
+HEAD_BYTES = 4096
 
 Batch = tuple[list[str], list[list[str | None]]]
 
@@ -29,19 +44,30 @@ class ReadError(ValueError):
     """A file that cannot be read as configured; the message says where and what to change."""
 
 
+class MisreadEncoding(ReadError):
+    """``encoding: auto`` decoded the file as CP949 into rare syllables: most likely cp1252/latin-1 text."""
+
+    suggested = "cp1252"
+
+
 def _open_bytes(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
-def _check_encoding(path: Path, encoding: str) -> None:
-    """Decode the whole file once, streaming, so a bad byte is found before anything is loaded."""
+def _check_encoding(path: Path, encoding: str, watch: Callable[[str], None] | None = None) -> None:
+    """Decode the whole file once, streaming, so a bad byte is found before anything is loaded.
+
+    ``watch`` sees the decoded text, chunk by chunk (to judge it without a second pass).
+    """
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     newlines = 0
     with _open_bytes(path) as handle:
         while chunk := handle.read(CHUNK):
             try:
-                decoder.decode(chunk)
+                text = decoder.decode(chunk)
+                if watch is not None:
+                    watch(text)
             except UnicodeDecodeError as exc:
                 bad = offset + exc.start
                 line = newlines + chunk[: exc.start].count(b"\n") + 1
@@ -60,8 +86,69 @@ def _check_encoding(path: Path, encoding: str) -> None:
             ) from exc
 
 
+@functools.cache
+def _hangul_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Hangul syllables of KS X 1001 (the 2,350 common ones) and the other 8,822 (CP949's UHC extension).
+
+    Korean text is almost all common syllables. A Western (cp1252/latin-1) file read as CP949 turns a
+    letter such as ``°`` or ``é`` followed by an ASCII letter into a rare one (``b"230\\xb0C"`` is
+    ``230캜``), because the extension's second bytes are ASCII letters and 0x81-0xA0.
+    """
+    common = {
+        bytes([lead, trail]).decode("cp949") for lead in range(0xB0, 0xC9) for trail in range(0xA1, 0xFF)
+    }
+    rare = [chr(c) for c in range(0xAC00, 0xD7A4) if chr(c) not in common]
+    return re.compile(_char_class(sorted(common))), re.compile(_char_class(rare))
+
+
+def _char_class(chars: list[str]) -> str:
+    ranges: list[list[int]] = []
+    for code in (ord(c) for c in chars):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
+
+
+class _RareHangul:
+    """Counts common and rare Hangul syllables in decoded CP949 text; remembers where the first rare is."""
+
+    def __init__(self) -> None:
+        self.common = 0
+        self.rare = 0
+        self.lines = 0
+        self.first: tuple[int, str] | None = None  # line, the text around it
+
+    def __call__(self, text: str) -> None:
+        if not text.isascii():
+            common, rare = _hangul_patterns()
+            found = len(text) - len(rare.sub("", text))
+            self.rare += found
+            self.common += len(text) - len(common.sub("", text))
+            if found and self.first is None:
+                match = rare.search(text)
+                assert match is not None
+                at = match.start()
+                start = max(text.rfind("\n", 0, at) + 1, at - 30)
+                end = text.find("\n", at)
+                end = min(len(text) if end == -1 else end, at + 30)
+                line = self.lines + text.count("\n", 0, at) + 1
+                self.first = (line, text[start:end].strip())
+        self.lines += text.count("\n")
+
+    @property
+    def suspicious(self) -> bool:
+        """Mostly rare syllables: more rare than common ones."""
+        return self.rare > self.common
+
+
 def detect_encoding(path: Path, configured: str) -> str:
-    """The configured encoding, checked; or with 'auto', UTF-8 (with or without BOM), else CP949."""
+    """The configured encoding, checked; or with 'auto', UTF-8 (with or without BOM), else CP949.
+
+    Under 'auto', CP949 text whose Korean syllables are mostly rare ones (outside KS X 1001's 2,350 common
+    syllables) is refused (:class:`MisreadEncoding`): it is nearly always Western text misread.
+    """
     if configured != "auto":
         try:
             codecs.lookup(configured)
@@ -79,11 +166,23 @@ def detect_encoding(path: Path, configured: str) -> str:
         return configured
     problems = []
     for encoding in AUTO_ENCODINGS:
+        watch = _RareHangul() if encoding == "cp949" else None
         try:
-            _check_encoding(path, encoding)
-            return encoding
+            _check_encoding(path, encoding, watch)
         except ReadError as exc:
             problems.append(f"{encoding}: {exc}")
+            continue
+        if watch is not None and watch.suspicious and watch.first is not None:
+            line, seen = watch.first
+            western = seen.encode("cp949").decode("cp1252", errors="replace")
+            raise MisreadEncoding(
+                f"does not look like Korean text: read as CP949, line {line:,} says {seen!r}, and "
+                f"{watch.rare:,} of its {watch.rare + watch.common:,} Korean syllables are rare ones that "
+                f"Korean exports hardly use. It is most likely Western text (cp1252/latin-1), where that "
+                f"line says {western!r}. If that is what the client's system writes, set `encoding: cp1252` "
+                "(or `latin-1`) for this source in mapping.yml; if it really is Korean, set `encoding: cp949`"
+            )
+        return encoding
     raise ReadError(
         "is neither UTF-8 nor CP949 (" + "; ".join(problems) + "). Ask the client which encoding the export "
         "uses and set `encoding:` for this source in mapping.yml."
@@ -100,13 +199,19 @@ def _header(raw: list, row_number: int, where: str | None = None) -> list[str]:
         raise ReadError(f"{where} should hold the column names but is empty; check `header_row`")
     empty = [i + 1 for i, n in enumerate(names) if not n]
     if empty:
-        raise ReadError(f"{where}: column(s) {empty} have no header name; name them in the export")
+        after = names[empty[0] - 2] if empty[0] > 1 else None
+        place = f" (the first one after column {after!r})" if after else ""
+        raise ReadError(
+            f"{where}: column(s) {empty}{place} have no header name; ask the client to name them in the "
+            "export (or to leave the empty columns out), or fix `header_row` if this is not the header"
+        )
     # DuckDB column names ignore case, so 'Date' and 'date' would collide in the raw table.
     seen: set[str] = set()
     duplicates = sorted({n for n in names if n.casefold() in seen or seen.add(n.casefold())})
     if duplicates:
         raise ReadError(
-            f"{where}: header(s) {duplicates} appear more than once (case is ignored); rename them"
+            f"{where}: header(s) {duplicates} appear more than once (case is ignored): a column would be "
+            "lost. Ask the client to rename them in the export, or fix `header_row` if this is not the header"
         )
     return names
 
@@ -308,8 +413,203 @@ def read_parquet(path: Path) -> Iterator[Batch]:
         yield header, rows
 
 
+# What a file really is, by its first bytes: (magic, what it is, what to do).
+_UNPACK = "unpack it and deliver the files inside"
+_EXPORT_AGAIN = "ask the client for the data export itself (CSV or Excel)"
+_MAGIC: list[tuple[bytes, str, str]] = [
+    (b"PK\x03\x04", "a ZIP archive", _UNPACK),
+    (b"PK\x05\x06", "an empty ZIP archive", "ask the client to send the export again"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Excel 97-2003 workbook (.xls) or another old Office file",
+        "ask the client to save it as CSV, or as .xlsx for a source with `format: excel`",
+    ),
+    (b"%PDF", "a PDF document", _EXPORT_AGAIN + ", not a printout"),
+    (b"\x1f\x8b", "gzip-compressed", "name it with .gz at the end (e.g. shots.csv.gz): it is then read"),
+    (b"PAR1", "a Parquet file", "deliver it to a source with `format: parquet`"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", _UNPACK),
+    (b"Rar!\x1a\x07", "a RAR archive", _UNPACK),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", _UNPACK),
+    (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", _UNPACK),
+    (b"BZh91AY&SY", "a bzip2-compressed file", _UNPACK),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image", _EXPORT_AGAIN + ", not a screenshot"),
+    (b"\xff\xd8\xff", "a JPEG image", _EXPORT_AGAIN + ", not a photo or screenshot"),
+    (b"GIF8", "a GIF image", _EXPORT_AGAIN),
+    (b"SQLite format 3\x00", "an SQLite database", _EXPORT_AGAIN),
+]
+_BOMS = [  # longest first: a UTF-32 LE mark starts with the UTF-16 LE one
+    (b"\xff\xfe\x00\x00", "UTF-32", "utf-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "utf-32"),
+    (b"\xff\xfe", "UTF-16", "utf-16"),
+    (b"\xfe\xff", "UTF-16", "utf-16"),
+]
+_KIND = {"csv": "a CSV text file", "tsv": "a tab-separated text file", "jsonl": "a JSON lines text file"}
+_WIDE_ENCODINGS = ("utf16", "utf32", "utf_16", "utf_32")
+
+
+def _zip_contents(path: Path) -> str:
+    """What a ZIP file holds: an Office document (xlsx, docx…) or an archive of files."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return "a damaged ZIP archive"
+    if "xl/workbook.xml" in names:
+        return "an Excel workbook (.xlsx)"
+    if "word/document.xml" in names:
+        return "a Word document (.docx)"
+    if any(n.startswith("ppt/") for n in names):
+        return "a PowerPoint file"
+    shown = ", ".join(repr(n) for n in names[:3]) + (", …" if len(names) > 3 else "")
+    return f"a ZIP archive of {len(names)} file(s) ({shown})"
+
+
+def _markup(head: bytes) -> tuple[str, str] | None:
+    """An HTML page or XML document (what it is, what to do), from the start of the file."""
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<table", b"<meta")):
+        title = re.search(rb"<title[^>]*>(.*?)</title>", head, re.IGNORECASE | re.DOTALL)
+        titled = ""
+        if title and title.group(1).strip():
+            text = " ".join(title.group(1).decode("utf-8", errors="replace").split())[:80]
+            titled = f" titled {text!r}"
+        return (
+            f"an HTML web page{titled}, e.g. an error or login page saved instead of the export, or a "
+            "system's 'Excel export' that writes an HTML table",
+            "download the export again (if it is a table, open it in Excel and save it as .xlsx or CSV)",
+        )
+    if start.startswith(b"<?xml"):
+        if b"urn:schemas-microsoft-com:office:spreadsheet" in head:
+            return "an Excel 2003 XML spreadsheet", "ask the client to save it as .xlsx or CSV"
+        return "an XML document", "ask the client for a CSV export, or for the agreed format"
+    return None
+
+
+_DAMAGED_GZIP = "is a damaged or cut-off gzip file ({exc}): ask the client to send it again"
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with _open_bytes(path) as handle:
+            return handle.read(HEAD_BYTES)
+    except gzip.BadGzipFile as exc:
+        raise ReadError(
+            "is named .gz but is not gzip-compressed: ask the client to send it again, or remove the .gz "
+            "ending if it is a plain file"
+        ) from exc
+    except (EOFError, zlib.error) as exc:
+        raise ReadError(_DAMAGED_GZIP.format(exc=exc)) from exc
+
+
+def _scan_text(path: Path, check_nul: bool) -> None:
+    """One streaming pass: no NUL byte (binary data) and no line longer than ``MAX_LINE_BYTES``.
+
+    Never holds more than one chunk: a 50 MB line is found without reading it as a line.
+    """
+    limit = MAX_LINE_BYTES
+    run = 0  # bytes since the last line break (LF or CR)
+    line = 1
+    offset = 0
+    try:
+        with _open_bytes(path) as handle:
+            while chunk := handle.read(min(CHUNK, limit)):  # a chunk never holds a whole too-long line
+                if check_nul and (nul := chunk.find(b"\x00")) != -1:
+                    at = line + chunk.count(b"\n", 0, nul)
+                    raise ReadError(
+                        f"holds binary data: a NUL byte at byte {offset + nul:,} (line {at:,}), which no "
+                        "text export has. It is not a text export, or it was damaged in the copy: ask the "
+                        "client to export it again as CSV"
+                    )
+                breaks = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i != -1]
+                run += min(breaks) if breaks else len(chunk)
+                if run > limit:
+                    raise ReadError(
+                        f"line {line:,} is longer than {limit:,} bytes without a line break (the limit of "
+                        "a line): this is not a line-by-line text export, or its line breaks were lost. "
+                        "Ask the client for a clean export"
+                    )
+                if breaks:
+                    run = len(chunk) - max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) - 1
+                    line += chunk.count(b"\n")
+                offset += len(chunk)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ReadError(_DAMAGED_GZIP.format(exc=exc)) from exc
+
+
+def sniff_content(path: Path, format: str = "csv", encoding: str = "auto") -> None:
+    """Refuse a file that is not what its source says, naming what it really is and what to do.
+
+    Runs before the encoding check. For every format: an empty file, and a file whose first bytes say it
+    is something else (ZIP, Office, PDF, image, archive, HTML or XML page). For text formats (csv, tsv,
+    jsonl) also UTF-16/32 text unless that encoding is configured, NUL bytes (binary data) and lines
+    longer than ``MAX_LINE_BYTES``, in one streaming pass of bounded memory. Raises :class:`ReadError`.
+    """
+    compressed = path.suffix == ".gz"
+    if path.stat().st_size == 0:
+        raise ReadError("is empty (0 bytes): the export or the copy failed. Ask the client to send it again")
+    head = _head(path)
+    if not head:
+        raise ReadError("holds nothing once decompressed: ask the client to send it again")
+    expected = {"excel": b"PK\x03\x04", "parquet": b"PAR1"}.get(format)
+    if expected is not None:
+        if head.startswith(expected):
+            return
+        what = next((w for magic, w, _ in _MAGIC if head.startswith(magic)), None)
+        markup = _markup(head)
+        if what is None and markup is None:
+            return  # the reader says what is wrong with it
+        what, todo = markup if what is None else (what, "ask the client to send the agreed format")
+        kind = "an Excel workbook (.xlsx)" if format == "excel" else "a Parquet file"
+        raise ReadError(f"is {what}, not {kind}: {todo}")
+    kind = _KIND.get(format, "a text file")
+    wide = codecs.lookup(encoding).name.startswith(_WIDE_ENCODINGS) if encoding != "auto" else False
+    for bom, name, setting in _BOMS:
+        if head.startswith(bom):
+            if wide:
+                return _scan_text(path, check_nul=False)
+            raise ReadError(
+                f"is {name} text (it starts with a {name} byte-order mark): set `encoding: {setting}` for "
+                "this source in mapping.yml, or ask the client to export UTF-8"
+            )
+    for magic, what, todo in _MAGIC:
+        if head.startswith(magic):
+            if magic == b"\x1f\x8b" and compressed:
+                continue  # a .gz of a gzip: the reader unpacks one layer only
+            if magic == b"PK\x03\x04" and not compressed:
+                what = _zip_contents(path)
+                if what.startswith("an Excel"):
+                    todo = (
+                        "ask the client to save it as CSV (in Excel: Save As, CSV), or deliver it as .xlsx "
+                        "to a source with `format: excel`"
+                    )
+            raise ReadError(f"is {what}, not {kind} (though it is named {path.name}): {todo}")
+    markup = _markup(head)
+    if markup is not None:
+        raise ReadError(f"is {markup[0]}, not {kind}: {markup[1]}")
+    if not wide and len(head) >= 16 and head.count(b"\x00") * 3 >= len(head):
+        odd = head[1::2].count(b"\x00") > head[0::2].count(b"\x00")
+        raise ReadError(
+            "looks like UTF-16 text without a byte-order mark (every other byte is 0): set "
+            f"`encoding: {'utf-16-le' if odd else 'utf-16-be'}` for this source in mapping.yml, or ask the "
+            "client to export UTF-8"
+        )
+    _scan_text(path, check_nul=not wide)
+
+
 def read_source(path: Path, spec: SourceSpec) -> tuple[str | None, Iterator[Batch]]:
-    """The encoding used (text formats only) and the batches of one file, read as ``spec`` says."""
+    """The encoding used (text formats only) and the batches of one file, read as ``spec`` says.
+
+    :func:`sniff_content` runs first, so a file that is not what the source says is refused with the
+    right advice (not "fix the delimiter") before it is decoded.
+    """
+    if spec.format in ("csv", "tsv", "jsonl") and spec.encoding != "auto":
+        try:
+            codecs.lookup(spec.encoding)
+        except LookupError as exc:
+            raise ReadError(
+                f"unknown encoding {spec.encoding!r} in mapping.yml; use e.g. utf-8, cp949 or auto"
+            ) from exc
+    sniff_content(path, spec.format, spec.encoding)
     if spec.format in ("csv", "tsv"):
         encoding = detect_encoding(path, spec.encoding)
         return encoding, read_csv(path, spec, encoding)
