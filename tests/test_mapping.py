@@ -434,3 +434,33 @@ sources:
     # A list where one machine belongs is quarantined, not read as a machine called '["M1", "M2"]'.
     assert con.execute("SELECT count(*) FROM mapped.maintenance_events").fetchone()[0] == 0
     assert con.execute("SELECT column_name, rule FROM mapped._quarantine").fetchall() == [("machine", "cast")]
+
+
+def test_shift_weekdays_must_be_days_inline_or_delivered(workspace: Settings) -> None:
+    inline = (
+        BASE + 'masters:\n  shifts:\n    - {shift: day, starts: "08:00", ends: "17:00", weekdays: 월~금}\n'
+    )
+    assert "masters.shifts[0].weekdays: '월~금' is not a list of days" in mapping_error(inline)
+
+    deliver(
+        workspace,
+        "shifts.csv",
+        "조,시작,종료,요일\n주간,08:00,17:00,월-금\n야간,20:00,05:00,weekdays\n".encode(),
+    )
+    text = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: calendar
+    files: "shifts.csv"
+    feeds:
+      shifts: {fields: {shift: 조, starts: 시작, ends: 종료, weekdays: 요일}}
+"""
+    report = mapped(workspace, text)
+    assert report.entity_rows["shifts"] == 1
+    [problem] = report.problems
+    assert (problem.rule, problem.column_name, problem.examples) == (
+        "code",
+        "요일",
+        [("shifts.csv", 3, "weekdays")],
+    )

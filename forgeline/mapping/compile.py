@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from forgeline.mapping.entities import ENTITIES, LINEAGE, Entity, Field, taxonomy
+from forgeline.mapping.entities import ENTITIES, LINEAGE, Entity, Field, taxonomy, weekdays_pattern
 from forgeline.mapping.expressions import ExpressionError, check_client_model, compile_expression
 from forgeline.mapping.spec import ClientConfig, FeedSpec, FieldSpec, SourceSpec, TagSpec, parse_duration
 from forgeline.mapping.units import PHYSICAL_MINIMUM, canonical_unit, conversion
@@ -391,6 +391,11 @@ def _checks(entity: Entity, feed: FeedSpec, source: SourceSpec, typed: dict[str,
                 f"starts_with({column}, '{{') AND ends_with({column}, '}}'))"
             )
             checks.append(_Check(nested, name, label, shown, "cast", "a list or object, not one value"))
+        if entity.name == "shifts" and name == "weekdays":
+            pattern = literal(weekdays_pattern())
+            wrong = f"NOT regexp_full_match(replace(lower({column}), ' ', ''), {pattern})"
+            reason = "not a list of days: write e.g. 'mon-fri', 'mon,wed,fri', '월-금' or 'all' (or map it)"
+            checks.append(_Check(wrong, name, label, shown, "code", reason))
         if target.required:
             empty = f"{column} IS NULL" + (f" AND {text} IS NULL" if text is not None else "")
             checks.append(

@@ -380,5 +380,17 @@ def taxonomy(name: str) -> Taxonomy:
         return Taxonomy(name, {row[column]: row["name_en"] for row in csv.DictReader(handle)})
 
 
+@cache
+def weekdays_pattern() -> str:
+    """The grammar of a shift's ``weekdays`` ('mon-fri', 'mon,wed,fri', '월-금', 'all'), as a regular
+    expression over the lower-cased text without spaces; the words come from the seed dim_shifts reads."""
+    import re
+
+    with (DBT_PROJECT_DIR / "seeds" / "weekday_names.csv").open(encoding="utf-8") as handle:
+        names = "|".join(re.escape(row["day_name"]) for row in csv.DictReader(handle))
+    token = f"({names})(-({names}))?"
+    return f"^{token}(,{token})*$"
+
+
 def entity(name: str) -> Entity:
     return ENTITIES[name]

@@ -27,6 +27,14 @@ Scalar = str | int | float | bool | None
 ValueRange = tuple[float | None, float | None]
 
 
+def _valid_weekdays(text: str) -> bool:
+    import re
+
+    from forgeline.mapping.entities import weekdays_pattern
+
+    return re.fullmatch(weekdays_pattern(), text.lower().replace(" ", "")) is not None
+
+
 def _check_range(value: ValueRange | None) -> ValueRange | None:
     if value is not None and None not in value and value[0] > value[1]:  # type: ignore[operator]
         raise ValueError(f"range {list(value)}: the minimum is above the maximum")
@@ -418,6 +426,12 @@ class ClientConfig(_Strict):
                         )
                     if f.type in ("int", "float") and value_of is not None and not _is_number(value_of):
                         raise ValueError(f"masters.{name}[{i}].{f.name}: {value_of!r} is not a number")
+                weekdays = record.get("weekdays") if name == "shifts" else None
+                if weekdays is not None and not _valid_weekdays(str(weekdays)):
+                    raise ValueError(
+                        f"masters.shifts[{i}].weekdays: {weekdays!r} is not a list of days; write e.g. "
+                        "'mon-fri', 'mon,wed,fri', '월-금' or 'all'"
+                    )
                 missing = [f.name for f in entity.fields if f.required and record.get(f.name) in (None, "")]
                 if missing:
                     raise ValueError(f"masters.{name}[{i}]: missing {missing}")

@@ -5,10 +5,7 @@ with shifts as (
 ),
 
 day_names as (
-    select * from (values
-        ('mon', 1), ('tue', 2), ('wed', 3), ('thu', 4), ('fri', 5), ('sat', 6), ('sun', 7),
-        ('월', 1), ('화', 2), ('수', 3), ('목', 4), ('금', 5), ('토', 6), ('일', 7)
-    ) as d (day_name, iso_dow)
+    select * from {{ ref('weekday_names') }}
 ),
 
 tokens as (
@@ -19,11 +16,11 @@ tokens as (
 ranges as (
     select
         tokens.*,
-        case when token in ('all', 'daily', '매일') then 1 else first_day.iso_dow end as from_dow,
-        case when token in ('all', 'daily', '매일') then 7 else coalesce(last_day.iso_dow, first_day.iso_dow) end as to_dow
+        first_day.first_dow as from_dow,
+        coalesce(last_day.last_dow, first_day.last_dow) as to_dow
     from tokens
     left join day_names as first_day on split_part(tokens.token, '-', 1) = first_day.day_name
-    left join day_names as last_day on split_part(tokens.token, '-', 2) = last_day.day_name
+    left join day_names as last_day on nullif(split_part(tokens.token, '-', 2), '') = last_day.day_name
 )
 
 select distinct
