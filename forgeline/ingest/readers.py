@@ -112,15 +112,27 @@ def _char_class(chars: list[str]) -> str:
 
 
 class _RareHangul:
-    """Counts common and rare Hangul syllables in decoded CP949 text; remembers where the first rare is."""
+    """Counts common and rare Hangul syllables in decoded CP949 text; remembers where the first rare is.
+
+    Once the text is plainly Korean (``SETTLED`` common syllables, under 2 % rare) it stops counting: the
+    rest of a large export cannot turn it into Western text, and counting costs a regex pass per chunk.
+    """
+
+    SETTLED = 20_000
 
     def __init__(self) -> None:
         self.common = 0
         self.rare = 0
         self.lines = 0
         self.first: tuple[int, str] | None = None  # line, the text around it
+        self.settled = False
 
     def __call__(self, text: str) -> None:
+        if self.settled:
+            return
+        if self.common >= self.SETTLED and self.rare * 50 < self.common:
+            self.settled = True
+            return
         if not text.isascii():
             common, rare = _hangul_patterns()
             found = len(text) - len(rare.sub("", text))
