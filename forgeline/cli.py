@@ -468,7 +468,8 @@ def run_command(
     try:
         outcomes = program_flow(home=str(settings.home), clients=client_ids or None)
     except (ProgramRunError, ValueError) as exc:  # every client ran; the record names what failed
-        _fail(str(exc), EXIT_BUSY if "ClientBusy" in str(exc) else EXIT_FAILED)
+        busy = any(name in str(exc) for name in ("ClientBusy", "WarehouseInUse"))
+        _fail(str(exc), EXIT_BUSY if busy else EXIT_FAILED)
     print_outcomes(outcomes)
     blocked = [o for o in outcomes if o.status == "gate_failed"]
     if blocked:

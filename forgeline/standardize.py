@@ -24,6 +24,7 @@ from typing import Literal
 import duckdb
 
 from forgeline.clients import ClientConfig
+from forgeline.locking import open_warehouse
 from forgeline.mapping.compile import QUARANTINE_COLUMNS, CompiledMapping, CompileError, compile_mapping
 from forgeline.settings import DBT_PROJECT_DIR, TOOL_ENVIRONMENT, Settings
 
@@ -190,7 +191,7 @@ def _summarise_quarantine(con: duckdb.DuckDBPyConnection) -> None:
 def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProblem]:
     """Compile the client's mapping into the ``mapped`` views of its warehouse; return quarantined rows."""
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse_path(config.id)))
+    con = open_warehouse(settings, config.id)
     try:
         # Mapped SQL reads this warehouse only: no file on disk, whatever a mapping or model says.
         con.execute("SET enable_external_access = false")
@@ -244,6 +245,8 @@ def run_dbt(
         "--vars",
         _dbt_vars(config),
     ]
+    # dbt would only say "Could not set lock on file" deep in its log: name the program holding it first.
+    open_warehouse(settings, config.id).close()
     log.info("dbt %s for %s…", " ".join(args), config.id)
     # A failed start (bad project, no profile) writes no results: never read the last run's instead.
     (target / "run_results.json").unlink(missing_ok=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import duckdb
-
+from forgeline.locking import open_warehouse
 from forgeline.settings import Settings
 
 
 def table_row_counts(settings: Settings, client_id: str, schema: str = "core") -> dict[str, int]:
     """Rows per table of one schema in the client's warehouse; the connection is closed on return."""
-    con = duckdb.connect(str(settings.warehouse_path(client_id)), read_only=True)
+    con = open_warehouse(settings, client_id, read_only=True)
     try:
         tables = [
             row[0]

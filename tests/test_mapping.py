@@ -464,3 +464,38 @@ sources:
         "요일",
         [("shifts.csv", 3, "weekdays")],
     )
+
+
+def test_a_warehouse_held_by_another_program_is_named_not_a_duckdb_lock_error(workspace: Settings) -> None:
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from forgeline.locking import WarehouseInUse
+    from forgeline.standardize import apply_mapping, run_dbt
+
+    config = parse_client_config(BASE)
+    path = workspace.warehouse_path(CLIENT)
+    path.parent.mkdir(parents=True)
+    duckdb.connect(str(path)).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); print('ready', "
+            "flush=True); time.sleep(120)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        for step in (lambda: apply_mapping(workspace, config), lambda: run_dbt(workspace, config)):
+            with pytest.raises(WarehouseInUse) as caught:
+                step()
+            assert str(path) in str(caught.value) and "close it" in str(caught.value)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.locking import open_warehouse
 from forgeline.settings import Settings
 
 log = logging.getLogger("forgeline.quality")
@@ -89,7 +89,7 @@ def _read_core(settings: Settings, client_id: str, tables: list[str]) -> dict[st
             f"{path}: no warehouse for {client_id}. Ingest the client's files and run dbt build first "
             f"(`forgeline run {client_id}` does both, then the gate)."
         )
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_warehouse(settings, client_id, read_only=True)
     try:
         present = {
             r[0]
@@ -113,7 +113,7 @@ def _read_quarantine(settings: Settings, client_id: str) -> pd.DataFrame:
     nothing was quarantined); one row for "(none)" when nothing was, so that the suite always runs."""
     from expectations import QUARANTINE_THRESHOLDS
 
-    con = duckdb.connect(str(settings.warehouse_path(client_id)), read_only=True)
+    con = open_warehouse(settings, client_id, read_only=True)
     try:
         present = con.execute(
             "SELECT count(*) FROM information_schema.tables "
