@@ -282,7 +282,7 @@ BAD_FILES: dict[str, tuple[dict[str, Any], bytes, list[str]]] = {
     "gzip bytes without .gz": (
         {},
         gzip.compress(b"machine,count\nS14,1\n"),
-        ["gzip-compressed", "name it with .gz"],
+        ["gzip-compressed", "rename it to end in .gz"],
     ),
     "an HTML error page saved as .csv": (
         {},
@@ -320,6 +320,17 @@ BAD_FILES: dict[str, tuple[dict[str, Any], bytes, list[str]]] = {
         b"machine,count\nS14,1\nS14," + b"9" * (readers.MAX_LINE_BYTES + 1) + b"\nS14,3\n",
         ["line 3", "longer than 1,048,576 bytes", "clean export"],
     ),
+    "values separated by semicolons": (
+        {},
+        b"machine;count\nS14;1\n",
+        ["header row 1 is one column", "separated by ';'", "`delimiter: ';'`"],
+    ),
+    "blank lines only": ({}, b"\n\r\n\n", ["row 1", "is empty", "`header_row`", "send the export again"]),
+    "a quote never closed": (
+        {},
+        b'machine,count\nS14,1\nS14,"2\n' + b"S14,3\n" * 30_000,
+        ["line 3", "more than 131,072 characters", "quote that is never closed", "fix the quoting"],
+    ),
 }
 # Advice a case must not give (the advice that was given before the content was sniffed).
 WRONG_ADVICE = ["delimiter", "neither UTF-8 nor CP949"]
@@ -348,7 +359,12 @@ def test_a_bad_file_names_where_and_what_to_do_and_loads_nothing(
     for words in must_say:
         assert words.lower() in message.lower(), f"{words!r} not in: {message}"
     assert "Nothing from this file was loaded" in message
-    if case not in ("ragged row (extra field)", "ragged row (missing field)", "neither UTF-8 nor CP949"):
+    if case not in (
+        "ragged row (extra field)",
+        "ragged row (missing field)",
+        "neither UTF-8 nor CP949",
+        "values separated by semicolons",
+    ):
         for advice in WRONG_ADVICE:
             assert advice not in message, f"wrong advice {advice!r} in: {message}"
     assert (
@@ -403,6 +419,41 @@ def test_a_missing_excel_sheet_is_named(workspace: Settings) -> None:
         IngestError, match=r"diary\.xlsx \(sheet 생산실적\): has no sheet '생산실적'.*Fix `sheet:`"
     ):
         ingest_client(workspace, client(source))
+
+
+def test_an_excel_title_row_read_as_the_header_points_at_header_row(workspace: Settings) -> None:
+    workbook = Workbook()
+    workbook.active.append(["2026년 10월 생산실적"])  # a title where the header was expected
+    workbook.active.append([])
+    workbook.active.append(["일자", "라인", "생산수량"])
+    workbook.active.append(["2026-10-01", "L1", 2304])
+    path = workspace.landing_dir(CLIENT) / "생산_10.xlsx"
+    path.parent.mkdir(parents=True)
+    workbook.save(path)
+
+    with pytest.raises(IngestError) as caught:
+        ingest_client(
+            workspace, client({"entity": "production", "pattern": "생산_*.xlsx", "format": "excel"})
+        )
+
+    message = str(caught.value)
+    assert message.startswith("생산_10.xlsx: row 3 has 3 values but the header has 1")
+    assert "fix `header_row`" in message and "delimiter" not in message
+
+
+def test_a_json_array_delivered_as_json_lines_is_named(workspace: Settings) -> None:
+    deliver(
+        workspace, "stops.jsonl", b'[{"machine": "S14", "minutes": 5},\n {"machine": "S12", "minutes": 7}]\n'
+    )
+    deliver(workspace, "stops_2.jsonl", b'{"machine": "S14", "minutes": 5}\n["S12", 7]\n')
+    source = {"entity": "stops", "pattern": "stops*.jsonl", "format": "jsonl"}
+
+    report = ingest_client(workspace, client(source), raise_on_rejection=False)
+
+    errors = [str(f.error) for f in report.rejected]
+    assert errors[0].startswith("stops.jsonl: is one JSON array, not JSON lines (one object per line)")
+    assert errors[1].startswith("stops_2.jsonl: line 2 is a JSON array, not an object")
+    assert all("Ask the client" in e or "ask the client" in e for e in errors)
 
 
 def test_undeclared_files_are_reported_as_unmatched(workspace: Settings) -> None:

@@ -208,7 +208,10 @@ def _header(raw: list, row_number: int, where: str | None = None) -> list[str]:
     while names and names[-1] == "":
         names.pop()  # trailing empty cells are not columns
     if not names:
-        raise ReadError(f"{where} should hold the column names but is empty; check `header_row`")
+        raise ReadError(
+            f"{where} should hold the column names but is empty: fix `header_row` in mapping.yml if the "
+            "names are on another row, or ask the client to send the export again"
+        )
     empty = [i + 1 for i, n in enumerate(names) if not n]
     if empty:
         after = names[empty[0] - 2] if empty[0] > 1 else None
@@ -251,10 +254,17 @@ def _fit(values: list, width: int, row_number: int, is_csv: bool = False) -> lis
         )
     if len(cells) > width:
         extra = [c for c in cells[width:] if c is not None]
-        if extra:
+        if extra and is_csv:
             raise ReadError(
                 f"{unit} {row_number} has {len(cells)} fields but the header has {width}: {extra[:3]!r} "
                 "beyond the last column. Fix the delimiter (`delimiter:` in mapping.yml) or the row"
+                + (" (or `header_row`, if the header is on another line)" if width == 1 else "")
+            )
+        if extra:  # a spreadsheet has no delimiter: the header row is too short, or it is not the header
+            raise ReadError(
+                f"{unit} {row_number} has {len(cells)} values but the header has {width}: {extra[:3]!r} "
+                "beyond the last named column. If the column names are on another row (a title above them?), "
+                "fix `header_row` in mapping.yml; otherwise ask the client to name every column"
             )
         cells = cells[:width]
     return [_text(c) for c in cells] + [None] * (width - len(cells))
@@ -289,9 +299,12 @@ def _batches(header: list[str], rows: Iterator[tuple[int, list]], is_csv: bool =
 def _csv_records(reader: Any) -> Iterator[tuple[int, list[str]]]:
     """Each record with the line it starts on (a quoted value may span lines; line_num is the last)."""
     start = reader.line_num + 1
-    for values in reader:
-        yield start, values
-        start = reader.line_num + 1
+    try:
+        for values in reader:
+            yield start, values
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _csv_error(exc, start, reader.line_num) from exc
 
 
 def _skipping(rows: Iterator[tuple[int, list]], count: int) -> Iterator[tuple[int, list]]:
@@ -318,10 +331,46 @@ def read_csv(path: Path, spec: SourceSpec, encoding: str) -> Iterator[Batch]:
                         header = _header(values, reader.line_num)
                         break
             if header is None:
-                raise ReadError(f"is empty: no header row found (expected on line {spec.header_row})")
+                raise ReadError(
+                    f"has no header row (expected on line {spec.header_row}): it is empty or shorter. Ask "
+                    "the client to send the export again, or fix `header_row` in mapping.yml"
+                )
+            _check_delimiter(header, spec)
             yield from _batches(header, _skipping(_csv_records(reader), spec.skip_rows), is_csv=True)
         except csv.Error as exc:
-            raise ReadError(f"line {reader.line_num}: {exc}; check quoting and `delimiter:`") from exc
+            raise _csv_error(exc, reader.line_num, reader.line_num) from exc
+
+
+def _csv_error(exc: csv.Error, start: int, now: int) -> ReadError:
+    """A CSV parse error, at the line where the broken record starts."""
+    if "field larger than field limit" in str(exc):
+        return ReadError(
+            f"line {start:,}: a value that starts on this line runs on for more than "
+            f"{csv.field_size_limit():,} characters (to line {now:,}), the longest a cell may be: most "
+            "likely a quote that is never closed, which makes the rest of the file one value. Fix the "
+            "quoting, or ask the client for a clean export"
+        )
+    return ReadError(
+        f"line {start:,}: {exc}. Fix the quoting or `delimiter:` in mapping.yml, or ask the client for a "
+        "clean export"
+    )
+
+
+def _check_delimiter(header: list[str], spec: SourceSpec) -> None:
+    """A header of one column that holds another delimiter: the file is split with the wrong one."""
+    if len(header) != 1:
+        return
+    for other, setting in ((";", "';'"), ("\t", "'\\t' (or `format: tsv`)"), ("|", "'|'"), (",", "','")):
+        if other != spec.field_delimiter and header[0].count(other) >= 1:
+            shown = "tabs" if other == "\t" else repr(other)
+            raise ReadError(
+                f"header row {spec.header_row or 1} is one column, {header[0][:60]!r}: its values seem to be "
+                f"separated by {shown}, not {spec.field_delimiter!r}. Set `delimiter: {setting}` for this "
+                "source in mapping.yml"
+            )
+
+
+_JSON_KIND = {list: "array", str: "string", int: "number", float: "number", bool: "true/false"}
 
 
 def read_jsonl(path: Path, encoding: str) -> Iterator[Batch]:
@@ -347,10 +396,15 @@ def read_jsonl(path: Path, encoding: str) -> Iterator[Batch]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ReadError(f"line {number:,} is not valid JSON ({exc.msg}); fix the line") from exc
+                raise ReadError(
+                    f"line {number:,} is not valid JSON ({exc.msg}): fix the line, or ask the client for a "
+                    "clean export (JSON lines: one object per line)"
+                ) from exc
             if not isinstance(record, dict):
                 raise ReadError(
-                    f"line {number:,} is not a JSON object ({{...}}); each line must be one record"
+                    f"line {number:,} is a JSON {_JSON_KIND.get(type(record), 'value')}, not an object "
+                    "({...}): JSON lines hold one record (object) per line. Ask the client to export one "
+                    "object per line"
                 )
             for key in record:
                 if key not in header:
@@ -437,7 +491,7 @@ _MAGIC: list[tuple[bytes, str, str]] = [
         "ask the client to save it as CSV, or as .xlsx for a source with `format: excel`",
     ),
     (b"%PDF", "a PDF document", _EXPORT_AGAIN + ", not a printout"),
-    (b"\x1f\x8b", "gzip-compressed", "name it with .gz at the end (e.g. shots.csv.gz): it is then read"),
+    (b"\x1f\x8b", "gzip-compressed", "rename it to end in .gz (e.g. shots.csv.gz), then it is read as it is"),
     (b"PAR1", "a Parquet file", "deliver it to a source with `format: parquet`"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", _UNPACK),
     (b"Rar!\x1a\x07", "a RAR archive", _UNPACK),
@@ -598,8 +652,16 @@ def sniff_content(path: Path, format: str = "csv", encoding: str = "auto") -> No
     markup = _markup(head)
     if markup is not None:
         raise ReadError(f"is {markup[0]}, not {kind}: {markup[1]}")
-    if not wide and len(head) >= 16 and head.count(b"\x00") * 3 >= len(head):
-        odd = head[1::2].count(b"\x00") > head[0::2].count(b"\x00")
+    if format == "jsonl" and head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
+        raise ReadError(
+            "is one JSON array, not JSON lines (one object per line): ask the client to export JSON lines, "
+            "or to export the records as CSV"
+        )
+    odd, even = head[1::2].count(b"\x00"), head[0::2].count(b"\x00")
+    half = len(head) // 2
+    if not wide and len(head) >= 16 and max(odd, even) * 3 >= half and min(odd, even) * 50 <= half:
+        # Zeros in every other byte only (zeros everywhere are binary data, e.g. a crash's padding).
+        odd = odd > even
         raise ReadError(
             "looks like UTF-16 text without a byte-order mark (every other byte is 0): set "
             f"`encoding: {'utf-16-le' if odd else 'utf-16-be'}` for this source in mapping.yml, or ask the "
