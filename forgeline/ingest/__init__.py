@@ -59,6 +59,7 @@ from forgeline.ingest.landing import (
     FOLDER,
     Unusable,
     add_files,
+    entry_kind,
     file_batch_id,
     move_aside,
     scan_landing,
@@ -489,7 +490,8 @@ def ingest_client(
                         old, at = earlier[-1]
                         error += (
                             f" The earlier delivery of {relative} (batch {old}, loaded "
-                            f"{at:%Y-%m-%d %H:%M} UTC) stays loaded until this one is fixed or withdrawn."
+                            f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC) stays loaded until this one is fixed "
+                            "or withdrawn."
                         )
                     refuse(relative, table, batch_id, key, error)
                     continue
@@ -640,7 +642,7 @@ def withdraw(settings: Settings, config: ClientConfig, what: str) -> Withdrawal:
 def _content_of(con: duckdb.DuckDBPyConnection, entries: dict[str, Path], relative: str) -> str | None:
     """The batch id of a landing file (None for a link or special file: never read)."""
     path = entries.get(relative)
-    if path is None or not path.is_file() or path.is_symlink():
+    if path is None or entry_kind(os.lstat(path).st_mode) is not None:
         return None
     return _batch_id(con, path, relative)
 
@@ -681,15 +683,15 @@ def _as_batch(
         if superseded:
             old, name, by, at = superseded
             raise IngestError(
-                f"batch {old} of {name} was superseded by batch {by} on {at:%Y-%m-%d %H:%M} UTC: its rows "
-                "are no longer in raw (the earlier file is kept in the history folder). Withdraw the batch "
-                f"that replaced it ({by}) or the file ({name}) instead."
+                f"batch {old} of {name} was superseded by batch {by} on {at.astimezone(UTC):%Y-%m-%d %H:%M} "
+                "UTC: its rows are no longer in raw (the earlier file is kept in the history folder). "
+                f"Withdraw the batch that replaced it ({by}) or the file ({name}) instead."
             )
-    delivered = sorted(entries) or ["(none)"]
-    batches = sorted({f"{b} ({f})" for b, _, f in live})[:10]
+    delivered = ", ".join(sorted(entries)[:20]) + (", …" if len(entries) > 20 else "") or "(none)"
+    batches = ", ".join(sorted({f"{b} ({f})" for b, _, f in live})[:10]) + (", …" if len(live) > 10 else "")
     raise IngestError(
         f"{what}: no delivered file or batch of that name. Files in landing: {delivered}; loaded batches: "
-        f"{batches or ['(none)']}."
+        f"{batches or '(none)'}."
     )
 
 

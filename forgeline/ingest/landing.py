@@ -96,9 +96,17 @@ def scan_landing(landing: Path) -> LandingScan:
     pending = [landing]
     while pending:
         folder = pending.pop()
-        with os.scandir(folder) as entries:
+        try:
+            listing = os.scandir(folder)
+        except PermissionError:
+            log.warning("%s cannot be read (permissions): its files are not ingested.", folder)
+            continue
+        with listing as entries:
             for entry in entries:
-                info = entry.stat(follow_symlinks=False)
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # removed while the folder was listed
+                    continue
                 kind = entry_kind(info.st_mode)
                 path = Path(entry.path)
                 if kind == FOLDER:
