@@ -421,6 +421,16 @@ def test_a_missing_excel_sheet_is_named(workspace: Settings) -> None:
         ingest_client(workspace, client(source))
 
 
+@pytest.mark.parametrize("configured", ["utf-16", "UTF16", "utf_16"])
+def test_utf16_text_loads_when_its_encoding_is_set(workspace: Settings, configured: str) -> None:
+    deliver(workspace, "shots_u16.csv", csv_bytes(KOREAN_HEADER, KOREAN_ROWS, encoding="utf-16"))
+
+    [load] = ingest_client(workspace, client(csv_source(encoding=configured))).files
+
+    assert (load.status, load.rows) == ("loaded", 3)
+    assert raw_columns(workspace, "test_mes__shots")[:5] == KOREAN_HEADER
+
+
 def test_an_excel_title_row_read_as_the_header_points_at_header_row(workspace: Settings) -> None:
     workbook = Workbook()
     workbook.active.append(["2026년 10월 생산실적"])  # a title where the header was expected

@@ -358,7 +358,7 @@ def _csv_error(exc: csv.Error, start: int, now: int) -> ReadError:
 
 def _check_delimiter(header: list[str], spec: SourceSpec) -> None:
     """A header of one column that holds another delimiter: the file is split with the wrong one."""
-    if len(header) != 1:
+    if len(header) != 1 or spec.header_row == 0:  # names from `columns:`, not from the file
         return
     for other, setting in ((";", "';'"), ("\t", "'\\t' (or `format: tsv`)"), ("|", "'|'"), (",", "','")):
         if other != spec.field_delimiter and header[0].count(other) >= 1:
@@ -510,7 +510,7 @@ _BOMS = [  # longest first: a UTF-32 LE mark starts with the UTF-16 LE one
     (b"\xfe\xff", "UTF-16", "utf-16"),
 ]
 _KIND = {"csv": "a CSV text file", "tsv": "a tab-separated text file", "jsonl": "a JSON lines text file"}
-_WIDE_ENCODINGS = ("utf16", "utf32", "utf_16", "utf_32")
+_WIDE_ENCODINGS = ("utf-16", "utf-32")  # codecs.lookup(...).name of every UTF-16/32 spelling
 
 
 def _zip_contents(path: Path) -> str:
