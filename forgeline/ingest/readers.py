@@ -628,11 +628,15 @@ def sniff_content(path: Path, format: str = "csv", encoding: str = "auto") -> No
         kind = "an Excel workbook (.xlsx)" if format == "excel" else "a Parquet file"
         raise ReadError(f"is {what}, not {kind}: {todo}")
     kind = _KIND.get(format, "a text file")
-    wide = codecs.lookup(encoding).name.startswith(_WIDE_ENCODINGS) if encoding != "auto" else False
+    try:
+        wide = codecs.lookup(encoding).name.startswith(_WIDE_ENCODINGS)
+    except LookupError:  # "auto", or a codec the encoding check names
+        wide = False
     for bom, name, setting in _BOMS:
         if head.startswith(bom):
             if wide:
-                return _scan_text(path, check_nul=False)
+                _scan_text(path, check_nul=False)
+                return
             raise ReadError(
                 f"is {name} text (it starts with a {name} byte-order mark): set `encoding: {setting}` for "
                 "this source in mapping.yml, or ask the client to export UTF-8"
