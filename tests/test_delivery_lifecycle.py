@@ -202,7 +202,7 @@ def test_cli_refuses_a_link_or_pipe_on_the_command_line_before_copying_anything(
         result = runner.invoke(app, ["ingest", CLIENT, str(good), str(bad)])
         assert result.exit_code == 1, result.output
         output = " ".join(result.output.split())
-        assert kind in output and "Deliver the file itself" in output, output
+        assert kind in output and "Deliver the file itself" in output and "Nothing was copied" in output
         assert "TOP-SECRET" not in output and "Traceback" not in output
         assert list(workspace.landing_dir(CLIENT).iterdir()) == []  # not even the good file was copied
 

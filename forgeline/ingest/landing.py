@@ -50,7 +50,7 @@ def entry_kind(mode: int) -> str | None:
     return "a special file"
 
 
-def refusal(name: str, kind: str) -> str:
+def refusal(name: str, kind: str, in_landing: bool = True) -> str:
     """Why a link, special file or folder is not a delivery, and what to do (the target is never named)."""
     if kind == "a symbolic link":
         what = "is a symbolic link, not a file: links are never followed"
@@ -58,6 +58,8 @@ def refusal(name: str, kind: str) -> str:
         what = "is a folder named like a delivered file, not a file"
     else:
         what = f"is {kind}, a special file, not a regular file: it is never opened"
+    if not in_landing:  # given to `forgeline ingest`: nothing is copied
+        return f"{name}: {what}. Deliver the file itself (a copy of its content). Nothing was copied."
     return (
         f"{name}: {what}. Deliver the file itself (a copy of its content), then remove or withdraw this "
         "entry. Nothing was read from it."
@@ -209,7 +211,7 @@ def add_files(settings: Settings, client_id: str, paths: list[Path]) -> list[Pat
             raise IngestError(f"{source}: no such file. Nothing was copied.") from exc
         kind = entry_kind(info.st_mode)
         if kind:
-            raise IngestError(refusal(str(source), kind))
+            raise IngestError(refusal(str(source), kind, in_landing=False))
         if source.name.startswith("."):
             raise IngestError(
                 f"{source}: names starting with '.' are ignored in the landing folder; rename the file "
