@@ -3,9 +3,11 @@
 forgeline clients                      list the program's clients and their last run
 forgeline inspect FILE... [--write ID] sniff export files and draft a mapping (a confidence per column)
 forgeline add-client ID --name ...     add a client (from a mapping.yml or a template to fill in)
-forgeline check ID [FILE...]           dry-run the client's mapping: rows per entity, cells it cannot read
+forgeline check ID [FILE...]           dry-run the client's mapping: rows per entity, rows it quarantines
 forgeline ingest ID FILE... [--retry]  put delivered files into the client's landing area and load them
-forgeline withdraw ID FILE             take a delivered file back (its rows go; the file is kept aside)
+                                       (a file of the same name is a re-delivery: it replaces the earlier)
+forgeline ingest ID --withdraw X       take a delivery back: a file name or a batch id (kept aside)
+forgeline withdraw ID X                the same
 forgeline run [ID...]                  run some clients, or the whole program
 
 Exit codes: 0 done; 1 something named must be fixed; 2 the command was used wrongly; 3 the data failed the
@@ -63,7 +65,8 @@ EXIT_BUSY = 75  # another run holds the client right now: try again later (EX_TE
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """End a command with the error a consultant can act on, not a traceback."""
-    console.print(f"[red]Error:[/red] {message}")
+    # Not wrapped at the terminal's width: a one-line refusal stays one line for scripts and logs.
+    console.print(f"[red]Error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -418,3 +418,15 @@ def test_every_shared_dataset_file_gives_a_valid_draft() -> None:
             "shared-data", folder.name, [p for p in files if p.parent == folder], sample_rows=300
         )
         _check(proposal)
+
+
+def test_western_text_that_cp949_would_misread_is_drafted_as_cp1252(tmp_path: Path) -> None:
+    from forgeline.mapping.inspect import propose_mapping
+
+    export = tmp_path / "temps.csv"
+    rows = b"".join(f"S{i},23{i % 10}\xb0C\n".encode("latin-1") for i in range(50))
+    export.write_bytes(b"sensor,temp\n" + rows)
+
+    text = propose_mapping("acme-press", "Acme", [export]).to_yaml()
+
+    assert "encoding: cp1252" in text and "not UTF-8 or Korean" in text

@@ -499,3 +499,20 @@ def test_a_warehouse_held_by_another_program_is_named_not_a_duckdb_lock_error(wo
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_check_refuses_links_and_files_two_sources_take_as_ingest_does(workspace: Settings) -> None:
+    deliver(workspace, "diary_1.csv", "일자,설비,생산수량\n2026-10-01,L1,100\n".encode())
+    (workspace.landing_dir(CLIENT) / "diary_2.csv").symlink_to("/etc/passwd")
+    save_mapping_text(workspace, CLIENT, BASE)
+    report = check_client(workspace, parse_client_config(BASE), sample_rows=None)
+    [source] = report.sources
+    assert source.files == ["diary_1.csv"] and "diary_2.csv" in str(source.error)
+    assert "root:" not in str(source.error)
+
+    twice = BASE + "  - name: copy\n    files: \"diary_1.csv\"\n    feeds:\n      production_counts:\n" + (
+        "        fields: {machine_id: 설비, production_date: 일자, total_count: 생산수량}\n"
+    )
+    (workspace.landing_dir(CLIENT) / "diary_2.csv").unlink()
+    report = check_client(workspace, parse_client_config(twice), sample_rows=None)
+    assert all("would load twice" in str(s.error) for s in report.sources), report.sources

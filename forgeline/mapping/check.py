@@ -15,7 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from forgeline.ingest import IngestError, _ensure_registry, _landing_files, _load_one
+from forgeline.ingest import IngestError, _ensure_registry, _load_one, _one_source_each, _two_sources
+from forgeline.ingest.landing import scan_landing
 from forgeline.mapping.compile import QUARANTINE_THRESHOLDS, CompileError, compile_mapping
 from forgeline.mapping.expressions import columns_of
 from forgeline.mapping.spec import ClientConfig, SourceSpec
@@ -110,7 +111,8 @@ def check_client(
     from forgeline.standard_models import CATALOG
 
     landing = settings.landing_dir(config.id)
-    candidates = [p.resolve() for p in files] if files else _landing_files(landing)
+    scan = scan_landing(landing)
+    candidates = [p.resolve() for p in files] if files else scan.files
     report = CheckReport(client_id=config.id, sample_rows=sample_rows)
     con = duckdb.connect(":memory:")
     try:
@@ -118,7 +120,14 @@ def check_client(
         for source in config.sources:
             checked = SourceCheck(source.name)
             report.sources.append(checked)
+            # The same landing rules as ingest: links and special files are refused unread, and a file
+            # two sources take is refused.
+            refused = [u.message for u in scan.unusable if not files and source.takes(u.relative)]
             for path, relative in _files_for(source, candidates, landing):
+                takers = [s for s in config.sources if s.takes(relative)]
+                if not _one_source_each(takers):
+                    refused.append(_two_sources(relative, takers))
+                    continue
                 checked.files.append(relative)
                 try:
                     batch = hashlib.sha256(f"dry-run:{relative}".encode()).hexdigest()[:16]
@@ -127,6 +136,8 @@ def check_client(
                     checked.error = str(exc)
                     break
                 checked.rows_read += load.rows
+            if refused and checked.error is None:
+                checked.error = "\n".join(refused)
         con.execute("SET enable_external_access = false")  # the mapped SQL reads these tables only
         columns = raw_columns(con)
         for checked in report.sources:

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import yaml
 
 from forgeline.ingest.readers import (
+    MisreadEncoding,
     ReadError,
     detect_encoding,
     read_csv,
@@ -521,7 +522,11 @@ def sniff(path: Path, sample_rows: int = 2000, *, sheet: str | None = None) -> F
     names: list[str] | None = None
     raw: list[tuple[int, list[str]]] = []
     if fmt in ("csv", "tsv", "jsonl"):
-        encoding = detect_encoding(path, "auto")
+        try:
+            encoding = detect_encoding(path, "auto")
+        except MisreadEncoding as exc:  # Western text that CP949 would misread: propose what it is
+            encoding = detect_encoding(path, exc.suggested)
+            warnings.append(f"not UTF-8 or Korean: read as {exc.suggested} (`encoding: {exc.suggested}`)")
     if fmt in ("csv", "tsv"):
         delimiter = _sniff_delimiter(_text_sample(path, encoding or "utf-8"), fmt)
         if fmt == "csv" and delimiter == "\t":
