@@ -104,13 +104,41 @@ def _query(user: User, client_id: str, query_name: str) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class PublishedClient:
-    """What the app knows of a client: its published run, never its mapping or its warehouse."""
+    """What the app knows of a client: its published run, never its mapping or its warehouse.
+
+    A run whose quality gate failed is published too (its gate results, loaded files and mapping problems:
+    what to fix), but its figures are not: the snapshot then carries the marts and model results of the
+    last run that passed (``data_run_id``), and ``reason`` says what failed.
+    """
 
     id: str
     name: str
     industry: str
     timezone: str
     models: tuple[str, ...] = ()  # the standard models its mapping asks for
+    run_id: str = ""  # the newest run, the one the snapshot was published for
+    status: str = ""  # published | gate_failed
+    finished_at: Any = None
+    gate_passed: bool | None = None
+    data_run_id: str | None = None  # the run whose figures (marts, model results) are shown; None: none yet
+    data_finished_at: Any = None
+    reason: str = ""  # why the newest run's figures are not shown (the gate's top failures)
+
+    @property
+    def figures_held_back(self) -> bool:
+        """The newest delivery failed the quality gate: the figures shown are an earlier run's, or none."""
+        return self.status == "gate_failed"
+
+
+def _text(value: Any) -> str:
+    """A meta.run cell as text ('' for missing: None, NaN, NA, NaT)."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+def _missing_to_none(value: Any) -> Any:
+    return None if _text(value) == "" else value
 
 
 def _published_ids() -> list[str]:
@@ -125,13 +153,26 @@ def clients(user: User) -> list[PublishedClient]:
     found = []
     for client_id in visible_clients(user, _published_ids()):
         info = run_info(user, client_id) or {}
+        status = _text(info.get("status"))
+        run_id = _text(info.get("run_id"))
+        # Snapshots from before data_run_id: a passed run shows its own figures.
+        data_run_id = _text(info.get("data_run_id")) or (run_id if status == "published" else "")
+        gate_passed = _missing_to_none(info.get("gate_passed"))
         found.append(
             PublishedClient(
                 id=client_id,
-                name=str(info.get("client_name") or client_id),
-                industry=str(info.get("industry") or ""),
-                timezone=str(info.get("timezone") or "Asia/Seoul"),
-                models=tuple(m for m in str(info.get("models") or "").split(", ") if m),
+                name=_text(info.get("client_name")) or client_id,
+                industry=_text(info.get("industry")),
+                timezone=_text(info.get("timezone")) or "Asia/Seoul",
+                models=tuple(m for m in _text(info.get("models")).split(", ") if m),
+                run_id=run_id,
+                status=status,
+                finished_at=_missing_to_none(info.get("finished_at")),
+                gate_passed=None if gate_passed is None else bool(gate_passed),
+                data_run_id=data_run_id or None,
+                data_finished_at=_missing_to_none(info.get("data_finished_at"))
+                or (_missing_to_none(info.get("finished_at")) if data_run_id == run_id else None),
+                reason=_text(info.get("reason")),
             )
         )
     return found
@@ -227,6 +268,11 @@ def program_overview(user: User) -> pd.DataFrame:
                 "finished_at": info["finished_at"] if info else None,
                 "status": info["status"] if info else "never run",
                 "gate_passed": info["gate_passed"] if info else None,
+                # Where the figures (average OEE, models) come from: an earlier run after a failed gate.
+                "figures_held_back": config.figures_held_back,
+                "data_run_id": config.data_run_id,
+                "data_finished_at": config.data_finished_at,
+                "reason": config.reason,
                 "expectations_passed": len(gate) - failed,
                 "expectations_failed": failed,
                 "models": ", ".join(

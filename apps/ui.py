@@ -69,6 +69,32 @@ def client_header(title: str, config: data.PublishedClient) -> None:
     st.caption(f"{config.name} · `{config.id}`" + (f" · {config.industry}" if config.industry else ""))
 
 
+def held_back_message(config: data.PublishedClient) -> str | None:
+    """What a page of figures says when the newest delivery failed the gate (None when it passed)."""
+    if not config.figures_held_back:
+        return None
+    failed = (
+        f"A newer delivery (run {config.run_id}, {when(config.finished_at, config.timezone)}) failed the "
+        f"quality gate: {config.reason or 'see Data quality'}."
+    )
+    if config.data_run_id:
+        shown = f"run {config.data_run_id}"
+        if not is_missing(config.data_finished_at):
+            shown += f", {when(config.data_finished_at, config.timezone)}"
+        return f"{failed} The figures below are from {shown}."
+    return f"{failed} No delivery has passed the quality gate yet, so there are no figures to show."
+
+
+def held_back_banner(user: User, config: data.PublishedClient) -> None:
+    """The one banner every page of figures shows when they come from an earlier run than the newest.
+
+    Reads the client's published run through ``data`` (which checks the login first), never from ``config``.
+    """
+    message = held_back_message(data.client(user, config.id))
+    if message:
+        st.warning(message, icon=":material/history:")
+
+
 # -- formats ---------------------------------------------------------------------------------------
 def is_missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))

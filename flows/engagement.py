@@ -3,11 +3,18 @@
 Each stage is a task with a log line a consultant can read. Retries are declared only where a retry can
 help (file I/O that may meet a transiently locked file); dbt, the gate and training are deterministic,
 so retrying them would only repeat the same failure.
+
+Every run converges, wherever an earlier one was stopped (even by kill -9): each stage either completes
+or leaves nothing the next run trusts. Before anything trains, the MLflow store is made whole and the
+runs a stopped process left RUNNING are closed as FAILED; training registers a version only once its run
+finished; the alias ``champion`` moves only after the snapshot that shows it is published. A run whose
+gate fails publishes its gate results beside the last good marts, and ends as ``gate_failed``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -28,6 +35,12 @@ from forgeline.warehouse import table_row_counts  # noqa: E402
 # Great Expectations and MLflow keep process-wide state (contexts, the SQLite store): when clients run
 # side by side in threads, their gate and training steps take turns.
 _GATE_AND_TRAIN_LOCK = threading.Lock()
+
+# Forgeline's own progress lines (files loading, each dbt model built, the model being logged, the
+# snapshot switch) go into the run logs: Prefect passes the logger on but not a level.
+logging.getLogger("forgeline").setLevel(logging.INFO)
+
+REASONS_SHOWN = 3  # the gate's failures named in a snapshot's reason (all are in meta.gate_results)
 
 
 @dataclasses.dataclass
@@ -87,6 +100,7 @@ def standardize(home: str, config: ClientConfig) -> dict[str, int]:
 
     logger = get_run_logger()
     settings = get_settings(home)
+    logger.info("Compiling the mapping of %s into its mapped views…", config.id)
     problems = apply_mapping(settings, config)
     if problems:
         logger.warning(
@@ -95,6 +109,7 @@ def standardize(home: str, config: ClientConfig) -> dict[str, int]:
             len(problems),
             " | ".join(p.describe() for p in problems[:5]),
         )
+    logger.info("dbt build of %s starts…", config.id)
     result = run_dbt(settings, config, "build")
     logger.info("dbt build for %s: %s", config.id, result.summary())
     counts = table_row_counts(settings, config.id, "core")
@@ -109,6 +124,7 @@ def quality_gate(home: str, config: ClientConfig) -> Any:
 
     logger = get_run_logger()
     with _GATE_AND_TRAIN_LOCK:
+        logger.info("Quality gate of %s starts…", config.id)
         gate = run_gate(get_settings(home), config)
     if gate.passed:
         logger.info("Quality gate passed for %s (%d expectations).", config.id, len(gate.results))
@@ -133,6 +149,7 @@ def train(home: str, config: ClientConfig, gate: Any) -> list[Any]:
 
     logger = get_run_logger()
     with _GATE_AND_TRAIN_LOCK:
+        logger.info("Training of %s starts: %s.", config.id, ", ".join(config.models))
         results = train_client_models(get_settings(home), config, gate)
     for r in results:
         verdict = "beats" if r.beats_baseline else "does NOT beat"
@@ -144,18 +161,57 @@ def train(home: str, config: ClientConfig, gate: Any) -> list[Any]:
             verdict,
             r.baseline_name,
             r.baseline_metric,
-            " → champion" if r.is_champion else "",
+            " → champion once published" if r.is_champion else "",
         )
     return results
+
+
+@task(task_run_name="mlflow store {config.id}", cache_policy=NO_CACHE)
+def prepare_models_store(home: str, config: ClientConfig) -> list[str]:
+    """Before anything trains: the MLflow store whole and current, and a stopped run's leftovers closed."""
+    from forgeline.standard_models import prepare_client_store
+
+    with _GATE_AND_TRAIN_LOCK:
+        return prepare_client_store(get_settings(home), config.id)
 
 
 @task(task_run_name="publish {config.id}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def publish(home: str, config: ClientConfig, run: RunInfo, gate: Any, models: list[Any]) -> str:
     """Write the client's read-only snapshot and switch the apps to it."""
+    logger = get_run_logger()
+    logger.info("Publishing %s for %s…", run.run_id, config.id)
     gate_frame = gate.to_frame() if gate is not None else None
     snapshot = publish_client(get_settings(home), config, run, gate_frame, models)
-    get_run_logger().info("Published %s for %s.", snapshot.name, config.id)
+    logger.info("Published %s for %s.", snapshot.name, config.id)
     return snapshot.name
+
+
+@task(task_run_name="champion {config.id}", cache_policy=NO_CACHE)
+def promote(home: str, config: ClientConfig, models: list[Any]) -> list[str]:
+    """Move ``champion`` to the versions the snapshot just published shows as champion (never before)."""
+    from forgeline.standard_models import promote_champions
+
+    logger = get_run_logger()
+    logger.info("Champion aliases of %s: checking…", config.id)
+    with _GATE_AND_TRAIN_LOCK:
+        moved = promote_champions(get_settings(home), models)
+    for name in moved:
+        logger.info("%s: champion moved to the version just published.", name)
+    return moved
+
+
+def gate_reason(gate: Any, shown: int = REASONS_SHOWN) -> str:
+    """The gate's first failures in a sentence a client can act on (all are in meta.gate_results)."""
+    failed = gate.failed()
+    named = [
+        f"core.{o.table_name}{'.' + o.column_name if o.column_name else ''} failed {o.expectation_type}"
+        + (f" (observed {o.observed})" if o.observed else "")
+        for o in failed[:shown]
+    ]
+    more = len(failed) - shown
+    return (
+        "; ".join(named) + (f"; and {more} more" if more > 0 else "") if named else "the quality gate failed"
+    )
 
 
 @flow(name="client-engagement", flow_run_name="engagement-{client_id}", log_prints=True)
@@ -175,8 +231,15 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
         outcome.seconds[stage] = round(now - clock, 2)
         clock = now
 
+    logger = get_run_logger()
     # One writer per client: a second run of this client (another process) stops here, not in DuckDB.
     with client_lock(settings, client_id):
+        if config.models:
+            interrupted = prepare_models_store(home, config)
+            if interrupted:
+                logger.warning("Closed %d MLflow run(s) a stopped process left running.", len(interrupted))
+            lap("mlflow store")
+        logger.info("Ingest of %s starts…", client_id)
         outcome.files_loaded, outcome.files_skipped, outcome.files_rejected = ingest(home, config)
         lap("ingest")
         outcome.core_rows = standardize(home, config)
@@ -191,8 +254,17 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
         outcome.models = [dataclasses.asdict(m) if dataclasses.is_dataclass(m) else dict(m) for m in models]
         lap("train")
         status = "published" if gate.passed else "gate_failed"
-        run = RunInfo(run_id=outcome.run_id, started_at=started, status=status, gate_passed=gate.passed)
+        run = RunInfo(
+            run_id=outcome.run_id,
+            started_at=started,
+            status=status,
+            gate_passed=gate.passed,
+            reason=None if gate.passed else gate_reason(gate),
+        )
         outcome.snapshot = publish(home, config, run, gate, models)
         lap("publish")
+        if models:
+            promote(home, config, models)
+            lap("champion")
         outcome.status = status
     return outcome

@@ -43,7 +43,8 @@ def program_flow(home: str | None = None, clients: list[str] | None = None) -> l
     logger = get_run_logger()
     settings = get_settings(home)
     home = str(settings.home)
-    known = [c.id for c in list_clients(settings)]
+    configs = list_clients(settings)
+    known = [c.id for c in configs]
     chosen = clients or known
     unknown = sorted(set(chosen) - set(known))
     if unknown:
@@ -53,6 +54,12 @@ def program_flow(home: str | None = None, clients: list[str] | None = None) -> l
     run_id = new_run_id()
     started = datetime.now(UTC)
     logger.info("Program run %s: %d client(s), %d side by side.", run_id, len(chosen), PARALLEL_CLIENTS)
+    if any(c.models for c in configs if c.id in chosen):
+        # Once, before any client trains (created atomically the first time: see standard_models/store.py).
+        from forgeline.standard_models import ensure_mlflow_store
+
+        logger.info("MLflow store: checking…")
+        ensure_mlflow_store(settings)
 
     futures = {client_id: run_engagement.submit(client_id, home) for client_id in chosen}
     outcomes: list[EngagementOutcome] = []

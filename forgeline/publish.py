@@ -2,7 +2,13 @@
 
 Apps only ever open the snapshot that ``CURRENT`` names, read-only. A snapshot is written under a
 temporary name, closed, renamed, and only then does ``CURRENT`` move to it (``os.replace`` is atomic),
-so a client always sees one complete run and no app holds a lock on a file a flow is writing.
+so a client always sees one complete run and no app holds a lock on a file a flow is writing. What a
+killed publish left behind (``.partial`` files) is removed at the client's next publish.
+
+Nothing wrong is published: the snapshot of a run whose quality gate failed carries that run's gate
+results, load records and mapping problems (what the client must fix), but the marts and model results
+of the last run that passed (``meta.run.data_run_id`` names it; none if no run ever passed), so the apps
+keep showing good figures and say that a newer delivery failed, and why (``meta.run.reason``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ log = logging.getLogger("forgeline.publish")
 
 CURRENT_POINTER = "CURRENT"
 SNAPSHOTS_KEPT = 3
+PUBLISHED = "published"
+GATE_FAILED = "gate_failed"
 
 MODEL_COLUMNS = [
     "model_name",
@@ -55,6 +63,7 @@ class RunInfo:
     started_at: datetime
     status: str  # published | gate_failed
     gate_passed: bool | None
+    reason: str | None = None  # why the run's data is not published (the gate's top failures)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -88,14 +97,65 @@ def current_snapshot(settings: Settings, client_id: str) -> Path | None:
 def current_run_info(settings: Settings, client_id: str) -> dict[str, Any] | None:
     """The ``meta.run`` row of the client's current snapshot (None before the first publish)."""
     snapshot = current_snapshot(settings, client_id)
-    if snapshot is None:
+    return _run_row(snapshot) if snapshot is not None else None
+
+
+def _run_row(snapshot: Path) -> dict[str, Any] | None:
+    """A snapshot's ``meta.run`` row; None if the file cannot be read as one."""
+    try:
+        con = duckdb.connect(str(snapshot), read_only=True)
+    except duckdb.Error:
         return None
-    con = duckdb.connect(str(snapshot), read_only=True)
     try:
         frame = con.execute("SELECT * FROM meta.run").df()
+    except duckdb.Error:
+        return None
     finally:
         con.close()
     return frame.iloc[0].to_dict() if len(frame) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class GoodData:
+    """Where the last marts that passed the gate are: a snapshot, and the run that produced them."""
+
+    snapshot: Path
+    run_id: str
+    finished_at: Any
+
+
+def last_good_data(settings: Settings, client_id: str) -> GoodData | None:
+    """The newest published snapshot holding marts of a run that passed its gate (None: there never was one).
+
+    The current snapshot first: it holds good marts if its run passed, or if it already carries the marts
+    of an earlier run that did (``data_run_id``); then the other kept snapshots, newest first.
+    """
+    folder = settings.published_dir(client_id)
+    current = current_snapshot(settings, client_id)
+    others = sorted((p for p in folder.glob("*.duckdb") if p != current), key=lambda p: p.name, reverse=True)
+    for snapshot in [*([current] if current else []), *others]:
+        row = _run_row(snapshot)
+        if row is None:
+            continue
+        if row.get("status") == PUBLISHED:  # its own marts, and its gate passed
+            return GoodData(snapshot, str(row["run_id"]), row.get("finished_at"))
+        data_run_id = row.get("data_run_id")
+        if isinstance(data_run_id, str) and data_run_id:
+            return GoodData(snapshot, data_run_id, row.get("data_finished_at"))
+    return None
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Files a killed publish left: a snapshot never renamed (and its WAL), a pointer never switched."""
+    for leftover in [*folder.glob(".*.duckdb.partial*"), folder / f".{CURRENT_POINTER}.tmp"]:
+        if leftover.exists():
+            log.info("Removing %s, left by an interrupted publish.", leftover.name)
+            leftover.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
 
 
 def publish_client(
@@ -105,12 +165,19 @@ def publish_client(
     gate_results: pd.DataFrame | None,
     model_results: Sequence[Any],
 ) -> Path:
-    """Copy the client's marts and this run's results into a new snapshot and make it current."""
+    """Copy the client's marts and this run's results into a new snapshot and make it current.
+
+    For a run whose gate failed, the marts and model results come from the last good snapshot instead
+    (see the module's docstring); ``run.reason`` says what failed.
+    """
     folder = settings.published_dir(config.id)
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(folder)
     final = folder / f"{run.run_id}.duckdb"
     partial = folder / f".{run.run_id}.duckdb.partial"
-    partial.unlink(missing_ok=True)
+    held_back = run.status == GATE_FAILED or run.gate_passed is False
+    good = last_good_data(settings, config.id) if held_back else None
+    finished_at = datetime.now(UTC)
 
     gate_frame = gate_results if gate_results is not None else pd.DataFrame(columns=GATE_COLUMNS)
     gate_frame = gate_frame.reindex(columns=GATE_COLUMNS)
@@ -133,30 +200,46 @@ def publish_client(
                 "timezone": config.timezone,
                 "models": ", ".join(config.models),
                 "started_at": run.started_at,
-                "finished_at": datetime.now(UTC),
+                "finished_at": finished_at,
                 "status": run.status,
                 "gate_passed": run.gate_passed,
+                # The run whose marts (and model results) this snapshot holds, and when it finished.
+                "data_run_id": (good.run_id if good else None) if held_back else run.run_id,
+                "data_finished_at": (good.finished_at if good else None) if held_back else finished_at,
+                "reason": run.reason,
             }
         ]
-    )
+    ).astype({"data_run_id": "string", "reason": "string"})
+    run_frame["data_finished_at"] = pd.to_datetime(run_frame["data_finished_at"], utc=True)
 
+    log.info("Writing snapshot %s for %s…", final.name, config.id)
     con = duckdb.connect(str(partial))
     try:
         con.execute("ATTACH ? AS warehouse (READ_ONLY)", [str(settings.warehouse_path(config.id))])
         con.execute("CREATE SCHEMA marts")
         con.execute("CREATE SCHEMA meta")
-        marts = [
-            row[0]
-            for row in con.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_catalog = 'warehouse' AND table_schema = 'marts' ORDER BY table_name"
-            ).fetchall()
-        ]
+        # The marts to publish: this run's, or for a failed gate the last good snapshot's (or none).
+        source = "warehouse"
+        if held_back and good is not None:
+            con.execute("ATTACH ? AS previous (READ_ONLY)", [str(good.snapshot)])
+            source = "previous"
+            models_frame, features_frame = _previous_models(con, models_frame, features_frame)
+        marts = (
+            []
+            if held_back and good is None
+            else [
+                row[0]
+                for row in con.execute(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_catalog = ? AND table_schema = 'marts' ORDER BY table_name",
+                    [source],
+                ).fetchall()
+            ]
+        )
         for table in marts:
             # Only this client's rows, even if a mart were ever built wider than one client.
             con.execute(
-                f'CREATE TABLE marts."{table}" AS '
-                f'SELECT * FROM warehouse.marts."{table}" WHERE client_id = ?',
+                f'CREATE TABLE marts."{table}" AS SELECT * FROM {source}.marts."{table}" WHERE client_id = ?',
                 [config.id],
             )
         profile = _table_profile(con)
@@ -185,16 +268,49 @@ def publish_client(
             target = "mapping_problems" if schema == "mapped" else name.lstrip("_")
             con.execute(f'CREATE TABLE meta.{target} AS SELECT * FROM warehouse.{schema}."{name}"')
         con.execute("DETACH warehouse")
+        if source == "previous":
+            con.execute("DETACH previous")
     finally:
         con.close()
 
+    _fsync(partial)
     os.replace(partial, final)
     pointer_tmp = folder / f".{CURRENT_POINTER}.tmp"
     pointer_tmp.write_text(final.name, encoding="utf-8")
+    _fsync(pointer_tmp)
+    log.info("Switching %s of %s to %s…", CURRENT_POINTER, config.id, final.name)
     os.replace(pointer_tmp, folder / CURRENT_POINTER)
-    log.info("Published %s for %s (%d marts).", final.name, config.id, len(marts))
+    if held_back:
+        log.warning(
+            "Published %s for %s: its quality gate failed, so it shows the marts of run %s.",
+            final.name,
+            config.id,
+            good.run_id if good else "(none: no run has passed yet)",
+        )
+    else:
+        log.info("Published %s for %s (%d marts).", final.name, config.id, len(marts))
     _prune(folder, keep=final.name)
     return final
+
+
+def _previous_models(
+    con: duckdb.DuckDBPyConnection, models: pd.DataFrame, features: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The last good snapshot's model results (a failed gate trains nothing; the champion stays)."""
+    found = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = 'previous' AND table_schema = 'meta'"
+        ).fetchall()
+    }
+    if "model_results" in found:
+        models = con.execute("SELECT * FROM previous.meta.model_results").df().reindex(columns=MODEL_COLUMNS)
+    if "model_features" in found:
+        features = (
+            con.execute("SELECT * FROM previous.meta.model_features").df().reindex(columns=FEATURE_COLUMNS)
+        )
+    return models, features
 
 
 def _table_profile(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
+import pytest
 
 from forgeline.clients import ClientConfig
 from forgeline.publish import RunInfo, current_run_info, current_snapshot, new_run_id, publish_client
@@ -81,3 +82,134 @@ def test_old_snapshots_are_pruned_and_no_partial_files_remain(workspace: Setting
     remaining = sorted(p.name for p in workspace.published_dir(config.id).iterdir())
     assert remaining == sorted([*names[-3:], "CURRENT"])
     assert (workspace.published_dir(config.id) / "CURRENT").read_text() == names[-1]
+
+
+def publish_run(
+    settings: Settings, config: ClientConfig, run_id: str, passed: bool, reason: str | None = None
+) -> str:
+    run = RunInfo(
+        run_id=run_id,
+        started_at=datetime.now(UTC),
+        status="published" if passed else "gate_failed",
+        gate_passed=passed,
+        reason=reason,
+    )
+    gate = pd.DataFrame(
+        [{"suite_name": "s", "table_name": "fct_cycles", "expectation_type": "e", "success": passed}]
+    )
+    return publish_client(settings, config, run, gate, []).name
+
+
+def snapshot_state(settings: Settings, client_id: str) -> tuple[dict, list, list]:
+    con = duckdb.connect(str(current_snapshot(settings, client_id)), read_only=True)
+    try:
+        run = con.execute("SELECT * FROM meta.run").df().iloc[0].to_dict()
+        marts = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY table_name"
+        ).fetchall()
+        oee = con.execute("SELECT oee FROM marts.oee_daily").fetchall() if marts else []
+        gate = con.execute("SELECT success FROM meta.gate_results").fetchall()
+    finally:
+        con.close()
+    return run, oee, gate
+
+
+def test_a_failed_gate_publishes_its_results_beside_the_last_good_marts(workspace: Settings) -> None:
+    config = make_config()
+    make_warehouse(workspace, config.id, oee=0.61)
+    publish_run(workspace, config, "20260101T000000000000Z", passed=True)
+
+    make_warehouse(workspace, config.id, oee=0.01)  # the bad delivery's marts: never published
+    publish_run(workspace, config, "20260102T000000000000Z", passed=False, reason="core.fct_cycles failed e")
+    run, oee, gate = snapshot_state(workspace, config.id)
+    assert oee == [(0.61,)]
+    assert gate == [(False,)]  # its own gate results: what the client must fix
+    assert (run["status"], run["gate_passed"]) == ("gate_failed", False)
+    assert run["run_id"] == "20260102T000000000000Z" and run["data_run_id"] == "20260101T000000000000Z"
+    assert run["reason"] == "core.fct_cycles failed e" and run["data_finished_at"] < run["finished_at"]
+
+    # Failing again: still the last good run's figures, not the failed run's copy of a copy.
+    make_warehouse(workspace, config.id, oee=0.02)
+    publish_run(workspace, config, "20260103T000000000000Z", passed=False, reason="again")
+    run, oee, _ = snapshot_state(workspace, config.id)
+    assert oee == [(0.61,)] and run["data_run_id"] == "20260101T000000000000Z"
+
+    make_warehouse(workspace, config.id, oee=0.70)
+    publish_run(workspace, config, "20260104T000000000000Z", passed=True)
+    run, oee, _ = snapshot_state(workspace, config.id)
+    assert oee == [(0.70,)] and run["data_run_id"] == run["run_id"] and run["reason"] is None
+
+
+def test_a_failed_gate_with_no_good_run_before_publishes_no_marts(workspace: Settings) -> None:
+    config = make_config()
+    make_warehouse(workspace, config.id, oee=0.01)
+    publish_run(workspace, config, "20260102T000000000000Z", passed=False, reason="nothing passed")
+    run, oee, gate = snapshot_state(workspace, config.id)
+    assert oee == [] and gate == [(False,)]
+    assert run["data_run_id"] is None and run["status"] == "gate_failed"
+
+
+def test_what_a_killed_publish_left_is_removed_at_the_next_publish(workspace: Settings) -> None:
+    config = make_config()
+    make_warehouse(workspace, config.id, oee=0.5)
+    folder = workspace.published_dir(config.id)
+    folder.mkdir(parents=True)
+    leftovers = [
+        folder / ".20260101T000000000000Z.duckdb.partial",
+        folder / ".20260101T000000000000Z.duckdb.partial.wal",
+        folder / ".CURRENT.tmp",
+    ]
+    for leftover in leftovers:
+        leftover.write_bytes(b"half")
+    name = publish(workspace, config, 1)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([name, "CURRENT"])
+
+
+def make_oee_warehouse(settings: Settings, client_id: str, oee: float) -> None:
+    """A warehouse whose oee_daily has the mart's columns (the KPI page reads them all)."""
+    make_warehouse(settings, client_id, oee)
+    con = duckdb.connect(str(settings.warehouse_path(client_id)))
+    con.execute(
+        "CREATE OR REPLACE TABLE marts.oee_daily AS SELECT ? AS client_id, 'M1' AS machine_id, "
+        "'Press 1' AS machine_name, DATE '2026-01-01' AS production_date, 28800.0 AS planned_time_s, "
+        "25000.0 AS run_time_s, 1000 AS total_count, 990 AS good_count, 0.87 AS availability, "
+        "0.9 AS performance, 0.99 AS quality, ? AS oee",
+        [client_id, oee],
+    )
+    con.close()
+
+
+@pytest.mark.app
+def test_the_client_pages_say_the_figures_are_from_the_last_good_run(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from apps import data
+    from forgeline.auth import User, set_login
+    from forgeline.settings import REPO_ROOT
+
+    config = make_config()
+    make_oee_warehouse(workspace, config.id, oee=0.61)
+    publish_run(workspace, config, "20260101T000000000000Z", passed=True)
+    make_oee_warehouse(workspace, config.id, oee=0.01)
+    publish_run(workspace, config, "20260102T000000000000Z", passed=False, reason="core.fct_cycles failed e")
+
+    consultant = User(username="c", display_name="C", role="consultant")
+    [published] = data.clients(consultant)
+    assert published.figures_held_back and published.reason == "core.fct_cycles failed e"
+    assert (published.run_id, published.data_run_id) == ("20260102T000000000000Z", "20260101T000000000000Z")
+
+    set_login(workspace, "consultant", "a-long-password", "consultant", "C")
+    at = AppTest.from_file(str(REPO_ROOT / "apps" / "forgeline_app.py"), default_timeout=60).run()
+    at.text_input(key="username").input("consultant")
+    at.text_input(key="password").input("a-long-password")
+    at = at.button[0].click().run()
+    for page in ("app_pages/client/models.py", "app_pages/client/kpis.py"):
+        at = at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = " ".join(str(w.value) for w in at.warning)
+        assert "A newer delivery (run 20260102T000000000000Z, " in shown, (page, shown)
+        assert "failed the quality gate: core.fct_cycles failed e." in shown
+        assert "The figures below are from run 20260101T000000000000Z" in shown
+    assert "61.0%" in " ".join(str(m.value) for m in at.metric)  # the good run's OEE, not the failed 1 %

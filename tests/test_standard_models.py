@@ -3,7 +3,16 @@ beat its baseline, and be made champion only then. Real DuckDB, scikit-learn and
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -13,9 +22,16 @@ from mlflow import MlflowClient
 
 from forgeline.clients import ClientConfig
 from forgeline.quality import GateResult
-from forgeline.settings import Settings
-from forgeline.standard_models import TrainingBlocked, build_training_set, train_client_models
+from forgeline.settings import Settings, get_settings
+from forgeline.standard_models import (
+    TrainingBlocked,
+    build_training_set,
+    prepare_client_store,
+    promote_champions,
+    train_client_models,
+)
 from forgeline.standard_models.base import time_ordered_split
+from forgeline.standard_models.store import store_path
 
 pytestmark = pytest.mark.models
 
@@ -109,7 +125,12 @@ def test_the_model_finds_the_planted_cause_and_becomes_champion(workspace: Setti
 
     client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
     registered = client.get_registered_model("planted-plant__defect_prediction")
+    # Registered, but champion only once the snapshot showing it is published.
+    assert "champion" not in registered.aliases
+    assert promote_champions(workspace, [result]) == [result.registered_model]
+    registered = client.get_registered_model("planted-plant__defect_prediction")
     assert str(registered.aliases["champion"]) == result.model_version
+    assert promote_champions(workspace, [result]) == []  # idempotent
     run = client.get_run(result.mlflow_run_id)
     assert run.data.tags["gate_passed"] == "true"
     assert run.data.params["training_data_fingerprint"] == run.data.tags["training_data_fingerprint"]
@@ -125,6 +146,7 @@ def test_a_model_that_does_not_beat_its_baseline_is_not_champion(workspace: Sett
     config = make_client(workspace, "bursts")
     [result] = train_client_models(workspace, config, passed_gate(config.id))
     assert not result.beats_baseline and not result.is_champion
+    assert promote_champions(workspace, [result]) == []
     registered = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri).get_registered_model(
         result.registered_model
     )
@@ -136,3 +158,246 @@ def test_training_is_blocked_when_the_gate_failed(workspace: Settings) -> None:
     failed = GateResult(client_id=config.id, passed=False)
     with pytest.raises(TrainingBlocked, match="quality gate"):
         train_client_models(workspace, config, failed)
+
+
+# -- determinism -------------------------------------------------------------------------------------
+def write_sensor_core(settings: Settings, client_id: str) -> None:
+    """Readings whose hourly means are exactly 0 in real numbers (each value comes with its negative).
+
+    Over 300,000 rows DuckDB aggregates in parallel over several row groups: a float average then comes out
+    as a tiny positive or negative number depending on which thread added what, which used to round to
+    0.0 or -0.0 and change the fingerprint (about 1 build in 10 on this data).
+    """
+    rng = np.random.default_rng(SEED)
+    hours, per_hour = 24 * 14, 160
+    start = pd.Timestamp(datetime(2026, 9, 1, tzinfo=UTC))
+    frames = []
+    for machine in ("M1", "M2"):
+        for tag in ("vibration", "oil_temp", "balance"):
+            half = rng.normal(0, 1, (hours, per_hour // 2))
+            values = rng.permuted(np.concatenate([half, -half], axis=1), axis=1)
+            offsets = rng.integers(0, 3600, (hours, per_hour))
+            read_at = start + pd.to_timedelta((np.arange(hours)[:, None] * 3600 + offsets).ravel(), unit="s")
+            frames.append(
+                pd.DataFrame({"machine_id": machine, "tag": tag, "read_at": read_at, "value": values.ravel()})
+            )
+    readings = pd.concat(frames).sample(frac=1, random_state=SEED).reset_index(drop=True)
+    failures = pd.DataFrame(
+        {
+            "machine_id": ["M1", "M2", "M1", "M2", "M1"],
+            "event_type": "failure",
+            "reported_at": [start + pd.Timedelta(days=d) for d in (2, 4, 7, 11, 12)],
+        }
+    )
+    failures["repair_started_at"] = failures["reported_at"]
+    failures["repair_ended_at"] = failures["reported_at"] + pd.Timedelta(hours=3)
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse_path(client_id)))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS core")
+        con.register("readings_frame", readings)
+        con.register("failures_frame", failures)
+        con.execute("CREATE OR REPLACE TABLE core.fct_sensor_readings AS SELECT * FROM readings_frame")
+        con.execute("CREATE OR REPLACE TABLE core.fct_maintenance_events AS SELECT * FROM failures_frame")
+    finally:
+        con.close()
+
+
+def test_the_same_data_gives_the_same_fingerprint_and_no_new_version(workspace: Settings) -> None:
+    config = ClientConfig(id="sensor-plant", name="센서공장", models=["failure_prediction"])
+    write_sensor_core(workspace, config.id)
+    fingerprints = {
+        build_training_set(workspace, config, "failure_prediction").fingerprint() for _ in range(20)
+    }
+    assert len(fingerprints) == 1, fingerprints
+
+    [first] = train_client_models(workspace, config, passed_gate(config.id))
+    [again] = train_client_models(workspace, config, passed_gate(config.id))
+    assert again.reused and again.model_version == first.model_version
+    client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
+    assert len(client.search_model_versions(f"name = '{first.registered_model}'")) == 1
+
+
+# -- the MLflow store ----------------------------------------------------------------------------------
+def _kill_when(command: str, home: Path, ready: Callable[[], bool], timeout_s: float = 120) -> bool:
+    """Run ``command`` (Python) on ``home`` and SIGKILL it as soon as ``ready()``; False if it ended first."""
+    env = {**os.environ, "FORGELINE_HOME": str(home)}
+    process = subprocess.Popen([sys.executable, "-c", command], env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if ready():
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+                return True
+            time.sleep(0.02)
+        return False
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def _half_migrated(path: Path) -> bool:
+    """The SQLite file exists and MLflow's migrations have begun but not finished."""
+    if not path.exists():
+        return False
+    try:
+        con = sqlite3.connect(path, timeout=0.2)
+        try:
+            version = con.execute("SELECT version_num FROM alembic_version").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    return version is not None and version[0] != _get_latest_schema_revision()
+
+
+def test_a_store_creation_killed_half_way_leaves_nothing_half_built(workspace: Settings) -> None:
+    db = store_path(workspace)
+    assert db is not None
+    killed = _kill_when(
+        "from forgeline.settings import get_settings\n"
+        "from forgeline.standard_models.store import ensure_mlflow_store\n"
+        "ensure_mlflow_store(get_settings())",
+        workspace.home,
+        lambda: any(_half_migrated(p) for p in db.parent.glob(".mlflow.db.*.partial")),
+    )
+    assert killed, "the creation finished before it could be killed"
+    assert not db.exists()  # only ever a whole store, or none
+    config = make_client(workspace, "planted")
+    [result] = train_client_models(workspace, config, passed_gate(config.id))
+    assert result.model_version == "1"
+    assert list(db.parent.glob(".mlflow.db.*.partial")) == []
+
+
+def test_a_store_left_half_migrated_by_a_killed_process_is_repaired(workspace: Settings) -> None:
+    """What MLflow on its own leaves when killed during its first migration (the bug this replaces): the
+    migration is finished on a copy, or, where it cannot be, the file is set aside and a store built anew."""
+    db = store_path(workspace)
+    assert db is not None
+    db.parent.mkdir(parents=True)
+    killed = _kill_when(
+        "from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore\n"
+        f"SqlAlchemyStore('sqlite:///{db}', '{workspace.mlflow_artifact_root.as_uri()}')",
+        workspace.home,
+        lambda: _half_migrated(db),
+    )
+    assert killed, "the migration finished before it could be killed"
+    config = make_client(workspace, "planted")
+    [result] = train_client_models(workspace, config, passed_gate(config.id))
+    assert result.model_version == "1"
+    assert not _half_migrated(db)
+    for aside in db.parent.glob("mlflow.db.broken-*"):  # kept aside, never deleted
+        assert _half_migrated(aside)
+
+
+def test_a_store_that_cannot_be_migrated_is_kept_aside_if_empty_and_refused_if_not(
+    workspace: Settings,
+) -> None:
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+
+    from forgeline.standard_models.store import MlflowStoreError, ensure_mlflow_store
+
+    db = store_path(workspace)
+    assert db is not None
+    ensure_mlflow_store(workspace)
+    # A schema that claims to be at MLflow's first revision: every migration would run again and fail.
+    first = ScriptDirectory.from_config(_get_alembic_config("")).get_base()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE alembic_version SET version_num = ?", [first])
+    con.commit()
+    con.close()
+    damaged = db.read_bytes()
+    _forget_checked_stores()
+    ensure_mlflow_store(workspace)  # nothing in it: kept aside, built anew
+    [aside] = db.parent.glob("mlflow.db.broken-*")
+    assert aside.read_bytes() == damaged and not _half_migrated(db)
+
+    config = make_client(workspace, "planted")
+    train_client_models(workspace, config, passed_gate(config.id))
+    con = sqlite3.connect(db)
+    con.execute("UPDATE alembic_version SET version_num = ?", [first])
+    con.commit()
+    con.close()
+    _forget_checked_stores()
+    with pytest.raises(MlflowStoreError, match="could not be upgraded"):
+        ensure_mlflow_store(workspace)  # it holds runs and models: never set aside without a person
+    assert db.exists()
+
+
+def _forget_checked_stores() -> None:
+    from forgeline.standard_models import store
+
+    store._ENSURED.clear()
+
+
+def test_an_interrupted_run_is_marked_failed_and_never_reused(workspace: Settings) -> None:
+    import mlflow
+
+    config = make_client(workspace, "planted")
+    fingerprint = build_training_set(workspace, config, "defect_prediction").fingerprint()
+    [result] = train_client_models(workspace, config, passed_gate(config.id))
+    client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
+    experiment = client.get_experiment_by_name(f"forgeline/{config.id}")
+    # What a process killed in the middle of training on the same data leaves: a RUNNING run with the
+    # same fingerprint, a model half logged, and (as earlier code registered inside the run) a version.
+    mlflow.set_tracking_uri(workspace.mlflow_tracking_uri)
+    orphan = client.create_run(
+        experiment.experiment_id,
+        tags={"model_name": "defect_prediction", "training_data_fingerprint": fingerprint},
+    )
+    client.create_model_version(
+        result.registered_model, source=f"{orphan.info.artifact_uri}/model", run_id=orphan.info.run_id
+    )
+    assert len(client.search_model_versions(f"name = '{result.registered_model}'")) == 2
+
+    assert prepare_client_store(workspace, config.id) == [orphan.info.run_id]
+    assert client.get_run(orphan.info.run_id).info.status == "FAILED"
+    [version] = client.search_model_versions(f"name = '{result.registered_model}'")
+    assert str(version.version) == result.model_version
+    [again] = train_client_models(workspace, config, passed_gate(config.id))
+    assert again.reused and again.mlflow_run_id == result.mlflow_run_id
+    assert prepare_client_store(workspace, config.id) == []
+
+
+def test_a_copied_workspace_is_self_contained(workspace: Settings, tmp_path: Path) -> None:
+    config = make_client(workspace, "planted")
+    [first] = train_client_models(workspace, config, passed_gate(config.id))
+    promote_champions(workspace, [first])
+
+    copy = get_settings(tmp_path / "copied")
+    shutil.copytree(workspace.home, copy.home)
+    shutil.rmtree(workspace.home)  # nothing may still read from, or write into, the original
+    write_core(copy, config.id, *synthetic_cycles("planted", n=2_500))  # new data: a new version
+
+    [second] = train_client_models(copy, config, passed_gate(config.id))
+    assert not second.reused and second.model_version == "2"
+    promote_champions(copy, [second])
+    assert not workspace.home.exists()
+
+    con = sqlite3.connect(copy.mlflow_dir / "mlflow.db")
+    try:
+        locations = [
+            value
+            for sql in (
+                "SELECT artifact_location FROM experiments",
+                "SELECT artifact_uri FROM runs",
+                "SELECT artifact_location FROM logged_models",
+                "SELECT storage_location FROM model_versions",
+            )
+            for (value,) in con.execute(sql).fetchall()
+        ]
+    finally:
+        con.close()
+    assert locations and all(str(copy.home) in v for v in locations), locations
+    assert not any(str(workspace.home) in v for v in locations)
+    # The first version's model still loads, from the copy.
+    import mlflow
+
+    mlflow.set_tracking_uri(copy.mlflow_tracking_uri)
+    model = mlflow.sklearn.load_model(f"models:/{first.registered_model}/1")
+    assert hasattr(model, "predict_proba")

@@ -3,17 +3,20 @@
 Each entry of :data:`CATALOG` is a module that turns a client's core tables into a leakage-free
 :class:`~forgeline.standard_models.base.TrainingSet`. Training is the same for all: a time-ordered
 holdout, the model beside its naive baseline, everything logged to the program's MLflow store
-(SQLite tracking + registry), the version registered as ``<client>__<model>`` and given the alias
-``champion`` only when it beats the baseline on the holdout.
+(SQLite tracking + registry, see :mod:`forgeline.standard_models.store`), and the version registered as
+``<client>__<model>`` once its run has finished. A version that beats its baseline becomes ``champion``,
+but the alias moves only after the snapshot that shows it is published (:func:`promote_champions`).
 
-Re-running on unchanged data is safe: a run with the same training-data fingerprint is reused, not
-trained and registered again.
+Re-running on unchanged data is safe: a finished run with the same training-data fingerprint is reused,
+not trained and registered again; the same data always gives the same fingerprint (deterministic SQL,
+one training thread).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -33,6 +36,12 @@ from forgeline.standard_models.base import (
     time_ordered_split,
     utc_now,
 )
+from forgeline.standard_models.store import (
+    ensure_mlflow_store,
+    experiment_name,
+    recover_interrupted,
+    tracking_client,
+)
 
 log = logging.getLogger("forgeline.standard_models")
 
@@ -46,6 +55,7 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
 ]
+MODEL_URI_TAG = "forgeline.model_uri"  # set inside the run once its model is logged
 PRIMARY_METRIC = "pr_auc"
 TOP_FEATURES = 10
 MODEL_PARAMS: dict[str, Any] = {
@@ -69,19 +79,16 @@ def registered_model_name(client_id: str, model_name: str) -> str:
 
 
 def _experiment_id(client: Any, settings: Settings, client_id: str) -> str:
-    name = f"forgeline/{client_id}"
-    experiment = client.get_experiment_by_name(name)
+    experiment = client.get_experiment_by_name(experiment_name(client_id))
     if experiment is not None:
         return experiment.experiment_id
     location = settings.mlflow_artifact_root / client_id
     location.mkdir(parents=True, exist_ok=True)
-    return client.create_experiment(name, artifact_location=location.as_uri())
+    return client.create_experiment(experiment_name(client_id), artifact_location=location.as_uri())
 
 
-def _reused_result(
-    client: Any, experiment_id: str, model_name: str, fingerprint: str, registered: str
-) -> ModelResult | None:
-    """The earlier run trained on exactly this data, if its model was registered."""
+def _finished_run(client: Any, experiment_id: str, model_name: str, fingerprint: str) -> Any | None:
+    """The latest run that finished training on exactly this data (a killed or failed run never counts)."""
     runs = client.search_runs(
         [experiment_id],
         filter_string=(
@@ -91,24 +98,52 @@ def _reused_result(
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
-    if not runs:
+    return runs[0] if runs else None
+
+
+def _registered_version(client: Any, registered: str, run: Any) -> str | None:
+    """The registered version of a finished run's model; registered now if a stop came in between.
+
+    A run registers only after it finished (its model complete), so a version always has a whole model
+    behind it. A process stopped between the two leaves a finished run without a version: the next run on
+    the same data registers it here instead of training again. None for a run without a recorded model.
+    """
+    from mlflow.exceptions import MlflowException
+
+    run_id = run.info.run_id
+    versions = client.search_model_versions(f"name = '{registered}' and run_id = '{run_id}'")
+    if versions:
+        return str(max(int(v.version) for v in versions))
+    model_uri = run.data.tags.get(MODEL_URI_TAG)
+    if not model_uri:
         return None
-    run = runs[0]
-    versions = client.search_model_versions(f"name = '{registered}' and run_id = '{run.info.run_id}'")
-    if not versions:
-        return None
-    version = str(max(int(v.version) for v in versions))
-    return _result_from_run(
-        client, run, registered, version, _load_top_features(client, run.info.run_id), reused=True
+    log.info("Registering run %s as a version of %s…", run_id, registered)
+    try:
+        client.create_registered_model(registered)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    version = client.create_model_version(
+        name=registered,
+        source=model_uri,
+        run_id=run_id,
+        model_id=model_uri.removeprefix("models:/"),
+        tags={"training_data_fingerprint": run.data.tags.get("training_data_fingerprint", "")},
     )
+    log.info("Registered %s version %s.", registered, version.version)
+    return str(version.version)
 
 
 def _result_from_run(
-    client: Any, run: Any, registered: str, version: str, top_features: list[dict[str, Any]], reused: bool
+    run: Any, registered: str, version: str, top_features: list[dict[str, Any]], reused: bool
 ) -> ModelResult:
-    """What publish shows of one model version, read from its MLflow run (new or reused alike)."""
+    """What publish shows of one model version, read from its MLflow run (new or reused alike).
+
+    ``is_champion`` says what the published snapshot shows: the version becomes champion when it beats
+    its baseline. The alias itself moves only after that snapshot is published (:func:`promote_champions`).
+    """
     tags, metrics = run.data.tags, run.data.metrics
-    aliases = client.get_registered_model(registered).aliases
+    beats = tags.get("beats_baseline") == "true"
     return ModelResult(
         model_name=tags["model_name"],
         registered_model=registered,
@@ -117,9 +152,9 @@ def _result_from_run(
         model_metric=float(metrics[f"holdout_{PRIMARY_METRIC}"]),
         baseline_name=tags.get("baseline_name", ""),
         baseline_metric=float(metrics[f"baseline_{PRIMARY_METRIC}"]),
-        beats_baseline=tags.get("beats_baseline") == "true",
+        beats_baseline=beats,
         model_version=version,
-        is_champion=str(aliases.get(CHAMPION_ALIAS)) == version,
+        is_champion=beats,
         mlflow_run_id=run.info.run_id,
         n_train=int(metrics["n_train"]),
         n_test=int(metrics["n_test"]),
@@ -143,49 +178,26 @@ def _load_top_features(client: Any, run_id: str) -> list[dict[str, Any]]:
             return json.load(handle)
 
 
-def _train_one(
-    settings: Settings, config: ClientConfig, model_name: str, data: TrainingSet, gate: Any
-) -> ModelResult:
-    import mlflow
-    import sklearn
-    from mlflow import MlflowClient
+def _fit(data: TrainingSet) -> tuple[Any, Any, dict[str, float], dict[str, float], list[dict[str, Any]]]:
+    """Fit on the earlier part, score model and baseline on the holdout; one thread, so always the same."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.inspection import permutation_importance
-
-    module = CATALOG[model_name]
-    registered = registered_model_name(config.id, model_name)
-    fingerprint = data.fingerprint()
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
-    client = MlflowClient(
-        tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
-    )
-    experiment_id = _experiment_id(client, settings, config.id)
-
-    reused = _reused_result(client, experiment_id, model_name, fingerprint, registered)
-    if reused is not None:
-        log.info(
-            "%s %s: training data unchanged (fingerprint %s); keeping run %s, version %s.",
-            config.id,
-            model_name,
-            fingerprint[:12],
-            reused.mlflow_run_id,
-            reused.model_version,
-        )
-        return reused
+    from threadpoolctl import threadpool_limits
 
     split = time_ordered_split(data)
     features, label = data.features, data.label.to_numpy()
-    model = HistGradientBoostingClassifier(categorical_features="from_dtype", **MODEL_PARAMS)
-    model.fit(features[split.train], label[split.train])
     test_features, test_label = features[split.test], label[split.test]
-    score = model.predict_proba(test_features)[:, 1]
+    # One OpenMP/BLAS thread: parallel reductions add floats in no fixed order, and the same data must
+    # give the same model to the last bit (the training sets here are small; the cost is a few seconds).
+    with threadpool_limits(limits=1):
+        model = HistGradientBoostingClassifier(categorical_features="from_dtype", **MODEL_PARAMS)
+        model.fit(features[split.train], label[split.train])
+        score = model.predict_proba(test_features)[:, 1]
+        importance = permutation_importance(
+            model, test_features, test_label, scoring="average_precision", n_repeats=3, random_state=0
+        )
     metrics = ranking_metrics(test_label, score, "holdout_")
     baseline = ranking_metrics(test_label, data.baseline_score.to_numpy()[split.test], "baseline_")
-    beats = metrics[f"holdout_{PRIMARY_METRIC}"] > baseline[f"baseline_{PRIMARY_METRIC}"]
-    importance = permutation_importance(
-        model, test_features, test_label, scoring="average_precision", n_repeats=3, random_state=0
-    )
     ranked = np.argsort(-importance.importances_mean, kind="stable")[:TOP_FEATURES]
     top_features = [
         {
@@ -195,6 +207,47 @@ def _train_one(
         }
         for r, i in enumerate(ranked)
     ]
+    return model, split, metrics, baseline, top_features
+
+
+def _train_one(
+    settings: Settings, config: ClientConfig, model_name: str, data: TrainingSet, gate: Any
+) -> ModelResult:
+    import mlflow
+    import sklearn
+
+    module = CATALOG[model_name]
+    registered = registered_model_name(config.id, model_name)
+    fingerprint = data.fingerprint()
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    client = tracking_client(settings)
+    experiment_id = _experiment_id(client, settings, config.id)
+
+    earlier = _finished_run(client, experiment_id, model_name, fingerprint)
+    version = _registered_version(client, registered, earlier) if earlier is not None else None
+    if earlier is not None and version is not None:
+        log.info(
+            "%s %s: training data unchanged (fingerprint %s); keeping run %s, version %s.",
+            config.id,
+            model_name,
+            fingerprint[:12],
+            earlier.info.run_id,
+            version,
+        )
+        top = _load_top_features(client, earlier.info.run_id)
+        return _result_from_run(earlier, registered, version, top, reused=True)
+
+    log.info(
+        "%s %s: training on %s rows (fingerprint %s)…",
+        config.id,
+        model_name,
+        f"{len(data.label):,}",
+        fingerprint[:12],
+    )
+    model, split, metrics, baseline, top_features = _fit(data)
+    label = data.label.to_numpy()
+    beats = metrics[f"holdout_{PRIMARY_METRIC}"] > baseline[f"baseline_{PRIMARY_METRIC}"]
     gate_summary = gate.summary()
 
     with mlflow.start_run(
@@ -207,7 +260,7 @@ def _train_one(
                 "holdout": f"time-ordered, last {HOLDOUT_SHARE:.0%} of the time range",
                 "holdout_starts_after": split.cut.isoformat(),
                 "embargo": str(data.embargo),
-                "n_features": features.shape[1],
+                "n_features": data.features.shape[1],
                 "training_data_fingerprint": fingerprint,
             }
         )
@@ -218,7 +271,7 @@ def _train_one(
                 "n_train": int(split.train.sum()),
                 "n_test": int(split.test.sum()),
                 "positives_train": int(label[split.train].sum()),
-                "positives_test": int(test_label.sum()),
+                "positives_test": int(label[split.test].sum()),
             }
         )
         mlflow.set_tags(
@@ -236,21 +289,23 @@ def _train_one(
         )
         mlflow.log_dict(top_features, "feature_importance.json")
         mlflow.log_dict({**data.description, "gate": gate_summary}, "training_set.json")
+        log.info("%s %s: logging the model to MLflow (run %s)…", config.id, model_name, run.info.run_id)
         info = mlflow.sklearn.log_model(
             model,
             name="model",
-            registered_model_name=registered,
             # Explicit requirements: inferring them costs seconds per model and needs no network here.
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}"],
             # MLflow stores sklearn models with skops; these are the types a fitted
             # HistGradientBoostingClassifier holds. We wrote the model ourselves, so we trust them.
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
-        version = str(info.registered_model_version)
+        # Registration comes after the run finished: a run stopped half way never becomes a version.
+        mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
 
-    if beats:
-        client.set_registered_model_alias(registered, CHAMPION_ALIAS, version)
-    else:
+    finished = client.get_run(run.info.run_id)
+    version = _registered_version(client, registered, finished)
+    assert version is not None  # the run just recorded its model
+    if not beats:
         log.warning(
             "%s %s: version %s does not beat its baseline (%s); it is registered but not made champion.",
             config.id,
@@ -258,7 +313,41 @@ def _train_one(
             version,
             data.baseline_name,
         )
-    return _result_from_run(client, client.get_run(run.info.run_id), registered, version, top_features, False)
+    return _result_from_run(finished, registered, version, top_features, reused=False)
+
+
+def promote_champions(settings: Settings, results: Sequence[ModelResult]) -> list[str]:
+    """Move the alias ``champion`` to each version the just-published snapshot shows as champion.
+
+    Called only after the snapshot is published and ``CURRENT`` names it: the alias never points at a
+    version the client's published results do not show. Idempotent: a run stopped before this step has it
+    done by the next run (same data, same versions). Returns the registered models whose alias moved.
+    """
+    if not any(r.is_champion for r in results):
+        return []
+    client = tracking_client(settings)
+    moved = []
+    for result in results:
+        if not result.is_champion:
+            continue
+        current = client.get_registered_model(result.registered_model).aliases.get(CHAMPION_ALIAS)
+        if str(current) == str(result.model_version):
+            continue
+        log.info(
+            "Setting the champion alias of %s to version %s (was %s)…",
+            result.registered_model,
+            result.model_version,
+            current or "none",
+        )
+        client.set_registered_model_alias(result.registered_model, CHAMPION_ALIAS, result.model_version)
+        moved.append(result.registered_model)
+    return moved
+
+
+def prepare_client_store(settings: Settings, client_id: str) -> list[str]:
+    """At a client's run start: the store in order, and what a killed earlier run left open closed."""
+    ensure_mlflow_store(settings)
+    return recover_interrupted(settings, client_id)
 
 
 def model_card(model_name: str) -> str:
@@ -285,6 +374,7 @@ def train_client_models(settings: Settings, config: ClientConfig, gate: Any) -> 
     """Train each of the client's standard models; only after a passed quality gate."""
     if gate is None or not gate.passed:
         raise TrainingBlocked(f"{config.id}: the quality gate did not pass; training is blocked.")
+    ensure_mlflow_store(settings)
     results = []
     for model_name in config.models:
         try:
@@ -302,10 +392,20 @@ def train_client_models(settings: Settings, config: ClientConfig, gate: Any) -> 
             result.model_metric,
             result.baseline_metric,
             result.baseline_name,
-            " → champion" if result.is_champion else "",
+            " → champion once published" if result.is_champion else "",
         )
         results.append(result)
     return results
 
 
-__all__ = ["CATALOG", "ModelResult", "model_card", "NotEnoughData", "TrainingBlocked", "train_client_models"]
+__all__ = [
+    "CATALOG",
+    "ModelResult",
+    "NotEnoughData",
+    "TrainingBlocked",
+    "ensure_mlflow_store",
+    "model_card",
+    "prepare_client_store",
+    "promote_champions",
+    "train_client_models",
+]

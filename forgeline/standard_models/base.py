@@ -44,10 +44,10 @@ class TrainingSet:
     def fingerprint(self) -> str:
         """A stable hash of exactly what the model learns from (features, label, time)."""
         frame = self.features.assign(_label=self.label.to_numpy(), _time=self.time.astype("int64").to_numpy())
-        # DuckDB sums floats in parallel, in no fixed order: the last bits of an average may differ
-        # between two reads of the same data (1e-14 apart). Six decimals are far beyond any sensor.
+        # The builders compute order-independently (see each module's SQL); rounding to six decimals (far
+        # beyond any sensor) and adding 0.0 (-0.0 + 0.0 is 0.0: the two hash differently) is the safety net.
         floats = frame.select_dtypes("float").columns
-        frame[floats] = frame[floats].round(6)
+        frame[floats] = frame[floats].round(6) + 0.0
         hashed = pd.util.hash_pandas_object(frame.reindex(sorted(frame.columns), axis=1), index=False)
         digest = hashlib.sha256(hashed.to_numpy().tobytes())
         digest.update(",".join(sorted(frame.columns)).encode())
@@ -106,7 +106,7 @@ class ModelResult:
     baseline_metric: float
     beats_baseline: bool
     model_version: str
-    is_champion: bool
+    is_champion: bool  # champion in the snapshot that publishes it (the alias moves right after publishing)
     mlflow_run_id: str
     n_train: int
     n_test: int

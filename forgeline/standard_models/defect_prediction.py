@@ -41,10 +41,17 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     ).df()
     if cycles.empty:
         raise NotEnoughData("no cycles with a unit inspection result (fct_cycles ⋈ fct_quality_results)")
+    # One value per cycle and parameter, chosen order-independently (first() would take whichever row a
+    # parallel scan meets first); + 0.0 turns -0.0 into 0.0, so the same data always hashes the same.
     parameters = con.execute(
         """
-        pivot (select cycle_id, parameter_name, parameter_value from core.fct_cycle_parameters)
-        on parameter_name using first(parameter_value) group by cycle_id
+        pivot (
+            select cycle_id, parameter_name, min(parameter_value) + 0.0 as parameter_value
+            from core.fct_cycle_parameters
+            group by cycle_id, parameter_name
+        )
+        on parameter_name using any_value(parameter_value) group by cycle_id
+        order by cycle_id
         """
     ).df()
     frame = cycles.merge(parameters, on="cycle_id", how="left")

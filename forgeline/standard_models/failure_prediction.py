@@ -47,19 +47,25 @@ def _failures_within_horizon(hours: pd.DataFrame, failures: pd.DataFrame) -> pd.
 
 
 def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> TrainingSet:
+    # Order-independent aggregates: DuckDB adds floats in parallel in no fixed order, so avg(double) may
+    # differ in its last bits between two builds of the same data (and round to -0.0 or 0.0). A decimal
+    # sum is exact whatever the order; + 0.0 turns -0.0 into 0.0.
     readings = con.execute(
         """
         select machine_id, time_bucket(interval 1 hour, read_at) as hour, tag,
-               avg(value) as mean_value, max(value) as max_value
+               cast(avg(cast(value as decimal(38, 9))) as double) + 0.0 as mean_value,
+               max(value) + 0.0 as max_value
         from core.fct_sensor_readings
         where value is not null
         group by all
+        order by machine_id, hour, tag
         """
     ).df()
     events = con.execute(
         """
         select machine_id, event_type, reported_at, repair_started_at, repair_ended_at
         from core.fct_maintenance_events
+        order by machine_id, reported_at, repair_started_at, repair_ended_at, event_type
         """
     ).df()
     if readings.empty:

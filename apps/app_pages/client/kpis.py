@@ -13,6 +13,7 @@ from apps import data, ui
 user = ui.require_user()
 config = ui.choose_client(user)
 ui.client_header("Client KPIs", config)
+ui.held_back_banner(user, config)
 
 oee = data.oee_daily(user, config.id)
 defects = data.defect_rate_daily(user, config.id)
@@ -31,7 +32,11 @@ absent = [
     if all(f.empty for f in frames)
 ]
 if len(absent) == 4:
-    st.info("No published KPIs for this client yet: run its engagement first.")
+    published = data.client(user, config.id)
+    if published.figures_held_back and not published.data_run_id:
+        st.info("No KPIs yet: they appear once a delivery passes the quality gate (see Data quality).")
+    else:
+        st.info("No published KPIs for this client yet: run its engagement first.")
     st.stop()
 if absent:
     st.caption(f"Not in this client's exports: {', '.join(absent)}.")

@@ -15,6 +15,7 @@ FEW_POSITIVES = 20  # below this many events in the holdout, a metric moves a lo
 user = ui.require_user()
 config = ui.choose_client(user)
 ui.client_header("Model results", config)
+ui.held_back_banner(user, config)
 
 models = data.model_results(user, config.id)
 if models.empty:

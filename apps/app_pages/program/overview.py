@@ -45,6 +45,19 @@ st.dataframe(
     },
 )
 
+# A client whose newest delivery failed the gate keeps showing its last good figures: say so, per client.
+for row in overview[overview["figures_held_back"].fillna(False).astype(bool)].itertuples():
+    source = (
+        f"run {row.data_run_id} ({ui.when(row.data_finished_at, row.timezone)})"
+        if row.data_run_id
+        else "no run: none has passed the gate yet"
+    )
+    st.warning(
+        f"**{row.name}**: the newest delivery failed the quality gate ({row.reason or 'see Data quality'}). "
+        f"Its figures here are from {source}.",
+        icon=":material/history:",
+    )
+
 # Horizontal bars: client names are long (Korean and English) and stay readable on the y axis.
 height = 120 + 45 * len(overview)
 left, right = st.columns(2)
