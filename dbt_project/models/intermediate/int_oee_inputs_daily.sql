@@ -3,6 +3,8 @@
 -- - planned: the exported plan (shift reports) or else the shift calendar, less planned stops;
 -- - run: running state time (machine states), else the sum of cycle times, else planned less unplanned stops;
 -- - counts: parts from cycles, else production counts; good = counts less defects.
+-- Float sums are rounded to 6 decimals where they are taken, then + 0.0 (-0.0 becomes 0.0): DuckDB adds floats
+-- in parallel in no fixed order, and the same data must give the same figures to the last digit.
 with planned as (
     select * from {{ ref('int_planned_time_daily') }}
 ),
@@ -22,10 +24,11 @@ cycles as (
     select
         cycles.machine_id,
         cycles.production_date,
-        sum(cycles.cycle_time_s) as cycle_run_s,
+        round(sum(cycles.cycle_time_s), 6) + 0.0 as cycle_run_s,
         sum(cycles.part_count) as total_count,
         sum(cycles.part_count) - coalesce(sum(defects_per_cycle.defect_count), 0) as good_count,
-        sum(products.ideal_cycle_time_s / products.parts_per_cycle * cycles.part_count) as ideal_run_time_s
+        round(sum(products.ideal_cycle_time_s / products.parts_per_cycle * cycles.part_count), 6) + 0.0
+            as ideal_run_time_s
     from {{ ref('fct_cycles') }} as cycles
     left join defects_per_cycle on cycles.cycle_id = defects_per_cycle.cycle_id
     left join products on cycles.product_id = products.product_id
@@ -44,12 +47,13 @@ counts as (
         counts.machine_id,
         counts.production_date,
         (
-            select sum(plans.planned_time_s) from shift_plans as plans
+            select round(sum(plans.planned_time_s), 6) + 0.0 from shift_plans as plans
             where plans.machine_id = counts.machine_id and plans.production_date = counts.production_date
         ) as exported_plan_s,
         sum(counts.total_count) as total_count,
         sum(counts.good_count) as good_count,
-        sum(products.ideal_cycle_time_s / products.parts_per_cycle * counts.total_count) as ideal_run_time_s
+        round(sum(products.ideal_cycle_time_s / products.parts_per_cycle * counts.total_count), 6) + 0.0
+            as ideal_run_time_s
     from {{ ref('fct_production_counts') }} as counts
     left join products on counts.product_id = products.product_id
     group by all
@@ -59,8 +63,9 @@ stops as (
     select
         machine_id,
         production_date,
-        coalesce(sum(duration_s) filter (where is_planned), 0) as planned_stop_s,
-        coalesce(sum(duration_s) filter (where not is_planned or is_planned is null), 0) as unplanned_stop_s
+        coalesce(round(sum(duration_s) filter (where is_planned), 6) + 0.0, 0) as planned_stop_s,
+        coalesce(round(sum(duration_s) filter (where not is_planned or is_planned is null), 6) + 0.0, 0)
+            as unplanned_stop_s
     from {{ ref('fct_downtime_events') }}
     group by all
 ),
@@ -69,7 +74,7 @@ states as (
     select
         machine_id,
         {{ local_date('started_at') }} as production_date,
-        sum(duration_s) filter (where state = 'running') as running_s
+        round(sum(duration_s) filter (where state = 'running'), 6) + 0.0 as running_s
     from {{ ref('fct_machine_states') }}
     group by all
 ),

@@ -27,7 +27,7 @@ calendar as (
     select
         activity.machine_id,
         activity.production_date,
-        sum(shifts.planned_time_s) as shift_time_s,
+        round(sum(shifts.planned_time_s), 6) + 0.0 as shift_time_s,  -- the same figure whatever the order
         count(shifts.shift) as shifts
     from activity
     left join shifts

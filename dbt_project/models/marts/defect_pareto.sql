@@ -1,4 +1,5 @@
--- Defects by code, largest first, with the cumulative share that makes a Pareto chart.
+-- Defects by code, largest first, with the cumulative share that makes a Pareto chart. Shares are rounded
+-- to 6 decimals, then + 0.0 (-0.0 becomes 0.0), so the same data gives the same figures to the last digit.
 with by_code as (
     select
         results.client_id,
@@ -16,8 +17,8 @@ select
     cast(defect_code as varchar) as defect_code,
     cast(defect_name as varchar) as defect_name,
     cast(defect_count as bigint) as defect_count,
-    cast(round(defect_count / sum(defect_count) over (), 6) as double) as share,
+    cast(round(defect_count / sum(defect_count) over (), 6) + 0.0 as double) as share,
     cast(round(sum(defect_count) over (order by defect_count desc, defect_code rows unbounded preceding)
-        / sum(defect_count) over (), 6) as double) as cumulative_share,
+        / sum(defect_count) over (), 6) + 0.0 as double) as cumulative_share,
     cast(row_number() over (order by defect_count desc, defect_code) as integer) as pareto_rank
 from by_code

@@ -1,5 +1,6 @@
--- Measures are rounded to 6 decimals: DuckDB adds floats in parallel in no fixed order, and re-running
--- the same data must give the same numbers to the last digit.
+-- Sums are rounded to 6 decimals where they are taken, then + 0.0 (-0.0 becomes 0.0), and ratios are taken
+-- of the rounded sums: DuckDB adds floats in parallel in no fixed order, and re-running the same data must
+-- give the same numbers to the last digit.
 -- Energy per site and local day, energy per good unit where the site reports production, and CO2 from
 -- each meter's contract factor or else the grid factor of its country valid that day.
 with readings as (
@@ -33,9 +34,8 @@ daily as (
         client_id,
         coalesce(site_id, 'main') as site_id,
         reading_date,
-        sum(energy_kwh) as energy_kwh,
-        sum(energy_kwh * factor) as co2_kg,
-        sum(energy_kwh * factor) / nullif(sum(energy_kwh), 0) as emission_factor_kg_per_kwh
+        round(sum(energy_kwh), 6) + 0.0 as energy_kwh,
+        round(sum(energy_kwh * factor), 6) + 0.0 as co2_kg
     from with_factor
     group by all
 ),
@@ -51,10 +51,10 @@ select
     cast(daily.client_id as varchar) as client_id,
     cast(daily.site_id as varchar) as site_id,
     cast(daily.reading_date as date) as reading_date,
-    cast(round(daily.energy_kwh, 6) as double) as energy_kwh,
+    cast(daily.energy_kwh as double) as energy_kwh,
     cast(production.good_count as bigint) as good_count,
-    cast(round(daily.energy_kwh / nullif(production.good_count, 0), 6) as double) as kwh_per_good_unit,
-    cast(round(daily.emission_factor_kg_per_kwh, 6) as double) as emission_factor_kg_per_kwh,
-    cast(round(daily.co2_kg, 6) as double) as co2_kg
+    cast(round(daily.energy_kwh / nullif(production.good_count, 0), 6) + 0.0 as double) as kwh_per_good_unit,
+    cast(round(daily.co2_kg / nullif(daily.energy_kwh, 0), 6) + 0.0 as double) as emission_factor_kg_per_kwh,
+    cast(daily.co2_kg as double) as co2_kg
 from daily
 left join production on daily.site_id = production.site_id and daily.reading_date = production.production_date
