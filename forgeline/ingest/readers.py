@@ -408,6 +408,14 @@ def read_jsonl(path: Path, encoding: str) -> Iterator[Batch]:
                 )
             for key in record:
                 if key not in header:
+                    # Columns ignore case in the warehouse: 'Machine' beside 'machine' would lose one.
+                    clash = next((k for k in header if k.casefold() == str(key).casefold()), None)
+                    if clash is not None:
+                        raise ReadError(
+                            f"line {number:,}: key {key!r} differs only in case from {clash!r} of earlier "
+                            "lines, and one of them would be lost. Ask the client to spell each key the same "
+                            "way in every record"
+                        )
                     header.append(str(key))
             batch.append(record)
             numbers.append(number)
@@ -438,6 +446,11 @@ def read_excel(path: Path, spec: SourceSpec) -> Iterator[Batch]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for a damaged or non-xlsx file
+        if isinstance(exc, zipfile.BadZipFile):  # a workbook is a ZIP: its directory, at the end, is missing
+            raise ReadError(
+                f"is a damaged or cut-off Excel workbook ({exc}): the export or the copy was incomplete. "
+                "Ask the client to send it again"
+            ) from exc
         raise ReadError(f"cannot be opened as an Excel workbook ({exc}); re-save it as .xlsx") from exc
     try:
         if spec.sheet and spec.sheet not in workbook.sheetnames:
@@ -567,6 +580,19 @@ def _head(path: Path) -> bytes:
         raise ReadError(_DAMAGED_GZIP.format(exc=exc)) from exc
 
 
+def _looks_like_text(head: bytes) -> bool:
+    """Whether the first bytes read as text (UTF-8 or CP949, no control bytes but tabs and line breaks)."""
+    for encoding in ("utf-8", "cp949"):
+        try:
+            text = head.decode(encoding, errors="strict")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+                continue
+            text = head[: exc.start].decode(encoding)
+        return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+    return False
+
+
 def _scan_text(path: Path, check_nul: bool) -> None:
     """One streaming pass: no NUL byte (binary data) and no line longer than ``MAX_LINE_BYTES``.
 
@@ -574,6 +600,7 @@ def _scan_text(path: Path, check_nul: bool) -> None:
     """
     limit = MAX_LINE_BYTES
     run = 0  # bytes since the last line break (LF or CR)
+    quotes = 0  # double quotes since the last line break
     line = 1
     offset = 0
     try:
@@ -588,14 +615,25 @@ def _scan_text(path: Path, check_nul: bool) -> None:
                     )
                 breaks = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i != -1]
                 run += min(breaks) if breaks else len(chunk)
+                quotes += chunk.count(b'"', 0, min(breaks) if breaks else len(chunk))
                 if run > limit:
+                    # An odd number of quotes: a quoted value opened on this line is never closed.
+                    why = (
+                        'a quoted value opened on it is never closed (a missing closing quote `"`), so '
+                        "the rest of the file reads as one value. Fix the quote on that line, or ask the "
+                        "client for a clean export"
+                        if quotes % 2
+                        else "this is not a line-by-line text export, or its line breaks were lost. Ask the "
+                        "client for a clean export"
+                    )
                     raise ReadError(
                         f"line {line:,} is longer than {limit:,} bytes without a line break (the limit of "
-                        "a line): this is not a line-by-line text export, or its line breaks were lost. "
-                        "Ask the client for a clean export"
+                        f"a line): {why}"
                     )
                 if breaks:
-                    run = len(chunk) - max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) - 1
+                    tail = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1
+                    run = len(chunk) - tail
+                    quotes = chunk.count(b'"', tail)
                     line += chunk.count(b"\n")
                 offset += len(chunk)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -622,6 +660,12 @@ def sniff_content(path: Path, format: str = "csv", encoding: str = "auto") -> No
             return
         what = next((w for magic, w, _ in _MAGIC if head.startswith(magic)), None)
         markup = _markup(head)
+        if what is None and markup is None and _looks_like_text(head):
+            kind = "an Excel workbook (.xlsx)" if format == "excel" else "a Parquet file"
+            raise ReadError(
+                f"is plain text (CSV or similar), not {kind}, though it is named {path.name}: deliver it to "
+                "a source with `format: csv` (rename it .csv), or ask the client for the real workbook"
+            )
         if what is None and markup is None:
             return  # the reader says what is wrong with it
         what, todo = markup if what is None else (what, "ask the client to send the agreed format")

@@ -311,7 +311,9 @@ def _field_sql(
         rule, problem = "code", f"not a {target.taxonomy} code: add a value map"
     # Text from the export that should have given a value but did not (empty cells are not problems).
     raw_present = f"NULLIF(TRIM({text}), '')" if spec.value is None else "NULL"
-    return _Typed(value, raw_present if target.type != "text" else None, label, rule, problem)
+    # A text field reads any text; with a value map, a value the map lacks (and no default) is a problem too.
+    judged = target.type != "text" or spec.map is not None
+    return _Typed(value, raw_present if judged else None, label, rule, problem)
 
 
 def _unreadable(target: Field, spec: FieldSpec, source: SourceSpec) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -77,10 +78,13 @@ batches = data.load_batches(user, config.id)
 if batches.empty:
     st.caption("No load records in this snapshot.")
 else:
+    # A file delivered again under the same name replaces the earlier delivery; that one is kept as history.
+    status = batches.get("status", pd.Series("loaded", index=batches.index))  # older snapshots lack it
+    replaced = batches[status == "superseded"]
     st.dataframe(
-        batches.assign(loaded_at=batches["loaded_at"].map(lambda t: ui.when(t, config.timezone)))[
-            ["source_file", "raw_table", "rows", "encoding", "loaded_at"]
-        ],
+        batches[status != "superseded"].assign(
+            loaded_at=lambda f: f["loaded_at"].map(lambda t: ui.when(t, config.timezone))
+        )[["source_file", "raw_table", "rows", "encoding", "loaded_at"]],
         hide_index=True,
         column_config={
             "source_file": "File",
@@ -90,6 +94,21 @@ else:
             "loaded_at": "Loaded at",
         },
     )
+    if not replaced.empty:
+        with st.expander(f"Earlier deliveries replaced by a re-delivery ({len(replaced)})"):
+            st.dataframe(
+                replaced.assign(
+                    loaded_at=lambda f: f["loaded_at"].map(lambda t: ui.when(t, config.timezone)),
+                    superseded_at=lambda f: f["superseded_at"].map(lambda t: ui.when(t, config.timezone)),
+                )[["source_file", "rows", "loaded_at", "superseded_at"]],
+                hide_index=True,
+                column_config={
+                    "source_file": "File",
+                    "rows": st.column_config.NumberColumn("Rows", format="localized"),
+                    "loaded_at": "Loaded at",
+                    "superseded_at": "Replaced at",
+                },
+            )
 
 refused = data.rejected_files(user, config.id)
 if not refused.empty:
@@ -100,7 +119,8 @@ if not refused.empty:
         "(`forgeline withdraw <client> <file>`)."
     )
     for row in refused.itertuples():
-        st.error(f"**{row.source_file}** → raw.{row.raw_table}: {row.error}", icon=":material/block:")
+        target = f" → raw.{row.raw_table}" if row.raw_table else ""  # a link no source takes has none
+        st.error(f"**{row.source_file}**{target}: {row.error}", icon=":material/block:")
 
 problems = data.mapping_problems(user, config.id)
 if not problems.empty:
