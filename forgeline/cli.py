@@ -9,12 +9,12 @@ forgeline ingest ID FILE... [--retry]  put delivered files into the client's lan
 forgeline ingest ID --withdraw X       take a delivery back: a file name or a batch id (kept aside)
 forgeline withdraw ID X                the same
 forgeline run [ID...]                  run some clients, or the whole program
-
-Exit codes: 0 done; 1 something named must be fixed; 2 the command was used wrongly; 3 the data failed the
-quality gate (nothing trained, the last good figures stay published); 75 another run holds the client.
 forgeline add-login USER --client ID   give a client's staff (or a consultant) a login to the app
 forgeline app                          serve the Streamlit app
 forgeline demo                         prepare and run the demo program, then serve the app
+
+Exit codes: 0 done; 1 something named must be fixed; 2 the command was used wrongly; 3 the data failed the
+quality gate (nothing trained, the last good figures stay published); 75 another run holds the client.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ import duckdb
 from forgeline.clients import ClientConfig
 from forgeline.locking import open_warehouse
 from forgeline.mapping.compile import QUARANTINE_COLUMNS, CompiledMapping, CompileError, compile_mapping
+from forgeline.mapping.entities import ENTITIES
 from forgeline.settings import DBT_PROJECT_DIR, TOOL_ENVIRONMENT, Settings
 
 log = logging.getLogger("forgeline.standardize")
@@ -110,8 +111,8 @@ def mapping_problems(
     """The quarantined rows, grouped per source column, rule and reason, with a few examples each."""
     rows = con.execute(
         "SELECT source_name, entity, field, column_name, reason, count(*) AS cells, "
-        "list([source_file, CAST(source_row AS VARCHAR), value] ORDER BY source_file, source_row)"
-        f"[1:{limit_per_column}], rule FROM mapped._quarantine GROUP BY ALL "
+        "min_by([source_file, CAST(source_row AS VARCHAR), value], (source_file, source_row), "
+        f"{limit_per_column}), rule FROM mapped._quarantine GROUP BY ALL "
         "ORDER BY source_name, entity, field, rule, reason"
     ).fetchall()
     return [
@@ -142,23 +143,24 @@ def client_models(settings: Settings, client_id: str) -> dict[str, str]:
 def create_mapped_views(con: duckdb.DuckDBPyConnection, compiled: CompiledMapping) -> list[MappingProblem]:
     """(Re)create the ``mapped`` views from a compiled mapping, and their quarantine; return it grouped.
 
-    ``mapped._quarantine`` holds every row a mapping rule left out (file, row, column, value, rule,
-    reason); ``mapped._quarantine_summary`` its share of the delivered rows per entity and rule, which the
-    quality gate judges. A mapping whose SQL fails on the data (a bad expression or client model) raises
-    CompileError with DuckDB's reason, never a traceback. Runs ``forgeline run`` and ``forgeline check``
-    alike.
+    ``mapped._quarantine`` holds every row (or tag reading) a mapping rule left out, with file, row,
+    column, value, rule and reason; a row a later delivery corrected (same key, now in the view) is no
+    longer in it. ``mapped._quarantine_summary`` holds the share of the delivered rows per entity and rule
+    (of the readings per tag), which the quality gate judges. A mapping whose SQL fails on the data (a bad
+    expression or client model) raises CompileError with DuckDB's reason, never a traceback. Runs
+    ``forgeline run`` and ``forgeline check`` alike.
     """
     con.execute("DROP SCHEMA IF EXISTS mapped CASCADE")
     con.execute("CREATE SCHEMA mapped")
     try:
         for name, sql in compiled.views.items():
             con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
-        quarantine = " UNION ALL BY NAME ".join(f"({sql})" for sql in compiled.quarantine.values())
         columns = ", ".join(f"{name} {kind}" for name, kind in QUARANTINE_COLUMNS)
         con.execute(f"CREATE TABLE mapped._quarantine ({columns})")
-        if quarantine:
-            con.execute(f"INSERT INTO mapped._quarantine BY NAME {quarantine}")
-        _summarise_quarantine(con)
+        for sql in compiled.quarantine.values():
+            con.execute(f"INSERT INTO mapped._quarantine BY NAME {sql}")
+        _clear_corrected(con)
+        _summarise_quarantine(con, compiled)
         return mapping_problems(con)
     except duckdb.Error as exc:
         raise CompileError(
@@ -167,25 +169,50 @@ def create_mapped_views(con: duckdb.DuckDBPyConnection, compiled: CompiledMappin
         ) from exc
 
 
-def _summarise_quarantine(con: duckdb.DuckDBPyConnection) -> None:
-    """Per entity and rule: rows quarantined, rows delivered (kept + quarantined) and the share."""
-    con.execute(
-        "CREATE TABLE mapped._quarantine_summary (entity VARCHAR, rule VARCHAR, quarantined_rows BIGINT, "
-        "delivered_rows BIGINT, share DOUBLE)"
-    )
+def _clear_corrected(con: duckdb.DuckDBPyConnection) -> None:
+    """A quarantined row whose key a later delivery brought again, readable this time, is corrected."""
     entities = [
-        r[0] for r in con.execute("SELECT DISTINCT entity FROM mapped._quarantine ORDER BY 1").fetchall()
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT entity FROM mapped._quarantine WHERE level = 'row' AND dedup_key IS NOT NULL"
+        ).fetchall()
     ]
     for entity in entities:
-        kept = con.execute(f'SELECT count(*) FROM mapped."{entity}"').fetchone()[0]
-        # A row breaking two rules counts once in the delivered rows, and once under each rule.
+        if entity not in ENTITIES or entity == "sensor_readings":  # no entity view of its own
+            continue
         con.execute(
-            "INSERT INTO mapped._quarantine_summary SELECT entity, rule, count(DISTINCT (source_file, "
-            "source_row)), ? + (SELECT count(DISTINCT (source_file, source_row)) FROM mapped._quarantine "
-            "WHERE entity = ?), 0 FROM mapped._quarantine WHERE entity = ? GROUP BY entity, rule",
-            [kept, entity, entity],
+            "DELETE FROM mapped._quarantine WHERE level = 'row' AND entity = ? AND EXISTS ("
+            f'SELECT 1 FROM mapped."{entity}" AS v WHERE v.dedup_key = _quarantine.dedup_key '
+            "AND v.loaded_at > _quarantine.loaded_at)",
+            [entity],
         )
-    con.execute("UPDATE mapped._quarantine_summary SET share = quarantined_rows / delivered_rows")
+
+
+def _summarise_quarantine(con: duckdb.DuckDBPyConnection, compiled: CompiledMapping) -> None:
+    """Per entity and rule: rows quarantined, rows delivered, and the share; per tag for readings.
+
+    A row breaking two rules counts once under each. Delivered rows are counted only for what holds
+    quarantined rows (one pass over those feeds)."""
+    con.execute(
+        "CREATE TABLE mapped._quarantine_summary (entity VARCHAR, level VARCHAR, tag VARCHAR, rule VARCHAR, "
+        "quarantined_rows BIGINT, delivered_rows BIGINT, share DOUBLE)"
+    )
+    names = [r[0] for r in con.execute("SELECT DISTINCT entity FROM mapped._quarantine").fetchall()]
+    delivered = [compiled.delivered[n] for n in sorted(names) if n in compiled.delivered]
+    if not delivered:
+        return
+    counts = " UNION ALL BY NAME ".join(f"({sql})" for sql in delivered)
+    con.execute(
+        f"INSERT INTO mapped._quarantine_summary "
+        f"WITH delivered AS (SELECT entity, level, tag, sum(delivered) AS delivered FROM ({counts}) "
+        "GROUP BY ALL), "
+        "broken AS (SELECT entity, level, CASE WHEN level = 'reading' THEN field ELSE '' END AS tag, rule, "
+        "count(DISTINCT (source_name, source_file, source_row)) AS quarantined FROM mapped._quarantine "
+        "GROUP BY ALL) "
+        "SELECT b.entity, b.level, b.tag, b.rule, b.quarantined, d.delivered, "
+        "b.quarantined / greatest(d.delivered, b.quarantined) FROM broken AS b "
+        "JOIN delivered AS d USING (entity, level, tag) ORDER BY ALL"
+    )
 
 
 def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProblem]:

@@ -393,7 +393,8 @@ sources:
             "SELECT entity, rule, quarantined_rows, delivered_rows FROM mapped._quarantine_summary"
         ).fetchall()
     )
-    assert share[("cycles", "cast")] == (1, 9) and share[("cycle_parameters", "range")] == (1, 10)
+    # Rows for row rules; readings of the one tag for tag rules (one misread tag column is judged alone).
+    assert share[("cycles", "cast")] == (1, 9) and share[("cycle_parameters", "range")] == (1, 5)
 
 
 def test_events_without_ids_get_one_from_machine_and_time_so_corrections_replace_them(
@@ -430,7 +431,7 @@ sources:
     create_mapped_views(con, compile_mapping(config, raw_columns(con)))
 
     ids = con.execute("SELECT DISTINCT cycle_id, dedup_key FROM mapped.cycles").fetchall()
-    assert ids == [("M1|2026-09-30T23:00:00.000000Z", "M1|2026-09-30T23:00:00.000000Z")]  # 08:00 KST
+    assert ids == [("M1|2026-09-30T23:00:00.000000Z#1", "M1|2026-09-30T23:00:00.000000Z#1")]  # 08:00 KST
     # A list where one machine belongs is quarantined, not read as a machine called '["M1", "M2"]'.
     assert con.execute("SELECT count(*) FROM mapped.maintenance_events").fetchone()[0] == 0
     assert con.execute("SELECT column_name, rule FROM mapped._quarantine").fetchall() == [("machine", "cast")]
@@ -510,9 +511,101 @@ def test_check_refuses_links_and_files_two_sources_take_as_ingest_does(workspace
     assert source.files == ["diary_1.csv"] and "diary_2.csv" in str(source.error)
     assert "root:" not in str(source.error)
 
-    twice = BASE + "  - name: copy\n    files: \"diary_1.csv\"\n    feeds:\n      production_counts:\n" + (
-        "        fields: {machine_id: 설비, production_date: 일자, total_count: 생산수량}\n"
+    twice = (
+        BASE
+        + '  - name: copy\n    files: "diary_1.csv"\n    feeds:\n      production_counts:\n'
+        + ("        fields: {machine_id: 설비, production_date: 일자, total_count: 생산수량}\n")
     )
     (workspace.landing_dir(CLIENT) / "diary_2.csv").unlink()
     report = check_client(workspace, parse_client_config(twice), sample_rows=None)
     assert all("would load twice" in str(s.error) for s in report.sources), report.sources
+
+
+def _mapped_in_memory(settings: Settings, text: str, files: dict[str, bytes], zone: str = "UTC"):  # noqa: ANN202
+    """Load ``files`` (name → bytes) with the mapping's sources in an in-memory DuckDB and map them."""
+    import duckdb
+
+    from forgeline.ingest import _ensure_registry, _load_one
+    from forgeline.standardize import create_mapped_views, raw_columns
+
+    config = parse_client_config(text)
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET TimeZone = '{zone}'")
+    _ensure_registry(con)
+    for name, data in files.items():
+        path = deliver(settings, name, data)
+        source = next(s for s in config.sources if s.takes(name))
+        _load_one(con, config, source, path, name, hashlib_id(name))
+    create_mapped_views(con, compile_mapping(config, raw_columns(con)))
+    return con
+
+
+def hashlib_id(name: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def test_quarantine_rules_leave_meant_empties_plans_and_fast_machines_alone(workspace: Settings) -> None:
+    text = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: shots
+    files: "shots_*.csv"
+    decimal: ","
+    delimiter: ";"
+    feeds:
+      cycles:
+        fields:
+          machine_id: machine
+          started_at: time
+          cycle_time_s: {column: cycle_s, null_values: ["-", "N/A"], default: "0.5"}
+          part_count: {column: parts, map: {X: null, one: 1}}
+  - name: orders
+    files: "orders.csv"
+    feeds:
+      work_orders: {fields: {work_order_id: order, due_at: due, started_at: started}}
+"""
+    shots = (
+        "time;machine;cycle_s;parts\n"
+        "2026-10-01 08:00:00;M1;-;X\n"  # 'missing' and a key mapped to nothing: meant empty
+        "2026-10-01 08:00:00;M1;12,5;one\n"  # the same second: a second cycle, not a duplicate
+        "2026-10-01 08:00:01;M1;N/A;one\n"
+    )
+    orders = "order,due,started\nWO1,2099-01-01 00:00:00,2026-10-01 08:00:00\n"  # due in the future: a plan
+    con = _mapped_in_memory(workspace, text, {"shots_1.csv": shots.encode(), "orders.csv": orders.encode()})
+
+    assert con.execute("SELECT count(*) FROM mapped._quarantine").fetchone()[0] == 0
+    cycles = con.execute("SELECT cycle_id, cycle_time_s, part_count FROM mapped.cycles ORDER BY source_row")
+    assert cycles.fetchall() == [
+        ("M1|2026-09-30T23:00:00.000000Z#1", 0.5, None),  # the default (written with a point) is read
+        ("M1|2026-09-30T23:00:00.000000Z#2", 12.5, 1),
+        ("M1|2026-09-30T23:00:01.000000Z#1", 0.5, 1),
+    ]
+    assert con.execute("SELECT count(*) FROM mapped.work_orders").fetchone()[0] == 1
+
+
+def test_a_corrected_redelivery_clears_the_quarantine_and_dates_ignore_the_session_zone(
+    workspace: Settings,
+) -> None:
+    text = """\
+id: test-plant
+name: 테스트공장
+timezone: Pacific/Kiritimati
+sources:
+  - name: shots
+    files: "shots_*.csv"
+    feeds:
+      cycles: {fields: {machine_id: machine, started_at: time, cycle_time_s: cycle_s}}
+      quality_results: {fields: {machine_id: machine, production_date: day, is_pass: ok}}
+"""
+    bad = "time,machine,cycle_s,day,ok\n2026-10-01 08:00:00,M1,abc,2026-10-01,1\n"
+    fixed = "time,machine,cycle_s,day,ok\n2026-10-01 08:00:00,M1,30.5,2026-10-01,1\n"
+    for zone in ("UTC", "America/Los_Angeles", "Pacific/Kiritimati"):
+        con = _mapped_in_memory(
+            workspace, text, {"shots_1.csv": bad.encode(), "shots_2.csv": fixed.encode()}, zone
+        )
+        # shots_2 loaded later brings the same cycle readable: the earlier bad row is corrected, not pending.
+        assert con.execute("SELECT count(*) FROM mapped._quarantine").fetchone()[0] == 0, zone
+        assert con.execute("SELECT count(*) FROM mapped.quality_results").fetchone()[0] == 2, zone

@@ -487,7 +487,7 @@ def read_parquet(path: Path) -> Iterator[Batch]:
         rows = []
         for i in range(record_batch.num_rows):
             # An empty string is a missing value, as an empty CSV or Excel cell is.
-            rows.append([_text(col[i]) or None for col in columns] + [str(offset + i + 1)])
+            rows.append([_cell(col[i]) for col in columns] + [str(offset + i + 1)])  # lists as JSON
         offset += record_batch.num_rows
         yield header, rows
 

@@ -17,7 +17,7 @@ import duckdb
 
 from forgeline.ingest import IngestError, _ensure_registry, _load_one, _one_source_each, _two_sources
 from forgeline.ingest.landing import scan_landing
-from forgeline.mapping.compile import QUARANTINE_THRESHOLDS, CompileError, compile_mapping
+from forgeline.mapping.compile import QUARANTINE_THRESHOLDS, CompileError, compile_mapping, quarantine_blocks
 from forgeline.mapping.expressions import columns_of
 from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
@@ -72,7 +72,7 @@ class CheckReport:
     @property
     def blocking(self) -> list[tuple[str, str, int, int, float, float]]:
         """The entity × rule shares of quarantined rows above what the quality gate allows."""
-        return [q for q in self.quarantine if q[4] > q[5]]
+        return [q for q in self.quarantine if quarantine_blocks(q[1], q[2], q[4])]
 
 
 def mapped_columns(source: SourceSpec) -> set[str]:
@@ -156,10 +156,17 @@ def check_client(
         for name in compiled.views:
             report.entity_rows[name] = int(con.execute(f'SELECT count(*) FROM mapped."{name}"').fetchone()[0])
         report.quarantine = [
-            (entity, rule, int(rows), int(delivered), float(share), QUARANTINE_THRESHOLDS[rule])
-            for entity, rule, rows, delivered, share in con.execute(
-                "SELECT entity, rule, quarantined_rows, delivered_rows, share "
-                "FROM mapped._quarantine_summary ORDER BY share DESC, entity, rule"
+            (
+                entity if level == "row" else f"{entity}: {tag}",
+                rule,
+                int(rows),
+                int(delivered),
+                float(share),
+                QUARANTINE_THRESHOLDS[rule],
+            )
+            for entity, level, tag, rule, rows, delivered, share in con.execute(
+                "SELECT entity, level, tag, rule, quarantined_rows, delivered_rows, share "
+                "FROM mapped._quarantine_summary ORDER BY share DESC, entity, tag, rule"
             ).fetchall()
         ]
     finally:

@@ -69,8 +69,8 @@ RULES = {
     "cast": "a cell cannot be read as its type (number, time, date, true/false)",
     "code": "a value is not in the value map or the common code list",
     "unit": "a value is physically impossible for its quantity (the unit or column is wrong)",
-    "range": "a value is outside its plausible range (the field's default or the mapping's `range`)",
-    "time": "a time is later than its delivery or before 1990 (a clock or date-format error)",
+    "range": "a value is outside its plausible range (the field's minimum or the mapping's `range`)",
+    "time": "an event time is over a day after its delivery or before 1990 (a clock or date-format error)",
 }
 # The share of an entity's delivered rows a rule may quarantine before the quality gate blocks training.
 # A few bad rows are normal in real exports and are simply left out; beyond these shares the export is
@@ -83,10 +83,20 @@ QUARANTINE_THRESHOLDS: dict[str, float] = {
     "range": 0.02,  # outside the plausible range: more means a wrong unit or a drifting sensor
     "time": 0.01,  # times after the delivery or before 1990: more means a wrong clock or date format
 }
+# Fewer quarantined rows than this never block training, whatever their share (five machines, one typo).
+QUARANTINE_MIN_ROWS = 3
+
+
+def quarantine_blocks(rule: str, quarantined_rows: int, share: float) -> bool:
+    """Whether this many rows quarantined by ``rule`` (this share of those delivered) block training."""
+    return quarantined_rows >= QUARANTINE_MIN_ROWS and share > QUARANTINE_THRESHOLDS[rule]
+
+
 NESTED_FORMATS = ("jsonl", "parquet")  # formats whose cells may hold lists or objects
-EARLIEST_TIME = "TIMESTAMPTZ '1990-01-01 00:00:00+00'"
-# A time may run ahead of its file's load time by this much (clocks and time zones), not more.
-FUTURE_SLACK = "INTERVAL 1 DAY"
+# A time may run ahead of its file's load time by this much (clocks and time zones), not more. Hours, not a
+# day: a day's length follows the session's daylight saving.
+FUTURE_SLACK = "INTERVAL 24 HOURS"
+EARLIEST_DAY = "1990-01-01"  # earlier event times are reset clocks or misread dates
 QUARANTINE_COLUMNS = [
     ("source_name", "VARCHAR"),
     ("source_file", "VARCHAR"),
@@ -97,7 +107,12 @@ QUARANTINE_COLUMNS = [
     ("value", "VARCHAR"),
     ("rule", "VARCHAR"),
     ("reason", "VARCHAR"),
+    ("level", "VARCHAR"),  # 'row' (the row left out) or 'reading' (one tag reading left out)
+    ("dedup_key", "VARCHAR"),  # rows: a later delivery of the same key corrects (and clears) it
+    ("loaded_at", "TIMESTAMPTZ"),
 ]
+# Rows delivered per entity (level 'row', tag '') or readings per tag (level 'reading'): the shares' base.
+DELIVERED_COLUMNS = [("entity", "VARCHAR"), ("level", "VARCHAR"), ("tag", "VARCHAR"), ("delivered", "BIGINT")]
 
 
 class CompileError(ValueError):
@@ -124,6 +139,7 @@ class CompiledMapping:
 
     views: dict[str, str] = field(default_factory=dict)
     quarantine: dict[str, str] = field(default_factory=dict)
+    delivered: dict[str, str] = field(default_factory=dict)  # entity or tag view -> DELIVERED_COLUMNS
     fingerprint: str = ""
 
 
@@ -294,14 +310,24 @@ def _field_sql(
             return _Typed("(_source_file || '#' || _source_row)")
         return _Typed(f"CAST(NULL AS {SQL_TYPES[target.type]})")
     if spec.from_order is not None:
-        return _Typed(_order_time(spec, source, config, columns, where))
+        order = spec.from_order.order
+        if order == "row":
+            return _Typed(_order_time(spec, source, config, columns, where))
+        return _Typed(
+            _order_time(spec, source, config, columns, where),
+            _present(quote(order), []),
+            order,
+            "cast",
+            "not a number, so no time can be counted from it: check the `from_order` column",
+        )
     text, label = _text_of(spec, source, columns, where)
-    cleaned = _cleaned(text, spec.null_values, spec.map, spec.default)
-    # Only a delivered cell as written takes the source's decimal comma; numbers Forgeline writes itself
-    # (expressions, maps, constants, defaults) always use a point.
-    raw = spec.column is not None and spec.map is None and spec.default is None
-    value = _typed(target, spec, config, cleaned, source.decimal if raw else ".")
-    rule, problem = "cast", _unreadable(target, spec, source)
+    # A delivered cell takes the source's decimal comma; numbers Forgeline writes into it (map values,
+    # defaults) are written the same way, so that one parser reads both. Expressions use a point.
+    comma = source.decimal == "," and spec.column is not None and target.type in ("int", "float")
+    value_map = {k: _marked(v, comma) for k, v in spec.map.items()} if spec.map is not None else None
+    cleaned = _cleaned(text, spec.null_values, value_map, _marked(spec.default, comma))
+    value = _typed(target, spec, config, cleaned, "," if comma else ".")
+    rule, problem = "cast", _unreadable(target, spec, "," if comma else ".")
     if spec.map is not None:
         rule = "code"
         problem = "not in the value map: add it to `map:` in mapping.yml" + (
@@ -309,14 +335,22 @@ def _field_sql(
         )
     elif target.type == "code":
         rule, problem = "code", f"not a {target.taxonomy} code: add a value map"
-    # Text from the export that should have given a value but did not (empty cells are not problems).
-    raw_present = f"NULLIF(TRIM({text}), '')" if spec.value is None else "NULL"
+    # Text from the export that should have given a value but did not. Empty cells, 'missing' values and
+    # map keys mapped to nothing are meant to be empty: not problems.
+    present = _present(text, spec.null_values, list(spec.map) if spec.map is not None else [])
     # A text field reads any text; with a value map, a value the map lacks (and no default) is a problem too.
-    judged = target.type != "text" or spec.map is not None
-    return _Typed(value, raw_present if judged else None, label, rule, problem)
+    judged = spec.value is None and (target.type != "text" or spec.map is not None)
+    return _Typed(value, present if judged else None, label, rule, problem)
 
 
-def _unreadable(target: Field, spec: FieldSpec, source: SourceSpec) -> str:
+def _marked(value: object, comma: bool) -> object:
+    """A number Forgeline writes into a cell, written with the source's decimal comma when it has one."""
+    if value is None or not comma or isinstance(value, bool):
+        return value
+    return _scalar_text(value).replace(".", ",")
+
+
+def _unreadable(target: Field, spec: FieldSpec, decimal: str) -> str:
     """Why a delivered cell gave no value, and what to change (the quarantine's reason)."""
     if target.type in ("timestamp", "date") and spec.format:
         return f"not a {target.type} in the format {spec.format!r}: fix `format:` or the cell"
@@ -326,11 +360,15 @@ def _unreadable(target: Field, spec: FieldSpec, source: SourceSpec) -> str:
             "'%Y/%m/%d %H:%M' or '%d.%m.%Y'"
         )
     if target.type in ("int", "float"):
-        mark = "decimal comma" if source.decimal == "," else "decimal point"
-        return f"not a number (read with a {mark}; thousands separators are not read): check `decimal:`"
+        return _not_a_number(decimal)
     if target.type == "bool":
         return "not true/false: add a value map, e.g. {OK: true, NG: false}"
     return f"not a valid {target.type}"
+
+
+def _not_a_number(decimal: str) -> str:
+    mark = "decimal comma" if decimal == "," else "decimal point"
+    return f"not a number (read with a {mark}; thousands separators are not read): check `decimal:`"
 
 
 def _lineage(config: ClientConfig, source: SourceSpec) -> list[str]:
@@ -356,7 +394,7 @@ def _orders_rows(feed: FeedSpec) -> bool:
 
 def _dedup_key(entity: Entity, feed: FeedSpec, values: Mapping[str, str]) -> str:
     keys = [values[k] for k in feed.dedup or entity.key]
-    return f"{_key([*keys, '_source_file'] if _orders_rows(feed) else keys)} AS dedup_key"
+    return _key([*keys, "_source_file"] if _orders_rows(feed) else keys)
 
 
 def _where(feed: FeedSpec, columns: list[str] | None, where: str) -> str:
@@ -371,8 +409,11 @@ def _where(feed: FeedSpec, columns: list[str] | None, where: str) -> str:
     return f"WHERE COALESCE(({condition}), FALSE)"
 
 
-def _checks(entity: Entity, feed: FeedSpec, source: SourceSpec, typed: dict[str, _Typed]) -> list[_Check]:
-    """Every rule a row of this feed must meet, over the feed's typed columns (see RULES)."""
+def _checks(
+    entity: Entity, feed: FeedSpec, source: SourceSpec, typed: dict[str, _Typed], zone: str
+) -> list[_Check]:
+    """Every rule a row of this feed must meet, over the feed's typed columns (see RULES); ``zone`` is
+    the client's time zone (a delivery's local day)."""
     checks = []
     for name, t in typed.items():
         target = entity.get(name)
@@ -388,10 +429,8 @@ def _checks(entity: Entity, feed: FeedSpec, source: SourceSpec, typed: dict[str,
             )
         if target.type in ("text", "code") and source.format in NESTED_FORMATS and spec and spec.column:
             # JSON lines and Parquet may hold lists or objects where one value belongs.
-            nested = (
-                f"(starts_with({column}, '[') AND ends_with({column}, ']') OR "
-                f"starts_with({column}, '{{') AND ends_with({column}, '}}'))"
-            )
+            looks = f"(starts_with({column}, '[') OR starts_with({column}, '{{')) AND json_valid({column})"
+            nested = f"CASE WHEN {looks} THEN json_type({column}) IN ('ARRAY', 'OBJECT') ELSE FALSE END"
             checks.append(_Check(nested, name, label, shown, "cast", "a list or object, not one value"))
         if entity.name == "shifts" and name == "weekdays":
             pattern = literal(weekdays_pattern())
@@ -409,7 +448,12 @@ def _checks(entity: Entity, feed: FeedSpec, source: SourceSpec, typed: dict[str,
             if low is None and not declared:
                 low = target.minimum
             physical = PHYSICAL_MINIMUM.get(target.kind or "")
-            if physical is not None and (low is None or low < physical):
+            # Below the physical minimum is `unit`, the sharper diagnosis, unless the field's own default
+            # minimum already says it (a negative duration is out of `range`); never both.
+            if physical is not None and not declared and low is not None and low >= physical:
+                physical = None
+            possible = f" AND {column} >= {physical!r}" if physical is not None else ""
+            if physical is not None:
                 unit = canonical_unit(target.kind or "")
                 checks.append(
                     _Check(
@@ -425,7 +469,12 @@ def _checks(entity: Entity, feed: FeedSpec, source: SourceSpec, typed: dict[str,
             if low is not None:
                 checks.append(
                     _Check(
-                        f"{column} < {low!r}", name, label, shown, "range", _range_reason(low, high, declared)
+                        f"{column} < {low!r}{possible}",
+                        name,
+                        label,
+                        shown,
+                        "range",
+                        _range_reason(low, high, declared),
                     )
                 )
             if high is not None:
@@ -439,19 +488,20 @@ def _checks(entity: Entity, feed: FeedSpec, source: SourceSpec, typed: dict[str,
                         _range_reason(low, high, declared),
                     )
                 )
-        if target.type in ("timestamp", "date"):
-            value = column if target.type == "timestamp" else f"CAST({column} AS TIMESTAMPTZ)"
-            checks.append(
-                _Check(
-                    f"{value} > _loaded_at + {FUTURE_SLACK} OR {value} < {EARLIEST_TIME}",
-                    name,
-                    label,
-                    shown,
-                    "time",
-                    "later than the file's delivery or before 1990: a clock or date-format error (check "
-                    "`format:` in mapping.yml, or ask the client)",
-                )
+        if target.type in ("timestamp", "date") and target.event_time:
+            if target.type == "timestamp":
+                late = f"{column} > _loaded_at + {FUTURE_SLACK}"
+                early = f"{column} < TIMESTAMPTZ '{EARLIEST_DAY} 00:00:00+00'"
+            else:  # a day is late when it is after the delivery's local day plus one
+                late = f"{column} > CAST(timezone({literal(zone)}, _loaded_at) AS DATE) + 1"
+                early = f"{column} < DATE '{EARLIEST_DAY}'"
+            after = (
+                "after its file was delivered: a clock, time zone or date-format error (a day/month swap?); "
+                "check `format:` and `timezone:` in mapping.yml, or ask the client"
             )
+            before = f"before {EARLIEST_DAY[:4]}: a reset clock or a date-format error; check `format:`"
+            checks.append(_Check(late, name, label, shown, "time", after))
+            checks.append(_Check(early, name, label, shown, "time", before))
     return checks
 
 
@@ -459,45 +509,53 @@ def _range_reason(low: float | None, high: float | None, declared: bool) -> str:
     bounds = f"[{'' if low is None else f'{low:g}'}, {'' if high is None else f'{high:g}'}]"
     if declared:
         return f"outside the range {bounds} set in mapping.yml (canonical unit): check the unit, or the range"
-    return f"below {low:g}: a count or duration is never negative; check the column"
+    return f"below {low:g}, which this quantity never is: check the column (or give the field a `range:`)"
 
 
 @dataclass(frozen=True)
 class _FeedSQL:
-    """One feed compiled: its checked rows (a CTE), its entity rows and its quarantined rows."""
+    """One feed compiled: its checked rows (a CTE), its entity rows, its quarantined rows and how many rows
+    it delivered."""
 
     checked: str  # "WITH ... checked AS (...)": typed fields, raw lineage, tag texts, __bad
     rows: str
     quarantine: str
+    delivered: str
 
 
 def _feed_select(
     entity: Entity, feed: FeedSpec, source: SourceSpec, config: ClientConfig, columns: list[str] | None
-) -> tuple[_FeedSQL, dict[str, _Typed]]:
+) -> _FeedSQL:
     typed = {name: _field_sql(entity, name, feed, source, config, columns) for name in entity.field_names}
     natural = NATURAL_KEYS.get(entity.name)
     time_spec = feed.fields.get(natural[-1]) if natural else None
     if natural and ROW_ID_FIELDS[entity.name] not in feed.fields and time_spec and not time_spec.from_order:
         machine, time = (typed[k].value for k in natural)
-        # The instant in UTC, written the same whatever the session's time zone.
+        # The instant in UTC, written the same whatever the session's time zone; and its place among the
+        # file's events of that machine and instant (a fast machine logs several in one second).
         utc = f"strftime(timezone('UTC', {time}), '%Y-%m-%dT%H:%M:%S.%fZ')"
-        typed[ROW_ID_FIELDS[entity.name]] = _Typed(_key([machine, utc]))
+        nth = f"row_number() OVER (PARTITION BY _source_file, {machine}, {time} ORDER BY _source_row::BIGINT)"
+        # A machine column with an empty cell, or no time: no natural key, the file and row then.
+        known = f"{time} IS NOT NULL" + (f" AND {machine} IS NOT NULL" if natural[0] in feed.fields else "")
+        natural_id = f"concat_ws('|', COALESCE({machine}, '∅'), {utc}) || '#' || {nth}"
+        typed[ROW_ID_FIELDS[entity.name]] = _Typed(
+            f"CASE WHEN {known} THEN {natural_id} ELSE _source_file || '#' || _source_row END"
+        )
     inner = [f"CAST({t.value} AS {SQL_TYPES[entity.get(n).type]}) AS {quote(n)}" for n, t in typed.items()]  # type: ignore[union-attr]
     inner += [f"{t.source_text} AS {quote(f'__text_{n}')}" for n, t in typed.items() if t.source_text]
     for i, (column, tag) in enumerate(feed.tags.items()):
         inner.append(f"{_tag_text(source, column, tag)} AS __tag{i}")
-        inner.append(f"{_present(column, tag.null_values)} AS __src{i}")
+        inner.append(f"{_present(quote(column), tag.null_values)} AS __src{i}")
     inner += ["_source_file", "_source_row", "_load_batch_id", "_loaded_at"]
     where = _where(feed, columns, f"sources[{source.name}].feeds.{entity.name}.where")
-    checks = _checks(entity, feed, source, typed)
+    checks = _checks(entity, feed, source, typed, config.timezone)
     bad = " OR ".join(f"COALESCE({c.condition}, FALSE)" for c in checks) or "FALSE"
     checked = (
         f"WITH typed AS (SELECT {', '.join(inner)} FROM raw.{quote(source.name)} {where}), "
         f"checked AS (SELECT *, ({bad}) AS __bad FROM typed)"
     )
-    select = [quote(n) for n in typed]
-    select += _lineage(config, source)
-    select.append(_dedup_key(entity, feed, {n: quote(n) for n in typed}))
+    dedup = _dedup_key(entity, feed, {n: quote(n) for n in typed})
+    select = [*(quote(n) for n in typed), *_lineage(config, source), f"{dedup} AS dedup_key"]
     rows = f"{checked} SELECT {', '.join(select)} FROM checked WHERE NOT __bad"
     quarantine = _quarantine_select(
         checked,
@@ -509,12 +567,25 @@ def _feed_select(
             (c.condition, literal(c.field), literal(c.column), c.value, literal(c.rule), literal(c.reason))
             for c in checks
         ],
+        level="row",
+        dedup_key=dedup,
     )
-    return _FeedSQL(checked, rows, quarantine), typed
+    delivered = (
+        f"{checked} SELECT {literal(entity.name)} AS entity, 'row' AS level, '' AS tag, "
+        "count(*) AS delivered FROM checked"
+    )
+    return _FeedSQL(checked, rows, quarantine, delivered)
 
 
 def _quarantine_select(
-    prefix: str, relation: str, bad: str, source_name: str, entity: str, checks: list[tuple[str, ...]]
+    prefix: str,
+    relation: str,
+    bad: str,
+    source_name: str,
+    entity: str,
+    checks: list[tuple[str, ...]],
+    level: str,
+    dedup_key: str = "NULL",
 ) -> str:
     """The rows of ``relation`` breaking a rule: one row per broken rule (condition, field, column, value,
     rule, reason are SQL), in QUARANTINE_COLUMNS."""
@@ -528,18 +599,20 @@ def _quarantine_select(
     return (
         f"{prefix} SELECT {literal(source_name)} AS source_name, source_file, source_row, "
         f"{literal(entity)} AS entity, q.field AS field, q.column_name AS column_name, q.value AS value, "
-        "q.rule AS rule, q.reason AS reason FROM (SELECT _source_file AS source_file, "
-        "TRY_CAST(_source_row AS BIGINT) AS source_row, "
+        f"q.rule AS rule, q.reason AS reason, {literal(level)} AS level, dedup_key, loaded_at "
+        "FROM (SELECT _source_file AS source_file, TRY_CAST(_source_row AS BIGINT) AS source_row, "
+        f"CAST({dedup_key} AS VARCHAR) AS dedup_key, _loaded_at AS loaded_at, "
         f"unnest(list_filter([{broken}], lambda x: x IS NOT NULL)) AS q FROM {relation} WHERE {bad})"
     )
 
 
-def _present(column: str, null_values: list[str]) -> str:
-    """The cell's text when it holds a value (not empty, not one of the 'missing' values), else NULL."""
-    present = f"NULLIF(TRIM({quote(column)}), '')"
-    if null_values:
-        nulls = ", ".join(literal(v) for v in null_values)
-        present = f"CASE WHEN TRIM({quote(column)}) IN ({nulls}) THEN NULL ELSE {present} END"
+def _present(text: str, null_values: list[str], mapped_keys: list[str] | None = None) -> str:
+    """The cell's text when it holds a value (not empty, not a 'missing' value, not a map key), else NULL."""
+    meant_empty = [*null_values, *(mapped_keys or [])]
+    present = f"NULLIF(TRIM({text}), '')"
+    if meant_empty:
+        listed = ", ".join(literal(v) for v in meant_empty)
+        present = f"CASE WHEN TRIM({text}) IN ({listed}) THEN NULL ELSE {present} END"
     return present
 
 
@@ -601,9 +674,9 @@ def _tags_select(
     config: ClientConfig,
     columns: list[str] | None,
     checked: str,
-) -> tuple[str, str, list[str]]:
-    """The tags view's SQL for one feed, its quarantined readings, and the feed's rows of
-    mapped.sensor_tags. Readings come from the feed's rows that passed their own checks."""
+) -> tuple[str, str, str, list[str]]:
+    """The tags view's SQL for one feed, its quarantined readings, its readings delivered per tag, and the
+    feed's rows of mapped.sensor_tags. Readings come from the feed's rows that passed their own checks."""
     where = f"sources[{source.name}].feeds.{entity.name}.tags"
     missing = [c for c in feed.tags if columns is not None and c not in columns]
     if missing:
@@ -633,7 +706,7 @@ def _tags_select(
                 kind,
                 column,
                 "code" if tag.map else "cast",
-                "not in the tag value map" if tag.map else "not a number",
+                "not in the tag value map: add it to `map:`" if tag.map else _not_a_number(source.decimal),
                 physical,
                 f"below {physical:g} {canonical}, which is physically impossible: is the unit "
                 f"({tag.unit or 'none'}) or the column right?"
@@ -641,7 +714,7 @@ def _tags_select(
                 else None,
                 low,
                 high,
-                _range_reason(low, high, declared=True),
+                _range_reason(low, high, declared=True) if tag.range else None,
             )
         )
     pairs = ", ".join(f"(__tag{i}, __src{i}) AS __tag{i}" for i in range(len(feed.tags)))
@@ -665,7 +738,8 @@ def _tags_select(
         ),
         ("value < physical_min", "tag", "source_column", "source_text", "'unit'", "physical_reason"),
         (
-            "value < range_min OR value > range_max",
+            # Below the physical minimum is `unit` alone, never also `range`.
+            "(value < range_min OR value > range_max) AND value >= coalesce(physical_min, value)",
             "tag",
             "source_column",
             "source_text",
@@ -677,6 +751,7 @@ def _tags_select(
     prefix = (
         f"{checked}, "
         f"base AS (SELECT {key_cols}, {', '.join(_lineage(config, source))}, _source_file, _source_row, "
+        "_loaded_at, "
         f"{texts} FROM checked WHERE NOT __bad), "
         f"long AS (UNPIVOT base ON {pairs} INTO NAME alias VALUE raw_value, source_text), "
         f"tags AS (SELECT * FROM (VALUES {', '.join(rows)}) AS t({tag_columns})), "
@@ -688,8 +763,14 @@ def _tags_select(
         f"{prefix} SELECT {key_cols}, tag, value, unit, quantity_kind, source_column, {lineage_cols}, "
         f"{dedup} AS dedup_key FROM judged WHERE value IS NOT NULL AND NOT __bad_reading"
     )
-    quarantine = _quarantine_select(prefix, "judged", "__bad_reading", source.name, view, checks)
-    return sql, quarantine, described
+    quarantine = _quarantine_select(
+        prefix, "judged", "__bad_reading", source.name, view, checks, level="reading"
+    )
+    delivered = (
+        f"{prefix} SELECT {literal(view)} AS entity, 'reading' AS level, tag, count(*) AS delivered "
+        "FROM readings WHERE source_text IS NOT NULL GROUP BY tag"
+    )
+    return sql, quarantine, delivered, described
 
 
 def _row(*values: object) -> str:
@@ -772,6 +853,7 @@ def compile_mapping(
     compiled = CompiledMapping(fingerprint=fingerprint)
     parts: dict[str, list[str]] = {name: [] for name in [*ENTITIES, *TAG_KEYS]}
     quarantine: dict[str, list[str]] = {name: [] for name in parts}
+    delivered: dict[str, list[str]] = {name: [] for name in parts}
     tag_rows: list[str] = []
     for name, records in config.masters.items():
         parts[name].append(_masters_select(ENTITIES[name], records, config, fingerprint))
@@ -788,17 +870,19 @@ def compile_mapping(
         columns = list(raw_columns[source.name])
         for entity_name, feed in source.feeds.items():
             entity = ENTITIES[entity_name]
-            feed_sql, _ = _feed_select(entity, feed, source, config, columns)
+            feed_sql = _feed_select(entity, feed, source, config, columns)
             quarantine[entity_name].append(feed_sql.quarantine)
+            delivered[entity_name].append(feed_sql.delivered)
             if entity_name != "sensor_readings":  # sensor readings exist only as tags
                 parts[entity_name].append(feed_sql.rows)
             if feed.tags:
                 view = TAG_ENTITIES[entity_name]
-                tags_sql, tags_quarantine, described = _tags_select(
+                tags_sql, tags_quarantine, tags_delivered, described = _tags_select(
                     view, entity, feed, source, config, columns, feed_sql.checked
                 )
                 parts[view].append(tags_sql)
                 quarantine[view].append(tags_quarantine)
+                delivered[view].append(tags_delivered)
                 tag_rows += described
     for name in ENTITIES:
         if name == "sensor_readings":
@@ -831,4 +915,5 @@ def compile_mapping(
     for name, queries in quarantine.items():
         if queries:
             compiled.quarantine[name] = _union(queries, QUARANTINE_COLUMNS)
+            compiled.delivered[name] = _union(delivered[name], DELIVERED_COLUMNS)
     return compiled

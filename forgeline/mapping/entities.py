@@ -30,6 +30,8 @@ class Field:
     taxonomy: str | None = None  # for code fields: the seed listing the allowed codes
     required: bool = False  # a feed of this entity must map it: a row where it is empty is quarantined
     minimum: float | None = None  # the lowest plausible value (counts and durations are never negative)
+    # A time something happened (not a due date or a future holiday): never after its delivery.
+    event_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,8 @@ ENTITIES: dict[str, Entity] = {
                 _f("status", "text", "order status as exported"),
                 _f("released_at", "timestamp", "released"),
                 _f("due_at", "timestamp", "due"),
-                _f("started_at", "timestamp", "actual start"),
-                _f("completed_at", "timestamp", "actual end"),
+                _f("started_at", "timestamp", "actual start", event_time=True),
+                _f("completed_at", "timestamp", "actual end", event_time=True),
             ),
             key=("work_order_id",),
             grain="order",
@@ -187,8 +189,8 @@ ENTITIES: dict[str, Entity] = {
                 _f("lot_id", "text", "lot"),
                 _f("unit_id", "text", "run-to-failure unit (engine, tool, mould) the cycle wears"),
                 _f("unit_cycle", "int", "the unit's cycle number (its age in cycles)", minimum=0),
-                _f("started_at", "timestamp", "cycle start", required=True),
-                _f("ended_at", "timestamp", "cycle end"),
+                _f("started_at", "timestamp", "cycle start", required=True, event_time=True),
+                _f("ended_at", "timestamp", "cycle end", event_time=True),
                 _f("cycle_time_s", "float", "cycle time", kind="time", minimum=0),
                 _f(
                     "part_count",
@@ -210,8 +212,8 @@ ENTITIES: dict[str, Entity] = {
                 _f("lot_id", "text", "the lot inspected"),
                 _f("machine_id", "text", "machine"),
                 _f("product_id", "text", "product"),
-                _f("inspected_at", "timestamp", "time of inspection"),
-                _f("production_date", "date", "production day (when there is no time)"),
+                _f("inspected_at", "timestamp", "time of inspection", event_time=True),
+                _f("production_date", "date", "production day (when there is no time)", event_time=True),
                 _f("shift", "text", "shift"),
                 _f("inspected_count", "int", "units inspected (default 1)", minimum=0),
                 _f("defect_count", "int", "units defective (default: 0 if passed, else 1)", minimum=0),
@@ -229,8 +231,13 @@ ENTITIES: dict[str, Entity] = {
                 _f("machine_id", "text", "machine or line", required=True),
                 _f("product_id", "text", "product"),
                 _f("work_order_id", "text", "production order"),
-                _f("counted_at", "timestamp", "time of a count (fine-grained counters)"),
-                _f("production_date", "date", "production day (default: local date of counted_at)"),
+                _f("counted_at", "timestamp", "time of a count (fine-grained counters)", event_time=True),
+                _f(
+                    "production_date",
+                    "date",
+                    "production day (default: local date of counted_at)",
+                    event_time=True,
+                ),
                 _f("shift", "text", "shift (default: from the shift calendar)"),
                 _f(
                     "planned_time_s",
@@ -255,8 +262,19 @@ ENTITIES: dict[str, Entity] = {
                 _f("machine_id", "text", "machine", required=True),
                 _f("state", "code", "common state", taxonomy="machine_states", required=True),
                 _f("state_text", "text", "the state as exported"),
-                _f("started_at", "timestamp", "start of the state (or the sample time)", required=True),
-                _f("ended_at", "timestamp", "end (default: the next sample, at most one sample period)"),
+                _f(
+                    "started_at",
+                    "timestamp",
+                    "start of the state (or the sample time)",
+                    required=True,
+                    event_time=True,
+                ),
+                _f(
+                    "ended_at",
+                    "timestamp",
+                    "end (default: the next sample, at most one sample period)",
+                    event_time=True,
+                ),
                 _f("duration_s", "float", "duration, if exported instead of an end", kind="time", minimum=0),
             ),
             key=("machine_id", "started_at"),
@@ -268,10 +286,10 @@ ENTITIES: dict[str, Entity] = {
             (
                 _f("downtime_id", "text", "stop id (default: machine and start time, else file and row)"),
                 _f("machine_id", "text", "machine or line", required=True),
-                _f("started_at", "timestamp", "start"),
-                _f("ended_at", "timestamp", "end"),
+                _f("started_at", "timestamp", "start", event_time=True),
+                _f("ended_at", "timestamp", "end", event_time=True),
                 _f("duration_s", "float", "duration (default: end - start)", kind="time", minimum=0),
-                _f("production_date", "date", "day (default: local date of the start)"),
+                _f("production_date", "date", "day (default: local date of the start)", event_time=True),
                 _f("shift", "text", "shift"),
                 _f("reason_code", "code", "common stop reason", taxonomy="stop_reasons"),
                 _f("reason_text", "text", "the reason as the client wrote it"),
@@ -297,9 +315,15 @@ ENTITIES: dict[str, Entity] = {
                     taxonomy="maintenance_types",
                 ),
                 _f("failure_mode", "text", "failure mode as written"),
-                _f("reported_at", "timestamp", "failure reported / order opened", required=True),
-                _f("repair_started_at", "timestamp", "repair start"),
-                _f("repair_ended_at", "timestamp", "repair end"),
+                _f(
+                    "reported_at",
+                    "timestamp",
+                    "failure reported / order opened",
+                    required=True,
+                    event_time=True,
+                ),
+                _f("repair_started_at", "timestamp", "repair start", event_time=True),
+                _f("repair_ended_at", "timestamp", "repair end", event_time=True),
             ),
             key=("maintenance_id",),
             grain="maintenance order",
@@ -311,7 +335,7 @@ ENTITIES: dict[str, Entity] = {
                 _f("machine_id", "text", "machine (default: the client's only machine)"),
                 _f("unit_id", "text", "run-to-failure unit the reading belongs to"),
                 _f("cycle_id", "text", "the cycle, run or batch the reading belongs to (per-cycle curves)"),
-                _f("read_at", "timestamp", "time of the reading", required=True),
+                _f("read_at", "timestamp", "time of the reading", required=True, event_time=True),
             ),
             key=("machine_id", "unit_id", "cycle_id", "read_at"),
             takes_tags=True,
@@ -322,8 +346,10 @@ ENTITIES: dict[str, Entity] = {
             "Energy per meter and interval.",
             (
                 _f("meter_id", "text", "meter (default: the client's only meter)"),
-                _f("interval_start", "timestamp", "interval start (default: end - interval)"),
-                _f("interval_end", "timestamp", "interval end (default: start + interval)"),
+                _f(
+                    "interval_start", "timestamp", "interval start (default: end - interval)", event_time=True
+                ),
+                _f("interval_end", "timestamp", "interval end (default: start + interval)", event_time=True),
                 _f(
                     "interval_s",
                     "float",
@@ -387,8 +413,10 @@ def weekdays_pattern() -> str:
     import re
 
     with (DBT_PROJECT_DIR / "seeds" / "weekday_names.csv").open(encoding="utf-8") as handle:
-        names = "|".join(re.escape(row["day_name"]) for row in csv.DictReader(handle))
-    token = f"({names})(-({names}))?"
+        rows = list(csv.DictReader(handle))
+    days = "|".join(re.escape(r["day_name"]) for r in rows if r["first_dow"] == r["last_dow"])
+    weeks = "|".join(re.escape(r["day_name"]) for r in rows if r["first_dow"] != r["last_dow"])  # 'all'
+    token = f"(({weeks})|({days})(-({days}))?)"  # a range may wrap the week: 'fri-mon'
     return f"^{token}(,{token})*$"
 
 

@@ -109,25 +109,28 @@ def _read_core(settings: Settings, client_id: str, tables: list[str]) -> dict[st
 
 
 def _read_quarantine(settings: Settings, client_id: str) -> pd.DataFrame:
-    """``mapped._quarantine_summary`` as one row per entity with a ``share_<rule>`` column per rule (0 where
-    nothing was quarantined); one row for "(none)" when nothing was, so that the suite always runs."""
-    from expectations import QUARANTINE_THRESHOLDS
+    """``mapped._quarantine_summary`` as one row per entity (per tag, for readings) with a ``share_<rule>``
+    column per rule: the share of rows it quarantined, 0 where it quarantined fewer than
+    QUARANTINE_MIN_ROWS (a handful of bad rows never blocks). One row "(none)" when nothing was
+    quarantined, so that the suite always runs."""
+    from forgeline.mapping.compile import QUARANTINE_MIN_ROWS, QUARANTINE_THRESHOLDS
 
+    columns = ["entity", "level", "tag", "rule", "quarantined_rows", "delivered_rows", "share"]
     con = open_warehouse(settings, client_id, read_only=True)
     try:
         present = con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'mapped' AND table_name = '_quarantine_summary'"
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'mapped' "
+            "AND table_name = '_quarantine_summary' AND column_name = 'level'"
         ).fetchone()[0]
         long = (
-            con.execute(
-                "SELECT entity, rule, quarantined_rows, delivered_rows, share FROM mapped._quarantine_summary"
-            ).df()
+            con.execute(f"SELECT {', '.join(columns)} FROM mapped._quarantine_summary").df()
             if present
-            else pd.DataFrame(columns=["entity", "rule", "quarantined_rows", "delivered_rows", "share"])
+            else pd.DataFrame(columns=columns)
         )
     finally:
         con.close()
+    long["entity"] = long["entity"].where(long["level"] != "reading", long["entity"] + ": " + long["tag"])
+    long["share"] = long["share"].where(long["quarantined_rows"] >= QUARANTINE_MIN_ROWS, 0.0).astype(float)
     wide = long.pivot_table(index="entity", columns="rule", values="share", aggfunc="max", fill_value=0.0)
     wide = wide.reindex(columns=list(QUARANTINE_THRESHOLDS), fill_value=0.0).add_prefix("share_")
     if wide.empty:
@@ -137,7 +140,7 @@ def _read_quarantine(settings: Settings, client_id: str) -> pd.DataFrame:
 
 def _quarantine_details(frame: pd.DataFrame, outcome: ExpectationOutcome) -> str:
     """Which entities quarantined too large a share, for the consultant (the rule is in the column)."""
-    from expectations import QUARANTINE_THRESHOLDS
+    from forgeline.mapping.compile import QUARANTINE_THRESHOLDS
 
     column = outcome.column_name or ""
     rule = column.removeprefix("share_")

@@ -404,7 +404,7 @@ elif result.report is not None:
     ]
     st.caption("Columns nothing maps: " + ("; ".join(unmapped) if unmapped else "none."))
     problems = ob.problems_table(report)
-    st.subheader(f"Cells the mapping cannot read ({len(report.problems)} column(s))")
+    st.subheader(f"Rows the mapping would quarantine ({len(report.problems)} column(s) and reason(s))")
     if problems.empty:
         st.caption("None: every mapped cell of the samples converts.")
     else:

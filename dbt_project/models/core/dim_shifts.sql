@@ -21,13 +21,22 @@ ranges as (
     from tokens
     left join day_names as first_day on split_part(tokens.token, '-', 1) = first_day.day_name
     left join day_names as last_day on nullif(split_part(tokens.token, '-', 2), '') = last_day.day_name
+),
+
+days as (
+    -- A range may wrap the week (fri-mon): count on past Sunday, then fold back to 1-7.
+    select
+        ranges.*,
+        unnest(generate_series(from_dow, to_dow + case when to_dow < from_dow then 7 else 0 end)) as day_number
+    from ranges
+    where from_dow is not null
 )
 
 select distinct
     client_id,
     shift,
     machine_id,
-    unnest(generate_series(from_dow, to_dow)) as iso_dow,
+    ((day_number - 1) % 7) + 1 as iso_dow,
     starts,
     ends,
     valid_from,
@@ -36,5 +45,4 @@ select distinct
         as planned_time_s,
     source_file,
     load_batch_id
-from ranges
-where from_dow is not null
+from days
