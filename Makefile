@@ -52,6 +52,10 @@ test: env browser
 test-fast: env
 	$(PY) -m pytest -m "not dbt and not gate and not models and not e2e and not app and not browser" $(PYTEST_ARGS)
 
+# The kill harness: `forgeline run` killed with SIGKILL at 20+ seeded points, each re-run must converge.
+test-kill: env
+	$(PY) -m pytest -m kill tests/test_convergence.py $(PYTEST_ARGS)
+
 lint: env
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
