@@ -337,6 +337,7 @@ def _forget_checked_stores() -> None:
 
 def test_an_interrupted_run_is_marked_failed_and_never_reused(workspace: Settings) -> None:
     import mlflow
+    from mlflow.entities import LoggedModelStatus
 
     config = make_client(workspace, "planted")
     fingerprint = build_training_set(workspace, config, "defect_prediction").fingerprint()
@@ -353,10 +354,14 @@ def test_an_interrupted_run_is_marked_failed_and_never_reused(workspace: Setting
     client.create_model_version(
         result.registered_model, source=f"{orphan.info.artifact_uri}/model", run_id=orphan.info.run_id
     )
+    half_logged = client.create_logged_model(
+        experiment.experiment_id, name="model", source_run_id=orphan.info.run_id
+    )
     assert len(client.search_model_versions(f"name = '{result.registered_model}'")) == 2
 
     assert prepare_client_store(workspace, config.id) == [orphan.info.run_id]
     assert client.get_run(orphan.info.run_id).info.status == "FAILED"
+    assert client.get_logged_model(half_logged.model_id).status == LoggedModelStatus.FAILED
     [version] = client.search_model_versions(f"name = '{result.registered_model}'")
     assert str(version.version) == result.model_version
     [again] = train_client_models(workspace, config, passed_gate(config.id))

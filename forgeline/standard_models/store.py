@@ -275,10 +275,22 @@ def recover_interrupted(settings: Settings, client_id: str) -> list[str]:
             run.info.run_id,
             run.data.tags.get("model_name", "?"),
         )
-    for model in client.search_logged_models(ids, filter_string="status = 'PENDING'"):
+    for model in _pending_models(client, ids):  # models a killed run began logging
         client.finalize_logged_model(model.model_id, "FAILED")
     _drop_unfinished_versions(client, client_id)
     return [run.info.run_id for run in interrupted]
+
+
+def _pending_models(client: Any, experiment_ids: list[str]) -> list[Any]:
+    from mlflow.entities import LoggedModelStatus
+
+    found, token = [], None
+    while True:
+        page = client.search_logged_models(experiment_ids, page_token=token)
+        found += [m for m in page if m.status == LoggedModelStatus.PENDING]
+        token = page.token
+        if not token:
+            return found
 
 
 def _drop_unfinished_versions(client: Any, client_id: str) -> None:
