@@ -131,8 +131,8 @@ def quality_gate(home: str, config: ClientConfig) -> Any:
     else:
         for outcome in gate.failed():
             logger.error(
-                "Quality gate: core.%s%s failed %s (observed %s): %s",
-                outcome.table_name,
+                "Quality gate: %s%s failed %s (observed %s): %s",
+                _checked(outcome.table_name),
                 f".{outcome.column_name}" if outcome.column_name else "",
                 outcome.expectation_type,
                 outcome.observed or "-",
@@ -200,11 +200,18 @@ def promote(home: str, config: ClientConfig, models: list[Any]) -> list[str]:
     return moved
 
 
+def _checked(table: str) -> str:
+    """What a gate expectation checked: a core table, or the mapping's quarantine (a suite of its own)."""
+    from expectations import QUARANTINE_SUITE
+
+    return "the mapping's quarantine" if table == QUARANTINE_SUITE else f"core.{table}"
+
+
 def gate_reason(gate: Any, shown: int = REASONS_SHOWN) -> str:
     """The gate's first failures in a sentence a client can act on (all are in meta.gate_results)."""
     failed = gate.failed()
     named = [
-        f"core.{o.table_name}{'.' + o.column_name if o.column_name else ''} failed {o.expectation_type}"
+        f"{_checked(o.table_name)}{'.' + o.column_name if o.column_name else ''} failed {o.expectation_type}"
         + (f" (observed {o.observed})" if o.observed else "")
         for o in failed[:shown]
     ]

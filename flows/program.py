@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from flows.engagement import EngagementOutcome, engagement_flow  # noqa: E402
-from forgeline.clients import list_clients  # noqa: E402
+from forgeline.clients import client_ids, list_clients  # noqa: E402
 from forgeline.publish import new_run_id  # noqa: E402
 
 PARALLEL_CLIENTS = 2  # the machines have 2 cores; dbt and training are CPU-bound
@@ -43,8 +43,11 @@ def program_flow(home: str | None = None, clients: list[str] | None = None) -> l
     logger = get_run_logger()
     settings = get_settings(home)
     home = str(settings.home)
-    configs = list_clients(settings)
-    known = [c.id for c in configs]
+    # A client whose mapping.yml is broken still takes its turn: its engagement fails naming the file,
+    # line and key, and the other clients run.
+    invalid: dict[str, str] = {}
+    configs = list_clients(settings, invalid)
+    known = client_ids(settings)
     chosen = clients or known
     unknown = sorted(set(chosen) - set(known))
     if unknown:

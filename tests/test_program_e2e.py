@@ -273,3 +273,31 @@ def test_a_client_whose_data_fails_the_gate_is_published_but_not_trained(
     assert not at.exception
     shown = " ".join(str(e.value) for e in at.error)
     assert "Quality gate FAILED" in shown and "press_sensors_202610.csv" in shown
+
+
+def test_a_broken_mapping_fails_its_client_only_and_says_where(tmp_path, prefect_harness: None) -> None:
+    """One client's mapping.yml broken by hand: the others still run and publish; the run names the file."""
+    from flows.program import ProgramRunError, program_flow
+    from forgeline.clients import save_mapping_text
+    from forgeline.demo import _deliveries, demo_mapping_text
+    from forgeline.settings import get_settings
+
+    settings = get_settings(tmp_path / "home")
+    save_mapping_text(settings, "gwangyang-steel", demo_mapping_text("gwangyang-steel"))
+    settings.landing_dir("gwangyang-steel").mkdir(parents=True)
+    _deliveries("gwangyang-steel", "small", settings.landing_dir("gwangyang-steel"))
+    broken = settings.client_config_path("acme-press")
+    broken.parent.mkdir(parents=True)
+    broken.write_text(
+        "id: acme-press\nname: Acme\nsources:\n  - name: shots\n    format: xls\n", encoding="utf-8"
+    )
+
+    with pytest.raises(ProgramRunError, match="acme-press") as caught:
+        program_flow(home=str(settings.home))
+
+    record = json.loads(next(settings.runs_dir.glob("*.json")).read_text(encoding="utf-8"))
+    outcomes = {c["client_id"]: c for c in record["clients"]}
+    assert outcomes["gwangyang-steel"]["status"] == "published"
+    assert f"{broken}:5:" in outcomes["acme-press"]["error"], outcomes["acme-press"]
+    assert current_snapshot(settings, "gwangyang-steel") is not None
+    assert "acme-press" in str(caught.value)
