@@ -64,7 +64,7 @@ def ensure_mlflow_store(settings: Settings) -> None:
     """Make sure the store exists, has MLflow's current schema and belongs to this workspace.
 
     Call it once before anything trains (the program and each engagement do). Cheap when the store is
-    already in order; the first call in a workspace creates it (MLflow's migrations: about 25 s).
+    already in order; the first call in a workspace creates it (all of MLflow's migrations: 3-5 s here).
     """
     path = store_path(settings)
     if path is None:  # a tracking server or another database: its operator creates and migrates it
