@@ -60,9 +60,13 @@ def program_flow(home: str | None = None, clients: list[str] | None = None) -> l
     if any(c.models for c in configs if c.id in chosen):
         # Once, before any client trains (created atomically the first time: see standard_models/store.py).
         from forgeline.standard_models import ensure_mlflow_store
+        from forgeline.standard_models.store import MlflowStoreError
 
         logger.info("MLflow store: checking…")
-        ensure_mlflow_store(settings)
+        try:
+            ensure_mlflow_store(settings)
+        except MlflowStoreError as exc:  # the clients with models fail on it, naming it; the others run
+            logger.error("%s", exc)
 
     futures = {client_id: run_engagement.submit(client_id, home) for client_id in chosen}
     outcomes: list[EngagementOutcome] = []
