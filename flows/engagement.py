@@ -104,9 +104,9 @@ def standardize(home: str, config: ClientConfig) -> dict[str, int]:
     problems = apply_mapping(settings, config)
     if problems:
         logger.warning(
-            "%d column(s) hold values the mapping could not read (they stay empty): fix mapping.yml or ask "
-            "the client for a clean export. %s",
-            len(problems),
+            "%s row(s) quarantined by the mapping (left out, the other rows go on; the gate judges their "
+            "share): fix mapping.yml or ask the client for a corrected export. %s",
+            f"{sum(p.cells for p in problems):,}",
             " | ".join(p.describe() for p in problems[:5]),
         )
     logger.info("dbt build of %s starts…", config.id)

@@ -22,7 +22,8 @@ Scale = Literal["small", "full"]
 PRESS_SEED = 20261122
 PLANT_SEED = 20261001
 PRESSES = ["P-01", "P-02", "P-03"]
-PRESS_START = datetime(2026, 9, 1)
+# Fixed periods in the past: delivered data never runs ahead of its delivery (the mapping's `time` rule).
+PRESS_START = datetime(2026, 7, 1)
 PRESS_DAYS = {"small": 24, "full": 90}
 DRIFT_HOURS = 36
 DRIFT_TAGS = ["vibration_mm_s", "oil_temp_F"]
@@ -193,7 +194,7 @@ DOWNTIME_HEADER = ["일자", "근무조", "라인", "비가동사유", "비가�
 
 
 def plant_diary_months(scale: Scale) -> list[tuple[int, int]]:
-    return [(2026, 10)] if scale == "small" else [(2026, 10), (2026, 11), (2026, 12)]
+    return [(2026, 10)] if scale == "small" else [(2026, 8), (2026, 9), (2026, 10)]
 
 
 def plant_diary_workbook(year: int, month: int, path: Path) -> None:

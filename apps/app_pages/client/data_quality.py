@@ -17,6 +17,15 @@ if info is None:
     st.info("Nothing published for this client yet: run its engagement first.")
     st.stop()
 
+published = data.client(user, config.id)
+if published.figures_held_back:
+    kept = f" (run {published.data_run_id})" if published.data_run_id else " (none passed yet)"
+    st.info(
+        f"This page shows the newest delivery, run {published.run_id}, which failed the quality gate: what "
+        f"to fix is below. The KPI and model pages keep showing the last good figures{kept}.",
+        icon=":material/history:",
+    )
+
 gate = data.gate_results(user, config.id)
 failed = gate[~gate["success"].astype(bool)] if len(gate) else gate
 run_at = ui.when(info["finished_at"], config.timezone)
