@@ -201,10 +201,7 @@ def _cleaned(
 ) -> str:
     """A delivered cell's text: trimmed, empty or a 'missing' value as NULL, then through its value map
     (a value the map lacks becomes the default) or, without a map, the default when empty."""
-    cleaned = f"NULLIF(TRIM({text}), '')"
-    if null_values:
-        nulls = ", ".join(literal(v) for v in null_values)
-        cleaned = f"CASE WHEN TRIM({text}) IN ({nulls}) THEN NULL ELSE {cleaned} END"
+    cleaned = _present(text, null_values)
     if value_map is not None:
         cases = " ".join(
             f"WHEN {literal(k)} THEN {literal(None if v is None else _scalar_text(v))}"
