@@ -30,6 +30,10 @@ TOOL_ENVIRONMENT = {
     "PREFECT_LOGGING_EXTRA_LOGGERS": "forgeline",
     # ...and outside a flow (the CLI's ingest, tests) they just log locally, without a warning.
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    # Prefect's temporary API (no server configured) takes 10-25 s to start on 2 cores, longer when the
+    # machine is busy or its database is new; at Prefect's default of 20 s a loaded machine failed whole
+    # runs with "Timed out while attempting to connect to ephemeral Prefect API server".
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 
 
@@ -146,6 +150,10 @@ class Settings:
     def runs_dir(self) -> Path:
         """One JSON record per program run (what ran, when, with which outcome)."""
         return self.home / "runs"
+
+    def last_run_path(self, client_id: str) -> Path:
+        """The client's last complete run: its inputs' fingerprint and outcome (see forgeline/changes.py)."""
+        return self.runs_dir / "clients" / f"{check_client_id(client_id)}.json"
 
     @cached_property
     def created(self) -> bool:
