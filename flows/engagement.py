@@ -27,6 +27,12 @@ apply_tool_environment()
 from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
+from forgeline.changes import (  # noqa: E402
+    forget_completed_run,
+    inputs_fingerprint,
+    last_completed_run,
+    record_completed_run,
+)
 from forgeline.clients import ClientConfig, get_client  # noqa: E402
 from forgeline.locking import client_lock  # noqa: E402
 from forgeline.publish import RunInfo, new_run_id, publish_client  # noqa: E402
@@ -60,6 +66,7 @@ class EngagementOutcome:
     snapshot: str | None = None
     error: str | None = None
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    unchanged_since: str | None = None  # the run whose results still stand, when nothing changed
 
 
 @task(task_run_name="ingest {config.id}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -249,6 +256,19 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
         logger.info("Ingest of %s starts…", client_id)
         outcome.files_loaded, outcome.files_skipped, outcome.files_rejected = ingest(home, config)
         lap("ingest")
+        fingerprint = inputs_fingerprint(settings, client_id)
+        last = last_completed_run(settings, client_id)
+        if last is not None and last.fingerprint == fingerprint:
+            # Same deliveries, mapping and code as the run that made the current results: they would be
+            # rebuilt exactly, so they are kept (forgeline/changes.py).
+            logger.info(
+                "Nothing changed for %s since run %s (same deliveries, mapping and code): snapshot %s stays.",
+                client_id,
+                last.outcome.get("run_id"),
+                last.outcome.get("snapshot"),
+            )
+            return _unchanged(outcome, last.outcome)
+        forget_completed_run(settings, client_id)
         outcome.core_rows = standardize(home, config)
         lap("standardize")
         gate = quality_gate(home, config)
@@ -274,4 +294,13 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
             promote(home, config, models)
             lap("champion")
         outcome.status = status
+        record_completed_run(settings, client_id, fingerprint, dataclasses.asdict(outcome))
+    return outcome
+
+
+def _unchanged(outcome: EngagementOutcome, last: dict[str, Any]) -> EngagementOutcome:
+    """This run's outcome when nothing changed: the last complete run's results, still current."""
+    for name in ("status", "core_rows", "gate_passed", "gate_failures", "models", "snapshot"):
+        setattr(outcome, name, last.get(name))
+    outcome.unchanged_since = last.get("run_id")
     return outcome

@@ -495,7 +495,8 @@ def print_outcomes(outcomes) -> None:
             for m in o.models
         )
         gate = "-" if o.gate_passed is None else ("passed" if o.gate_passed else "FAILED")
-        table.add_row(o.client_id, o.status, f"{rows:,}", gate, models or "-")
+        status = f"{o.status}, nothing changed" if getattr(o, "unchanged_since", None) else o.status
+        table.add_row(o.client_id, status, f"{rows:,}", gate, models or "-")
     console.print(table)
 
 

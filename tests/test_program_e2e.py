@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 
@@ -169,12 +170,37 @@ def test_running_the_program_again_is_safe_and_gives_the_same_result(program_run
 
     clients = [c.id for c in list_clients(program_run)]
     before = {c: (table_row_counts(program_run, c, "core"), marts_fingerprint(c)) for c in clients}
+    snapshots = {c: current_snapshot(program_run, c) for c in clients}
     outcomes = program_flow(home=str(program_run.home))
     for outcome in outcomes:
         assert outcome.files_loaded == 0 and outcome.files_skipped > 0, outcome
         assert outcome.status == "published"
+        # Nothing changed: the run stops after ingest and the current results stand (forgeline/changes.py).
+        assert outcome.unchanged_since is not None, outcome
+        assert set(outcome.seconds) <= {"mlflow store", "ingest"}, outcome.seconds
+        assert current_snapshot(program_run, outcome.client_id) == snapshots[outcome.client_id]
     after = {c: (table_row_counts(program_run, c, "core"), marts_fingerprint(c)) for c in clients}
     assert after == before
+
+
+def test_a_new_delivery_runs_its_client_again_and_only_it(program_run: Settings, tmp_path) -> None:
+    from flows.program import program_flow
+    from forgeline.settings import get_settings
+
+    # A copy of the program's workspace (the session's own stays as the other tests expect it).
+    program_run = get_settings(shutil.copytree(program_run.home, tmp_path / "home", symlinks=True))
+    steel = "gwangyang-steel"
+    landing = program_run.landing_dir(steel)
+    [export] = sorted(landing.glob("energy_*.csv"))
+    header, *rows = export.read_text(encoding="utf-8").splitlines()
+    # A re-sent last day under a new name: new rows for the dedup to judge, the same data in the marts.
+    (landing / "energy_2018-resent.csv").write_text("\n".join([header, *rows[-96:]]) + "\n", encoding="utf-8")
+    before = current_snapshot(program_run, steel)
+    outcomes = {o.client_id: o for o in program_flow(home=str(program_run.home))}
+    assert outcomes[steel].files_loaded == 1 and outcomes[steel].unchanged_since is None
+    assert {"standardize", "gate", "publish"} <= set(outcomes[steel].seconds)
+    assert current_snapshot(program_run, steel) != before
+    assert all(o.unchanged_since for c, o in outcomes.items() if c != steel), outcomes
 
 
 def test_prefect_deployments_are_accepted(tmp_path) -> None:
@@ -248,6 +274,10 @@ def test_a_client_whose_data_fails_the_gate_is_published_but_not_trained(
     assert any("fct_maintenance_events" in failure for failure in outcome.gate_failures), outcome
     assert any("core.fct_maintenance_events" in line and "needs" in line for line in run_log), run_log
     assert any("training is blocked" in line for line in run_log), run_log
+    # Run again with nothing changed: the same verdict stands, without rebuilding anything.
+    again = engagement_flow(client_id=press.id, home=str(settings.home))
+    assert (again.status, again.unchanged_since) == ("gate_failed", outcome.run_id)
+    assert again.gate_failures == outcome.gate_failures and again.snapshot == outcome.snapshot
     con = duckdb.connect(str(current_snapshot(settings, press.id)), read_only=True)
     try:
         status, gate_passed = con.execute("SELECT status, gate_passed FROM meta.run").fetchall()[0]

@@ -1,0 +1,139 @@
+"""Whether a client's run would change anything: everything a run's result depends on, as one fingerprint.
+
+A run's result (core tables, gate verdict, models, the published snapshot) is a function of:
+
+- the client's deliveries in raw: which load batches are live and which files were refused;
+- the client's folder: ``mapping.yml`` and its client models;
+- Forgeline's own code that turns them into results: the mapping compiler, dbt project, gate suites,
+  standard models and publisher.
+
+After a run completes (its snapshot published and champions moved), the fingerprint is recorded with its
+outcome. A later run whose fingerprint is the same would rebuild exactly the same things, so it stops
+after ingest and reports the recorded outcome ("unchanged"). Anything else (a new or withdrawn delivery,
+an edited mapping, an upgrade of Forgeline) runs everything. A run stopped before the record is written
+leaves no record, so the next run does the whole work again: the record can only be missing, never wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from forgeline.locking import open_warehouse
+from forgeline.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
+
+log = logging.getLogger("forgeline.changes")
+
+# The code a client's results depend on (ingest is not here: raw, already loaded, is fingerprinted).
+_CODE_GLOBS = [
+    (REPO_ROOT / "forgeline", "**/*.py"),
+    (REPO_ROOT / "forgeline", "**/*.yml"),
+    (REPO_ROOT / "expectations", "**/*.py"),
+    (DBT_PROJECT_DIR, "dbt_project.yml"),
+    (DBT_PROJECT_DIR, "models/**/*"),
+    (DBT_PROJECT_DIR, "macros/**/*"),
+    (DBT_PROJECT_DIR, "seeds/**/*"),
+    (DBT_PROJECT_DIR, "tests/**/*"),
+]
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A digest of the code that turns deliveries into results (computed once per process)."""
+    digest = hashlib.sha256()
+    for root, pattern in _CODE_GLOBS:
+        for path in sorted(p for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(REPO_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _client_files_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs_fingerprint(settings: Settings, client_id: str) -> str:
+    """The fingerprint of everything the client's next run depends on (read after ingest)."""
+    con = open_warehouse(settings, client_id, read_only=True)
+    try:
+        has = {
+            t
+            for (t,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
+                "AND table_name IN ('_load_batches', '_rejected_files')"
+            ).fetchall()
+        }
+        batches = (
+            con.execute(
+                "SELECT batch_id, raw_table, rows, coalesce(status, 'loaded') FROM raw._load_batches "
+                "ORDER BY ALL"
+            ).fetchall()
+            if "_load_batches" in has
+            else []
+        )
+        rejected = (
+            con.execute(
+                "SELECT batch_id, raw_table, source_settings FROM raw._rejected_files ORDER BY ALL"
+            ).fetchall()
+            if "_rejected_files" in has
+            else []
+        )
+    finally:
+        con.close()
+    payload = {
+        "batches": [list(map(str, b)) for b in batches],
+        "rejected": [list(map(str, r)) for r in rejected],
+        "client": _client_files_digest(settings.client_dir(client_id)),
+        "code": code_fingerprint(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CompletedRun:
+    fingerprint: str
+    outcome: dict[str, Any]  # the EngagementOutcome of the run that produced the current results
+
+
+def last_completed_run(settings: Settings, client_id: str) -> CompletedRun | None:
+    """The record of the client's last complete run, if its snapshot is still the one the apps show."""
+    path = settings.last_run_path(client_id)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        snapshot = record["outcome"].get("snapshot")
+        pointer = settings.published_dir(client_id) / "CURRENT"
+        if not snapshot or pointer.read_text().strip() != snapshot:
+            return None  # published since by other means, or removed: run everything
+        return CompletedRun(record["fingerprint"], record["outcome"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record_completed_run(
+    settings: Settings, client_id: str, fingerprint: str, outcome: dict[str, Any]
+) -> None:
+    """Written last, atomically: a run stopped before this line leaves the previous record or none."""
+    path = settings.last_run_path(client_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(
+        json.dumps(
+            {"fingerprint": fingerprint, "outcome": outcome}, indent=2, ensure_ascii=False, default=str
+        ),
+        encoding="utf-8",
+    )
+    tmp.replace(path)
+
+
+def forget_completed_run(settings: Settings, client_id: str) -> None:
+    """Before a run changes anything: its result will differ from the record."""
+    settings.last_run_path(client_id).unlink(missing_ok=True)
