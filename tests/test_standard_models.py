@@ -406,3 +406,15 @@ def test_a_copied_workspace_is_self_contained(workspace: Settings, tmp_path: Pat
     mlflow.set_tracking_uri(copy.mlflow_tracking_uri)
     model = mlflow.sklearn.load_model(f"models:/{first.registered_model}/1")
     assert hasattr(model, "predict_proba")
+
+
+def test_permutation_importance_reads_a_bounded_seeded_sample_of_a_long_holdout() -> None:
+    from forgeline.standard_models import IMPORTANCE_ROWS, _importance_sample
+
+    short = np.array([0, 1] * 100)
+    assert (_importance_sample(short) == np.arange(200)).all()
+    label = (np.arange(5 * IMPORTANCE_ROWS) % 37 == 0).astype(int)
+    sample = _importance_sample(label)
+    assert len(sample) == IMPORTANCE_ROWS and (np.diff(sample) > 0).all() and label[sample].any()
+    assert (sample == _importance_sample(label)).all()  # the same rows every time: the same ranking
+    assert (_importance_sample(np.zeros(5 * IMPORTANCE_ROWS)) == np.arange(5 * IMPORTANCE_ROWS)).all()
