@@ -67,7 +67,9 @@ def open_warehouse(
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=config or {})
+        # The client's share of the program's memory budget and cores (settings), unless the caller says.
+        chosen = {**settings.client_duckdb_config(), **(config or {})}
+        return duckdb.connect(str(path), read_only=read_only, config=chosen)
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
             raise

@@ -87,6 +87,39 @@ class Settings:
         """The client's working DuckDB file: written by ingestion and dbt only, one writer at a time."""
         return self.warehouse_dir / f"{check_client_id(client_id)}.duckdb"
 
+    # -- resources: one memory budget for the program, shared by the clients running side by side ------
+    @property
+    def memory_budget_bytes(self) -> int:
+        """What the whole program may use (``FORGELINE_MEMORY_BUDGET``, e.g. ``4GB``); by default half the
+        machine's memory, at most 4 GB (the program's goal on a 2-core, 24 GB machine)."""
+        chosen = os.environ.get("FORGELINE_MEMORY_BUDGET")
+        if chosen:
+            return parse_bytes(chosen)
+        machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return min(machine // 2, 4 * 1024**3)
+
+    @property
+    def parallel_clients(self) -> int:
+        """Clients run side by side (``FORGELINE_PARALLEL_CLIENTS``; default 2: dbt and training use CPU)."""
+        return max(1, int(os.environ.get("FORGELINE_PARALLEL_CLIENTS", "2")))
+
+    @property
+    def client_threads(self) -> int:
+        """CPU threads each running client may use (DuckDB, dbt, OpenMP): the cores shared out evenly."""
+        return max(1, (os.cpu_count() or 1) // self.parallel_clients)
+
+    @property
+    def client_duckdb_memory_limit(self) -> str:
+        """DuckDB's memory cap in one client's run: half its share of the budget (the rest is Python's:
+        pandas frames for the gate and training, dbt's and Prefect's own processes). Beyond it DuckDB
+        spills to ``<home>/warehouse/.tmp`` instead of growing."""
+        share = self.memory_budget_bytes // self.parallel_clients // 2
+        return f"{max(share // 1024**2, 128)}MB"
+
+    def client_duckdb_config(self) -> dict[str, str | int]:
+        """DuckDB settings for a client's working connections (ingest, the mapping, dbt, the gate)."""
+        return {"memory_limit": self.client_duckdb_memory_limit, "threads": self.client_threads}
+
     @property
     def ingest_memory_limit(self) -> str:
         """DuckDB's memory cap while loading files: big deliveries spill to disk instead of growing RAM."""
@@ -159,6 +192,21 @@ class Settings:
     def created(self) -> bool:
         self.home.mkdir(parents=True, exist_ok=True)
         return True
+
+
+def parse_bytes(text: str) -> int:
+    """``4GB``, ``512 MB``, ``1.5GiB`` (pint's units: GB = 10^9 bytes, GiB = 2^30) or a number of bytes."""
+    import pint
+
+    if text.strip().isdigit():
+        return int(text)
+    try:
+        quantity = pint.UnitRegistry().Quantity(text.strip())
+        if quantity.unitless:  # pint counts information as dimensionless: a bare number is no size
+            raise ValueError(text)
+        return int(quantity.to("byte").magnitude)
+    except (pint.errors.PintError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{text!r} is not a size: write it as 4GB, 512MB or a number of bytes") from exc
 
 
 def check_client_id(client_id: str) -> str:

@@ -61,6 +61,8 @@ def _environment(settings: Settings, config: ClientConfig) -> dict[str, str]:
         **os.environ,
         **TOOL_ENVIRONMENT,
         "FORGELINE_DUCKDB_PATH": str(settings.warehouse_path(config.id)),
+        "FORGELINE_DUCKDB_MEMORY_LIMIT": settings.client_duckdb_memory_limit,
+        "FORGELINE_DUCKDB_THREADS": str(settings.client_threads),
     }
 
 

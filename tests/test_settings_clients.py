@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,22 @@ def test_one_broken_mapping_never_hides_the_other_clients(workspace: Settings) -
     assert [c.id for c in list_clients(workspace, invalid)] == ["test-plant"]
     assert list(invalid) == ["other-plant"] and f"{broken}:11:" in invalid["other-plant"]
     assert client_ids(workspace) == ["other-plant", "test-plant"]
+
+
+def test_one_memory_budget_sets_each_clients_duckdb_share(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from forgeline.settings import parse_bytes
+
+    assert (
+        parse_bytes("4GB") == 4 * 10**9 and parse_bytes("1.5GiB") == 3 * 2**29 and parse_bytes("1000") == 1000
+    )
+    for bad in ("lots", "4 metres", "", "1.5"):
+        with pytest.raises(ValueError, match="is not a size"):
+            parse_bytes(bad)
+    monkeypatch.setenv("FORGELINE_MEMORY_BUDGET", "4GB")
+    monkeypatch.setenv("FORGELINE_PARALLEL_CLIENTS", "2")
+    settings = get_settings(tmp_path)
+    # Half of each client's share goes to DuckDB (the rest is Python's); the cores are shared out.
+    assert settings.client_duckdb_memory_limit == f"{4 * 10**9 // 4 // 1024**2}MB"
+    assert settings.client_duckdb_config()["threads"] == max(1, (os.cpu_count() or 1) // 2)
+    monkeypatch.delenv("FORGELINE_MEMORY_BUDGET")
+    assert 0 < get_settings(tmp_path).memory_budget_bytes <= 4 * 1024**3
