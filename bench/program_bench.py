@@ -37,7 +37,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from program_data import Factory, plan_program, write_program  # noqa: E402
+from program_data import GENERATOR_VERSION, Factory, plan_program, write_program  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = {"quick": (4, 400_000), "M": (20, 20_000_000), "L": (40, 200_000_000)}
@@ -103,7 +103,7 @@ def measure(name: str, command: list[str], env: dict[str, str]) -> Measured:
 
 def prepare_source(workdir: Path, factories: int, rows: int, seed: int) -> tuple[Path, list[Factory], int]:
     """Generate the program once per (factories, rows, seed); later runs reuse it."""
-    source = workdir / f"program-{factories}f-{rows}r-{seed}"
+    source = workdir / f"program-v{GENERATOR_VERSION}-{factories}f-{rows}r-{seed}"
     marker = source / "READY.json"
     plan = plan_program(factories, rows, seed)
     if marker.exists():

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+GENERATOR_VERSION = 2  # bumped whenever the bytes written change: cached programs are regenerated
 KINDS = ("plc", "cycles", "shifts", "energy")
 START = datetime(2025, 10, 1)  # a year ending before today: delivered data never runs ahead of delivery
 MINUTES_PER_YEAR = 365 * 24 * 60
