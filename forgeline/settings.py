@@ -100,6 +100,14 @@ class Settings:
         return self.home / "locks" / f"{check_client_id(client_id)}.lock"
 
     # -- quality gate ---------------------------------------------------------------------------
+    @property
+    def gate_duckdb_settings(self) -> dict[str, str]:
+        """DuckDB's caps on the gate's read-only connection: its sorts and hashes spill instead of growing."""
+        return {
+            "memory_limit": os.environ.get("FORGELINE_GATE_MEMORY_LIMIT", "256MB"),
+            "threads": os.environ.get("FORGELINE_GATE_THREADS", "2"),
+        }
+
     def quality_dir(self, client_id: str) -> Path:
         """Great Expectations project (Data Docs site, results) of one client."""
         return self.home / "quality" / check_client_id(client_id)
