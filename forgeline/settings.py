@@ -102,9 +102,10 @@ class Settings:
     # -- quality gate ---------------------------------------------------------------------------
     @property
     def gate_duckdb_settings(self) -> dict[str, str]:
-        """DuckDB's caps on the gate's read-only connection: its sorts and hashes spill instead of growing."""
+        """DuckDB's caps on the gate's read-only connection: its sorts spill and its cache of the file's
+        blocks stops growing (the gate's own chunks are bounded by forgeline.quality.CHUNK_ROWS)."""
         return {
-            "memory_limit": os.environ.get("FORGELINE_GATE_MEMORY_LIMIT", "256MB"),
+            "memory_limit": os.environ.get("FORGELINE_GATE_MEMORY_LIMIT", "128MB"),
             "threads": os.environ.get("FORGELINE_GATE_THREADS", "2"),
         }
 

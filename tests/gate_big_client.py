@@ -40,7 +40,7 @@ GATE_IN_A_PROCESS = textwrap.dedent(
         "seconds": time.perf_counter() - started,
         "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "passed": gate.passed,
-        "results": [[r.table_name, r.column_name, r.expectation_type, r.success, r.observed]
+        "results": [[r.table_name, r.column_name, r.expectation_type, r.success, r.observed, r.details]
                     for r in gate.results],
     }))
     """

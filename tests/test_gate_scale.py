@@ -39,16 +39,16 @@ def test_the_gate_judges_a_client_bigger_than_its_memory(tmp_path: Path) -> None
     assert peak < 0.4 * whole_table, (peak, whole_table)
     assert peak < 512 * 2**20, f"peak {peak / 2**20:.0f} MiB: the goal is at most 0.5 GB on any client"
     # ...and still finds the 5 readings without a value among 3 million, and nothing else.
-    failed = [r for r in report["results"] if not r[3]]
-    assert failed == [
-        [
-            "fct_sensor_readings",
-            "value",
-            "expect_column_values_to_not_be_null",
-            False,
-            "5 of 3,000,000 rows unexpected",
-        ]
+    outcomes = {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in report["results"]}
+    assert [key for key, (success, _, _) in outcomes.items() if not success] == [
+        ("fct_sensor_readings", "value", "expect_column_values_to_not_be_null")
     ]
-    assert ["fct_sensor_readings", None, "expect_table_row_count_to_be_between", True, "3000000"] in report[
-        "results"
-    ]
+    assert outcomes[("fct_sensor_readings", "value", "expect_column_values_to_not_be_null")] == (
+        False,
+        "5 of 3,000,000 rows unexpected",
+        "e.g. [nan, nan, nan, nan, nan]",
+    )
+    assert outcomes[("fct_sensor_readings", None, "expect_table_row_count_to_be_between")][:2] == (
+        True,
+        "3000000",
+    )
