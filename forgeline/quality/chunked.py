@@ -222,14 +222,19 @@ class TableValidation:
         with_nulls = self._columns_with_nulls(columns)
         select = f"SELECT {', '.join(_quote(c) for c in columns)} FROM {self.relation}"
         cursor = self.con.execute(select)
-        vectors = max(1, math.ceil(self.chunk_rows / DUCKDB_VECTOR_SIZE))
+        # Whole vectors of at most chunk_rows rows; below one vector (tests) a fetch is split further.
+        vectors = max(1, self.chunk_rows // DUCKDB_VECTOR_SIZE)
         position, yielded = 0, False
         while True:
             fetched = cursor.fetch_df_chunk(vectors)
             if fetched.empty and yielded:
                 return
             for start in range(0, max(len(fetched), 1), self.chunk_rows):
-                chunk = fetched.iloc[start : start + self.chunk_rows].copy()
+                chunk = (
+                    fetched
+                    if len(fetched) <= self.chunk_rows
+                    else fetched.iloc[start : start + self.chunk_rows].copy()
+                )
                 chunk.index = pd.RangeIndex(position, position + len(chunk))
                 position += len(chunk)
                 yielded = True
