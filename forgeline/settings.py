@@ -137,6 +137,15 @@ class Settings:
         return self.home / "locks" / f"{check_client_id(client_id)}.lock"
 
     # -- quality gate ---------------------------------------------------------------------------
+    @property
+    def gate_duckdb_settings(self) -> dict[str, str]:
+        """DuckDB's caps on the gate's read-only connection: its sorts spill and its cache of the file's
+        blocks stops growing (the gate's own chunks are bounded by forgeline.quality.CHUNK_ROWS)."""
+        return {
+            "memory_limit": os.environ.get("FORGELINE_GATE_MEMORY_LIMIT", "128MB"),
+            "threads": os.environ.get("FORGELINE_GATE_THREADS", "2"),
+        }
+
     def quality_dir(self, client_id: str) -> Path:
         """Great Expectations project (Data Docs site, results) of one client."""
         return self.home / "quality" / check_client_id(client_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -139,10 +140,9 @@ def test_rerunning_the_gate_is_idempotent_and_keeps_history_bounded(
     assert len(list(docs.rglob("*.html"))) == len(first.tables_checked)
 
 
-def test_the_gate_fails_on_bad_rows_and_names_exactly_what_failed(
-    built_warehouse: Path, small_program: Settings, tmp_path: Path
-) -> None:
-    settings, config = gate_workspace(tmp_path / "home", built_warehouse, small_program)
+def plant_bad_rows(settings: Settings, empty_parameters: bool = True) -> tuple[int, int]:
+    """A duplicate cycle, 3 unjudged and 1 negative inspection, no cycle parameters (or 28 without a
+    value, spread over the table): (cycles, inspections)."""
     con = duckdb.connect(str(settings.warehouse_path(CLIENT)))
     try:
         con.execute("INSERT INTO core.fct_cycles SELECT * FROM core.fct_cycles ORDER BY cycle_id LIMIT 1")
@@ -154,12 +154,23 @@ def test_the_gate_fails_on_bad_rows_and_names_exactly_what_failed(
             "UPDATE core.fct_quality_results SET defect_count = -1 WHERE inspection_id = "
             "(SELECT max(inspection_id) FROM core.fct_quality_results)"
         )
-        con.execute("DELETE FROM core.fct_cycle_parameters")  # a table defect_prediction needs
+        if empty_parameters:
+            con.execute("DELETE FROM core.fct_cycle_parameters")  # a table defect_prediction needs
+        else:
+            con.execute("UPDATE core.fct_cycle_parameters SET parameter_value = NULL WHERE rowid % 5000 = 17")
         cycles, inspections = con.execute(
             "SELECT (SELECT count(*) FROM core.fct_cycles), (SELECT count(*) FROM core.fct_quality_results)"
         ).fetchone()
     finally:
         con.close()
+    return cycles, inspections
+
+
+def test_the_gate_fails_on_bad_rows_and_names_exactly_what_failed(
+    built_warehouse: Path, small_program: Settings, tmp_path: Path
+) -> None:
+    settings, config = gate_workspace(tmp_path / "home", built_warehouse, small_program)
+    cycles, inspections = plant_bad_rows(settings)
 
     gate = run_gate(settings, config)
 
@@ -185,6 +196,39 @@ def test_the_gate_fails_on_bad_rows_and_names_exactly_what_failed(
     assert verdict["passed"] is False
     assert "fct_cycles.cycle_id: expect_column_values_to_be_unique" in verdict["failed"]
     assert Path(gate.data_docs_index or "").exists()
+
+
+def _stored_runs(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Each kept gate run's results as GX stores them for Data Docs, without what differs between runs."""
+    runs: dict[str, dict[str, Any]] = {}
+    for path in (settings.quality_dir(CLIENT) / "gx" / "uncommitted" / "validations").rglob("*.json"):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        for evr in result["results"]:
+            evr["expectation_config"].pop("id", None)  # suites are rebuilt from code at every run
+        run = runs.setdefault(result["meta"]["run_id"]["run_name"], {})
+        run[result["suite_name"]] = (result["success"], result["statistics"], result["results"])
+    return runs
+
+
+def test_the_gate_in_small_chunks_gives_exactly_the_whole_table_results(
+    built_warehouse: Path, small_program: Settings, tmp_path: Path
+) -> None:
+    """Chunks of 1,000 rows split cycles and inspections in 6 and the cycle parameters in 137."""
+    settings, config = gate_workspace(tmp_path / "home", built_warehouse, small_program)
+    plant_bad_rows(settings, empty_parameters=False)
+
+    whole = run_gate(settings, config, chunk_rows=10**9)
+    chunked = run_gate(settings, config, chunk_rows=1_000)
+
+    assert chunked.to_frame().equals(whole.to_frame())
+    assert {(r.table_name, r.column_name) for r in chunked.failed()} == {
+        ("fct_cycles", "cycle_id"),
+        ("fct_quality_results", "is_pass"),
+        ("fct_quality_results", "defect_count"),
+        ("fct_cycle_parameters", "parameter_value"),
+    }
+    first, second = _stored_runs(settings).values()  # what Data Docs show
+    assert first == second
 
 
 def test_the_gate_blocks_training_when_a_rule_quarantines_more_than_its_threshold(

@@ -1,0 +1,337 @@
+"""Validate a core table with Great Expectations in bounded memory: DuckDB streams, GX judges.
+
+GX's pandas path needs the whole table in memory (about 2.5 GB per million PLC readings) and its SQL path
+returns wrong results on DuckDB (docs/architecture.md). Here GX's pandas path validates chunks of at most
+``chunk_rows`` rows of only the columns the suite names, streamed from DuckDB in table order, and the chunk
+results are merged into exactly the result GX gives on the whole table:
+
+- row-by-row expectations (not null, between, in set, A >= B): counts add up over chunks; the first 20
+  unexpected values and row positions are those of the first chunks, in table order;
+- uniqueness: the column is split into partitions by ``hash(value)``, so all copies of a value land in the
+  same partition; the first 20 unexpected rows are taken by row id across partitions, then turned into
+  row positions;
+- the row count: the table's ``count(*)``.
+
+Each merged expectation is then judged by the expectation's own GX code (``_validate``, which GX itself runs
+on the metrics it computed), so ``mostly``, percentages and observed values are GX's, not ours. A kind of
+expectation without a merge here is refused (``UnmergeableExpectation``) rather than judged wrongly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+# GX's SUMMARY result keeps this many unexpected values and row positions.
+PARTIAL_COUNT = 20
+# DuckDB hands results to pandas in vectors of this many rows.
+DUCKDB_VECTOR_SIZE = 2048
+_ROWID = "__forgeline_rowid"
+
+
+class UnmergeableExpectation(ValueError):
+    """A suite uses an expectation kind whose chunk results this module cannot merge exactly."""
+
+
+@dataclass
+class _Tally:
+    """One expectation's chunk results, added up."""
+
+    element_count: int = 0
+    unexpected_count: int = 0
+    missing_count: int = 0
+    unexpected: list[tuple[int, Any]] = field(default_factory=list)  # (row position or row id, value)
+    has_index: bool = True
+    raised: Any = None  # the first chunk result that raised: reported as GX reported it
+
+    def add(self, evr: Any) -> None:
+        if self.raised is not None:
+            return
+        if _raised(evr):
+            self.raised = evr
+            return
+        info = evr.result or {}
+        self.element_count += info.get("element_count") or 0
+        self.unexpected_count += info.get("unexpected_count") or 0
+        self.missing_count += info.get("missing_count") or 0
+        values = info.get("partial_unexpected_list") or []
+        index = info.get("partial_unexpected_index_list")
+        if index is None:
+            self.has_index = False
+            index = [self.element_count] * len(values)  # order of arrival stands in for position
+        self.unexpected.extend(zip(index, values, strict=True))
+
+
+def _raised(evr: Any) -> bool:
+    """GX could not compute the result (a missing column, a metric that failed on the data)."""
+    info = evr.exception_info or {}
+    return bool(info.get("raised_exception")) or any(
+        isinstance(v, dict) and v.get("raised_exception") for v in info.values()
+    )
+
+
+def _map_metric(expectation: Any) -> str:
+    return str(expectation.map_metric)
+
+
+def _validated_config(expectation: Any, batch_id: str | None) -> Any:
+    """The expectation's configuration as GX puts it in a validation result: naming the batch."""
+    config = expectation.configuration
+    config.kwargs["batch_id"] = batch_id
+    return config
+
+
+def _judge(expectation: Any, tally: _Tally, positions: list[int] | None, batch_id: str | None) -> Any:
+    """The merged metrics, judged by the expectation's own GX code into its validation result."""
+    if tally.raised is not None:
+        # As GX reported it on the chunk, under the suite's own expectation.
+        tally.raised.expectation_config = _validated_config(expectation, batch_id)
+        return tally.raised
+    metric = _map_metric(expectation)
+    first = sorted(tally.unexpected, key=lambda item: item[0])[:PARTIAL_COUNT]
+    metrics = {
+        "table.row_count": tally.element_count,
+        "column_values.nonnull.unexpected_count": tally.missing_count,
+        f"{metric}.unexpected_count": tally.unexpected_count,
+        f"{metric}.unexpected_values": [value for _, value in first],
+        f"{metric}.unexpected_index_list": positions if tally.has_index else None,
+        f"{metric}.filtered_row_count": tally.element_count - tally.missing_count,
+    }
+    raw = expectation._validate(metrics=metrics, runtime_configuration={"result_format": "SUMMARY"})
+    evr = expectation._build_evr(raw_response=raw)
+    evr.expectation_config = _validated_config(expectation, batch_id)
+    return evr
+
+
+def _nullable(dtype: Any) -> str | None:
+    """The pandas dtype DuckDB gives an integer or boolean column that holds a NULL somewhere."""
+    if getattr(dtype, "kind", None) == "i":
+        return f"Int{dtype.itemsize * 8}"
+    if getattr(dtype, "kind", None) == "u":
+        return f"UInt{dtype.itemsize * 8}"
+    if getattr(dtype, "kind", None) == "b":
+        return "boolean"
+    return None
+
+
+def _as_whole_table(frame: pd.DataFrame, with_nulls: set[str]) -> pd.DataFrame:
+    """Give a chunk the dtypes the whole table would have had, and tz-naive UTC instants.
+
+    DuckDB picks int64 or nullable Int64 (bool or boolean) by whether the *result* holds a NULL, and GX
+    reports unexpected values in the column's dtype: a chunk without NULLs must still look like its table.
+    Timezone-aware columns trip some GX metrics; instants compare the same in UTC without a zone.
+    """
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+        elif column in with_nulls and (nullable := _nullable(dtype)):
+            frame[column] = frame[column].astype(nullable)
+    return frame
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class TableValidation:
+    """One core table validated against one suite, chunk by chunk, on the gate's read-only connection."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        schema: str,
+        table: str,
+        suite: Any | None,
+        batch_definition: Any,
+        chunk_rows: int,
+    ) -> None:
+        self.con = con
+        self.relation = f"{_quote(schema)}.{_quote(table)}"
+        self.table = table
+        self.suite = suite
+        self.batch_definition = batch_definition
+        self.chunk_rows = max(1, chunk_rows)
+        self.columns = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                "AND table_name = ? ORDER BY ordinal_position",
+                [schema, table],
+            ).fetchall()
+        ]
+        self.row_count: int = con.execute(f"SELECT count(*) FROM {self.relation}").fetchone()[0]
+        self.meta: dict[str, Any] | None = None  # GX's batch metadata of the first chunk
+        self.batch_id: str | None = None
+
+    # -- what the suite needs ----------------------------------------------------------------------
+    def _columns_of(self, expectations: list[Any]) -> list[str]:
+        named: set[str] = set()
+        for expectation in expectations:
+            for key in ("column", "column_A", "column_B"):
+                if value := getattr(expectation, key, None):
+                    named.add(value)
+        # A column the table lacks is left out: GX then reports it missing, as on the whole table.
+        return [c for c in self.columns if c in named] or self.columns[:1]
+
+    def _columns_with_nulls(self, columns: list[str]) -> set[str]:
+        if not columns or self.row_count == 0:
+            return set()
+        counts = self.con.execute(
+            "SELECT "
+            + ", ".join(f"count(*) - count({_quote(c)})" for c in columns)
+            + f" FROM {self.relation}"
+        ).fetchone()
+        return {c for c, nulls in zip(columns, counts, strict=True) if nulls}
+
+    # -- GX on one chunk ---------------------------------------------------------------------------
+    def _sub_suite(self, expectations: list[Any]) -> Any:
+        """Copies of some of the suite's expectations, for GX to run on chunks."""
+        import great_expectations as gx
+
+        suite = gx.ExpectationSuite(name=self.suite.name)
+        for number, expectation in enumerate(expectations):
+            copy = suite.add_expectation(expectation.copy(update={"id": None}))
+            copy.id = f"chunk-{number}"  # GX lists errors first: results are matched back by this id
+        return suite
+
+    def _validate_frame(self, frame: pd.DataFrame, suite: Any) -> list[Any]:
+        """GX's results on one frame, in the sub-suite's order (GX itself lists errors first)."""
+        from great_expectations.validator.v1_validator import Validator
+
+        # The validator ValidationDefinition.run uses, so a chunk is judged exactly as a whole frame is.
+        validator = Validator(
+            batch_definition=self.batch_definition,
+            batch_parameters={"dataframe": frame},
+            result_format="SUMMARY",
+        )
+        result = validator.validate_expectation_suite(suite)
+        if self.meta is None:
+            self.meta = dict(result.meta)
+            self.batch_id = validator.active_batch_id
+        by_id = {evr.expectation_config.id: evr for evr in result.results}
+        return [by_id[expectation.id] for expectation in suite.expectations]
+
+    def _stream(self, columns: list[str]) -> Iterator[pd.DataFrame]:
+        """The columns in table order, ``chunk_rows`` rows at a time (at least one frame, maybe empty)."""
+        with_nulls = self._columns_with_nulls(columns)
+        select = f"SELECT {', '.join(_quote(c) for c in columns)} FROM {self.relation}"
+        cursor = self.con.execute(select)
+        # Whole vectors of at most chunk_rows rows; below one vector (tests) a fetch is split further.
+        vectors = max(1, self.chunk_rows // DUCKDB_VECTOR_SIZE)
+        position, yielded = 0, False
+        while True:
+            fetched = cursor.fetch_df_chunk(vectors)
+            if fetched.empty and yielded:
+                return
+            for start in range(0, max(len(fetched), 1), self.chunk_rows):
+                chunk = (
+                    fetched
+                    if len(fetched) <= self.chunk_rows
+                    else fetched.iloc[start : start + self.chunk_rows].copy()
+                )
+                chunk.index = pd.RangeIndex(position, position + len(chunk))
+                position += len(chunk)
+                yielded = True
+                yield _as_whole_table(chunk, with_nulls)
+            del fetched
+            if position == 0:
+                return  # an empty table: one empty frame was enough
+
+    def _partitions(self, column: str) -> Iterator[pd.DataFrame]:
+        """The column split by hash of its value, each partition in row-id order and indexed by row id."""
+        with_nulls = self._columns_with_nulls([column])
+        parts = max(1, math.ceil(self.row_count / self.chunk_rows))
+        for part in range(parts):
+            where = f" WHERE hash({_quote(column)}) % {parts} = {part}" if parts > 1 else ""
+            frame = self.con.execute(
+                f"SELECT rowid AS {_ROWID}, {_quote(column)} FROM {self.relation}{where} ORDER BY rowid"
+            ).df()
+            # Unnamed: GX reports positions in a named index as dicts, not as numbers as on whole tables.
+            frame.index = pd.Index(frame.pop(_ROWID).to_numpy(dtype="int64"))
+            yield _as_whole_table(frame, with_nulls)
+
+    def _positions(self, rowids: list[int]) -> list[int]:
+        """Row positions (what GX reports on the whole table) of a few row ids."""
+        return [
+            self.con.execute(f"SELECT count(*) FROM {self.relation} WHERE rowid < ?", [rowid]).fetchone()[0]
+            for rowid in rowids
+        ]
+
+    # -- the whole table ---------------------------------------------------------------------------
+    def run(self) -> tuple[list[Any], dict[str, Any], str | None]:
+        """Validation results in the suite's order, GX's batch metadata, and the batch id."""
+        from great_expectations.expectations.expectation import ColumnMapExpectation, ColumnPairMapExpectation
+
+        assert self.suite is not None
+        expectations = list(self.suite.expectations)
+        unique, rowwise, counts = [], [], []
+        for expectation in expectations:
+            if _map_metric_or_none(expectation) == "column_values.unique":
+                unique.append(expectation)
+            elif isinstance(expectation, ColumnMapExpectation | ColumnPairMapExpectation):
+                rowwise.append(expectation)
+            elif type(expectation).__name__ == "ExpectTableRowCountToBeBetween":
+                counts.append(expectation)
+            else:
+                raise UnmergeableExpectation(
+                    f"suite {self.suite.name}: {type(expectation).__name__} cannot be validated in chunks; "
+                    "add its merge to forgeline/quality/chunked.py (or validate that table as one frame)"
+                )
+        results: dict[int, Any] = {}
+        tallies = [_Tally() for _ in rowwise]
+        rowwise_suite = self._sub_suite(rowwise)
+        for chunk in self._stream(self._columns_of(rowwise)):
+            for tally, evr in zip(tallies, self._validate_frame(chunk, rowwise_suite), strict=True):
+                tally.add(evr)
+            del chunk
+            if not rowwise:
+                break  # one frame gave GX's batch metadata; nothing else needs the rows
+        for expectation, tally in zip(rowwise, tallies, strict=True):
+            first = sorted(tally.unexpected, key=lambda item: item[0])[:PARTIAL_COUNT]
+            results[id(expectation)] = _judge(expectation, tally, [i for i, _ in first], self.batch_id)
+        for expectation in unique:
+            tally = _Tally()
+            column = expectation.column
+            unique_suite = self._sub_suite([expectation])
+            if column not in self.columns:  # GX names the missing column, as on the whole table
+                frame = next(self._stream(self._columns_of([expectation])))
+                tally.add(self._validate_frame(frame.iloc[:0], unique_suite)[0])
+            else:
+                for frame in self._partitions(column):
+                    tally.add(self._validate_frame(frame, unique_suite)[0])
+            first = sorted(tally.unexpected, key=lambda item: item[0])[:PARTIAL_COUNT]
+            positions = self._positions([i for i, _ in first])
+            results[id(expectation)] = _judge(expectation, tally, positions, self.batch_id)
+        for expectation in counts:
+            raw = expectation._validate(
+                metrics={"table.row_count": self.row_count},
+                runtime_configuration={"result_format": "SUMMARY"},
+            )
+            evr = expectation._build_evr(raw_response=raw)
+            evr.expectation_config = _validated_config(expectation, self.batch_id)
+            results[id(expectation)] = evr
+        assert self.meta is not None  # the stream always validates at least one frame
+        ordered = [results[id(e)] for e in _gx_order(expectations)]
+        # GX lists the expectations it could not compute first, then the others.
+        ordered = [r for r in ordered if _raised(r)] + [r for r in ordered if not _raised(r)]
+        return ordered, self.meta, self.batch_id
+
+
+def _gx_order(expectations: list[Any]) -> list[Any]:
+    """The order GX validates a suite in: grouped by column, groups in order of first appearance
+    (great_expectations.validator.validator.Validator.process_expectations_for_validation)."""
+    groups: dict[str | None, list[Any]] = {}
+    for expectation in expectations:
+        column = getattr(expectation, "column", None)
+        groups.setdefault(column if isinstance(column, str) else None, []).append(expectation)
+    return [expectation for group in groups.values() for expectation in group]
+
+
+def _map_metric_or_none(expectation: Any) -> str | None:
+    return getattr(expectation, "map_metric", None)
