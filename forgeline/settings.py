@@ -143,7 +143,7 @@ class Settings:
         blocks stops growing (the gate's own chunks are bounded by forgeline.quality.CHUNK_ROWS)."""
         return {
             "memory_limit": os.environ.get("FORGELINE_GATE_MEMORY_LIMIT", "128MB"),
-            "threads": os.environ.get("FORGELINE_GATE_THREADS", "2"),
+            "threads": os.environ.get("FORGELINE_GATE_THREADS", str(self.client_threads)),
         }
 
     def quality_dir(self, client_id: str) -> Path:
