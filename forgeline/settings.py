@@ -147,6 +147,12 @@ class Settings:
         """One JSON record per program run (what ran, when, with which outcome)."""
         return self.home / "runs"
 
+    # -- the distributed set-up (docs/deploy.md) -------------------------------------------------
+    @property
+    def client_slot_timeout_s(self) -> float:
+        """How long a worker's run waits for its client's concurrency slot (another run holds it)."""
+        return float(os.environ.get("FORGELINE_CLIENT_SLOT_TIMEOUT", "3600"))
+
     @cached_property
     def created(self) -> bool:
         self.home.mkdir(parents=True, exist_ok=True)
