@@ -32,7 +32,7 @@ from pathlib import Path
 
 from forgeline.settings import REPO_ROOT, Settings
 
-POOL = "forgeline"  # the process work pool of prefect.yaml
+POOL = "forgeline-local"  # the process work pool of prefect.yaml
 DB_USER = "forgeline"
 DATABASES = ("prefect", "mlflow")
 HEARTBEAT_S = 30  # flow run heartbeats (Prefect's minimum): a run silent for ZOMBIE_AFTER_S is Crashed

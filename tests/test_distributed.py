@@ -9,8 +9,10 @@ the end.
   as an embedded run (`forgeline run`, Prefect's temporary API, MLflow on SQLite) of the same data.
 - The server's scheduler creates scheduled runs of the cron deployment within a minute (it created none
   with SQLAlchemy 2.1).
+- Two runs of one client started at once on the pool run one after the other (the client's global
+  concurrency limit), both completing.
 
-Opt-in: marker ``distributed``, run by ``make test-distributed`` (about 10 minutes on 2 cores).
+Opt-in: marker ``distributed``, run by ``make test-distributed`` (about 11-12 minutes on 2 shared cores).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ class Api:
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest) -> Iterator[deploy.Stack]:
     if not _selected(request.config):
-        pytest.skip("the distributed tier takes about 10 minutes: run it with `make test-distributed`")
+        pytest.skip("the distributed tier takes about 12 minutes: run it with `make test-distributed`")
     # Not under pytest's base temp: other pytest sessions on a shared machine prune the oldest of those
     # (PostgreSQL's data vanished mid-run once). Removed at the end (not if FORGELINE_KEEP_DISTRIBUTED=1).
     root = Path(tempfile.mkdtemp(prefix="forgeline-distributed-"))
