@@ -16,13 +16,16 @@ export UV_COMPILE_BYTECODE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help env demo test test-fast lint format browser deploy clean
+.PHONY: help env demo test test-fast lint format browser deploy clean scheduler scheduler-stop worker test-distributed
 
 help:
 	@echo "make demo        set up, prepare and run the demo program, serve the app (SERVE=0: no serving)"
 	@echo "make test        set up and run the whole test suite"
 	@echo "make test-fast   only the fast tier (no dbt, gate, e2e, app, browser)"
 	@echo "make lint        ruff check + format check"
+	@echo "make scheduler   PostgreSQL, Prefect server, MLflow server, workers; the schedule fires (docs/deploy.md)"
+	@echo "make scheduler-stop  stop them"
+	@echo "make test-distributed  the distributed tier (servers, two workers, one killed)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +58,21 @@ test-fast: env
 # The kill harness: `forgeline run` killed with SIGKILL at 20+ seeded points, each re-run must converge.
 test-kill: env
 	$(PY) -m pytest -m kill tests/test_convergence.py $(PYTEST_ARGS)
+
+# The distributed set-up (docs/deploy.md): WORKERS process workers here; JOIN=<server host> on another machine.
+WORKERS ?= 1
+scheduler: env
+	$(PY) -m forgeline.cli serve-scheduler --workers $(WORKERS)
+
+worker: env
+	$(PY) -m forgeline.cli serve-scheduler --workers $(WORKERS) --join $(JOIN)
+
+scheduler-stop: env
+	$(PY) -m forgeline.cli serve-scheduler --stop
+
+# PostgreSQL, a Prefect server, two workers and an MLflow server; one worker killed mid-run.
+test-distributed: env
+	$(PY) -m pytest -m distributed tests/test_distributed.py $(PYTEST_ARGS)
 
 lint: env
 	$(VENV)/bin/ruff check .

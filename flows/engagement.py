@@ -17,6 +17,8 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +36,7 @@ from forgeline.changes import (  # noqa: E402
     record_completed_run,
 )
 from forgeline.clients import ClientConfig, get_client  # noqa: E402
-from forgeline.locking import client_lock  # noqa: E402
+from forgeline.locking import ClientBusy, client_lock  # noqa: E402
 from forgeline.publish import RunInfo, new_run_id, publish_client  # noqa: E402
 from forgeline.warehouse import table_row_counts  # noqa: E402
 
@@ -47,6 +49,9 @@ _GATE_AND_TRAIN_LOCK = threading.Lock()
 logging.getLogger("forgeline").setLevel(logging.INFO)
 
 REASONS_SHOWN = 3  # the gate's failures named in a snapshot's reason (all are in meta.gate_results)
+# A worker's run holds its client's global concurrency slot under a lease it renews; a worker that dies
+# stops renewing, and the slot is free again this long after (plus the server's 15 s sweep).
+SLOT_LEASE_S = 60
 
 
 @dataclasses.dataclass
@@ -228,6 +233,50 @@ def gate_reason(gate: Any, shown: int = REASONS_SHOWN) -> str:
     )
 
 
+def _slot_name(client_id: str) -> str:
+    return f"forgeline-client-{client_id}"
+
+
+@contextmanager
+def client_slot(client_id: str, timeout_s: float) -> Iterator[None]:
+    """One run of a client at a time across machines: the client's global concurrency limit (one slot).
+
+    Only for runs a worker started from a deployment (the distributed set-up, docs/deploy.md): file locks
+    do not hold across machines, Prefect's limits do. A second run of the client waits for the slot (up to
+    ``timeout_s``), then stops as ClientBusy. The embedded default keeps only the file lock.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency.sync import concurrency
+
+    name = _slot_name(client_id)
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(name, limit=1)
+    try:
+        with concurrency(
+            name,
+            occupy=1,
+            timeout_seconds=timeout_s,
+            lease_duration=SLOT_LEASE_S,
+            strict=True,
+            # A renewal that fails once (a busy server) must not kill a run half way: the file lock taken
+            # next still keeps a second writer out on the shared workspace.
+            raise_on_lease_renewal_failure=False,
+        ):
+            yield
+    except TimeoutError as exc:
+        raise ClientBusy(
+            f"Another run of {client_id} held its concurrency slot {name!r} for {timeout_s:.0f} s; see the "
+            "Prefect UI (Concurrency) and run again later."
+        ) from exc
+
+
+def _from_deployment() -> bool:
+    """Whether a worker runs this flow from a deployment (not `forgeline run` or an in-process program)."""
+    from prefect.runtime import deployment
+
+    return deployment.id is not None
+
+
 @flow(name="client-engagement", flow_run_name="engagement-{client_id}", log_prints=True)
 def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcome:
     """Run one client end to end. A failed gate still publishes (so the client sees what to fix)."""
@@ -246,8 +295,15 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
         clock = now
 
     logger = get_run_logger()
-    # One writer per client: a second run of this client (another process) stops here, not in DuckDB.
-    with client_lock(settings, client_id):
+    distributed = _from_deployment()
+    # One writer per client: across machines the client's concurrency slot (a second run waits for it);
+    # then the file lock, so a second run of this client (another process) stops here, not in DuckDB.
+    slot = client_slot(client_id, settings.client_slot_timeout_s) if distributed else nullcontext()
+    with slot, client_lock(settings, client_id):
+        if config.models and distributed and settings.mlflow_tracking_uri.startswith(("http:", "https:")):
+            from forgeline.deploy import ensure_proxied_experiment
+
+            ensure_proxied_experiment(settings, client_id)
         if config.models:
             interrupted = prepare_models_store(home, config)
             if interrupted:

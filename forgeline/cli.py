@@ -563,6 +563,24 @@ def demo_command(
         serve(settings.home, port)
 
 
+@app.command("serve-scheduler")
+def serve_scheduler_command(
+    workers: Annotated[int, typer.Option(help="Process workers to start on this machine.")] = 1,
+    limit: Annotated[
+        int, typer.Option(help="Flow runs a worker runs at once (a program run takes one).")
+    ] = 3,
+    join: Annotated[
+        str | None, typer.Option(help="Only start workers, for the servers on this host (another machine).")
+    ] = None,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop what was started here.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """PostgreSQL, a Prefect server, an MLflow server and workers: schedules fire (docs/deploy.md)."""
+    from forgeline.deploy import serve_scheduler
+
+    raise typer.Exit(serve_scheduler(get_settings(home), workers, limit, join, stop))
+
+
 def main() -> None:
     app()
 

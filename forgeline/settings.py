@@ -197,6 +197,12 @@ class Settings:
         """The client's last complete run: its inputs' fingerprint and outcome (see forgeline/changes.py)."""
         return self.runs_dir / "clients" / f"{check_client_id(client_id)}.json"
 
+    # -- the distributed set-up (docs/deploy.md) -------------------------------------------------
+    @property
+    def client_slot_timeout_s(self) -> float:
+        """How long a worker's run waits for its client's concurrency slot (another run holds it)."""
+        return float(os.environ.get("FORGELINE_CLIENT_SLOT_TIMEOUT", "3600"))
+
     @cached_property
     def created(self) -> bool:
         self.home.mkdir(parents=True, exist_ok=True)
