@@ -32,6 +32,8 @@ from forgeline.mapping.spec import SourceSpec
 BATCH_ROWS = 20_000
 AUTO_ENCODINGS = ("utf-8-sig", "cp949")
 CHUNK = 1 << 20
+# Non-UTF-8 text is transcoded to UTF-8 for DuckDB in blocks of this size (bounded memory, few calls).
+TRANSCODE_BLOCK = 8 << 20
 # The longest line a text file may have (bytes between two line breaks). A longer one is refused before
 # anything is decoded: nobody's export has 1 MiB lines, and reading one whole would hold it in memory.
 MAX_LINE_BYTES = 1 << 20
@@ -54,16 +56,24 @@ def _open_bytes(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
-def _check_encoding(path: Path, encoding: str, watch: Callable[[str], None] | None = None) -> None:
+def _check_encoding(
+    path: Path,
+    encoding: str,
+    watch: Callable[[str], None] | None = None,
+    out: IO[bytes] | None = None,
+    lines: LineIndex | None = None,
+) -> None:
     """Decode the whole file once, streaming, so a bad byte is found before anything is loaded.
 
-    ``watch`` sees the decoded text, chunk by chunk (to judge it without a second pass).
+    ``watch`` sees the decoded text, chunk by chunk (to judge it without a second pass). With ``out`` the
+    text is written there as UTF-8 (transcoding in large blocks: DuckDB then parses it); ``lines`` indexes
+    the line breaks of the UTF-8 bytes DuckDB will read (the file itself, or what ``out`` receives).
     """
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     newlines = 0
     with _open_bytes(path) as handle:
-        while chunk := handle.read(CHUNK):
+        while chunk := handle.read(TRANSCODE_BLOCK if out is not None else CHUNK):
             try:
                 text = decoder.decode(chunk)
                 if watch is not None:
@@ -75,6 +85,13 @@ def _check_encoding(path: Path, encoding: str, watch: Callable[[str], None] | No
                     f"byte {bad:,} (line {line:,}) is not valid {encoding}: "
                     f"{chunk[exc.start : exc.start + 4]!r}"
                 ) from exc
+            if out is not None:
+                data = text.encode("utf-8")
+                out.write(data)
+                if lines is not None:
+                    lines.feed(data)
+            elif lines is not None:
+                lines.feed(chunk)
             offset += len(chunk)
             newlines += chunk.count(b"\n")
         try:
@@ -84,6 +101,67 @@ def _check_encoding(path: Path, encoding: str, watch: Callable[[str], None] | No
                 f"ends inside a multi-byte {encoding} character (line {newlines + 1:,}): the file was cut "
                 "off during the export or the copy"
             ) from exc
+    if lines is not None:
+        lines.close()
+
+
+class LineIndex:
+    """The line breaks of a UTF-8 byte stream, fed in blocks: how many lines, which are empty, any quote.
+
+    DuckDB's CSV reader skips empty lines and numbers nothing, so the loader needs to know where empty
+    lines are (to give each row the line it is on) and whether a value may span lines (a quote anywhere).
+    Line breaks are CRLF, LF or CR, as Python's csv module counts them. Searching costs a few ``bytes.find``
+    per block; only blocks holding an empty line are scanned by a regex.
+    """
+
+    _EMPTY = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?=[\r\n])")
+
+    def __init__(self) -> None:
+        self.breaks = 0
+        self.blanks: list[int] = []  # 1-based line numbers of empty lines
+        self.has_quote = False
+        self._held = b""  # a trailing CR or LF, kept until the next block says what follows it
+        self._last = b""  # the last byte seen (does the stream end with a line break?)
+        self._started = False
+
+    def feed(self, block: bytes) -> None:
+        if not block:
+            return
+        if not self._started:
+            self._started = True
+            if block[:1] in (b"\r", b"\n"):
+                self.blanks.append(1)  # the file starts with a line break: line 1 is empty
+        self._last = block[-1:]
+        data = self._held + block
+        # Trailing line breaks wait for the next block: a CR may be half of a CRLF, a break may be
+        # followed by another (an empty line).
+        kept = data.rstrip(b"\r\n")
+        self._held, data = data[len(kept) :], kept
+        self._scan(data)
+
+    def _scan(self, data: bytes) -> None:
+        if not self.has_quote and b'"' in data:
+            self.has_quote = True
+        if b"\n\n" in data or b"\n\r" in data or b"\r\r" in data:
+            at, counted = 0, self.breaks
+            for match in self._EMPTY.finditer(data):
+                counted += _breaks(data, at, match.end())
+                at = match.end()
+                self.blanks.append(counted + 1)
+        self.breaks += _breaks(data, 0, len(data))
+
+    def close(self) -> None:
+        held, self._held = self._held, b""
+        self._scan(held)
+
+    @property
+    def lines(self) -> int:
+        """Lines in the stream (a last line without a line break counts)."""
+        return self.breaks + (1 if self._last and self._last not in (b"\r", b"\n") else 0)
+
+
+def _breaks(data: bytes, start: int, end: int) -> int:
+    return data.count(b"\n", start, end) + data.count(b"\r", start, end) - data.count(b"\r\n", start, end)
 
 
 @functools.cache
@@ -155,11 +233,12 @@ class _RareHangul:
         return self.rare > self.common
 
 
-def detect_encoding(path: Path, configured: str) -> str:
+def detect_encoding(path: Path, configured: str, check: Callable[..., None] = _check_encoding) -> str:
     """The configured encoding, checked; or with 'auto', UTF-8 (with or without BOM), else CP949.
 
     Under 'auto', CP949 text whose Korean syllables are mostly rare ones (outside KS X 1001's 2,350 common
-    syllables) is refused (:class:`MisreadEncoding`): it is nearly always Western text misread.
+    syllables) is refused (:class:`MisreadEncoding`): it is nearly always Western text misread. ``check``
+    makes the decoding pass (``check(path, encoding, watch)``); :func:`prepare_text` transcodes in it.
     """
     if configured != "auto":
         try:
@@ -169,7 +248,7 @@ def detect_encoding(path: Path, configured: str) -> str:
                 f"unknown encoding {configured!r} in mapping.yml; use e.g. utf-8, cp949 or auto"
             ) from exc
         try:
-            _check_encoding(path, configured)
+            check(path, configured, None)
         except ReadError as exc:
             raise ReadError(
                 f"{exc}. Ask the client which encoding the export uses and set `encoding:` for this source "
@@ -180,7 +259,7 @@ def detect_encoding(path: Path, configured: str) -> str:
     for encoding in AUTO_ENCODINGS:
         watch = _RareHangul() if encoding == "cp949" else None
         try:
-            _check_encoding(path, encoding, watch)
+            check(path, encoding, watch)
         except ReadError as exc:
             problems.append(f"{encoding}: {exc}")
             continue
@@ -199,6 +278,66 @@ def detect_encoding(path: Path, configured: str) -> str:
         "is neither UTF-8 nor CP949 (" + "; ".join(problems) + "). Ask the client which encoding the export "
         "uses and set `encoding:` for this source in mapping.yml."
     )
+
+
+# Encodings DuckDB's CSV reader reads as they are (it skips a UTF-8 byte-order mark); others are transcoded.
+_DUCKDB_READS = ("utf-8", "utf-8-sig", "ascii")
+
+
+class CsvText:
+    """A delivered text file made ready for DuckDB: UTF-8 (the file itself, or a transcoded copy) and its
+    line index. Use as a context manager: a transcoded copy is removed on exit."""
+
+    def __init__(self, source: Path, path: Path, encoding: str, lines: LineIndex, temporary: bool) -> None:
+        self.source = source
+        self.path = path  # what DuckDB reads
+        self.encoding = encoding  # the delivered file's encoding
+        self.lines = lines
+        self.temporary = temporary
+
+    @property
+    def read_encoding(self) -> str:
+        """The encoding of ``path`` (for Python readers of it)."""
+        return "utf-8" if self.temporary else self.encoding
+
+    def __enter__(self) -> CsvText:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.temporary:
+            self.path.unlink(missing_ok=True)
+
+
+def prepare_text(path: Path, configured: str, workdir: Path | None = None) -> CsvText:
+    """Check the encoding as :func:`detect_encoding` does, in the same pass index the lines and, unless
+    DuckDB reads the encoding itself, transcode to a UTF-8 file in ``workdir`` (streaming, 8 MiB blocks)."""
+    import tempfile
+
+    made: dict[str, Any] = {}
+
+    def check(source: Path, encoding: str, watch: Callable[[str], None] | None) -> None:
+        lines = LineIndex()
+        if codecs.lookup(encoding).name in _DUCKDB_READS:
+            _check_encoding(source, encoding, watch, lines=lines)
+            made.update(path=source, lines=lines, temporary=False)
+            return
+        handle, name = tempfile.mkstemp(prefix=".forgeline-", suffix=".utf8.csv", dir=workdir)
+        target = Path(name)
+        try:
+            with open(handle, "wb") as out:
+                _check_encoding(source, encoding, watch, out=out, lines=lines)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        made.update(path=target, lines=lines, temporary=True)
+
+    try:
+        encoding = detect_encoding(path, configured, check)
+    except BaseException:
+        if made.get("temporary"):
+            made["path"].unlink(missing_ok=True)
+        raise
+    return CsvText(path, made["path"], encoding, made["lines"], made["temporary"])
 
 
 def _header(raw: list, row_number: int, where: str | None = None) -> list[str]:
@@ -718,8 +857,12 @@ def sniff_content(path: Path, format: str = "csv", encoding: str = "auto") -> No
     _scan_text(path, check_nul=not wide)
 
 
-def read_source(path: Path, spec: SourceSpec) -> tuple[str | None, Iterator[Batch]]:
-    """The encoding used (text formats only) and the batches of one file, read as ``spec`` says.
+def read_source(
+    path: Path, spec: SourceSpec, workdir: Path | None = None
+) -> tuple[str | None, Iterator[Batch] | CsvText]:
+    """The encoding used (text formats only) and the batches of one file, read as ``spec`` says; for
+    CSV/TSV the file made ready for DuckDB's parser instead (:func:`prepare_text`, a transcoded copy in
+    ``workdir``: the caller closes it).
 
     :func:`sniff_content` runs first, so a file that is not what the source says is refused with the
     right advice (not "fix the delimiter") before it is decoded.
@@ -733,8 +876,8 @@ def read_source(path: Path, spec: SourceSpec) -> tuple[str | None, Iterator[Batc
             ) from exc
     sniff_content(path, spec.format, spec.encoding)
     if spec.format in ("csv", "tsv"):
-        encoding = detect_encoding(path, spec.encoding)
-        return encoding, read_csv(path, spec, encoding)
+        text = prepare_text(path, spec.encoding, workdir)
+        return text.encoding, text
     if spec.format == "jsonl":
         encoding = detect_encoding(path, spec.encoding)
         return encoding, read_jsonl(path, encoding)

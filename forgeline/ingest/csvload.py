@@ -1,0 +1,247 @@
+"""CSV/TSV into raw with DuckDB's own parser: the fast path of ingest.
+
+Python decides what only it can (``readers.prepare_text``: what the file is, its encoding, a UTF-8 copy
+when DuckDB cannot read the encoding, where its empty lines are; :func:`read_head`: the header and where
+the data starts, exactly as the Python reader decides them). DuckDB's ``read_csv`` then parses every
+data line, every cell as text, into ``raw.<source>`` in one INSERT, trimming cells and numbering rows in
+SQL. What it cannot parse is kept in its reject table (``store_rejects``) with the byte where the record
+starts; each such record is read again by Python's csv module at that byte, so the message names its
+line and says what to do in the same words as the Python reader, and a record the Python reader accepts
+(a quote after a value's first character, extra empty fields…) is loaded as it would be.
+
+Line numbers: a row's ``_source_row`` is the file line it starts on. DuckDB numbers nothing and skips
+empty lines, so the number is ``row_number() OVER ()`` after the lines before the data, plus the line
+breaks inside quoted values of earlier rows (a window sum, only when the file has a quote at all), plus
+the empty lines and rejected records before it (one UPDATE, only when there are any).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from forgeline.ingest.readers import (
+    CsvText,
+    ReadError,
+    _breaks,
+    _check_delimiter,
+    _csv_error,
+    _fit,
+    _header,
+    _open_bytes,
+)
+from forgeline.mapping.spec import SourceSpec
+
+REJECTS = "_forgeline_csv_rejects"
+SCANS = "_forgeline_csv_scans"
+# Python's str.strip() whitespace (the Python reader strips each cell): trim() removes the same set.
+_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
+
+@dataclass(frozen=True)
+class Head:
+    header: list[str]
+    skip: int  # lines before the first data line (the header, the rows skipped under it)
+
+
+def read_head(text: CsvText, spec: SourceSpec) -> Head | None:
+    """The header and the lines before the data, as the Python reader decides them.
+
+    None when a record before the data spans lines (a quoted line break in the header): DuckDB's ``skip``
+    counts lines, not records, so the Python reader reads that file.
+    """
+    with _open_bytes(text.path) as raw:
+        reader = csv.reader(
+            io.TextIOWrapper(raw, encoding=text.read_encoding, newline=""), delimiter=spec.field_delimiter
+        )
+        records = 0
+        header: list[str] | None = None
+        try:
+            if spec.header_row == 0:
+                header = _header(list(spec.columns or []), 0, where="`columns:` in mapping.yml")
+            else:
+                for values in reader:
+                    records += 1
+                    if reader.line_num >= spec.header_row:
+                        header = _header(values, reader.line_num)
+                        break
+            if header is None:
+                raise ReadError(
+                    f"has no header row (expected on line {spec.header_row}): it is empty or shorter. Ask "
+                    "the client to send the export again, or fix `header_row` in mapping.yml"
+                )
+            _check_delimiter(header, spec)
+            for _ in range(spec.skip_rows):
+                if next(reader, None) is None:
+                    break
+                records += 1
+        except csv.Error as exc:
+            raise _csv_error(exc, reader.line_num, reader.line_num) from exc
+        if reader.line_num != records:
+            return None
+        return Head(header, reader.line_num)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _line_breaks_sql(column: str) -> str:
+    """Line breaks in a value as Python counts them: CRLF, CR or LF."""
+    crlf = f"(length({column}) - length(replace({column}, chr(13) || chr(10), ''))) // 2"
+    cr = f"(length({column}) - length(replace({column}, chr(13), '')))"
+    lf = f"(length({column}) - length(replace({column}, chr(10), '')))"
+    return f"coalesce({cr} + {lf} - {crlf}, 0)"
+
+
+def load(
+    con: duckdb.DuckDBPyConnection,
+    text: CsvText,
+    spec: SourceSpec,
+    head: Head,
+    table: str,
+    lineage: tuple[str, str, str, Any],
+) -> int | None:
+    """Insert the data lines into ``raw.<table>`` (in the caller's transaction); the rows loaded.
+
+    ``lineage`` is (client id, source file, batch id, loaded at). Raises :class:`ReadError` for the first
+    record the Python reader would refuse, naming its line. None when this file needs the Python reader
+    (an empty line where a quoted value may span lines: its line numbers would be ambiguous); then
+    nothing was inserted.
+    """
+    blanks = [line for line in text.lines.blanks if line > head.skip]
+    if text.lines.has_quote and blanks:
+        return None
+    width = len(head.header)
+    raw_columns = [f"c{i}" for i in range(width)]
+    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in raw_columns) + "}"
+    options = (
+        f"header = false, skip = {head.skip}, delim = {_literal(spec.field_delimiter)}, quote = '\"', "
+        f"escape = '\"', columns = {columns}, auto_detect = false, encoding = 'utf-8', "
+        f"store_rejects = true, rejects_table = '{REJECTS}', rejects_scan = '{SCANS}'"
+    )
+    trimmed = ", ".join(f"nullif(trim(c{i}, {_literal(_WHITESPACE)}), '') AS t{i}" for i in range(width))
+    number = f"row_number() OVER () + {head.skip}"
+    if text.lines.has_quote:  # a quoted value may hold line breaks: later rows start further down
+        breaks = " + ".join(_line_breaks_sql(c) for c in raw_columns)
+        number += f" + coalesce(sum({breaks}) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
+    targets = ", ".join(_quote(h) for h in head.header)
+    values = ", ".join(f"t{i}" for i in range(width))
+    con.execute(f"DROP TABLE IF EXISTS temp.{REJECTS}")
+    con.execute(f"DROP TABLE IF EXISTS temp.{SCANS}")
+    client_id, source_file, batch_id, loaded_at = lineage
+    try:
+        [(rows,)] = con.execute(
+            f'INSERT INTO raw."{table}" ({targets}, _source_row, _client_id, _source_file, _load_batch_id, '
+            f"_loaded_at) SELECT {values}, r::VARCHAR, ?, ?, ?, ?::TIMESTAMPTZ FROM ("
+            f"SELECT {trimmed}, {number} AS r FROM read_csv({_literal(str(text.path))}, {options})"
+            f") WHERE coalesce({values}) IS NOT NULL",
+            [client_id, source_file, batch_id, loaded_at],
+        ).fetchall()
+    except duckdb.InvalidInputException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ReadError(
+            f"cannot be parsed as CSV ({first}). Check `delimiter:` and `header_row` in mapping.yml, or ask "
+            "the client for a clean export"
+        ) from exc
+    rejected = con.execute(
+        f"SELECT DISTINCT line_byte_position FROM temp.{REJECTS} ORDER BY line_byte_position"
+    ).fetchall()
+    gaps = [(line, 1) for line in blanks]
+    repaired: list[tuple[list[str | None], int]] = []
+    if rejected:
+        offsets = [int(offset) for (offset,) in rejected]
+        for offset, line in zip(offsets, _lines_at(text, offsets), strict=True):
+            values_read, span = _record_at(text, spec, offset, line)
+            fitted = _fit(values_read, width, line, is_csv=True)  # the Python reader's verdict and words
+            gaps.append((line, span))
+            if fitted is not None:
+                repaired.append((fitted, line))
+    if gaps:
+        _renumber(con, table, lineage, sorted(gaps))
+    if repaired:
+        frame = pa.table(
+            {
+                **{f"t{i}": pa.array([r[i] for r, _ in repaired], pa.string()) for i in range(width)},
+                "r": pa.array([str(line) for _, line in repaired], pa.string()),
+            }
+        )
+        con.register("repaired_rows", frame)
+        con.execute(
+            f'INSERT INTO raw."{table}" ({targets}, _source_row, _client_id, _source_file, _load_batch_id, '
+            f"_loaded_at) SELECT {values}, r, ?, ?, ?, ?::TIMESTAMPTZ FROM repaired_rows",
+            [client_id, source_file, batch_id, loaded_at],
+        )
+        con.unregister("repaired_rows")
+        rows += len(repaired)
+    return int(rows)
+
+
+def _renumber(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    lineage: tuple[str, str, str, Any],
+    gaps: list[tuple[int, int]],
+) -> None:
+    """Move rows past the empty lines and rejected records before them (``gaps``: line, lines it spans).
+
+    The rows were numbered as if there were no gaps; a gap at line g with s lines before it in earlier
+    gaps is at position q = g - s in that numbering, and every row at or after q moves down by its size.
+    """
+    before = 0
+    shifts = []
+    for line, size in gaps:
+        shifts.append((line - before, before + size))
+        before += size
+    con.register("line_gaps", pa.table({"q": [q for q, _ in shifts], "shift": [s for _, s in shifts]}))
+    client_id, source_file, batch_id, loaded_at = lineage
+    con.execute(
+        f'UPDATE raw."{table}" AS t SET _source_row = (t._source_row::BIGINT + (SELECT max(g.shift) FROM '
+        "line_gaps AS g WHERE g.q <= t._source_row::BIGINT))::VARCHAR WHERE _load_batch_id = ? AND "
+        "_source_file = ? AND _loaded_at = ?::TIMESTAMPTZ AND _source_row::BIGINT >= ?",
+        [batch_id, source_file, loaded_at, shifts[0][0]],
+    )
+    con.unregister("line_gaps")
+
+
+def _lines_at(text: CsvText, offsets: list[int]) -> list[int]:
+    """The line each byte offset (ascending) is on, counting line breaks as Python does (one pass)."""
+    found: list[int] = []
+    breaks = 0
+    position = 0
+    last = b""
+    with _open_bytes(text.path) as handle:
+        while len(found) < len(offsets) and (block := handle.read(1 << 22)):
+            split = last == b"\r" and block[:1] == b"\n"  # a CRLF across two blocks is one break
+            while len(found) < len(offsets) and offsets[len(found)] <= position + len(block):
+                cut = offsets[len(found)] - position
+                found.append(breaks + _breaks(block, 0, cut) - (1 if split and cut > 0 else 0) + 1)
+            breaks += _breaks(block, 0, len(block)) - (1 if split else 0)
+            position += len(block)
+            last = block[-1:]
+    return found + [breaks + 1] * (len(offsets) - len(found))
+
+
+def _record_at(text: CsvText, spec: SourceSpec, offset: int, line: int) -> tuple[list[str], int]:
+    """The record starting at byte ``offset`` (on ``line``), read by Python's csv module; its line count."""
+    with _open_bytes(text.path) as raw:
+        raw.seek(offset)
+        encoding = "utf-8-sig" if offset == 0 else "utf-8"  # a byte-order mark is not part of a value
+        reader = csv.reader(
+            io.TextIOWrapper(raw, encoding=encoding, newline=""), delimiter=spec.field_delimiter
+        )
+        try:
+            values = next(reader, [])
+        except csv.Error as exc:
+            raise _csv_error(exc, line, line + reader.line_num - 1) from exc
+        return values, max(reader.line_num, 1)
