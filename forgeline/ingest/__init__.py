@@ -312,7 +312,14 @@ def _load_csv(
     if head is not None:
         _check_header(spec, head.header)
         _ensure_table(con, table, head.header)
-        rows = csvload.load(con, text, spec, head, table, (config.id, relative, batch_id, loaded_at))
+        try:
+            rows = csvload.load(con, text, spec, head, table, (config.id, relative, batch_id, loaded_at))
+        except csvload.ParserGaveUp as exc:
+            # Nothing else happened in this transaction yet: start it again for the Python reader.
+            log.info("%s: DuckDB's CSV reader stopped (%s); reading it line by line.", relative, exc)
+            con.execute("ROLLBACK")
+            con.execute("BEGIN TRANSACTION")
+            rows = None
         if rows is not None:
             log.info("%s: %s rows read by DuckDB.", relative, f"{rows:,}")
             return rows

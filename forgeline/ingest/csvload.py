@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +39,11 @@ from forgeline.mapping.spec import SourceSpec
 
 REJECTS = "_forgeline_csv_rejects"
 SCANS = "_forgeline_csv_scans"
-# Python's str.strip() whitespace (the Python reader strips each cell): trim() removes the same set.
-_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
+
+class ParserGaveUp(Exception):
+    """DuckDB's reader stopped (e.g. line breaks of two kinds inside unquoted values) and aborted the
+    transaction: the caller rolls back and reads the file with the Python reader, whose words it keeps."""
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,26 @@ def _quote(name: str) -> str:
 
 
 def _line_breaks_sql(column: str) -> str:
-    """Line breaks in a value as Python counts them: CRLF, CR or LF."""
+    """Line breaks in a value as Python counts them: CRLF, CR or LF (counted only where there is one)."""
     crlf = f"(length({column}) - length(replace({column}, chr(13) || chr(10), ''))) // 2"
     cr = f"(length({column}) - length(replace({column}, chr(13), '')))"
     lf = f"(length({column}) - length(replace({column}, chr(10), '')))"
-    return f"coalesce({cr} + {lf} - {crlf}, 0)"
+    found = f"contains({column}, chr(10)) OR contains({column}, chr(13))"
+    return f"CASE WHEN {found} THEN {cr} + {lf} - {crlf} ELSE 0 END"
+
+
+def _cell_sql(column: str, spaces: set[str]) -> str:
+    """A cell as the Python reader keeps it: stripped as str.strip() does, empty as NULL.
+
+    trim() with a set of characters is much slower than trim() of spaces, so it runs only on cells that
+    hold one of the other ``spaces`` the file has (a tab, a no-break space, a line break in quotes…).
+    """
+    plain = f"nullif(trim({column}), '')"
+    if not spaces:
+        return plain
+    held = " OR ".join(f"contains({column}, {_literal(c)})" for c in sorted(spaces))
+    every = _literal(" " + "".join(sorted(spaces)))
+    return f"CASE WHEN {held} THEN nullif(trim({column}, {every}), '') ELSE {plain} END"
 
 
 def load(
@@ -115,9 +132,9 @@ def load(
     """Insert the data lines into ``raw.<table>`` (in the caller's transaction); the rows loaded.
 
     ``lineage`` is (client id, source file, batch id, loaded at). Raises :class:`ReadError` for the first
-    record the Python reader would refuse, naming its line. None when this file needs the Python reader
-    (an empty line where a quoted value may span lines: its line numbers would be ambiguous); then
-    nothing was inserted.
+    record the Python reader would refuse, naming its line; :class:`ParserGaveUp` when DuckDB's reader
+    stops (the transaction is then aborted). None when this file needs the Python reader (an empty line
+    where a quoted value may span lines: its line numbers would be ambiguous); then nothing was inserted.
     """
     blanks = [line for line in text.lines.blanks if line > head.skip]
     if text.lines.has_quote and blanks:
@@ -130,43 +147,65 @@ def load(
         f"escape = '\"', columns = {columns}, auto_detect = false, encoding = 'utf-8', "
         f"store_rejects = true, rejects_table = '{REJECTS}', rejects_scan = '{SCANS}'"
     )
-    trimmed = ", ".join(f"nullif(trim(c{i}, {_literal(_WHITESPACE)}), '') AS t{i}" for i in range(width))
-    number = f"row_number() OVER () + {head.skip}"
-    if text.lines.has_quote:  # a quoted value may hold line breaks: later rows start further down
-        breaks = " + ".join(_line_breaks_sql(c) for c in raw_columns)
-        number += f" + coalesce(sum({breaks}) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
+    spaces = set(text.lines.spaces)
+    if text.lines.has_quote:  # a quoted value may start or end with a line break
+        spaces |= {"\r", "\n"}
+    trimmed = ", ".join(f"{_cell_sql(c, spaces)} AS t{i}" for i, c in enumerate(raw_columns))
     targets = ", ".join(_quote(h) for h in head.header)
     values = ", ".join(f"t{i}" for i in range(width))
-    con.execute(f"DROP TABLE IF EXISTS temp.{REJECTS}")
-    con.execute(f"DROP TABLE IF EXISTS temp.{SCANS}")
     client_id, source_file, batch_id, loaded_at = lineage
-    try:
-        [(rows,)] = con.execute(
-            f'INSERT INTO raw."{table}" ({targets}, _source_row, _client_id, _source_file, _load_batch_id, '
-            f"_loaded_at) SELECT {values}, r::VARCHAR, ?, ?, ?, ?::TIMESTAMPTZ FROM ("
-            f"SELECT {trimmed}, {number} AS r FROM read_csv({_literal(str(text.path))}, {options})"
-            f") WHERE coalesce({values}) IS NOT NULL",
-            [client_id, source_file, batch_id, loaded_at],
-        ).fetchall()
-    except duckdb.InvalidInputException as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ReadError(
-            f"cannot be parsed as CSV ({first}). Check `delimiter:` and `header_row` in mapping.yml, or ask "
-            "the client for a clean export"
-        ) from exc
-    rejected = con.execute(
-        f"SELECT DISTINCT line_byte_position FROM temp.{REJECTS} ORDER BY line_byte_position"
-    ).fetchall()
+    # Lineage as literals, not parameters: a parameter cast to TIMESTAMPTZ is cast again on every row.
+    at = f"{_literal(str(loaded_at))}::TIMESTAMPTZ"
+    constants = f"{_literal(client_id)}, {_literal(source_file)}, {_literal(batch_id)}, {at}"
+    this_load = f"_load_batch_id = {_literal(batch_id)} AND _source_file = {_literal(source_file)}"
+    this_load += f" AND _loaded_at = {at}"
+
+    def insert(count_breaks: bool) -> int:
+        number = f"row_number() OVER () + {head.skip}"
+        if count_breaks:  # quoted values hold line breaks: later rows start further down
+            breaks = " + ".join(_line_breaks_sql(c) for c in raw_columns)
+            number += f" + coalesce(sum({breaks}) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
+        con.execute(f"DROP TABLE IF EXISTS temp.{REJECTS}")
+        con.execute(f"DROP TABLE IF EXISTS temp.{SCANS}")
+        try:
+            [(inserted,)] = con.execute(
+                f'INSERT INTO raw."{table}" ({targets}, _source_row, _client_id, _source_file, '
+                f"_load_batch_id, _loaded_at) SELECT {values}, r::VARCHAR, {constants} FROM ("
+                f"SELECT {trimmed}, {number} AS r FROM read_csv({_literal(str(text.path))}, {options})"
+                f") WHERE coalesce({values}) IS NOT NULL"
+            ).fetchall()
+        except duckdb.InvalidInputException as exc:
+            raise ParserGaveUp(str(exc).strip().splitlines()[0]) from exc
+        return int(inserted)
+
+    rows = insert(count_breaks=False)
+    # line_byte_position is near the record, not always at it: a byte into it, or at the line breaks (an
+    # empty line) before it, which csv_line then starts with. The record starts where its line starts.
+    rejected = con.execute(f"SELECT DISTINCT line_byte_position, csv_line FROM temp.{REJECTS}").fetchall()
+    starts = sorted(
+        {
+            _line_start(text, int(pos) + len(line or "") - len((line or "").lstrip("\r\n")))
+            for pos, line in rejected
+        }
+    )
     gaps = [(line, 1) for line in blanks]
     repaired: list[tuple[list[str | None], int]] = []
-    if rejected:
-        offsets = [int(offset) for (offset,) in rejected]
-        for offset, line in zip(offsets, _lines_at(text, offsets), strict=True):
-            values_read, span = _record_at(text, spec, offset, line)
-            fitted = _fit(values_read, width, line, is_csv=True)  # the Python reader's verdict and words
-            gaps.append((line, span))
-            if fitted is not None:
-                repaired.append((fitted, line))
+    for offset, line in zip(starts, _lines_at(text, starts), strict=True):
+        values_read, span = _record_at(text, spec, offset, line)
+        fitted = _fit(values_read, width, line, is_csv=True)  # the Python reader's verdict and words
+        gaps.append((line, span))
+        if fitted is not None:
+            repaired.append((fitted, line))
+    if text.lines.has_quote:
+        # Numbered as if no value held a line break. If none does, the last row and the empty lines and
+        # rejected records fill the file to its last line; if not (or all-empty rows end the file), number
+        # again adding each row's line breaks (a window sum: slower, so only when needed).
+        [(last,)] = con.execute(
+            f'SELECT max(_source_row::BIGINT) FROM raw."{table}" WHERE {this_load}'
+        ).fetchall()
+        if last is not None and last + sum(size for _, size in gaps) != text.lines.lines:
+            con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')
+            rows = insert(count_breaks=True)
     if gaps:
         _renumber(con, table, lineage, sorted(gaps))
     if repaired:
@@ -179,12 +218,11 @@ def load(
         con.register("repaired_rows", frame)
         con.execute(
             f'INSERT INTO raw."{table}" ({targets}, _source_row, _client_id, _source_file, _load_batch_id, '
-            f"_loaded_at) SELECT {values}, r, ?, ?, ?, ?::TIMESTAMPTZ FROM repaired_rows",
-            [client_id, source_file, batch_id, loaded_at],
+            f"_loaded_at) SELECT {values}, r, {constants} FROM repaired_rows"
         )
         con.unregister("repaired_rows")
         rows += len(repaired)
-    return int(rows)
+    return rows
 
 
 def _renumber(
@@ -230,6 +268,21 @@ def _lines_at(text: CsvText, offsets: list[int]) -> list[int]:
             position += len(block)
             last = block[-1:]
     return found + [breaks + 1] * (len(offsets) - len(found))
+
+
+def _line_start(text: CsvText, offset: int) -> int:
+    """Where the line holding the byte before ``offset`` ends, i.e. the start of the record at ``offset``."""
+    with _open_bytes(text.path) as handle:
+        end = offset
+        while end > 0:
+            start = max(0, end - (1 << 16))
+            handle.seek(start)
+            block = handle.read(end - start)
+            found = max(block.rfind(b"\n"), block.rfind(b"\r"))
+            if found != -1:
+                return start + found + 1
+            end = start
+    return 0
 
 
 def _record_at(text: CsvText, spec: SourceSpec, offset: int, line: int) -> tuple[list[str], int]:

@@ -21,6 +21,7 @@ import functools
 import gzip
 import io
 import re
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -120,6 +121,7 @@ class LineIndex:
         self.breaks = 0
         self.blanks: list[int] = []  # 1-based line numbers of empty lines
         self.has_quote = False
+        self.spaces: set[str] = set()  # whitespace other than " " and line breaks that the text holds
         self._held = b""  # a trailing CR or LF, kept until the next block says what follows it
         self._last = b""  # the last byte seen (does the stream end with a line break?)
         self._started = False
@@ -142,13 +144,31 @@ class LineIndex:
     def _scan(self, data: bytes) -> None:
         if not self.has_quote and b'"' in data:
             self.has_quote = True
-        if b"\n\n" in data or b"\n\r" in data or b"\r\r" in data:
+        # str.strip() removes more than spaces; trimming those in SQL is slow, so note which occur. One
+        # translate() keeps the bytes that start one (none in most exports; UTF-8 Korean has none).
+        if found := data.translate(None, _NOT_SPACE_START):
+            for space, encoded in _SPACES:
+                if space not in self.spaces and encoded[:1] in found and encoded in data:
+                    self.spaces.add(space)
+        # Single-byte counts are cheap, two-byte searches are not: search only for the empty lines the
+        # file's line-break style allows (CRLF then CRLF is "\n\r"; LF then LF "\n\n"; CR then CR "\r\r").
+        lf, cr = data.count(b"\n"), data.count(b"\r")
+        crlf = data.count(b"\r\n") if lf and cr else 0
+        breaks = lf + cr - crlf
+        if not lf:
+            empty = cr > 1 and b"\r\r" in data
+        elif not cr:
+            empty = b"\n\n" in data
+        else:
+            mixed = crlf != lf or crlf != cr
+            empty = b"\n\r" in data or (mixed and (b"\n\n" in data or b"\r\r" in data))
+        if empty:
             at, counted = 0, self.breaks
             for match in self._EMPTY.finditer(data):
                 counted += _breaks(data, at, match.end())
                 at = match.end()
                 self.blanks.append(counted + 1)
-        self.breaks += _breaks(data, 0, len(data))
+        self.breaks += breaks
 
     def close(self) -> None:
         held, self._held = self._held, b""
@@ -158,6 +178,11 @@ class LineIndex:
     def lines(self) -> int:
         """Lines in the stream (a last line without a line break counts)."""
         return self.breaks + (1 if self._last and self._last not in (b"\r", b"\n") else 0)
+
+
+# Python's whitespace but " ", CR and LF, as UTF-8, and every byte that starts none of them.
+_SPACES = [(c, c.encode()) for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c not in " \r\n"]
+_NOT_SPACE_START = bytes(b for b in range(256) if b not in {e[0] for _, e in _SPACES})
 
 
 def _breaks(data: bytes, start: int, end: int) -> int:
