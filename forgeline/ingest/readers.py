@@ -4,6 +4,11 @@ Every reader yields ``(columns, rows)`` batches where ``rows`` are lists of stri
 element of each row is its row number in the file (CSV line or Excel row), so errors and lineage can
 point at it. Memory stays bounded by ``BATCH_ROWS`` whatever the file size.
 
+Ingest loads CSV/TSV with DuckDB's parser instead (``csvload``): here :func:`prepare_text` checks the
+encoding, transcodes what DuckDB cannot read and indexes the lines (:class:`LineIndex`), and the
+line-by-line :func:`read_csv` stays the reference whose rows and words that path keeps (and reads what it
+cannot: dry runs, files DuckDB's reader gives up on).
+
 Before a text file is decoded, :func:`sniff_content` looks at what it really is, so the consultant gets
 the right advice: an empty file, a ZIP/Excel workbook, PDF, image or compressed file named .csv, an HTML
 (error) page saved as .csv, UTF-16 text, binary data (NUL bytes), or a line longer than
