@@ -48,6 +48,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +68,7 @@ from forgeline.ingest.landing import (
     scan_landing,
     superseded_dir,
 )
-from forgeline.ingest.readers import Batch, CsvText, ReadError, read_csv, read_source
+from forgeline.ingest.readers import Batch, CsvText, ReadError, prepare_text, read_csv, read_source
 from forgeline.locking import open_warehouse
 from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
@@ -308,23 +309,38 @@ def _load_csv(
     """A CSV/TSV file: DuckDB parses it (``csvload``); the Python reader only for a dry run's first rows
     and for files whose line numbers DuckDB's reader cannot give (``csvload.load`` says which)."""
     table = spec.name
-    head = csvload.read_head(text, spec) if limit is None else None
-    if head is not None:
-        _check_header(spec, head.header)
-        _ensure_table(con, table, head.header)
-        try:
-            rows = csvload.load(con, text, spec, head, table, (config.id, relative, batch_id, loaded_at))
-        except csvload.ParserGaveUp as exc:
-            # Nothing else happened in this transaction yet: start it again for the Python reader.
-            log.info("%s: DuckDB's CSV reader stopped (%s); reading it line by line.", relative, exc)
-            con.execute("ROLLBACK")
-            con.execute("BEGIN TRANSACTION")
-            rows = None
-        if rows is not None:
-            log.info("%s: %s rows read by DuckDB.", relative, f"{rows:,}")
-            return rows
-    batches = read_csv(text.path, spec, text.read_encoding)
-    return _insert_batches(con, config, spec, batches, relative, batch_id, loaded_at, limit)
+    with ExitStack() as closing:
+        while limit is None:
+            try:
+                head = csvload.read_head(text, spec)
+                if head is None:
+                    break
+                _check_header(spec, head.header)
+                _ensure_table(con, table, head.header)
+                rows = csvload.load(con, text, spec, head, table, (config.id, relative, batch_id, loaded_at))
+            except csvload.ParserGaveUp as exc:
+                # Nothing else happened in this transaction yet: start it again.
+                con.execute("ROLLBACK")
+                con.execute("BEGIN TRANSACTION")
+                if text.validated:
+                    log.info("%s: DuckDB's CSV reader stopped (%s); reading it line by line.", relative, exc)
+                    break
+                # Not all UTF-8 after all: the full check refuses it in its words, or finds CP949 and
+                # transcodes it; then DuckDB parses it again.
+                text = closing.enter_context(
+                    prepare_text(text.source, spec.encoding, _workdir(con), text.lines, validate=True)
+                )
+                continue
+            if rows is not None:
+                log.info("%s: %s rows read by DuckDB.", relative, f"{rows:,}")
+                return rows
+            break
+        if not text.validated:
+            text = closing.enter_context(
+                prepare_text(text.source, spec.encoding, _workdir(con), text.lines, validate=True)
+            )
+        batches = read_csv(text.path, spec, text.read_encoding)
+        return _insert_batches(con, config, spec, batches, relative, batch_id, loaded_at, limit)
 
 
 def _insert_batches(

@@ -34,6 +34,7 @@ from forgeline.ingest.readers import (
     _fit,
     _header,
     _open_bytes,
+    empty_lines,
 )
 from forgeline.mapping.spec import SourceSpec
 
@@ -85,6 +86,8 @@ def read_head(text: CsvText, spec: SourceSpec) -> Head | None:
                 records += 1
         except csv.Error as exc:
             raise _csv_error(exc, reader.line_num, reader.line_num) from exc
+        except UnicodeDecodeError as exc:  # in a file not checked before: the full check words it
+            raise ParserGaveUp("a byte that is not UTF-8") from exc
         if reader.line_num != records:
             return None
         return Head(header, reader.line_num)
@@ -133,12 +136,10 @@ def load(
 
     ``lineage`` is (client id, source file, batch id, loaded at). Raises :class:`ReadError` for the first
     record the Python reader would refuse, naming its line; :class:`ParserGaveUp` when DuckDB's reader
-    stops (the transaction is then aborted). None when this file needs the Python reader (an empty line
-    where a quoted value may span lines: its line numbers would be ambiguous); then nothing was inserted.
+    stops or finds a byte that is not UTF-8 in a file not checked before (the caller rolls back). None when
+    this file needs the Python reader (an empty line where a quoted value may span lines: its line numbers
+    would be ambiguous); then nothing was inserted.
     """
-    blanks = [line for line in text.lines.blanks if line > head.skip]
-    if text.lines.has_quote and blanks:
-        return None
     width = len(head.header)
     raw_columns = [f"c{i}" for i in range(width)]
     columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in raw_columns) + "}"
@@ -179,6 +180,12 @@ def load(
         return int(inserted)
 
     rows = insert(count_breaks=False)
+    if not text.validated:
+        [(bad,)] = con.execute(
+            f"SELECT count(*) FROM temp.{REJECTS} WHERE error_type = 'INVALID ENCODING'"
+        ).fetchall()
+        if bad:
+            raise ParserGaveUp("a byte that is not UTF-8")
     # line_byte_position is near the record, not always at it: a byte into it, or at the line breaks (an
     # empty line) before it, which csv_line then starts with. The record starts where its line starts.
     rejected = con.execute(f"SELECT DISTINCT line_byte_position, csv_line FROM temp.{REJECTS}").fetchall()
@@ -188,7 +195,7 @@ def load(
             for pos, line in rejected
         }
     )
-    gaps = [(line, 1) for line in blanks]
+    gaps: list[tuple[int, int]] = []
     repaired: list[tuple[list[str | None], int]] = []
     for offset, line in zip(starts, _lines_at(text, starts), strict=True):
         values_read, span = _record_at(text, spec, offset, line)
@@ -196,14 +203,21 @@ def load(
         gaps.append((line, span))
         if fitted is not None:
             repaired.append((fitted, line))
-    if text.lines.has_quote:
-        # Numbered as if no value held a line break. If none does, the last row and the empty lines and
-        # rejected records fill the file to its last line; if not (or all-empty rows end the file), number
-        # again adding each row's line breaks (a window sum: slower, so only when needed).
-        [(last,)] = con.execute(
-            f'SELECT max(_source_row::BIGINT) FROM raw."{table}" WHERE {this_load}'
-        ).fetchall()
-        if last is not None and last + sum(size for _, size in gaps) != text.lines.lines:
+    # Rows were numbered as if the file had no empty line and no line break inside a value. If so, the last
+    # row and the rejected records fill the file to its last line. If not (or all-empty rows end the file),
+    # find the empty lines (a pass over the file), or number again adding each row's line breaks (a window
+    # sum); a file with both quotes and empty lines goes to the Python reader (its numbers are ambiguous).
+    [(last,)] = con.execute(
+        f'SELECT max(_source_row::BIGINT) FROM raw."{table}" WHERE {this_load}'
+    ).fetchall()
+    if last is not None and last + sum(size for _, size in gaps) != text.lines.lines:
+        blanks = [line for line in empty_lines(text.path) if line > head.skip]
+        if blanks and text.lines.has_quote:
+            con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')
+            return None
+        if blanks:
+            gaps += [(line, 1) for line in blanks]
+        elif text.lines.has_quote:
             con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')
             rows = insert(count_breaks=True)
     if gaps:

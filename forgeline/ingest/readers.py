@@ -112,38 +112,29 @@ def _check_encoding(
 
 
 class LineIndex:
-    """The line breaks of a UTF-8 byte stream, fed in blocks: how many lines, which are empty, any quote.
+    """What the loader must know of a UTF-8 byte stream, fed in blocks: its lines, any quote, its spaces.
 
-    DuckDB's CSV reader skips empty lines and numbers nothing, so the loader needs to know where empty
-    lines are (to give each row the line it is on) and whether a value may span lines (a quote anywhere).
-    Line breaks are CRLF, LF or CR, as Python's csv module counts them. Searching costs a few ``bytes.find``
-    per block; only blocks holding an empty line are scanned by a regex.
+    DuckDB's CSV reader numbers nothing and skips empty lines: the loader numbers rows in SQL and checks
+    that they add up to the file's lines (``lines``, counted as Python's csv module counts them: CRLF, LF
+    or CR); only when they do not does it look for empty lines (:func:`empty_lines`) or line breaks in
+    quoted values (possible only if ``has_quote``). Costs a few single-byte counts per block.
     """
-
-    _EMPTY = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?=[\r\n])")
 
     def __init__(self) -> None:
         self.breaks = 0
-        self.blanks: list[int] = []  # 1-based line numbers of empty lines
         self.has_quote = False
         self.spaces: set[str] = set()  # whitespace other than " " and line breaks that the text holds
-        self._held = b""  # a trailing CR or LF, kept until the next block says what follows it
+        self._held = b""  # a trailing CR, kept until the next block says whether an LF follows
         self._last = b""  # the last byte seen (does the stream end with a line break?)
-        self._started = False
 
     def feed(self, block: bytes) -> None:
         if not block:
             return
-        if not self._started:
-            self._started = True
-            if block[:1] in (b"\r", b"\n"):
-                self.blanks.append(1)  # the file starts with a line break: line 1 is empty
         self._last = block[-1:]
         data = self._held + block
-        # Trailing line breaks wait for the next block: a CR may be half of a CRLF, a break may be
-        # followed by another (an empty line).
-        kept = data.rstrip(b"\r\n")
-        self._held, data = data[len(kept) :], kept
+        self._held = b""
+        if data[-1:] == b"\r":  # maybe half of a CRLF
+            self._held, data = b"\r", data[:-1]
         self._scan(data)
 
     def _scan(self, data: bytes) -> None:
@@ -155,25 +146,8 @@ class LineIndex:
             for space, encoded in _SPACES:
                 if space not in self.spaces and encoded[:1] in found and encoded in data:
                     self.spaces.add(space)
-        # Single-byte counts are cheap, two-byte searches are not: search only for the empty lines the
-        # file's line-break style allows (CRLF then CRLF is "\n\r"; LF then LF "\n\n"; CR then CR "\r\r").
         lf, cr = data.count(b"\n"), data.count(b"\r")
-        crlf = data.count(b"\r\n") if lf and cr else 0
-        breaks = lf + cr - crlf
-        if not lf:
-            empty = cr > 1 and b"\r\r" in data
-        elif not cr:
-            empty = b"\n\n" in data
-        else:
-            mixed = crlf != lf or crlf != cr
-            empty = b"\n\r" in data or (mixed and (b"\n\n" in data or b"\r\r" in data))
-        if empty:
-            at, counted = 0, self.breaks
-            for match in self._EMPTY.finditer(data):
-                counted += _breaks(data, at, match.end())
-                at = match.end()
-                self.blanks.append(counted + 1)
-        self.breaks += breaks
+        self.breaks += lf + cr - (data.count(b"\r\n") if lf and cr else 0)
 
     def close(self) -> None:
         held, self._held = self._held, b""
@@ -183,6 +157,37 @@ class LineIndex:
     def lines(self) -> int:
         """Lines in the stream (a last line without a line break counts)."""
         return self.breaks + (1 if self._last and self._last not in (b"\r", b"\n") else 0)
+
+
+_EMPTY = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?=[\r\n])")
+
+
+def empty_lines(path: Path) -> list[int]:
+    """The 1-based numbers of a UTF-8 text file's empty lines (two line breaks in a row), streaming."""
+    found: list[int] = []
+    breaks = 0
+    held = b""
+    first = True
+    with _open_bytes(path) as handle:
+        while block := handle.read(TRANSCODE_BLOCK):
+            if first and block[:1] in (b"\r", b"\n"):
+                found.append(1)  # the file starts with a line break
+            first = False
+            data = held + block
+            kept = data.rstrip(b"\r\n")  # breaks at the end wait: the next block may hold the second one
+            held, data = data[len(kept) :], kept
+            breaks = _empty_in(data, breaks, found)
+    _empty_in(held, breaks, found)
+    return found
+
+
+def _empty_in(data: bytes, breaks: int, found: list[int]) -> int:
+    at = 0
+    for match in _EMPTY.finditer(data):
+        breaks += _breaks(data, at, match.end())
+        at = match.end()
+        found.append(breaks + 1)
+    return breaks + _breaks(data, at, len(data))
 
 
 # Python's whitespace but " ", CR and LF, as UTF-8, and every byte that starts none of them.
@@ -316,14 +321,24 @@ _DUCKDB_READS = ("utf-8", "utf-8-sig", "ascii")
 
 class CsvText:
     """A delivered text file made ready for DuckDB: UTF-8 (the file itself, or a transcoded copy) and its
-    line index. Use as a context manager: a transcoded copy is removed on exit."""
+    line index. Use as a context manager: a transcoded copy is removed on exit. ``validated`` is False when
+    DuckDB is left to check that every byte is UTF-8 (its reject table then names a bad one)."""
 
-    def __init__(self, source: Path, path: Path, encoding: str, lines: LineIndex, temporary: bool) -> None:
+    def __init__(
+        self,
+        source: Path,
+        path: Path,
+        encoding: str,
+        lines: LineIndex,
+        temporary: bool,
+        validated: bool = True,
+    ) -> None:
         self.source = source
         self.path = path  # what DuckDB reads
         self.encoding = encoding  # the delivered file's encoding
         self.lines = lines
         self.temporary = temporary
+        self.validated = validated
 
     @property
     def read_encoding(self) -> str:
@@ -338,28 +353,48 @@ class CsvText:
             self.path.unlink(missing_ok=True)
 
 
-def prepare_text(path: Path, configured: str, workdir: Path | None = None) -> CsvText:
-    """Check the encoding as :func:`detect_encoding` does, in the same pass index the lines and, unless
-    DuckDB reads the encoding itself, transcode to a UTF-8 file in ``workdir`` (streaming, 8 MiB blocks)."""
+def prepare_text(
+    path: Path,
+    configured: str,
+    workdir: Path | None = None,
+    lines: LineIndex | None = None,
+    *,
+    validate: bool = False,
+) -> CsvText:
+    """The file made ready for DuckDB: its encoding decided as :func:`detect_encoding` decides it and, unless
+    DuckDB reads that encoding, transcoded to a UTF-8 file in ``workdir`` in the same pass (8 MiB blocks).
+
+    ``lines`` is the index :func:`sniff_content` made of the delivered bytes. With it, a UTF-8 file is not
+    read again unless ``validate``: under 'auto' its first MiB decides (CP949 fails at its first Korean
+    byte), and DuckDB checks every byte while it parses; when it finds one that is not UTF-8, the loader
+    calls this again with ``validate=True`` for the Python check's verdict and words (or CP949).
+    """
     import tempfile
+
+    if lines is not None and not validate:
+        name = None if configured == "auto" else codecs.lookup(configured).name
+        if name in ("utf-8", "utf-8-sig") or (configured == "auto" and _starts_as_utf8(path)):
+            encoding = "utf-8-sig" if configured == "auto" else configured
+            return CsvText(path, path, encoding, lines, temporary=False, validated=False)
 
     made: dict[str, Any] = {}
 
     def check(source: Path, encoding: str, watch: Callable[[str], None] | None) -> None:
-        lines = LineIndex()
         if codecs.lookup(encoding).name in _DUCKDB_READS:
-            _check_encoding(source, encoding, watch, lines=lines)
-            made.update(path=source, lines=lines, temporary=False)
+            index = lines or LineIndex()
+            _check_encoding(source, encoding, watch, lines=None if lines else index)
+            made.update(path=source, lines=index, temporary=False)
             return
+        index = LineIndex()  # of the UTF-8 copy
         handle, name = tempfile.mkstemp(prefix=".forgeline-", suffix=".utf8.csv", dir=workdir)
         target = Path(name)
         try:
             with open(handle, "wb") as out:
-                _check_encoding(source, encoding, watch, out=out, lines=lines)
+                _check_encoding(source, encoding, watch, out=out, lines=index)
         except BaseException:
             target.unlink(missing_ok=True)
             raise
-        made.update(path=target, lines=lines, temporary=True)
+        made.update(path=target, lines=index, temporary=True)
 
     try:
         encoding = detect_encoding(path, configured, check)
@@ -368,6 +403,17 @@ def prepare_text(path: Path, configured: str, workdir: Path | None = None) -> Cs
             made["path"].unlink(missing_ok=True)
         raise
     return CsvText(path, made["path"], encoding, made["lines"], made["temporary"])
+
+
+def _starts_as_utf8(path: Path) -> bool:
+    """Whether the file's first MiB is UTF-8 (a character cut at the end of that MiB is fine)."""
+    with _open_bytes(path) as handle:
+        head = handle.read(CHUNK)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3 and len(head) == CHUNK
+    return True
 
 
 def _header(raw: list, row_number: int, where: str | None = None) -> list[str]:
@@ -762,7 +808,7 @@ def _looks_like_text(head: bytes) -> bool:
     return False
 
 
-def _scan_text(path: Path, check_nul: bool) -> None:
+def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> None:
     """One streaming pass: no NUL byte (binary data) and no line longer than ``MAX_LINE_BYTES``.
 
     Never holds more than one chunk: a 50 MB line is found without reading it as a line.
@@ -805,11 +851,17 @@ def _scan_text(path: Path, check_nul: bool) -> None:
                     quotes = chunk.count(b'"', tail)
                     line += chunk.count(b"\n")
                 offset += len(chunk)
+                if lines is not None:
+                    lines.feed(chunk)
+        if lines is not None:
+            lines.close()
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ReadError(_DAMAGED_GZIP.format(exc=exc)) from exc
 
 
-def sniff_content(path: Path, format: str = "csv", encoding: str = "auto") -> None:
+def sniff_content(
+    path: Path, format: str = "csv", encoding: str = "auto", lines: LineIndex | None = None
+) -> None:
     """Refuse a file that is not what its source says, naming what it really is and what to do.
 
     Runs before the encoding check. For every format: an empty file, and a file whose first bytes say it
@@ -884,7 +936,7 @@ def sniff_content(path: Path, format: str = "csv", encoding: str = "auto") -> No
             f"`encoding: {'utf-16-le' if odd else 'utf-16-be'}` for this source in mapping.yml, or ask the "
             "client to export UTF-8"
         )
-    _scan_text(path, check_nul=not wide)
+    _scan_text(path, check_nul=not wide, lines=lines)
 
 
 def read_source(
@@ -904,10 +956,12 @@ def read_source(
             raise ReadError(
                 f"unknown encoding {spec.encoding!r} in mapping.yml; use e.g. utf-8, cp949 or auto"
             ) from exc
-    sniff_content(path, spec.format, spec.encoding)
     if spec.format in ("csv", "tsv"):
-        text = prepare_text(path, spec.encoding, workdir)
+        lines = LineIndex()
+        sniff_content(path, spec.format, spec.encoding, lines)
+        text = prepare_text(path, spec.encoding, workdir, lines)
         return text.encoding, text
+    sniff_content(path, spec.format, spec.encoding)
     if spec.format == "jsonl":
         encoding = detect_encoding(path, spec.encoding)
         return encoding, read_jsonl(path, encoding)
