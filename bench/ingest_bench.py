@@ -10,7 +10,9 @@ absolute pass/fail figures:
     .venv/bin/python bench/ingest_bench.py --quick    # a 27 MB export, a fast look
 
 Goals (issue 8): UTF-8 throughput >= 0.8x raw DuckDB; CP949 >= 0.6x raw DuckDB on UTF-8; peak RSS <= 2x
-DuckDB's own. ``--pandas`` adds the earlier baseline (pandas ``read_csv`` of the CP949 file).
+DuckDB's own. ``duckdb_utf8_512mb_cap`` is raw DuckDB under the 512 MB memory cap ingest runs with
+(``FORGELINE_INGEST_MEMORY_LIMIT``), for context. ``--pandas`` adds the earlier baseline (pandas
+``read_csv`` of the CP949 file).
 """
 
 from __future__ import annotations
@@ -65,9 +67,15 @@ con.execute("CREATE SCHEMA raw; CREATE TABLE raw.shots AS SELECT * FROM frame")
 rows = con.execute("SELECT count(*) FROM raw.shots").fetchone()[0]
 print(time.perf_counter() - started, rows)
 """
+# The same, under the memory cap ingest runs with (settings.ingest_memory_limit): for context only.
+DUCKDB_CAPPED = DUCKDB.replace(
+    'duckdb.connect(str(home / "baseline.duckdb"))',
+    'duckdb.connect(str(home / "baseline.duckdb"), config={"memory_limit": "512MB"})',
+)
 # name: (child code, which file it reads)
 CANDIDATES = {
     "duckdb_read_csv_utf8": (DUCKDB, "utf8"),
+    "duckdb_utf8_512mb_cap": (DUCKDB_CAPPED, "utf8"),
     "forgeline_utf8": (FORGELINE, "utf8"),
     "forgeline_cp949": (FORGELINE, "cp949"),
     "pandas_cp949": (PANDAS, "cp949"),

@@ -137,8 +137,8 @@ def load(
     ``lineage`` is (client id, source file, batch id, loaded at). Raises :class:`ReadError` for the first
     record the Python reader would refuse, naming its line; :class:`ParserGaveUp` when DuckDB's reader
     stops or finds a byte that is not UTF-8 in a file not checked before (the caller rolls back). None when
-    this file needs the Python reader (an empty line where a quoted value may span lines: its line numbers
-    would be ambiguous); then nothing was inserted.
+    this file needs the Python reader (a record DuckDB rejects, or an empty line, where a quoted value may
+    span lines: the record's place would be ambiguous); then nothing of it stays inserted.
     """
     width = len(head.header)
     raw_columns = [f"c{i}" for i in range(width)]
@@ -187,8 +187,13 @@ def load(
         if bad:
             raise ParserGaveUp("a byte that is not UTF-8")
     # line_byte_position is near the record, not always at it: a byte into it, or at the line breaks (an
-    # empty line) before it, which csv_line then starts with. The record starts where its line starts.
+    # empty line) before it, which csv_line then starts with. The record starts where its line starts:
+    # that holds while records are lines. Where a quote may make a record span lines, DuckDB may reject a
+    # record at a byte inside it (or a sound one it misread): the Python reader reads that file.
     rejected = con.execute(f"SELECT DISTINCT line_byte_position, csv_line FROM temp.{REJECTS}").fetchall()
+    if rejected and text.lines.has_quote:
+        con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')
+        return None
     starts = sorted(
         {
             _line_start(text, int(pos) + len(line or "") - len((line or "").lstrip("\r\n")))

@@ -407,8 +407,11 @@ def prepare_text(
 
 def _starts_as_utf8(path: Path) -> bool:
     """Whether the file's first MiB is UTF-8 (a character cut at the end of that MiB is fine)."""
-    with _open_bytes(path) as handle:
-        head = handle.read(CHUNK)
+    try:
+        with _open_bytes(path) as handle:
+            head = handle.read(CHUNK)
+    except (OSError, EOFError, zlib.error):
+        return False  # a damaged .gz: sniff_content names it
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -957,7 +960,11 @@ def read_source(
                 f"unknown encoding {spec.encoding!r} in mapping.yml; use e.g. utf-8, cp949 or auto"
             ) from exc
     if spec.format in ("csv", "tsv"):
-        lines = LineIndex()
+        # A file DuckDB will read as it is gets its line index in the sniff pass (one read before DuckDB);
+        # a file to transcode gets it from the transcoded bytes instead.
+        name = None if spec.encoding == "auto" else codecs.lookup(spec.encoding).name
+        utf8 = name in ("utf-8", "utf-8-sig") or (spec.encoding == "auto" and _starts_as_utf8(path))
+        lines = LineIndex() if utf8 else None
         sniff_content(path, spec.format, spec.encoding, lines)
         text = prepare_text(path, spec.encoding, workdir, lines)
         return text.encoding, text
