@@ -1,18 +1,20 @@
 """CSV/TSV into raw with DuckDB's own parser: the fast path of ingest.
 
-Python decides what only it can (``readers.prepare_text``: what the file is, its encoding, a UTF-8 copy
-when DuckDB cannot read the encoding, where its empty lines are; :func:`read_head`: the header and where
-the data starts, exactly as the Python reader decides them). DuckDB's ``read_csv`` then parses every
-data line, every cell as text, into ``raw.<source>`` in one INSERT, trimming cells and numbering rows in
-SQL. What it cannot parse is kept in its reject table (``store_rejects``) with the byte where the record
-starts; each such record is read again by Python's csv module at that byte, so the message names its
-line and says what to do in the same words as the Python reader, and a record the Python reader accepts
-(a quote after a value's first character, extra empty fields…) is loaded as it would be.
+Python decides what only it can (``readers.read_source``: what the file is, its line count, its encoding,
+a UTF-8 copy when DuckDB cannot read that encoding; :func:`read_head`: the header and where the data
+starts, exactly as the line-by-line reader decides them). DuckDB's ``read_csv`` then parses every data
+line, every cell as text, into ``raw.<source>`` in one INSERT, trimming cells and numbering rows in SQL.
+What it cannot parse is kept in its reject table (``store_rejects``) with a byte near the record; Python's
+csv module reads that record again from the start of its line, so the message names its line and says what
+to do in the words of the line-by-line reader, and a record that reader accepts (a quote after a value's
+first character, extra empty fields…) is loaded as it would be.
 
 Line numbers: a row's ``_source_row`` is the file line it starts on. DuckDB numbers nothing and skips
-empty lines, so the number is ``row_number() OVER ()`` after the lines before the data, plus the line
-breaks inside quoted values of earlier rows (a window sum, only when the file has a quote at all), plus
-the empty lines and rejected records before it (one UPDATE, only when there are any).
+empty lines, so rows are numbered ``row_number() OVER ()`` after the lines before the data, then checked
+against the file's line count: only when they do not add up are the empty lines looked for (the rows after
+each move down), or, in a file with quotes, the rows numbered again adding the line breaks inside earlier
+values (a window sum). Where a quoted value may span lines, an empty line or a rejected record cannot be
+placed from DuckDB's report: :func:`load` then leaves the file to the line-by-line reader.
 """
 
 from __future__ import annotations
