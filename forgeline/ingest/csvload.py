@@ -150,10 +150,13 @@ def load(
         f"escape = '\"', columns = {columns}, auto_detect = false, encoding = 'utf-8', "
         f"store_rejects = true, rejects_table = '{REJECTS}', rejects_scan = '{SCANS}'"
     )
-    spaces = set(text.lines.spaces)
-    if text.lines.has_quote:  # a quoted value may start or end with a line break
-        spaces |= {"\r", "\n"}
-    trimmed = ", ".join(f"{_cell_sql(c, spaces)} AS t{i}" for i, c in enumerate(raw_columns))
+
+    # Cells are trimmed of the whitespace the file holds; line breaks only where values hold them, which
+    # is known once the rows are counted (a quoted value may start or end with one).
+    def trimmed(count_breaks: bool) -> str:
+        spaces = set(text.lines.spaces) | ({"\r", "\n"} if count_breaks else set())
+        return ", ".join(f"{_cell_sql(c, spaces)} AS t{i}" for i, c in enumerate(raw_columns))
+
     targets = ", ".join(_quote(h) for h in head.header)
     values = ", ".join(f"t{i}" for i in range(width))
     client_id, source_file, batch_id, loaded_at = lineage
@@ -162,6 +165,8 @@ def load(
     constants = f"{_literal(client_id)}, {_literal(source_file)}, {_literal(batch_id)}, {at}"
     this_load = f"_load_batch_id = {_literal(batch_id)} AND _source_file = {_literal(source_file)}"
     this_load += f" AND _loaded_at = {at}"
+
+    source = f"read_csv({_literal(str(text.path))}, {options})"
 
     def insert(count_breaks: bool) -> int:
         number = f"row_number() OVER () + {head.skip}"
@@ -174,8 +179,7 @@ def load(
             [(inserted,)] = con.execute(
                 f'INSERT INTO raw."{table}" ({targets}, _source_row, _client_id, _source_file, '
                 f"_load_batch_id, _loaded_at) SELECT {values}, r::VARCHAR, {constants} FROM ("
-                f"SELECT {trimmed}, {number} AS r FROM read_csv({_literal(str(text.path))}, {options})"
-                f") WHERE coalesce({values}) IS NOT NULL"
+                f"SELECT {trimmed(count_breaks)}, {number} AS r FROM {source})"
             ).fetchall()
         except duckdb.InvalidInputException as exc:
             raise ParserGaveUp(str(exc).strip().splitlines()[0]) from exc
@@ -211,9 +215,9 @@ def load(
         if fitted is not None:
             repaired.append((fitted, line))
     # Rows were numbered as if the file had no empty line and no line break inside a value. If so, the last
-    # row and the rejected records fill the file to its last line. If not (or all-empty rows end the file),
-    # find the empty lines (a pass over the file), or number again adding each row's line breaks (a window
-    # sum); a file with both quotes and empty lines goes to the Python reader (its numbers are ambiguous).
+    # row and the rejected records fill the file to its last line. If not, find the empty lines (a pass
+    # over the file), or number again adding each row's line breaks (a window sum); a file with both
+    # quotes and empty lines goes to the line-by-line reader (DuckDB's rows cannot be placed).
     [(last,)] = con.execute(
         f'SELECT max(_source_row::BIGINT) FROM raw."{table}" WHERE {this_load}'
     ).fetchall()
@@ -227,6 +231,13 @@ def load(
         elif text.lines.has_quote:
             con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')
             rows = insert(count_breaks=True)
+    # Rows whose cells are all empty are not rows (the line-by-line reader skips them). Deleted now, not
+    # filtered in the INSERT: DuckDB would compute every cell twice, for the filter and for the insert.
+    columns_in_table = ", ".join(_quote(h) for h in head.header)
+    [(empty,)] = con.execute(
+        f'DELETE FROM raw."{table}" WHERE {this_load} AND coalesce({columns_in_table}) IS NULL'
+    ).fetchall()
+    rows -= int(empty)
     if gaps:
         _renumber(con, table, lineage, sorted(gaps))
     if repaired:
