@@ -550,3 +550,61 @@ def test_a_declared_source_not_delivered_yet_leaves_its_entity_empty(workspace: 
     finally:
         con.close()
     assert (value, unit) == (pytest.approx((120.5 - 32) * 5 / 9), "°C")
+
+
+# -- DuckDB parses CSV: the same rows, line numbers and words as the line-by-line Python reader ----------
+TRICKY = {
+    "empty-lines": (b"machine,count\r\nS1,1\r\n\r\nS2,2\r\n\r\n\r\nS3,3\r\n", {}),
+    "quoted-line-breaks": (b'machine,note\nS1,"a\nb"\nS2,"\nedge\n"\nS3,c\n', {}),
+    "quotes-and-trailing-empty-rows": (b'machine,note\nS1,"x, y"\nS2,z\n,\n,\n', {}),
+    "quote-after-first-character": (b'machine,count\nS1,1\n"S2"x,2\nS3,3\n', {}),
+    "extra-empty-fields-and-empty-short-row": (b"a,b,c\n1,2,3,,\n,\n4,5,6\n", {}),
+    "other-whitespace": ("a,b\n\u00a0S1\u3000,\t2 \nS2,\u20033\n".encode(), {}),
+    "cr-only-with-empty-lines": (b"a,b\r1,2\r\r3,4\r", {}),
+    "cp949-empty-line-and-spaces": ("설비,수량\n 1호기 ,1\n\n2호기,2\n".encode("cp949"), {}),
+    "title-above-header-units-below": (
+        b"Report,,\nmachine,count,temp\n-,pcs,C\nS1,1,50\nS2,2,51\n",
+        {"header_row": 2, "skip_rows": 1},
+    ),
+    "tab-separated": (b"machine\tcount\nS1\t1\n\nS2\t2\n", {"format": "tsv"}),
+    "line-breaks-of-two-kinds-unquoted": (b"a,b,c\n1,2,3\r\nx\ry,2,3\n", {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRICKY))
+def test_duckdb_loads_tricky_csv_as_the_python_reader_reads_it(workspace: Settings, case: str) -> None:
+    data, settings = TRICKY[case]
+    path = deliver(workspace, "shots_tricky.csv", data)
+    config = client(csv_source(encoding="auto", **settings))
+    spec = config.sources[0]
+    encoding = readers.detect_encoding(path, "auto")
+    try:
+        expected = [tuple(row) for _, batch in readers.read_csv(path, spec, encoding) for row in batch]
+    except readers.ReadError as exc:
+        expected_error: str | None = str(exc)
+    else:
+        expected_error = None
+
+    report = ingest_client(workspace, config, raise_on_rejection=False)
+
+    if expected_error is not None:
+        [error] = report.errors
+        assert expected_error in error
+        return
+    assert report.errors == []
+    names = raw_columns(workspace, spec.name)[: len(expected[0]) - 1]
+    columns = ", ".join(f'"{n}"' for n in names)
+    rows = query(workspace, f"SELECT {columns}, _source_row FROM raw.{spec.name} ORDER BY _source_row::INT")
+    assert rows == expected
+
+
+def test_a_transcoded_copy_is_never_left_behind(workspace: Settings) -> None:
+    deliver(workspace, "shots_ok.csv", csv_bytes(KOREAN_HEADER, KOREAN_ROWS, encoding="cp949"))
+    deliver(workspace, "shots_bad.csv", "일자,설비\n2026-10-01,S14,99\n".encode("cp949"))
+
+    report = ingest_client(workspace, client(csv_source(encoding="auto")), raise_on_rejection=False)
+
+    assert sorted(f.status for f in report.files) == ["loaded", "rejected"]
+    assert "line 2 has 3 fields" in report.errors[0]
+    leftovers = [p.name for p in workspace.warehouse_path(CLIENT).parent.iterdir() if "forgeline-" in p.name]
+    assert leftovers == []

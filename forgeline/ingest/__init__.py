@@ -47,6 +47,8 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +56,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from forgeline.ingest import csvload
 from forgeline.ingest.errors import IngestError
 from forgeline.ingest.landing import (
     FOLDER,
@@ -65,7 +68,7 @@ from forgeline.ingest.landing import (
     scan_landing,
     superseded_dir,
 )
-from forgeline.ingest.readers import ReadError, read_source
+from forgeline.ingest.readers import Batch, CsvText, ReadError, prepare_text, read_csv, read_source
 from forgeline.locking import open_warehouse
 from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
@@ -241,34 +244,15 @@ def _load_one(
     """
     table = spec.name
     loaded_at = datetime.now(UTC)
-    rows = 0
-    known_header: list[str] | None = None
     superseded: tuple[str, ...] = ()
     con.execute("BEGIN TRANSACTION")
     try:
-        encoding, batches = read_source(path, spec)
-        for header, batch in batches:
-            if header != known_header:  # the first batch, or JSON lines that brought a new key
-                _check_header(spec, header)
-                _ensure_table(con, table, header)
-                known_header = header
-            if limit is not None:
-                batch = batch[: max(0, limit - rows)]
-            columns = list(zip(*batch, strict=True)) if batch else [[] for _ in range(len(header) + 1)]
-            arrays = {name: pa.array(columns[i], type=pa.string()) for i, name in enumerate(header)}
-            arrays["_source_row"] = pa.array(columns[-1], type=pa.string())
-            frame = pa.table(arrays)
-            con.register("incoming_batch", frame)
-            con.execute(
-                f'INSERT INTO raw."{table}" BY NAME SELECT *, ? AS _client_id, ? AS _source_file, '
-                "? AS _load_batch_id, ?::TIMESTAMPTZ AS _loaded_at FROM incoming_batch",
-                [config.id, relative, batch_id, loaded_at],
-            )
-            con.unregister("incoming_batch")
-            rows += len(batch)
-            log.info("%s: %s rows read so far…", relative, f"{rows:,}")
-            if limit is not None and rows >= limit:
-                break
+        encoding, source = read_source(path, spec, _workdir(con))
+        if isinstance(source, CsvText):
+            with source:
+                rows = _load_csv(con, config, spec, source, relative, batch_id, loaded_at, limit)
+        else:
+            rows = _insert_batches(con, config, spec, source, relative, batch_id, loaded_at, limit)
         if rows == 0:
             raise ReadError(
                 "holds no rows. Was the export cut off? Ask the client for the complete export"
@@ -302,6 +286,100 @@ def _load_one(
         con.execute("ROLLBACK")
         raise
     return FileLoad(relative, table, rows, batch_id, "loaded", encoding, superseded=superseded)
+
+
+def _workdir(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Where transcoded copies go: beside the warehouse file (same disk; /tmp may be memory)."""
+    [path] = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone() or [None]
+    return Path(path).parent if path else None
+
+
+def _load_csv(
+    con: duckdb.DuckDBPyConnection,
+    config: ClientConfig,
+    spec: SourceSpec,
+    text: CsvText,
+    relative: str,
+    batch_id: str,
+    loaded_at: datetime,
+    limit: int | None,
+) -> int:
+    """A CSV/TSV file: DuckDB parses it (``csvload``); the Python reader only for a dry run's first rows
+    and for files whose line numbers DuckDB's reader cannot give (``csvload.load`` says which)."""
+    table = spec.name
+    with ExitStack() as closing:
+        while limit is None:
+            try:
+                head = csvload.read_head(text, spec)
+                if head is None:
+                    break
+                _check_header(spec, head.header)
+                _ensure_table(con, table, head.header)
+                rows = csvload.load(con, text, spec, head, table, (config.id, relative, batch_id, loaded_at))
+            except csvload.ParserGaveUp as exc:
+                # Nothing else happened in this transaction yet: start it again.
+                con.execute("ROLLBACK")
+                con.execute("BEGIN TRANSACTION")
+                if text.validated:
+                    log.info("%s: DuckDB's CSV reader stopped (%s); reading it line by line.", relative, exc)
+                    break
+                # Not all UTF-8 after all: the full check refuses it in its words, or finds CP949 and
+                # transcodes it; then DuckDB parses it again.
+                text = closing.enter_context(
+                    prepare_text(text.source, spec.encoding, _workdir(con), text.lines, validate=True)
+                )
+                continue
+            if rows is not None:
+                log.info("%s: %s rows read by DuckDB.", relative, f"{rows:,}")
+                return rows
+            break
+        if not text.validated:
+            text = closing.enter_context(
+                prepare_text(text.source, spec.encoding, _workdir(con), text.lines, validate=True)
+            )
+        batches = read_csv(text.path, spec, text.read_encoding)
+        return _insert_batches(con, config, spec, batches, relative, batch_id, loaded_at, limit)
+
+
+def _insert_batches(
+    con: duckdb.DuckDBPyConnection,
+    config: ClientConfig,
+    spec: SourceSpec,
+    batches: Iterator[Batch],
+    relative: str,
+    batch_id: str,
+    loaded_at: datetime,
+    limit: int | None,
+) -> int:
+    """Insert a reader's batches (Excel, Parquet, JSON lines; CSV in a dry run); the rows inserted."""
+    table = spec.name
+    rows = 0
+    known_header: list[str] | None = None
+    for header, batch in batches:
+        if header != known_header:  # the first batch, or JSON lines that brought a new key
+            _check_header(spec, header)
+            _ensure_table(con, table, header)
+            known_header = header
+        if limit is not None:
+            batch = batch[: max(0, limit - rows)]
+        columns = list(zip(*batch, strict=True)) if batch else [[] for _ in range(len(header) + 1)]
+        arrays = {name: pa.array(columns[i], type=pa.string()) for i, name in enumerate(header)}
+        arrays["_source_row"] = pa.array(columns[-1], type=pa.string())
+        frame = pa.table(arrays)
+        con.register("incoming_batch", frame)
+        con.execute(
+            f'INSERT INTO raw."{table}" BY NAME SELECT *, ? AS _client_id, ? AS _source_file, '
+            "? AS _load_batch_id, ?::TIMESTAMPTZ AS _loaded_at FROM incoming_batch",
+            [config.id, relative, batch_id, loaded_at],
+        )
+        con.unregister("incoming_batch")
+        rows += len(batch)
+        log.info("%s: %s rows read so far…", relative, f"{rows:,}")
+        if limit is not None and rows >= limit:
+            break
+    return rows
 
 
 def _check_header(spec: SourceSpec, header: list[str]) -> None:

@@ -4,6 +4,11 @@ Every reader yields ``(columns, rows)`` batches where ``rows`` are lists of stri
 element of each row is its row number in the file (CSV line or Excel row), so errors and lineage can
 point at it. Memory stays bounded by ``BATCH_ROWS`` whatever the file size.
 
+Ingest loads CSV/TSV with DuckDB's parser instead (``csvload``): here :func:`prepare_text` checks the
+encoding, transcodes what DuckDB cannot read and indexes the lines (:class:`LineIndex`), and the
+line-by-line :func:`read_csv` stays the reference whose rows and words that path keeps (and reads what it
+cannot: dry runs, files DuckDB's reader gives up on).
+
 Before a text file is decoded, :func:`sniff_content` looks at what it really is, so the consultant gets
 the right advice: an empty file, a ZIP/Excel workbook, PDF, image or compressed file named .csv, an HTML
 (error) page saved as .csv, UTF-16 text, binary data (NUL bytes), or a line longer than
@@ -21,6 +26,7 @@ import functools
 import gzip
 import io
 import re
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -32,6 +38,8 @@ from forgeline.mapping.spec import SourceSpec
 BATCH_ROWS = 20_000
 AUTO_ENCODINGS = ("utf-8-sig", "cp949")
 CHUNK = 1 << 20
+# Non-UTF-8 text is transcoded to UTF-8 for DuckDB in blocks of this size (bounded memory, few calls).
+TRANSCODE_BLOCK = 8 << 20
 # The longest line a text file may have (bytes between two line breaks). A longer one is refused before
 # anything is decoded: nobody's export has 1 MiB lines, and reading one whole would hold it in memory.
 MAX_LINE_BYTES = 1 << 20
@@ -54,16 +62,24 @@ def _open_bytes(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
-def _check_encoding(path: Path, encoding: str, watch: Callable[[str], None] | None = None) -> None:
+def _check_encoding(
+    path: Path,
+    encoding: str,
+    watch: Callable[[str], None] | None = None,
+    out: IO[bytes] | None = None,
+    lines: LineIndex | None = None,
+) -> None:
     """Decode the whole file once, streaming, so a bad byte is found before anything is loaded.
 
-    ``watch`` sees the decoded text, chunk by chunk (to judge it without a second pass).
+    ``watch`` sees the decoded text, chunk by chunk (to judge it without a second pass). With ``out`` the
+    text is written there as UTF-8 (transcoding in large blocks: DuckDB then parses it); ``lines`` indexes
+    the line breaks of the UTF-8 bytes DuckDB will read (the file itself, or what ``out`` receives).
     """
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     newlines = 0
     with _open_bytes(path) as handle:
-        while chunk := handle.read(CHUNK):
+        while chunk := handle.read(TRANSCODE_BLOCK if out is not None else CHUNK):
             try:
                 text = decoder.decode(chunk)
                 if watch is not None:
@@ -75,6 +91,13 @@ def _check_encoding(path: Path, encoding: str, watch: Callable[[str], None] | No
                     f"byte {bad:,} (line {line:,}) is not valid {encoding}: "
                     f"{chunk[exc.start : exc.start + 4]!r}"
                 ) from exc
+            if out is not None:
+                data = text.encode("utf-8")
+                out.write(data)
+                if lines is not None:
+                    lines.feed(data)
+            elif lines is not None:
+                lines.feed(chunk)
             offset += len(chunk)
             newlines += chunk.count(b"\n")
         try:
@@ -84,6 +107,96 @@ def _check_encoding(path: Path, encoding: str, watch: Callable[[str], None] | No
                 f"ends inside a multi-byte {encoding} character (line {newlines + 1:,}): the file was cut "
                 "off during the export or the copy"
             ) from exc
+    if lines is not None:
+        lines.close()
+
+
+class LineIndex:
+    """What the loader must know of a UTF-8 byte stream, fed in blocks: its lines, any quote, its spaces.
+
+    DuckDB's CSV reader numbers nothing and skips empty lines: the loader numbers rows in SQL and checks
+    that they add up to the file's lines (``lines``, counted as Python's csv module counts them: CRLF, LF
+    or CR); only when they do not does it look for empty lines (:func:`empty_lines`) or line breaks in
+    quoted values (possible only if ``has_quote``). Costs a few single-byte counts per block.
+    """
+
+    def __init__(self) -> None:
+        self.breaks = 0
+        self.has_quote = False
+        self.spaces: set[str] = set()  # whitespace other than " " and line breaks that the text holds
+        self._held = b""  # a trailing CR, kept until the next block says whether an LF follows
+        self._last = b""  # the last byte seen (does the stream end with a line break?)
+
+    def feed(self, block: bytes) -> None:
+        if not block:
+            return
+        self._last = block[-1:]
+        data = self._held + block
+        self._held = b""
+        if data[-1:] == b"\r":  # maybe half of a CRLF
+            self._held, data = b"\r", data[:-1]
+        self._scan(data)
+
+    def _scan(self, data: bytes) -> None:
+        if not self.has_quote and b'"' in data:
+            self.has_quote = True
+        # str.strip() removes more than spaces; trimming those in SQL is slow, so note which occur. One
+        # translate() keeps the bytes that start one (none in most exports; UTF-8 Korean has none).
+        if found := data.translate(None, _NOT_SPACE_START):
+            for space, encoded in _SPACES:
+                if space not in self.spaces and encoded[:1] in found and encoded in data:
+                    self.spaces.add(space)
+        lf, cr = data.count(b"\n"), data.count(b"\r")
+        self.breaks += lf + cr - (data.count(b"\r\n") if lf and cr else 0)
+
+    def close(self) -> None:
+        held, self._held = self._held, b""
+        self._scan(held)
+
+    @property
+    def lines(self) -> int:
+        """Lines in the stream (a last line without a line break counts)."""
+        return self.breaks + (1 if self._last and self._last not in (b"\r", b"\n") else 0)
+
+
+_EMPTY = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?=[\r\n])")
+
+
+def empty_lines(path: Path) -> list[int]:
+    """The 1-based numbers of a UTF-8 text file's empty lines (two line breaks in a row), streaming."""
+    found: list[int] = []
+    breaks = 0
+    held = b""
+    first = True
+    with _open_bytes(path) as handle:
+        while block := handle.read(TRANSCODE_BLOCK):
+            if first and block[:1] in (b"\r", b"\n"):
+                found.append(1)  # the file starts with a line break
+            first = False
+            data = held + block
+            kept = data.rstrip(b"\r\n")  # breaks at the end wait: the next block may hold the second one
+            held, data = data[len(kept) :], kept
+            breaks = _empty_in(data, breaks, found)
+    _empty_in(held, breaks, found)
+    return found
+
+
+def _empty_in(data: bytes, breaks: int, found: list[int]) -> int:
+    at = 0
+    for match in _EMPTY.finditer(data):
+        breaks += _breaks(data, at, match.end())
+        at = match.end()
+        found.append(breaks + 1)
+    return breaks + _breaks(data, at, len(data))
+
+
+# Python's whitespace but " ", CR and LF, as UTF-8, and every byte that starts none of them.
+_SPACES = [(c, c.encode()) for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c not in " \r\n"]
+_NOT_SPACE_START = bytes(b for b in range(256) if b not in {e[0] for _, e in _SPACES})
+
+
+def _breaks(data: bytes, start: int, end: int) -> int:
+    return data.count(b"\n", start, end) + data.count(b"\r", start, end) - data.count(b"\r\n", start, end)
 
 
 @functools.cache
@@ -155,11 +268,12 @@ class _RareHangul:
         return self.rare > self.common
 
 
-def detect_encoding(path: Path, configured: str) -> str:
+def detect_encoding(path: Path, configured: str, check: Callable[..., None] = _check_encoding) -> str:
     """The configured encoding, checked; or with 'auto', UTF-8 (with or without BOM), else CP949.
 
     Under 'auto', CP949 text whose Korean syllables are mostly rare ones (outside KS X 1001's 2,350 common
-    syllables) is refused (:class:`MisreadEncoding`): it is nearly always Western text misread.
+    syllables) is refused (:class:`MisreadEncoding`): it is nearly always Western text misread. ``check``
+    makes the decoding pass (``check(path, encoding, watch)``); :func:`prepare_text` transcodes in it.
     """
     if configured != "auto":
         try:
@@ -169,7 +283,7 @@ def detect_encoding(path: Path, configured: str) -> str:
                 f"unknown encoding {configured!r} in mapping.yml; use e.g. utf-8, cp949 or auto"
             ) from exc
         try:
-            _check_encoding(path, configured)
+            check(path, configured, None)
         except ReadError as exc:
             raise ReadError(
                 f"{exc}. Ask the client which encoding the export uses and set `encoding:` for this source "
@@ -180,7 +294,7 @@ def detect_encoding(path: Path, configured: str) -> str:
     for encoding in AUTO_ENCODINGS:
         watch = _RareHangul() if encoding == "cp949" else None
         try:
-            _check_encoding(path, encoding, watch)
+            check(path, encoding, watch)
         except ReadError as exc:
             problems.append(f"{encoding}: {exc}")
             continue
@@ -199,6 +313,110 @@ def detect_encoding(path: Path, configured: str) -> str:
         "is neither UTF-8 nor CP949 (" + "; ".join(problems) + "). Ask the client which encoding the export "
         "uses and set `encoding:` for this source in mapping.yml."
     )
+
+
+# Encodings DuckDB's CSV reader reads as they are (it skips a UTF-8 byte-order mark); others are transcoded.
+_DUCKDB_READS = ("utf-8", "utf-8-sig", "ascii")
+
+
+class CsvText:
+    """A delivered text file made ready for DuckDB: UTF-8 (the file itself, or a transcoded copy) and its
+    line index. Use as a context manager: a transcoded copy is removed on exit. ``validated`` is False when
+    DuckDB is left to check that every byte is UTF-8 (its reject table then names a bad one)."""
+
+    def __init__(
+        self,
+        source: Path,
+        path: Path,
+        encoding: str,
+        lines: LineIndex,
+        temporary: bool,
+        validated: bool = True,
+    ) -> None:
+        self.source = source
+        self.path = path  # what DuckDB reads
+        self.encoding = encoding  # the delivered file's encoding
+        self.lines = lines
+        self.temporary = temporary
+        self.validated = validated
+
+    @property
+    def read_encoding(self) -> str:
+        """The encoding of ``path`` (for Python readers of it)."""
+        return "utf-8" if self.temporary else self.encoding
+
+    def __enter__(self) -> CsvText:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.temporary:
+            self.path.unlink(missing_ok=True)
+
+
+def prepare_text(
+    path: Path,
+    configured: str,
+    workdir: Path | None = None,
+    lines: LineIndex | None = None,
+    *,
+    validate: bool = False,
+) -> CsvText:
+    """The file made ready for DuckDB: its encoding decided as :func:`detect_encoding` decides it and, unless
+    DuckDB reads that encoding, transcoded to a UTF-8 file in ``workdir`` in the same pass (8 MiB blocks).
+
+    ``lines`` is the index :func:`sniff_content` made of the delivered bytes. With it, a UTF-8 file is not
+    read again unless ``validate``: under 'auto' its first MiB decides (CP949 fails at its first Korean
+    byte), and DuckDB checks every byte while it parses; when it finds one that is not UTF-8, the loader
+    calls this again with ``validate=True`` for the Python check's verdict and words (or CP949).
+    """
+    import tempfile
+
+    if lines is not None and not validate:
+        name = None if configured == "auto" else codecs.lookup(configured).name
+        if name in ("utf-8", "utf-8-sig") or (configured == "auto" and _starts_as_utf8(path)):
+            encoding = "utf-8-sig" if configured == "auto" else configured
+            return CsvText(path, path, encoding, lines, temporary=False, validated=False)
+
+    made: dict[str, Any] = {}
+
+    def check(source: Path, encoding: str, watch: Callable[[str], None] | None) -> None:
+        if codecs.lookup(encoding).name in _DUCKDB_READS:
+            index = lines or LineIndex()
+            _check_encoding(source, encoding, watch, lines=None if lines else index)
+            made.update(path=source, lines=index, temporary=False)
+            return
+        index = LineIndex()  # of the UTF-8 copy
+        handle, name = tempfile.mkstemp(prefix=".forgeline-", suffix=".utf8.csv", dir=workdir)
+        target = Path(name)
+        try:
+            with open(handle, "wb") as out:
+                _check_encoding(source, encoding, watch, out=out, lines=index)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        made.update(path=target, lines=index, temporary=True)
+
+    try:
+        encoding = detect_encoding(path, configured, check)
+    except BaseException:
+        if made.get("temporary"):
+            made["path"].unlink(missing_ok=True)
+        raise
+    return CsvText(path, made["path"], encoding, made["lines"], made["temporary"])
+
+
+def _starts_as_utf8(path: Path) -> bool:
+    """Whether the file's first MiB is UTF-8 (a character cut at the end of that MiB is fine)."""
+    try:
+        with _open_bytes(path) as handle:
+            head = handle.read(CHUNK)
+    except (OSError, EOFError, zlib.error):
+        return False  # a damaged .gz: sniff_content names it
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3 and len(head) == CHUNK
+    return True
 
 
 def _header(raw: list, row_number: int, where: str | None = None) -> list[str]:
@@ -593,7 +811,7 @@ def _looks_like_text(head: bytes) -> bool:
     return False
 
 
-def _scan_text(path: Path, check_nul: bool) -> None:
+def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> None:
     """One streaming pass: no NUL byte (binary data) and no line longer than ``MAX_LINE_BYTES``.
 
     Never holds more than one chunk: a 50 MB line is found without reading it as a line.
@@ -636,11 +854,17 @@ def _scan_text(path: Path, check_nul: bool) -> None:
                     quotes = chunk.count(b'"', tail)
                     line += chunk.count(b"\n")
                 offset += len(chunk)
+                if lines is not None:
+                    lines.feed(chunk)
+        if lines is not None:
+            lines.close()
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ReadError(_DAMAGED_GZIP.format(exc=exc)) from exc
 
 
-def sniff_content(path: Path, format: str = "csv", encoding: str = "auto") -> None:
+def sniff_content(
+    path: Path, format: str = "csv", encoding: str = "auto", lines: LineIndex | None = None
+) -> None:
     """Refuse a file that is not what its source says, naming what it really is and what to do.
 
     Runs before the encoding check. For every format: an empty file, and a file whose first bytes say it
@@ -715,11 +939,15 @@ def sniff_content(path: Path, format: str = "csv", encoding: str = "auto") -> No
             f"`encoding: {'utf-16-le' if odd else 'utf-16-be'}` for this source in mapping.yml, or ask the "
             "client to export UTF-8"
         )
-    _scan_text(path, check_nul=not wide)
+    _scan_text(path, check_nul=not wide, lines=lines)
 
 
-def read_source(path: Path, spec: SourceSpec) -> tuple[str | None, Iterator[Batch]]:
-    """The encoding used (text formats only) and the batches of one file, read as ``spec`` says.
+def read_source(
+    path: Path, spec: SourceSpec, workdir: Path | None = None
+) -> tuple[str | None, Iterator[Batch] | CsvText]:
+    """The encoding used (text formats only) and the batches of one file, read as ``spec`` says; for
+    CSV/TSV the file made ready for DuckDB's parser instead (:func:`prepare_text`, a transcoded copy in
+    ``workdir``: the caller closes it).
 
     :func:`sniff_content` runs first, so a file that is not what the source says is refused with the
     right advice (not "fix the delimiter") before it is decoded.
@@ -731,10 +959,16 @@ def read_source(path: Path, spec: SourceSpec) -> tuple[str | None, Iterator[Batc
             raise ReadError(
                 f"unknown encoding {spec.encoding!r} in mapping.yml; use e.g. utf-8, cp949 or auto"
             ) from exc
-    sniff_content(path, spec.format, spec.encoding)
     if spec.format in ("csv", "tsv"):
-        encoding = detect_encoding(path, spec.encoding)
-        return encoding, read_csv(path, spec, encoding)
+        # A file DuckDB will read as it is gets its line index in the sniff pass (one read before DuckDB);
+        # a file to transcode gets it from the transcoded bytes instead.
+        name = None if spec.encoding == "auto" else codecs.lookup(spec.encoding).name
+        utf8 = name in ("utf-8", "utf-8-sig") or (spec.encoding == "auto" and _starts_as_utf8(path))
+        lines = LineIndex() if utf8 else None
+        sniff_content(path, spec.format, spec.encoding, lines)
+        text = prepare_text(path, spec.encoding, workdir, lines)
+        return text.encoding, text
+    sniff_content(path, spec.format, spec.encoding)
     if spec.format == "jsonl":
         encoding = detect_encoding(path, spec.encoding)
         return encoding, read_jsonl(path, encoding)
