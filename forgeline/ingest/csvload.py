@@ -29,14 +29,12 @@ import pyarrow as pa
 
 from forgeline.ingest.readers import (
     CsvText,
-    ReadError,
     _breaks,
-    _check_delimiter,
     _csv_error,
     _fit,
-    _header,
     _open_bytes,
     empty_lines,
+    read_csv_header,
 )
 from forgeline.mapping.spec import SourceSpec
 
@@ -65,23 +63,8 @@ def read_head(text: CsvText, spec: SourceSpec) -> Head | None:
         reader = csv.reader(
             io.TextIOWrapper(raw, encoding=text.read_encoding, newline=""), delimiter=spec.field_delimiter
         )
-        records = 0
-        header: list[str] | None = None
         try:
-            if spec.header_row == 0:
-                header = _header(list(spec.columns or []), 0, where="`columns:` in mapping.yml")
-            else:
-                for values in reader:
-                    records += 1
-                    if reader.line_num >= spec.header_row:
-                        header = _header(values, reader.line_num)
-                        break
-            if header is None:
-                raise ReadError(
-                    f"has no header row (expected on line {spec.header_row}): it is empty or shorter. Ask "
-                    "the client to send the export again, or fix `header_row` in mapping.yml"
-                )
-            _check_delimiter(header, spec)
+            header, records = read_csv_header(reader, spec)
             for _ in range(spec.skip_rows):
                 if next(reader, None) is None:
                     break

@@ -537,26 +537,33 @@ def read_csv(path: Path, spec: SourceSpec, encoding: str) -> Iterator[Batch]:
     with _open_bytes(path) as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
         reader = csv.reader(text, delimiter=spec.field_delimiter)
-        header: list[str] | None = None
         try:
-            if spec.header_row == 0:
-                header = _header(list(spec.columns or []), 0, where="`columns:` in mapping.yml")
-            else:
-                for values in reader:
-                    if reader.line_num == spec.header_row or (
-                        header is None and reader.line_num > spec.header_row
-                    ):
-                        header = _header(values, reader.line_num)
-                        break
-            if header is None:
-                raise ReadError(
-                    f"has no header row (expected on line {spec.header_row}): it is empty or shorter. Ask "
-                    "the client to send the export again, or fix `header_row` in mapping.yml"
-                )
-            _check_delimiter(header, spec)
+            header, _ = read_csv_header(reader, spec)
             yield from _batches(header, _skipping(_csv_records(reader), spec.skip_rows), is_csv=True)
         except csv.Error as exc:
             raise _csv_error(exc, reader.line_num, reader.line_num) from exc
+
+
+def read_csv_header(reader: Any, spec: SourceSpec) -> tuple[list[str], int]:
+    """The header (the record on line ``header_row``, or ``columns:`` when it is 0), checked against the
+    delimiter, and how many records were read to reach it. ``reader`` is a ``csv.reader``."""
+    header: list[str] | None = None
+    records = 0
+    if spec.header_row == 0:
+        header = _header(list(spec.columns or []), 0, where="`columns:` in mapping.yml")
+    else:
+        for values in reader:
+            records += 1
+            if reader.line_num >= spec.header_row:
+                header = _header(values, reader.line_num)
+                break
+    if header is None:
+        raise ReadError(
+            f"has no header row (expected on line {spec.header_row}): it is empty or shorter. Ask "
+            "the client to send the export again, or fix `header_row` in mapping.yml"
+        )
+    _check_delimiter(header, spec)
+    return header, records
 
 
 def _csv_error(exc: csv.Error, start: int, now: int) -> ReadError:
