@@ -32,12 +32,16 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from forgeline.changes import (  # noqa: E402
     forget_completed_run,
     inputs_fingerprint,
+    landing_fingerprint,
     last_completed_run,
     record_completed_run,
+    unchanged_before_ingest,
 )
 from forgeline.clients import ClientConfig, get_client  # noqa: E402
 from forgeline.locking import ClientBusy, client_lock  # noqa: E402
-from forgeline.publish import RunInfo, new_run_id, publish_client  # noqa: E402
+from forgeline.outcomes import EngagementOutcome, new_run_id, unchanged_outcome  # noqa: E402
+from forgeline.publish import RunInfo, publish_client  # noqa: E402
+from forgeline.scheduling import report_stage  # noqa: E402
 from forgeline.warehouse import table_row_counts  # noqa: E402
 
 # Great Expectations and MLflow keep process-wide state (contexts, the SQLite store): when clients run
@@ -52,26 +56,6 @@ REASONS_SHOWN = 3  # the gate's failures named in a snapshot's reason (all are i
 # A worker's run holds its client's global concurrency slot under a lease it renews; a worker that dies
 # stops renewing, and the slot is free again this long after (plus the server's 15 s sweep).
 SLOT_LEASE_S = 60
-
-
-@dataclasses.dataclass
-class EngagementOutcome:
-    """What one client's run produced; the program flow collects these into its run record."""
-
-    client_id: str
-    run_id: str
-    status: str  # published | gate_failed | failed
-    files_loaded: int = 0
-    files_skipped: int = 0
-    files_rejected: list[str] = dataclasses.field(default_factory=list)
-    core_rows: dict[str, int] = dataclasses.field(default_factory=dict)
-    gate_passed: bool | None = None
-    gate_failures: list[str] = dataclasses.field(default_factory=list)
-    models: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    snapshot: str | None = None
-    error: str | None = None
-    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
-    unchanged_since: str | None = None  # the run whose results still stand, when nothing changed
 
 
 @task(task_run_name="ingest {config.id}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -288,11 +272,14 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
 
     clock = time.perf_counter()
 
-    def lap(stage: str) -> None:
+    def lap(stage: str, following: str | None = None) -> None:
+        """``stage`` took the time since the last lap; ``following`` starts now (shown in the progress)."""
         nonlocal clock
         now = time.perf_counter()
         outcome.seconds[stage] = round(now - clock, 2)
         clock = now
+        if following:
+            report_stage(client_id, following)
 
     logger = get_run_logger()
     distributed = _from_deployment()
@@ -300,6 +287,19 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
     # then the file lock, so a second run of this client (another process) stops here, not in DuckDB.
     slot = client_slot(client_id, settings.client_slot_timeout_s) if distributed else nullcontext()
     with slot, client_lock(settings, client_id):
+        last = unchanged_before_ingest(settings, client_id)
+        if last is not None:
+            # Nothing new in landing, raw, the client's folder or the code: nothing to load or rebuild.
+            logger.info(
+                "Nothing changed for %s since run %s (no new delivery; same mapping and code): snapshot %s "
+                "stays.",
+                client_id,
+                last.outcome.get("run_id"),
+                last.outcome.get("snapshot"),
+            )
+            return unchanged_outcome(outcome, last.outcome)
+        # What ingest is about to see; a file landing during ingest makes the next run look again.
+        landing = landing_fingerprint(settings, client_id)
         if config.models and distributed and settings.mlflow_tracking_uri.startswith(("http:", "https:")):
             from forgeline.deploy import ensure_proxied_experiment
 
@@ -309,9 +309,10 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
             if interrupted:
                 logger.warning("Closed %d MLflow run(s) a stopped process left running.", len(interrupted))
             lap("mlflow store")
+        report_stage(client_id, "ingest")
         logger.info("Ingest of %s starts…", client_id)
         outcome.files_loaded, outcome.files_skipped, outcome.files_rejected = ingest(home, config)
-        lap("ingest")
+        lap("ingest", "standardize")
         fingerprint = inputs_fingerprint(settings, client_id)
         last = last_completed_run(settings, client_id)
         if last is not None and last.fingerprint == fingerprint:
@@ -323,19 +324,22 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
                 last.outcome.get("run_id"),
                 last.outcome.get("snapshot"),
             )
-            return _unchanged(outcome, last.outcome)
+            # The landing folder changed but brought nothing new (a file touched or matching no source):
+            # remember its new look, so the next run can tell "unchanged" before ingest.
+            record_completed_run(settings, client_id, fingerprint, last.outcome, landing)
+            return unchanged_outcome(outcome, last.outcome)
         forget_completed_run(settings, client_id)
         outcome.core_rows = standardize(home, config)
-        lap("standardize")
+        lap("standardize", "gate")
         gate = quality_gate(home, config)
         outcome.gate_passed = bool(gate.passed)
         outcome.gate_failures = [
             f"{o.table_name}.{o.column_name}: {o.expectation_type}" for o in gate.failed()
         ]
-        lap("gate")
+        lap("gate", "train" if gate.passed and config.models else "publish")
         models = train(home, config, gate) if gate.passed and config.models else []
         outcome.models = [dataclasses.asdict(m) if dataclasses.is_dataclass(m) else dict(m) for m in models]
-        lap("train")
+        lap("train", "publish")
         status = "published" if gate.passed else "gate_failed"
         run = RunInfo(
             run_id=outcome.run_id,
@@ -350,13 +354,5 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
             promote(home, config, models)
             lap("champion")
         outcome.status = status
-        record_completed_run(settings, client_id, fingerprint, dataclasses.asdict(outcome))
-    return outcome
-
-
-def _unchanged(outcome: EngagementOutcome, last: dict[str, Any]) -> EngagementOutcome:
-    """This run's outcome when nothing changed: the last complete run's results, still current."""
-    for name in ("status", "core_rows", "gate_passed", "gate_failures", "models", "snapshot"):
-        setattr(outcome, name, last.get(name))
-    outcome.unchanged_since = last.get("run_id")
+        record_completed_run(settings, client_id, fingerprint, dataclasses.asdict(outcome), landing)
     return outcome

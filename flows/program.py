@@ -1,7 +1,12 @@
-"""The whole consulting program: every client's engagement, two side by side.
+"""The whole consulting program: every client's engagement, side by side as far as memory allows.
 
-Clients can run in parallel safely because each has its own DuckDB file and dbt target folder; the
-gate and training steps take turns inside the engagement flow. Run by a worker from its deployment (the
+Clients whose deliveries, mapping and code did not change since their last complete run are answered at
+once, without an engagement (forgeline/changes.py). The others are scheduled by memory
+(forgeline/scheduling.py): biggest first, side by side while their estimates fit the budget, and a
+progress line (clients done, each running client's stage, the time left) goes to the run log every
+``PROGRESS_EVERY_S`` seconds and whenever a client finishes. Clients can run in parallel safely because
+each has its own DuckDB file and dbt target folder; the gate and training steps take turns inside the
+engagement flow. Run by a worker from its deployment (the
 distributed set-up, docs/deploy.md), the program starts each client's engagement as a flow run of the
 ``client-engagement`` deployment instead, which any worker of the pool takes; an engagement whose worker
 was lost (Crashed) is started again. One client's failure does not stop the
@@ -11,8 +16,6 @@ any client failed, naming them.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +28,16 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
-from flows.engagement import EngagementOutcome, engagement_flow  # noqa: E402
+from flows.engagement import engagement_flow  # noqa: E402
+from forgeline.changes import unchanged_before_ingest  # noqa: E402
 from forgeline.clients import client_ids, list_clients  # noqa: E402
-from forgeline.publish import new_run_id  # noqa: E402
+from forgeline.outcomes import EngagementOutcome, new_run_id, unchanged_outcome, write_program_record  # noqa: E402
+from forgeline.scheduling import MemoryScheduler, ProgramProgress, delivered_bytes, memory_estimate, track  # noqa: E402
 
-# Clients side by side (FORGELINE_PARALLEL_CLIENTS, default 2); each gets its share of memory and cores.
+# At most this many clients side by side (FORGELINE_PARALLEL_CLIENTS, default 2: the cores); fewer when
+# their memory estimates do not fit the budget together.
 PARALLEL_CLIENTS = get_settings().parallel_clients
+PROGRESS_EVERY_S = 30
 ENGAGEMENT_DEPLOYMENT = "client-engagement/client-engagement"  # prefect.yaml
 ENGAGEMENT_ATTEMPTS = 3  # an engagement that crashed (its worker lost) is started again, this often at most
 POLL_S = 5
@@ -137,8 +144,25 @@ def program_flow(
         )
     run_id = new_run_id()
     started = datetime.now(UTC)
-    logger.info("Program run %s: %d client(s), %d side by side.", run_id, len(chosen), PARALLEL_CLIENTS)
-    if any(c.models for c in configs if c.id in chosen):
+    # Nothing new since its last complete run: the client's results stand, no engagement is started.
+    outcomes: dict[str, EngagementOutcome] = {}
+    for client_id in chosen:
+        last = unchanged_before_ingest(settings, client_id)
+        if last is not None:
+            outcome = EngagementOutcome(client_id=client_id, run_id=run_id, status="failed")
+            outcomes[client_id] = unchanged_outcome(outcome, last.outcome)
+            logger.info(
+                "%s: nothing changed since run %s; its results stand.", client_id, last.outcome.get("run_id")
+            )
+    to_run = [c for c in chosen if c not in outcomes]
+    logger.info(
+        "Program run %s: %d client(s), %d unchanged, %d to run.",
+        run_id,
+        len(chosen),
+        len(outcomes),
+        len(to_run),
+    )
+    if to_run and any(c.models for c in configs if c.id in to_run):
         # Once, before any client trains (created atomically the first time: see standard_models/store.py).
         from forgeline.standard_models import ensure_mlflow_store
         from forgeline.standard_models.store import MlflowStoreError
@@ -150,45 +174,82 @@ def program_flow(
             logger.error("%s", exc)
 
     if distribute is None:
-        distribute = _distributable()
-    futures = (
-        {} if distribute else {client_id: run_engagement.submit(client_id, home) for client_id in chosen}
-    )
-    outcomes: list[EngagementOutcome] = _run_distributed(chosen, home, run_id) if distribute else []
-    for client_id, future in futures.items():
-        future.wait()
-        state = future.state
-        if state.is_completed():
-            outcome = future.result()
-        else:
-            message = str(state.message or "")
-            try:
-                future.result()
-            except Exception as exc:  # the client's own error, already logged by its subflow
-                message = f"{type(exc).__name__}: {exc}"
-            outcome = EngagementOutcome(client_id=client_id, run_id=run_id, status="failed", error=message)
-        outcomes.append(outcome)
-        logger.info("%s: %s", client_id, outcome.status if not outcome.error else f"failed — {outcome.error}")
+        distribute = bool(to_run) and _distributable()
+    if distribute:
+        outcomes.update(zip(to_run, _run_distributed(to_run, home, run_id), strict=True))
+    elif to_run:
+        outcomes.update(_run_here(to_run, home, run_id, settings))
 
-    record = {
-        "run_id": run_id,
-        "started_at": started.isoformat(),
-        "finished_at": datetime.now(UTC).isoformat(),
-        "clients": [dataclasses.asdict(o) for o in outcomes],
-    }
-    settings.runs_dir.mkdir(parents=True, exist_ok=True)
-    record_path = settings.runs_dir / f"{run_id}.json"
-    tmp = record_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    tmp.replace(record_path)
+    ordered = [outcomes[client_id] for client_id in chosen]
+    record_path = write_program_record(settings, run_id, started, datetime.now(UTC), ordered)
     logger.info("Run record written to %s", record_path)
-
-    failed = [o.client_id for o in outcomes if o.status == "failed"]
+    outcomes_list = ordered
+    failed = [o.client_id for o in outcomes_list if o.status == "failed"]
     if failed:
         raise ProgramRunError(
             f"Engagement failed for {failed}; see {record_path} and each client's flow logs."
         )
+    return outcomes_list
+
+
+def _run_here(chosen: list[str], home: str, run_id: str, settings: Any) -> dict[str, EngagementOutcome]:
+    """The engagements in this process, scheduled by memory, with a progress line for the whole run."""
+    logger = get_run_logger()
+    sizes = {client_id: delivered_bytes(settings, client_id) for client_id in chosen}
+    scheduler = MemoryScheduler(
+        budget_bytes=settings.memory_budget_bytes,
+        max_side_by_side=PARALLEL_CLIENTS,
+        estimates={c: memory_estimate(settings, size) for c, size in sizes.items()},
+    )
+    progress = ProgramProgress(sizes)
+    logger.info(
+        "Scheduling %d client(s) by memory: budget %.1f GB, at most %d side by side; estimates %s.",
+        len(chosen),
+        settings.memory_budget_bytes / 1024**3,
+        PARALLEL_CLIENTS,
+        ", ".join(f"{c} {scheduler.estimates[c] / 1024**3:.1f} GB" for c in scheduler.waiting),
+    )
+    futures: dict[str, Any] = {}
+    outcomes: dict[str, EngagementOutcome] = {}
+    track(progress)
+    try:
+        last_line = time.monotonic()
+        while len(outcomes) < len(chosen):
+            for client_id in scheduler.next_to_start():
+                progress.start(client_id)
+                futures[client_id] = run_engagement.submit(client_id, home)
+            time.sleep(0.5)
+            for client_id, future in list(futures.items()):
+                if not future.state.is_final():
+                    continue
+                del futures[client_id]
+                outcome = _outcome_of(future, client_id, run_id)
+                outcomes[client_id] = outcome
+                scheduler.finished(client_id)
+                progress.finish(client_id, outcome.status)
+                logger.info(
+                    "%s: %s", client_id, outcome.status if not outcome.error else f"failed — {outcome.error}"
+                )
+                logger.info("Progress: %s", progress.line(PARALLEL_CLIENTS))
+                last_line = time.monotonic()
+            if time.monotonic() - last_line >= PROGRESS_EVERY_S:
+                logger.info("Progress: %s", progress.line(PARALLEL_CLIENTS))
+                last_line = time.monotonic()
+    finally:
+        track(None)
     return outcomes
+
+
+def _outcome_of(future: Any, client_id: str, run_id: str) -> EngagementOutcome:
+    state = future.state
+    if state.is_completed():
+        return future.result()
+    message = str(state.message or "")
+    try:
+        future.result()
+    except Exception as exc:  # the client's own error, already logged by its subflow
+        message = f"{type(exc).__name__}: {exc}"
+    return EngagementOutcome(client_id=client_id, run_id=run_id, status="failed", error=message)
 
 
 if __name__ == "__main__":

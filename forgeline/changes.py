@@ -12,6 +12,13 @@ outcome. A later run whose fingerprint is the same would rebuild exactly the sam
 after ingest and reports the recorded outcome ("unchanged"). Anything else (a new or withdrawn delivery,
 an edited mapping, an upgrade of Forgeline) runs everything. A run stopped before the record is written
 leaves no record, so the next run does the whole work again: the record can only be missing, never wrong.
+
+The record also keeps what the landing folder looked like when that run's ingest began (each file's
+path, size, modification and change times, and inode, as make and rsync judge files). When the landing
+folder still looks the same, ingest would find nothing new, so :func:`unchanged_before_ingest` can say
+"unchanged" before anything starts: ``forgeline run`` then answers without starting Prefect, and the
+program flow without starting the client's engagement. A file changed in place changes its change time
+(ctime), which no program can set back.
 """
 
 from __future__ import annotations
@@ -61,6 +68,29 @@ def _client_files_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def landing_fingerprint(settings: Settings, client_id: str) -> str:
+    """What the client's landing folder looks like now: each entry's path and stat, never its content."""
+    folder = settings.landing_dir(client_id)
+    entries = []
+    if folder.exists():
+        for path in sorted(folder.rglob("*")):
+            try:
+                stat = path.lstat()
+            except OSError:  # gone between listing and stat: the next look differs anyway
+                continue
+            entries.append(
+                [
+                    str(path.relative_to(folder)),
+                    stat.st_mode,
+                    stat.st_size,
+                    stat.st_mtime_ns,
+                    stat.st_ctime_ns,
+                    stat.st_ino,
+                ]
+            )
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
+
+
 def inputs_fingerprint(settings: Settings, client_id: str) -> str:
     """The fingerprint of everything the client's next run depends on (read after ingest)."""
     con = open_warehouse(settings, client_id, read_only=True)
@@ -102,6 +132,7 @@ def inputs_fingerprint(settings: Settings, client_id: str) -> str:
 class CompletedRun:
     fingerprint: str
     outcome: dict[str, Any]  # the EngagementOutcome of the run that produced the current results
+    landing: str | None = None  # the landing folder's look when that run's ingest began
 
 
 def last_completed_run(settings: Settings, client_id: str) -> CompletedRun | None:
@@ -113,13 +144,27 @@ def last_completed_run(settings: Settings, client_id: str) -> CompletedRun | Non
         pointer = settings.published_dir(client_id) / "CURRENT"
         if not snapshot or pointer.read_text().strip() != snapshot:
             return None  # published since by other means, or removed: run everything
-        return CompletedRun(record["fingerprint"], record["outcome"])
+        return CompletedRun(record["fingerprint"], record["outcome"], record.get("landing"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
+def unchanged_before_ingest(settings: Settings, client_id: str) -> CompletedRun | None:
+    """The last complete run, when nothing it depends on changed since: no new or altered landing file,
+    the same live batches and refusals in raw, the same client folder and code. None means "run"."""
+    last = last_completed_run(settings, client_id)
+    if last is None or last.landing is None or last.landing != landing_fingerprint(settings, client_id):
+        return None
+    try:
+        fingerprint = inputs_fingerprint(settings, client_id)
+    except Exception:  # noqa: BLE001 - an unreadable (or busy) warehouse is never "unchanged": run it
+        log.debug("%s: warehouse not readable for the change check; running.", client_id, exc_info=True)
+        return None
+    return last if fingerprint == last.fingerprint else None
+
+
 def record_completed_run(
-    settings: Settings, client_id: str, fingerprint: str, outcome: dict[str, Any]
+    settings: Settings, client_id: str, fingerprint: str, outcome: dict[str, Any], landing: str | None
 ) -> None:
     """Written last, atomically: a run stopped before this line leaves the previous record or none."""
     path = settings.last_run_path(client_id)
@@ -127,7 +172,10 @@ def record_completed_run(
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_text(
         json.dumps(
-            {"fingerprint": fingerprint, "outcome": outcome}, indent=2, ensure_ascii=False, default=str
+            {"fingerprint": fingerprint, "landing": landing, "outcome": outcome},
+            indent=2,
+            ensure_ascii=False,
+            default=str,
         ),
         encoding="utf-8",
     )

@@ -459,7 +459,6 @@ def run_command(
     home: HomeOption = None,
 ) -> None:
     """Run clients' engagements (ingest, standardize, gate, train, publish); all clients by default."""
-    from flows.program import ProgramRunError, program_flow
     from forgeline.clients import client_ids as all_client_ids
 
     settings = _settings(home)
@@ -468,11 +467,15 @@ def run_command(
     except ValueError as exc:
         _fail(str(exc))
     _refuse_busy(settings, chosen)
-    try:
-        outcomes = program_flow(home=str(settings.home), clients=client_ids or None)
-    except (ProgramRunError, ValueError) as exc:  # every client ran; the record names what failed
-        busy = any(name in str(exc) for name in ("ClientBusy", "WarehouseInUse"))
-        _fail(str(exc), EXIT_BUSY if busy else EXIT_FAILED)
+    outcomes = _unchanged_program(settings, chosen)
+    if outcomes is None:
+        from flows.program import ProgramRunError, program_flow
+
+        try:
+            outcomes = program_flow(home=str(settings.home), clients=client_ids or None)
+        except (ProgramRunError, ValueError) as exc:  # every client ran; the record names what failed
+            busy = any(name in str(exc) for name in ("ClientBusy", "WarehouseInUse"))
+            _fail(str(exc), EXIT_BUSY if busy else EXIT_FAILED)
     print_outcomes(outcomes)
     blocked = [o for o in outcomes if o.status == "gate_failed"]
     if blocked:
@@ -483,6 +486,31 @@ def run_command(
             + "\nSee each client's Data quality page, fix the data or mapping.yml, then run again.",
             EXIT_GATE_FAILED,
         )
+
+
+def _unchanged_program(settings, chosen: list[str]):
+    """When nothing changed for any chosen client, their outcomes, without starting Prefect; else None."""
+    from datetime import UTC, datetime
+
+    from forgeline.changes import unchanged_before_ingest
+    from forgeline.outcomes import EngagementOutcome, new_run_id, unchanged_outcome, write_program_record
+
+    started = datetime.now(UTC)
+    lasts = {client_id: unchanged_before_ingest(settings, client_id) for client_id in chosen}
+    if not chosen or any(last is None for last in lasts.values()):
+        return None
+    run_id = new_run_id(started)
+    outcomes = [
+        unchanged_outcome(EngagementOutcome(client_id=c, run_id=run_id, status="failed"), last.outcome)
+        for c, last in lasts.items()
+        if last is not None
+    ]
+    write_program_record(settings, run_id, started, datetime.now(UTC), outcomes)
+    console.print(
+        "Nothing changed since the last runs (no new delivery, same mappings and code): the published "
+        "results stand."
+    )
+    return outcomes
 
 
 def print_outcomes(outcomes) -> None:

@@ -66,11 +66,6 @@ class RunInfo:
     reason: str | None = None  # why the run's data is not published (the gate's top failures)
 
 
-def new_run_id(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    return now.strftime("%Y%m%dT%H%M%S%fZ")
-
-
 def _as_record(item: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(item) and not isinstance(item, type):
         return dataclasses.asdict(item)

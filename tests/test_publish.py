@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from forgeline.clients import ClientConfig
-from forgeline.publish import RunInfo, current_run_info, current_snapshot, new_run_id, publish_client
+from forgeline.outcomes import new_run_id
+from forgeline.publish import RunInfo, current_run_info, current_snapshot, publish_client
 from forgeline.settings import Settings
 
 

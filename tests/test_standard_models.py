@@ -142,6 +142,40 @@ def test_the_model_finds_the_planted_cause_and_becomes_champion(workspace: Setti
     assert len(client.search_model_versions("name = 'planted-plant__defect_prediction'")) == 1
 
 
+def test_a_model_is_retrained_only_when_its_training_data_changed_materially(workspace: Settings) -> None:
+    """A few rows appended keep the version; a tenth more data, or an earlier row corrected, retrain."""
+    config = ClientConfig(id="growing-plant", name="growing", models=["defect_prediction"])
+    cycles, parameters = synthetic_cycles("planted", n=3_300)
+
+    def deliver(n: int, corrected: str | None = None) -> None:
+        kept = cycles.iloc[:n]
+        params = parameters[parameters["cycle_id"].isin(kept["cycle_id"])].copy()
+        if corrected:
+            params.loc[params["cycle_id"] == corrected, "parameter_value"] += 1.0
+        write_core(workspace, config.id, kept, params)
+
+    deliver(3_000)
+    [first] = train_client_models(workspace, config, passed_gate(config.id))
+    assert not first.reused
+
+    deliver(3_100)  # +3.3 % of rows, earlier rows untouched: not material
+    [kept] = train_client_models(workspace, config, passed_gate(config.id))
+    assert kept.reused and kept.model_version == first.model_version
+    assert kept.mlflow_run_id == first.mlflow_run_id
+
+    deliver(3_300)  # +10 % of rows since the last training: retrain
+    [grown] = train_client_models(workspace, config, passed_gate(config.id))
+    assert not grown.reused and grown.model_version != first.model_version
+
+    deliver(3_300, corrected="C00010")  # an earlier row changed: retrain, whatever the size
+    [later] = train_client_models(workspace, config, passed_gate(config.id))
+    assert not later.reused and later.model_version != grown.model_version
+
+    deliver(3_300, corrected="C00010")  # the same data again: the exact run is reused
+    [same] = train_client_models(workspace, config, passed_gate(config.id))
+    assert same.reused and same.mlflow_run_id == later.mlflow_run_id
+
+
 def test_a_model_that_does_not_beat_its_baseline_is_not_champion(workspace: Settings) -> None:
     config = make_client(workspace, "bursts")
     [result] = train_client_models(workspace, config, passed_gate(config.id))

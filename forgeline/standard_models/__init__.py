@@ -10,6 +10,12 @@ but the alias moves only after the snapshot that shows it is published (:func:`p
 Re-running on unchanged data is safe: a finished run with the same training-data fingerprint is reused,
 not trained and registered again; the same data always gives the same fingerprint (deterministic SQL,
 one training thread).
+
+A model is trained again only when its training data changed materially (:func:`_immaterial_change`):
+rows only added after the last run's data (every earlier row, label and feature exactly as it was), less
+than ``RETRAIN_GROWTH`` more rows and positive cases, the same features and the same model set-up keep
+the last run and its version, with its holdout figures. A new day of a year's data does not retrain; a
+correction, a withdrawal, a new feature, a changed set-up, or a tenth more data does.
 """
 
 from __future__ import annotations
@@ -59,6 +65,8 @@ MODEL_URI_TAG = "forgeline.model_uri"  # set inside the run once its model is lo
 PRIMARY_METRIC = "pr_auc"
 TOP_FEATURES = 10
 IMPORTANCE_ROWS = 20_000  # holdout rows re-scored for permutation importance (bounded)
+# Retrain when the training rows or the positive cases grew by this share or more since the last run.
+RETRAIN_GROWTH = 0.10
 MODEL_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
     "max_iter": 300,
@@ -100,6 +108,70 @@ def _finished_run(client: Any, experiment_id: str, model_name: str, fingerprint:
         max_results=1,
     )
     return runs[0] if runs else None
+
+
+def _latest_finished_run(client: Any, experiment_id: str, model_name: str) -> Any | None:
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.model_name = '{model_name}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _model_setup() -> str:
+    """The estimator and its parameters, as one short digest (a change of either retrains)."""
+    import json
+
+    return _digest(
+        json.dumps({"estimator": "HistGradientBoostingClassifier", **MODEL_PARAMS}, sort_keys=True)
+    )
+
+
+def _training_tags(data: TrainingSet) -> dict[str, str]:
+    """What the material-change rule compares with the next run's data (see the module docstring)."""
+    return {
+        "training_rows": str(len(data.label)),
+        "training_positives": str(int(data.label.sum())),
+        "training_known_until": pd.Timestamp(data.time.max()).isoformat(),
+        "training_columns": _digest(",".join(sorted(map(str, data.features.columns)))),
+        "model_setup": _model_setup(),
+    }
+
+
+def _immaterial_change(run: Any, data: TrainingSet) -> str | None:
+    """Why ``data`` need not retrain the model of ``run`` (a sentence for the log), or None: retrain."""
+    tags = run.data.tags
+    now = _training_tags(data)
+    if any(name not in tags for name in now):
+        return None  # trained before these were recorded
+    if tags["training_columns"] != now["training_columns"] or tags["model_setup"] != now["model_setup"]:
+        return None
+    before_rows, rows = int(tags["training_rows"]), int(now["training_rows"])
+    before_positives, positives = int(tags["training_positives"]), int(now["training_positives"])
+    if rows < before_rows or positives < before_positives:
+        return None
+    if rows - before_rows >= RETRAIN_GROWTH * before_rows:
+        return None
+    if positives - before_positives >= max(RETRAIN_GROWTH * before_positives, 1):
+        return None
+    # Only appended: the rows known by the last run's data are exactly what it learned from.
+    if data.fingerprint(up_to=pd.Timestamp(tags["training_known_until"])) != tags.get(
+        "training_data_fingerprint"
+    ):
+        return None
+    return (
+        f"{rows - before_rows:,} row(s) added (+{(rows - before_rows) / max(before_rows, 1):.1%}), "
+        f"{positives - before_positives} new positive case(s), earlier rows unchanged: below the "
+        f"{RETRAIN_GROWTH:.0%} retrain threshold"
+    )
 
 
 def _registered_version(client: Any, registered: str, run: Any) -> str | None:
@@ -255,6 +327,20 @@ def _train_one(
         )
         top = _load_top_features(client, earlier.info.run_id)
         return _result_from_run(earlier, registered, version, top, reused=True)
+    latest = _latest_finished_run(client, experiment_id, model_name)
+    why = _immaterial_change(latest, data) if latest is not None else None
+    version = _registered_version(client, registered, latest) if why else None
+    if latest is not None and why and version is not None:
+        log.info(
+            "%s %s: not retrained: %s; keeping run %s, version %s.",
+            config.id,
+            model_name,
+            why,
+            latest.info.run_id,
+            version,
+        )
+        top = _load_top_features(client, latest.info.run_id)
+        return _result_from_run(latest, registered, version, top, reused=True)
 
     log.info(
         "%s %s: training on %s rows (fingerprint %s)…",
@@ -303,6 +389,7 @@ def _train_one(
                 "gate_passed": str(bool(gate_summary.get("passed"))).lower(),
                 "gate_checked_at": str(gate_summary.get("checked_at", "")),
                 "gate_expectations": str(gate_summary.get("expectations", "")),
+                **_training_tags(data),
             }
         )
         mlflow.log_dict(top_features, "feature_importance.json")

@@ -41,9 +41,12 @@ class TrainingSet:
     embargo: timedelta = timedelta(0)
     description: dict[str, Any] = field(default_factory=dict)
 
-    def fingerprint(self) -> str:
-        """A stable hash of exactly what the model learns from (features, label, time)."""
+    def fingerprint(self, up_to: pd.Timestamp | None = None) -> str:
+        """A stable hash of exactly what the model learns from (features, label, time); with ``up_to``,
+        of the rows known by then only (to tell whether newer data only added rows)."""
         frame = self.features.assign(_label=self.label.to_numpy(), _time=self.time.astype("int64").to_numpy())
+        if up_to is not None:
+            frame = frame.loc[(self.time <= up_to).to_numpy()]
         # The builders compute order-independently (see each module's SQL); rounding to six decimals (far
         # beyond any sensor) and adding 0.0 (-0.0 + 0.0 is 0.0: the two hash differently) is the safety net.
         floats = frame.select_dtypes("float").columns
