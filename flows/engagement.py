@@ -300,10 +300,6 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
             return unchanged_outcome(outcome, last.outcome)
         # What ingest is about to see; a file landing during ingest makes the next run look again.
         landing = landing_fingerprint(settings, client_id)
-        if config.models and distributed and settings.mlflow_tracking_uri.startswith(("http:", "https:")):
-            from forgeline.deploy import ensure_proxied_experiment
-
-            ensure_proxied_experiment(settings, client_id)
         if config.models:
             interrupted = prepare_models_store(home, config)
             if interrupted:

@@ -61,17 +61,14 @@ class Stack:
 
     @classmethod
     def from_environment(cls, settings: Settings) -> Stack:
-        env = os.environ
+        ports = settings.deploy_ports
         return cls(
             settings=settings,
-            # Per machine: pid files name this machine's processes (a worker machine shares the workspace).
-            state_dir=Path(
-                env.get("FORGELINE_DEPLOY_DIR") or settings.home / "deploy" / socket.gethostname()
-            ).resolve(),
-            host=env.get("FORGELINE_DEPLOY_HOST", "127.0.0.1"),
-            pg_port=int(env.get("FORGELINE_PG_PORT", "5433")),
-            prefect_port=int(env.get("FORGELINE_PREFECT_PORT", "4200")),
-            mlflow_port=int(env.get("FORGELINE_MLFLOW_PORT", "5000")),
+            state_dir=settings.deploy_state_dir,
+            host=settings.deploy_host,
+            pg_port=ports["postgres"],
+            prefect_port=ports["prefect"],
+            mlflow_port=ports["mlflow"],
         )
 
     @property
@@ -98,13 +95,11 @@ class Stack:
 
     @property
     def artifacts_dir(self) -> Path:
-        """Where the MLflow server keeps the artifacts it proxies (on the shared workspace)."""
-        return self.settings.home / "mlflow" / "server-artifacts"
+        return self.settings.mlflow_server_artifacts_dir
 
     @property
     def results_dir(self) -> Path:
-        """Prefect results of flow runs (an engagement's outcome, read by the program on another machine)."""
-        return self.settings.home / "prefect" / "results"
+        return self.settings.prefect_results_dir
 
     def worker_environment(self, name: str) -> dict[str, str]:
         """What a worker (and every flow run it starts) needs: the servers, the shared workspace."""
@@ -480,23 +475,6 @@ def status(stack: Stack) -> dict[str, object]:
     pids_dir = stack.state_dir / "pids"
     names = sorted(p.stem for p in pids_dir.glob("*.pid")) if pids_dir.exists() else []
     return {name: _running(stack, name) for name in names} | {"api_url": stack.api_url}
-
-
-def ensure_proxied_experiment(settings: Settings, client_id: str) -> None:
-    """On a tracking server, the client's experiment without an artifact location of its own: its artifacts
-    then go through the server (``mlflow-artifacts:/``, ``--serve-artifacts``) to the server's destination,
-    never to a path on the worker's machine. Training finds the experiment by name and uses it."""
-    from mlflow.exceptions import MlflowException
-
-    from forgeline.standard_models.store import experiment_name, tracking_client
-
-    client = tracking_client(settings)
-    if client.get_experiment_by_name(experiment_name(client_id)) is None:
-        try:
-            client.create_experiment(experiment_name(client_id))
-        except MlflowException as exc:  # created meanwhile by another run
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
 
 
 def serve_scheduler(settings: Settings, workers: int, limit: int, join: str | None, stop_all: bool) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -198,6 +199,38 @@ class Settings:
         return self.runs_dir / "clients" / f"{check_client_id(client_id)}.json"
 
     # -- the distributed set-up (docs/deploy.md) -------------------------------------------------
+    @property
+    def deploy_state_dir(self) -> Path:
+        """This machine's state of the set-up: PostgreSQL's data, logs, pid files, workers' Prefect homes.
+        Per machine (pid files name this machine's processes); ``FORGELINE_DEPLOY_DIR`` puts it on local
+        disk instead of the shared workspace."""
+        chosen = os.environ.get("FORGELINE_DEPLOY_DIR")
+        return Path(chosen or self.home / "deploy" / socket.gethostname()).resolve()
+
+    @property
+    def deploy_host(self) -> str:
+        """Where the servers listen and workers find them (``FORGELINE_DEPLOY_HOST``)."""
+        return os.environ.get("FORGELINE_DEPLOY_HOST", "127.0.0.1")
+
+    @property
+    def deploy_ports(self) -> dict[str, int]:
+        """PostgreSQL, the Prefect server and the MLflow server (``FORGELINE_PG_PORT`` and so on)."""
+        return {
+            "postgres": int(os.environ.get("FORGELINE_PG_PORT", "5433")),
+            "prefect": int(os.environ.get("FORGELINE_PREFECT_PORT", "4200")),
+            "mlflow": int(os.environ.get("FORGELINE_MLFLOW_PORT", "5000")),
+        }
+
+    @property
+    def mlflow_server_artifacts_dir(self) -> Path:
+        """Where the MLflow tracking server keeps the artifacts it proxies (on the shared workspace)."""
+        return self.mlflow_dir / "server-artifacts"
+
+    @property
+    def prefect_results_dir(self) -> Path:
+        """Prefect results of flow runs (an engagement's outcome, read by the program on another machine)."""
+        return self.prefect_home / "results"
+
     @property
     def client_slot_timeout_s(self) -> float:
         """How long a worker's run waits for its client's concurrency slot (another run holds it)."""

@@ -88,12 +88,25 @@ def registered_model_name(client_id: str, model_name: str) -> str:
 
 
 def _experiment_id(client: Any, settings: Settings, client_id: str) -> str:
+    """The client's experiment, created the first time. With the embedded store its artifacts go to a
+    folder of the workspace; on a tracking server (docs/deploy.md) the experiment gets no location of its
+    own, so artifacts go through the server (``--serve-artifacts``), never to a path on a worker."""
+    from mlflow.exceptions import MlflowException
+
     experiment = client.get_experiment_by_name(experiment_name(client_id))
     if experiment is not None:
         return experiment.experiment_id
-    location = settings.mlflow_artifact_root / client_id
-    location.mkdir(parents=True, exist_ok=True)
-    return client.create_experiment(experiment_name(client_id), artifact_location=location.as_uri())
+    location: str | None = None
+    if not settings.mlflow_tracking_uri.startswith(("http:", "https:")):
+        folder = settings.mlflow_artifact_root / client_id
+        folder.mkdir(parents=True, exist_ok=True)
+        location = folder.as_uri()
+    try:
+        return client.create_experiment(experiment_name(client_id), artifact_location=location)
+    except MlflowException as exc:  # created meanwhile by another run of the program
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return client.get_experiment_by_name(experiment_name(client_id)).experiment_id
 
 
 def _finished_run(client: Any, experiment_id: str, model_name: str, fingerprint: str) -> Any | None:
