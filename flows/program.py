@@ -41,6 +41,8 @@ PROGRESS_EVERY_S = 30
 ENGAGEMENT_DEPLOYMENT = "client-engagement/client-engagement"  # prefect.yaml
 ENGAGEMENT_ATTEMPTS = 3  # an engagement that crashed (its worker lost) is started again, this often at most
 POLL_S = 5
+# A run a worker took (Pending) starts its process within seconds; this long means the worker was lost.
+PENDING_LOST_S = 240
 
 
 class ProgramRunError(RuntimeError):
@@ -91,6 +93,10 @@ def _run_distributed(chosen: list[str], home: str, run_id: str) -> list[Engageme
                 if client_id in done:
                     continue
                 state = client.read_flow_run(runs[client_id].id).state
+                if state is not None and state.is_pending() and _pending_too_long(state):
+                    # Taken by a worker that was lost before the run's process started: no heartbeat will
+                    # ever come, so Prefect's crash detection never sees it. Mark it crashed ourselves.
+                    state = _mark_lost(client, runs[client_id].id)
                 if state is None or not state.is_final():
                     continue
                 if state.is_crashed() and attempts[client_id] < ENGAGEMENT_ATTEMPTS:
@@ -117,6 +123,23 @@ def _run_distributed(chosen: list[str], home: str, run_id: str) -> list[Engageme
                     )
                 logger.info("%s: %s", client_id, done[client_id].status)
     return [done[client_id] for client_id in chosen]
+
+
+def _pending_too_long(state: Any) -> bool:
+    return (datetime.now(UTC) - state.timestamp).total_seconds() > PENDING_LOST_S
+
+
+def _mark_lost(client: Any, flow_run_id: Any) -> Any:
+    from prefect.states import Crashed
+
+    client.set_flow_run_state(
+        flow_run_id,
+        Crashed(
+            message=f"Pending for over {PENDING_LOST_S} s: the worker that took it was lost before it ran."
+        ),
+        force=True,
+    )
+    return client.read_flow_run(flow_run_id).state
 
 
 @flow(name="forgeline-program", task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_CLIENTS))
