@@ -195,14 +195,20 @@ def test_program_across_two_workers_survives_a_lost_worker(stack: deploy.Stack) 
 
 def test_one_run_of_a_client_at_a_time_across_workers(stack: deploy.Stack) -> None:
     """Two runs of one client started at once: the second waits for the client's concurrency slot (with the
-    file lock alone it would stop as busy), so both complete, one after the other."""
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    file lock alone it would stop as busy), so both complete, one after the other.
+
+    The client's last-run record is removed first, so the run that holds the slot first does the whole
+    work. The other, once it has the slot, finds the record that run wrote as its very last step and has
+    nothing to do ("Nothing changed"): proof that it started only after the first had finished. (Were the
+    two to overlap, both would do the work, and their task spans would overlap.)"""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
 
     from forgeline.demo import prepare_demo_program
 
     client_id = "gwangyang-steel"  # quick, no model
     if not stack.settings.client_config_path(client_id).exists():
         prepare_demo_program(stack.settings, scale="small")
+    stack.settings.last_run_path(client_id).unlink(missing_ok=True)
     deploy.start_worker(stack, "machine-c", limit=3)  # beside the one left from the program test, if any
     api = Api(stack.api_url)
     try:
@@ -223,15 +229,28 @@ def test_one_run_of_a_client_at_a_time_across_workers(stack: deploy.Stack) -> No
         assert all(s.is_completed() for s in states.values()), {
             k: (s.name, s.message) for k, s in states.items()
         }
-        spans = []
+        spans = {}
         for run in runs:
             tasks = api.client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
             )
             ran = [t for t in tasks if t.start_time and t.end_time]
-            spans.append((min(t.start_time for t in ran), max(t.end_time for t in ran)))
-        first, second = sorted(spans)
-        assert first[1] <= second[0], f"the two runs of {client_id} overlapped: {spans}"
+            if ran:
+                spans[run.id] = (min(t.start_time for t in ran), max(t.end_time for t in ran))
+        if len(spans) == 2:
+            first, second = sorted(spans.values())
+            assert first[1] <= second[0], f"the two runs of {client_id} overlapped: {spans}"
+        else:
+            [(worked, (_, worked_end))] = spans.items()
+            [idle] = [run for run in runs if run.id != worked]
+            messages = [
+                log.message
+                for log in api.client.read_logs(
+                    log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[idle.id]))
+                )
+            ]
+            assert any("Nothing changed" in m for m in messages), messages
+            assert api.client.read_flow_run(idle.id).end_time >= worked_end
     finally:
         api.close()
 
