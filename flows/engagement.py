@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -231,9 +231,11 @@ def client_slot(client_id: str, timeout_s: float) -> Iterator[None]:
     """
     from prefect.client.orchestration import get_client
     from prefect.concurrency.sync import concurrency
+    from prefect.exceptions import ObjectAlreadyExists
 
     name = _slot_name(client_id)
-    with get_client(sync_client=True) as client:
+    # Two runs of the client may create it at the same moment: then it exists, which is all we need.
+    with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):
         client.upsert_global_concurrency_limit_by_name(name, limit=1)
     try:
         with concurrency(
