@@ -280,15 +280,12 @@ def run_dbt(
     target = settings.dbt_target_dir(config.id)
     target.mkdir(parents=True, exist_ok=True)
     args = ["docs", "generate"] if command == "docs" else [command]
-    variables = _dbt_vars(config)
     # dbt would only say "Could not set lock on file" deep in its log: name the program holding it first.
     open_warehouse(settings, config.id).close()
     plan = plan_build(settings, config, force_full=full_refresh) if command == "build" else None
     if plan is not None:
         log.info("dbt build of %s: %s: %s", config.id, plan.mode, plan.reason)
-        if plan.mode == "incremental":
-            variables["new_batches"] = plan.new_batches
-        else:
+        if plan.mode == "full refresh":
             args.append("--full-refresh")
         # Before dbt changes anything: a build killed from here on leaves no record, so the next is full.
         forget_build(settings, config.id)
@@ -305,15 +302,18 @@ def run_dbt(
         "--log-path",
         str(settings.dbt_log_dir(config.id)),
         "--vars",
-        json.dumps(variables),
+        json.dumps(_dbt_vars(config)),
     ]
+    environment = _environment(settings, config)
+    # The new batches go in the environment, not in --vars: changed vars make dbt parse everything again.
+    environment["FORGELINE_NEW_BATCHES"] = ",".join(plan.new_batches) if plan is not None else ""
     log.info("dbt %s for %s…", " ".join(args), config.id)
     # A failed start (bad project, no profile) writes no results: never read the last run's instead.
     (target / "run_results.json").unlink(missing_ok=True)
     output: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
     with subprocess.Popen(
         cmd,
-        env=_environment(settings, config),
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

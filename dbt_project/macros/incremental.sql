@@ -3,7 +3,8 @@
   --full-refresh only when the change since the last complete build is provably an append: only new load
   batches, loaded after every earlier one, whose rows replace no earlier row (no dedup key seen before),
   name no machine, product or meter the dims lack, and feed no master data; same mapping SQL, dbt project
-  and vars. It passes those batches as the var `new_batches`. Anything else is a full refresh.
+  and vars. It passes those batches in the environment variable FORGELINE_NEW_BATCHES (comma-separated; not a
+  var: changed vars make dbt parse the whole project again). Anything else is a full refresh.
 #}
 
 {# The new batches' rows of one mapped view, each key once (the later load wins, as in `deduplicated`).
@@ -18,7 +19,7 @@ qualify row_number() over (
 {%- endmacro %}
 
 {% macro new_batches_list() -%}
-    {%- set batches = var('new_batches', []) -%}
+    {%- set batches = env_var('FORGELINE_NEW_BATCHES', '').split(',') | reject('equalto', '') | list -%}
     {%- if batches | length == 0 -%}
         null
     {%- else -%}
