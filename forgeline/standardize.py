@@ -6,10 +6,15 @@ leave out (``mapped._quarantine``: file, row, column, value, rule, reason; ``map
 them per column for people). dbt
 runs as a subprocess per client with its own target and log folders, so two clients can build side by
 side, and the DuckDB file is released as soon as dbt exits.
+
+``plan_build`` decides whether ``dbt build`` may be incremental (only the new load batches' rows appended
+to the big facts) or must be a full refresh; it is the one owner of that rule. Incremental only when it is
+provably the same as a full rebuild, else full refresh (see ``plan_build``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -18,14 +23,21 @@ import subprocess
 import sys
 from collections import deque
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 
 from forgeline.clients import ClientConfig
 from forgeline.locking import open_warehouse
-from forgeline.mapping.compile import QUARANTINE_COLUMNS, CompiledMapping, CompileError, compile_mapping
+from forgeline.mapping.compile import (
+    QUARANTINE_COLUMNS,
+    TAG_ENTITIES,
+    CompiledMapping,
+    CompileError,
+    compile_mapping,
+)
 from forgeline.mapping.entities import ENTITIES
 from forgeline.settings import DBT_PROJECT_DIR, TOOL_ENVIRONMENT, Settings
 
@@ -45,6 +57,8 @@ class DbtRunResult:
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
+    mode: Literal["full refresh", "incremental", ""] = ""  # a build's mode (plan_build); "" for test, docs
+    mode_reason: str = ""
 
     def summary(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
@@ -66,8 +80,8 @@ def _environment(settings: Settings, config: ClientConfig) -> dict[str, str]:
     }
 
 
-def _dbt_vars(config: ClientConfig) -> str:
-    return json.dumps({"client_id": config.id, "client_timezone": config.timezone})
+def _dbt_vars(config: ClientConfig) -> dict[str, Any]:
+    return {"client_id": config.id, "client_timezone": config.timezone}
 
 
 RAW_LINEAGE = {"_client_id", "_source_file", "_source_row", "_load_batch_id", "_loaded_at"}
@@ -253,12 +267,28 @@ def apply_mapping(settings: Settings, config: ClientConfig) -> list[MappingProbl
 
 
 def run_dbt(
-    settings: Settings, config: ClientConfig, command: Literal["build", "test", "docs"] = "build"
+    settings: Settings,
+    config: ClientConfig,
+    command: Literal["build", "test", "docs"] = "build",
+    full_refresh: bool = False,
 ) -> DbtRunResult:
-    """Run dbt build (or test, or docs generate) for one client; raise StandardizeError on failure."""
+    """Run dbt build (or test, or docs generate) for one client; raise StandardizeError on failure.
+
+    A build is incremental or a full refresh as ``plan_build`` decides (``full_refresh`` forces one); the
+    record of the last complete build is removed before dbt starts and written only after it succeeded.
+    """
     target = settings.dbt_target_dir(config.id)
     target.mkdir(parents=True, exist_ok=True)
     args = ["docs", "generate"] if command == "docs" else [command]
+    # dbt would only say "Could not set lock on file" deep in its log: name the program holding it first.
+    open_warehouse(settings, config.id).close()
+    plan = plan_build(settings, config, force_full=full_refresh) if command == "build" else None
+    if plan is not None:
+        log.info("dbt build of %s: %s: %s", config.id, plan.mode, plan.reason)
+        if plan.mode == "full refresh":
+            args.append("--full-refresh")
+        # Before dbt changes anything: a build killed from here on leaves no record, so the next is full.
+        forget_build(settings, config.id)
     cmd = [
         _dbt_executable(),
         "--no-use-colors",
@@ -272,17 +302,18 @@ def run_dbt(
         "--log-path",
         str(settings.dbt_log_dir(config.id)),
         "--vars",
-        _dbt_vars(config),
+        json.dumps(_dbt_vars(config)),
     ]
-    # dbt would only say "Could not set lock on file" deep in its log: name the program holding it first.
-    open_warehouse(settings, config.id).close()
+    environment = _environment(settings, config)
+    # The new batches go in the environment, not in --vars: changed vars make dbt parse everything again.
+    environment["FORGELINE_NEW_BATCHES"] = ",".join(plan.new_batches) if plan is not None else ""
     log.info("dbt %s for %s…", " ".join(args), config.id)
     # A failed start (bad project, no profile) writes no results: never read the last run's instead.
     (target / "run_results.json").unlink(missing_ok=True)
     output: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
     with subprocess.Popen(
         cmd,
-        env=_environment(settings, config),
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -305,8 +336,260 @@ def run_dbt(
             f"{settings.dbt_log_dir(config.id) / 'dbt.log'}. A failing test usually means the client's "
             "export changed or holds bad rows: check the named model's source file."
         )
+    if plan is not None:
+        if plan.state:
+            record_build(settings, config.id, plan.state)
+        result.mode, result.mode_reason = plan.mode, plan.reason
     log.info("dbt %s for %s: %s", " ".join(args), config.id, result.summary())
     return result
+
+
+# -- incremental or full refresh -----------------------------------------------------------------------
+RECORD_SCHEMA = "_forgeline"
+RECORD_TABLE = f"{RECORD_SCHEMA}.last_build"
+RECORD_VERSION = 1
+# Entities that feed dims (master data): a new batch of one may change every fact row (the_only, joins).
+MASTER_ENTITIES = frozenset({"sites", "equipment", "products", "shifts", "non_working_days", "energy_meters"})
+# The ids dim_equipment and dim_products list from the facts (their `seen` CTE): the same entities here.
+SEEN_IDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "machine_id",
+        "dim_equipment",
+        (
+            "cycles",
+            "production_counts",
+            "machine_states",
+            "downtime_events",
+            "maintenance_events",
+            "sensor_readings",
+            "quality_results",
+            "work_orders",
+        ),
+    ),
+    ("product_id", "dim_products", ("cycles", "production_counts", "quality_results", "work_orders")),
+)
+_DBT_PROJECT_GLOBS = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models/**/*",
+    "macros/**/*",
+    "seeds/**/*",
+    "tests/**/*",
+)
+
+
+@dataclass
+class BuildPlan:
+    """How the next ``dbt build`` runs, why, and the state to record once it succeeded."""
+
+    mode: Literal["full refresh", "incremental"]
+    reason: str
+    state: dict[str, Any]  # empty when the warehouse could not be read: then nothing is recorded
+    new_batches: list[str] = field(default_factory=list)
+
+
+def dbt_project_fingerprint() -> str:
+    """A digest of the dbt project and the versions that run it (a change means a full refresh)."""
+    digest = hashlib.sha256()
+    for package in ("dbt-core", "dbt-duckdb", "duckdb"):
+        digest.update(f"{package}=={metadata.version(package)}\n".encode())
+    paths = {p for pattern in _DBT_PROJECT_GLOBS for p in DBT_PROJECT_DIR.glob(pattern) if p.is_file()}
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_state(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> dict[str, Any]:
+    """What a build's result depends on: dbt vars and project, the mapped views' SQL, the live batches."""
+    views = con.execute(
+        "SELECT view_name, sql FROM duckdb_views() WHERE schema_name = 'mapped' AND NOT internal "
+        "ORDER BY view_name"
+    ).fetchall()
+    has_batches = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = '_load_batches'"
+    ).fetchone()
+    batches = (
+        con.execute(
+            "SELECT DISTINCT batch_id, raw_table FROM raw._load_batches "
+            "WHERE coalesce(status, 'loaded') = 'loaded' ORDER BY ALL"
+        ).fetchall()
+        if has_batches and has_batches[0]
+        else []
+    )
+    return {
+        "version": RECORD_VERSION,
+        "vars": _dbt_vars(config),
+        "dbt_project": dbt_project_fingerprint(),
+        "mapped_sql": hashlib.sha256(json.dumps(views).encode()).hexdigest(),
+        "batches": [[batch, table] for batch, table in batches],
+    }
+
+
+def _read_record(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None | str:
+    """The last complete build's state; None when there is none, a reason when it cannot be read."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = 'last_build'",
+        [RECORD_SCHEMA],
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    rows = con.execute(f"SELECT record FROM {RECORD_TABLE}").fetchall()
+    try:
+        record = json.loads(rows[0][0]) if len(rows) == 1 else None
+    except (TypeError, ValueError):
+        record = None
+    keys = {"version", "vars", "dbt_project", "mapped_sql", "batches"}
+    if not isinstance(record, dict) or not keys <= record.keys() or record["version"] != RECORD_VERSION:
+        return "the record of the last build is unreadable"
+    return record
+
+
+def _batches_named(con: duckdb.DuckDBPyConnection, batches: list[str], limit: int = 3) -> str:
+    files = dict(
+        con.execute(
+            "SELECT batch_id, min(source_file) FROM raw._load_batches WHERE list_contains(?, batch_id) "
+            "GROUP BY batch_id",
+            [batches],
+        ).fetchall()
+    )
+    named = ", ".join(f"{b} ({files[b]})" if b in files else b for b in sorted(batches)[:limit])
+    return named + (f" and {len(batches) - limit} more" if len(batches) > limit else "")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "es" if word.endswith("ch") else "s")
+
+
+def _incremental_or_reason(
+    con: duckdb.DuckDBPyConnection, config: ClientConfig, state: dict[str, Any], has_client_models: bool
+) -> tuple[list[str] | None, str]:
+    """The new batches when an incremental build equals a full one, else (None, why it would not)."""
+    record = _read_record(con)
+    if record is None:
+        return None, "no record of a complete earlier build"
+    if isinstance(record, str):
+        return None, record
+    if record["vars"] != state["vars"]:
+        return None, "the dbt vars (client id or time zone) changed"
+    if record["dbt_project"] != state["dbt_project"]:
+        return None, "the dbt project (or dbt, DuckDB) changed"
+    if record["mapped_sql"] != state["mapped_sql"]:
+        return None, "the mapping changed (its compiled SQL differs)"
+    if has_client_models:
+        return None, "the client has its own SQL models, which may read any earlier rows"
+    before = {tuple(pair) for pair in record["batches"]}
+    live = {tuple(pair) for pair in state["batches"]}
+    gone = sorted({batch for batch, _ in before - live})
+    if gone:
+        return None, f"{_plural(len(gone), 'batch')} withdrawn or superseded: {_batches_named(con, gone)}"
+    added = live - before
+    new = sorted({batch for batch, _ in added})
+    if not new:
+        return [], "no new batch"
+    shared = sorted(set(new) & {batch for batch, _ in before})
+    if shared:
+        return None, f"batch {shared[0]} was already loaded into another raw table"
+    sources = {source.name: source for source in config.sources}
+    views: set[str] = set()
+    for batch, table in sorted(added):
+        source = sources.get(table)
+        if source is None:
+            return None, f"batch {batch} is in raw.{table}, which no source of the mapping reads"
+        fed = set(source.feeds) | {TAG_ENTITIES[e] for e, feed in source.feeds.items() if feed.tags}
+        masters = sorted(fed & MASTER_ENTITIES)
+        if masters:
+            return None, f"batch {_batches_named(con, [batch])} feeds master data ({', '.join(masters)})"
+        views |= fed  # every entity and tag view is a mapped view
+    batch_list = ", ".join(f"'{b}'" for b in new)
+    for view in sorted(views):
+        # A key delivered before: the later load replaces an earlier row (a corrected re-delivery).
+        replaced = con.execute(
+            f'SELECT count(*) FROM (SELECT DISTINCT dedup_key FROM mapped."{view}" '
+            f"WHERE load_batch_id IN ({batch_list})) AS n WHERE n.dedup_key IN "
+            f'(SELECT dedup_key FROM mapped."{view}" WHERE load_batch_id NOT IN ({batch_list}))'
+        ).fetchone()
+        if replaced and replaced[0]:
+            return None, f"{replaced[0]:,} row key(s) of the new batches replace earlier rows in {view}"
+    for column, dim, entities in SEEN_IDS:
+        fed = [e for e in entities if e in views]
+        if not fed:
+            continue
+        union = " UNION ".join(
+            f'SELECT {column} FROM mapped."{e}" WHERE load_batch_id IN ({batch_list}) '
+            f"AND {column} IS NOT NULL"
+            for e in fed
+        )
+        unseen = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT {column} FROM ({union}) EXCEPT SELECT {column} FROM core.{dim} ORDER BY 1"
+            ).fetchall()
+        ]
+        if unseen:
+            return None, f"new {column.removesuffix('_id')}(s) {', '.join(map(str, unseen[:5]))} not in {dim}"
+    if "energy_readings" in views:  # dim_energy_meters.sql names a reading without meter this way
+        only = (
+            "(SELECT CASE WHEN count(DISTINCT meter_id) = 1 THEN min(meter_id) END "
+            "FROM staging.stg_mapped__energy_meters)"
+        )
+        unseen = con.execute(
+            f"SELECT DISTINCT coalesce(meter_id, {only}, 'main') FROM mapped.energy_readings "
+            f"WHERE load_batch_id IN ({batch_list}) EXCEPT SELECT meter_id FROM core.dim_energy_meters"
+        ).fetchall()
+        if unseen:
+            return None, f"new meter(s) {', '.join(str(r[0]) for r in unseen[:5])} not in dim_energy_meters"
+    return new, f"{_plural(len(new), 'new batch')}: {_batches_named(con, new)}"
+
+
+def plan_build(settings: Settings, config: ClientConfig, force_full: bool = False) -> BuildPlan:
+    """Incremental when provably equal to a full rebuild, else full refresh; and why (for the run log).
+
+    Incremental only when, since the last complete build (its record is in the warehouse): the dbt vars,
+    dbt project and the mapped views' SQL are the same, the client has no SQL models of its own, no batch
+    was withdrawn or superseded, and the new batches feed no master data, bring no key delivered before
+    (no corrected re-delivery) and name no machine, product or meter the dims lack. Then the facts gain
+    exactly the new batches' rows and the dims stay as they are; everything else is rebuilt from them.
+    A missing or unreadable record, or any error while checking, means a full refresh.
+    """
+    con = open_warehouse(settings, config.id, read_only=True)
+    try:
+        try:
+            state = build_state(con, config)
+        except duckdb.Error as exc:
+            return BuildPlan("full refresh", f"the warehouse could not be read ({exc})", {})
+        if force_full:
+            return BuildPlan("full refresh", "asked for", state)
+        try:
+            new, reason = _incremental_or_reason(con, config, state, bool(client_models(settings, config.id)))
+        except duckdb.Error as exc:
+            return BuildPlan(
+                "full refresh", f"the last build could not be checked ({str(exc).splitlines()[0]})", state
+            )
+    finally:
+        con.close()
+    if new is None:
+        return BuildPlan("full refresh", reason, state)
+    return BuildPlan("incremental", reason, state, new)
+
+
+def forget_build(settings: Settings, client_id: str) -> None:
+    """Remove the record of the last complete build (before dbt changes anything)."""
+    con = open_warehouse(settings, client_id)
+    try:
+        con.execute(f"DROP TABLE IF EXISTS {RECORD_TABLE}")
+    finally:
+        con.close()
+
+
+def record_build(settings: Settings, client_id: str, state: dict[str, Any]) -> None:
+    """Record a complete build's state (after dbt succeeded): the next build compares against it."""
+    con = open_warehouse(settings, client_id)
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {RECORD_SCHEMA}")
+        con.execute(f"CREATE OR REPLACE TABLE {RECORD_TABLE} AS SELECT ? AS record", [json.dumps(state)])
+    finally:
+        con.close()
 
 
 # dbt's console line for a finished node, e.g. "12 of 97 OK created sql table model core.fct_cycles ..."

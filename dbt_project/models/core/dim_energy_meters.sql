@@ -1,3 +1,10 @@
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+{% if is_incremental() %}
+-- Kept as it is: forgeline/standardize.py builds incrementally only when the new batches feed no master
+-- data, name no machine, product or meter missing here and replace no earlier row, so this dim would come
+-- out the same (macros/incremental.sql). Rebuilding it would scan every staging row of the facts.
+select * from {{ this }} where false
+{% else %}
 -- Energy meters from the mapping (or the one meter readings name), with the country whose grid factor applies.
 with declared as (
     select * from {{ ref('stg_mapped__energy_meters') }}
@@ -34,3 +41,4 @@ from declared
 full outer join seen on declared.meter_id = seen.meter_id
 cross join client
 left join sites on coalesce(declared.site_id, {{ the_only('site_id', ref('dim_sites')) }}) = sites.site_id
+{% endif %}

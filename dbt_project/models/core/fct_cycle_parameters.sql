@@ -1,6 +1,13 @@
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+-- Incremental: only the new load batches' rows are appended (see macros/incremental.sql for when).
+-- depends_on: {{ ref('stg_mapped__cycle_parameters') }}
 -- Process parameters per cycle in long form (one row per cycle and parameter), in canonical units.
 with parameters as (
+    {% if is_incremental() %}
+    {{ new_batch_rows('cycle_parameters') }}
+    {% else %}
     select * from {{ ref('stg_mapped__cycle_parameters') }}
+    {% endif %}
 )
 
 select

@@ -1,7 +1,14 @@
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+-- Incremental: only the new load batches' rows are appended (see macros/incremental.sql for when).
+-- depends_on: {{ ref('stg_mapped__cycles') }}
 -- One row per cycle or shot. Parts per cycle default to the product's cavities; the local day is the
 -- factory's calendar day of the cycle's start.
 with cycles as (
+    {% if is_incremental() %}
+    {{ new_batch_rows('cycles') }}
+    {% else %}
     select * from {{ ref('stg_mapped__cycles') }}
+    {% endif %}
 ),
 
 products as (

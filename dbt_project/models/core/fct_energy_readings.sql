@@ -1,6 +1,13 @@
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+-- Incremental: only the new load batches' rows are appended (see macros/incremental.sql for when).
+-- depends_on: {{ ref('stg_mapped__energy_readings') }}
 -- Energy per meter and interval. An export gives the start, the end or both; the interval length fills in.
 with readings as (
+    {% if is_incremental() %}
+    {{ new_batch_rows('energy_readings') }}
+    {% else %}
     select * from {{ ref('stg_mapped__energy_readings') }}
+    {% endif %}
 ),
 
 dims as (

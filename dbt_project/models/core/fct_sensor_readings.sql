@@ -1,6 +1,13 @@
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+-- Incremental: only the new load batches' rows are appended (see macros/incremental.sql for when).
+-- depends_on: {{ ref('stg_mapped__sensor_readings') }}
 -- Sensor readings in long form (machine × tag × time), in canonical units.
 with readings as (
+    {% if is_incremental() %}
+    {{ new_batch_rows('sensor_readings') }}
+    {% else %}
     select * from {{ ref('stg_mapped__sensor_readings') }}
+    {% endif %}
 )
 
 select
