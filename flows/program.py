@@ -220,14 +220,16 @@ def _run_here(chosen: list[str], home: str, run_id: str, settings: Any) -> dict[
     logger = get_run_logger()
     sizes = {client_id: delivered_bytes(settings, client_id) for client_id in chosen}
     scheduler = MemoryScheduler(
-        budget_bytes=settings.memory_budget_bytes,
+        budget_bytes=settings.clients_budget_bytes,
         max_side_by_side=PARALLEL_CLIENTS,
         estimates={c: memory_estimate(settings, size) for c, size in sizes.items()},
     )
     progress = ProgramProgress(sizes)
     logger.info(
-        "Scheduling %d client(s) by memory: budget %.1f GB, at most %d side by side; estimates %s.",
+        "Scheduling %d client(s) by memory: %.1f GB for clients (of a %.1f GB budget), at most %d side by "
+        "side; estimates %s.",
         len(chosen),
+        settings.clients_budget_bytes / 1024**3,
         settings.memory_budget_bytes / 1024**3,
         PARALLEL_CLIENTS,
         ", ".join(f"{c} {scheduler.estimates[c] / 1024**3:.1f} GB" for c in scheduler.waiting),

@@ -109,8 +109,13 @@ def test_one_memory_budget_sets_each_clients_duckdb_share(monkeypatch: pytest.Mo
     monkeypatch.setenv("FORGELINE_MEMORY_BUDGET", "4GB")
     monkeypatch.setenv("FORGELINE_PARALLEL_CLIENTS", "2")
     settings = get_settings(tmp_path)
-    # Half of each client's share goes to DuckDB (the rest is Python's); the cores are shared out.
-    assert settings.client_duckdb_memory_limit == f"{4 * 10**9 // 4 // 1024**2}MB"
+    # The program itself keeps a quarter of a budget up to 4 GiB (1 GiB beyond); half of each client's
+    # share of the rest goes to DuckDB (the rest is Python's); the cores are shared out.
+    assert settings.clients_budget_bytes == 3 * 10**9
+    assert settings.client_duckdb_memory_limit == f"{3 * 10**9 // 4 // 1024**2}MB"
+    monkeypatch.setenv("FORGELINE_MEMORY_BUDGET", "8GiB")
+    assert get_settings(tmp_path).clients_budget_bytes == 7 * 2**30
+    monkeypatch.setenv("FORGELINE_MEMORY_BUDGET", "4GB")
     assert settings.client_duckdb_config()["threads"] == max(1, (os.cpu_count() or 1) // 2)
     monkeypatch.delenv("FORGELINE_MEMORY_BUDGET")
     assert 0 < get_settings(tmp_path).memory_budget_bytes <= 4 * 1024**3
