@@ -44,9 +44,11 @@ from forgeline.publish import RunInfo, publish_client  # noqa: E402
 from forgeline.scheduling import report_stage  # noqa: E402
 from forgeline.warehouse import table_row_counts  # noqa: E402
 
-# Great Expectations and MLflow keep process-wide state (contexts, the SQLite store): when clients run
-# side by side in threads, their gate and training steps take turns.
-_GATE_AND_TRAIN_LOCK = threading.Lock()
+# Great Expectations and MLflow each keep process-wide state (GX's contexts; MLflow's SQLite store and
+# registry): when clients run side by side in threads, their gates take turns, and so do their MLflow
+# steps (store, training, champion). One client's gate may run while another trains: the two share nothing.
+_GATE_LOCK = threading.Lock()
+_MLFLOW_LOCK = threading.Lock()
 
 # Forgeline's own progress lines (files loading, each dbt model built, the model being logged, the
 # snapshot switch) go into the run logs: Prefect passes the logger on but not a level.
@@ -119,7 +121,7 @@ def quality_gate(home: str, config: ClientConfig) -> Any:
     from forgeline.quality import run_gate
 
     logger = get_run_logger()
-    with _GATE_AND_TRAIN_LOCK:
+    with _GATE_LOCK:
         logger.info("Quality gate of %s starts…", config.id)
         gate = run_gate(get_settings(home), config)
     if gate.passed:
@@ -144,7 +146,7 @@ def train(home: str, config: ClientConfig, gate: Any) -> list[Any]:
     from forgeline.standard_models import train_client_models
 
     logger = get_run_logger()
-    with _GATE_AND_TRAIN_LOCK:
+    with _MLFLOW_LOCK:
         logger.info("Training of %s starts: %s.", config.id, ", ".join(config.models))
         results = train_client_models(get_settings(home), config, gate)
     for r in results:
@@ -167,7 +169,7 @@ def prepare_models_store(home: str, config: ClientConfig) -> list[str]:
     """Before anything trains: the MLflow store whole and current, and a stopped run's leftovers closed."""
     from forgeline.standard_models import prepare_client_store
 
-    with _GATE_AND_TRAIN_LOCK:
+    with _MLFLOW_LOCK:
         return prepare_client_store(get_settings(home), config.id)
 
 
@@ -189,7 +191,7 @@ def promote(home: str, config: ClientConfig, models: list[Any]) -> list[str]:
 
     logger = get_run_logger()
     logger.info("Champion aliases of %s: checking…", config.id)
-    with _GATE_AND_TRAIN_LOCK:
+    with _MLFLOW_LOCK:
         moved = promote_champions(get_settings(home), models)
     for name in moved:
         logger.info("%s: champion moved to the version just published.", name)
