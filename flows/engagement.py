@@ -301,7 +301,7 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
                 last.outcome.get("run_id"),
                 last.outcome.get("snapshot"),
             )
-            return unchanged_outcome(outcome, last.outcome)
+            return unchanged_outcome(client_id, outcome.run_id, last.outcome)
         # What ingest is about to see; a file landing during ingest makes the next run look again.
         landing = landing_fingerprint(settings, client_id)
         if config.models:
@@ -327,7 +327,7 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
             # The landing folder changed but brought nothing new (a file touched or matching no source):
             # remember its new look, so the next run can tell "unchanged" before ingest.
             record_completed_run(settings, client_id, fingerprint, last.outcome, landing)
-            return unchanged_outcome(outcome, last.outcome)
+            return unchanged_outcome(client_id, outcome.run_id, last.outcome)
         forget_completed_run(settings, client_id)
         outcome.core_rows = standardize(home, config)
         lap("standardize", "gate")

@@ -16,6 +16,7 @@ any client failed, naming them.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -29,9 +30,8 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from flows.engagement import engagement_flow  # noqa: E402
-from forgeline.changes import unchanged_before_ingest  # noqa: E402
 from forgeline.clients import client_ids, list_clients  # noqa: E402
-from forgeline.outcomes import EngagementOutcome, new_run_id, unchanged_outcome, write_program_record  # noqa: E402
+from forgeline.outcomes import EngagementOutcome, new_run_id, unchanged_outcomes, write_program_record  # noqa: E402
 from forgeline.scheduling import MemoryScheduler, ProgramProgress, delivered_bytes, memory_estimate, track  # noqa: E402
 
 # At most this many clients side by side (FORGELINE_PARALLEL_CLIENTS, default 2: the cores); fewer when
@@ -86,6 +86,7 @@ def _run_distributed(chosen: list[str], home: str, run_id: str) -> list[Engageme
     runs = {client_id: submit(client_id) for client_id in chosen}
     attempts = dict.fromkeys(chosen, 1)
     done: dict[str, EngagementOutcome] = {}
+    pending_since: dict[Any, float] = {}
     with get_client(sync_client=True) as client:
         while len(done) < len(chosen):
             time.sleep(POLL_S)
@@ -93,10 +94,14 @@ def _run_distributed(chosen: list[str], home: str, run_id: str) -> list[Engageme
                 if client_id in done:
                     continue
                 state = client.read_flow_run(runs[client_id].id).state
-                if state is not None and state.is_pending() and _pending_too_long(state):
-                    # Taken by a worker that was lost before the run's process started: no heartbeat will
-                    # ever come, so Prefect's crash detection never sees it. Mark it crashed ourselves.
-                    state = _mark_lost(client, runs[client_id].id)
+                if state is not None and state.is_pending():
+                    # Timed by this program's clock from when it first saw that Pending state (no clock
+                    # of another machine involved).
+                    since = pending_since.setdefault(state.id, time.monotonic())
+                    if time.monotonic() - since > PENDING_LOST_S:
+                        # Taken by a worker that was lost before the run's process started: no heartbeat
+                        # will ever come, so Prefect's crash detection never sees it. Mark it crashed.
+                        state = _mark_lost(client, runs[client_id].id)
                 if state is None or not state.is_final():
                     continue
                 if state.is_crashed() and attempts[client_id] < ENGAGEMENT_ATTEMPTS:
@@ -125,11 +130,8 @@ def _run_distributed(chosen: list[str], home: str, run_id: str) -> list[Engageme
     return [done[client_id] for client_id in chosen]
 
 
-def _pending_too_long(state: Any) -> bool:
-    return (datetime.now(UTC) - state.timestamp).total_seconds() > PENDING_LOST_S
-
-
 def _mark_lost(client: Any, flow_run_id: Any) -> Any:
+    """Crashed, unless the run moved on meanwhile (not forced: a run that just started stays running)."""
     from prefect.states import Crashed
 
     client.set_flow_run_state(
@@ -137,7 +139,6 @@ def _mark_lost(client: Any, flow_run_id: Any) -> Any:
         Crashed(
             message=f"Pending for over {PENDING_LOST_S} s: the worker that took it was lost before it ran."
         ),
-        force=True,
     )
     return client.read_flow_run(flow_run_id).state
 
@@ -168,15 +169,13 @@ def program_flow(
     run_id = new_run_id()
     started = datetime.now(UTC)
     # Nothing new since its last complete run: the client's results stand, no engagement is started.
-    outcomes: dict[str, EngagementOutcome] = {}
-    for client_id in chosen:
-        last = unchanged_before_ingest(settings, client_id)
-        if last is not None:
-            outcome = EngagementOutcome(client_id=client_id, run_id=run_id, status="failed")
-            outcomes[client_id] = unchanged_outcome(outcome, last.outcome)
-            logger.info(
-                "%s: nothing changed since run %s; its results stand.", client_id, last.outcome.get("run_id")
-            )
+    outcomes = unchanged_outcomes(settings, chosen, run_id)
+    for client_id, outcome in outcomes.items():
+        logger.info(
+            "%s: nothing changed since run %s; its results stand.", client_id, outcome.unchanged_since
+        )
+        for name in outcome.files_rejected:
+            logger.warning("%s: file %s is still refused (see its Data quality page).", client_id, name)
     to_run = [c for c in chosen if c not in outcomes]
     logger.info(
         "Program run %s: %d client(s), %d unchanged, %d to run.",
@@ -203,10 +202,9 @@ def program_flow(
     elif to_run:
         outcomes.update(_run_here(to_run, home, run_id, settings))
 
-    ordered = [outcomes[client_id] for client_id in chosen]
-    record_path = write_program_record(settings, run_id, started, datetime.now(UTC), ordered)
+    outcomes_list = [outcomes[client_id] for client_id in chosen]
+    record_path = write_program_record(settings, run_id, started, datetime.now(UTC), outcomes_list)
     logger.info("Run record written to %s", record_path)
-    outcomes_list = ordered
     failed = [o.client_id for o in outcomes_list if o.status == "failed"]
     if failed:
         raise ProgramRunError(
@@ -243,15 +241,21 @@ def _run_here(chosen: list[str], home: str, run_id: str, settings: Any) -> dict[
             for client_id in scheduler.next_to_start():
                 progress.start(client_id)
                 futures[client_id] = run_engagement.submit(client_id, home)
-            time.sleep(0.5)
+            # Waiting on the threads' own futures: asking Prefect's API for each task's state every
+            # half second for hours would load it, and one failed request would end this loop.
+            concurrent.futures.wait(
+                [f.wrapped_future for f in futures.values()],
+                timeout=PROGRESS_EVERY_S,
+                return_when="FIRST_COMPLETED",
+            )
             for client_id, future in list(futures.items()):
-                if not future.state.is_final():
+                if not future.wrapped_future.done():
                     continue
                 del futures[client_id]
                 outcome = _outcome_of(future, client_id, run_id)
                 outcomes[client_id] = outcome
                 scheduler.finished(client_id)
-                progress.finish(client_id, outcome.status)
+                progress.finish(client_id, "unchanged" if outcome.unchanged_since else outcome.status)
                 logger.info(
                     "%s: %s", client_id, outcome.status if not outcome.error else f"failed — {outcome.error}"
                 )

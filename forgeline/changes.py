@@ -18,7 +18,9 @@ path, size, modification and change times, and inode, as make and rsync judge fi
 folder still looks the same, ingest would find nothing new, so :func:`unchanged_before_ingest` can say
 "unchanged" before anything starts: ``forgeline run`` then answers without starting Prefect, and the
 program flow without starting the client's engagement. A file changed in place changes its change time
-(ctime), which no program can set back.
+(ctime), which ordinary programs cannot set back. A file touched within ``RACY_S`` of the look (within a
+coarse file system's timestamp resolution) could change again unseen, so such a look is not kept (Git's
+"racily clean" rule): the next run ingests and compares the deliveries themselves.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +39,9 @@ from forgeline.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 
 log = logging.getLogger("forgeline.changes")
 
-# The code a client's results depend on (ingest is not here: raw, already loaded, is fingerprinted).
+RACY_S = 3  # a landing entry changed this recently makes its folder's look untrustworthy (see above)
+
+# The code a client's results depend on (all of Forgeline's package, ingest included: coarse but safe).
 _CODE_GLOBS = [
     (REPO_ROOT / "forgeline", "**/*.py"),
     (REPO_ROOT / "forgeline", "**/*.yml"),
@@ -68,9 +73,11 @@ def _client_files_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def landing_fingerprint(settings: Settings, client_id: str) -> str:
-    """What the client's landing folder looks like now: each entry's path and stat, never its content."""
+def landing_fingerprint(settings: Settings, client_id: str) -> str | None:
+    """What the client's landing folder looks like now: each entry's path and stat, never its content.
+    None when an entry changed too recently for its timestamps to tell a later change apart."""
     folder = settings.landing_dir(client_id)
+    now_ns = time.time_ns()
     entries = []
     if folder.exists():
         for path in sorted(folder.rglob("*")):
@@ -78,6 +85,8 @@ def landing_fingerprint(settings: Settings, client_id: str) -> str:
                 stat = path.lstat()
             except OSError:  # gone between listing and stat: the next look differs anyway
                 continue
+            if now_ns - max(stat.st_mtime_ns, stat.st_ctime_ns) < RACY_S * 1e9:
+                return None
             entries.append(
                 [
                     str(path.relative_to(folder)),

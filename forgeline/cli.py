@@ -492,19 +492,14 @@ def _unchanged_program(settings, chosen: list[str]):
     """When nothing changed for any chosen client, their outcomes, without starting Prefect; else None."""
     from datetime import UTC, datetime
 
-    from forgeline.changes import unchanged_before_ingest
-    from forgeline.outcomes import EngagementOutcome, new_run_id, unchanged_outcome, write_program_record
+    from forgeline.outcomes import new_run_id, unchanged_outcomes, write_program_record
 
     started = datetime.now(UTC)
-    lasts = {client_id: unchanged_before_ingest(settings, client_id) for client_id in chosen}
-    if not chosen or any(last is None for last in lasts.values()):
-        return None
     run_id = new_run_id(started)
-    outcomes = [
-        unchanged_outcome(EngagementOutcome(client_id=c, run_id=run_id, status="failed"), last.outcome)
-        for c, last in lasts.items()
-        if last is not None
-    ]
+    found = unchanged_outcomes(settings, chosen, run_id)
+    if not chosen or len(found) < len(chosen):
+        return None
+    outcomes = [found[client_id] for client_id in chosen]
     write_program_record(settings, run_id, started, datetime.now(UTC), outcomes)
     console.print(
         "Nothing changed since the last runs (no new delivery, same mappings and code): the published "
@@ -523,7 +518,7 @@ def print_outcomes(outcomes) -> None:
             for m in o.models
         )
         gate = "-" if o.gate_passed is None else ("passed" if o.gate_passed else "FAILED")
-        status = f"{o.status}, nothing changed" if getattr(o, "unchanged_since", None) else o.status
+        status = f"{o.status}, nothing changed" if o.unchanged_since else o.status
         table.add_row(o.client_id, status, f"{rows:,}", gate, models or "-")
     console.print(table)
 

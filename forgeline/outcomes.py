@@ -43,12 +43,43 @@ class EngagementOutcome:
     unchanged_since: str | None = None  # the run whose results still stand, when nothing changed
 
 
-def unchanged_outcome(outcome: EngagementOutcome, last: dict[str, Any]) -> EngagementOutcome:
-    """This run's outcome when nothing changed: the last complete run's results, still current."""
-    for name in ("status", "core_rows", "gate_passed", "gate_failures", "models", "snapshot"):
-        setattr(outcome, name, last.get(name))
-    outcome.unchanged_since = last.get("run_id")
-    return outcome
+def unchanged_outcome(client_id: str, run_id: str, last: dict[str, Any]) -> EngagementOutcome:
+    """This run's outcome when nothing changed: the last complete run's results, still current (its
+    refused files too: they are still refused)."""
+    return EngagementOutcome(
+        client_id=client_id,
+        run_id=run_id,
+        status=last.get("status") or "published",
+        files_rejected=list(last.get("files_rejected") or []),
+        core_rows=last.get("core_rows") or {},
+        gate_passed=last.get("gate_passed"),
+        gate_failures=list(last.get("gate_failures") or []),
+        models=list(last.get("models") or []),
+        snapshot=last.get("snapshot"),
+        unchanged_since=last.get("run_id"),
+    )
+
+
+def unchanged_outcomes(
+    settings: Settings, client_ids: Sequence[str], run_id: str
+) -> dict[str, EngagementOutcome]:
+    """The clients with nothing new since their last complete run, with that run's results.
+
+    Each is checked under its client lock, so the check never holds the warehouse open beside a writer; a
+    client another process holds right now is not checked (it runs, and waits or stops there as busy)."""
+    from forgeline.changes import unchanged_before_ingest
+    from forgeline.locking import ClientBusy, client_lock
+
+    found: dict[str, EngagementOutcome] = {}
+    for client_id in client_ids:
+        try:
+            with client_lock(settings, client_id):
+                last = unchanged_before_ingest(settings, client_id)
+        except ClientBusy:
+            continue
+        if last is not None:
+            found[client_id] = unchanged_outcome(client_id, run_id, last.outcome)
+    return found
 
 
 def write_program_record(

@@ -1,9 +1,7 @@
 {#
   Incremental builds. forgeline/standardize.py (`plan_build`, the one owner of the rule) runs dbt without
-  --full-refresh only when the change since the last complete build is provably an append: only new load
-  batches, loaded after every earlier one, whose rows replace no earlier row (no dedup key seen before),
-  name no machine, product or meter the dims lack, and feed no master data; same mapping SQL, dbt project
-  and vars. It passes those batches in the environment variable FORGELINE_NEW_BATCHES (comma-separated; not a
+  --full-refresh only when the change since the last complete build is provably an append (the conditions
+  are listed there, not repeated here). It passes those batches in the environment variable FORGELINE_NEW_BATCHES (comma-separated; not a
   var: changed vars make dbt parse the whole project again). Anything else is a full refresh.
 #}
 
