@@ -270,6 +270,7 @@ def _run_here(chosen: list[str], home: str, run_id: str, settings: Any) -> dict[
 
 
 def _outcome_of(future: Any, client_id: str, run_id: str) -> EngagementOutcome:
+    future.wait()  # done already: its final state comes from the thread, not from Prefect's API (it lags)
     state = future.state
     if state.is_completed():
         return future.result()
