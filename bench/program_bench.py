@@ -39,6 +39,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from program_data import GENERATOR_VERSION, Factory, plan_program, write_program  # noqa: E402
 
+from forgeline.changes import RACY_S  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 SIZES = {"quick": (4, 400_000), "M": (20, 20_000_000), "L": (40, 200_000_000)}
 GOALS = {"M": (300.0, 4.0), "L": (1800.0, None)}  # seconds, GB
@@ -225,6 +227,9 @@ def main() -> None:
     results: list[Measured] = [run_baseline(source, args.workdir / "baseline", plan)]
     print(f"  baseline: {results[0].seconds:.1f} s, {results[0].peak_gb:.2f} GB", flush=True)
     fresh_home(source, home)
+    # Linking the files just now touched their change times: wait until the landing look can be trusted
+    # (forgeline/changes.py RACY_S), as it can for deliveries that arrived before a nightly run.
+    time.sleep(RACY_S + 1)
     full = run_forgeline("forgeline: full run", home)
     results.append(full)
     print(f"  full run: {full.seconds:.1f} s, {full.peak_gb:.2f} GB, exit {full.returncode}", flush=True)
