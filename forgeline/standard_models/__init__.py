@@ -12,7 +12,8 @@ not trained and registered again; the same data always gives the same fingerprin
 one training thread).
 
 A model is trained again only when its training data changed materially (:func:`_immaterial_change`):
-rows only added after the last run's data (every earlier row, label and feature exactly as it was), less
+rows only added after the last run's data (every earlier row, label and feature exactly as it was, but for
+the last day or label horizon, which new data completes: :func:`_settled_until`), less
 than ``RETRAIN_GROWTH`` more rows and positive cases, the same features and the same model set-up keep
 the last run and its version, with its holdout figures. A new day of a year's data does not retrain; a
 correction, a withdrawal, a new feature, a changed set-up, or a tenth more data does.
@@ -67,6 +68,8 @@ TOP_FEATURES = 10
 IMPORTANCE_ROWS = 20_000  # holdout rows re-scored for permutation importance (bounded)
 # Retrain when the training rows or the positive cases grew by this share or more since the last run.
 RETRAIN_GROWTH = 0.10
+# The last stretch of a run's training data that newer data may still complete (see _settled_until).
+SETTLING = pd.Timedelta(days=1)
 MODEL_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
     "max_iter": 300,
@@ -148,12 +151,20 @@ def _model_setup() -> str:
     )
 
 
+def _settled_until(data: TrainingSet) -> pd.Timestamp:
+    """Rows up to here are settled: newer data cannot change them. The last day (or label horizon, if
+    longer) before the end is not: the next delivery completes its partial hours and its look-ahead labels."""
+    return pd.Timestamp(data.time.max()) - max(data.embargo, SETTLING)
+
+
 def _training_tags(data: TrainingSet) -> dict[str, str]:
     """What the material-change rule compares with the next run's data (see the module docstring)."""
+    settled = _settled_until(data)
     return {
         "training_rows": str(len(data.label)),
         "training_positives": str(int(data.label.sum())),
-        "training_known_until": pd.Timestamp(data.time.max()).isoformat(),
+        "training_settled_until": settled.isoformat(),
+        "training_settled_fingerprint": data.fingerprint(up_to=settled),
         "training_columns": _digest(",".join(sorted(map(str, data.features.columns)))),
         "model_setup": _model_setup(),
     }
@@ -162,9 +173,15 @@ def _training_tags(data: TrainingSet) -> dict[str, str]:
 def _immaterial_change(run: Any, data: TrainingSet) -> str | None:
     """Why ``data`` need not retrain the model of ``run`` (a sentence for the log), or None: retrain."""
     tags = run.data.tags
-    now = _training_tags(data)
-    if any(name not in tags for name in now):
+    wanted = ("training_rows", "training_positives", "training_settled_until", "training_settled_fingerprint")
+    if any(name not in tags for name in (*wanted, "training_columns", "model_setup")):
         return None  # trained before these were recorded
+    now = {
+        "training_rows": str(len(data.label)),
+        "training_positives": str(int(data.label.sum())),
+        "training_columns": _digest(",".join(sorted(map(str, data.features.columns)))),
+        "model_setup": _model_setup(),
+    }
     if tags["training_columns"] != now["training_columns"] or tags["model_setup"] != now["model_setup"]:
         return None
     before_rows, rows = int(tags["training_rows"]), int(now["training_rows"])
@@ -175,9 +192,10 @@ def _immaterial_change(run: Any, data: TrainingSet) -> str | None:
         return None
     if positives - before_positives >= max(RETRAIN_GROWTH * before_positives, 1):
         return None
-    # Only appended: the rows known by the last run's data are exactly what it learned from.
-    if data.fingerprint(up_to=pd.Timestamp(tags["training_known_until"])) != tags.get(
-        "training_data_fingerprint"
+    # Only appended: the rows that were settled in the last run's data are exactly what it learned from.
+    if (
+        data.fingerprint(up_to=pd.Timestamp(tags["training_settled_until"]))
+        != tags["training_settled_fingerprint"]
     ):
         return None
     return (
