@@ -109,7 +109,13 @@ def _experiment_id(client: Any, settings: Settings, client_id: str) -> str:
     except MlflowException as exc:  # created meanwhile by another run of the program
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-        return client.get_experiment_by_name(experiment_name(client_id)).experiment_id
+        experiment = client.get_experiment_by_name(experiment_name(client_id))
+        if experiment is None:  # created and deleted meanwhile: deleted experiments keep their name
+            raise RuntimeError(
+                f"MLflow experiment {experiment_name(client_id)!r} exists but is deleted; restore it in the "
+                "MLflow UI (or `mlflow experiments restore`), then run again."
+            ) from exc
+        return experiment.experiment_id
 
 
 def _finished_run(client: Any, experiment_id: str, model_name: str, fingerprint: str) -> Any | None:
