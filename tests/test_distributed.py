@@ -243,12 +243,19 @@ def test_one_run_of_a_client_at_a_time_across_workers(stack: deploy.Stack) -> No
         else:
             [(worked, (_, worked_end))] = spans.items()
             [idle] = [run for run in runs if run.id != worked]
-            messages = [
-                log.message
-                for log in api.client.read_logs(
-                    log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[idle.id]))
-                )
-            ]
+            # A flow run's last log lines reach the server after its final state (they are sent in
+            # batches): wait for them a little.
+            deadline = time.monotonic() + 60
+            while True:
+                messages = [
+                    log.message
+                    for log in api.client.read_logs(
+                        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[idle.id]))
+                    )
+                ]
+                if any("Nothing changed" in m for m in messages) or time.monotonic() > deadline:
+                    break
+                time.sleep(2)
             assert any("Nothing changed" in m for m in messages), messages
             assert api.client.read_flow_run(idle.id).end_time >= worked_end
     finally:
