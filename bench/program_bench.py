@@ -54,6 +54,7 @@ class Measured:
     returncode: int
     stages: dict[str, float] = field(default_factory=dict)
     output_tail: str = ""
+    peak_breakdown: str = ""
 
 
 class TreePeak:
@@ -62,6 +63,7 @@ class TreePeak:
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
         self.peak = 0
+        self.at_peak: list[tuple[str, int]] = []  # (process, RSS) when the tree's total was highest
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -72,17 +74,32 @@ class TreePeak:
                 processes = [self.root, *self.root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 return
-            total = 0
+            sizes = []
             for process in processes:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    total += process.memory_info().rss
-            self.peak = max(self.peak, total)
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                    sizes.append((_process_name(process), process.memory_info().rss))
+            total = sum(rss for _, rss in sizes)
+            if total > self.peak:
+                self.peak, self.at_peak = total, sizes
             self._stop.wait(0.2)
 
     def stop(self) -> float:
         self._stop.set()
         self._thread.join()
         return self.peak / 1e9
+
+    def breakdown(self) -> str:
+        """Who held the memory at the peak, biggest first (e.g. which dbt builds ran beside training)."""
+        ranked = sorted(self.at_peak, key=lambda item: -item[1])
+        return ", ".join(f"{name} {rss / 1e9:.2f} GB" for name, rss in ranked if rss >= 50e6)
+
+
+def _process_name(process: psutil.Process) -> str:
+    """A short name for a process of the run: the program and, for dbt, the client it builds."""
+    words = process.cmdline()
+    program = next((Path(w).name for w in words[:3] if not Path(w).name.startswith("python")), "python")
+    client = next((w.split("/")[-2] for w in words if w.endswith("/target")), None)
+    return f"{program} ({client})" if client else program
 
 
 def measure(name: str, command: list[str], env: dict[str, str]) -> Measured:
@@ -99,6 +116,7 @@ def measure(name: str, command: list[str], env: dict[str, str]) -> Measured:
             print(f"    {line}", end="")
     returncode = process.wait()
     result = Measured(name, time.monotonic() - started, peak.stop(), returncode)
+    result.peak_breakdown = peak.breakdown()
     result.output_tail = "".join(lines[-15:])
     return result
 
@@ -250,6 +268,8 @@ def main() -> None:
         )
     for r in results[2:]:
         print(f"{r.name}: {r.seconds / full.seconds:.1%} of the full run")
+    for r in results:
+        print(f"{r.name}: at the peak, {r.peak_breakdown or 'no process over 50 MB'}")
     if full.stages:
         total = sum(full.stages.values())
         split = ", ".join(

@@ -116,6 +116,18 @@ def test_split_is_time_ordered_with_the_embargo(workspace: Settings) -> None:
     assert abs(split.test.mean() - 0.3) < 0.01
 
 
+def test_training_takes_the_latest_rows_before_the_holdout_up_to_its_cap(workspace: Settings) -> None:
+    config = make_client(workspace, "planted")
+    data = build_training_set(workspace, config, "defect_prediction")
+    whole = time_ordered_split(data)
+    capped = time_ordered_split(data, max_training_rows=500)
+    assert capped.train.sum() == 500 and whole.train.sum() > 500
+    assert (capped.test == whole.test).all()  # the holdout is never cut
+    assert not (capped.train & ~whole.train).any()
+    # The latest 500 of the training part: none of the rows left out is later than a row kept.
+    assert data.time[whole.train & ~capped.train].max() <= data.time[capped.train].min()
+
+
 def test_the_model_finds_the_planted_cause_and_becomes_champion(workspace: Settings) -> None:
     config = make_client(workspace, "planted")
     [result] = train_client_models(workspace, config, passed_gate(config.id))

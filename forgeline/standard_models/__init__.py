@@ -27,15 +27,16 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.locking import open_warehouse
 from forgeline.settings import Settings
 from forgeline.standard_models import defect_prediction, failure_prediction
 from forgeline.standard_models.base import (
     HOLDOUT_SHARE,
+    MAX_TRAINING_ROWS,
     ModelResult,
     NotEnoughData,
     TrainingSet,
@@ -149,12 +150,11 @@ def _digest(text: str) -> str:
 
 
 def _model_setup() -> str:
-    """The estimator and its parameters, as one short digest (a change of either retrains)."""
+    """The estimator, its parameters and the training-row cap, as one short digest (a change retrains)."""
     import json
 
-    return _digest(
-        json.dumps({"estimator": "HistGradientBoostingClassifier", **MODEL_PARAMS}, sort_keys=True)
-    )
+    setup = {"estimator": "HistGradientBoostingClassifier", "max_training_rows": MAX_TRAINING_ROWS}
+    return _digest(json.dumps({**setup, **MODEL_PARAMS}, sort_keys=True))
 
 
 def _settled_until(data: TrainingSet) -> pd.Timestamp:
@@ -399,6 +399,7 @@ def _train_one(
                 **{f"model__{k}": v for k, v in MODEL_PARAMS.items()},
                 "estimator": "HistGradientBoostingClassifier",
                 "holdout": f"time-ordered, last {HOLDOUT_SHARE:.0%} of the time range",
+                "training_rows": f"the latest {MAX_TRAINING_ROWS:,} before the holdout, at most",
                 "holdout_starts_after": split.cut.isoformat(),
                 "embargo": str(data.embargo),
                 "n_features": data.features.shape[1],
@@ -495,7 +496,13 @@ def prepare_client_store(settings: Settings, client_id: str) -> list[str]:
 def model_card(model_name: str) -> str:
     """What the model needs, how it is validated, the baseline it must beat (its module's docstring)."""
     module = CATALOG.get(model_name)
-    return inspect.cleandoc(module.__doc__ or "") if module else ""
+    if module is None:
+        return ""
+    return (
+        inspect.cleandoc(module.__doc__ or "")
+        + f"\n\nTraining uses at most the latest {MAX_TRAINING_ROWS:,} rows before the holdout; the holdout"
+        " is never cut."
+    )
 
 
 def build_training_set(settings: Settings, config: ClientConfig, model_name: str) -> TrainingSet:
@@ -505,7 +512,8 @@ def build_training_set(settings: Settings, config: ClientConfig, model_name: str
             f"{config.id}: mapping.yml asks for model {model_name!r}, which is not in the catalog "
             f"{sorted(CATALOG)}. Fix `models:` in mapping.yml."
         )
-    con = duckdb.connect(str(settings.warehouse_path(config.id)), read_only=True)
+    # The client's DuckDB share of memory and cores, as in its other stages (settings).
+    con = open_warehouse(settings, config.id, read_only=True)
     try:
         return CATALOG[model_name].build_training_set(con, config)
     finally:
