@@ -44,13 +44,12 @@ from forgeline.publish import RunInfo, publish_client  # noqa: E402
 from forgeline.scheduling import report_stage  # noqa: E402
 from forgeline.warehouse import table_row_counts  # noqa: E402
 
-# Great Expectations and MLflow each keep process-wide state (GX's contexts; MLflow's SQLite store and
-# registry): when clients run side by side in threads, their gates take turns, and so do their MLflow
-# steps (store, training, champion). The two share nothing, but they are one queue for memory: with a
-# gate's chunks and another client's training frames in this process at once, the M program peaked at
-# 6.2 GB on a 4 GB budget (4.1 GB with one queue). Separate them only with training in its own process.
+# Great Expectations keeps process-wide state (its contexts): when clients run side by side in threads,
+# their gates take turns. MLflow's store has its own turn-taking, around its calls only (standard_models),
+# so one client's gate, another's training and fits run side by side. (Once gate and training were one
+# queue: it was most of the M program's wall time; the 6.2 GB it peaked at with them apart came from
+# training frames since moved into DuckDB: bench/program_bench.py shows who holds memory at the peak.)
 _GATE_LOCK = threading.Lock()
-_MLFLOW_LOCK = _GATE_LOCK
 
 # Forgeline's own progress lines (files loading, each dbt model built, the model being logged, the
 # snapshot switch) go into the run logs: Prefect passes the logger on but not a level.
@@ -148,9 +147,8 @@ def train(home: str, config: ClientConfig, gate: Any) -> list[Any]:
     from forgeline.standard_models import train_client_models
 
     logger = get_run_logger()
-    with _MLFLOW_LOCK:
-        logger.info("Training of %s starts: %s.", config.id, ", ".join(config.models))
-        results = train_client_models(get_settings(home), config, gate)
+    logger.info("Training of %s starts: %s.", config.id, ", ".join(config.models))
+    results = train_client_models(get_settings(home), config, gate)
     for r in results:
         verdict = "beats" if r.beats_baseline else "does NOT beat"
         logger.info(
@@ -171,8 +169,7 @@ def prepare_models_store(home: str, config: ClientConfig) -> list[str]:
     """Before anything trains: the MLflow store whole and current, and a stopped run's leftovers closed."""
     from forgeline.standard_models import prepare_client_store
 
-    with _MLFLOW_LOCK:
-        return prepare_client_store(get_settings(home), config.id)
+    return prepare_client_store(get_settings(home), config.id)
 
 
 @task(task_run_name="publish {config.id}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -193,8 +190,7 @@ def promote(home: str, config: ClientConfig, models: list[Any]) -> list[str]:
 
     logger = get_run_logger()
     logger.info("Champion aliases of %s: checking…", config.id)
-    with _MLFLOW_LOCK:
-        moved = promote_champions(get_settings(home), models)
+    moved = promote_champions(get_settings(home), models)
     for name in moved:
         logger.info("%s: champion moved to the version just published.", name)
     return moved

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -81,6 +82,11 @@ MODEL_PARAMS: dict[str, Any] = {
     "early_stopping": False,
     "random_state": 0,
 }
+
+# MLflow keeps process-wide state (its SQLite store's engine, the registry) and SQLite takes one writer at a
+# time: when clients run side by side in threads, their MLflow calls take turns. Reading the training data
+# and fitting touch no MLflow state and run side by side (DuckDB and scikit-learn release the GIL).
+_STORE_LOCK = threading.RLock()
 
 
 class TrainingBlocked(RuntimeError):
@@ -346,38 +352,39 @@ def _train_one(
     module = CATALOG[model_name]
     registered = registered_model_name(config.id, model_name)
     fingerprint = data.fingerprint()
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
-    client = tracking_client(settings)
-    experiment_id = _experiment_id(client, settings, config.id)
+    with _STORE_LOCK:
+        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+        mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+        client = tracking_client(settings)
+        experiment_id = _experiment_id(client, settings, config.id)
 
-    earlier = _finished_run(client, experiment_id, model_name, fingerprint)
-    version = _registered_version(client, registered, earlier) if earlier is not None else None
-    if earlier is not None and version is not None:
-        log.info(
-            "%s %s: training data unchanged (fingerprint %s); keeping run %s, version %s.",
-            config.id,
-            model_name,
-            fingerprint[:12],
-            earlier.info.run_id,
-            version,
-        )
-        top = _load_top_features(client, earlier.info.run_id)
-        return _result_from_run(earlier, registered, version, top, reused=True)
-    latest = _latest_finished_run(client, experiment_id, model_name)
-    why = _immaterial_change(latest, data) if latest is not None else None
-    version = _registered_version(client, registered, latest) if why else None
-    if latest is not None and why and version is not None:
-        log.info(
-            "%s %s: not retrained: %s; keeping run %s, version %s.",
-            config.id,
-            model_name,
-            why,
-            latest.info.run_id,
-            version,
-        )
-        top = _load_top_features(client, latest.info.run_id)
-        return _result_from_run(latest, registered, version, top, reused=True)
+        earlier = _finished_run(client, experiment_id, model_name, fingerprint)
+        version = _registered_version(client, registered, earlier) if earlier is not None else None
+        if earlier is not None and version is not None:
+            log.info(
+                "%s %s: training data unchanged (fingerprint %s); keeping run %s, version %s.",
+                config.id,
+                model_name,
+                fingerprint[:12],
+                earlier.info.run_id,
+                version,
+            )
+            top = _load_top_features(client, earlier.info.run_id)
+            return _result_from_run(earlier, registered, version, top, reused=True)
+        latest = _latest_finished_run(client, experiment_id, model_name)
+        why = _immaterial_change(latest, data) if latest is not None else None
+        version = _registered_version(client, registered, latest) if why else None
+        if latest is not None and why and version is not None:
+            log.info(
+                "%s %s: not retrained: %s; keeping run %s, version %s.",
+                config.id,
+                model_name,
+                why,
+                latest.info.run_id,
+                version,
+            )
+            top = _load_top_features(client, latest.info.run_id)
+            return _result_from_run(latest, registered, version, top, reused=True)
 
     log.info(
         "%s %s: training on %s rows (fingerprint %s)…",
@@ -391,63 +398,64 @@ def _train_one(
     beats = metrics[f"holdout_{PRIMARY_METRIC}"] > baseline[f"baseline_{PRIMARY_METRIC}"]
     gate_summary = gate.summary()
 
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"{model_name} {utc_now():%Y-%m-%d %H:%M}"
-    ) as run:
-        mlflow.log_params(
-            {
-                **{f"model__{k}": v for k, v in MODEL_PARAMS.items()},
-                "estimator": "HistGradientBoostingClassifier",
-                "holdout": f"time-ordered, last {HOLDOUT_SHARE:.0%} of the time range",
-                "training_rows": f"the latest {MAX_TRAINING_ROWS:,} before the holdout, at most",
-                "holdout_starts_after": split.cut.isoformat(),
-                "embargo": str(data.embargo),
-                "n_features": data.features.shape[1],
-                "training_data_fingerprint": fingerprint,
-            }
-        )
-        mlflow.log_metrics(
-            {
-                **metrics,
-                **baseline,
-                "n_train": int(split.train.sum()),
-                "n_test": int(split.test.sum()),
-                "positives_train": int(label[split.train].sum()),
-                "positives_test": int(label[split.test].sum()),
-            }
-        )
-        mlflow.set_tags(
-            {
-                "client_id": config.id,
-                "model_name": model_name,
-                "task": module.TASK,
-                "baseline_name": data.baseline_name,
-                "beats_baseline": str(beats).lower(),
-                "training_data_fingerprint": fingerprint,
-                "gate_passed": str(bool(gate_summary.get("passed"))).lower(),
-                "gate_checked_at": str(gate_summary.get("checked_at", "")),
-                "gate_expectations": str(gate_summary.get("expectations", "")),
-                **_training_tags(data),
-            }
-        )
-        mlflow.log_dict(top_features, "feature_importance.json")
-        mlflow.log_dict({**data.description, "gate": gate_summary}, "training_set.json")
-        log.info("%s %s: logging the model to MLflow (run %s)…", config.id, model_name, run.info.run_id)
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            # Explicit requirements: inferring them costs seconds per model and needs no network here.
-            pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}"],
-            # MLflow stores sklearn models with skops; these are the types a fitted
-            # HistGradientBoostingClassifier holds. We wrote the model ourselves, so we trust them.
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        )
-        # Registration comes after the run finished: a run stopped half way never becomes a version.
-        mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
+    with _STORE_LOCK:
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"{model_name} {utc_now():%Y-%m-%d %H:%M}"
+        ) as run:
+            mlflow.log_params(
+                {
+                    **{f"model__{k}": v for k, v in MODEL_PARAMS.items()},
+                    "estimator": "HistGradientBoostingClassifier",
+                    "holdout": f"time-ordered, last {HOLDOUT_SHARE:.0%} of the time range",
+                    "training_rows": f"the latest {MAX_TRAINING_ROWS:,} before the holdout, at most",
+                    "holdout_starts_after": split.cut.isoformat(),
+                    "embargo": str(data.embargo),
+                    "n_features": data.features.shape[1],
+                    "training_data_fingerprint": fingerprint,
+                }
+            )
+            mlflow.log_metrics(
+                {
+                    **metrics,
+                    **baseline,
+                    "n_train": int(split.train.sum()),
+                    "n_test": int(split.test.sum()),
+                    "positives_train": int(label[split.train].sum()),
+                    "positives_test": int(label[split.test].sum()),
+                }
+            )
+            mlflow.set_tags(
+                {
+                    "client_id": config.id,
+                    "model_name": model_name,
+                    "task": module.TASK,
+                    "baseline_name": data.baseline_name,
+                    "beats_baseline": str(beats).lower(),
+                    "training_data_fingerprint": fingerprint,
+                    "gate_passed": str(bool(gate_summary.get("passed"))).lower(),
+                    "gate_checked_at": str(gate_summary.get("checked_at", "")),
+                    "gate_expectations": str(gate_summary.get("expectations", "")),
+                    **_training_tags(data),
+                }
+            )
+            mlflow.log_dict(top_features, "feature_importance.json")
+            mlflow.log_dict({**data.description, "gate": gate_summary}, "training_set.json")
+            log.info("%s %s: logging the model to MLflow (run %s)…", config.id, model_name, run.info.run_id)
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                # Explicit requirements: inferring them costs seconds per model and needs no network here.
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}"],
+                # MLflow stores sklearn models with skops; these are the types a fitted
+                # HistGradientBoostingClassifier holds. We wrote the model ourselves, so we trust them.
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            )
+            # Registration comes after the run finished: a run stopped half way never becomes a version.
+            mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
 
-    finished = client.get_run(run.info.run_id)
-    version = _registered_version(client, registered, finished)
-    assert version is not None  # the run just recorded its model
+        finished = client.get_run(run.info.run_id)
+        version = _registered_version(client, registered, finished)
+        assert version is not None  # the run just recorded its model
     if not beats:
         log.warning(
             "%s %s: version %s does not beat its baseline (%s); it is registered but not made champion.",
@@ -468,6 +476,11 @@ def promote_champions(settings: Settings, results: Sequence[ModelResult]) -> lis
     """
     if not any(r.is_champion for r in results):
         return []
+    with _STORE_LOCK:
+        return _move_champion_aliases(settings, results)
+
+
+def _move_champion_aliases(settings: Settings, results: Sequence[ModelResult]) -> list[str]:
     client = tracking_client(settings)
     moved = []
     for result in results:
@@ -489,8 +502,9 @@ def promote_champions(settings: Settings, results: Sequence[ModelResult]) -> lis
 
 def prepare_client_store(settings: Settings, client_id: str) -> list[str]:
     """At a client's run start: the store in order, and what a killed earlier run left open closed."""
-    ensure_mlflow_store(settings)
-    return recover_interrupted(settings, client_id)
+    with _STORE_LOCK:
+        ensure_mlflow_store(settings)
+        return recover_interrupted(settings, client_id)
 
 
 def model_card(model_name: str) -> str:
@@ -524,7 +538,8 @@ def train_client_models(settings: Settings, config: ClientConfig, gate: Any) -> 
     """Train each of the client's standard models; only after a passed quality gate."""
     if gate is None or not gate.passed:
         raise TrainingBlocked(f"{config.id}: the quality gate did not pass; training is blocked.")
-    ensure_mlflow_store(settings)
+    with _STORE_LOCK:
+        ensure_mlflow_store(settings)
     results = []
     for model_name in config.models:
         try:

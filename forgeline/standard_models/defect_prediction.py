@@ -65,7 +65,7 @@ select
     row_number() over (partition by restarted.machine_id, restarted.run_no
                        order by restarted.started_at, restarted.cycle_id) - 1 as cycles_since_restart,
     hour(timezone($timezone, restarted.started_at)) as hour_of_day_local,
-    restarted.product_id as _product,
+    {{product}} as _product,
     restarted.started_at as _started_at,
     restarted.is_defect::integer as _label,
     -- Past only: the frame ends one cycle before, so a cycle's own result never feeds its baseline.
@@ -80,10 +80,13 @@ order by restarted.started_at, restarted.machine_id, restarted.cycle_id
 CONTEXT_COLUMNS = ["seconds_since_previous_cycle", "cycles_since_restart", "hour_of_day_local"]
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _parameter_column(name: str) -> str:
-    literal = "'" + name.replace("'", "''") + "'"
     identifier = '"' + name.replace('"', '""') + '"'
-    return f"min(parameter_value) filter (where parameter_name = {literal}) + 0.0 as {identifier}"
+    return f"min(parameter_value) filter (where parameter_name = {_literal(name)}) + 0.0 as {identifier}"
 
 
 def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> TrainingSet:
@@ -96,14 +99,25 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         ).fetchall()
     ]
     columns = ", ".join(map(_parameter_column, names)) or "null as _no_parameters"
-    frame = con.execute(TRAINING_SQL.replace("{columns}", columns), {"timezone": config.timezone}).df()
+    # The product as an ENUM of its sorted values arrives as a pandas category, as astype("category")
+    # would make it, without a Python string per cycle.
+    products = [
+        row[0]
+        for row in con.execute(
+            "select distinct product_id from core.fct_cycles where product_id is not null order by 1"
+        ).fetchall()
+    ]
+    product = f"restarted.product_id::ENUM({', '.join(map(_literal, products))})" if products else "null"
+    sql = TRAINING_SQL.replace("{columns}", columns).replace("{product}", product)
+    frame = con.execute(sql, {"timezone": config.timezone}).df()
     if frame.empty:
         raise NotEnoughData("no cycles with a unit inspection result (fct_cycles ⋈ fct_quality_results)")
     parameter_columns = sorted(c for c in frame.columns if not c.startswith("_") and c not in CONTEXT_COLUMNS)
     features = frame[[*parameter_columns, *CONTEXT_COLUMNS]].assign(
         cycles_since_restart=frame["cycles_since_restart"].astype("int64"),
         hour_of_day_local=frame["hour_of_day_local"].astype("int32"),
-        product=frame["_product"].astype("category"),
+        # An ENUM arrives as an ordered category; products have no order.
+        product=frame["_product"].astype("category").cat.as_unordered(),
     )
     return TrainingSet(
         features=features,
