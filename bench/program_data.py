@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
-GENERATOR_VERSION = 2  # bumped whenever the bytes written change: cached programs are regenerated
+GENERATOR_VERSION = 3  # bumped whenever the bytes written change: cached programs are regenerated
 KINDS = ("plc", "cycles", "shifts", "energy")
 START = datetime(2025, 10, 1)  # a year ending before today: delivered data never runs ahead of delivery
 MINUTES_PER_YEAR = 365 * 24 * 60
@@ -74,23 +75,45 @@ def write_program(home: Path, factories: list[Factory], seed: int = 20261124) ->
     return total
 
 
-def _monthly(frame: pd.DataFrame, time_column: str, landing: Path, stem: str, encoding: str = "utf-8") -> int:
+def _monthly(
+    frame: pd.DataFrame, time_column: str, time_format: str, landing: Path, stem: str, encoding: str = "utf-8"
+) -> int:
     """One CSV per calendar month, as exports arrive; the last day is held back in ``landing/../../next/``
-    (the delivery an incremental run gets next). Returns the rows written, the held-back day included."""
+    (the delivery an incremental run gets next). Returns the rows written, the held-back day included.
+
+    ``frame[time_column]`` holds timestamps, written as ``time_format``. UTF-8 files are written by DuckDB
+    (pandas' ``to_csv`` and ``strftime`` made generating the L program take half an hour); other encodings,
+    which DuckDB cannot write, by pandas."""
     times = frame[time_column]
-    # The last 24 hours (ISO text compares as time): a day of minutes, or the last date of a diary.
-    last = pd.Timestamp(times.max())
-    cutoff = (last - pd.Timedelta(days=1)).strftime(
-        "%Y-%m-%d" if len(times.iloc[0]) == 10 else "%Y-%m-%d %H:%M"
-    )
-    later = times > cutoff
+    cutoff = times.max() - pd.Timedelta(days=1)
+    later = (times > cutoff).to_numpy()
     held_back = landing.parent.parent / "next" / landing.name
     held_back.mkdir(parents=True, exist_ok=True)
-    frame[later].to_csv(
-        held_back / f"{stem}_{last:%Y-%m-%d}.csv", index=False, encoding=encoding, lineterminator="\n"
-    )
-    for key, part in frame[~later].groupby(times[~later].str.slice(0, 7), sort=True):
-        part.to_csv(landing / f"{stem}_{key}.csv", index=False, encoding=encoding, lineterminator="\n")
+    if encoding != "utf-8":
+        text = frame.assign(**{time_column: times.dt.strftime(time_format)})
+        last_day = held_back / f"{stem}_{times.max():%Y-%m-%d}.csv"
+        text[later].to_csv(last_day, index=False, encoding=encoding, lineterminator="\n")
+        months = times.dt.strftime("%Y-%m")
+        for month, part in text[~later].groupby(months[~later], sort=True):
+            part.to_csv(landing / f"{stem}_{month}.csv", index=False, encoding=encoding, lineterminator="\n")
+        return len(frame)
+    con = duckdb.connect()
+    con.register("frame", frame)
+    column = '"' + time_column.replace('"', '""') + '"'
+    select = f"select * replace (strftime({column}, '{time_format}') as {column}) from frame"
+
+    def copy(where: str, path: Path) -> None:
+        con.execute(f"copy ({select} where {where}) to '{path}' (header, delimiter ',')")
+
+    copy(f"{column} > '{cutoff}'", held_back / f"{stem}_{times.max():%Y-%m-%d}.csv")
+    for (month,) in con.execute(
+        f"select distinct strftime({column}, '%Y-%m') from frame where {column} <= '{cutoff}' order by 1"
+    ).fetchall():
+        copy(
+            f"{column} <= '{cutoff}' and strftime({column}, '%Y-%m') = '{month}'",
+            landing / f"{stem}_{month}.csv",
+        )
+    con.close()
     return len(frame)
 
 
@@ -128,7 +151,7 @@ def _plc(factory: Factory, rng: np.random.Generator, landing: Path) -> tuple[str
         frames.append(
             pd.DataFrame(
                 {
-                    "timestamp": stamps.strftime("%Y-%m-%d %H:%M:%S"),
+                    "timestamp": stamps,
                     "press_id": machine,
                     "status": status,
                     "strokes": np.where(status == "RUN", rng.poisson(22, minutes), 0),
@@ -144,7 +167,7 @@ def _plc(factory: Factory, rng: np.random.Generator, landing: Path) -> tuple[str
             )
         )
     sensors = pd.concat(frames).sort_values(["timestamp", "press_id"], kind="stable")
-    written = _monthly(sensors, "timestamp", landing, "press_sensors")
+    written = _monthly(sensors, "timestamp", "%Y-%m-%d %H:%M:%S", landing, "press_sensors")
     log = pd.DataFrame(
         orders, columns=["press_id", "wo_type", "failure_mode", "reported_at", "repair_start", "repair_end"]
     )
@@ -224,7 +247,7 @@ def _cycles(factory: Factory, rng: np.random.Generator, landing: Path) -> tuple[
             pd.DataFrame(
                 {
                     "shot_id": [f"M{m + 1:02d}-{i:08d}" for i in range(per_machine)],
-                    "TimeStamp": started.strftime("%Y-%m-%d %H:%M:%S"),
+                    "TimeStamp": started,
                     "EQUIP_CD": f"M{m + 1:02d}",
                     "PART_NAME": "HOUSING-A",
                     "Cycle_Time": np.round(gaps - rng.uniform(0, 5, per_machine), 2),
@@ -240,7 +263,7 @@ def _cycles(factory: Factory, rng: np.random.Generator, landing: Path) -> tuple[
             )
         )
     shots = pd.concat(frames).sort_values(["TimeStamp", "EQUIP_CD"], kind="stable")
-    written = _monthly(shots, "TimeStamp", landing, "shots")
+    written = _monthly(shots, "TimeStamp", "%Y-%m-%d %H:%M:%S", landing, "shots")
     equipment = "\n".join(
         f"    - {{machine_id: M{m + 1:02d}, line_id: MOLD-1, site_id: S1, machine_class: injection_molding}}"
         for m in range(machines)
@@ -287,7 +310,7 @@ sources:
 
 
 def _shifts(factory: Factory, rng: np.random.Generator, landing: Path) -> tuple[str, int]:
-    days = pd.date_range(START, periods=365, freq="D").strftime("%Y-%m-%d")
+    days = pd.date_range(START, periods=365, freq="D")
     index = pd.MultiIndex.from_product([days, [f"L{i + 1}" for i in range(SHIFT_LINES)], ["주간", "야간"]])
     frame = index.to_frame(index=False, name=["일자", "라인", "근무조"])
     n = len(frame)
@@ -300,7 +323,7 @@ def _shifts(factory: Factory, rng: np.random.Generator, landing: Path) -> tuple[
     frame["불량수량"] = defects
     frame["불량유형"] = rng.choice(["스크래치", "치수불량", "버"], n)
     frame["비가동시간(분)"] = rng.poisson(25, n)
-    written = _monthly(frame, "일자", landing, "생산일보", encoding="cp949")
+    written = _monthly(frame, "일자", "%Y-%m-%d", landing, "생산일보", encoding="cp949")
     lines = "\n".join(
         f"    - {{machine_id: L{i + 1}, line_id: L{i + 1}, site_id: S1, machine_class: assembly}}"
         for i in range(SHIFT_LINES)
@@ -369,7 +392,7 @@ def _energy(factory: Factory, rng: np.random.Generator, landing: Path) -> tuple[
         frames.append(
             pd.DataFrame(
                 {
-                    "interval_end": stamps.strftime("%Y-%m-%d %H:%M"),
+                    "interval_end": stamps,
                     "meter": f"EM-{m + 1:02d}",
                     "kwh": np.round(load.clip(0) / 12, 3),
                     "kvarh": np.round(load.clip(0) / 40, 3),
@@ -377,7 +400,7 @@ def _energy(factory: Factory, rng: np.random.Generator, landing: Path) -> tuple[
             )
         )
     readings = pd.concat(frames).sort_values(["interval_end", "meter"], kind="stable")
-    written = _monthly(readings, "interval_end", landing, "energy")
+    written = _monthly(readings, "interval_end", "%Y-%m-%d %H:%M", landing, "energy")
     meter_list = "\n".join(f"    - {{meter_id: EM-{m + 1:02d}, site_id: S1}}" for m in range(meters))
     mapping = (
         _header(factory, "steel", None)
