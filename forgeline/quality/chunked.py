@@ -44,17 +44,10 @@ DUCKDB_VECTOR_SIZE = 2048
 _ROWID = "__forgeline_rowid"
 
 
-_INTEGER_TYPES = {
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-}
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+_INTEGER_TYPES |= {f"U{name}" for name in _INTEGER_TYPES}
+# DuckDB types pandas gives another dtype once a NULL is among them (int64 -> Int64, bool -> boolean).
+_RETYPED_BY_NULLS = _INTEGER_TYPES | {"BOOLEAN"}
 
 
 class UnmergeableExpectation(ValueError):
@@ -242,18 +235,18 @@ class TableValidation:
     ) -> None:
         self.con = con
         self.relation = f"{_quote(schema)}.{_quote(table)}"
-        self.schema, self.table = schema, table
+        self.table = table
         self.suite = suite
         self.batch_definition = batch_definition
         self.chunk_rows = max(1, chunk_rows)
-        self.columns = [
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+        self.types: dict[str, str] = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
                 "AND table_name = ? ORDER BY ordinal_position",
                 [schema, table],
             ).fetchall()
-        ]
+        )
+        self.columns = list(self.types)
         self.row_count: int = con.execute(f"SELECT count(*) FROM {self.relation}").fetchone()[0]
         self.meta: dict[str, Any] | None = None  # GX's batch metadata of the first chunk
         self.batch_id: str | None = None
@@ -374,8 +367,16 @@ class TableValidation:
 
     def _key(self, rowwise: list[Any], columns: list[str]) -> str:
         """What a previous gate's tallies must have been computed under to be reused."""
-        suite = [e.configuration.to_json_dict() for e in rowwise]
-        key = {"suite": suite, "columns": columns, "with_nulls": sorted(self._columns_with_nulls(columns))}
+        suite = []
+        for expectation in rowwise:  # without what GX assigns per run: its id, the batch validated
+            config = expectation.configuration.to_json_dict()
+            config.pop("id", None)
+            config["kwargs"].pop("batch_id", None)
+            suite.append(config)
+        # A first NULL changes an integer or boolean column's dtype in the chunks (_as_whole_table), and
+        # with it how GX reports its values; in other columns it changes nothing.
+        retyped = sorted(c for c in self._columns_with_nulls(columns) if self.types[c] in _RETYPED_BY_NULLS)
+        key = {"suite": suite, "columns": columns, "retyped_by_nulls": retyped}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
     def _resume(self, key: str, columns: list[str]) -> tuple[int, list[dict[str, Any]]] | None:
@@ -389,13 +390,8 @@ class TableValidation:
 
     def _unique_without_duplicates(self, column: str) -> _Tally | None:
         """The whole column's tally when DuckDB finds no duplicate among its values (ids, codes)."""
-        kind = self.con.execute(
-            "SELECT data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-            "AND column_name = ?",
-            [self.schema, self.table, column],
-        ).fetchone()
         # Text and integers compare alike in DuckDB and pandas (floats: -0.0, NaN; leave them to GX).
-        if kind is None or not (kind[0] == "VARCHAR" or kind[0] in _INTEGER_TYPES):
+        if self.types.get(column) not in {"VARCHAR", *_INTEGER_TYPES}:
             return None
         values, distinct = self.con.execute(
             f"SELECT count({_quote(column)}), count(DISTINCT {_quote(column)}) FROM {self.relation}"
