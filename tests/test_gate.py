@@ -218,6 +218,8 @@ def test_the_gate_in_small_chunks_gives_exactly_the_whole_table_results(
     plant_bad_rows(settings, empty_parameters=False)
 
     whole = run_gate(settings, config, chunk_rows=10**9)
+    # Without the first gate's tallies: every row goes through GX again, this time in chunks.
+    (settings.quality_dir(CLIENT) / "gate_state.json").unlink()
     chunked = run_gate(settings, config, chunk_rows=1_000)
 
     assert chunked.to_frame().equals(whole.to_frame())
@@ -229,6 +231,42 @@ def test_the_gate_in_small_chunks_gives_exactly_the_whole_table_results(
     }
     first, second = _stored_runs(settings).values()  # what Data Docs show
     assert first == second
+
+
+def test_after_new_rows_the_gate_validates_only_them_and_gives_the_whole_table_verdicts(
+    built_warehouse: Path, small_program: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """dbt's incremental build appends a new batch's rows: the gate resumes from its last tallies."""
+    settings, config = gate_workspace(tmp_path / "home", built_warehouse, small_program)
+    assert run_gate(settings, config).passed
+    con = duckdb.connect(str(settings.warehouse_path(CLIENT)))
+    try:
+        # A new batch: 30 cycles again under new ids, one of them twice and two without a start.
+        con.execute(
+            "INSERT INTO core.fct_cycles SELECT * EXCLUDE (n) REPLACE (cycle_id || '-new' AS cycle_id, "
+            "CASE WHEN rowid % 10 = 3 THEN NULL ELSE started_at END AS started_at) "
+            "FROM core.fct_cycles, range(2) AS copies(n) WHERE rowid < 30 AND (n = 0 OR rowid = 0) "
+            "ORDER BY rowid, n"
+        )
+    finally:
+        con.close()
+
+    with caplog.at_level("INFO", logger="forgeline.quality"):
+        resumed = run_gate(settings, config)
+    cycles = duckdb.connect(str(settings.warehouse_path(CLIENT)), read_only=True)
+    try:
+        earlier = cycles.execute("SELECT count(*) - 31 FROM core.fct_cycles").fetchone()[0]
+    finally:
+        cycles.close()
+    assert f"fct_cycles: 31 new row(s) validated; the {earlier:,} before" in caplog.text
+    # The same verdicts, observed values and examples as a gate that validates every row.
+    (settings.quality_dir(CLIENT) / "gate_state.json").unlink()
+    whole = run_gate(settings, config)
+    assert resumed.to_frame().equals(whole.to_frame())
+    assert {(r.table_name, r.column_name) for r in resumed.failed()} == {
+        ("fct_cycles", "cycle_id"),
+        ("fct_cycles", "started_at"),
+    }
 
 
 def test_the_gate_blocks_training_when_a_rule_quarantines_more_than_its_threshold(

@@ -8,6 +8,10 @@ memory depends on the chunk size, not on the table. GX's SQL path is not used: o
 expectation as failed (see docs/architecture.md). Each client has its own GX project under
 ``quality/<client>/`` with its own Data Docs site; ``gate.json`` there holds the last verdict.
 
+After dbt appended new load batches, the gate validates only the new rows of each fact, resuming from the
+last gate's tallies in ``gate_state.json`` when a digest proves the earlier rows unchanged (chunked.py);
+anything else validates whole tables.
+
 Re-running the gate is safe and stays quick: suites and validation definitions are replaced from code,
 results of the last ``KEEP_GATE_RUNS`` gate runs are kept (older ones and suites of tables no longer
 checked are removed), and the Data Docs site is rebuilt from exactly what is kept.
@@ -225,6 +229,21 @@ def _describe(table: str, result: Any) -> ExpectationOutcome:
     )
 
 
+def _read_states(path: Path) -> dict[str, Any]:
+    """The last gate's per-table tallies; nothing (a whole validation) when missing or unreadable."""
+    try:
+        states = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return states if isinstance(states, dict) else {}
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # readers never see half a file
+
+
 def _store(
     context: Any, definition: Any, results: list[Any], meta: dict[str, Any], batch_id: str | None, run_id: Any
 ) -> None:
@@ -297,6 +316,8 @@ def run_gate(settings: Settings, config: ClientConfig, chunk_rows: int = CHUNK_R
         # One run id for every table of this gate run, so Data Docs group them and pruning keeps whole runs.
         run_id = RunIdentifier(run_name=f"{RUN_NAME_PREFIX}{now:%Y%m%dT%H%M%S.%fZ}", run_time=now)
         quarantine = _read_quarantine(con)
+        states_file = project / "gate_state.json"
+        known, states = _read_states(states_file), {}
         for table in [*SUITE_BUILDERS, QUARANTINE_SUITE]:
             required = table in needed
             try:
@@ -325,8 +346,19 @@ def run_gate(settings: Settings, config: ClientConfig, chunk_rows: int = CHUNK_R
                     gx.ValidationDefinition(name=f"{config.id}__{table}", data=batch, suite=suite)
                 )
                 validation.suite = suite
+                validation.known = known.get(table)
                 results, meta, batch_id = validation.run()
                 _store(context, definition, results, meta, batch_id, run_id)
+                if validation.state is not None:
+                    states[table] = validation.state
+                if validation.rows_validated < validation.row_count:
+                    log.info(
+                        "%s: %s: %s new row(s) validated; the %s before were validated by an earlier gate.",
+                        config.id,
+                        table,
+                        f"{validation.rows_validated:,}",
+                        f"{validation.row_count - validation.rows_validated:,}",
+                    )
             gate.tables_checked.append(table)
             for result in results:
                 outcome = _describe(table, result)
@@ -360,13 +392,11 @@ def run_gate(settings: Settings, config: ClientConfig, chunk_rows: int = CHUNK_R
     context.build_data_docs()
     index = settings.data_docs_site(config.id) / "index.html"
     gate.data_docs_index = str(index) if index.exists() else None
-    verdict_file = project / "gate.json"
-    tmp = verdict_file.with_name(".gate.json.partial")
-    tmp.write_text(
+    _write_atomically(
+        project / "gate.json",
         json.dumps({**gate.summary(), "data_docs_index": gate.data_docs_index}, indent=2, ensure_ascii=False),
-        encoding="utf-8",
     )
-    tmp.replace(verdict_file)  # readers never see half a verdict
+    _write_atomically(states_file, json.dumps(states, ensure_ascii=False))
     verdict = "passed" if gate.passed else f"FAILED ({len(gate.failed())} expectation(s))"
     log.info(
         "%s: quality gate %s on %d table(s); Data Docs: %s",

@@ -12,6 +12,13 @@ results are merged into exactly the result GX gives on the whole table:
   row positions;
 - the row count: the table's ``count(*)``.
 
+Incremental: a table whose earlier rows are exactly those a previous gate validated (same suite, columns
+and NULL-bearing columns; a digest of those rows' values and positions, computed in DuckDB, unchanged)
+starts from that gate's row-by-row tallies (``TableValidation.known``) and validates only the rows after
+them: dbt's incremental builds append new load batches at the end of the facts. Anything else validates
+the whole table. A unique column with no duplicate is known from DuckDB's ``count(distinct)`` without
+streaming it; one with duplicates goes through the hash partitions for GX's list of them.
+
 Each merged expectation is then judged by the expectation's own GX code (``_validate``, which GX itself runs
 on the metrics it computed), so ``mostly``, percentages and observed values are GX's, not ours. A kind of
 expectation without a merge here is refused (``UnmergeableExpectation``) rather than judged wrongly.
@@ -19,12 +26,15 @@ expectation without a merge here is refused (``UnmergeableExpectation``) rather 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 # GX's SUMMARY result keeps this many unexpected values and row positions.
@@ -32,6 +42,12 @@ PARTIAL_COUNT = 20
 # DuckDB hands results to pandas in vectors of this many rows.
 DUCKDB_VECTOR_SIZE = 2048
 _ROWID = "__forgeline_rowid"
+
+
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+_INTEGER_TYPES |= {f"U{name}" for name in _INTEGER_TYPES}
+# DuckDB types pandas gives another dtype once a NULL is among them (int64 -> Int64, bool -> boolean).
+_RETYPED_BY_NULLS = _INTEGER_TYPES | {"BOOLEAN"}
 
 
 class UnmergeableExpectation(ValueError):
@@ -65,6 +81,72 @@ class _Tally:
             self.has_index = False
             index = [self.element_count] * len(values)  # order of arrival stands in for position
         self.unexpected.extend(zip(index, values, strict=True))
+
+    def to_state(self) -> dict[str, Any] | None:
+        """The tally as JSON for the next gate, or None when it cannot come back exactly (a raised result,
+        values JSON would change: timestamps, decimals)."""
+        if self.raised is not None:
+            return None
+        unexpected = []
+        for position, value in sorted(self.unexpected, key=lambda item: item[0])[:PARTIAL_COUNT]:
+            encoded = _encode(value)
+            if type(position) is not int or encoded is _UNKEPT:
+                return None
+            unexpected.append([position, encoded])
+        return {
+            "element_count": self.element_count,
+            "unexpected_count": self.unexpected_count,
+            "missing_count": self.missing_count,
+            "unexpected": unexpected,
+            "has_index": self.has_index,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> _Tally:
+        tally = cls(
+            element_count=state["element_count"],
+            unexpected_count=state["unexpected_count"],
+            missing_count=state["missing_count"],
+            has_index=state["has_index"],
+        )
+        tally.unexpected = [(position, _decode(value)) for position, value in state["unexpected"]]
+        return tally
+
+
+_UNKEPT = object()  # a value JSON cannot give back exactly
+
+
+def _encode(value: Any) -> Any:
+    """An unexpected value as JSON that gives back the same Python value and type (GX's reports show
+    ``np.True_`` and ``True`` differently), or ``_UNKEPT``."""
+    if value is None or type(value) in (str, int, float, bool):
+        return {"v": value}
+    if value is pd.NA:
+        return {"na": True}
+    if isinstance(value, np.bool_ | np.integer | np.floating):
+        return {"np": value.dtype.str, "v": value.item()}
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        return {"np": value.dtype.str, "text": str(value)}
+    if type(value) is pd.Timestamp and value.tz is None:  # the chunks' instants are tz-naive UTC
+        return {"ts": value.isoformat()}
+    if type(value) is tuple:
+        items = [_encode(item) for item in value]
+        return _UNKEPT if any(item is _UNKEPT for item in items) else {"tuple": items}
+    return _UNKEPT
+
+
+def _decode(encoded: dict[str, Any]) -> Any:
+    if "na" in encoded:
+        return pd.NA
+    if "tuple" in encoded:
+        return tuple(_decode(item) for item in encoded["tuple"])
+    if "ts" in encoded:
+        return pd.Timestamp(encoded["ts"])
+    if "text" in encoded:
+        return np.array(encoded["text"], dtype=encoded["np"])[()]
+    if "np" in encoded:
+        return np.dtype(encoded["np"]).type(encoded["v"])
+    return encoded["v"]
 
 
 def _raised(evr: Any) -> bool:
@@ -157,17 +239,20 @@ class TableValidation:
         self.suite = suite
         self.batch_definition = batch_definition
         self.chunk_rows = max(1, chunk_rows)
-        self.columns = [
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+        self.types: dict[str, str] = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
                 "AND table_name = ? ORDER BY ordinal_position",
                 [schema, table],
             ).fetchall()
-        ]
+        )
+        self.columns = list(self.types)
         self.row_count: int = con.execute(f"SELECT count(*) FROM {self.relation}").fetchone()[0]
         self.meta: dict[str, Any] | None = None  # GX's batch metadata of the first chunk
         self.batch_id: str | None = None
+        self.known: dict[str, Any] | None = None  # a previous gate's state of this table (incremental)
+        self.state: dict[str, Any] | None = None  # this gate's, for the next one (after run)
+        self.rows_validated = 0  # rows streamed through GX row by row (the rest came from ``known``)
 
     # -- what the suite needs ----------------------------------------------------------------------
     def _columns_of(self, expectations: list[Any]) -> list[str]:
@@ -217,14 +302,16 @@ class TableValidation:
         by_id = {evr.expectation_config.id: evr for evr in result.results}
         return [by_id[expectation.id] for expectation in suite.expectations]
 
-    def _stream(self, columns: list[str]) -> Iterator[pd.DataFrame]:
-        """The columns in table order, ``chunk_rows`` rows at a time (at least one frame, maybe empty)."""
+    def _stream(self, columns: list[str], start: int = 0) -> Iterator[pd.DataFrame]:
+        """The columns in table order from row ``start`` on, ``chunk_rows`` rows at a time (at least one
+        frame, maybe empty)."""
         with_nulls = self._columns_with_nulls(columns)
         select = f"SELECT {', '.join(_quote(c) for c in columns)} FROM {self.relation}"
-        cursor = self.con.execute(select)
+        # Row ids are positions here: the incremental path is taken only on tables whose ids are dense.
+        cursor = self.con.execute(select + (f" WHERE rowid >= {int(start)}" if start else ""))
         # Whole vectors of at most chunk_rows rows; below one vector (tests) a fetch is split further.
         vectors = max(1, self.chunk_rows // DUCKDB_VECTOR_SIZE)
-        position, yielded = 0, False
+        position, yielded = start, False
         while True:
             fetched = cursor.fetch_df_chunk(vectors)
             if fetched.empty and yielded:
@@ -240,8 +327,8 @@ class TableValidation:
                 yielded = True
                 yield _as_whole_table(chunk, with_nulls)
             del fetched
-            if position == 0:
-                return  # an empty table: one empty frame was enough
+            if position == start:
+                return  # no rows (from start on): one empty frame was enough
 
     def _partitions(self, column: str) -> Iterator[pd.DataFrame]:
         """The column split by hash of its value, each partition in row-id order and indexed by row id."""
@@ -262,6 +349,56 @@ class TableValidation:
             self.con.execute(f"SELECT count(*) FROM {self.relation} WHERE rowid < ?", [rowid]).fetchone()[0]
             for rowid in rowids
         ]
+
+    def _digest(self, columns: list[str], start: int, stop: int) -> int:
+        """A digest of rows ``start`` … ``stop - 1``: their values in ``columns`` and their positions.
+        A sum, so the digest of a table grown at its end is the old rows' plus the new rows'."""
+        values = ", ".join(["rowid", *(_quote(c) for c in columns)])
+        total = self.con.execute(
+            f"SELECT sum(hash({values})::HUGEINT) FROM {self.relation} "
+            f"WHERE rowid >= {int(start)} AND rowid < {int(stop)}"
+        ).fetchone()[0]
+        return int(total or 0)
+
+    def _dense_row_ids(self) -> bool:
+        """Row ids 0 … n-1 (no deletes): a row's id is its position, as the incremental path assumes."""
+        top = self.con.execute(f"SELECT max(rowid) FROM {self.relation}").fetchone()[0]
+        return top is None or top == self.row_count - 1
+
+    def _key(self, rowwise: list[Any], columns: list[str]) -> str:
+        """What a previous gate's tallies must have been computed under to be reused."""
+        suite = []
+        for expectation in rowwise:  # without what GX assigns per run: its id, the batch validated
+            config = expectation.configuration.to_json_dict()
+            config.pop("id", None)
+            config["kwargs"].pop("batch_id", None)
+            suite.append(config)
+        # A first NULL changes an integer or boolean column's dtype in the chunks (_as_whole_table), and
+        # with it how GX reports its values; in other columns it changes nothing.
+        retyped = sorted(c for c in self._columns_with_nulls(columns) if self.types[c] in _RETYPED_BY_NULLS)
+        key = {"suite": suite, "columns": columns, "retyped_by_nulls": retyped}
+        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _resume(self, key: str, columns: list[str]) -> tuple[int, list[dict[str, Any]]] | None:
+        """Where the previous gate's tallies end, and the tallies, when its rows are still the first rows."""
+        known = self.known
+        if not known or known.get("key") != key or known.get("rows", 0) > self.row_count:
+            return None
+        if not self._dense_row_ids() or self._digest(columns, 0, known["rows"]) != int(known["digest"]):
+            return None
+        return known["rows"], known["tallies"]
+
+    def _unique_without_duplicates(self, column: str) -> _Tally | None:
+        """The whole column's tally when DuckDB finds no duplicate among its values (ids, codes)."""
+        # Text and integers compare alike in DuckDB and pandas (floats: -0.0, NaN; leave them to GX).
+        if self.types.get(column) not in {"VARCHAR", *_INTEGER_TYPES}:
+            return None
+        values, distinct = self.con.execute(
+            f"SELECT count({_quote(column)}), count(DISTINCT {_quote(column)}) FROM {self.relation}"
+        ).fetchone()
+        if values != distinct:
+            return None
+        return _Tally(element_count=self.row_count, missing_count=self.row_count - values)
 
     # -- the whole table ---------------------------------------------------------------------------
     def run(self) -> tuple[list[Any], dict[str, Any], str | None]:
@@ -286,12 +423,30 @@ class TableValidation:
         results: dict[int, Any] = {}
         tallies = [_Tally() for _ in rowwise]
         rowwise_suite = self._sub_suite(rowwise)
-        for chunk in self._stream(self._columns_of(rowwise)):
-            for tally, evr in zip(tallies, self._validate_frame(chunk, rowwise_suite), strict=True):
-                tally.add(evr)
-            del chunk
-            if not rowwise:
-                break  # one frame gave GX's batch metadata; nothing else needs the rows
+        columns = self._columns_of(rowwise)
+        key = self._key(rowwise, columns) if rowwise else ""
+        resumed = self._resume(key, columns) if rowwise else None
+        start, digest = 0, 0
+        if resumed is not None:
+            start, states = resumed
+            digest = int(self.known["digest"])  # type: ignore[index]
+            tallies = [_Tally.from_state(state) for state in states]
+        if start and start == self.row_count:
+            # Nothing new: one empty frame gives GX's batch metadata (an empty suite judges nothing).
+            self._validate_frame(next(self._stream(columns, start)), self._sub_suite([]))
+        else:
+            for chunk in self._stream(columns, start):
+                self.rows_validated += len(chunk)
+                for tally, evr in zip(tallies, self._validate_frame(chunk, rowwise_suite), strict=True):
+                    tally.add(evr)
+                del chunk
+                if not rowwise:
+                    break  # one frame gave GX's batch metadata; nothing else needs the rows
+        states = [tally.to_state() for tally in tallies]
+        if rowwise and all(state is not None for state in states) and self._dense_row_ids():
+            # The digest of all rows now: the earlier part's (unchanged, checked above) plus the new part's.
+            digest += self._digest(columns, start, self.row_count)
+            self.state = {"key": key, "rows": self.row_count, "digest": str(digest), "tallies": states}
         for expectation, tally in zip(rowwise, tallies, strict=True):
             first = sorted(tally.unexpected, key=lambda item: item[0])[:PARTIAL_COUNT]
             results[id(expectation)] = _judge(expectation, tally, [i for i, _ in first], self.batch_id)
@@ -302,6 +457,8 @@ class TableValidation:
             if column not in self.columns:  # GX names the missing column, as on the whole table
                 frame = next(self._stream(self._columns_of([expectation])))
                 tally.add(self._validate_frame(frame.iloc[:0], unique_suite)[0])
+            elif (whole := self._unique_without_duplicates(column)) is not None:
+                tally = whole
             else:
                 for frame in self._partitions(column):
                     tally.add(self._validate_frame(frame, unique_suite)[0])
