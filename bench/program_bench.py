@@ -97,7 +97,9 @@ class TreePeak:
 def _process_name(process: psutil.Process) -> str:
     """A short name for a process of the run: the program and, for dbt, the client it builds."""
     words = process.cmdline()
-    program = next((Path(w).name for w in words[:3] if not Path(w).name.startswith("python")), "python")
+    # "python -m forgeline.cli run" is forgeline.cli; "…/bin/dbt build" is dbt; "python -c …" is python.
+    named = (Path(w).name for w in words[:3] if not Path(w).name.startswith(("python", "-")))
+    program = "python" if "-c" in words[:2] else next(named, "python")
     client = next((w.split("/")[-2] for w in words if w.endswith("/target")), None)
     return f"{program} ({client})" if client else program
 
