@@ -59,10 +59,9 @@ def read_head(text: CsvText, spec: SourceSpec) -> Head | None:
     None when a record before the data spans lines (a quoted line break in the header): DuckDB's ``skip``
     counts lines, not records, so the Python reader reads that file.
     """
-    path, encoding = text.head
-    with _open_bytes(path) as raw:
+    with _open_bytes(text.path) as raw:  # a piped file's source, in its encoding, until it is copied
         reader = csv.reader(
-            io.TextIOWrapper(raw, encoding=encoding, newline=""), delimiter=spec.field_delimiter
+            io.TextIOWrapper(raw, encoding=text.read_encoding, newline=""), delimiter=spec.field_delimiter
         )
         try:
             header, records = read_csv_header(reader, spec)
@@ -187,7 +186,7 @@ def load(
 
     rows = insert(count_breaks=False)
     text.wait()  # the passes over the file: what they refuse it for comes first; its line index
-    if text.piped and not text.temporary:  # not transcoded after all: DuckDB read nothing of it
+    if text.piped and not text.transcoded:  # not transcoded after all: DuckDB read nothing of it
         raise ParserGaveUp("the file was not transcoded")
     if not text.validated:
         [(bad,)] = con.execute(
@@ -203,6 +202,8 @@ def load(
     if rejected and text.lines.has_quote:
         con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')
         return None
+    if rejected:
+        text.materialize()  # DuckDB's byte positions are of the UTF-8 text
     starts = sorted(
         {
             _line_start(text, int(pos) + len(line or "") - len((line or "").lstrip("\r\n")))
@@ -226,6 +227,7 @@ def load(
     ).fetchall()
     reread = False
     if last is not None and last + sum(size for _, size in gaps) != text.lines.lines:
+        text.materialize()
         blanks = [line for line in empty_lines(text.path) if line > head.skip]
         if blanks and text.lines.has_quote:
             con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')

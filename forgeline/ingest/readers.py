@@ -149,7 +149,8 @@ class LineIndex:
             for space, encoded in _SPACES:
                 if space not in self.spaces and encoded[:1] in found and encoded in data:
                     self.spaces.add(space)
-        lf, cr = data.count(b"\n"), data.count(b"\r")
+        # A CR is looked for first (memchr): most exports have none, and counting costs a pass.
+        lf, cr = data.count(b"\n"), (data.count(b"\r") if b"\r" in data else 0)
         self.breaks += lf + cr - (data.count(b"\r\n") if lf and cr else 0)
 
     def close(self) -> None:
@@ -349,7 +350,9 @@ class CsvText:
         self.temporary = temporary
         self.validated = validated
         self.reads = str(path)  # what DuckDB's first read of the file reads
-        self.piped = False  # ``reads`` is a pipe of the transcoded text (``path`` is its copy, once waited)
+        self.piped = False  # ``reads`` is a pipe of the text being transcoded
+        self.transcoded = False  # the text went through the pipe only: no UTF-8 copy yet
+        self.workdir: Path | None = None
         self._passes: threading.Thread | None = None
         self._failed: BaseException | None = None
         self._pipe: int | None = None  # the pipe's read end, open while DuckDB may read it
@@ -358,12 +361,6 @@ class CsvText:
     def read_encoding(self) -> str:
         """The encoding of ``path`` (for Python readers of it)."""
         return "utf-8" if self.temporary else self.encoding
-
-    @property
-    def head(self) -> tuple[Path, str]:
-        """Where the header can be read before :meth:`wait`, and in which encoding: a piped file's copy is
-        still being written, so its source is read (the same text)."""
-        return (self.source, self.encoding) if self.piped else (self.path, self.read_encoding)
 
     def _run(self, passes: Callable[[], None]) -> None:
         def run() -> None:
@@ -389,6 +386,13 @@ class CsvText:
         if self._failed is not None:
             raise self._failed
 
+    def materialize(self) -> None:
+        """Write the UTF-8 copy of a file that was only piped: what reads DuckDB's bytes again (a rejected
+        record, empty lines, a second read) needs them. Transcoded again: it is rarely asked."""
+        if self.transcoded and not self.temporary:
+            made = prepare_text(self.source, self.encoding, self.workdir)
+            self.path, self.temporary = made.path, made.temporary
+
     def __enter__(self) -> CsvText:
         return self
 
@@ -401,16 +405,15 @@ class CsvText:
 
 
 class _Tee:
-    """Transcoded blocks to the UTF-8 copy and, through a writer thread, to a pipe DuckDB reads.
+    """Transcoded blocks to a pipe DuckDB reads, through a writer thread.
 
     The queue lets the transcoder go on while DuckDB parses what it has (a pipe holds 64 KiB to 1 MiB;
-    DuckDB reads in large buffers). It holds at most ``QUEUED`` blocks. When DuckDB stops reading (it
-    failed), the pipe breaks and the copy is still completed: the caller reads it."""
+    DuckDB reads in large buffers); it holds at most ``QUEUED`` blocks. When DuckDB stops reading (it
+    failed), the pipe breaks and the rest is dropped: the caller then reads the file again."""
 
     QUEUED = 4
 
     def __init__(self, pipe: int) -> None:
-        self.out: IO[bytes] | None = None  # the UTF-8 copy, set by prepare_text
         self.pipe: int | None = pipe
         self.blocks: queue.Queue[bytes | None] = queue.Queue(self.QUEUED)
         self.writer = threading.Thread(target=self._drain, name="forgeline-pipe", daemon=True)
@@ -434,8 +437,6 @@ class _Tee:
             self.pipe = None
 
     def write(self, data: bytes) -> None:
-        assert self.out is not None
-        self.out.write(data)
         self.blocks.put(data)
 
     def close(self) -> None:
@@ -460,7 +461,7 @@ def prepare_text(
     read again unless ``validate``: under 'auto' its first MiB decides (CP949 fails at its first Korean
     byte), and DuckDB checks every byte while it parses; when it finds one that is not UTF-8, the loader
     calls this again with ``validate=True`` for the Python check's verdict and words (or CP949). ``pipe``
-    also receives the transcoded text (:func:`open_text`).
+    receives the transcoded text instead of a copy (:func:`open_text`).
     """
     import tempfile
 
@@ -478,14 +479,16 @@ def prepare_text(
             _check_encoding(source, encoding, watch, lines=None if lines else index)
             made.update(path=source, lines=index, temporary=False)
             return
-        index = LineIndex()  # of the UTF-8 copy
+        index = LineIndex()  # of the UTF-8 text
+        if pipe is not None:  # no copy: DuckDB reads the pipe; CsvText.materialize() writes one if asked
+            _check_encoding(source, encoding, watch, out=pipe, lines=index)
+            made.update(path=source, lines=index, temporary=False, piped=True)
+            return
         handle, name = tempfile.mkstemp(prefix=".forgeline-", suffix=".utf8.csv", dir=workdir)
         target = Path(name)
         try:
             with open(handle, "wb") as out:
-                if pipe is not None:
-                    pipe.out = out
-                _check_encoding(source, encoding, watch, out=pipe or out, lines=index)
+                _check_encoding(source, encoding, watch, out=out, lines=index)
         except BaseException:
             target.unlink(missing_ok=True)
             raise
@@ -497,7 +500,9 @@ def prepare_text(
         if made.get("temporary"):
             made["path"].unlink(missing_ok=True)
         raise
-    return CsvText(path, made["path"], encoding, made["lines"], made["temporary"])
+    text = CsvText(path, made["path"], encoding, made["lines"], made["temporary"])
+    text.transcoded = made.get("piped", False)
+    return text
 
 
 def _starts_as_utf8(path: Path) -> bool:
@@ -921,13 +926,12 @@ def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> N
     limit = MAX_LINE_BYTES
     run = 0  # bytes since the last line break (LF or CR)
     quotes = 0  # double quotes since the last line break
-    line = 1
     offset = 0
     try:
         with _open_bytes(path) as handle:
             while chunk := handle.read(min(CHUNK, limit)):  # a chunk never holds a whole too-long line
                 if check_nul and (nul := chunk.find(b"\x00")) != -1:
-                    at = line + chunk.count(b"\n", 0, nul)
+                    at = _lf_before(path, offset) + chunk.count(b"\n", 0, nul) + 1
                     raise ReadError(
                         f"holds binary data: a NUL byte at byte {offset + nul:,} (line {at:,}), which no "
                         "text export has. It is not a text export, or it was damaged in the copy: ask the "
@@ -946,6 +950,7 @@ def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> N
                         else "this is not a line-by-line text export, or its line breaks were lost. Ask the "
                         "client for a clean export"
                     )
+                    line = _lf_before(path, offset) + 1  # the line the run of bytes is on
                     raise ReadError(
                         f"line {line:,} is longer than {limit:,} bytes without a line break (the limit of "
                         f"a line): {why}"
@@ -954,7 +959,6 @@ def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> N
                     tail = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1
                     run = len(chunk) - tail
                     quotes = chunk.count(b'"', tail)
-                    line += chunk.count(b"\n")
                 offset += len(chunk)
                 if lines is not None:
                     lines.feed(chunk)
@@ -962,6 +966,17 @@ def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> N
             lines.close()
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ReadError(_DAMAGED_GZIP.format(exc=exc)) from exc
+
+
+def _lf_before(path: Path, offset: int) -> int:
+    """The LFs in the file's first ``offset`` bytes: counted again only for an error's line number, so the
+    scan does not count every chunk."""
+    count = 0
+    with _open_bytes(path) as handle:
+        while offset > 0 and (chunk := handle.read(min(CHUNK, offset))):
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+    return count
 
 
 def sniff_content(
@@ -1059,9 +1074,10 @@ def open_text(path: Path, format: str, configured: str, workdir: Path | None = N
     sniff scan, then the encoding check and transcode) run in a thread while DuckDB parses, which releases
     the GIL: a UTF-8 file is read by DuckDB as it is while the scan indexes its lines (DuckDB checks every
     byte); a file to transcode (CP949, or under 'auto' a file whose first MiB is not UTF-8) reaches DuckDB
-    through a pipe, block by block, as it is transcoded, and its UTF-8 copy is written for what reads it
-    again. :meth:`CsvText.wait` raises what the passes refuse, in the order they ran: the caller lets that
-    win over anything DuckDB or the header said meanwhile, as when the passes ran first. Any other
+    through a pipe, block by block, as it is transcoded (a UTF-8 copy is written only if something must
+    read DuckDB's bytes again: :meth:`CsvText.materialize`; Python readers read the file itself in its
+    encoding). :meth:`CsvText.wait` raises what the passes refuse, in the order they ran: the caller lets
+    that win over anything DuckDB or the header said meanwhile, as when the passes ran first. Any other
     encoding DuckDB reads (ascii) is prepared before DuckDB reads it.
     """
     check_nul = _sniff_head(path, format, configured)
@@ -1086,7 +1102,7 @@ def open_text(path: Path, format: str, configured: str, workdir: Path | None = N
         fcntl.fcntl(writing, fcntl.F_SETPIPE_SZ, 1 << 20)  # fewer switches between the two sides
     except (ImportError, AttributeError, OSError):
         pass
-    text.reads, text.piped, text._pipe = f"/dev/fd/{reading}", True, reading
+    text.reads, text.piped, text._pipe, text.workdir = f"/dev/fd/{reading}", True, reading, workdir
     tee = _Tee(writing)
 
     def passes() -> None:
@@ -1096,7 +1112,7 @@ def open_text(path: Path, format: str, configured: str, workdir: Path | None = N
         finally:
             tee.close()  # DuckDB sees the end of the text, however the passes ended
         text.path, text.encoding, text.lines = made.path, made.encoding, made.lines
-        text.temporary = made.temporary
+        text.temporary, text.transcoded = made.temporary, made.transcoded
 
     text._run(passes)
     return text
