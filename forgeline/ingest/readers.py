@@ -80,7 +80,6 @@ def _check_encoding(
     """
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
-    newlines = 0
     with _open_bytes(path) as handle:
         while chunk := handle.read(TRANSCODE_BLOCK if out is not None else CHUNK):
             try:
@@ -89,7 +88,7 @@ def _check_encoding(
                     watch(text)
             except UnicodeDecodeError as exc:
                 bad = offset + exc.start
-                line = newlines + chunk[: exc.start].count(b"\n") + 1
+                line = _lf_before(path, offset) + chunk[: exc.start].count(b"\n") + 1
                 raise ReadError(
                     f"byte {bad:,} (line {line:,}) is not valid {encoding}: "
                     f"{chunk[exc.start : exc.start + 4]!r}"
@@ -101,14 +100,13 @@ def _check_encoding(
                     lines.feed(data)
             elif lines is not None:
                 lines.feed(chunk)
-            offset += len(chunk)
-            newlines += chunk.count(b"\n")
+            offset += len(chunk)  # line breaks are counted again only for an error's line number
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
             raise ReadError(
-                f"ends inside a multi-byte {encoding} character (line {newlines + 1:,}): the file was cut "
-                "off during the export or the copy"
+                f"ends inside a multi-byte {encoding} character (line {_lf_before(path, offset) + 1:,}): "
+                "the file was cut off during the export or the copy"
             ) from exc
     if lines is not None:
         lines.close()
