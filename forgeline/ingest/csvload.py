@@ -1,9 +1,12 @@
 """CSV/TSV into raw with DuckDB's own parser: the fast path of ingest.
 
-Python decides what only it can (``readers.read_source``: what the file is, its line count, its encoding,
-a UTF-8 copy when DuckDB cannot read that encoding; :func:`read_head`: the header and where the data
-starts, exactly as the line-by-line reader decides them). DuckDB's ``read_csv`` then parses every data
-line, every cell as text, into ``raw.<source>`` in one INSERT, trimming cells and numbering rows in SQL.
+Python decides what only it can (``readers.open_text``: what the file is, its line count, its encoding,
+UTF-8 text when DuckDB cannot read that encoding; :func:`read_head`: the header and where the data starts,
+exactly as the line-by-line reader decides them). DuckDB's ``read_csv`` then parses every data line, every
+cell as text, into ``raw.<source>`` in one INSERT, trimming cells and numbering rows in SQL. Python's
+passes over the whole file (sniff scan, encoding check, transcode) run in a thread beside that INSERT
+(DuckDB releases the GIL); a transcoded file reaches DuckDB through a pipe. What they refuse a file for is
+raised once the INSERT is over and wins over anything else, as when they ran first.
 What it cannot parse is kept in its reject table (``store_rejects``) with a byte near the record; Python's
 csv module reads that record again from the start of its line, so the message names its line and says what
 to do in the words of the line-by-line reader, and a record that reader accepts (a quote after a value's
