@@ -574,10 +574,37 @@ TRICKY = {
 @pytest.mark.parametrize("case", sorted(TRICKY))
 def test_duckdb_loads_tricky_csv_as_the_python_reader_reads_it(workspace: Settings, case: str) -> None:
     data, settings = TRICKY[case]
+    loads_as_the_python_reader_reads_it(workspace, data, settings, "auto")
+
+
+@pytest.mark.parametrize("case", sorted(TRICKY))
+def test_cp949_piped_to_duckdb_in_tiny_blocks_loads_as_the_python_reader_reads_it(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """Transcoded 5 bytes at a time into the pipe DuckDB reads: block boundaries fall inside two-byte
+    characters, CRLFs and quoted values that span lines; rejected records and empty lines make the UTF-8
+    copy be written after all."""
+    data, settings = TRICKY[case]
+    text = data.decode("cp949" if case.startswith("cp949") else "utf-8")
+    # Korean names and values; whitespace CP949 has (U+3000) for what it has not (U+00A0, U+2003).
+    text = text.replace("machine", "설비명").replace("S", "호기")
+    text = text.replace("\u00a0", "\u3000").replace("\u2003", "\u3000")
+    monkeypatch.setattr(readers, "TRANSCODE_BLOCK", 5)
+    for configured in ("auto", "cp949"):
+        loads_as_the_python_reader_reads_it(workspace, text.encode("cp949"), settings, configured)
+        for name in ("raw.test_mes__shots", "raw._load_batches", "raw._landing_files", "raw._rejected_files"):
+            with duckdb.connect(str(workspace.warehouse_path(CLIENT))) as con:
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def loads_as_the_python_reader_reads_it(
+    workspace: Settings, data: bytes, settings: dict[str, Any], configured: str
+) -> None:
+    """Ingest loads ``data`` (or refuses it) exactly as the line-by-line Python reader reads it."""
     path = deliver(workspace, "shots_tricky.csv", data)
-    config = client(csv_source(encoding="auto", **settings))
+    config = client(csv_source(encoding=configured, **settings))
     spec = config.sources[0]
-    encoding = readers.detect_encoding(path, "auto")
+    encoding = readers.detect_encoding(path, configured)
     try:
         expected = [tuple(row) for _, batch in readers.read_csv(path, spec, encoding) for row in batch]
     except readers.ReadError as exc:
@@ -608,3 +635,72 @@ def test_a_transcoded_copy_is_never_left_behind(workspace: Settings) -> None:
     assert "line 2 has 3 fields" in report.errors[0]
     leftovers = [p.name for p in workspace.warehouse_path(CLIENT).parent.iterdir() if "forgeline-" in p.name]
     assert leftovers == []
+
+
+# -- the passes over a file run beside DuckDB's parse: what they refuse a file for still comes first ------
+LATE = 200_000  # rows of a good start, read by DuckDB before the passes find what is wrong further on
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "tail"),
+    [
+        ("a NUL byte late in a UTF-8 file", "auto", b"S1,\x00\n"),
+        ("a byte that is not CP949 late in a CP949 file", "auto", b"S1,\xff\n"),
+        ("a byte that is not CP949, CP949 configured", "cp949", b"S1,\xff\n"),
+        ("a line over 1 MiB late in a CP949 file", "cp949", b"S1," + b"x" * (2 << 20) + b"\n"),
+        ("cp1252 text read as CP949", "auto", None),
+    ],
+)
+def test_what_the_passes_refuse_a_file_for_wins_over_what_duckdb_read_meanwhile(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch, name: str, encoding: str, tail: bytes | None
+) -> None:
+    korean = encoding == "cp949" or "CP949" in name
+    header = "설비,수량\n".encode("cp949") if korean else b"machine,count\n"
+    if tail is None:  # Western text: the rare-syllable verdict comes after the whole file is decoded
+        data = b"machine,temp\n" + b"S1,230\xb0C\n" * LATE
+    else:
+        data = header + b"S1,1\n" * LATE + tail + b"S2,2\n" * 1000
+    path = deliver(workspace, "shots_late.csv", data)
+    try:  # the reference: the passes on their own, as they ran before DuckDB did
+        readers.sniff_content(path, "csv", encoding)
+        readers.detect_encoding(path, encoding)
+    except readers.ReadError as exc:
+        expected = str(exc)
+    monkeypatch.setattr(readers, "TRANSCODE_BLOCK", 1 << 16)  # many blocks through the pipe
+
+    report = ingest_client(workspace, client(csv_source(encoding=encoding)), raise_on_rejection=False)
+
+    [error] = report.errors
+    assert expected.rstrip(". ") in error, name
+    assert query(workspace, "SELECT count(*) FROM raw._load_batches") == [(0,)]
+    assert [p.name for p in workspace.warehouse_path(CLIENT).parent.iterdir() if "forgeline-" in p.name] == []
+
+
+def test_a_bad_cp949_byte_wins_over_a_missing_required_column(workspace: Settings) -> None:
+    """The header is read while the file is still being transcoded: the encoding's verdict still comes
+    first, as when the whole file was decoded before its header was read."""
+    deliver(workspace, "shots_both.csv", "설비,수량\n".encode("cp949") + b"S1,1\n" * 50_000 + b"\xff\n")
+
+    config = client(csv_source(encoding="cp949", required_columns=["일자"]))
+    report = ingest_client(workspace, config, raise_on_rejection=False)
+
+    [error] = report.errors
+    assert "is not valid cp949" in error and "required" not in error
+
+
+def test_cells_with_other_whitespace_are_trimmed_in_a_big_piped_file(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other whitespace (a tab, an ideographic space) is found by the passes beside DuckDB's read; the
+    cells holding it are trimmed afterwards, as str.strip() does, and a cell of it only is empty."""
+    monkeypatch.setattr(readers, "TRANSCODE_BLOCK", 1 << 12)
+    rows = ["\u3000가스\t,1", " 미성형 , 2 ", "\t\u3000,3", "정상,\u30004"] * 2_000
+    deliver(workspace, "shots_spaces.csv", ("불량유형,수량\n" + "\n".join(rows) + "\n").encode("cp949"))
+
+    [load] = ingest_client(workspace, client(csv_source(encoding="auto"))).files
+
+    assert (load.rows, load.encoding) == (8_000, "cp949")
+    got = query(
+        workspace, 'SELECT "불량유형", "수량" FROM raw.test_mes__shots ORDER BY _source_row::INT LIMIT 4'
+    )
+    assert got == [("가스", "1"), ("미성형", "2"), (None, "3"), ("정상", "4")]

@@ -312,12 +312,19 @@ def _load_csv(
     with ExitStack() as closing:
         while limit is None:
             try:
-                head = csvload.read_head(text, spec)
-                if head is None:
-                    break
-                _check_header(spec, head.header)
-                _ensure_table(con, table, head.header)
-                rows = csvload.load(con, text, spec, head, table, (config.id, relative, batch_id, loaded_at))
+                try:
+                    head = csvload.read_head(text, spec)
+                    if head is None:
+                        break
+                    _check_header(spec, head.header)
+                    _ensure_table(con, table, head.header)
+                    lineage = (config.id, relative, batch_id, loaded_at)
+                    rows = csvload.load(con, text, spec, head, table, lineage)
+                except BaseException:
+                    # The passes over the file ran beside this: what they refuse it for comes first, as
+                    # when they ran before it (a NUL byte, a bad CP949 byte, not the header or DuckDB).
+                    text.wait()
+                    raise
             except csvload.ParserGaveUp as exc:
                 # Nothing else happened in this transaction yet: start it again.
                 con.execute("ROLLBACK")
@@ -335,6 +342,7 @@ def _load_csv(
                 log.info("%s: %s rows read by DuckDB.", relative, f"{rows:,}")
                 return rows
             break
+        text.wait()
         if not text.validated:
             text = closing.enter_context(
                 prepare_text(text.source, spec.encoding, _workdir(con), text.lines, validate=True)

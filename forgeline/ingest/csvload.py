@@ -1,9 +1,12 @@
 """CSV/TSV into raw with DuckDB's own parser: the fast path of ingest.
 
-Python decides what only it can (``readers.read_source``: what the file is, its line count, its encoding,
-a UTF-8 copy when DuckDB cannot read that encoding; :func:`read_head`: the header and where the data
-starts, exactly as the line-by-line reader decides them). DuckDB's ``read_csv`` then parses every data
-line, every cell as text, into ``raw.<source>`` in one INSERT, trimming cells and numbering rows in SQL.
+Python decides what only it can (``readers.open_text``: what the file is, its line count, its encoding,
+UTF-8 text when DuckDB cannot read that encoding; :func:`read_head`: the header and where the data starts,
+exactly as the line-by-line reader decides them). DuckDB's ``read_csv`` then parses every data line, every
+cell as text, into ``raw.<source>`` in one INSERT, trimming cells and numbering rows in SQL. Python's
+passes over the whole file (sniff scan, encoding check, transcode) run in a thread beside that INSERT
+(DuckDB releases the GIL); a transcoded file reaches DuckDB through a pipe. What they refuse a file for is
+raised once the INSERT is over and wins over anything else, as when they ran first.
 What it cannot parse is kept in its reject table (``store_rejects``) with a byte near the record; Python's
 csv module reads that record again from the start of its line, so the message names its line and says what
 to do in the words of the line-by-line reader, and a record that reader accepts (a quote after a value's
@@ -59,7 +62,7 @@ def read_head(text: CsvText, spec: SourceSpec) -> Head | None:
     None when a record before the data spans lines (a quoted line break in the header): DuckDB's ``skip``
     counts lines, not records, so the Python reader reads that file.
     """
-    with _open_bytes(text.path) as raw:
+    with _open_bytes(text.path) as raw:  # a piped file's source, in its encoding, until it is copied
         reader = csv.reader(
             io.TextIOWrapper(raw, encoding=text.read_encoding, newline=""), delimiter=spec.field_delimiter
         )
@@ -98,15 +101,26 @@ def _line_breaks_sql(column: str) -> str:
 def _cell_sql(column: str, spaces: set[str]) -> str:
     """A cell as the Python reader keeps it: stripped as str.strip() does, empty as NULL.
 
-    trim() with a set of characters is much slower than trim() of spaces, so it runs only on cells that
-    hold one of the other ``spaces`` the file has (a tab, a no-break space, a line break in quotes…).
+    Only a cell that starts or ends with a space (or is empty) is trimmed: trim() copies every value it
+    returns, a prefix or suffix test copies none. trim() with a set of characters is slower still, so it
+    runs only on cells that hold one of the other ``spaces`` the file has (a tab, a no-break space, a line
+    break in quotes…).
     """
-    plain = f"nullif(trim({column}), '')"
+    plain = (
+        f"CASE WHEN {column} LIKE ' %' OR {column} LIKE '% ' OR {column} = '' "
+        f"THEN nullif(trim({column}), '') ELSE {column} END"
+    )
     if not spaces:
         return plain
-    held = " OR ".join(f"contains({column}, {_literal(c)})" for c in sorted(spaces))
-    every = _literal(" " + "".join(sorted(spaces)))
-    return f"CASE WHEN {held} THEN nullif(trim({column}, {every}), '') ELSE {plain} END"
+    return f"CASE WHEN {_held_sql(column, spaces)} THEN {_trim_every_sql(column, spaces)} ELSE {plain} END"
+
+
+def _held_sql(column: str, spaces: set[str]) -> str:
+    return " OR ".join(f"contains({column}, {_literal(c)})" for c in sorted(spaces))
+
+
+def _trim_every_sql(column: str, spaces: set[str]) -> str:
+    return f"nullif(trim({column}, {_literal(' ' + ''.join(sorted(spaces)))}), '')"
 
 
 def load(
@@ -134,10 +148,12 @@ def load(
         f"store_rejects = true, rejects_table = '{REJECTS}', rejects_scan = '{SCANS}'"
     )
 
-    # Cells are trimmed of the whitespace the file holds; line breaks only where values hold them, which
-    # is known once the rows are counted (a quoted value may start or end with one).
+    # Cells are trimmed of spaces as they are read. The other whitespace the file holds is known once the
+    # passes over it are done (they run beside the first read): its cells are trimmed afterwards (an
+    # UPDATE of the rows holding any), or as they are read again; line breaks only where values hold them,
+    # which is known once the rows are counted (a quoted value may start or end with one).
     def trimmed(count_breaks: bool) -> str:
-        spaces = set(text.lines.spaces) | ({"\r", "\n"} if count_breaks else set())
+        spaces = (set(text.lines.spaces) | {"\r", "\n"}) if count_breaks else set()
         return ", ".join(f"{_cell_sql(c, spaces)} AS t{i}" for i, c in enumerate(raw_columns))
 
     targets = ", ".join(_quote(h) for h in head.header)
@@ -149,9 +165,10 @@ def load(
     this_load = f"_load_batch_id = {_literal(batch_id)} AND _source_file = {_literal(source_file)}"
     this_load += f" AND _loaded_at = {at}"
 
-    source = f"read_csv({_literal(str(text.path))}, {options})"
-
     def insert(count_breaks: bool) -> int:
+        # The first read is of text.reads (the file, or the pipe it is transcoded into), a second one of
+        # the file or its UTF-8 copy.
+        source = f"read_csv({_literal(str(text.path) if count_breaks else text.reads)}, {options})"
         number = f"row_number() OVER () + {head.skip}"
         if count_breaks:  # quoted values hold line breaks: later rows start further down
             breaks = " + ".join(_line_breaks_sql(c) for c in raw_columns)
@@ -166,9 +183,14 @@ def load(
             ).fetchall()
         except duckdb.InvalidInputException as exc:
             raise ParserGaveUp(str(exc).strip().splitlines()[0]) from exc
+        finally:
+            text.done_reading()
         return int(inserted)
 
     rows = insert(count_breaks=False)
+    text.wait()  # the passes over the file: what they refuse it for comes first; its line index
+    if text.piped and not text.transcoded:  # not transcoded after all: DuckDB read nothing of it
+        raise ParserGaveUp("the file was not transcoded")
     if not text.validated:
         [(bad,)] = con.execute(
             f"SELECT count(*) FROM temp.{REJECTS} WHERE error_type = 'INVALID ENCODING'"
@@ -183,6 +205,8 @@ def load(
     if rejected and text.lines.has_quote:
         con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')
         return None
+    if rejected:
+        text.materialize()  # DuckDB's byte positions are of the UTF-8 text
     starts = sorted(
         {
             _line_start(text, int(pos) + len(line or "") - len((line or "").lstrip("\r\n")))
@@ -204,7 +228,9 @@ def load(
     [(last,)] = con.execute(
         f'SELECT max(_source_row::BIGINT) FROM raw."{table}" WHERE {this_load}'
     ).fetchall()
+    reread = False
     if last is not None and last + sum(size for _, size in gaps) != text.lines.lines:
+        text.materialize()
         blanks = [line for line in empty_lines(text.path) if line > head.skip]
         if blanks and text.lines.has_quote:
             con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')
@@ -214,6 +240,16 @@ def load(
         elif text.lines.has_quote:
             con.execute(f'DELETE FROM raw."{table}" WHERE {this_load}')
             rows = insert(count_breaks=True)
+            reread = True
+    if text.lines.spaces and not reread:
+        spaces = set(text.lines.spaces)
+        cells = [_quote(h) for h in head.header]
+        updates = ", ".join(
+            f"{c} = CASE WHEN {_held_sql(c, spaces)} THEN {_trim_every_sql(c, spaces)} ELSE {c} END"
+            for c in cells
+        )
+        held = " OR ".join(_held_sql(c, spaces) for c in cells)
+        con.execute(f'UPDATE raw."{table}" SET {updates} WHERE {this_load} AND ({held})')
     # Rows whose cells are all empty are not rows (the line-by-line reader skips them). Deleted now, not
     # filtered in the INSERT: DuckDB would compute every cell twice, for the filter and for the insert.
     columns_in_table = ", ".join(_quote(h) for h in head.header)

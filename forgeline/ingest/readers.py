@@ -25,8 +25,11 @@ import datetime as dt
 import functools
 import gzip
 import io
+import os
+import queue
 import re
 import sys
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -66,7 +69,7 @@ def _check_encoding(
     path: Path,
     encoding: str,
     watch: Callable[[str], None] | None = None,
-    out: IO[bytes] | None = None,
+    out: IO[bytes] | _Tee | None = None,
     lines: LineIndex | None = None,
 ) -> None:
     """Decode the whole file once, streaming, so a bad byte is found before anything is loaded.
@@ -77,7 +80,6 @@ def _check_encoding(
     """
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
-    newlines = 0
     with _open_bytes(path) as handle:
         while chunk := handle.read(TRANSCODE_BLOCK if out is not None else CHUNK):
             try:
@@ -86,7 +88,7 @@ def _check_encoding(
                     watch(text)
             except UnicodeDecodeError as exc:
                 bad = offset + exc.start
-                line = newlines + chunk[: exc.start].count(b"\n") + 1
+                line = _lf_before(path, offset) + chunk[: exc.start].count(b"\n") + 1
                 raise ReadError(
                     f"byte {bad:,} (line {line:,}) is not valid {encoding}: "
                     f"{chunk[exc.start : exc.start + 4]!r}"
@@ -98,14 +100,13 @@ def _check_encoding(
                     lines.feed(data)
             elif lines is not None:
                 lines.feed(chunk)
-            offset += len(chunk)
-            newlines += chunk.count(b"\n")
+            offset += len(chunk)  # line breaks are counted again only for an error's line number
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
             raise ReadError(
-                f"ends inside a multi-byte {encoding} character (line {newlines + 1:,}): the file was cut "
-                "off during the export or the copy"
+                f"ends inside a multi-byte {encoding} character (line {_lf_before(path, offset) + 1:,}): "
+                "the file was cut off during the export or the copy"
             ) from exc
     if lines is not None:
         lines.close()
@@ -146,7 +147,8 @@ class LineIndex:
             for space, encoded in _SPACES:
                 if space not in self.spaces and encoded[:1] in found and encoded in data:
                     self.spaces.add(space)
-        lf, cr = data.count(b"\n"), data.count(b"\r")
+        # A CR is looked for first (memchr): most exports have none, and counting costs a pass.
+        lf, cr = data.count(b"\n"), (data.count(b"\r") if b"\r" in data else 0)
         self.breaks += lf + cr - (data.count(b"\r\n") if lf and cr else 0)
 
     def close(self) -> None:
@@ -322,7 +324,13 @@ _DUCKDB_READS = ("utf-8", "utf-8-sig", "ascii")
 class CsvText:
     """A delivered text file made ready for DuckDB: UTF-8 (the file itself, or a transcoded copy) and its
     line index. Use as a context manager: a transcoded copy is removed on exit. ``validated`` is False when
-    DuckDB is left to check that every byte is UTF-8 (its reject table then names a bad one)."""
+    DuckDB is left to check that every byte is UTF-8 (its reject table then names a bad one).
+
+    Made by :func:`open_text`, the passes over the whole file may still run beside DuckDB's parse: DuckDB's
+    first read is of ``reads`` (the file itself, or a pipe the transcoded text arrives through), and
+    :meth:`wait` joins the passes, raising their refusal; ``path``, ``encoding`` and ``lines`` are final
+    after it.
+    """
 
     def __init__(
         self,
@@ -339,18 +347,100 @@ class CsvText:
         self.lines = lines
         self.temporary = temporary
         self.validated = validated
+        self.reads = str(path)  # what DuckDB's first read of the file reads
+        self.piped = False  # ``reads`` is a pipe of the text being transcoded
+        self.transcoded = False  # the text went through the pipe only: no UTF-8 copy yet
+        self.workdir: Path | None = None
+        self._passes: threading.Thread | None = None
+        self._failed: BaseException | None = None
+        self._pipe: int | None = None  # the pipe's read end, open while DuckDB may read it
 
     @property
     def read_encoding(self) -> str:
         """The encoding of ``path`` (for Python readers of it)."""
         return "utf-8" if self.temporary else self.encoding
 
+    def _run(self, passes: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                passes()
+            except BaseException as exc:  # raised by wait(), in the caller's thread
+                self._failed = exc
+
+        self._passes = threading.Thread(target=run, name=f"forgeline-passes-{self.source.name}", daemon=True)
+        self._passes.start()
+
+    def done_reading(self) -> None:
+        """DuckDB's first read is over: a transcoder still writing to the pipe then stops piping."""
+        if self._pipe is not None:
+            os.close(self._pipe)
+            self._pipe = None
+
+    def wait(self) -> None:
+        """Join the passes over the file; raise what they refused it for (each time it is asked)."""
+        self.done_reading()
+        if self._passes is not None:
+            self._passes.join()
+        if self._failed is not None:
+            raise self._failed
+
+    def materialize(self) -> None:
+        """Write the UTF-8 copy of a file that was only piped: what reads DuckDB's bytes again (a rejected
+        record, empty lines, a second read) needs them. Transcoded again: it is rarely asked."""
+        if self.transcoded and not self.temporary:
+            made = prepare_text(self.source, self.encoding, self.workdir)
+            self.path, self.temporary = made.path, made.temporary
+
     def __enter__(self) -> CsvText:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.done_reading()
+        if self._passes is not None:
+            self._passes.join()
         if self.temporary:
             self.path.unlink(missing_ok=True)
+
+
+class _Tee:
+    """Transcoded blocks to a pipe DuckDB reads, through a writer thread.
+
+    The queue lets the transcoder go on while DuckDB parses what it has (a pipe holds 64 KiB to 1 MiB;
+    DuckDB reads in large buffers); it holds at most ``QUEUED`` blocks. When DuckDB stops reading (it
+    failed), the pipe breaks and the rest is dropped: the caller then reads the file again."""
+
+    QUEUED = 4
+
+    def __init__(self, pipe: int) -> None:
+        self.pipe: int | None = pipe
+        self.blocks: queue.Queue[bytes | None] = queue.Queue(self.QUEUED)
+        self.writer = threading.Thread(target=self._drain, name="forgeline-pipe", daemon=True)
+        self.writer.start()
+
+    def _drain(self) -> None:
+        while (block := self.blocks.get()) is not None:
+            if self.pipe is None:
+                continue  # keep draining: the transcoder must never block on a full queue
+            try:
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(self.pipe, view) :]
+            except OSError:  # BrokenPipeError: DuckDB is no longer reading
+                self._close_pipe()
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self.pipe is not None:
+            os.close(self.pipe)
+            self.pipe = None
+
+    def write(self, data: bytes) -> None:
+        self.blocks.put(data)
+
+    def close(self) -> None:
+        """The end of the text (or of the attempt): DuckDB sees the end of the file."""
+        self.blocks.put(None)
+        self.writer.join()
 
 
 def prepare_text(
@@ -360,6 +450,7 @@ def prepare_text(
     lines: LineIndex | None = None,
     *,
     validate: bool = False,
+    pipe: _Tee | None = None,
 ) -> CsvText:
     """The file made ready for DuckDB: its encoding decided as :func:`detect_encoding` decides it and, unless
     DuckDB reads that encoding, transcoded to a UTF-8 file in ``workdir`` in the same pass (8 MiB blocks).
@@ -367,7 +458,8 @@ def prepare_text(
     ``lines`` is the index :func:`sniff_content` made of the delivered bytes. With it, a UTF-8 file is not
     read again unless ``validate``: under 'auto' its first MiB decides (CP949 fails at its first Korean
     byte), and DuckDB checks every byte while it parses; when it finds one that is not UTF-8, the loader
-    calls this again with ``validate=True`` for the Python check's verdict and words (or CP949).
+    calls this again with ``validate=True`` for the Python check's verdict and words (or CP949). ``pipe``
+    receives the transcoded text instead of a copy (:func:`open_text`).
     """
     import tempfile
 
@@ -385,7 +477,11 @@ def prepare_text(
             _check_encoding(source, encoding, watch, lines=None if lines else index)
             made.update(path=source, lines=index, temporary=False)
             return
-        index = LineIndex()  # of the UTF-8 copy
+        index = LineIndex()  # of the UTF-8 text
+        if pipe is not None:  # no copy: DuckDB reads the pipe; CsvText.materialize() writes one if asked
+            _check_encoding(source, encoding, watch, out=pipe, lines=index)
+            made.update(path=source, lines=index, temporary=False, piped=True)
+            return
         handle, name = tempfile.mkstemp(prefix=".forgeline-", suffix=".utf8.csv", dir=workdir)
         target = Path(name)
         try:
@@ -402,7 +498,9 @@ def prepare_text(
         if made.get("temporary"):
             made["path"].unlink(missing_ok=True)
         raise
-    return CsvText(path, made["path"], encoding, made["lines"], made["temporary"])
+    text = CsvText(path, made["path"], encoding, made["lines"], made["temporary"])
+    text.transcoded = made.get("piped", False)
+    return text
 
 
 def _starts_as_utf8(path: Path) -> bool:
@@ -826,13 +924,12 @@ def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> N
     limit = MAX_LINE_BYTES
     run = 0  # bytes since the last line break (LF or CR)
     quotes = 0  # double quotes since the last line break
-    line = 1
     offset = 0
     try:
         with _open_bytes(path) as handle:
             while chunk := handle.read(min(CHUNK, limit)):  # a chunk never holds a whole too-long line
                 if check_nul and (nul := chunk.find(b"\x00")) != -1:
-                    at = line + chunk.count(b"\n", 0, nul)
+                    at = _lf_before(path, offset) + chunk.count(b"\n", 0, nul) + 1
                     raise ReadError(
                         f"holds binary data: a NUL byte at byte {offset + nul:,} (line {at:,}), which no "
                         "text export has. It is not a text export, or it was damaged in the copy: ask the "
@@ -851,6 +948,7 @@ def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> N
                         else "this is not a line-by-line text export, or its line breaks were lost. Ask the "
                         "client for a clean export"
                     )
+                    line = _lf_before(path, offset) + 1  # the line the run of bytes is on
                     raise ReadError(
                         f"line {line:,} is longer than {limit:,} bytes without a line break (the limit of "
                         f"a line): {why}"
@@ -859,7 +957,6 @@ def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> N
                     tail = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1
                     run = len(chunk) - tail
                     quotes = chunk.count(b'"', tail)
-                    line += chunk.count(b"\n")
                 offset += len(chunk)
                 if lines is not None:
                     lines.feed(chunk)
@@ -867,6 +964,17 @@ def _scan_text(path: Path, check_nul: bool, lines: LineIndex | None = None) -> N
             lines.close()
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ReadError(_DAMAGED_GZIP.format(exc=exc)) from exc
+
+
+def _lf_before(path: Path, offset: int) -> int:
+    """The LFs in the file's first ``offset`` bytes: counted again only for an error's line number, so the
+    scan does not count every chunk."""
+    count = 0
+    with _open_bytes(path) as handle:
+        while offset > 0 and (chunk := handle.read(min(CHUNK, offset))):
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+    return count
 
 
 def sniff_content(
@@ -879,6 +987,15 @@ def sniff_content(
     jsonl) also UTF-16/32 text unless that encoding is configured, NUL bytes (binary data) and lines
     longer than ``MAX_LINE_BYTES``, in one streaming pass of bounded memory. Raises :class:`ReadError`.
     """
+    check_nul = _sniff_head(path, format, encoding)
+    if check_nul is not None:
+        _scan_text(path, check_nul, lines)
+
+
+def _sniff_head(path: Path, format: str, encoding: str) -> bool | None:
+    """What :func:`sniff_content` decides from the file's first bytes (raises :class:`ReadError`); then
+    whether its streaming pass (:func:`_scan_text`) looks for NUL bytes, or None: no such pass (Excel,
+    Parquet)."""
     compressed = path.suffix == ".gz"
     if path.stat().st_size == 0:
         raise ReadError("is empty (0 bytes): the export or the copy failed. Ask the client to send it again")
@@ -888,7 +1005,7 @@ def sniff_content(
     expected = {"excel": b"PK\x03\x04", "parquet": b"PAR1"}.get(format)
     if expected is not None:
         if head.startswith(expected):
-            return
+            return None
         what = next((w for magic, w, _ in _MAGIC if head.startswith(magic)), None)
         markup = _markup(head)
         if what is None and markup is None and _looks_like_text(head):
@@ -898,7 +1015,7 @@ def sniff_content(
                 "a source with `format: csv` (rename it .csv), or ask the client for the real workbook"
             )
         if what is None and markup is None:
-            return  # the reader says what is wrong with it
+            return None  # the reader says what is wrong with it
         what, todo = markup if what is None else (what, "ask the client to send the agreed format")
         kind = "an Excel workbook (.xlsx)" if format == "excel" else "a Parquet file"
         raise ReadError(f"is {what}, not {kind}: {todo}")
@@ -910,8 +1027,7 @@ def sniff_content(
     for bom, name, setting in _BOMS:
         if head.startswith(bom):
             if wide:
-                _scan_text(path, check_nul=False)
-                return
+                return False
             raise ReadError(
                 f"is {name} text (it starts with a {name} byte-order mark): set `encoding: {setting}` for "
                 "this source in mapping.yml, or ask the client to export UTF-8"
@@ -946,15 +1062,66 @@ def sniff_content(
             f"`encoding: {'utf-16-le' if odd else 'utf-16-be'}` for this source in mapping.yml, or ask the "
             "client to export UTF-8"
         )
-    _scan_text(path, check_nul=not wide, lines=lines)
+    return not wide
+
+
+def open_text(path: Path, format: str, configured: str, workdir: Path | None = None) -> CsvText:
+    """A CSV/TSV file made ready for DuckDB, the passes over the whole file running beside DuckDB's parse.
+
+    What the file is by its first bytes is decided now (:func:`sniff_content`). The streaming passes (the
+    sniff scan, then the encoding check and transcode) run in a thread while DuckDB parses, which releases
+    the GIL: a UTF-8 file is read by DuckDB as it is while the scan indexes its lines (DuckDB checks every
+    byte); a file to transcode (CP949, or under 'auto' a file whose first MiB is not UTF-8) reaches DuckDB
+    through a pipe, block by block, as it is transcoded (a UTF-8 copy is written only if something must
+    read DuckDB's bytes again: :meth:`CsvText.materialize`; Python readers read the file itself in its
+    encoding). :meth:`CsvText.wait` raises what the passes refuse, in the order they ran: the caller lets
+    that win over anything DuckDB or the header said meanwhile, as when the passes ran first. Any other
+    encoding DuckDB reads (ascii) is prepared before DuckDB reads it.
+    """
+    check_nul = _sniff_head(path, format, configured)
+    assert check_nul is not None  # a text format
+    name = None if configured == "auto" else codecs.lookup(configured).name
+    if name in ("utf-8", "utf-8-sig") or (configured == "auto" and _starts_as_utf8(path)):
+        lines = LineIndex()
+        encoding = "utf-8-sig" if configured == "auto" else configured
+        text = CsvText(path, path, encoding, lines, temporary=False, validated=False)
+        text._run(lambda: _scan_text(path, check_nul, lines))
+        return text
+    if configured != "auto" and name in _DUCKDB_READS:
+        _scan_text(path, check_nul)
+        return prepare_text(path, configured, workdir)
+    # Under 'auto' a file whose first MiB is not UTF-8 is CP949 or refused (the UTF-8 check fails at the
+    # same byte): its header is read from the file as CP949 meanwhile.
+    text = CsvText(path, path, "cp949" if configured == "auto" else configured, LineIndex(), temporary=False)
+    reading, writing = os.pipe()
+    try:
+        import fcntl
+
+        fcntl.fcntl(writing, fcntl.F_SETPIPE_SZ, 1 << 20)  # fewer switches between the two sides
+    except (ImportError, AttributeError, OSError):
+        pass
+    text.reads, text.piped, text._pipe, text.workdir = f"/dev/fd/{reading}", True, reading, workdir
+    tee = _Tee(writing)
+
+    def passes() -> None:
+        try:
+            _scan_text(path, check_nul)
+            made = prepare_text(path, configured, workdir, pipe=tee)
+        finally:
+            tee.close()  # DuckDB sees the end of the text, however the passes ended
+        text.path, text.encoding, text.lines = made.path, made.encoding, made.lines
+        text.temporary, text.transcoded = made.temporary, made.transcoded
+
+    text._run(passes)
+    return text
 
 
 def read_source(
     path: Path, spec: SourceSpec, workdir: Path | None = None
 ) -> tuple[str | None, Iterator[Batch] | CsvText]:
     """The encoding used (text formats only) and the batches of one file, read as ``spec`` says; for
-    CSV/TSV the file made ready for DuckDB's parser instead (:func:`prepare_text`, a transcoded copy in
-    ``workdir``: the caller closes it).
+    CSV/TSV the file made ready for DuckDB's parser instead (:func:`open_text`, a transcoded copy in
+    ``workdir``: the caller closes it; the encoding is final after its ``wait()``).
 
     :func:`sniff_content` runs first, so a file that is not what the source says is refused with the
     right advice (not "fix the delimiter") before it is decoded.
@@ -967,13 +1134,7 @@ def read_source(
                 f"unknown encoding {spec.encoding!r} in mapping.yml; use e.g. utf-8, cp949 or auto"
             ) from exc
     if spec.format in ("csv", "tsv"):
-        # A file DuckDB will read as it is gets its line index in the sniff pass (one read before DuckDB);
-        # a file to transcode gets it from the transcoded bytes instead.
-        name = None if spec.encoding == "auto" else codecs.lookup(spec.encoding).name
-        utf8 = name in ("utf-8", "utf-8-sig") or (spec.encoding == "auto" and _starts_as_utf8(path))
-        lines = LineIndex() if utf8 else None
-        sniff_content(path, spec.format, spec.encoding, lines)
-        text = prepare_text(path, spec.encoding, workdir, lines)
+        text = open_text(path, spec.format, spec.encoding, workdir)
         return text.encoding, text
     sniff_content(path, spec.format, spec.encoding)
     if spec.format == "jsonl":
