@@ -34,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from forgeline.ingest.landing import scan_landing
 from forgeline.locking import open_warehouse
 from forgeline.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 
@@ -79,24 +80,19 @@ def landing_fingerprint(settings: Settings, client_id: str) -> str | None:
     folder = settings.landing_dir(client_id)
     now_ns = time.time_ns()
     entries = []
-    if folder.exists():
-        for path in sorted(folder.rglob("*")):
-            try:
-                stat = path.lstat()
-            except OSError:  # gone between listing and stat: the next look differs anyway
-                continue
-            if now_ns - max(stat.st_mtime_ns, stat.st_ctime_ns) < RACY_S * 1e9:
-                return None
-            entries.append(
-                [
-                    str(path.relative_to(folder)),
-                    stat.st_mode,
-                    stat.st_size,
-                    stat.st_mtime_ns,
-                    stat.st_ctime_ns,
-                    stat.st_ino,
-                ]
-            )
+    for path, stat in sorted(scan_landing(folder).stats.items()):
+        if now_ns - max(stat.st_mtime_ns, stat.st_ctime_ns) < RACY_S * 1e9:
+            return None
+        entries.append(
+            [
+                str(path.relative_to(folder)),
+                stat.st_mode,
+                stat.st_size,
+                stat.st_mtime_ns,
+                stat.st_ctime_ns,
+                stat.st_ino,
+            ]
+        )
     return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from forgeline.ingest.landing import scan_landing
 from forgeline.settings import Settings, parse_bytes
 
 # Forgeline's own share of one running engagement besides DuckDB: the dbt subprocess (~0.3 GB), the
@@ -32,17 +33,7 @@ DUCKDB_BYTES_PER_DELIVERED_BYTE = 3
 
 def delivered_bytes(settings: Settings, client_id: str) -> int:
     """The size of everything in the client's landing folder (what its run loads and standardizes)."""
-    folder = settings.landing_dir(client_id)
-    if not folder.exists():
-        return 0
-    total = 0
-    for path in folder.rglob("*"):
-        try:
-            if path.is_file():
-                total += path.stat().st_size
-        except OSError:
-            continue
-    return total
+    return scan_landing(settings.landing_dir(client_id)).delivered_bytes
 
 
 def memory_estimate(settings: Settings, size_bytes: int) -> int:

@@ -84,6 +84,14 @@ class Unusable:
 class LandingScan:
     files: list[Path] = field(default_factory=list)  # regular files, sorted
     unusable: list[Unusable] = field(default_factory=list)  # links, special files, folders
+    # Every entry walked, hidden ones too, with its lstat: the landing folder's look (forgeline.changes)
+    # and its delivered bytes (forgeline.scheduling) come from this one walk.
+    stats: dict[Path, os.stat_result] = field(default_factory=dict)
+
+    @property
+    def delivered_bytes(self) -> int:
+        """The size of the regular files ingest would look at."""
+        return sum(self.stats[path].st_size for path in self.files)
 
 
 def scan_landing(landing: Path) -> LandingScan:
@@ -111,6 +119,7 @@ def scan_landing(landing: Path) -> LandingScan:
                     continue
                 kind = entry_kind(info.st_mode)
                 path = Path(entry.path)
+                scan.stats[path] = info
                 if kind == FOLDER:
                     pending.append(path)
                 if entry.name.startswith("."):
