@@ -351,13 +351,13 @@ def run_gate(settings: Settings, config: ClientConfig, chunk_rows: int = CHUNK_R
                 _store(context, definition, results, meta, batch_id, run_id)
                 if validation.state is not None:
                     states[table] = validation.state
-                if validation.rows_validated < validation.row_count:
+                if validation.rows_resumed:
                     log.info(
                         "%s: %s: %s new row(s) validated; the %s before were validated by an earlier gate.",
                         config.id,
                         table,
-                        f"{validation.rows_validated:,}",
-                        f"{validation.row_count - validation.rows_validated:,}",
+                        f"{validation.row_count - validation.rows_resumed:,}",
+                        f"{validation.rows_resumed:,}",
                     )
             gate.tables_checked.append(table)
             for result in results:

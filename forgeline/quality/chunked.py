@@ -46,6 +46,7 @@ _ROWID = "__forgeline_rowid"
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
 _INTEGER_TYPES |= {f"U{name}" for name in _INTEGER_TYPES}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
 # DuckDB types pandas gives another dtype once a NULL is among them (int64 -> Int64, bool -> boolean).
 _RETYPED_BY_NULLS = _INTEGER_TYPES | {"BOOLEAN"}
 
@@ -252,7 +253,8 @@ class TableValidation:
         self.batch_id: str | None = None
         self.known: dict[str, Any] | None = None  # a previous gate's state of this table (incremental)
         self.state: dict[str, Any] | None = None  # this gate's, for the next one (after run)
-        self.rows_validated = 0  # rows streamed through GX row by row (the rest came from ``known``)
+        self.rows_validated = 0  # rows streamed through GX row by row
+        self.rows_resumed = 0  # rows whose tallies came from ``known`` (validated by an earlier gate)
 
     # -- what the suite needs ----------------------------------------------------------------------
     def _columns_of(self, expectations: list[Any]) -> list[str]:
@@ -400,6 +402,53 @@ class TableValidation:
             return None
         return _Tally(element_count=self.row_count, missing_count=self.row_count - values)
 
+    def _proven_without_unexpected(self, rowwise: list[Any]) -> dict[int, _Tally]:
+        """The whole-table tallies of the not-null and numeric between expectations DuckDB finds no
+        unexpected value for (the usual case on big facts), keyed by ``id(expectation)``.
+
+        Only what pandas would see alike: a float NaN and a non-finite instant count as suspect (pandas
+        reads NaN and may read infinity as null), so such a column goes through GX."""
+        checks: list[tuple[Any, str, str]] = []  # (expectation, suspect rows, NULLs)
+        for expectation in rowwise:
+            column = getattr(expectation, "column", None)
+            kind = self.types.get(column or "")
+            if kind is None or getattr(expectation, "row_condition", None):
+                continue
+            name, quoted = type(expectation).__name__, _quote(column)
+            if kind in _FLOAT_TYPES:
+                odd = f" OR isnan({quoted}) OR NOT isfinite({quoted})"
+            elif kind.startswith("TIMESTAMP") or kind == "DATE":
+                odd = f" OR NOT isfinite({quoted})"
+            else:
+                odd = ""
+            if name == "ExpectColumnValuesToNotBeNull":
+                checks.append((expectation, f"{quoted} IS NULL{odd}", "0"))
+            elif name == "ExpectColumnValuesToBeBetween" and (kind in _FLOAT_TYPES or kind in _INTEGER_TYPES):
+                bounds = [expectation.min_value, expectation.max_value]
+                if not all(b is None or type(b) in (int, float) for b in bounds) or bounds == [None, None]:
+                    continue
+                outside = []
+                if expectation.min_value is not None:
+                    op = "<=" if expectation.strict_min else "<"
+                    outside.append(f"{quoted} {op} {float(expectation.min_value)!r}")
+                if expectation.max_value is not None:
+                    op = ">=" if expectation.strict_max else ">"
+                    outside.append(f"{quoted} {op} {float(expectation.max_value)!r}")
+                checks.append((expectation, f"{' OR '.join(outside)}{odd}", f"count(*) - count({quoted})"))
+        if not checks or self.row_count == 0:
+            return {}
+        counts = self.con.execute(
+            "SELECT "
+            + ", ".join(f"count(*) FILTER (WHERE {suspect}), {nulls}" for _, suspect, nulls in checks)
+            + f" FROM {self.relation}"
+        ).fetchone()
+        proven = {}
+        for number, (expectation, _, _) in enumerate(checks):
+            suspect, nulls = counts[2 * number], counts[2 * number + 1]
+            if suspect == 0:
+                proven[id(expectation)] = _Tally(element_count=self.row_count, missing_count=int(nulls))
+        return proven
+
     # -- the whole table ---------------------------------------------------------------------------
     def run(self) -> tuple[list[Any], dict[str, Any], str | None]:
         """Validation results in the suite's order, GX's batch metadata, and the batch id."""
@@ -421,27 +470,34 @@ class TableValidation:
                     "add its merge to forgeline/quality/chunked.py (or validate that table as one frame)"
                 )
         results: dict[int, Any] = {}
-        tallies = [_Tally() for _ in rowwise]
-        rowwise_suite = self._sub_suite(rowwise)
         columns = self._columns_of(rowwise)
         key = self._key(rowwise, columns) if rowwise else ""
         resumed = self._resume(key, columns) if rowwise else None
         start, digest = 0, 0
         if resumed is not None:
+            # An earlier gate's tallies for the first rows: only the rows after them go through GX.
             start, states = resumed
+            self.rows_resumed = start
             digest = int(self.known["digest"])  # type: ignore[index]
             tallies = [_Tally.from_state(state) for state in states]
-        if start and start == self.row_count:
-            # Nothing new: one empty frame gives GX's batch metadata (an empty suite judges nothing).
-            self._validate_frame(next(self._stream(columns, start)), self._sub_suite([]))
+            streamed = list(rowwise)
         else:
-            for chunk in self._stream(columns, start):
+            # What DuckDB proves has no unexpected row is judged from its counts; the rest goes through GX.
+            proven = self._proven_without_unexpected(rowwise)
+            tallies = [proven.get(id(e)) or _Tally() for e in rowwise]
+            streamed = [e for e in rowwise if id(e) not in proven]
+        by_expectation = {id(e): tally for e, tally in zip(rowwise, tallies, strict=True)}
+        streamed_suite = self._sub_suite(streamed)
+        if not streamed or (resumed is not None and start == self.row_count):
+            # Nothing for GX to judge row by row: one frame gives its batch metadata (an empty suite).
+            self._validate_frame(next(self._stream(self._columns_of(rowwise), start)), self._sub_suite([]))
+        else:
+            for chunk in self._stream(self._columns_of(streamed), start):
                 self.rows_validated += len(chunk)
-                for tally, evr in zip(tallies, self._validate_frame(chunk, rowwise_suite), strict=True):
-                    tally.add(evr)
+                evrs = self._validate_frame(chunk, streamed_suite)
+                for expectation, evr in zip(streamed, evrs, strict=True):
+                    by_expectation[id(expectation)].add(evr)
                 del chunk
-                if not rowwise:
-                    break  # one frame gave GX's batch metadata; nothing else needs the rows
         states = [tally.to_state() for tally in tallies]
         if rowwise and all(state is not None for state in states) and self._dense_row_ids():
             # The digest of all rows now: the earlier part's (unchanged, checked above) plus the new part's.
