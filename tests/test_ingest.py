@@ -688,6 +688,49 @@ def test_a_bad_cp949_byte_wins_over_a_missing_required_column(workspace: Setting
     assert "is not valid cp949" in error and "required" not in error
 
 
+def test_a_space_whose_bytes_straddle_two_read_blocks_is_still_trimmed(workspace: Settings) -> None:
+    """The only U+00A0 of a UTF-8 file, its two bytes split by the scan's 1 MiB block boundary."""
+    block = 1 << 20
+    head, line = b"a,b\n", b"S,1\n"
+    filler = line * ((block - 1 - len(head) - 3) // len(line))
+    pad = b"x" * (block - 1 - len(head) - len(filler) - 1)
+    data = head + filler + pad + b"," + "\u00a0".encode() + b"v\n" + b"S,2\n"
+    assert data[block - 1 : block + 1] == "\u00a0".encode()
+    deliver(workspace, "shots_nbsp.csv", data)
+
+    ingest_client(workspace, client(csv_source(encoding="auto")))
+
+    assert query(workspace, "SELECT b FROM raw.test_mes__shots WHERE b LIKE '%v'") == [("v",)]
+
+
+def test_an_interrupt_while_duckdb_reads_a_piped_file_stops_the_load_at_once(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a CP949 file whose last byte the passes would refuse: the interrupt wins (not the
+    refusal, and the next file is not loaded), the passes stop, and nothing is left loaded or running."""
+    import os
+    import signal
+    import threading
+    import time
+
+    monkeypatch.setattr(readers, "TRANSCODE_BLOCK", 1 << 16)
+    header = "설비,수량\n".encode("cp949")
+    deliver(workspace, "shots_a.csv", header + "S1,가나다라마바사\n".encode("cp949") * 3_000_000 + b"\xff\n")
+    deliver(workspace, "shots_b.csv", header + "S1,가\n".encode("cp949") * 10)
+    ctrl_c = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    ctrl_c.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ingest_client(workspace, client(csv_source(encoding="cp949")), raise_on_rejection=False)
+    finally:
+        ctrl_c.cancel()  # never a Ctrl-C after the test (it would stop the whole test run)
+
+    assert time.monotonic() - started < 20  # not after the passes read the whole 57 MB file
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("forgeline")]
+    assert query(workspace, "SELECT count(*) FROM raw._load_batches") == [(0,)]
+
+
 def test_cells_with_other_whitespace_are_trimmed_in_a_big_piped_file(
     workspace: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

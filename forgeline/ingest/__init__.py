@@ -320,6 +320,17 @@ def _load_csv(
                     _ensure_table(con, table, head.header)
                     lineage = (config.id, relative, batch_id, loaded_at)
                     rows = csvload.load(con, text, spec, head, table, lineage)
+                except (KeyboardInterrupt, SystemExit, duckdb.InterruptException):
+                    # Interrupted (Ctrl-C, a stop): the interrupt wins; the passes stop at their next block.
+                    text.cancel()
+                    raise
+                except RuntimeError as exc:
+                    if "interrupted" not in str(exc).lower():
+                        text.wait()
+                        raise
+                    # DuckDB took the Ctrl-C itself ("Query interrupted"): it is still an interrupt.
+                    text.cancel()
+                    raise KeyboardInterrupt(f"{relative}: loading interrupted") from exc
                 except BaseException:
                     # The passes over the file ran beside this: what they refuse it for comes first, as
                     # when they ran before it (a NUL byte, a bad CP949 byte, not the header or DuckDB).

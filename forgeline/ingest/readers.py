@@ -34,7 +34,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from forgeline.mapping.spec import SourceSpec
 
@@ -61,8 +61,39 @@ class MisreadEncoding(ReadError):
     suggested = "cp1252"
 
 
+class _Cancelled(Exception):
+    """The passes over a file were told to stop (the load was interrupted): their result is not wanted."""
+
+
+# Set in the thread that runs a CsvText's passes: their reads stop once it is set (CsvText.cancel).
+_PASSES = threading.local()
+
+
+class _CancellableReader:
+    """A file handle whose reads stop the passes once they are cancelled (checked every block)."""
+
+    def __init__(self, handle: IO[bytes], cancel: threading.Event) -> None:
+        self._handle, self._cancel = handle, cancel
+
+    def read(self, size: int = -1) -> bytes:
+        if self._cancel.is_set():
+            raise _Cancelled()
+        return self._handle.read(size)
+
+    def __enter__(self) -> _CancellableReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
 def _open_bytes(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    handle = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115 (returned)
+    cancel = getattr(_PASSES, "cancel", None)
+    return handle if cancel is None else cast(IO[bytes], _CancellableReader(handle, cancel))
 
 
 def _check_encoding(
@@ -127,6 +158,7 @@ class LineIndex:
         self.spaces: set[str] = set()  # whitespace other than " " and line breaks that the text holds
         self._held = b""  # a trailing CR, kept until the next block says whether an LF follows
         self._last = b""  # the last byte seen (does the stream end with a line break?)
+        self._tail = b""  # the last bytes scanned: a space's UTF-8 bytes may straddle two blocks
 
     def feed(self, block: bytes) -> None:
         if not block:
@@ -143,9 +175,11 @@ class LineIndex:
             self.has_quote = True
         # str.strip() removes more than spaces; trimming those in SQL is slow, so note which occur. One
         # translate() keeps the bytes that start one (none in most exports; UTF-8 Korean has none).
-        if found := data.translate(None, _NOT_SPACE_START):
+        window = self._tail + data
+        self._tail = window[-3:]  # a UTF-8 character is at most 4 bytes
+        if found := window.translate(None, _NOT_SPACE_START):
             for space, encoded in _SPACES:
-                if space not in self.spaces and encoded[:1] in found and encoded in data:
+                if space not in self.spaces and encoded[:1] in found and encoded in window:
                     self.spaces.add(space)
         # A CR is looked for first (memchr): most exports have none, and counting costs a pass.
         lf, cr = data.count(b"\n"), (data.count(b"\r") if b"\r" in data else 0)
@@ -353,6 +387,7 @@ class CsvText:
         self.workdir: Path | None = None
         self._passes: threading.Thread | None = None
         self._failed: BaseException | None = None
+        self._cancel = threading.Event()
         self._pipe: int | None = None  # the pipe's read end, open while DuckDB may read it
 
     @property
@@ -362,6 +397,7 @@ class CsvText:
 
     def _run(self, passes: Callable[[], None]) -> None:
         def run() -> None:
+            _PASSES.cancel = self._cancel
             try:
                 passes()
             except BaseException as exc:  # raised by wait(), in the caller's thread
@@ -375,6 +411,15 @@ class CsvText:
         if self._pipe is not None:
             os.close(self._pipe)
             self._pipe = None
+
+    def cancel(self) -> None:
+        """The load was interrupted: stop the passes at their next block, wait for them, forget their
+        verdict (the interrupt, not a refusal, is what the caller raises)."""
+        self._cancel.set()
+        self.done_reading()
+        if self._passes is not None:
+            self._passes.join()
+        self._failed = None
 
     def wait(self) -> None:
         """Join the passes over the file; raise what they refused it for (each time it is asked)."""
