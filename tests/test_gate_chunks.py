@@ -60,16 +60,9 @@ CASES: list[tuple[Any, bool]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A table whose chunks look unlike the whole: NULLs late, duplicates far apart, gaps in row ids."""
-    path = tmp_path_factory.mktemp("chunks") / "client.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("SET TimeZone = 'Asia/Seoul'")
-    con.execute(
-        f"""
-        CREATE SCHEMA core;
-        CREATE TABLE core.t AS
+def _rows(start: int, stop: int) -> str:
+    """Rows where every kind passes and fails somewhere, numbered start … stop - 1."""
+    return f"""
         SELECT
             i::BIGINT AS id,
             'C' || (i % 250)::VARCHAR AS code,                                   -- 50 codes twice, far apart
@@ -80,7 +73,20 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ['failure', 'preventive', 'inspection'][1 + i % 3] AS kind,
             TIMESTAMPTZ '2026-01-01 08:00:00+09' + to_minutes(i) AS started_at,
             TIMESTAMPTZ '2026-01-01 08:00:00+09' + to_minutes(i + (i % 4)) AS ended_at
-        FROM range({ROWS}) AS r(i);
+        FROM range({start}, {stop}) AS r(i)
+    """
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A table whose chunks look unlike the whole: NULLs late, duplicates far apart, gaps in row ids."""
+    path = tmp_path_factory.mktemp("chunks") / "client.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'Asia/Seoul'")
+    con.execute(
+        f"""
+        CREATE SCHEMA core;
+        CREATE TABLE core.t AS {_rows(0, ROWS)};
         DELETE FROM core.t WHERE id % 17 = 0 AND id > 0;
         INSERT INTO core.t SELECT * FROM core.t WHERE id IN (5, 6, 7);
         UPDATE core.t SET id = id + 10000 WHERE rowid >= {ROWS};                    -- ids stay unique
@@ -177,23 +183,6 @@ def test_every_kind_the_suites_use_has_a_merge() -> None:
     used = {type(e).__name__ for table in SUITE_BUILDERS for e in build_suite(table, True).expectations}
     tested = {type(e).__name__ for e, _ in CASES}
     assert used <= tested, used - tested
-
-
-def _rows(start: int, stop: int) -> str:
-    """Rows like ``core.t``'s (every kind passing and failing somewhere), numbered start … stop - 1."""
-    return f"""
-        SELECT
-            i::BIGINT AS id,
-            'C' || (i % 250)::VARCHAR AS code,
-            CASE WHEN i > 200 AND i % 3 = 0 THEN NULL ELSE i END::INTEGER AS late_nulls,
-            CASE WHEN i % 40 = 7 THEN NULL ELSE 'row ' || i END AS label,
-            i::DOUBLE AS measure,
-            CASE WHEN i % 50 = 3 THEN NULL ELSE i % 2 = 0 END AS flag,
-            ['failure', 'preventive', 'inspection'][1 + i % 3] AS kind,
-            TIMESTAMPTZ '2026-01-01 08:00:00+09' + to_minutes(i) AS started_at,
-            TIMESTAMPTZ '2026-01-01 08:00:00+09' + to_minutes(i + (i % 4)) AS ended_at
-        FROM range({start}, {stop}) AS r(i)
-    """
 
 
 # GX raises on a column the table lacks, and on a pair with a nullable integer column that holds NULLs:
