@@ -5,8 +5,8 @@ once, without an engagement (forgeline/changes.py). The others are scheduled by 
 (forgeline/scheduling.py): biggest first, side by side while their estimates fit the budget, and a
 progress line (clients done, each running client's stage, the time left) goes to the run log every
 ``PROGRESS_EVERY_S`` seconds and whenever a client finishes. Clients can run in parallel safely because
-each has its own DuckDB file and dbt target folder; gates and MLflow steps take turns (one queue) inside the
-engagement flow. Run by a worker from its deployment (the
+each has its own DuckDB file and dbt target folder; gates take turns inside the engagement flow, and
+MLflow calls around the store (forgeline/standard_models). Run by a worker from its deployment (the
 distributed set-up, docs/deploy.md), the program starts each client's engagement as a flow run of the
 ``client-engagement`` deployment instead, which any worker of the pool takes; an engagement whose worker
 was lost (Crashed) is started again. One client's failure does not stop the

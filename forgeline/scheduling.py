@@ -32,7 +32,8 @@ DUCKDB_BYTES_PER_DELIVERED_BYTE = 3
 
 
 def delivered_bytes(settings: Settings, client_id: str) -> int:
-    """The size of everything in the client's landing folder (what its run loads and standardizes)."""
+    """The size of the delivered files in the client's landing folder, as ingest sees them (hidden
+    partial copies and links left out): what its run loads and standardizes."""
     return scan_landing(settings.landing_dir(client_id)).delivered_bytes
 
 

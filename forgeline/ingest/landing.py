@@ -85,7 +85,7 @@ class LandingScan:
     files: list[Path] = field(default_factory=list)  # regular files, sorted
     unusable: list[Unusable] = field(default_factory=list)  # links, special files, folders
     # Every entry walked, hidden ones too, with its lstat: the landing folder's look (forgeline.changes)
-    # and its delivered bytes (forgeline.scheduling) come from this one walk.
+    # and its delivered bytes (forgeline.scheduling) come from this same walk, one rule for all three.
     stats: dict[Path, os.stat_result] = field(default_factory=dict)
 
     @property

@@ -439,7 +439,11 @@ class CsvText:
     def __enter__(self) -> CsvText:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None:
+            # The load failed (a refusal was raised already) or was interrupted wherever it was: the passes'
+            # verdict is not wanted any more, so they stop at their next block instead of reading on.
+            self.cancel()
         self.done_reading()
         if self._passes is not None:
             self._passes.join()

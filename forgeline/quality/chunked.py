@@ -17,7 +17,9 @@ and NULL-bearing columns; a digest of those rows' values and positions, computed
 starts from that gate's row-by-row tallies (``TableValidation.known``) and validates only the rows after
 them: dbt's incremental builds append new load batches at the end of the facts. Anything else validates
 the whole table. A unique column with no duplicate is known from DuckDB's ``count(distinct)`` without
-streaming it; one with duplicates goes through the hash partitions for GX's list of them.
+streaming it; one with duplicates goes through the hash partitions for GX's list of them. Likewise a
+not-null or numeric between expectation with no suspect row in DuckDB (NULL, NaN, non-finite, out of range)
+is judged from DuckDB's counts; one with any goes through GX for its exact examples.
 
 Each merged expectation is then judged by the expectation's own GX code (``_validate``, which GX itself runs
 on the metrics it computed), so ``mostly``, percentages and observed values are GX's, not ours. A kind of
@@ -44,7 +46,8 @@ DUCKDB_VECTOR_SIZE = 2048
 _ROWID = "__forgeline_rowid"
 
 
-_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+# Integers pandas reads exactly (HUGEINT becomes float64: distinct values may collapse into one).
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT"}
 _INTEGER_TYPES |= {f"U{name}" for name in _INTEGER_TYPES}
 _FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
 # DuckDB types pandas gives another dtype once a NULL is among them (int64 -> Int64, bool -> boolean).
@@ -318,11 +321,11 @@ class TableValidation:
             fetched = cursor.fetch_df_chunk(vectors)
             if fetched.empty and yielded:
                 return
-            for start in range(0, max(len(fetched), 1), self.chunk_rows):
+            for offset in range(0, max(len(fetched), 1), self.chunk_rows):
                 chunk = (
                     fetched
                     if len(fetched) <= self.chunk_rows
-                    else fetched.iloc[start : start + self.chunk_rows].copy()
+                    else fetched.iloc[offset : offset + self.chunk_rows].copy()
                 )
                 chunk.index = pd.RangeIndex(position, position + len(chunk))
                 position += len(chunk)
@@ -378,20 +381,29 @@ class TableValidation:
         # A first NULL changes an integer or boolean column's dtype in the chunks (_as_whole_table), and
         # with it how GX reports its values; in other columns it changes nothing.
         retyped = sorted(c for c in self._columns_with_nulls(columns) if self.types[c] in _RETYPED_BY_NULLS)
-        key = {"suite": suite, "columns": columns, "retyped_by_nulls": retyped}
+        types = [self.types.get(c) for c in columns]  # DuckDB's hash() is the same for 1 and 1::HUGEINT
+        key = {"suite": suite, "columns": columns, "types": types, "retyped_by_nulls": retyped}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
     def _resume(self, key: str, columns: list[str]) -> tuple[int, list[dict[str, Any]]] | None:
         """Where the previous gate's tallies end, and the tallies, when its rows are still the first rows."""
         known = self.known
-        if not known or known.get("key") != key or known.get("rows", 0) > self.row_count:
+        try:
+            if not known or known.get("key") != key or known["rows"] > self.row_count:
+                return None
+            if not self._dense_row_ids() or self._digest(columns, 0, known["rows"]) != int(known["digest"]):
+                return None
+            for state in known["tallies"]:
+                _Tally.from_state(state)  # a damaged entry validates the whole table, it never fails the gate
+            return int(known["rows"]), list(known["tallies"])
+        except (AttributeError, KeyError, TypeError, ValueError):
             return None
-        if not self._dense_row_ids() or self._digest(columns, 0, known["rows"]) != int(known["digest"]):
-            return None
-        return known["rows"], known["tallies"]
 
-    def _unique_without_duplicates(self, column: str) -> _Tally | None:
+    def _unique_without_duplicates(self, expectation: Any) -> _Tally | None:
         """The whole column's tally when DuckDB finds no duplicate among its values (ids, codes)."""
+        column = expectation.column
+        if getattr(expectation, "row_condition", None):
+            return None
         # Text and integers compare alike in DuckDB and pandas (floats: -0.0, NaN; leave them to GX).
         if self.types.get(column) not in {"VARCHAR", *_INTEGER_TYPES}:
             return None
@@ -425,7 +437,8 @@ class TableValidation:
                 checks.append((expectation, f"{quoted} IS NULL{odd}", "0"))
             elif name == "ExpectColumnValuesToBeBetween" and (kind in _FLOAT_TYPES or kind in _INTEGER_TYPES):
                 bounds = [expectation.min_value, expectation.max_value]
-                if not all(b is None or type(b) in (int, float) for b in bounds) or bounds == [None, None]:
+                finite = all(b is None or (type(b) in (int, float) and math.isfinite(b)) for b in bounds)
+                if not finite or bounds == [None, None]:
                     continue
                 outside = []
                 if expectation.min_value is not None:
@@ -513,7 +526,7 @@ class TableValidation:
             if column not in self.columns:  # GX names the missing column, as on the whole table
                 frame = next(self._stream(self._columns_of([expectation])))
                 tally.add(self._validate_frame(frame.iloc[:0], unique_suite)[0])
-            elif (whole := self._unique_without_duplicates(column)) is not None:
+            elif (whole := self._unique_without_duplicates(expectation)) is not None:
                 tally = whole
             else:
                 for frame in self._partitions(column):

@@ -84,8 +84,11 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+PARAMETER_PREFIX = "parameter:"  # a client's parameter names never meet the context columns' in SQL
+
+
 def _parameter_column(name: str) -> str:
-    identifier = '"' + name.replace('"', '""') + '"'
+    identifier = '"' + (PARAMETER_PREFIX + name).replace('"', '""') + '"'
     return f"min(parameter_value) filter (where parameter_name = {_literal(name)}) + 0.0 as {identifier}"
 
 
@@ -112,7 +115,14 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     frame = con.execute(sql, {"timezone": config.timezone}).df()
     if frame.empty:
         raise NotEnoughData("no cycles with a unit inspection result (fct_cycles ⋈ fct_quality_results)")
-    parameter_columns = sorted(c for c in frame.columns if not c.startswith("_") and c not in CONTEXT_COLUMNS)
+    clashing = sorted(set(names) & {*CONTEXT_COLUMNS, "product"})
+    if clashing:
+        raise NotEnoughData(
+            f"process parameter(s) {clashing} are named like a feature this model computes itself; rename "
+            "them in mapping.yml (e.g. with a prefix) to train on both"
+        )
+    frame = frame.rename(columns={PARAMETER_PREFIX + name: name for name in names})
+    parameter_columns = sorted(names)
     features = frame[[*parameter_columns, *CONTEXT_COLUMNS]].assign(
         cycles_since_restart=frame["cycles_since_restart"].astype("int64"),
         hour_of_day_local=frame["hour_of_day_local"].astype("int32"),
