@@ -30,7 +30,7 @@ from forgeline.standard_models import (
     promote_champions,
     train_client_models,
 )
-from forgeline.standard_models.base import time_ordered_split
+from forgeline.standard_models.base import NotEnoughData, time_ordered_split
 from forgeline.standard_models.store import store_path
 
 pytestmark = pytest.mark.models
@@ -464,3 +464,31 @@ def test_permutation_importance_reads_a_bounded_seeded_sample_of_a_long_holdout(
     assert len(sample) == IMPORTANCE_ROWS and (np.diff(sample) > 0).all() and label[sample].any()
     assert (sample == _importance_sample(label)).all()  # the same rows every time: the same ranking
     assert (_importance_sample(np.zeros(5 * IMPORTANCE_ROWS)) == np.arange(5 * IMPORTANCE_ROWS)).all()
+
+
+def test_process_parameters_named_like_the_models_own_columns() -> None:
+    """Parameter names are the client's: one like an internal column is kept apart from it, and one like a
+    feature the model computes is named as the reason it cannot train (never silently swapped)."""
+    from forgeline.standard_models import defect_prediction
+
+    con = duckdb.connect()
+    con.execute(
+        """
+        CREATE SCHEMA core;
+        CREATE TABLE core.fct_cycles AS SELECT 'c' || i AS cycle_id, 'M1' AS machine_id, 'P' AS product_id,
+            TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_minutes(i) AS started_at FROM range(10) t(i);
+        CREATE TABLE core.fct_quality_results AS SELECT 'c' || i AS cycle_id, i % 3 > 0 AS is_pass
+            FROM range(10) t(i);
+        CREATE TABLE core.fct_cycle_parameters AS SELECT 'c' || i AS cycle_id, name AS parameter_name,
+            (i * 10)::DOUBLE AS parameter_value FROM range(10) t(i), (VALUES ('_label'), ('temp')) v(name);
+        """
+    )
+    config = ClientConfig(id="named-plant", name="named")
+    data = defect_prediction.build_training_set(con, config)
+    assert list(data.features.columns[:2]) == ["_label", "temp"]
+    assert data.features["_label"].tolist() == [i * 10.0 for i in range(10)]
+    assert data.label.tolist() == [1 if i % 3 == 0 else 0 for i in range(10)]
+
+    con.execute("INSERT INTO core.fct_cycle_parameters VALUES ('c1', 'seconds_since_previous_cycle', 1.0)")
+    with pytest.raises(NotEnoughData, match="seconds_since_previous_cycle"):
+        defect_prediction.build_training_set(con, config)

@@ -121,9 +121,12 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             f"process parameter(s) {clashing} are named like a feature this model computes itself; rename "
             "them in mapping.yml (e.g. with a prefix) to train on both"
         )
-    frame = frame.rename(columns={PARAMETER_PREFIX + name: name for name in names})
     parameter_columns = sorted(names)
-    features = frame[[*parameter_columns, *CONTEXT_COLUMNS]].assign(
+    renamed = {PARAMETER_PREFIX + name: name for name in names}
+    features = frame[[*renamed, *CONTEXT_COLUMNS]].rename(columns=renamed)[
+        [*parameter_columns, *CONTEXT_COLUMNS]
+    ]
+    features = features.assign(
         cycles_since_restart=frame["cycles_since_restart"].astype("int64"),
         hour_of_day_local=frame["hour_of_day_local"].astype("int32"),
         # An ENUM arrives as an ordered category; products have no order.
