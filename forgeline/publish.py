@@ -51,6 +51,11 @@ MODEL_COLUMNS = [
     "n_test",
     "n_test_positives",
     "trained_at",
+    "threshold",
+    "holdout_f1",
+    "holdout_precision",
+    "holdout_recall",
+    "champion_decision",
 ]
 FEATURE_COLUMNS = ["model_name", "feature", "importance", "rank"]
 

@@ -147,6 +147,18 @@ def test_the_model_finds_the_planted_cause_and_becomes_champion(workspace: Setti
     assert run.data.tags["gate_passed"] == "true"
     assert run.data.params["training_data_fingerprint"] == run.data.tags["training_data_fingerprint"]
     assert run.data.metrics["holdout_pr_auc"] == pytest.approx(result.model_metric)
+    # The alert threshold was chosen on the validation fold and is scored on the holdout.
+    assert 0 < result.threshold < 1 and run.data.metrics["threshold"] == pytest.approx(result.threshold)
+    assert result.holdout_f1 > 0.5 and result.holdout_precision > 0 and result.holdout_recall > 0
+    artifacts = {a.path for a in client.list_artifacts(result.mlflow_run_id)}
+    assert {"model_card.md", "hyperparameter_search.json", "holdout_predictions.parquet"} <= artifacts
+    holdout = pd.read_parquet(client.download_artifacts(result.mlflow_run_id, "holdout_predictions.parquet"))
+    assert len(holdout) == result.n_test and int(holdout["outcome"].sum()) == result.n_test_positives
+    assert (holdout["alert"] == (holdout["probability"] >= result.threshold)).all()
+    import mlflow
+
+    info = mlflow.models.get_model_info(f"runs:/{result.mlflow_run_id}/model")
+    assert PLANTED_CAUSE in info.signature.inputs.input_names()
 
     # Unchanged data: the earlier run and version are kept, not trained and registered again.
     [again] = train_client_models(workspace, config, passed_gate(config.id))

@@ -25,6 +25,8 @@ import inspect
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
 from types import ModuleType
 from typing import Any
 
@@ -34,7 +36,7 @@ import pandas as pd
 from forgeline.clients import ClientConfig
 from forgeline.locking import open_warehouse
 from forgeline.settings import Settings
-from forgeline.standard_models import defect_prediction, failure_prediction
+from forgeline.standard_models import defect_prediction, failure_prediction, learner
 from forgeline.standard_models.base import (
     HOLDOUT_SHARE,
     MAX_TRAINING_ROWS,
@@ -59,7 +61,14 @@ CATALOG: dict[str, ModuleType] = {
     failure_prediction.NAME: failure_prediction,
 }
 CHAMPION_ALIAS = "champion"
+# The types a fitted model holds beyond scikit-learn's own (skops refuses others on load). We wrote the models
+# ourselves, so we trust them; the first three are what earlier HistGradientBoosting versions hold.
 SKOPS_TRUSTED_TYPES = [
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
     "functools.partial",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
@@ -72,17 +81,6 @@ IMPORTANCE_ROWS = 20_000  # holdout rows re-scored for permutation importance (b
 RETRAIN_GROWTH = 0.10
 # The last stretch of a run's training data that newer data may still complete (see _settled_until).
 SETTLING = pd.Timedelta(days=1)
-MODEL_PARAMS: dict[str, Any] = {
-    "learning_rate": 0.05,
-    "max_iter": 300,
-    "max_leaf_nodes": 15,
-    "min_samples_leaf": 20,
-    "l2_regularization": 1.0,
-    "class_weight": "balanced",
-    "early_stopping": False,
-    "random_state": 0,
-}
-
 # MLflow keeps process-wide state (its SQLite store's engine, the registry) and SQLite takes one writer at a
 # time: when clients run side by side in threads, their MLflow calls take turns. Reading the training data
 # and fitting touch no MLflow state and run side by side (DuckDB and scikit-learn release the GIL).
@@ -156,11 +154,18 @@ def _digest(text: str) -> str:
 
 
 def _model_setup() -> str:
-    """The estimator, its parameters and the training-row cap, as one short digest (a change retrains)."""
+    """The learner, its search, its fold and the training-row cap, as one short digest (a change retrains)."""
     import json
 
-    setup = {"estimator": "HistGradientBoostingClassifier", "max_training_rows": MAX_TRAINING_ROWS}
-    return _digest(json.dumps({**setup, **MODEL_PARAMS}, sort_keys=True))
+    setup = {
+        "estimator": learner.ESTIMATOR,
+        "fixed": learner.FIXED_PARAMS,
+        "search": learner.SEARCH,
+        "validation_share": learner.VALIDATION_SHARE,
+        "early_stopping_rounds": learner.EARLY_STOPPING_ROUNDS,
+        "max_training_rows": MAX_TRAINING_ROWS,
+    }
+    return _digest(json.dumps(setup, sort_keys=True))
 
 
 def _settled_until(data: TrainingSet) -> pd.Timestamp:
@@ -278,7 +283,24 @@ def _result_from_run(
         trained_at=pd.Timestamp(run.info.start_time, unit="ms", tz="UTC").to_pydatetime(),
         top_features=top_features,
         reused=reused,
+        threshold=metrics.get("threshold"),
+        holdout_f1=metrics.get("holdout_f1"),
+        holdout_precision=metrics.get("holdout_precision"),
+        holdout_recall=metrics.get("holdout_recall"),
+        champion_decision=tags.get("champion_decision", ""),
     )
+
+
+def _log_frame(frame: pd.DataFrame, name: str) -> None:
+    """Log a frame as a Parquet artifact of the active run."""
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/{name}"
+        frame.to_parquet(path, index=False)
+        mlflow.log_artifact(path)
 
 
 def _load_top_features(client: Any, run_id: str) -> list[dict[str, Any]]:
@@ -305,9 +327,24 @@ def _importance_sample(label: np.ndarray) -> np.ndarray:
     return sample if label[sample].any() else rows
 
 
-def _fit(data: TrainingSet) -> tuple[Any, Any, dict[str, float], dict[str, float], list[dict[str, Any]]]:
+@dataclass
+class _Fitted:
+    """A fitted model and what the run logs of it."""
+
+    event: learner.EventModel
+    split: Any
+    metrics: dict[str, float]  # holdout figures of the model (prefix holdout_), and the threshold's
+    baseline: dict[str, float]  # the naive baseline's on the same rows (prefix baseline_)
+    top_features: list[dict[str, Any]]
+    holdout: pd.DataFrame  # each holdout row's time, outcome, probability, alert and baseline score
+
+    @property
+    def model(self) -> Any:
+        return self.event.model
+
+
+def _fit(data: TrainingSet, progress: Any = log.info) -> _Fitted:
     """Fit on the earlier part, score model and baseline on the holdout; one thread, so always the same."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.inspection import permutation_importance
     from threadpoolctl import threadpool_limits
 
@@ -315,22 +352,28 @@ def _fit(data: TrainingSet) -> tuple[Any, Any, dict[str, float], dict[str, float
     features, label = data.features, data.label.to_numpy()
     test_features, test_label = features[split.test], label[split.test]
     # One OpenMP/BLAS thread: parallel reductions add floats in no fixed order, and the same data must
-    # give the same model to the last bit (the training sets here are small; the cost is a few seconds).
+    # give the same model to the last bit (the clients running side by side share out the cores anyway).
     with threadpool_limits(limits=1):
-        model = HistGradientBoostingClassifier(categorical_features="from_dtype", **MODEL_PARAMS)
-        model.fit(features[split.train], label[split.train])
-        score = model.predict_proba(test_features)[:, 1]
+        event = learner.fit_event_model(features, label, data.time, split.train, data.embargo, progress)
+        score = event.model.predict_proba(test_features)[:, 1]
         sample = _importance_sample(test_label)
+        progress(f"permutation importance of {features.shape[1]} features on {len(sample):,} holdout rows")
         importance = permutation_importance(
-            model,
+            event.model,
             test_features.iloc[sample],
             test_label[sample],
             scoring="average_precision",
             n_repeats=3,
             random_state=0,
         )
-    metrics = ranking_metrics(test_label, score, "holdout_")
-    baseline = ranking_metrics(test_label, data.baseline_score.to_numpy()[split.test], "baseline_")
+    baseline_score = data.baseline_score.to_numpy()[split.test]
+    metrics = {
+        **ranking_metrics(test_label, score, "holdout_"),
+        **learner.alert_metrics(test_label, score, event.threshold, "holdout_"),
+        **event.validation,
+        "threshold": event.threshold,
+    }
+    baseline = ranking_metrics(test_label, baseline_score, "baseline_")
     ranked = np.argsort(-importance.importances_mean, kind="stable")[:TOP_FEATURES]
     top_features = [
         {
@@ -340,7 +383,16 @@ def _fit(data: TrainingSet) -> tuple[Any, Any, dict[str, float], dict[str, float
         }
         for r, i in enumerate(ranked)
     ]
-    return model, split, metrics, baseline, top_features
+    holdout = pd.DataFrame(
+        {
+            "time": pd.to_datetime(data.time[split.test], utc=True).to_numpy(),
+            "outcome": test_label,
+            "probability": score,
+            "alert": score >= event.threshold,
+            "baseline_score": baseline_score,
+        }
+    )
+    return _Fitted(event, split, metrics, baseline, top_features, holdout)
 
 
 def _train_one(
@@ -348,6 +400,7 @@ def _train_one(
 ) -> ModelResult:
     import mlflow
     import sklearn
+    from mlflow.models import infer_signature
 
     module = CATALOG[model_name]
     registered = registered_model_name(config.id, model_name)
@@ -393,7 +446,12 @@ def _train_one(
         f"{len(data.label):,}",
         fingerprint[:12],
     )
-    model, split, metrics, baseline, top_features = _fit(data)
+
+    def progress(line: str) -> None:
+        log.info("%s %s: %s", config.id, model_name, line)
+
+    fitted = _fit(data, progress)
+    split, metrics, baseline = fitted.split, fitted.metrics, fitted.baseline
     label = data.label.to_numpy()
     beats = metrics[f"holdout_{PRIMARY_METRIC}"] > baseline[f"baseline_{PRIMARY_METRIC}"]
     gate_summary = gate.summary()
@@ -404,14 +462,16 @@ def _train_one(
         ) as run:
             mlflow.log_params(
                 {
-                    **{f"model__{k}": v for k, v in MODEL_PARAMS.items()},
-                    "estimator": "HistGradientBoostingClassifier",
+                    **{f"model__{k}": v for k, v in fitted.event.params.items()},
+                    "estimator": learner.ESTIMATOR,
                     "holdout": f"time-ordered, last {HOLDOUT_SHARE:.0%} of the time range",
+                    "validation": f"time-ordered, latest {learner.VALIDATION_SHARE:.0%} of the training rows",
                     "training_rows": f"the latest {MAX_TRAINING_ROWS:,} before the holdout, at most",
                     "holdout_starts_after": split.cut.isoformat(),
                     "embargo": str(data.embargo),
                     "n_features": data.features.shape[1],
                     "training_data_fingerprint": fingerprint,
+                    "threshold_rule": "best F1 on the validation fold",
                 }
             )
             mlflow.log_metrics(
@@ -435,19 +495,31 @@ def _train_one(
                     "gate_passed": str(bool(gate_summary.get("passed"))).lower(),
                     "gate_checked_at": str(gate_summary.get("checked_at", "")),
                     "gate_expectations": str(gate_summary.get("expectations", "")),
+                    "learner_note": fitted.event.note,
                     **_training_tags(data),
                 }
             )
-            mlflow.log_dict(top_features, "feature_importance.json")
+            mlflow.log_dict(fitted.top_features, "feature_importance.json")
             mlflow.log_dict({**data.description, "gate": gate_summary}, "training_set.json")
+            mlflow.log_dict(fitted.event.search, "hyperparameter_search.json")
+            mlflow.log_text(model_card(model_name, fitted.event.note), "model_card.md")
+            _log_frame(fitted.holdout, "holdout_predictions.parquet")
             log.info("%s %s: logging the model to MLflow (run %s)…", config.id, model_name, run.info.run_id)
+            # Integer features declared as floats: a missing value at scoring time is then not a schema error.
+            example = data.features[split.test].head(5)
+            example = example.astype({c: "float64" for c in example.select_dtypes("integer").columns})
             info = mlflow.sklearn.log_model(
-                model,
+                fitted.model,
                 name="model",
                 # Explicit requirements: inferring them costs seconds per model and needs no network here.
-                pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}"],
-                # MLflow stores sklearn models with skops; these are the types a fitted
-                # HistGradientBoostingClassifier holds. We wrote the model ourselves, so we trust them.
+                pip_requirements=[
+                    f"scikit-learn=={sklearn.__version__}",
+                    f"lightgbm=={metadata.version('lightgbm')}",
+                    f"pandas=={pd.__version__}",
+                ],
+                signature=infer_signature(example, fitted.holdout["probability"].head(5).to_numpy()),
+                input_example=example,
+                # MLflow stores sklearn models with skops, which loads only the types it is told to trust.
                 skops_trusted_types=SKOPS_TRUSTED_TYPES,
             )
             # Registration comes after the run finished: a run stopped half way never becomes a version.
@@ -464,7 +536,7 @@ def _train_one(
             version,
             data.baseline_name,
         )
-    return _result_from_run(finished, registered, version, top_features, reused=False)
+    return _result_from_run(finished, registered, version, fitted.top_features, reused=False)
 
 
 def promote_champions(settings: Settings, results: Sequence[ModelResult]) -> list[str]:
@@ -507,16 +579,18 @@ def prepare_client_store(settings: Settings, client_id: str) -> list[str]:
         return recover_interrupted(settings, client_id)
 
 
-def model_card(model_name: str) -> str:
-    """What the model needs, how it is validated, the baseline it must beat (its module's docstring)."""
+def model_card(model_name: str, note: str = "") -> str:
+    """What the model needs, how it is validated, the baseline it must beat (its module's docstring), how
+    the learner is tuned (:mod:`~forgeline.standard_models.learner`), and a version's own caveat."""
     module = CATALOG.get(model_name)
     if module is None:
         return ""
-    return (
+    card = (
         inspect.cleandoc(module.__doc__ or "")
         + f"\n\nTraining uses at most the latest {MAX_TRAINING_ROWS:,} rows before the holdout; the holdout"
-        " is never cut."
+        " is never cut.\n\n" + inspect.cleandoc(learner.__doc__ or "")
     )
+    return card + (f"\n\nThis version: {note}." if note else "")
 
 
 def build_training_set(settings: Settings, config: ClientConfig, model_name: str) -> TrainingSet:

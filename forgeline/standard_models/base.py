@@ -129,6 +129,12 @@ class ModelResult:
     trained_at: datetime
     top_features: list[dict[str, Any]] = field(default_factory=list)
     reused: bool = False  # True when the training data was unchanged and the earlier run was kept
+    # Alerting at the threshold chosen on the validation fold, scored on the holdout (None: older runs).
+    threshold: float | None = None
+    holdout_f1: float | None = None
+    holdout_precision: float | None = None
+    holdout_recall: float | None = None
+    champion_decision: str = ""  # why this version is (or is not) champion, in a sentence
 
 
 def utc_now() -> datetime:

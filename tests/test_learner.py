@@ -1,0 +1,107 @@
+"""The event learner on seeded data with a planted cause: the holdout never steers it, the same data gives
+the same model, calibration keeps the ranking, and a fold too thin to choose on says so."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+from forgeline.standard_models import learner
+from forgeline.standard_models.base import NotEnoughData
+
+pytestmark = pytest.mark.models
+
+
+def planted(n: int = 6_000, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray, pd.Series]:
+    """A defect is likely when temperature exceeds 228 (about 5 % of rows), rare otherwise."""
+    rng = np.random.default_rng(seed)
+    features = pd.DataFrame(
+        {
+            "temperature": rng.normal(220, 5, n),
+            "pressure": rng.normal(80, 4, n),
+            "product": pd.Categorical(rng.choice(["A", "B"], n)),
+        }
+    )
+    hot = features["temperature"].to_numpy() > 228
+    label = np.where(hot, rng.random(n) < 0.9, rng.random(n) < 0.01).astype(int)
+    time = pd.Series(pd.date_range("2026-01-01", periods=n, freq="min", tz="UTC"))
+    return features, label, time
+
+
+def training_mask(n: int, share: float = 0.7) -> np.ndarray:
+    return np.arange(n) < int(n * share)
+
+
+def test_the_holdout_never_steers_the_model_its_tuning_or_its_threshold() -> None:
+    features, label, time = planted()
+    train = training_mask(len(label))
+    first = learner.fit_event_model(features, label, time, train)
+    shuffled = label.copy()
+    shuffled[~train] = 1 - shuffled[~train]  # every holdout outcome reversed
+    second = learner.fit_event_model(features, shuffled, time, train)
+    assert first.threshold == second.threshold
+    assert first.params == second.params
+    np.testing.assert_array_equal(first.model.predict_proba(features), second.model.predict_proba(features))
+
+
+def test_the_same_data_gives_the_same_model_and_the_planted_cause_is_found() -> None:
+    features, label, time = planted()
+    train = training_mask(len(label))
+    model = learner.fit_event_model(features, label, time, train)
+    again = learner.fit_event_model(features, label, time, train)
+    np.testing.assert_array_equal(model.model.predict_proba(features), again.model.predict_proba(features))
+    assert len(model.search) == len(learner.SEARCH)
+    assert all(c["rounds"] >= 1 and 0 <= c["validation_pr_auc"] <= 1 for c in model.search)
+    assert 0 < model.threshold < 1 and model.note == ""
+    holdout = model.model.predict_proba(features[~train])[:, 1]
+    assert average_precision_score(label[~train], holdout) > 0.7
+    figures = learner.alert_metrics(label[~train], holdout, model.threshold, "holdout_")
+    assert figures["holdout_f1"] > 0.7 and 0 < figures["holdout_alert_rate"] < 0.2
+
+
+def test_calibration_keeps_the_ranking_and_gives_probabilities() -> None:
+    features, label, time = planted()
+    train = training_mask(len(label))
+    model = learner.fit_event_model(features, label, time, train)
+    raw = model.model.calibrated_classifiers_[0].estimator.predict_proba(features[~train])[:, 1]
+    calibrated = model.model.predict_proba(features[~train])[:, 1]
+    order_raw = np.argsort(raw, kind="stable")
+    assert (np.diff(calibrated[order_raw]) >= -1e-12).all()  # monotone in the raw score
+    assert average_precision_score(label[~train], raw) == pytest.approx(
+        average_precision_score(label[~train], calibrated)
+    )
+    # Calibrated: the mean probability is close to the observed rate on the later rows.
+    assert abs(calibrated.mean() - label[~train].mean()) < 0.03
+
+
+def test_a_validation_fold_too_thin_to_choose_on_says_so() -> None:
+    features, label, time = planted()
+    train = training_mask(len(label))
+    fit, validation = learner.validation_fold(time, train, timedelta(0))
+    thin = label.copy()
+    thin[np.flatnonzero(validation & (thin == 1))[2:]] = 0  # two positive cases left in the fold
+    model = learner.fit_event_model(features, thin, time, train)
+    assert "2 positive case(s)" in model.note and model.params["calibration"] == "none"
+    assert model.search == [] and 0 < model.threshold <= 1
+
+
+def test_no_positive_case_to_learn_from_is_named() -> None:
+    features, label, time = planted()
+    train = training_mask(len(label))
+    fit, _ = learner.validation_fold(time, train, timedelta(0))
+    empty = np.where(fit, 0, label)
+    with pytest.raises(NotEnoughData, match="0 positive rows"):
+        learner.fit_event_model(features, empty, time, train)
+
+
+def test_the_validation_fold_is_the_latest_training_rows_with_the_embargo() -> None:
+    _, label, time = planted()
+    train = training_mask(len(label))
+    fit, validation = learner.validation_fold(time, train, timedelta(hours=2))
+    assert not (fit & validation).any() and not ((fit | validation) & ~train).any()
+    assert time[validation].min() - time[fit].max() >= pd.Timedelta(hours=2)
+    assert validation.sum() == pytest.approx(learner.VALIDATION_SHARE * train.sum(), rel=0.01)
