@@ -190,3 +190,25 @@ def record_completed_run(
 def forget_completed_run(settings: Settings, client_id: str) -> None:
     """Before a run changes anything: its result will differ from the record."""
     settings.last_run_path(client_id).unlink(missing_ok=True)
+
+
+def follow_republished(
+    settings: Settings, client_id: str, previous: str, snapshot: str, registered_model: str, version: str
+) -> None:
+    """The last complete run's record follows a snapshot re-published with another champion
+    (`forgeline models promote/rollback`): its data is the same, so a run with nothing new stays skipped.
+    A record naming another snapshot than ``previous`` is left as it is (the next run looks again)."""
+    try:  # read as written: CURRENT names the new snapshot already, so last_completed_run would say None
+        record = json.loads(settings.last_run_path(client_id).read_text(encoding="utf-8"))
+        if record["outcome"].get("snapshot") != previous:
+            return
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return
+    outcome = {**record["outcome"], "snapshot": snapshot}
+    outcome["models"] = [
+        {**m, "is_champion": str(m.get("model_version")) == str(version)}
+        if m.get("registered_model") == registered_model
+        else m
+        for m in outcome.get("models") or []
+    ]
+    record_completed_run(settings, client_id, record["fingerprint"], outcome, record.get("landing"))

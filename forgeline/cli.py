@@ -10,6 +10,9 @@ forgeline ingest ID --withdraw X       take a delivery back: a file name or a ba
 forgeline withdraw ID X                the same
 forgeline run [ID...]                  run some clients, or the whole program
 forgeline add-login USER --client ID   give a client's staff (or a consultant) a login to the app
+forgeline models list ID               each standard model's versions, champion, decisions, alias history
+forgeline models promote ID MODEL V    make version V champion by hand (--reason; --yes against the policy)
+forgeline models rollback ID MODEL     back to the previous champion in the history (--reason)
 forgeline app                          serve the Streamlit app
 forgeline demo                         prepare and run the demo program, then serve the app
 
@@ -521,6 +524,299 @@ def print_outcomes(outcomes) -> None:
         status = f"{o.status}, nothing changed" if o.unchanged_since else o.status
         table.add_row(o.client_id, status, f"{rows:,}", gate, models or "-")
     console.print(table)
+
+
+# -- models: the registry's versions and their champion ------------------------------------------------
+models_app = typer.Typer(
+    help="The standard models' registered versions, the champion and its history.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why: kept in the champion's history.")]
+YesOption = Annotated[
+    bool, typer.Option("--yes", help="Go ahead even where the champion policy would not have (no prompt).")
+]
+ByOption = Annotated[str | None, typer.Option("--by", help="Who decides (default: the OS user).")]
+
+
+def _registry(settings, client_id: str):
+    """The program's MLflow registry, in order (ensure_mlflow_store); an error when nothing was trained."""
+    from forgeline.standard_models.store import ensure_mlflow_store, store_path, tracking_client
+
+    path = store_path(settings)
+    if path is not None and not path.exists():
+        _fail(
+            f"no model was trained in {settings.home} yet (no MLflow store at {path}): run "
+            f"`forgeline run {client_id}` first."
+        )
+    ensure_mlflow_store(settings)
+    return tracking_client(settings)
+
+
+def _client_models(client, client_id: str) -> list[str]:
+    prefix = f"{client_id}__"
+    return sorted(m.name for m in client.search_registered_models() if m.name.startswith(prefix))
+
+
+def _registered(client, client_id: str, model: str) -> str:
+    """The registered name of the client's model; an error naming the models it has otherwise."""
+    from forgeline.standard_models import registered_model_name
+
+    name = registered_model_name(client_id, model)
+    known = _client_models(client, client_id)
+    if name not in known:
+        names = ", ".join(n.split("__", 1)[1] for n in known) or "none yet"
+        _fail(
+            f"{client_id} has no registered model {model!r} (registered: {names}). Check the name with "
+            f"`forgeline models list {client_id}`, or run `forgeline run {client_id}` to train it."
+        )
+    return name
+
+
+def _confirm_override(registered: str, version: str, objections: list[str], yes: bool, verb: str) -> None:
+    """Warn when the champion policy would not have chosen this version; go on only with --yes or a yes."""
+    from rich.markup import escape
+
+    if not objections:
+        return
+    console.print(
+        f"[yellow]The champion policy would not make version {version} of {registered} champion:[/yellow] "
+        + escape("; ".join(objections)),
+        soft_wrap=True,
+    )
+    if yes:
+        return
+    try:
+        confirmed = typer.confirm("Make it champion anyway?", default=False)
+    except typer.Abort:  # no terminal to answer on (a script): the same as no
+        confirmed = False
+    if not confirmed:
+        _fail(f"not {verb}: {registered} keeps its champion. Give --yes to override the policy.")
+
+
+def _change_champion(
+    settings,
+    config,
+    client,
+    registered: str,
+    version: str,
+    expected: str | None,
+    reason: str,
+    by,
+    action: str,
+) -> None:
+    """Publish the change, then move the alias and record it, under the client's lock (a run may write)."""
+    from rich.markup import escape
+
+    from forgeline.changes import follow_republished
+    from forgeline.locking import ClientBusy, client_lock
+    from forgeline.publish import current_snapshot, publish_champion
+    from forgeline.standard_models.champion import current_champion, set_champion
+
+    who = by or _os_user()
+    try:
+        with client_lock(settings, config.id):
+            now = current_champion(client, registered)
+            if now != expected:  # changed while the consultant read the warning
+                _fail(
+                    f"the champion of {registered} changed meanwhile (now version {now or 'none'}); look "
+                    f"again with `forgeline models list {config.id}`."
+                )
+            before = current_snapshot(settings, config.id)
+            # As a run does: the snapshot that shows the champion first, then the alias.
+            snapshot = publish_champion(settings, config.id, registered, version)
+            if snapshot is not None and before is not None:
+                follow_republished(settings, config.id, before.name, snapshot.name, registered, version)
+            set_champion(client, registered, version, reason, who, action=action)
+    except ClientBusy as exc:
+        console.print(f"[red]Busy:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BUSY) from None
+    console.print(
+        f"{registered}: version {version} is champion (was {expected or 'none'}); recorded by {escape(who)}: "
+        f"{escape(reason)}",
+        soft_wrap=True,
+    )
+    if snapshot is not None:
+        console.print(f"Published {snapshot.name}: the app shows the new champion now.")
+    else:
+        console.print(
+            "The client's published snapshot needed no change (it shows no other version as champion)."
+        )
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in this environment (some containers)
+        return "unknown"
+
+
+def _reason_given(reason: str) -> str:
+    if not reason.strip():
+        raise typer.BadParameter("say why (it is kept in the champion's history)", param_hint="--reason")
+    return reason.strip()
+
+
+@models_app.command("list")
+def models_list_command(client_id: str, home: HomeOption = None) -> None:
+    """Each registered model's versions (figures, the policy's decision, the champion), then its history."""
+    import pandas as pd
+    from rich.markup import escape
+
+    from forgeline.clients import get_client
+    from forgeline.standard_models import PRIMARY_METRIC
+    from forgeline.standard_models.champion import (
+        DECISION_TAG,
+        METRIC_LABELS,
+        champion_history,
+        current_champion,
+    )
+
+    settings = _settings(home)
+    try:
+        config = get_client(settings, client_id)
+    except ValueError as exc:
+        _fail(escape(str(exc)))
+    client = _registry(settings, client_id)
+    names = _client_models(client, client_id)
+    if not names:
+        console.print(f"No registered models for {client_id} yet: `forgeline run {client_id}` trains them.")
+        return
+
+    def local(at) -> str:
+        return pd.Timestamp(at).tz_convert(config.timezone).strftime("%Y-%m-%d %H:%M")
+
+    label = METRIC_LABELS.get(PRIMARY_METRIC, PRIMARY_METRIC)
+    for name in names:
+        champion = current_champion(client, name)
+        table = Table(
+            "version",
+            "trained (local)",
+            f"{label} vs baseline",
+            "holdout positives",
+            "champion",
+            "decision",
+            title=name,
+        )
+        versions = client.search_model_versions(f"name = '{name}'")
+        for v in sorted(versions, key=lambda v: int(v.version)):
+            metrics, trained = {}, "-"
+            try:
+                run = client.get_run(v.run_id)
+                metrics, trained = (
+                    run.data.metrics,
+                    local(pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")),
+                )
+            except Exception:  # noqa: BLE001 - a run deleted since: the version is still listed
+                pass
+            mine, base = metrics.get(f"holdout_{PRIMARY_METRIC}"), metrics.get(f"baseline_{PRIMARY_METRIC}")
+            positives = metrics.get("positives_test")
+            table.add_row(
+                str(v.version),
+                trained,
+                f"{mine:.3f} vs {base:.3f}" if mine is not None and base is not None else "-",
+                f"{int(positives):,}" if positives is not None else "-",
+                "★ champion" if str(v.version) == champion else "",
+                escape((v.tags or {}).get(DECISION_TAG, "-")),
+            )
+        console.print(table)
+        history = champion_history(client, name)
+        if not history:
+            console.print(f"{name}: no champion change recorded yet.")
+            continue
+        events = Table(
+            "when (local)", "version", "was", "by", "action", "reason", title=f"{name}: champion history"
+        )
+        for e in reversed(history):
+            events.add_row(
+                local(e.get("at")),
+                str(e.get("version")),
+                str(e.get("previous") or "-"),
+                escape(str(e.get("by", "-"))),
+                str(e.get("action", "promote")),
+                escape(str(e.get("reason", ""))),
+            )
+        console.print(events)
+
+
+@models_app.command("promote")
+def models_promote_command(
+    client_id: str,
+    model: Annotated[str, typer.Argument(help="The standard model, e.g. defect_prediction.")],
+    version: Annotated[str, typer.Argument(help="The registered version to make champion.")],
+    reason: ReasonOption,
+    yes: YesOption = False,
+    by: ByOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Make a version champion by hand (a consultant's override), with the reason kept in its history."""
+    from rich.markup import escape
+
+    from forgeline.clients import get_client
+    from forgeline.standard_models.champion import current_champion, policy_objections, version_problem
+
+    reason = _reason_given(reason)
+    settings = _settings(home)
+    try:
+        config = get_client(settings, client_id)
+    except ValueError as exc:
+        _fail(escape(str(exc)))
+    client = _registry(settings, client_id)
+    registered = _registered(client, client_id, model)
+    problem = version_problem(client, registered, version)
+    if problem:
+        _fail(
+            f"not promoted: {problem}. See the versions that can be champion with "
+            f"`forgeline models list {client_id}`."
+        )
+    current = current_champion(client, registered)
+    if current == version:
+        console.print(f"{registered}: version {version} is champion already; nothing changed.")
+        return
+    _confirm_override(registered, version, policy_objections(client, registered, version), yes, "promoted")
+    _change_champion(settings, config, client, registered, version, current, reason, by, "promote")
+
+
+@models_app.command("rollback")
+def models_rollback_command(
+    client_id: str,
+    model: Annotated[str, typer.Argument(help="The standard model, e.g. defect_prediction.")],
+    reason: ReasonOption,
+    yes: YesOption = False,
+    by: ByOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Make the previous champion in the history champion again (twice: two champions back)."""
+    from rich.markup import escape
+
+    from forgeline.clients import get_client
+    from forgeline.standard_models.champion import current_champion, policy_objections, previous_champion
+
+    reason = _reason_given(reason)
+    settings = _settings(home)
+    try:
+        config = get_client(settings, client_id)
+    except ValueError as exc:
+        _fail(escape(str(exc)))
+    client = _registry(settings, client_id)
+    registered = _registered(client, client_id, model)
+    current = current_champion(client, registered)
+    if current is None:
+        _fail(
+            f"{registered} has no champion to roll back from. Choose one with "
+            f"`forgeline models promote {client_id} {model} VERSION --reason TEXT`."
+        )
+    target = previous_champion(client, registered)
+    if target is None:
+        _fail(
+            f"{registered} has no earlier champion in its history to roll back to (version {current} is "
+            f"champion; see `forgeline models list {client_id}`). Choose a version with "
+            f"`forgeline models promote {client_id} {model} VERSION --reason TEXT`."
+        )
+    _confirm_override(registered, target, policy_objections(client, registered, target), yes, "rolled back")
+    _change_champion(settings, config, client, registered, target, current, reason, by, "rollback")
 
 
 @app.command("app")

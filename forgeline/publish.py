@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,13 +274,7 @@ def publish_client(
     finally:
         con.close()
 
-    _fsync(partial)
-    os.replace(partial, final)
-    pointer_tmp = folder / f".{CURRENT_POINTER}.tmp"
-    pointer_tmp.write_text(final.name, encoding="utf-8")
-    _fsync(pointer_tmp)
-    log.info("Switching %s of %s to %s…", CURRENT_POINTER, config.id, final.name)
-    os.replace(pointer_tmp, folder / CURRENT_POINTER)
+    _make_current(folder, partial, final)
     if held_back:
         log.warning(
             "Published %s for %s: its quality gate failed, so it shows the marts of run %s.",
@@ -289,6 +284,66 @@ def publish_client(
         )
     else:
         log.info("Published %s for %s (%d marts).", final.name, config.id, len(marts))
+    _prune(folder, keep=final.name)
+    return final
+
+
+def _make_current(folder: Path, partial: Path, final: Path) -> None:
+    """Rename a complete snapshot into place, then switch ``CURRENT`` to it (each step atomic)."""
+    _fsync(partial)
+    os.replace(partial, final)
+    pointer_tmp = folder / f".{CURRENT_POINTER}.tmp"
+    pointer_tmp.write_text(final.name, encoding="utf-8")
+    _fsync(pointer_tmp)
+    log.info("Switching %s of %s to %s…", CURRENT_POINTER, folder.name, final.name)
+    os.replace(pointer_tmp, folder / CURRENT_POINTER)
+
+
+def publish_champion(settings: Settings, client_id: str, registered_model: str, version: str) -> Path | None:
+    """After a consultant chose the champion by hand (`forgeline models promote/rollback`): a new snapshot,
+    the current one with ``is_champion`` of ``registered_model`` saying ``version``, made current.
+
+    Snapshots are never changed in place: the current one is copied (it is closed and immutable), its flags
+    updated, and the copy switched in like any publish, under a new id (``meta.run`` still names the run
+    whose data it holds). None when the current snapshot needs no change: none yet, no results of that
+    model, or already showing ``version`` as champion. Call it with the client's lock held.
+    """
+    current = current_snapshot(settings, client_id)
+    if current is None:
+        return None
+    con = duckdb.connect(str(current), read_only=True)
+    try:
+        flags = con.execute(
+            "SELECT CAST(model_version AS VARCHAR), is_champion FROM meta.model_results "
+            "WHERE registered_model = ?",
+            [registered_model],
+        ).fetchall()
+    except duckdb.Error:  # a snapshot without model results
+        flags = []
+    finally:
+        con.close()
+    if all(bool(flag) == (shown == str(version)) for shown, flag in flags):
+        return None
+    folder = settings.published_dir(client_id)
+    _remove_leftovers(folder)
+    from forgeline.outcomes import new_run_id  # the same sortable ids as runs: the newest name is current
+
+    final = folder / f"{new_run_id()}.duckdb"
+    partial = folder / f".{final.name}.partial"
+    shutil.copyfile(current, partial)
+    con = duckdb.connect(str(partial))
+    try:
+        con.execute(
+            "UPDATE meta.model_results SET is_champion = (CAST(model_version AS VARCHAR) = ?) "
+            "WHERE registered_model = ?",
+            [str(version), registered_model],
+        )
+    finally:
+        con.close()
+    _make_current(folder, partial, final)
+    log.info(
+        "Published %s for %s: version %s of %s is champion.", final.name, client_id, version, registered_model
+    )
     _prune(folder, keep=final.name)
     return final
 
