@@ -61,6 +61,10 @@ QUERIES: dict[str, tuple[str, str]] = {
         "meta.model_features",
         "SELECT model_name, feature, importance, rank FROM meta.model_features ORDER BY model_name, rank",
     ),
+    "operating_windows": (
+        "meta.operating_windows",
+        "SELECT * FROM meta.operating_windows ORDER BY model_name",
+    ),
     "table_profile": (
         "meta.table_profile",
         "SELECT schema_name, table_name, row_count FROM meta.table_profile ORDER BY schema_name, table_name",
@@ -218,6 +222,11 @@ def model_results(user: User, client_id: str) -> pd.DataFrame:
 def model_features(user: User, client_id: str) -> pd.DataFrame:
     """Feature importances per model (empty if the snapshot has no ``meta.model_features``)."""
     return _query(user, client_id, "model_features")
+
+
+def operating_windows(user: User, client_id: str) -> pd.DataFrame:
+    """Recommended operating windows per model and parameter (empty before snapshots held them)."""
+    return _query(user, client_id, "operating_windows")
 
 
 def table_profile(user: User, client_id: str) -> pd.DataFrame:

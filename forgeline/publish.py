@@ -61,6 +61,14 @@ MODEL_COLUMNS = [
 FEATURE_COLUMNS = ["model_name", "feature", "importance", "rank"]
 
 
+def window_columns() -> list[str]:
+    """Recommended operating windows (forgeline/standard_models/windows.py), one row per model and
+    parameter. Imported here, not at the top: the apps import this module and need no model code."""
+    from forgeline.standard_models.windows import OperatingWindow
+
+    return ["model_name", *(f.name for f in dataclasses.fields(OperatingWindow))]
+
+
 @dataclasses.dataclass(frozen=True)
 class RunInfo:
     """What the apps show about the run that produced a snapshot."""
@@ -191,6 +199,14 @@ def publish_client(
         ),
         FEATURE_COLUMNS,
     )
+    windows_frame = _frame(
+        (
+            {"model_name": record["model_name"], **window}
+            for record in map(_as_record, model_results)
+            for window in record.get("operating_windows") or []
+        ),
+        window_columns(),
+    )
     run_frame = pd.DataFrame(
         [
             {
@@ -224,7 +240,9 @@ def publish_client(
         if held_back and good is not None:
             con.execute("ATTACH ? AS previous (READ_ONLY)", [str(good.snapshot)])
             source = "previous"
-            models_frame, features_frame = _previous_models(con, models_frame, features_frame)
+            models_frame, features_frame, windows_frame = _previous_models(
+                con, models_frame, features_frame, windows_frame
+            )
         marts = (
             []
             if held_back and good is None
@@ -258,6 +276,7 @@ def publish_client(
             "gate_results": gate_frame,
             "model_results": models_frame,
             "model_features": features_frame,
+            "operating_windows": windows_frame,
             "table_profile": profile,
         }.items():
             con.register("frame_to_copy", frame)
@@ -349,8 +368,8 @@ def publish_champion(settings: Settings, client_id: str, registered_model: str, 
 
 
 def _previous_models(
-    con: duckdb.DuckDBPyConnection, models: pd.DataFrame, features: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    con: duckdb.DuckDBPyConnection, models: pd.DataFrame, features: pd.DataFrame, windows: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The last good snapshot's model results (a failed gate trains nothing; the champion stays)."""
     found = {
         row[0]
@@ -365,7 +384,10 @@ def _previous_models(
         features = (
             con.execute("SELECT * FROM previous.meta.model_features").df().reindex(columns=FEATURE_COLUMNS)
         )
-    return models, features
+    if "operating_windows" in found:
+        windows = con.execute("SELECT * FROM previous.meta.operating_windows").df()
+        windows = windows.reindex(columns=window_columns())
+    return models, features, windows
 
 
 def _table_profile(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

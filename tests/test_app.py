@@ -244,3 +244,28 @@ def test_model_results_show_the_model_against_its_baseline_with_its_card(
     assert metrics["Baseline (hours since the last repair)"] == f"{baseline:.3f}"
     assert any(e.label.startswith("Model card") for e in at.expander)
     assert any("Naive baseline: hours since the machine's last repair" in m.value for m in at.markdown)
+
+
+def test_model_results_show_the_champion_decision_the_alert_threshold_and_operating_windows(
+    open_app: Callable[[], AppTest], program: Settings, clients: list[ClientConfig]
+) -> None:
+    with_windows = []
+    for config in clients:
+        con = duckdb.connect(str(current_snapshot(program, config.id)), read_only=True)
+        try:
+            sentences = [r[0] for r in con.execute("SELECT sentence FROM meta.operating_windows").fetchall()]
+            decided = con.execute("SELECT champion_decision FROM meta.model_results").fetchall()
+            decisions = [r[0] for r in decided]
+        finally:
+            con.close()
+        if sentences:
+            with_windows.append((config.id, sentences, decisions))
+    assert with_windows, "the demo program's defect models published no operating window"
+    client_id, sentences, decisions = with_windows[0]
+    at = log_in(open_app(), client_id, demo_password(client_id))
+    at.switch_page("app_pages/client/models.py").run()
+    assert_ok(at, f"{client_id} models")
+    text = page_text(at)
+    assert "Recommended operating windows" in text and sentences[0][1:] in text
+    assert decisions[0][1:] in text and "Alerting when the predicted probability is at least" in text
+    assert any(key.startswith("model_windows_") for key in (c.key for c in at.get("plotly_chart")) if key)

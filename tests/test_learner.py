@@ -105,3 +105,41 @@ def test_the_validation_fold_is_the_latest_training_rows_with_the_embargo() -> N
     assert not (fit & validation).any() and not ((fit | validation) & ~train).any()
     assert time[validation].min() - time[fit].max() >= pd.Timedelta(hours=2)
     assert validation.sum() == pytest.approx(learner.VALIDATION_SHARE * train.sum(), rel=0.01)
+
+
+def test_operating_windows_are_chosen_on_earlier_rows_and_checked_on_later_ones() -> None:
+    from forgeline.standard_models.windows import operating_windows
+
+    features, label, time = planted()
+    train = training_mask(len(label))
+    settings = {"temperature": "°C", "pressure": "MPa"}
+    windows = operating_windows(features, label, train, ~train, settings, ["temperature", "pressure"])
+    by_name = {w.parameter: w for w in windows}
+    hot = by_name["temperature"]
+    assert 226 <= hot.high <= 228.5 and hot.confident and hot.holds_later and hot.unit == "°C"
+    assert hot.sentence.startswith("keep temperature below 22")  # from the lowest values up
+    assert hot.inside_ci_low <= hot.inside_rate <= hot.inside_ci_high < hot.outside_rate
+    assert "°C: defect rate" in hot.sentence and "on later cycles" in hot.sentence
+    assert "pressure" not in by_name or not by_name["pressure"].confident  # noise: no finding
+
+    # The relation reversed on later rows: the window chosen earlier is reported as not holding.
+    flipped = label.copy()
+    flipped[~train] = (features["temperature"].to_numpy()[~train] < 224).astype(int)
+    [reversed_window] = operating_windows(features, flipped, train, ~train, settings, ["temperature"])
+    assert reversed_window.holds_later is False and "did not hold" in reversed_window.sentence
+    # Product and context columns are not settings: no window for them.
+    assert operating_windows(features, label, train, ~train, settings, ["product"]) == []
+
+
+def test_no_window_is_recommended_where_no_range_does_better_than_the_rest() -> None:
+    from forgeline.standard_models.windows import operating_windows
+
+    rng = np.random.default_rng(5)
+    n = 4_000
+    features = pd.DataFrame({"noise": rng.normal(size=n)})
+    label = (rng.random(n) < 0.05).astype(int)
+    train = training_mask(n)
+    for window in operating_windows(features, label, train, ~train, {"noise": ""}, ["noise"]):
+        assert window.inside_rate < window.outside_rate  # never a window worse than outside it
+    constant = pd.DataFrame({"noise": np.ones(n)})
+    assert operating_windows(constant, label, train, ~train, {"noise": ""}, ["noise"]) == []

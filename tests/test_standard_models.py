@@ -504,3 +504,48 @@ def test_process_parameters_named_like_the_models_own_columns() -> None:
     con.execute("INSERT INTO core.fct_cycle_parameters VALUES ('c1', 'seconds_since_previous_cycle', 1.0)")
     with pytest.raises(NotEnoughData, match="seconds_since_previous_cycle"):
         defect_prediction.build_training_set(con, config)
+
+
+def test_the_planted_cause_gets_an_operating_window_that_holds_on_later_cycles(workspace: Settings) -> None:
+    config = make_client(workspace, "planted")
+    [result] = train_client_models(workspace, config, passed_gate(config.id))
+    [window] = [w for w in result.operating_windows if w["parameter"] == PLANTED_CAUSE]
+    assert window["high"] <= PLANTED_LIMIT_C + 0.5 and window["confident"] and window["holds_later"]
+    assert window["inside_rate"] < window["outside_rate"] and window["n_inside"] > 0
+    assert window["sentence"].startswith(f"keep {PLANTED_CAUSE} below ")
+    # A reused run shows the same windows (read back from its MLflow run).
+    [again] = train_client_models(workspace, config, passed_gate(config.id))
+    assert again.reused and again.operating_windows == result.operating_windows
+
+
+def test_a_challenger_must_beat_the_champion_and_a_rollback_stays(workspace: Settings) -> None:
+    """Version 2, as good as version 1 on the same holdout, is not promoted; a consultant's rollback is not
+    undone by the next run that keeps the same version."""
+    from forgeline.standard_models import champion
+
+    config = ClientConfig(id="challenged-plant", name="challenged", models=["defect_prediction"])
+    cycles, parameters = synthetic_cycles("planted")
+    write_core(workspace, config.id, cycles, parameters)
+    [first] = train_client_models(workspace, config, passed_gate(config.id))
+    assert first.is_champion and "becomes champion" in first.champion_decision
+    promote_champions(workspace, [first])
+
+    corrected = parameters.copy()
+    corrected.loc[corrected["cycle_id"] == "C00010", "parameter_value"] += 1.0  # material: retrain
+    write_core(workspace, config.id, cycles, corrected)
+    [second] = train_client_models(workspace, config, passed_gate(config.id))
+    assert not second.reused and not second.is_champion
+    assert f"version {first.model_version}" in second.champion_decision
+    assert promote_champions(workspace, [second]) == []
+    client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
+    registered = second.registered_model
+    assert champion.current_champion(client, registered) == first.model_version
+
+    # A consultant promotes version 2, then rolls back: the next run keeps version 2 but not as champion.
+    champion.set_champion(client, registered, second.model_version, "try it", by="kim")
+    champion.set_champion(client, registered, first.model_version, "back", by="kim", action="rollback")
+    [kept] = train_client_models(workspace, config, passed_gate(config.id))
+    assert kept.reused and kept.model_version == second.model_version and not kept.is_champion
+    assert promote_champions(workspace, [kept]) == []
+    assert champion.current_champion(client, registered) == first.model_version
+    assert [e["version"] for e in champion.champion_history(client, registered)] == ["1", "2", "1"]

@@ -36,13 +36,14 @@ import pandas as pd
 from forgeline.clients import ClientConfig
 from forgeline.locking import open_warehouse
 from forgeline.settings import Settings
-from forgeline.standard_models import defect_prediction, failure_prediction, learner
+from forgeline.standard_models import champion, defect_prediction, failure_prediction, learner
 from forgeline.standard_models.base import (
     HOLDOUT_SHARE,
     MAX_TRAINING_ROWS,
     ModelResult,
     NotEnoughData,
     TrainingSet,
+    filled,
     ranking_metrics,
     time_ordered_split,
     utc_now,
@@ -53,6 +54,7 @@ from forgeline.standard_models.store import (
     recover_interrupted,
     tracking_client,
 )
+from forgeline.standard_models.windows import operating_windows
 
 log = logging.getLogger("forgeline.standard_models")
 
@@ -60,7 +62,6 @@ CATALOG: dict[str, ModuleType] = {
     defect_prediction.NAME: defect_prediction,
     failure_prediction.NAME: failure_prediction,
 }
-CHAMPION_ALIAS = "champion"
 # The types a fitted model holds beyond scikit-learn's own (skops refuses others on load). We wrote the models
 # ourselves, so we trust them; the first three are what earlier HistGradientBoosting versions hold.
 SKOPS_TRUSTED_TYPES = [
@@ -256,15 +257,15 @@ def _registered_version(client: Any, registered: str, run: Any) -> str | None:
 
 
 def _result_from_run(
-    run: Any, registered: str, version: str, top_features: list[dict[str, Any]], reused: bool
+    client: Any, run: Any, registered: str, version: str, is_champion: bool, reused: bool
 ) -> ModelResult:
     """What publish shows of one model version, read from its MLflow run (new or reused alike).
 
-    ``is_champion`` says what the published snapshot shows: the version becomes champion when it beats
-    its baseline. The alias itself moves only after that snapshot is published (:func:`promote_champions`).
+    ``is_champion`` says what the published snapshot shows (:func:`_is_champion`); the alias itself moves
+    only after that snapshot is published (:func:`promote_champions`).
     """
     tags, metrics = run.data.tags, run.data.metrics
-    beats = tags.get("beats_baseline") == "true"
+    found = client.get_model_version(registered, version)
     return ModelResult(
         model_name=tags["model_name"],
         registered_model=registered,
@@ -273,22 +274,48 @@ def _result_from_run(
         model_metric=float(metrics[f"holdout_{PRIMARY_METRIC}"]),
         baseline_name=tags.get("baseline_name", ""),
         baseline_metric=float(metrics[f"baseline_{PRIMARY_METRIC}"]),
-        beats_baseline=beats,
+        beats_baseline=tags.get("beats_baseline") == "true",
         model_version=version,
-        is_champion=beats,
+        is_champion=is_champion,
         mlflow_run_id=run.info.run_id,
         n_train=int(metrics["n_train"]),
         n_test=int(metrics["n_test"]),
         n_test_positives=int(metrics["positives_test"]),
         trained_at=pd.Timestamp(run.info.start_time, unit="ms", tz="UTC").to_pydatetime(),
-        top_features=top_features,
+        top_features=_load_json(client, run.info.run_id, "feature_importance.json"),
         reused=reused,
         threshold=metrics.get("threshold"),
         holdout_f1=metrics.get("holdout_f1"),
         holdout_precision=metrics.get("holdout_precision"),
         holdout_recall=metrics.get("holdout_recall"),
-        champion_decision=tags.get("champion_decision", ""),
+        champion_decision=found.tags.get(champion.DECISION_TAG, ""),
+        operating_windows=_load_json(client, run.info.run_id, "operating_windows.json"),
     )
+
+
+def _kept_is_champion(
+    client: Any, module: ModuleType, registered: str, version: str, data: TrainingSet
+) -> bool:
+    """:func:`_is_champion` for a kept version; one registered by a run stopped before the champion rule
+    was applied to it has the rule applied now, on the current data's holdout."""
+    if champion.DECISION_TAG not in client.get_model_version(registered, version).tags:
+        score, problem = _champion_score(registered, version, data.features[time_ordered_split(data).test])
+        if score is None:
+            log.warning("%s: version %s cannot be judged: %s", registered, version, problem)
+            return False
+        _decide(client, module, registered, version, data, score)
+    return _is_champion(client, registered, version)
+
+
+def _is_champion(client: Any, registered: str, version: str) -> bool:
+    """Whether a kept (reused) version is champion: it is the alias's version, or the policy decided to
+    promote it and the promotion never happened (a run stopped before publishing). A version that was
+    champion once and was replaced (a consultant's rollback, a better challenger) stays replaced."""
+    if champion.current_champion(client, registered) == version:
+        return True
+    decided = client.get_model_version(registered, version).tags.get(champion.PROMOTE_TAG) == "true"
+    ever = any(str(e.get("version")) == version for e in champion.champion_history(client, registered))
+    return decided and not ever
 
 
 def _log_frame(frame: pd.DataFrame, name: str) -> None:
@@ -303,13 +330,14 @@ def _log_frame(frame: pd.DataFrame, name: str) -> None:
         mlflow.log_artifact(path)
 
 
-def _load_top_features(client: Any, run_id: str) -> list[dict[str, Any]]:
+def _load_json(client: Any, run_id: str, name: str) -> list[dict[str, Any]]:
+    """A run's JSON list artifact (top features, operating windows); empty for older runs without it."""
     import json
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = client.download_artifacts(run_id, "feature_importance.json", tmp)
+            path = client.download_artifacts(run_id, name, tmp)
         except Exception:  # an older run without the artifact: no chart, not an error
             return []
         with open(path, encoding="utf-8") as handle:
@@ -337,6 +365,7 @@ class _Fitted:
     baseline: dict[str, float]  # the naive baseline's on the same rows (prefix baseline_)
     top_features: list[dict[str, Any]]
     holdout: pd.DataFrame  # each holdout row's time, outcome, probability, alert and baseline score
+    windows: list[dict[str, Any]]  # recommended operating windows of the most important settings
 
     @property
     def model(self) -> Any:
@@ -374,7 +403,16 @@ def _fit(data: TrainingSet, progress: Any = log.info) -> _Fitted:
         "threshold": event.threshold,
     }
     baseline = ranking_metrics(test_label, baseline_score, "baseline_")
-    ranked = np.argsort(-importance.importances_mean, kind="stable")[:TOP_FEATURES]
+    order = np.argsort(-importance.importances_mean, kind="stable")
+    ranked = order[:TOP_FEATURES]
+    windows = operating_windows(
+        features,
+        label,
+        split.train,
+        split.test,
+        data.settings,
+        [str(features.columns[i]) for i in order if importance.importances_mean[i] > 0],
+    )
     top_features = [
         {
             "feature": str(features.columns[i]),
@@ -392,7 +430,7 @@ def _fit(data: TrainingSet, progress: Any = log.info) -> _Fitted:
             "baseline_score": baseline_score,
         }
     )
-    return _Fitted(event, split, metrics, baseline, top_features, holdout)
+    return _Fitted(event, split, metrics, baseline, top_features, holdout, [w.record() for w in windows])
 
 
 def _train_one(
@@ -422,8 +460,8 @@ def _train_one(
                 earlier.info.run_id,
                 version,
             )
-            top = _load_top_features(client, earlier.info.run_id)
-            return _result_from_run(earlier, registered, version, top, reused=True)
+            is_champion = _kept_is_champion(client, module, registered, version, data)
+            return _result_from_run(client, earlier, registered, version, is_champion, reused=True)
         latest = _latest_finished_run(client, experiment_id, model_name)
         why = _immaterial_change(latest, data) if latest is not None else None
         version = _registered_version(client, registered, latest) if why else None
@@ -436,8 +474,8 @@ def _train_one(
                 latest.info.run_id,
                 version,
             )
-            top = _load_top_features(client, latest.info.run_id)
-            return _result_from_run(latest, registered, version, top, reused=True)
+            is_champion = _kept_is_champion(client, module, registered, version, data)
+            return _result_from_run(client, latest, registered, version, is_champion, reused=True)
 
     log.info(
         "%s %s: training on %s rows (fingerprint %s)…",
@@ -502,6 +540,7 @@ def _train_one(
             mlflow.log_dict(fitted.top_features, "feature_importance.json")
             mlflow.log_dict({**data.description, "gate": gate_summary}, "training_set.json")
             mlflow.log_dict(fitted.event.search, "hyperparameter_search.json")
+            mlflow.log_dict(fitted.windows, "operating_windows.json")
             mlflow.log_text(model_card(model_name, fitted.event.note), "model_card.md")
             _log_frame(fitted.holdout, "holdout_predictions.parquet")
             log.info("%s %s: logging the model to MLflow (run %s)…", config.id, model_name, run.info.run_id)
@@ -528,15 +567,55 @@ def _train_one(
         finished = client.get_run(run.info.run_id)
         version = _registered_version(client, registered, finished)
         assert version is not None  # the run just recorded its model
-    if not beats:
-        log.warning(
-            "%s %s: version %s does not beat its baseline (%s); it is registered but not made champion.",
-            config.id,
-            model_name,
-            version,
-            data.baseline_name,
-        )
-    return _result_from_run(finished, registered, version, fitted.top_features, reused=False)
+        score = fitted.holdout["probability"].to_numpy()
+        decision = _decide(client, module, registered, version, data, score)
+    (log.info if decision.promote else log.warning)("%s %s: %s", config.id, model_name, decision.reason)
+    return _result_from_run(client, finished, registered, version, decision.promote, reused=False)
+
+
+def _champion_score(registered: str, version: str, features: pd.DataFrame) -> tuple[Any, str | None]:
+    """The current champion's scores of these rows, or None and why it cannot give them."""
+    import mlflow
+
+    try:
+        model = mlflow.sklearn.load_model(f"models:/{registered}/{version}")
+        names = [str(n) for n in getattr(model, "feature_names_in_", features.columns)]
+        missing = [n for n in names if n not in features.columns]
+        if missing:
+            return None, (
+                f"the current champion (version {version}) reads features this data no longer has "
+                f"({', '.join(missing[:3])}{'…' if len(missing) > 3 else ''})"
+            )
+        return model.predict_proba(features[names])[:, 1], None
+    except Exception as exc:  # an unreadable or incompatible champion must not stop training
+        return None, f"the current champion (version {version}) could not score this holdout ({exc})"[:300]
+
+
+def _decide(
+    client: Any, module: ModuleType, registered: str, version: str, data: TrainingSet, score: np.ndarray
+) -> champion.Decision:
+    """Apply the champion rule to a new version on its holdout and keep the decision on the version."""
+    split = time_ordered_split(data)
+    test = data.features[split.test]
+    current = champion.current_champion(client, registered)
+    champion_score, note = (None, None)
+    if current is not None and current != version:
+        champion_score, note = _champion_score(registered, current, test)
+    days = pd.to_datetime(data.time[split.test], utc=True).dt.floor("D").to_numpy()
+    decision = champion.decide(
+        data.label.to_numpy()[split.test],
+        score,
+        filled(data.baseline_score.to_numpy()[split.test]),
+        champion_score,
+        groups=days,
+        champion_version=current,
+        version=version,
+        champion_note=note,
+        rows_name=module.ROWS_NAME,
+        positives_name=module.POSITIVES_NAME,
+    )
+    champion.record_decision(client, registered, version, decision)
+    return decision
 
 
 def promote_champions(settings: Settings, results: Sequence[ModelResult]) -> list[str]:
@@ -558,17 +637,10 @@ def _move_champion_aliases(settings: Settings, results: Sequence[ModelResult]) -
     for result in results:
         if not result.is_champion:
             continue
-        current = client.get_registered_model(result.registered_model).aliases.get(CHAMPION_ALIAS)
-        if str(current) == str(result.model_version):
-            continue
-        log.info(
-            "Setting the champion alias of %s to version %s (was %s)…",
-            result.registered_model,
-            result.model_version,
-            current or "none",
-        )
-        client.set_registered_model_alias(result.registered_model, CHAMPION_ALIAS, result.model_version)
-        moved.append(result.registered_model)
+        reason = result.champion_decision or "the policy promoted it"
+        registered, version = result.registered_model, result.model_version
+        if champion.set_champion(client, registered, version, reason, by="forgeline run"):
+            moved.append(result.registered_model)
     return moved
 
 

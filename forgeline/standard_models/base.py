@@ -44,6 +44,8 @@ class TrainingSet:
     # Rows this close before the split are dropped from training: their label looks into the holdout.
     embargo: timedelta = timedelta(0)
     description: dict[str, Any] = field(default_factory=dict)
+    # Feature columns a plant can set (process parameters), with their unit: they get operating windows.
+    settings: dict[str, str] = field(default_factory=dict)
 
     def fingerprint(self, up_to: pd.Timestamp | None = None) -> str:
         """A stable hash of exactly what the model learns from (features, label, time); with ``up_to``,
@@ -94,9 +96,16 @@ def time_ordered_split(
     return Split(train=train, test=test, cut=cut)
 
 
+def filled(score: np.ndarray) -> np.ndarray:
+    """A score with its gaps (a baseline with no past yet) at its mean: ranked in the middle, not first."""
+    score = np.asarray(score, dtype=float)
+    known = score[np.isfinite(score)]
+    return np.nan_to_num(score, nan=float(known.mean()) if len(known) else 0.0)
+
+
 def ranking_metrics(y_true: np.ndarray, score: np.ndarray, prefix: str) -> dict[str, float]:
     """PR-AUC (the headline: defects and failures are rare), ROC-AUC and recall at a fixed alert rate."""
-    score = np.nan_to_num(np.asarray(score, dtype=float), nan=float(np.nanmean(score)) if len(score) else 0.0)
+    score = filled(score)
     flagged = max(1, int(round(len(score) * ALERT_RATE)))
     top = np.argsort(-score, kind="stable")[:flagged]
     positives = max(1, int(y_true.sum()))
@@ -135,6 +144,7 @@ class ModelResult:
     holdout_precision: float | None = None
     holdout_recall: float | None = None
     champion_decision: str = ""  # why this version is (or is not) champion, in a sentence
+    operating_windows: list[dict[str, Any]] = field(default_factory=list)  # see windows.py
 
 
 def utc_now() -> datetime:

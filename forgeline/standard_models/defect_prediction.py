@@ -24,6 +24,8 @@ from forgeline.standard_models.base import NotEnoughData, TrainingSet
 
 NAME = "defect_prediction"
 TASK = "classification: P(defect) per cycle"
+# How the champion rule's sentence names the rows and the positive cases.
+ROWS_NAME, POSITIVES_NAME = "holdout cycles", "defects"
 REQUIRED_TABLES = ["fct_cycles", "fct_cycle_parameters", "fct_quality_results"]
 RESTART_GAP_S = 600  # a pause of 10 minutes or more restarts the process (cold mold, purge)
 BASELINE_WINDOW = 50
@@ -122,6 +124,22 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "them in mapping.yml (e.g. with a prefix) to train on both"
         )
     parameter_columns = sorted(names)
+    has_units = bool(
+        con.execute(
+            "select 1 from information_schema.columns where table_schema = 'core' "
+            "and table_name = 'fct_cycle_parameters' and column_name = 'unit'"
+        ).fetchall()
+    )
+    units = (
+        dict(
+            con.execute(
+                "select parameter_name, coalesce(min(unit), '') from core.fct_cycle_parameters "
+                "where parameter_name is not null group by 1"
+            ).fetchall()
+        )
+        if has_units
+        else {}
+    )
     renamed = {PARAMETER_PREFIX + name: name for name in names}
     features = frame[[*renamed, *CONTEXT_COLUMNS]].rename(columns=renamed)[
         [*parameter_columns, *CONTEXT_COLUMNS]
@@ -143,4 +161,5 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "label": "1 = the cycle's unit failed inspection",
             "parameters": len(parameter_columns),
         },
+        settings={name: units.get(name, "") for name in parameter_columns},
     )

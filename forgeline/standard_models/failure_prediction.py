@@ -28,6 +28,8 @@ from forgeline.standard_models.base import NotEnoughData, TrainingSet
 NAME = "failure_prediction"
 HORIZON = timedelta(hours=24)
 TASK = f"classification: P(failure within {int(HORIZON.total_seconds() // 3600)} h) per machine-hour"
+# How the champion rule's sentence names the rows and the positive cases.
+ROWS_NAME, POSITIVES_NAME = "holdout machine-hours", "hours before a failure"
 REQUIRED_TABLES = ["fct_sensor_readings", "fct_maintenance_events"]
 SHORT_WINDOW_H = 6
 NORMAL_WINDOW_H = 72

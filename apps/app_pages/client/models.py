@@ -1,4 +1,5 @@
-"""Model results: each standard model against its naive baseline, champion status, top features."""
+"""Model results: each standard model against its naive baseline, champion status and why, the alert
+threshold's figures, top features and recommended operating windows."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import streamlit as st
 
 from apps import data, ui
 from forgeline.standard_models import model_card
+from forgeline.standard_models.champion import MIN_HOLDOUT_POSITIVES
 
 TOP_FEATURES = 10
-FEW_POSITIVES = 20  # below this many events in the holdout, a metric moves a lot with one event
+NEAR_PERFECT = 0.98  # a holdout score this high is more often a leak or easy synthetic data than a model
 
 user = ui.require_user()
 config = ui.choose_client(user)
@@ -33,9 +35,12 @@ if models.empty:
     st.stop()
 
 features = data.model_features(user, config.id)
+windows = data.operating_windows(user, config.id)
 st.caption(
-    "Each model is scored on a holdout set and compared with a naive baseline; it becomes `champion` "
-    "only if it beats the baseline."
+    "Each model is scored on a holdout set (the latest 30 % of the time range, never seen in training) "
+    "beside a naive baseline. A new version becomes `champion` only if it beats both the current champion "
+    "and the baseline on that holdout by more than the bootstrap's 90 % interval, and the holdout holds at "
+    f"least {MIN_HOLDOUT_POSITIVES} problem cases."
 )
 
 for model in models.itertuples():
@@ -58,13 +63,32 @@ for model in models.itertuples():
             ui.number(model.n_test),
             help="The last 30 % of the time range, never seen in training.",
         )
-        if not ui.is_missing(positives) and positives < FEW_POSITIVES:
+        if not ui.is_missing(positives) and positives < MIN_HOLDOUT_POSITIVES:
             st.warning(
                 f"Only {int(positives)} problem cases (defects or failures) fall in the holdout: the "
                 "comparison is a first signal, not a verdict. Collect more history before acting on it.",
                 icon=":material/info:",
             )
-        if beats:
+        if not ui.is_missing(model.model_metric) and model.model_metric >= NEAR_PERFECT:
+            st.warning(
+                f"A near-perfect {model.metric_name} ({model.model_metric:.3f}) is more often synthetic data "
+                "or a feature that gives the answer away than a model that good: check the top features "
+                "before trusting it.",
+                icon=":material/warning:",
+            )
+        threshold = getattr(model, "threshold", None)
+        if not ui.is_missing(threshold):
+            st.markdown(
+                f"Alerting when the predicted probability is at least **{threshold:.3f}** (chosen on the "
+                f"validation fold) would have caught **{ui.pct(model.holdout_recall)}** of the holdout's "
+                f"problem cases, with **{ui.pct(model.holdout_precision)}** of alerts right "
+                f"(F1 {ui.number(model.holdout_f1, 3)})."
+            )
+        decision = getattr(model, "champion_decision", None)
+        if isinstance(decision, str) and decision:
+            sentence = decision[0].upper() + decision[1:]
+            st.markdown(sentence if model.is_champion else f":orange[Not champion.] {sentence}")
+        elif beats:
             st.markdown(
                 f"Beats the baseline. Registered as `{model.registered_model}` v{model.model_version}."
             )
@@ -110,3 +134,49 @@ for model in models.itertuples():
                 )
                 fig.update_yaxes(categoryorder="total ascending")
                 ui.chart(fig, key=f"model_features_{model.model_name}", hovermode="closest")
+
+        mine = windows[windows["model_name"] == model.model_name] if len(windows) else windows
+        if len(mine):
+            st.markdown("**Recommended operating windows** (chosen on earlier cycles, checked on later):")
+            for window in mine.itertuples():
+                st.markdown(f"- {window.sentence[0].upper()}{window.sentence[1:]}.")
+            rates = pd.concat(
+                [
+                    pd.DataFrame(
+                        {
+                            "parameter": mine["parameter"],
+                            "where": "inside the window",
+                            "defect rate": mine["inside_rate"],
+                            "low": mine["inside_rate"] - mine["inside_ci_low"],
+                            "high": mine["inside_ci_high"] - mine["inside_rate"],
+                        }
+                    ),
+                    pd.DataFrame(
+                        {
+                            "parameter": mine["parameter"],
+                            "where": "outside",
+                            "defect rate": mine["outside_rate"],
+                            "low": mine["outside_rate"] - mine["outside_ci_low"],
+                            "high": mine["outside_ci_high"] - mine["outside_rate"],
+                        }
+                    ),
+                ]
+            )
+            fig = px.bar(
+                rates,
+                x="defect rate",
+                y="parameter",
+                color="where",
+                barmode="group",
+                orientation="h",
+                error_x="high",
+                error_x_minus="low",
+                labels={"parameter": ""},
+                title="Defect rate inside and outside each window (95 % interval)",
+            )
+            fig.update_xaxes(tickformat=".1%", rangemode="tozero")
+            ui.chart(fig, key=f"model_windows_{model.model_name}", hovermode="closest")
+            st.caption(
+                "An association in the client's own data, not a proof of cause: try a window on one machine "
+                "before making it the standard."
+            )
