@@ -26,7 +26,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -741,6 +741,21 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
         console.print(events)
 
 
+def _champion_target(home: Path | None, client_id: str, model: str) -> tuple[Any, Any, Any, str]:
+    """Settings, client config, registry client and registered model name of a champion change."""
+    from rich.markup import escape
+
+    from forgeline.clients import get_client
+
+    settings = _settings(home)
+    try:
+        config = get_client(settings, client_id)
+    except ValueError as exc:
+        _fail(escape(str(exc)))
+    client = _registry(settings, client_id)
+    return settings, config, client, _registered(client, client_id, model)
+
+
 @models_app.command("promote")
 def models_promote_command(
     client_id: str,
@@ -752,19 +767,10 @@ def models_promote_command(
     home: HomeOption = None,
 ) -> None:
     """Make a version champion by hand (a consultant's override), with the reason kept in its history."""
-    from rich.markup import escape
-
-    from forgeline.clients import get_client
     from forgeline.standard_models.champion import current_champion, policy_objections, version_problem
 
     reason = _reason_given(reason)
-    settings = _settings(home)
-    try:
-        config = get_client(settings, client_id)
-    except ValueError as exc:
-        _fail(escape(str(exc)))
-    client = _registry(settings, client_id)
-    registered = _registered(client, client_id, model)
+    settings, config, client, registered = _champion_target(home, client_id, model)
     problem = version_problem(client, registered, version)
     if problem:
         _fail(
@@ -789,19 +795,10 @@ def models_rollback_command(
     home: HomeOption = None,
 ) -> None:
     """Make the previous champion in the history champion again (twice: two champions back)."""
-    from rich.markup import escape
-
-    from forgeline.clients import get_client
     from forgeline.standard_models.champion import current_champion, policy_objections, previous_champion
 
     reason = _reason_given(reason)
-    settings = _settings(home)
-    try:
-        config = get_client(settings, client_id)
-    except ValueError as exc:
-        _fail(escape(str(exc)))
-    client = _registry(settings, client_id)
-    registered = _registered(client, client_id, model)
+    settings, config, client, registered = _champion_target(home, client_id, model)
     current = current_champion(client, registered)
     if current is None:
         _fail(

@@ -141,26 +141,16 @@ for model in models.itertuples():
             for window in mine.itertuples():
                 st.markdown(f"- {window.sentence[0].upper()}{window.sentence[1:]}.")
             rates = pd.concat(
-                [
-                    pd.DataFrame(
-                        {
-                            "parameter": mine["parameter"],
-                            "where": "inside the window",
-                            "defect rate": mine["inside_rate"],
-                            "low": mine["inside_rate"] - mine["inside_ci_low"],
-                            "high": mine["inside_ci_high"] - mine["inside_rate"],
-                        }
-                    ),
-                    pd.DataFrame(
-                        {
-                            "parameter": mine["parameter"],
-                            "where": "outside",
-                            "defect rate": mine["outside_rate"],
-                            "low": mine["outside_rate"] - mine["outside_ci_low"],
-                            "high": mine["outside_ci_high"] - mine["outside_rate"],
-                        }
-                    ),
-                ]
+                pd.DataFrame(
+                    {
+                        "parameter": mine["parameter"],
+                        "where": where,
+                        "defect rate": mine[f"{side}_rate"],
+                        "low": mine[f"{side}_rate"] - mine[f"{side}_ci_low"],
+                        "high": mine[f"{side}_ci_high"] - mine[f"{side}_rate"],
+                    }
+                )
+                for side, where in (("inside", "inside the window"), ("outside", "outside"))
             )
             fig = px.bar(
                 rates,
