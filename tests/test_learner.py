@@ -55,6 +55,11 @@ def test_the_same_data_gives_the_same_model_and_the_planted_cause_is_found() -> 
     again = learner.fit_event_model(features, label, time, train)
     np.testing.assert_array_equal(model.model.predict_proba(features), again.model.predict_proba(features))
     assert len(model.search) == len(learner.SEARCH)
+    # Under the fold's calibration: the chosen set-up refitted on every training row, fold included.
+    chosen = {k: v for k, v in model.params.items() if k not in learner.FIXED_PARAMS and k != "calibration"}
+    refit = learner._classifier(chosen, model.params["n_estimators"]).fit(features[train], label[train])
+    raw = model.model.calibrated_classifiers_[0].estimator.predict_proba(features)
+    np.testing.assert_array_equal(raw, refit.predict_proba(features))
     assert all(c["rounds"] >= 1 and 0 <= c["validation_pr_auc"] <= 1 for c in model.search)
     assert 0 < model.threshold < 1 and model.note == ""
     holdout = model.model.predict_proba(features[~train])[:, 1]
