@@ -36,33 +36,32 @@ from typing import Any
 
 from forgeline.ingest.landing import scan_landing
 from forgeline.locking import open_warehouse
-from forgeline.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
+from forgeline.settings import REPO_ROOT, Settings
 
 log = logging.getLogger("forgeline.changes")
 
 RACY_S = 3  # a landing entry changed this recently makes its folder's look untrustworthy (see above)
 
-# The code a client's results depend on (all of Forgeline's package, ingest included: coarse but safe).
+# The code a client's results depend on (all of Forgeline's package, ingest included: coarse but safe),
+# beside the dbt project, whose digest standardize owns.
 _CODE_GLOBS = [
     (REPO_ROOT / "forgeline", "**/*.py"),
     (REPO_ROOT / "forgeline", "**/*.yml"),
     (REPO_ROOT / "expectations", "**/*.py"),
-    (DBT_PROJECT_DIR, "dbt_project.yml"),
-    (DBT_PROJECT_DIR, "models/**/*"),
-    (DBT_PROJECT_DIR, "macros/**/*"),
-    (DBT_PROJECT_DIR, "seeds/**/*"),
-    (DBT_PROJECT_DIR, "tests/**/*"),
 ]
 
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """A digest of the code that turns deliveries into results (computed once per process)."""
+    from forgeline.standardize import dbt_project_fingerprint
+
     digest = hashlib.sha256()
     for root, pattern in _CODE_GLOBS:
         for path in sorted(p for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(REPO_ROOT)).encode())
             digest.update(path.read_bytes())
+    digest.update(dbt_project_fingerprint().encode())
     return digest.hexdigest()
 
 

@@ -23,7 +23,6 @@ quality gate (nothing trained, the last good figures stay published); 75 another
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -845,9 +844,14 @@ def streamlit_command(port: int, address: str | None = None) -> list[str]:
 
 
 def serve(home: Path, port: int) -> None:
+    """Become the app's server: Streamlit replaces this process, so a SIGTERM or Ctrl+C stops the server
+    itself (a child would outlive a terminated parent)."""
     env = {**os.environ, "FORGELINE_HOME": str(home)}
     console.print(f"Serving Forgeline on http://localhost:{port}  (Ctrl+C to stop)")
-    subprocess.run(streamlit_command(port), env=env, cwd=REPO_ROOT, check=False)
+    sys.stdout.flush()
+    os.chdir(REPO_ROOT)
+    command = streamlit_command(port)
+    os.execve(command[0], command, env)
 
 
 @app.command("demo")

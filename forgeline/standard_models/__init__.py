@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -662,7 +663,10 @@ def model_card(model_name: str, note: str = "") -> str:
         + f"\n\nTraining uses at most the latest {MAX_TRAINING_ROWS:,} rows before the holdout; the holdout"
         " is never cut.\n\n" + inspect.cleandoc(learner.__doc__ or "")
     )
-    return card + (f"\n\nThis version: {note}." if note else "")
+    card += f"\n\nThis version: {note}." if note else ""
+    # Read by people, not Sphinx: a role such as :func:`~a.b.c` becomes `c`, ``code`` becomes `code`.
+    card = re.sub(r":\w+:`~?(?:[\w.]+\.)?([^`]+)`", r"`\1`", card)
+    return card.replace("``", "`")
 
 
 def build_training_set(settings: Settings, config: ClientConfig, model_name: str) -> TrainingSet:

@@ -1,19 +1,20 @@
 """The event-prediction learner: LightGBM, tuned, calibrated and thresholded on a time-ordered fold.
 
-The training part of the split (:func:`forgeline.standard_models.base.time_ordered_split`) is cut once
-more in time: its latest ``VALIDATION_SHARE`` is the validation fold, the rest fits the trees (with the
-training set's embargo before the fold, so no label of the fitting rows looks into it). On the fold:
+The training part of the time-ordered split is cut once more in time: its latest quarter is the validation
+fold, the rest fits the trees (with the training set's embargo before the fold, so no label of the fitting
+rows looks into it). On the fold:
 
-- each of the few candidate set-ups in ``SEARCH`` grows trees until the fold's PR-AUC stops improving
-  (early stopping); the best candidate, at its best number of rounds, is kept;
-- Platt scaling (a logistic map of the score, sklearn's ``CalibratedClassifierCV``) turns the score into
+- each of four candidate set-ups grows trees until the fold's PR-AUC stops improving (early stopping); the
+  best candidate, at its best number of rounds, is kept;
+- Platt scaling (a logistic map of the score, scikit-learn's CalibratedClassifierCV) turns the score into
   a probability. It is monotone, so the ranking, and PR-AUC with it, stays exactly as the trees give it;
 - the alert threshold is the probability with the best F1 on the fold;
 - then the chosen set-up is fitted again on every training row, fold included, and put under that
   calibration and threshold.
 
-The holdout is never seen by any of these choices. Everything is deterministic (LightGBM's
-``deterministic`` mode, fixed seeds, one thread): the same data gives the same model to the last bit.
+The holdout is never seen by any of these choices. Everything is deterministic (LightGBM's deterministic
+mode, fixed seeds, one thread): the same data gives the same model to the last bit. The app shows this
+docstring in the model card: it is written for people.
 """
 
 from __future__ import annotations

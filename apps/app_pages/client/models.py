@@ -55,7 +55,8 @@ for model in models.itertuples():
             delta=f"{model.model_metric - model.baseline_metric:+.3f} vs baseline",
             delta_color="normal" if beats else "inverse",
         )
-        cols[1].metric(f"Baseline ({model.baseline_name})", ui.number(model.baseline_metric, 3))
+        baseline_help = f"Naive baseline: {model.baseline_name}."
+        cols[1].metric("Baseline", ui.number(model.baseline_metric, 3), help=baseline_help)
         cols[2].metric("Training rows", ui.number(model.n_train))
         positives = getattr(model, "n_test_positives", None)  # absent in snapshots before it was published
         cols[3].metric(
@@ -77,7 +78,13 @@ for model in models.itertuples():
                 icon=":material/warning:",
             )
         threshold = getattr(model, "threshold", None)
-        if not ui.is_missing(threshold):
+        if not ui.is_missing(threshold) and not model.holdout_recall:
+            st.markdown(
+                f"At the alert threshold chosen on the validation fold (probability **{threshold:.3f}**), "
+                "none of the holdout's problem cases would have been caught: the model ranks cycles but is "
+                "not ready to raise alerts."
+            )
+        elif not ui.is_missing(threshold):
             st.markdown(
                 f"Alerting when the predicted probability is at least **{threshold:.3f}** (chosen on the "
                 f"validation fold) would have caught **{ui.pct(model.holdout_recall)}** of the holdout's "
@@ -86,7 +93,7 @@ for model in models.itertuples():
             )
         decision = getattr(model, "champion_decision", None)
         if isinstance(decision, str) and decision:
-            sentence = decision[0].upper() + decision[1:]
+            sentence = decision[0].upper() + decision[1:] + ("" if decision.endswith(".") else ".")
             st.markdown(sentence if model.is_champion else f":orange[Not champion.] {sentence}")
         elif beats:
             st.markdown(
@@ -140,10 +147,12 @@ for model in models.itertuples():
             st.markdown("**Recommended operating windows** (chosen on earlier cycles, checked on later):")
             for window in mine.itertuples():
                 st.markdown(f"- {window.sentence[0].upper()}{window.sentence[1:]}.")
+            # A window that is not significant is drawn as a hint, not beside the findings as their equal.
+            label = mine["parameter"].where(mine["confident"].astype(bool), mine["parameter"] + " (hint)")
             rates = pd.concat(
                 pd.DataFrame(
                     {
-                        "parameter": mine["parameter"],
+                        "parameter": label,
                         "where": where,
                         "defect rate": mine[f"{side}_rate"],
                         "low": mine[f"{side}_rate"] - mine[f"{side}_ci_low"],
