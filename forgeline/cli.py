@@ -623,7 +623,8 @@ def _change_champion(
                 )
             before = current_snapshot(settings, config.id)
             # As a run does: the snapshot that shows the champion first, then the alias.
-            snapshot = publish_champion(settings, config.id, registered, version)
+            chosen = f"version {version} made champion by hand ({action} by {who}): {reason}"
+            snapshot = publish_champion(settings, config.id, registered, version, chosen)
             if snapshot is not None and before is not None:
                 follow_republished(settings, config.id, before.name, snapshot.name, registered, version)
             set_champion(client, registered, version, reason, who, action=action)

@@ -191,6 +191,8 @@ def publish_client(
     gate_frame = gate_results if gate_results is not None else pd.DataFrame(columns=GATE_COLUMNS)
     gate_frame = gate_frame.reindex(columns=GATE_COLUMNS)
     models_frame = _frame(model_results, MODEL_COLUMNS)
+    # Text even when no result carries one (older results): never a column of NaN doubles.
+    models_frame["champion_decision"] = models_frame["champion_decision"].fillna("").astype(str)
     features_frame = _frame(
         (
             {"model_name": record["model_name"], **feature}
@@ -318,14 +320,18 @@ def _make_current(folder: Path, partial: Path, final: Path) -> None:
     os.replace(pointer_tmp, folder / CURRENT_POINTER)
 
 
-def publish_champion(settings: Settings, client_id: str, registered_model: str, version: str) -> Path | None:
+def publish_champion(
+    settings: Settings, client_id: str, registered_model: str, version: str, decision: str = ""
+) -> Path | None:
     """After a consultant chose the champion by hand (`forgeline models promote/rollback`): a new snapshot,
     the current one with ``is_champion`` of ``registered_model`` saying ``version``, made current.
 
     Snapshots are never changed in place: the current one is copied (it is closed and immutable), its flags
     updated, and the copy switched in like any publish, under a new id (``meta.run`` still names the run
     whose data it holds). None when the current snapshot needs no change: none yet, no results of that
-    model, or already showing ``version`` as champion. Call it with the client's lock held.
+    model, or already showing ``version`` as champion. ``decision`` (who chose, and why) replaces the
+    policy's sentence shown beside the model, which no longer says what is champion. Call it with the
+    client's lock held.
     """
     current = current_snapshot(settings, client_id)
     if current is None:
@@ -352,10 +358,12 @@ def publish_champion(settings: Settings, client_id: str, registered_model: str, 
     shutil.copyfile(current, partial)
     con = duckdb.connect(str(partial))
     try:
+        # A snapshot published before decisions were kept has no such column yet.
+        con.execute("ALTER TABLE meta.model_results ADD COLUMN IF NOT EXISTS champion_decision VARCHAR")
         con.execute(
-            "UPDATE meta.model_results SET is_champion = (CAST(model_version AS VARCHAR) = ?) "
-            "WHERE registered_model = ?",
-            [str(version), registered_model],
+            "UPDATE meta.model_results SET is_champion = (CAST(model_version AS VARCHAR) = ?), "
+            "champion_decision = coalesce(nullif(?, ''), champion_decision) WHERE registered_model = ?",
+            [str(version), decision, registered_model],
         )
     finally:
         con.close()

@@ -324,6 +324,12 @@ def test_promote_rollback_and_list_through_the_cli(workspace: Settings, registry
     assert f"version {v1} is champion (was {v2})" in rolled.output and "Published" in rolled.output
     assert ch.current_champion(registry, REGISTERED) == v1
     assert champion_flags(workspace) == [(v2, False)]  # the app shows it at once
+    con = duckdb.connect(str(current_snapshot(workspace, CLIENT)), read_only=True)
+    try:
+        [(shown,)] = con.execute("SELECT champion_decision FROM meta.model_results").fetchall()
+    finally:
+        con.close()
+    assert shown == f"version {v1} made champion by hand (rollback by kim): v2 misfires"  # not the policy's
     record = last_completed_run(workspace, CLIENT)
     assert record is not None and record.outcome["snapshot"] != first_snapshot  # a quiet run stays skipped
     assert record.outcome["models"][0]["is_champion"] is False

@@ -118,11 +118,11 @@ def test_operating_windows_are_chosen_on_earlier_rows_and_checked_on_later_ones(
     features, label, time = planted()
     train = training_mask(len(label))
     settings = {"temperature": "°C", "pressure": "MPa"}
-    windows = operating_windows(features, label, train, ~train, settings, ["temperature", "pressure"])
+    windows = operating_windows(features, label, train, ~train, settings)
     by_name = {w.parameter: w for w in windows}
     hot = by_name["temperature"]
-    assert 226 <= hot.high <= 228.5 and hot.confident and hot.holds_later and hot.unit == "°C"
-    assert hot.sentence.startswith("keep temperature below 22")  # from the lowest values up
+    assert 226 <= hot.high <= 228.5 and hot.low is None and hot.confident and hot.holds_later
+    assert hot.sentence.startswith("keep temperature under 22") and hot.unit == "°C" and hot.rank == 1
     assert hot.inside_ci_low <= hot.inside_rate <= hot.inside_ci_high < hot.outside_rate
     assert "°C: defect rate" in hot.sentence and "on later cycles" in hot.sentence
     assert "pressure" not in by_name or not by_name["pressure"].confident  # noise: no finding
@@ -130,10 +130,10 @@ def test_operating_windows_are_chosen_on_earlier_rows_and_checked_on_later_ones(
     # The relation reversed on later rows: the window chosen earlier is reported as not holding.
     flipped = label.copy()
     flipped[~train] = (features["temperature"].to_numpy()[~train] < 224).astype(int)
-    [reversed_window] = operating_windows(features, flipped, train, ~train, settings, ["temperature"])
+    [reversed_window] = operating_windows(features, flipped, train, ~train, {"temperature": "°C"})
     assert reversed_window.holds_later is False and "did not hold" in reversed_window.sentence
     # Product and context columns are not settings: no window for them.
-    assert operating_windows(features, label, train, ~train, settings, ["product"]) == []
+    assert operating_windows(features, label, train, ~train, {}) == []
 
 
 def test_no_window_is_recommended_where_no_range_does_better_than_the_rest() -> None:
@@ -144,7 +144,23 @@ def test_no_window_is_recommended_where_no_range_does_better_than_the_rest() -> 
     features = pd.DataFrame({"noise": rng.normal(size=n)})
     label = (rng.random(n) < 0.05).astype(int)
     train = training_mask(n)
-    for window in operating_windows(features, label, train, ~train, {"noise": ""}, ["noise"]):
+    for window in operating_windows(features, label, train, ~train, {"noise": ""}):
         assert window.inside_rate < window.outside_rate  # never a window worse than outside it
     constant = pd.DataFrame({"noise": np.ones(n)})
-    assert operating_windows(constant, label, train, ~train, {"noise": ""}, ["noise"]) == []
+    assert operating_windows(constant, label, train, ~train, {"noise": ""}) == []
+
+
+def test_a_window_on_set_points_holds_exactly_the_levels_it_was_chosen_on() -> None:
+    """A setting run at three levels (1 %, 20 % and 5 % defects): the window is the best level, applied as
+    the bins that chose it, never widened into the worst level next to it."""
+    from forgeline.standard_models.windows import operating_windows
+
+    rng = np.random.default_rng(9)
+    n = 9_000
+    level = rng.choice([0.0, 1.0, 2.0], n)
+    rate = np.select([level == 0, level == 1], [0.01, 0.20], 0.05)
+    label = (rng.random(n) < rate).astype(int)
+    train = training_mask(n)
+    [window] = operating_windows(pd.DataFrame({"p": level}), label, train, ~train, {"p": "bar"})
+    assert window.sentence.startswith("keep p under 1 bar") and window.inside_rate < 0.02
+    assert window.n_inside == int(((level == 0) & train).sum())

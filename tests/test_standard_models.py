@@ -30,7 +30,7 @@ from forgeline.standard_models import (
     promote_champions,
     train_client_models,
 )
-from forgeline.standard_models.base import NotEnoughData, time_ordered_split
+from forgeline.standard_models.base import ModelResult, NotEnoughData, time_ordered_split
 from forgeline.standard_models.store import store_path
 
 pytestmark = pytest.mark.models
@@ -512,7 +512,7 @@ def test_the_planted_cause_gets_an_operating_window_that_holds_on_later_cycles(w
     [window] = [w for w in result.operating_windows if w["parameter"] == PLANTED_CAUSE]
     assert window["high"] <= PLANTED_LIMIT_C + 0.5 and window["confident"] and window["holds_later"]
     assert window["inside_rate"] < window["outside_rate"] and window["n_inside"] > 0
-    assert window["sentence"].startswith(f"keep {PLANTED_CAUSE} below ")
+    assert window["sentence"].startswith(f"keep {PLANTED_CAUSE} under ")
     # A reused run shows the same windows (read back from its MLflow run).
     [again] = train_client_models(workspace, config, passed_gate(config.id))
     assert again.reused and again.operating_windows == result.operating_windows
@@ -549,3 +549,59 @@ def test_a_challenger_must_beat_the_champion_and_a_rollback_stays(workspace: Set
     assert promote_champions(workspace, [kept]) == []
     assert champion.current_champion(client, registered) == first.model_version
     assert [e["version"] for e in champion.champion_history(client, registered)] == ["1", "2", "1"]
+
+
+def test_the_champion_history_wins_over_stops_and_a_consultant_is_not_overruled(workspace: Settings) -> None:
+    """Stops inside the champion's bookkeeping converge on the next run to what the history intends; a
+    promotion left pending by a stopped run does not undo a consultant's later choice."""
+    import json
+
+    from forgeline.standard_models import _is_champion, champion
+
+    config = ClientConfig(id="stopped-plant", name="stopped", models=["defect_prediction"])
+    cycles, parameters = synthetic_cycles("planted")
+    write_core(workspace, config.id, cycles, parameters)
+    [first] = train_client_models(workspace, config, passed_gate(config.id))
+    promote_champions(workspace, [first])
+    corrected = parameters.copy()
+    corrected.loc[corrected["cycle_id"] == "C00010", "parameter_value"] += 1.0
+    write_core(workspace, config.id, cycles, corrected)
+    [second] = train_client_models(workspace, config, passed_gate(config.id))
+    assert not second.is_champion
+    client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
+    registered = second.registered_model
+
+    def history() -> list[dict]:
+        return champion.champion_history(client, registered)
+
+    def write_history(events: list[dict]) -> None:
+        client.set_registered_model_tag(registered, champion.HISTORY_TAG, json.dumps(events))
+
+    def run_again() -> ModelResult:
+        [kept] = train_client_models(workspace, config, passed_gate(config.id))
+        assert kept.reused and kept.model_version == "2"
+        promote_champions(workspace, [kept])
+        return kept
+
+    # A consultant's promotion of version 2 stopped after its history event, before the alias moved.
+    write_history([*history(), {"at": "2099-01-01T00:00:00+00:00", "version": "2", "previous": "1"}])
+    assert run_again().is_champion and champion.current_champion(client, registered) == "2"
+    assert [e["version"] for e in history()] == ["1", "2"]  # completed, not recorded twice
+
+    # A rollback to version 1 stopped the same way: the run completes it instead of undoing it.
+    write_history([*history(), {"at": "2099-01-02T00:00:00+00:00", "version": "1", "action": "rollback"}])
+    assert not run_again().is_champion and champion.current_champion(client, registered) == "1"
+    assert [e["version"] for e in history()] == ["1", "2", "1"]
+
+    # A stop between the decision's tags: no verdict means the rule is applied again.
+    client.delete_model_version_tag(registered, "2", champion.PROMOTE_TAG)
+    run_again()
+    assert client.get_model_version(registered, "2").tags[champion.PROMOTE_TAG] == "false"
+
+    # A promotion left pending (verdict "true", never in the history) counts only if nothing was decided
+    # about the champion since the version was registered.
+    write_history([{"at": "2000-01-01T00:00:00+00:00", "version": "1"}])
+    client.set_model_version_tag(registered, "2", champion.PROMOTE_TAG, "true")
+    assert _is_champion(client, registered, "2")
+    write_history([{"at": "2099-01-03T00:00:00+00:00", "version": "1", "by": "kim"}])
+    assert not _is_champion(client, registered, "2")

@@ -49,6 +49,7 @@ from forgeline.standard_models.base import (
     time_ordered_split,
     utc_now,
 )
+from forgeline.standard_models.champion import CHAMPION_ALIAS
 from forgeline.standard_models.store import (
     ensure_mlflow_store,
     experiment_name,
@@ -126,12 +127,13 @@ def _experiment_id(client: Any, settings: Settings, client_id: str) -> str:
 
 
 def _finished_run(client: Any, experiment_id: str, model_name: str, fingerprint: str) -> Any | None:
-    """The latest run that finished training on exactly this data (a killed or failed run never counts)."""
+    """The latest run that finished training on exactly this data with this set-up (a killed or failed
+    run never counts; a changed learner retrains even on unchanged data)."""
     runs = client.search_runs(
         [experiment_id],
         filter_string=(
             f"tags.model_name = '{model_name}' and tags.training_data_fingerprint = '{fingerprint}' "
-            "and attributes.status = 'FINISHED'"
+            f"and tags.model_setup = '{_model_setup()}' and attributes.status = 'FINISHED'"
         ),
         order_by=["attributes.start_time DESC"],
         max_results=1,
@@ -160,6 +162,8 @@ def _model_setup() -> str:
     import json
 
     setup = {
+        "learner": learner.LEARNER_VERSION,
+        "lightgbm": metadata.version("lightgbm"),
         "estimator": learner.ESTIMATOR,
         "fixed": learner.FIXED_PARAMS,
         "search": learner.SEARCH,
@@ -298,8 +302,8 @@ def _kept_is_champion(
     client: Any, module: ModuleType, registered: str, version: str, data: TrainingSet
 ) -> bool:
     """:func:`_is_champion` for a kept version; one registered by a run stopped before the champion rule
-    was applied to it has the rule applied now, on the current data's holdout."""
-    if champion.DECISION_TAG not in client.get_model_version(registered, version).tags:
+    was applied to it (no verdict recorded) has the rule applied now, on the current data's holdout."""
+    if champion.PROMOTE_TAG not in client.get_model_version(registered, version).tags:
         score, problem = _champion_score(registered, version, data.features[time_ordered_split(data).test])
         if score is None:
             log.warning("%s: version %s cannot be judged: %s", registered, version, problem)
@@ -309,14 +313,25 @@ def _kept_is_champion(
 
 
 def _is_champion(client: Any, registered: str, version: str) -> bool:
-    """Whether a kept (reused) version is champion: it is the alias's version, or the policy decided to
-    promote it and the promotion never happened (a run stopped before publishing). A version that was
-    champion once and was replaced (a consultant's rollback, a better challenger) stays replaced."""
+    """Whether a kept (reused) version is champion, as the champion history intends.
+
+    - Named in the history: champion exactly when the last event names it. The alias may lag behind the
+      history (a stop inside ``set_champion``); :func:`promote_champions` completes the move.
+    - Never named: champion when the alias names it (set before histories were kept), or when the policy
+      promoted it and nothing happened since it was registered (a run stopped before publishing). A
+      consultant's promote or rollback after that supersedes the pending promotion.
+    """
+    history = champion.champion_history(client, registered)
+    named = [str(e.get("version")) for e in history]
+    if version in named:
+        return named[-1] == version
     if champion.current_champion(client, registered) == version:
         return True
-    decided = client.get_model_version(registered, version).tags.get(champion.PROMOTE_TAG) == "true"
-    ever = any(str(e.get("version")) == version for e in champion.champion_history(client, registered))
-    return decided and not ever
+    found = client.get_model_version(registered, version)
+    if found.tags.get(champion.PROMOTE_TAG) != "true":
+        return False
+    registered_at = pd.Timestamp(int(found.creation_timestamp), unit="ms", tz="UTC")
+    return not any(pd.Timestamp(e["at"]) >= registered_at.floor("s") for e in history if e.get("at"))
 
 
 def _log_frame(frame: pd.DataFrame, name: str) -> None:
@@ -404,16 +419,8 @@ def _fit(data: TrainingSet, progress: Any = log.info) -> _Fitted:
         "threshold": event.threshold,
     }
     baseline = ranking_metrics(test_label, baseline_score, "baseline_")
-    order = np.argsort(-importance.importances_mean, kind="stable")
-    ranked = order[:TOP_FEATURES]
-    windows = operating_windows(
-        features,
-        label,
-        split.train,
-        split.test,
-        data.settings,
-        [str(features.columns[i]) for i in order if importance.importances_mean[i] > 0],
-    )
+    ranked = np.argsort(-importance.importances_mean, kind="stable")[:TOP_FEATURES]
+    windows = operating_windows(features, label, split.train, split.test, data.settings)
     top_features = [
         {
             "feature": str(features.columns[i]),
@@ -626,7 +633,7 @@ def promote_champions(settings: Settings, results: Sequence[ModelResult]) -> lis
     version the client's published results do not show. Idempotent: a run stopped before this step has it
     done by the next run (same data, same versions). Returns the registered models whose alias moved.
     """
-    if not any(r.is_champion for r in results):
+    if not results:
         return []
     with _STORE_LOCK:
         return _move_champion_aliases(settings, results)
@@ -637,6 +644,14 @@ def _move_champion_aliases(settings: Settings, results: Sequence[ModelResult]) -
     moved = []
     for result in results:
         if not result.is_champion:
+            # A move the history records but the alias never made (a stop inside set_champion, e.g. in a
+            # consultant's rollback) is completed, not overwritten.
+            history = champion.champion_history(client, result.registered_model)
+            intended = str(history[-1]["version"]) if history else None
+            current = champion.current_champion(client, result.registered_model)
+            if intended is not None and current != intended:
+                client.set_registered_model_alias(result.registered_model, CHAMPION_ALIAS, intended)
+                moved.append(result.registered_model)
             continue
         reason = result.champion_decision or "the policy promoted it"
         registered, version = result.registered_model, result.model_version

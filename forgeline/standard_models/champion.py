@@ -515,8 +515,9 @@ def record_decision(client: Any, registered: str, version: str | int, decision: 
         k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in decision.figures.items()
     }
     client.set_model_version_tag(registered, str(version), DECISION_TAG, decision.reason)
-    client.set_model_version_tag(registered, str(version), PROMOTE_TAG, str(decision.promote).lower())
     client.set_model_version_tag(registered, str(version), FIGURES_TAG, json.dumps(figures, sort_keys=True))
+    # The verdict last: it marks the decision complete (a stop before it has the rule applied again).
+    client.set_model_version_tag(registered, str(version), PROMOTE_TAG, str(decision.promote).lower())
 
 
 def policy_objections(client: Any, registered: str, version: str | int) -> list[str]:

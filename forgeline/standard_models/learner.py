@@ -35,6 +35,9 @@ from forgeline.standard_models.base import NotEnoughData
 log = logging.getLogger("forgeline.standard_models")
 
 ESTIMATOR = "LightGBM (LGBMClassifier), Platt-calibrated"
+# Bumped whenever what this module does changes (the search, calibration, threshold, refit, fallback):
+# part of the model set-up digest, so every client's model is trained again with it.
+LEARNER_VERSION = 2
 VALIDATION_SHARE = 0.25  # the latest quarter of the training rows
 MIN_VALIDATION_POSITIVES = 5  # fewer: the fold cannot choose rounds, set-up or threshold (see _fallback)
 MAX_ROUNDS = 1_000

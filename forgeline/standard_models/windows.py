@@ -1,16 +1,19 @@
 """Recommended operating windows: for the process settings that drive defects, the range with the lowest
 defect rate, chosen on the earlier data and checked on the later.
 
-For each setting among a model's most important features (``TrainingSet.settings``: what a plant can set,
-with its unit), on the training part of the time-ordered split only:
+For each setting (``TrainingSet.settings``: what a plant can set, with its unit), on the training part of
+the time-ordered split only:
 
 - the setting's values are cut at their deciles; every run of adjacent deciles holding at least
   ``MIN_INSIDE_SHARE`` of the rows (a window a plant can actually run in, not a lucky pocket) is a
   candidate if its defect rate is below the rate outside it. The lowest rate among them is partly luck,
   so the widest candidate whose rate lies within that best rate's 95 % interval is recommended; one that
-  starts at the lowest decile reads "below", one that ends at the highest "above";
+  starts at the lowest decile reads "under", one that ends at the highest "or above". It is applied as
+  the same half-open bins the choice counted, so a tied set point is in or out, never both;
 - its defect rate inside and outside, each with a Wilson 95 % interval, and Fisher's exact test of the
   difference (scipy); a window is ``confident`` when p < ``CONFIDENT_P`` and the rate inside is lower;
+- the settings whose windows differ most clearly (smallest p-value, on these earlier rows) are kept, at
+  most ``MAX_SETTINGS``: the holdout plays no part in choosing them;
 - then the same window is applied to the holdout (later cycles, never seen by the choice): the rates there
   say whether it held.
 
@@ -27,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-MAX_SETTINGS = 5  # windows for at most this many settings, the most important first
+MAX_SETTINGS = 5  # windows for at most this many settings, the clearest first
 MIN_INSIDE_SHARE = 0.3
 MIN_ROWS = 200  # fewer rows with a value (or fewer than MIN_DEFECTS defects): no window is claimed
 MIN_DEFECTS = 10
@@ -37,10 +40,11 @@ QUANTILES = np.linspace(0, 1, 11)
 
 @dataclass
 class OperatingWindow:
+    rank: int  # 1 = the clearest difference (smallest p-value on the earlier data)
     parameter: str
     unit: str
-    low: float
-    high: float
+    low: float | None  # None: open below (the window reaches the lowest values)
+    high: float | None  # None: open above; else the window stops just under it
     inside_rate: float
     inside_ci_low: float
     inside_ci_high: float
@@ -70,8 +74,9 @@ def _rate(defects: int, rows: int) -> tuple[float, float, float]:
     return defects / rows, float(interval.low), float(interval.high)
 
 
-def _best_window(values: np.ndarray, label: np.ndarray) -> tuple[float, float, bool, bool] | None:
-    """The window to recommend, as (low, high, open below, open above); see the module docstring."""
+def _best_window(values: np.ndarray, label: np.ndarray) -> tuple[float, float] | None:
+    """The window to recommend, as [low, high) with -inf/inf for open ends, the same half-open bins the
+    choice counted (a tied set point falls in one bin only); see the module docstring."""
     edges = np.unique(np.quantile(values, QUANTILES))
     if len(edges) < 3:  # (almost) constant: nothing to choose
         return None
@@ -96,7 +101,7 @@ def _best_window(values: np.ndarray, label: np.ndarray) -> tuple[float, float, b
     best = min(candidates, key=lambda c: (c[1] / c[0], -c[0]))
     upper = _rate(best[1], best[0])[2]
     _, _, i, j = max((c for c in candidates if c[1] / c[0] <= upper), key=lambda c: (c[0], -c[1] / c[0]))
-    return float(edges[i]), float(edges[j + 1]), i == 0, j == len(rows) - 1
+    return (-np.inf if i == 0 else float(edges[i])), (np.inf if j == len(rows) - 1 else float(edges[j + 1]))
 
 
 def _percent(rate: float) -> str:
@@ -109,14 +114,13 @@ def operating_windows(
     train: np.ndarray,
     test: np.ndarray,
     settings: dict[str, str],
-    ranked: list[str],
 ) -> list[OperatingWindow]:
-    """Windows for the settings in ``ranked`` order (most important first), at most MAX_SETTINGS."""
+    """Windows for the settings whose window differs most clearly on the earlier rows (smallest p-value),
+    at most MAX_SETTINGS; the later rows only check them."""
     from scipy.stats import fisher_exact
 
-    chosen = [name for name in ranked if name in settings][:MAX_SETTINGS]
     windows = []
-    for name in chosen:
+    for name in settings:
         values = pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=float)
         known = ~np.isnan(values)
         fit = train & known
@@ -125,13 +129,15 @@ def operating_windows(
         window = _best_window(values[fit], label[fit])
         if window is None:
             continue
-        low, high, open_below, open_above = window
-        inside = (values >= low) & (values <= high)
+        low, high = window
+        inside = (values >= low) & (values < high)
         n_in, n_out = int((fit & inside).sum()), int((fit & ~inside).sum())
         d_in, d_out = int(label[fit & inside].sum()), int(label[fit & ~inside].sum())
         rate_in, rate_out = _rate(d_in, n_in), _rate(d_out, n_out)
+        if not rate_in[0] < rate_out[0]:
+            continue
         p_value = float(fisher_exact([[d_in, n_in - d_in], [d_out, n_out - d_out]])[1])
-        confident = p_value < CONFIDENT_P and rate_in[0] < rate_out[0]
+        confident = p_value < CONFIDENT_P
         later = test & known
         n_later_in, n_later_out = int((later & inside).sum()), int((later & ~inside).sum())
         later_in = label[later & inside].mean() if n_later_in else None
@@ -140,11 +146,11 @@ def operating_windows(
         unit = settings[name]
         suffix = f" {unit}" if unit else ""
         where = (
-            f"below {high:.4g}{suffix}"
-            if open_below
-            else f"above {low:.4g}{suffix}"
-            if open_above
-            else f"between {low:.4g} and {high:.4g}{suffix}"
+            f"under {high:.4g}{suffix}"
+            if low == -np.inf
+            else f"at {low:.4g}{suffix} or above"
+            if high == np.inf
+            else f"from {low:.4g} to under {high:.4g}{suffix}"
         )
         sentence = (
             f"keep {name} {where}: defect rate "
@@ -158,10 +164,11 @@ def operating_windows(
             sentence += " (not significant: a hint, not a finding)"
         windows.append(
             OperatingWindow(
+                rank=0,
                 parameter=name,
                 unit=unit,
-                low=low,
-                high=high,
+                low=None if low == -np.inf else low,
+                high=None if high == np.inf else high,
                 inside_rate=rate_in[0],
                 inside_ci_low=rate_in[1],
                 inside_ci_high=rate_in[2],
@@ -179,4 +186,7 @@ def operating_windows(
                 sentence=sentence,
             )
         )
-    return windows
+    windows.sort(key=lambda w: (w.p_value, w.parameter))
+    for rank, window in enumerate(windows[:MAX_SETTINGS], start=1):
+        window.rank = rank
+    return windows[:MAX_SETTINGS]

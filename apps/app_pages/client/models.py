@@ -143,6 +143,7 @@ for model in models.itertuples():
                 ui.chart(fig, key=f"model_features_{model.model_name}", hovermode="closest")
 
         mine = windows[windows["model_name"] == model.model_name] if len(windows) else windows
+        mine = mine.sort_values("rank", kind="stable") if "rank" in mine else mine
         if len(mine):
             st.markdown("**Recommended operating windows** (chosen on earlier cycles, checked on later):")
             for window in mine.itertuples():
