@@ -23,6 +23,8 @@ quality gate (nothing trained, the last good figures stay published); 75 another
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -845,14 +847,22 @@ def streamlit_command(port: int, address: str | None = None) -> list[str]:
 
 
 def serve(home: Path, port: int) -> None:
-    """Become the app's server: Streamlit replaces this process, so a SIGTERM or Ctrl+C stops the server
-    itself (a child would outlive a terminated parent)."""
+    """Serve the app in a child process until it ends. A SIGTERM or SIGHUP to this process is passed on to
+    the server (a child would otherwise outlive a terminated parent); Ctrl+C reaches both as before. Not
+    exec'd: this process may hold Prefect's temporary API, which it stops at exit."""
     env = {**os.environ, "FORGELINE_HOME": str(home)}
     console.print(f"Serving Forgeline on http://localhost:{port}  (Ctrl+C to stop)")
-    sys.stdout.flush()
-    os.chdir(REPO_ROOT)
-    command = streamlit_command(port)
-    os.execve(command[0], command, env)
+    with subprocess.Popen(streamlit_command(port), env=env, cwd=REPO_ROOT) as server:
+
+        def pass_on(signum: int, _frame: object) -> None:
+            server.send_signal(signum)
+
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, pass_on)
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.wait()
 
 
 @app.command("demo")
