@@ -65,6 +65,10 @@ QUERIES: dict[str, tuple[str, str]] = {
         "meta.operating_windows",
         "SELECT * FROM meta.operating_windows ORDER BY model_name",
     ),
+    "model_holdout_daily": (
+        "meta.model_holdout_daily",
+        "SELECT * FROM meta.model_holdout_daily ORDER BY model_name, day",
+    ),
     "table_profile": (
         "meta.table_profile",
         "SELECT schema_name, table_name, row_count FROM meta.table_profile ORDER BY schema_name, table_name",
@@ -227,6 +231,11 @@ def model_features(user: User, client_id: str) -> pd.DataFrame:
 def operating_windows(user: User, client_id: str) -> pd.DataFrame:
     """Recommended operating windows per model and parameter (empty before snapshots held them)."""
     return _query(user, client_id, "operating_windows")
+
+
+def model_holdout_daily(user: User, client_id: str) -> pd.DataFrame:
+    """Per model and holdout day: measured and predicted totals (empty before snapshots held them)."""
+    return _query(user, client_id, "model_holdout_daily")
 
 
 def table_profile(user: User, client_id: str) -> pd.DataFrame:

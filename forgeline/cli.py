@@ -668,13 +668,13 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
     from rich.markup import escape
 
     from forgeline.clients import get_client
-    from forgeline.standard_models import PRIMARY_METRIC
     from forgeline.standard_models.champion import (
         DECISION_TAG,
         METRIC_LABELS,
         champion_history,
         current_champion,
     )
+    from forgeline.standard_models.families import FAMILIES
 
     settings = _settings(home)
     try:
@@ -690,13 +690,12 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
     def local(at) -> str:
         return pd.Timestamp(at).tz_convert(config.timezone).strftime("%Y-%m-%d %H:%M")
 
-    label = METRIC_LABELS.get(PRIMARY_METRIC, PRIMARY_METRIC)
     for name in names:
         champion = current_champion(client, name)
         table = Table(
             "version",
             "trained (local)",
-            f"{label} vs baseline",
+            "holdout vs baseline",
             "holdout positives",
             "champion",
             "decision",
@@ -704,21 +703,24 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
         )
         versions = client.search_model_versions(f"name = '{name}'")
         for v in sorted(versions, key=lambda v: int(v.version)):
-            metrics, trained = {}, "-"
+            metrics, trained, family = {}, "-", "event"
             try:
                 run = client.get_run(v.run_id)
                 metrics, trained = (
                     run.data.metrics,
                     local(pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")),
                 )
+                family = run.data.tags.get("family", family)
             except Exception:  # noqa: BLE001 - a run deleted since: the version is still listed
                 pass
-            mine, base = metrics.get(f"holdout_{PRIMARY_METRIC}"), metrics.get(f"baseline_{PRIMARY_METRIC}")
+            metric = FAMILIES[family].metric
+            mine, base = metrics.get(f"holdout_{metric}"), metrics.get(f"baseline_{metric}")
             positives = metrics.get("positives_test")
+            label = METRIC_LABELS.get(metric, metric.upper())
             table.add_row(
                 str(v.version),
                 trained,
-                f"{mine:.3f} vs {base:.3f}" if mine is not None and base is not None else "-",
+                f"{label} {mine:.3f} vs {base:.3f}" if mine is not None and base is not None else "-",
                 f"{int(positives):,}" if positives is not None else "-",
                 "★ champion" if str(v.version) == champion else "",
                 escape((v.tags or {}).get(DECISION_TAG, "-")),

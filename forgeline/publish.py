@@ -57,8 +57,17 @@ MODEL_COLUMNS = [
     "holdout_precision",
     "holdout_recall",
     "champion_decision",
+    "family",
+    "unit",
+    "holdout_cv_rmse",
+    "holdout_nmbe",
+    "anomalies",
+    "anomaly_excess",
+    "anomaly_co2_kg",
 ]
 FEATURE_COLUMNS = ["model_name", "feature", "importance", "rank"]
+# Per model and local holdout day: measured and predicted totals, the baseline's, rows flagged.
+DAILY_COLUMNS = ["model_name", "day", "actual", "expected", "baseline", "flagged"]
 
 
 def window_columns() -> list[str]:
@@ -192,7 +201,11 @@ def publish_client(
     gate_frame = gate_frame.reindex(columns=GATE_COLUMNS)
     models_frame = _frame(model_results, MODEL_COLUMNS)
     # Text even when no result carries one (older results): never a column of NaN doubles.
-    models_frame["champion_decision"] = models_frame["champion_decision"].fillna("").astype(str)
+    for column in ("champion_decision", "family", "unit"):
+        models_frame[column] = models_frame[column].fillna("").astype(str)
+    # Figures one family has and the other lacks: doubles (NULL where absent), never an untyped column.
+    figures = ["holdout_cv_rmse", "holdout_nmbe", "anomalies", "anomaly_excess", "anomaly_co2_kg"]
+    models_frame[figures] = models_frame[figures].apply(pd.to_numeric, errors="coerce").astype("float64")
     features_frame = _frame(
         (
             {"model_name": record["model_name"], **feature}
@@ -201,14 +214,26 @@ def publish_client(
         ),
         FEATURE_COLUMNS,
     )
-    windows_frame = _frame(
-        (
-            {"model_name": record["model_name"], **window}
-            for record in map(_as_record, model_results)
-            for window in record.get("operating_windows") or []
+    model_frames = {
+        "model_results": models_frame,
+        "model_features": features_frame,
+        "operating_windows": _frame(
+            (
+                {"model_name": record["model_name"], **window}
+                for record in map(_as_record, model_results)
+                for window in record.get("operating_windows") or []
+            ),
+            window_columns(),
         ),
-        window_columns(),
-    )
+        "model_holdout_daily": _frame(
+            (
+                {"model_name": record["model_name"], **day}
+                for record in map(_as_record, model_results)
+                for day in record.get("holdout_daily") or []
+            ),
+            DAILY_COLUMNS,
+        ).astype({"day": "string", "actual": "float64", "expected": "float64", "baseline": "float64"}),
+    }
     run_frame = pd.DataFrame(
         [
             {
@@ -242,9 +267,7 @@ def publish_client(
         if held_back and good is not None:
             con.execute("ATTACH ? AS previous (READ_ONLY)", [str(good.snapshot)])
             source = "previous"
-            models_frame, features_frame, windows_frame = _previous_models(
-                con, models_frame, features_frame, windows_frame
-            )
+            model_frames = _previous_models(con, model_frames)
         marts = (
             []
             if held_back and good is None
@@ -276,9 +299,7 @@ def publish_client(
         for name, frame in {
             "run": run_frame,
             "gate_results": gate_frame,
-            "model_results": models_frame,
-            "model_features": features_frame,
-            "operating_windows": windows_frame,
+            **model_frames,
             "table_profile": profile,
         }.items():
             con.register("frame_to_copy", frame)
@@ -376,9 +397,10 @@ def publish_champion(
 
 
 def _previous_models(
-    con: duckdb.DuckDBPyConnection, models: pd.DataFrame, features: pd.DataFrame, windows: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The last good snapshot's model results (a failed gate trains nothing; the champion stays)."""
+    con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame]:
+    """The last good snapshot's model tables (a failed gate trains nothing; the champion stays), in this
+    version's columns (a table older snapshots lack stays as given: empty)."""
     found = {
         row[0]
         for row in con.execute(
@@ -386,16 +408,14 @@ def _previous_models(
             "WHERE table_catalog = 'previous' AND table_schema = 'meta'"
         ).fetchall()
     }
-    if "model_results" in found:
-        models = con.execute("SELECT * FROM previous.meta.model_results").df().reindex(columns=MODEL_COLUMNS)
-    if "model_features" in found:
-        features = (
-            con.execute("SELECT * FROM previous.meta.model_features").df().reindex(columns=FEATURE_COLUMNS)
+    return {
+        name: (
+            con.execute(f"SELECT * FROM previous.meta.{name}").df().reindex(columns=frame.columns)
+            if name in found
+            else frame
         )
-    if "operating_windows" in found:
-        windows = con.execute("SELECT * FROM previous.meta.operating_windows").df()
-        windows = windows.reindex(columns=window_columns())
-    return models, features, windows
+        for name, frame in frames.items()
+    }
 
 
 def _table_profile(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

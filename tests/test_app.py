@@ -240,12 +240,36 @@ def test_model_results_show_the_model_against_its_baseline_with_its_card(
     finally:
         con.close()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["pr_auc (holdout)"] == f"{model:.3f}"
+    assert metrics["PR-AUC (holdout)"] == f"{model:.3f}"
     assert metrics["Baseline"] == f"{baseline:.3f}"
     assert any(m.help == "Naive baseline: hours since the last repair." for m in at.metric)
     assert any(e.label.startswith("Model card") for e in at.expander)
     assert ":func:" not in page_text(at) and "``" not in page_text(at)  # the card reads as prose
     assert any("Naive baseline: hours since the machine's last repair" in m.value for m in at.markdown)
+
+
+def test_the_energy_baseline_shows_its_fit_its_anomalies_and_the_holdout_day_by_day(
+    open_app: Callable[[], AppTest], program: Settings
+) -> None:
+    con = duckdb.connect(str(current_snapshot(program, "gwangyang-steel")), read_only=True)
+    try:
+        rmse, cv_rmse, anomalies = con.execute(
+            "SELECT model_metric, holdout_cv_rmse, anomalies FROM meta.model_results "
+            "WHERE model_name = 'energy_baseline'"
+        ).fetchone()
+        days = con.execute("SELECT count(*) FROM meta.model_holdout_daily").fetchone()[0]
+    finally:
+        con.close()
+    assert days > 0
+    at = log_in(open_app(), "gwangyang-steel", demo_password("gwangyang-steel"))
+    at.switch_page("app_pages/client/models.py").run()
+    assert_ok(at, "gwangyang-steel models")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["RMSE (holdout)"] == f"{rmse:,.2f} kWh"
+    text = page_text(at)
+    assert f"{cv_rmse:.1%}" in text and "(CV(RMSE))" in text
+    assert ("typical misses" in text) if anomalies else ("No interval of the holdout" in text)
+    assert "model_holdout_energy_baseline" in [c.key for c in at.get("plotly_chart")]
 
 
 def test_model_results_show_the_champion_decision_the_alert_threshold_and_operating_windows(

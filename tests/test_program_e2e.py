@@ -57,6 +57,7 @@ EXPECTED_MODELS = {
     "daehan-molding": "defect_prediction",
     "sejin-diecast": "defect_prediction",
     "hanbit-press": "failure_prediction",
+    "gwangyang-steel": "energy_baseline",
 }
 
 
@@ -117,7 +118,7 @@ def test_models_are_registered_with_champion_only_as_the_policy_decides(
 ) -> None:
     from mlflow import MlflowClient
 
-    from forgeline.standard_models.champion import MIN_HOLDOUT_POSITIVES
+    from forgeline.standard_models.champion import MIN_HOLDOUT_DAYS, MIN_HOLDOUT_POSITIVES
 
     client = MlflowClient(tracking_uri=program_run.mlflow_tracking_uri)
     for outcome in program_outcomes:
@@ -127,9 +128,14 @@ def test_models_are_registered_with_champion_only_as_the_policy_decides(
             run = client.get_run(model["mlflow_run_id"])
             assert "training_data_fingerprint" in {**run.data.params, **run.data.tags}
             # The champion alias points at this version exactly when the policy promoted it: it beat its
-            # baseline on a holdout with enough problem cases (no champion before it in a first run).
+            # baseline on a holdout with enough evidence (no champion before it in a first run).
             is_champion = str(registered.aliases.get("champion")) == str(model["model_version"])
-            fair = model["beats_baseline"] and model["n_test_positives"] >= MIN_HOLDOUT_POSITIVES
+            enough = (
+                model["n_test_positives"] >= MIN_HOLDOUT_POSITIVES
+                if model["family"] == "event"
+                else len(model["holdout_daily"]) >= MIN_HOLDOUT_DAYS
+            )
+            fair = model["beats_baseline"] and enough
             assert is_champion == bool(model["is_champion"]), model
             assert model["champion_decision"], model
             if not fair:

@@ -467,7 +467,8 @@ def test_a_copied_workspace_is_self_contained(workspace: Settings, tmp_path: Pat
 
 
 def test_permutation_importance_reads_a_bounded_seeded_sample_of_a_long_holdout() -> None:
-    from forgeline.standard_models import IMPORTANCE_ROWS, _importance_sample
+    from forgeline.standard_models.families import IMPORTANCE_ROWS
+    from forgeline.standard_models.families import importance_sample as _importance_sample
 
     short = np.array([0, 1] * 100)
     assert (_importance_sample(short) == np.arange(200)).all()

@@ -26,7 +26,6 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -37,32 +36,41 @@ import pandas as pd
 from forgeline.clients import ClientConfig
 from forgeline.locking import open_warehouse
 from forgeline.settings import Settings
-from forgeline.standard_models import champion, defect_prediction, failure_prediction, learner
+from forgeline.standard_models import (
+    champion,
+    defect_prediction,
+    energy_baseline,
+    failure_prediction,
+    learner,
+)
 from forgeline.standard_models.base import (
     HOLDOUT_SHARE,
     MAX_TRAINING_ROWS,
     ModelResult,
     NotEnoughData,
     TrainingSet,
-    filled,
-    ranking_metrics,
-    time_ordered_split,
     utc_now,
 )
 from forgeline.standard_models.champion import CHAMPION_ALIAS
+from forgeline.standard_models.families import (
+    EVENTS,
+    EXPECTED_VALUES,
+    FAMILIES,
+    Fitted,
+)
 from forgeline.standard_models.store import (
     ensure_mlflow_store,
     experiment_name,
     recover_interrupted,
     tracking_client,
 )
-from forgeline.standard_models.windows import operating_windows
 
 log = logging.getLogger("forgeline.standard_models")
 
 CATALOG: dict[str, ModuleType] = {
     defect_prediction.NAME: defect_prediction,
     failure_prediction.NAME: failure_prediction,
+    energy_baseline.NAME: energy_baseline,
 }
 # The types a fitted model holds beyond scikit-learn's own (skops refuses others on load). We wrote the models
 # ourselves, so we trust them; the first three are what earlier HistGradientBoosting versions hold.
@@ -70,6 +78,7 @@ SKOPS_TRUSTED_TYPES = [
     "collections.OrderedDict",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "functools.partial",
@@ -77,9 +86,7 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.utils.validation.check_array",
 ]
 MODEL_URI_TAG = "forgeline.model_uri"  # set inside the run once its model is logged
-PRIMARY_METRIC = "pr_auc"
-TOP_FEATURES = 10
-IMPORTANCE_ROWS = 20_000  # holdout rows re-scored for permutation importance (bounded)
+PRIMARY_METRIC = "pr_auc"  # of runs logged before the family tag (families.py names each family's)
 # Retrain when the training rows or the positive cases grew by this share or more since the last run.
 RETRAIN_GROWTH = 0.10
 # The last stretch of a run's training data that newer data may still complete (see _settled_until).
@@ -271,21 +278,22 @@ def _result_from_run(
     """
     tags, metrics = run.data.tags, run.data.metrics
     found = client.get_model_version(registered, version)
+    family = FAMILIES[tags.get("family", "event")]
     return ModelResult(
         model_name=tags["model_name"],
         registered_model=registered,
         task=tags.get("task", ""),
-        metric_name=PRIMARY_METRIC,
-        model_metric=float(metrics[f"holdout_{PRIMARY_METRIC}"]),
+        metric_name=family.metric,
+        model_metric=float(metrics[f"holdout_{family.metric}"]),
         baseline_name=tags.get("baseline_name", ""),
-        baseline_metric=float(metrics[f"baseline_{PRIMARY_METRIC}"]),
+        baseline_metric=float(metrics[f"baseline_{family.metric}"]),
         beats_baseline=tags.get("beats_baseline") == "true",
         model_version=version,
         is_champion=is_champion,
         mlflow_run_id=run.info.run_id,
         n_train=int(metrics["n_train"]),
         n_test=int(metrics["n_test"]),
-        n_test_positives=int(metrics["positives_test"]),
+        n_test_positives=int(metrics["positives_test"]) if "positives_test" in metrics else None,
         trained_at=pd.Timestamp(run.info.start_time, unit="ms", tz="UTC").to_pydatetime(),
         top_features=_load_json(client, run.info.run_id, "feature_importance.json"),
         reused=reused,
@@ -295,6 +303,14 @@ def _result_from_run(
         holdout_recall=metrics.get("holdout_recall"),
         champion_decision=found.tags.get(champion.DECISION_TAG, ""),
         operating_windows=_load_json(client, run.info.run_id, "operating_windows.json"),
+        family=family.name,
+        unit=tags.get("unit", ""),
+        holdout_cv_rmse=metrics.get("holdout_cv_rmse"),
+        holdout_nmbe=metrics.get("holdout_nmbe"),
+        anomalies=int(metrics["holdout_anomalies"]) if "holdout_anomalies" in metrics else None,
+        anomaly_excess=metrics.get("holdout_anomaly_excess"),
+        anomaly_co2_kg=metrics.get("holdout_anomaly_co2_kg"),
+        holdout_daily=_load_json(client, run.info.run_id, "holdout_daily.json"),
     )
 
 
@@ -304,7 +320,8 @@ def _kept_is_champion(
     """:func:`_is_champion` for a kept version; one registered by a run stopped before the champion rule
     was applied to it (no verdict recorded) has the rule applied now, on the current data's holdout."""
     if champion.PROMOTE_TAG not in client.get_model_version(registered, version).tags:
-        score, problem = _champion_score(registered, version, data.features[time_ordered_split(data).test])
+        test = data.features[module.FAMILY.split(data).test]
+        score, problem = _champion_score(module, registered, version, test)
         if score is None:
             log.warning("%s: version %s cannot be judged: %s", registered, version, problem)
             return False
@@ -360,85 +377,14 @@ def _load_json(client: Any, run_id: str, name: str) -> list[dict[str, Any]]:
             return json.load(handle)
 
 
-def _importance_sample(label: np.ndarray) -> np.ndarray:
-    """Holdout rows for permutation importance: all of them up to IMPORTANCE_ROWS, else a seeded sample
-    (each of the 3 x features re-scorings costs a pass over them; the ranking of the top features is what
-    is shown, and it settles long before a factory-year of cycles)."""
-    rows = np.arange(len(label))
-    if len(rows) <= IMPORTANCE_ROWS:
-        return rows
-    sample = np.sort(np.random.default_rng(0).choice(rows, IMPORTANCE_ROWS, replace=False))
-    return sample if label[sample].any() else rows
-
-
-@dataclass
-class _Fitted:
-    """A fitted model and what the run logs of it."""
-
-    event: learner.EventModel
-    split: Any
-    metrics: dict[str, float]  # holdout figures of the model (prefix holdout_), and the threshold's
-    baseline: dict[str, float]  # the naive baseline's on the same rows (prefix baseline_)
-    top_features: list[dict[str, Any]]
-    holdout: pd.DataFrame  # each holdout row's time, outcome, probability, alert and baseline score
-    windows: list[dict[str, Any]]  # recommended operating windows of the most important settings
-
-    @property
-    def model(self) -> Any:
-        return self.event.model
-
-
-def _fit(data: TrainingSet, progress: Any = log.info) -> _Fitted:
-    """Fit on the earlier part, score model and baseline on the holdout; one thread, so always the same."""
-    from sklearn.inspection import permutation_importance
+def _fit(module: ModuleType, data: TrainingSet, progress: Any = log.info) -> Fitted:
+    """Fit the model's family on the earlier part and score it and its baseline on the holdout."""
     from threadpoolctl import threadpool_limits
 
-    split = time_ordered_split(data)
-    features, label = data.features, data.label.to_numpy()
-    test_features, test_label = features[split.test], label[split.test]
     # One OpenMP/BLAS thread: parallel reductions add floats in no fixed order, and the same data must
     # give the same model to the last bit (the clients running side by side share out the cores anyway).
     with threadpool_limits(limits=1):
-        event = learner.fit_event_model(features, label, data.time, split.train, data.embargo, progress)
-        score = event.model.predict_proba(test_features)[:, 1]
-        sample = _importance_sample(test_label)
-        progress(f"permutation importance of {features.shape[1]} features on {len(sample):,} holdout rows")
-        importance = permutation_importance(
-            event.model,
-            test_features.iloc[sample],
-            test_label[sample],
-            scoring="average_precision",
-            n_repeats=3,
-            random_state=0,
-        )
-    baseline_score = data.baseline_score.to_numpy()[split.test]
-    metrics = {
-        **ranking_metrics(test_label, score, "holdout_"),
-        **learner.alert_metrics(test_label, score, event.threshold, "holdout_"),
-        **event.validation,
-        "threshold": event.threshold,
-    }
-    baseline = ranking_metrics(test_label, baseline_score, "baseline_")
-    ranked = np.argsort(-importance.importances_mean, kind="stable")[:TOP_FEATURES]
-    windows = operating_windows(features, label, split.train, split.test, data.settings)
-    top_features = [
-        {
-            "feature": str(features.columns[i]),
-            "importance": float(importance.importances_mean[i]),
-            "rank": r + 1,
-        }
-        for r, i in enumerate(ranked)
-    ]
-    holdout = pd.DataFrame(
-        {
-            "time": pd.to_datetime(data.time[split.test], utc=True).to_numpy(),
-            "outcome": test_label,
-            "probability": score,
-            "alert": score >= event.threshold,
-            "baseline_score": baseline_score,
-        }
-    )
-    return _Fitted(event, split, metrics, baseline, top_features, holdout, [w.record() for w in windows])
+        return module.FAMILY.fit(data, progress)
 
 
 def _train_one(
@@ -496,11 +442,19 @@ def _train_one(
     def progress(line: str) -> None:
         log.info("%s %s: %s", config.id, model_name, line)
 
-    fitted = _fit(data, progress)
+    family = module.FAMILY
+    fitted = _fit(module, data, progress)
     split, metrics, baseline = fitted.split, fitted.metrics, fitted.baseline
     label = data.label.to_numpy()
-    beats = metrics[f"holdout_{PRIMARY_METRIC}"] > baseline[f"baseline_{PRIMARY_METRIC}"]
+    better = (lambda mine, theirs: mine < theirs) if family is EXPECTED_VALUES else (lambda m, t: m > t)
+    beats = better(metrics[f"holdout_{family.metric}"], baseline[f"baseline_{family.metric}"])
     gate_summary = gate.summary()
+    counts = {"n_train": int(split.train.sum()), "n_test": int(split.test.sum())}
+    if family is EVENTS:
+        counts |= {
+            "positives_train": int(label[split.train].sum()),
+            "positives_test": int(label[split.test].sum()),
+        }
 
     with _STORE_LOCK:
         with mlflow.start_run(
@@ -508,8 +462,8 @@ def _train_one(
         ) as run:
             mlflow.log_params(
                 {
-                    **{f"model__{k}": v for k, v in fitted.event.params.items()},
-                    "estimator": learner.ESTIMATOR,
+                    **{f"model__{k}": v for k, v in fitted.params.items()},
+                    "estimator": family.estimator,
                     "holdout": f"time-ordered, last {HOLDOUT_SHARE:.0%} of the time range",
                     "validation": f"time-ordered, latest {learner.VALIDATION_SHARE:.0%} of the training rows",
                     "training_rows": f"the latest {MAX_TRAINING_ROWS:,} before the holdout, at most",
@@ -517,39 +471,34 @@ def _train_one(
                     "embargo": str(data.embargo),
                     "n_features": data.features.shape[1],
                     "training_data_fingerprint": fingerprint,
-                    "threshold_rule": "best F1 on the validation fold",
+                    "threshold_rule": family.threshold_rule,
                 }
             )
-            mlflow.log_metrics(
-                {
-                    **metrics,
-                    **baseline,
-                    "n_train": int(split.train.sum()),
-                    "n_test": int(split.test.sum()),
-                    "positives_train": int(label[split.train].sum()),
-                    "positives_test": int(label[split.test].sum()),
-                }
-            )
+            # NaN figures (no emission factor, no fold) are left out: MLflow stores them, the app cannot.
+            mlflow.log_metrics({k: v for k, v in {**metrics, **baseline, **counts}.items() if np.isfinite(v)})
             mlflow.set_tags(
                 {
                     "client_id": config.id,
                     "model_name": model_name,
+                    "family": family.name,
                     "task": module.TASK,
+                    "unit": data.unit,
                     "baseline_name": data.baseline_name,
                     "beats_baseline": str(beats).lower(),
                     "training_data_fingerprint": fingerprint,
                     "gate_passed": str(bool(gate_summary.get("passed"))).lower(),
                     "gate_checked_at": str(gate_summary.get("checked_at", "")),
                     "gate_expectations": str(gate_summary.get("expectations", "")),
-                    "learner_note": fitted.event.note,
+                    "learner_note": fitted.note,
                     **_training_tags(data),
                 }
             )
             mlflow.log_dict(fitted.top_features, "feature_importance.json")
             mlflow.log_dict({**data.description, "gate": gate_summary}, "training_set.json")
-            mlflow.log_dict(fitted.event.search, "hyperparameter_search.json")
+            mlflow.log_dict(fitted.search, "hyperparameter_search.json")
             mlflow.log_dict(fitted.windows, "operating_windows.json")
-            mlflow.log_text(model_card(model_name, fitted.event.note), "model_card.md")
+            mlflow.log_dict(family.daily(fitted.holdout, config.timezone), "holdout_daily.json")
+            mlflow.log_text(model_card(model_name, fitted.note), "model_card.md")
             _log_frame(fitted.holdout, "holdout_predictions.parquet")
             log.info("%s %s: logging the model to MLflow (run %s)…", config.id, model_name, run.info.run_id)
             # Integer features declared as floats: a missing value at scoring time is then not a schema error.
@@ -564,7 +513,7 @@ def _train_one(
                     f"lightgbm=={metadata.version('lightgbm')}",
                     f"pandas=={pd.__version__}",
                 ],
-                signature=infer_signature(example, fitted.holdout["probability"].head(5).to_numpy()),
+                signature=infer_signature(example, fitted.holdout[family.prediction].head(5).to_numpy()),
                 input_example=example,
                 # MLflow stores sklearn models with skops, which loads only the types it is told to trust.
                 skops_trusted_types=SKOPS_TRUSTED_TYPES,
@@ -575,14 +524,16 @@ def _train_one(
         finished = client.get_run(run.info.run_id)
         version = _registered_version(client, registered, finished)
         assert version is not None  # the run just recorded its model
-        score = fitted.holdout["probability"].to_numpy()
+        score = fitted.holdout[family.prediction].to_numpy()
         decision = _decide(client, module, registered, version, data, score)
     (log.info if decision.promote else log.warning)("%s %s: %s", config.id, model_name, decision.reason)
     return _result_from_run(client, finished, registered, version, decision.promote, reused=False)
 
 
-def _champion_score(registered: str, version: str, features: pd.DataFrame) -> tuple[Any, str | None]:
-    """The current champion's scores of these rows, or None and why it cannot give them."""
+def _champion_score(
+    module: ModuleType, registered: str, version: str, features: pd.DataFrame
+) -> tuple[Any, str | None]:
+    """The current champion's predictions of these rows, or None and why it cannot give them."""
     import mlflow
 
     try:
@@ -594,7 +545,7 @@ def _champion_score(registered: str, version: str, features: pd.DataFrame) -> tu
                 f"the current champion (version {version}) reads features this data no longer has "
                 f"({', '.join(missing[:3])}{'…' if len(missing) > 3 else ''})"
             )
-        return model.predict_proba(features[names])[:, 1], None
+        return module.FAMILY.predict(model, features[names]), None
     except Exception as exc:  # an unreadable or incompatible champion must not stop training
         return None, f"the current champion (version {version}) could not score this holdout ({exc})"[:300]
 
@@ -603,24 +554,13 @@ def _decide(
     client: Any, module: ModuleType, registered: str, version: str, data: TrainingSet, score: np.ndarray
 ) -> champion.Decision:
     """Apply the champion rule to a new version on its holdout and keep the decision on the version."""
-    split = time_ordered_split(data)
-    test = data.features[split.test]
+    test = data.features[module.FAMILY.split(data).test]
     current = champion.current_champion(client, registered)
     champion_score, note = (None, None)
     if current is not None and current != version:
-        champion_score, note = _champion_score(registered, current, test)
-    days = pd.to_datetime(data.time[split.test], utc=True).dt.floor("D").to_numpy()
-    decision = champion.decide(
-        data.label.to_numpy()[split.test],
-        score,
-        filled(data.baseline_score.to_numpy()[split.test]),
-        champion_score,
-        groups=days,
-        champion_version=current,
-        version=version,
-        champion_note=note,
-        rows_name=module.ROWS_NAME,
-        positives_name=module.POSITIVES_NAME,
+        champion_score, note = _champion_score(module, registered, current, test)
+    decision = module.FAMILY.decide(
+        data, module, score, champion_score, champion_version=current, version=version, champion_note=note
     )
     champion.record_decision(client, registered, version, decision)
     return decision
@@ -676,7 +616,10 @@ def model_card(model_name: str, note: str = "") -> str:
     card = (
         inspect.cleandoc(module.__doc__ or "")
         + f"\n\nTraining uses at most the latest {MAX_TRAINING_ROWS:,} rows before the holdout; the holdout"
-        " is never cut.\n\n" + inspect.cleandoc(learner.__doc__ or "")
+        " is never cut.\n\n"
+        + inspect.cleandoc(
+            learner.REGRESSION_DESCRIPTION if module.FAMILY is EXPECTED_VALUES else learner.__doc__ or ""
+        )
     )
     card += f"\n\nThis version: {note}." if note else ""
     # Read by people, not Sphinx: a role such as :func:`~a.b.c` becomes `c`, ``code`` becomes `code`.

@@ -37,7 +37,9 @@ class TrainingSet:
     """One model's input, in time order: one row per cycle (or machine-hour), leakage-free."""
 
     features: pd.DataFrame
-    label: pd.Series  # 1 = the problem the model predicts (defect, failure within the horizon)
+    # Events: 1 = the problem the model predicts (defect, failure within the horizon). Expected values:
+    # the measured value (e.g. kWh in the hour).
+    label: pd.Series
     time: pd.Series  # when the row's outcome became known (orders the split)
     baseline_score: pd.Series  # a naive score from the past only, higher = riskier
     baseline_name: str
@@ -46,6 +48,10 @@ class TrainingSet:
     description: dict[str, Any] = field(default_factory=dict)
     # Feature columns a plant can set (process parameters), with their unit: they get operating windows.
     settings: dict[str, str] = field(default_factory=dict)
+    unit: str = ""  # expected values: the label's unit ("kWh")
+    # Per-row values that are not features, kept beside the holdout predictions (e.g. the kg CO2e per kWh
+    # in force, to put an anomaly's excess energy in CO2).
+    context: pd.DataFrame | None = None
 
     def fingerprint(self, up_to: pd.Timestamp | None = None) -> str:
         """A stable hash of exactly what the model learns from (features, label, time); with ``up_to``,
@@ -63,6 +69,32 @@ class TrainingSet:
         return digest.hexdigest()[:32]
 
 
+def look_ahead_columns(earlier: TrainingSet, later: TrainingSet) -> list[str]:
+    """The columns (features, and ``baseline``) whose values for rows known in ``earlier`` changed once
+    ``later`` data arrived: a feature computed leakage-free from the past comes out the same whatever
+    follows. ``earlier`` is the same builder run on the data cut at a time that ends its rows' buckets
+    (an hour's start for hourly rows), so that every one of its rows is complete; all of them are compared,
+    the last included, which a look-ahead of a single step changes. ``["(rows)"]`` when the earlier rows
+    themselves differ (labels are not compared: a horizon's label looks ahead by design)."""
+    settled = pd.Timestamp(earlier.time.max())
+
+    def rows(data: TrainingSet) -> pd.DataFrame:
+        frame = data.features.assign(baseline=data.baseline_score.to_numpy())
+        frame.columns = [str(c) for c in frame.columns]
+        return frame.loc[(data.time <= settled).to_numpy()].reset_index(drop=True)
+
+    before, after = rows(earlier), rows(later)
+    if len(before) != len(after):
+        return ["(rows)"]
+    changed = []
+    for column in [c for c in before.columns if c in after.columns]:
+        old, new = before[column].astype(object), after[column].astype(object)
+        same = (old == new) | (before[column].isna() & after[column].isna()).to_numpy()
+        if not bool(same.all()):
+            changed.append(column)
+    return changed
+
+
 @dataclass
 class Split:
     train: np.ndarray  # boolean masks over the training set's rows
@@ -71,10 +103,14 @@ class Split:
 
 
 def time_ordered_split(
-    data: TrainingSet, holdout_share: float = HOLDOUT_SHARE, max_training_rows: int = MAX_TRAINING_ROWS
+    data: TrainingSet,
+    holdout_share: float = HOLDOUT_SHARE,
+    max_training_rows: int = MAX_TRAINING_ROWS,
+    both_outcomes: bool = True,
 ) -> Split:
     """Train on the earlier part (its latest ``max_training_rows``), test on the later part; never a random
-    split (rows are not independent)."""
+    split (rows are not independent). ``both_outcomes``: each part must hold positive and negative rows
+    (events); else each must only hold rows (expected values)."""
     times = pd.to_datetime(data.time, utc=True)
     cut = times.quantile(1 - holdout_share)
     test = (times > cut).to_numpy()
@@ -86,6 +122,13 @@ def time_ordered_split(
         train[latest] = True
     y = data.label.to_numpy()
     for name, mask in (("training", train), ("holdout", test)):
+        if not both_outcomes:
+            if mask.sum() == 0:
+                raise NotEnoughData(
+                    f"the {name} part (up to/after {cut:%Y-%m-%d %H:%M}) holds no rows; collect a longer "
+                    "history."
+                )
+            continue
         positives = int(y[mask].sum())
         if mask.sum() == 0 or positives == 0 or positives == mask.sum():
             raise NotEnoughData(
@@ -117,6 +160,21 @@ def ranking_metrics(y_true: np.ndarray, score: np.ndarray, prefix: str) -> dict[
     }
 
 
+def regression_metrics(actual: np.ndarray, expected: np.ndarray, prefix: str) -> dict[str, float]:
+    """RMSE (the headline), CV(RMSE) and NMBE as ASHRAE Guideline 14 defines them (shares of the mean
+    measured value; NMBE > 0: the prediction runs high), and MAE."""
+    expected = filled(expected)
+    error = actual - expected
+    mean = float(np.mean(actual)) if len(actual) else float("nan")
+    rmse = float(np.sqrt(np.mean(error**2)))
+    return {
+        f"{prefix}rmse": rmse,
+        f"{prefix}cv_rmse": rmse / mean if mean else float("nan"),
+        f"{prefix}nmbe": float(-error.sum() / (len(actual) * mean)) if mean else float("nan"),
+        f"{prefix}mae": float(np.mean(np.abs(error))),
+    }
+
+
 @dataclass
 class ModelResult:
     """One trained standard model of one client: what publish writes to ``meta.model_results``."""
@@ -134,7 +192,7 @@ class ModelResult:
     mlflow_run_id: str
     n_train: int
     n_test: int
-    n_test_positives: int  # defects or failures in the holdout: few means a noisy comparison
+    n_test_positives: int | None  # defects or failures in the holdout (events): few means a noisy comparison
     trained_at: datetime
     top_features: list[dict[str, Any]] = field(default_factory=list)
     reused: bool = False  # True when the training data was unchanged and the earlier run was kept
@@ -145,6 +203,15 @@ class ModelResult:
     holdout_recall: float | None = None
     champion_decision: str = ""  # why this version is (or is not) champion, in a sentence
     operating_windows: list[dict[str, Any]] = field(default_factory=list)  # see windows.py
+    family: str = "event"  # see families.py: "event" or "expected_value"
+    unit: str = ""  # expected values: the unit of the predicted value and of RMSE
+    holdout_cv_rmse: float | None = None
+    holdout_nmbe: float | None = None
+    anomalies: int | None = None  # expected values: holdout hours far from expected (families.py)
+    anomaly_excess: float | None = None  # their use above expected, in ``unit``
+    anomaly_co2_kg: float | None = None  # that excess in kg CO2e at the emission factor in force
+    # Per holdout day: measured and predicted totals, the baseline's, and rows flagged (alerts, anomalies).
+    holdout_daily: list[dict[str, Any]] = field(default_factory=list)
 
 
 def utc_now() -> datetime:

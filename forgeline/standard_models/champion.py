@@ -38,6 +38,9 @@ CHAMPION_ALIAS = "champion"
 # Fewer positive cases than this in the holdout and no version is made champion automatically (the app
 # warns below the same number). 20 keeps one case's weight in PR-AUC to a few hundredths.
 MIN_HOLDOUT_POSITIVES = 20
+# Expected values (an energy baseline): days of holdout needed, so weekdays and weekends both count more
+# than once.
+MIN_HOLDOUT_DAYS = 14
 CONFIDENCE = 0.90
 N_BOOT = 500
 MAX_N_BOOT = 5_000
@@ -299,8 +302,6 @@ def decide(
     y = _as_array(label, "label")
     rows, positives = len(y), int(y.sum())
     name = METRIC_LABELS.get(metric_name, metric_name)
-    who = f"version {version}" if version is not None else "this version"
-    held = f"on {rows:,} {rows_name} with {positives:,} {positives_name}"
 
     def run(other: Any) -> Comparison:
         # The same seed: every comparison draws the same resamples (paired across all three scores).
@@ -308,11 +309,151 @@ def decide(
 
     versus_baseline = run(baseline)
     versus_champion = run(champion) if champion is not None else None
+    thin = None
+    if positives < MIN_HOLDOUT_POSITIVES:
+        thin = (
+            f"its holdout holds only {positives} {positives_name} (the policy needs at least "
+            f"{MIN_HOLDOUT_POSITIVES} for a fair comparison)"
+        )
+    return _verdict(
+        versus_baseline,
+        versus_champion,
+        {"rows": float(rows), "positives": float(positives), "min_positives": float(MIN_HOLDOUT_POSITIVES)},
+        score=f"{name} {versus_baseline.challenger:.3f}",
+        value=lambda v: f"{v:.3f}",
+        held=f"on {rows:,} {rows_name} with {positives:,} {positives_name}",
+        rows_part=f"on {rows:,} {rows_name}",
+        thin=thin,
+        who=f"version {version}" if version is not None else "this version",
+        champion_version=champion_version,
+        champion_note=champion_note,
+    )
+
+
+def compare_errors(
+    actual: Any,
+    challenger: Any,
+    other: Any,
+    groups: Any = None,
+    n_boot: int = N_BOOT,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Comparison:
+    """Paired bootstrap of ``RMSE(other) - RMSE(challenger)``: how much smaller the challenger's typical
+    miss is, on the same rows (or whole ``groups``, e.g. days). Positive means the challenger is better.
+
+    Each resample's RMSE comes from per-unit sums of squared errors, so many resamples cost one matrix
+    product. ``Comparison.challenger`` and ``.other`` are the two RMSEs on every row.
+    """
+    y = _as_array(actual, "actual")
+    mine = _as_array(challenger, "challenger", len(y))
+    theirs = _as_array(other, "other", len(y))
+    if not 1 <= n_boot <= MAX_N_BOOT:
+        raise ValueError(f"n_boot: between 1 and {MAX_N_BOOT:,} resamples, not {n_boot}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence: a share between 0 and 1, not {confidence}")
+    codes = np.arange(len(y))
+    if groups is not None:
+        codes = pd.factorize(pd.Series(np.asarray(groups)), use_na_sentinel=False)[0]
+        if len(codes) != len(y):
+            raise ValueError(f"groups: one per holdout row expected, got {len(codes)} for {len(y)} rows")
+    units = int(codes.max()) + 1 if len(codes) else 0
+    count = np.bincount(codes, minlength=units).astype(float)
+    mine_sq = np.bincount(codes, weights=(y - mine) ** 2, minlength=units)
+    theirs_sq = np.bincount(codes, weights=(y - theirs) ** 2, minlength=units)
+    rmse_mine = math.sqrt(mine_sq.sum() / max(count.sum(), 1))
+    rmse_theirs = math.sqrt(theirs_sq.sum() / max(count.sum(), 1))
+    rng = np.random.default_rng(seed)
+    differences = []
+    block = max(1, _CELLS_PER_BLOCK // max(units, 1))
+    for start in range(0, n_boot, block):
+        weights = _drawn(rng.integers(0, units, size=(min(block, n_boot - start), units)), units)
+        n = weights @ count
+        differences.append(np.sqrt(weights @ theirs_sq / n) - np.sqrt(weights @ mine_sq / n))
+    resampled = np.concatenate(differences)
+    tail = (1 - confidence) / 2
+    low, high = (float(q) for q in np.quantile(resampled, [tail, 1 - tail]))
+    return Comparison(
+        challenger=rmse_mine,
+        other=rmse_theirs,
+        difference=rmse_theirs - rmse_mine,
+        low=low,
+        high=high,
+        confidence=confidence,
+        resamples=len(resampled),
+        rows=len(y),
+    )
+
+
+def decide_on_errors(
+    actual: Any,
+    challenger: Any,
+    baseline: Any,
+    champion: Any = None,
+    groups: Any = None,
+    champion_version: str | int | None = None,
+    *,
+    version: str | int | None = None,
+    champion_note: str | None = None,
+    rows_name: str = "holdout rows",
+    unit: str = "",
+    n_boot: int = N_BOOT,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Decision:
+    """The champion rule for expected values (e.g. an energy baseline): RMSE instead of PR-AUC, smaller is
+    better, and the evidence needed is :data:`MIN_HOLDOUT_DAYS` days of holdout (``groups`` are the days)."""
+    y = _as_array(actual, "actual")
+    days = len(pd.unique(pd.Series(np.asarray(groups)))) if groups is not None else 0
+
+    def run(other: Any) -> Comparison:
+        return compare_errors(y, challenger, other, groups, n_boot=n_boot, confidence=confidence, seed=seed)
+
+    versus_baseline = run(baseline)
+    versus_champion = run(champion) if champion is not None else None
+    suffix = f" {unit}" if unit else ""
+    thin = None
+    if days < MIN_HOLDOUT_DAYS:
+        thin = (
+            f"its holdout spans only {days} day(s) (the policy needs at least {MIN_HOLDOUT_DAYS} for a fair "
+            "comparison)"
+        )
+    return _verdict(
+        versus_baseline,
+        versus_champion,
+        {"rows": float(len(y)), "days": float(days), "min_days": float(MIN_HOLDOUT_DAYS)},
+        score=f"RMSE {versus_baseline.challenger:.2f}{suffix}",
+        value=lambda v: f"{v:.2f}{suffix}",
+        held=f"on {len(y):,} {rows_name} over {days} days",
+        rows_part=f"on {len(y):,} {rows_name}",
+        thin=thin,
+        who=f"version {version}" if version is not None else "this version",
+        champion_version=champion_version,
+        champion_note=champion_note,
+        improvement="improvement",
+    )
+
+
+def _verdict(
+    versus_baseline: Comparison,
+    versus_champion: Comparison | None,
+    evidence: dict[str, float],
+    *,
+    score: str,
+    value: Callable[[float], str],
+    held: str,
+    rows_part: str,
+    thin: str | None,
+    who: str,
+    champion_version: str | int | None,
+    champion_note: str | None,
+    improvement: str = "difference",
+) -> Decision:
+    """The rule itself, shared by every metric: evidence enough, then clearly better than the baseline and
+    than the current champion (the lower bounds of both intervals above zero). One sentence says why."""
     figures: dict[str, float] = {
-        "rows": float(rows),
-        "positives": float(positives),
-        "min_positives": float(MIN_HOLDOUT_POSITIVES),
-        "confidence": confidence,
+        **evidence,
+        "confidence": versus_baseline.confidence,
         "challenger": versus_baseline.challenger,
         "baseline": versus_baseline.other,
         "vs_baseline": versus_baseline.difference,
@@ -326,24 +467,22 @@ def decide(
     if champion_version is not None:
         figures["champion_version"] = float(champion_version) if str(champion_version).isdigit() else math.nan
 
-    score = f"{name} {versus_baseline.challenger:.3f}"
-    baseline_part = f"{versus_baseline.other:.3f} for the baseline ({_interval(versus_baseline)})"
+    def interval(c: Comparison) -> str:
+        return _interval(c).replace("difference", improvement, 1)
+
+    baseline_part = f"{value(versus_baseline.other)} for the baseline ({interval(versus_baseline)})"
     champion_label = (
         f"the current champion (version {champion_version})" if champion_version else "the champion"
     )
     if versus_champion is not None:
-        champion_part = f"{versus_champion.other:.3f} for {champion_label} ({_interval(versus_champion)})"
+        champion_part = f"{value(versus_champion.other)} for {champion_label} ({interval(versus_champion)})"
     elif champion_note:
         champion_part = f"no comparison with {champion_label}: {champion_note}"
     else:
         champion_part = "there is no champion yet"
 
-    if positives < MIN_HOLDOUT_POSITIVES:
-        reason = (
-            f"{who} is not made champion automatically: its holdout holds only {positives} {positives_name} "
-            f"(the policy needs at least {MIN_HOLDOUT_POSITIVES} for a fair comparison); {score} vs "
-            f"{baseline_part}, on {rows:,} {rows_name}"
-        )
+    if thin is not None:
+        reason = f"{who} is not made champion automatically: {thin}; {score} vs {baseline_part}, {rows_part}"
         return Decision(False, reason, figures)
     beats_baseline = not math.isnan(versus_baseline.low) and versus_baseline.low > 0
     beats_champion = versus_champion is None or (
@@ -358,7 +497,7 @@ def decide(
     if not beats_baseline:
         reason = f"{who} is not made champion: {score} vs {baseline_part} is not clearly better, {held}"
         if versus_champion is not None:
-            reason += f"; {versus_champion.other:.3f} for {champion_label}, which stays champion"
+            reason += f"; {value(versus_champion.other)} for {champion_label}, which stays champion"
         return Decision(False, reason, figures)
     reason = (
         f"{who} is not made champion: {score} vs {champion_part} is not clearly better, though it beats "

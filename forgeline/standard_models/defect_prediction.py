@@ -21,7 +21,9 @@ import pandas as pd
 
 from forgeline.clients import ClientConfig
 from forgeline.standard_models.base import NotEnoughData, TrainingSet
+from forgeline.standard_models.families import EVENTS
 
+FAMILY = EVENTS
 NAME = "defect_prediction"
 TASK = "classification: P(defect) per cycle"
 # How the champion rule's sentence names the rows and the positive cases.

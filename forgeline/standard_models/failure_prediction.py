@@ -24,7 +24,9 @@ import pandas as pd
 
 from forgeline.clients import ClientConfig
 from forgeline.standard_models.base import NotEnoughData, TrainingSet
+from forgeline.standard_models.families import EVENTS
 
+FAMILY = EVENTS
 NAME = "failure_prediction"
 HORIZON = timedelta(hours=24)
 TASK = f"classification: P(failure within {int(HORIZON.total_seconds() // 3600)} h) per machine-hour"

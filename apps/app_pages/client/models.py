@@ -1,5 +1,6 @@
-"""Model results: each standard model against its naive baseline, champion status and why, the alert
-threshold's figures, top features and recommended operating windows."""
+"""Model results: each standard model against its naive baseline, champion status and why; for event
+models the alert threshold's figures and recommended operating windows, for expected-value models (the
+energy baseline) the fit's quality and the anomalies; for all, the holdout day by day and top features."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import streamlit as st
 
 from apps import data, ui
 from forgeline.standard_models import model_card
-from forgeline.standard_models.champion import MIN_HOLDOUT_POSITIVES
+from forgeline.standard_models.champion import MIN_HOLDOUT_DAYS, MIN_HOLDOUT_POSITIVES
+from forgeline.standard_models.families import ANOMALY_SIGMAS
 
 TOP_FEATURES = 10
 NEAR_PERFECT = 0.98  # a holdout score this high is more often a leak or easy synthetic data than a model
+# ASHRAE Guideline 14's limits for an hourly baseline that savings are measured with.
+SAVINGS_CV_RMSE, SAVINGS_NMBE = 0.30, 0.10
+METRIC_LABELS = {"pr_auc": "PR-AUC", "rmse": "RMSE"}
 
 user = ui.require_user()
 config = ui.choose_client(user)
@@ -36,27 +41,103 @@ if models.empty:
 
 features = data.model_features(user, config.id)
 windows = data.operating_windows(user, config.id)
+daily = data.model_holdout_daily(user, config.id)
 st.caption(
     "Each model is scored on a holdout set (the latest 30 % of the time range, never seen in training) "
     "beside a naive baseline. A new version becomes `champion` only if it beats both the current champion "
-    "and the baseline on that holdout by more than the bootstrap's 90 % interval, and the holdout holds at "
-    f"least {MIN_HOLDOUT_POSITIVES} problem cases."
+    "and the baseline on that holdout by more than the bootstrap's 90 % interval, and the holdout holds "
+    f"enough evidence: at least {MIN_HOLDOUT_POSITIVES} problem cases for event models, "
+    f"{MIN_HOLDOUT_DAYS} days for expected values."
 )
+
+
+def _expected_value_reading(model) -> None:
+    """How well the baseline fits, whether it can measure savings, and what the anomalies cost."""
+    unit = model.unit or ""
+    cv, nmbe = getattr(model, "holdout_cv_rmse", None), getattr(model, "holdout_nmbe", None)
+    if not ui.is_missing(cv) and not ui.is_missing(nmbe):
+        direction = "more" if nmbe > 0 else "less"
+        fit = (
+            f"A typical miss is **{ui.pct(cv)}** of the mean use per interval (CV(RMSE)); over the holdout "
+            f"the model expected **{ui.pct(abs(nmbe))} {direction}** than was used (NMBE)."
+        )
+        if cv > SAVINGS_CV_RMSE or abs(nmbe) > SAVINGS_NMBE:
+            fit += (
+                f" :orange[Not fit to measure savings with yet]: ASHRAE Guideline 14 asks at most "
+                f"{SAVINGS_CV_RMSE:.0%} and ±{SAVINGS_NMBE:.0%} of an hourly baseline. The use depends on "
+                "drivers the data does not hold: delivering production counts or cycles would tighten it."
+            )
+        st.markdown(fit)
+    anomalies = getattr(model, "anomalies", None)
+    if ui.is_missing(anomalies):
+        return
+    if not anomalies:
+        st.markdown("No interval of the holdout used far more or less than expected.")
+        return
+    co2 = getattr(model, "anomaly_co2_kg", None)
+    co2_text = (
+        "" if ui.is_missing(co2) else f", or **{ui.number(co2)} kg CO2e** at the emission factor in force"
+    )
+    st.markdown(
+        f"**{int(anomalies):,}** holdout intervals missed the expected use by more than {ANOMALY_SIGMAS:g} "
+        f"typical misses. Those above it used **{ui.number(model.anomaly_excess)} {unit}** more than "
+        f"expected{co2_text}: the days are marked in the chart below."
+    )
+
+
+def _holdout_chart(model, days: pd.DataFrame) -> None:
+    """The holdout day by day: measured against predicted (and the baseline), missing days as gaps."""
+    if days.empty:
+        return
+    days = days.assign(day=pd.to_datetime(days["day"])).set_index("day").sort_index()
+    days = days.reindex(pd.date_range(days.index.min(), days.index.max(), freq="D"))
+    expected_value = model.family == "expected_value"
+    names = (
+        {"actual": f"used ({model.unit})", "expected": "expected by the model", "baseline": "naive baseline"}
+        if expected_value
+        else {"actual": "problem cases", "expected": "expected by the model (sum of probabilities)"}
+    )
+    long = days[list(names)].rename(columns=names).rename_axis("day").reset_index()
+    long = long.melt(id_vars="day", var_name="series", value_name="value")
+    title = (
+        "Holdout: daily use against the baseline's expectation"
+        if expected_value
+        else "Holdout: daily problem cases against the model's expectation"
+    )
+    fig = px.line(long, x="day", y="value", color="series", title=title, labels={"day": "", "value": ""})
+    flagged = days[days["flagged"].fillna(0) > 0]
+    if len(flagged):
+        fig.add_scatter(
+            x=flagged.index,
+            y=flagged["actual"],
+            mode="markers",
+            marker={"size": 9, "symbol": "x", "color": "crimson"},
+            name="anomalies" if expected_value else "alerts raised",
+        )
+    fig.update_yaxes(rangemode="tozero")
+    ui.chart(fig, key=f"model_holdout_{model.model_name}")
+
 
 for model in models.itertuples():
     with st.container(border=True):
         badge = " :green-badge[champion]" if model.is_champion else ""
         st.subheader(f"{model.model_name}{badge}")
         beats = bool(model.beats_baseline)
+        expected_value = getattr(model, "family", "event") == "expected_value"
+        metric = METRIC_LABELS.get(model.metric_name, model.metric_name)
+        digits = 2 if expected_value else 3
+        unit = f" {model.unit}" if expected_value and model.unit else ""
         cols = st.columns(4)
         cols[0].metric(
-            f"{model.metric_name} (holdout)",
-            ui.number(model.model_metric, 3),
-            delta=f"{model.model_metric - model.baseline_metric:+.3f} vs baseline",
-            delta_color="normal" if beats else "inverse",
+            f"{metric} (holdout)",
+            f"{ui.number(model.model_metric, digits)}{unit}",
+            delta=f"{model.model_metric - model.baseline_metric:+.{digits}f} vs baseline",
+            # Smaller is better for errors: a negative difference is the good one.
+            delta_color="inverse" if expected_value else "normal" if beats else "inverse",
+            help="Root-mean-square error per interval: smaller is better." if expected_value else None,
         )
         baseline_help = f"Naive baseline: {model.baseline_name}."
-        cols[1].metric("Baseline", ui.number(model.baseline_metric, 3), help=baseline_help)
+        cols[1].metric("Baseline", f"{ui.number(model.baseline_metric, digits)}{unit}", help=baseline_help)
         cols[2].metric("Training rows", ui.number(model.n_train))
         positives = getattr(model, "n_test_positives", None)  # absent in snapshots before it was published
         cols[3].metric(
@@ -64,13 +145,24 @@ for model in models.itertuples():
             ui.number(model.n_test),
             help="The last 30 % of the time range, never seen in training.",
         )
-        if not ui.is_missing(positives) and positives < MIN_HOLDOUT_POSITIVES:
+        mine_daily = daily[daily["model_name"] == model.model_name] if len(daily) else daily
+        if expected_value and 0 < len(mine_daily) < MIN_HOLDOUT_DAYS:
+            st.warning(
+                f"The holdout spans only {len(mine_daily)} days: the comparison is a first signal, not a "
+                "verdict. Collect more history before acting on it.",
+                icon=":material/info:",
+            )
+        if not expected_value and not ui.is_missing(positives) and positives < MIN_HOLDOUT_POSITIVES:
             st.warning(
                 f"Only {int(positives)} problem cases (defects or failures) fall in the holdout: the "
                 "comparison is a first signal, not a verdict. Collect more history before acting on it.",
                 icon=":material/info:",
             )
-        if not ui.is_missing(model.model_metric) and model.model_metric >= NEAR_PERFECT:
+        if (
+            not expected_value
+            and not ui.is_missing(model.model_metric)
+            and model.model_metric >= NEAR_PERFECT
+        ):
             st.warning(
                 f"A near-perfect {model.metric_name} ({model.model_metric:.3f}) is more often synthetic data "
                 "or a feature that gives the answer away than a model that good: check the top features "
@@ -78,7 +170,9 @@ for model in models.itertuples():
                 icon=":material/warning:",
             )
         threshold = getattr(model, "threshold", None)
-        if not ui.is_missing(threshold) and not model.holdout_recall:
+        if expected_value:
+            _expected_value_reading(model)
+        elif not ui.is_missing(threshold) and not model.holdout_recall:
             st.markdown(
                 f"At the alert threshold chosen on the validation fold (probability **{threshold:.3f}**), "
                 "none of the holdout's problem cases would have been caught: the model ranks cycles but is "
@@ -120,8 +214,8 @@ for model in models.itertuples():
                 y="value",
                 color="scorer",
                 text=scores["value"].map(lambda v: ui.number(v, 3)),
-                labels={"scorer": "", "value": model.metric_name},
-                title=f"{model.metric_name}: model vs baseline",
+                labels={"scorer": "", "value": f"{metric}{unit}"},
+                title=f"{metric}: model vs baseline" + (" (smaller is better)" if expected_value else ""),
             )
             fig.update_layout(showlegend=False)
             ui.chart(fig, key=f"model_vs_baseline_{model.model_name}", hovermode="closest")
@@ -142,6 +236,7 @@ for model in models.itertuples():
                 fig.update_yaxes(categoryorder="total ascending")
                 ui.chart(fig, key=f"model_features_{model.model_name}", hovermode="closest")
 
+        _holdout_chart(model, mine_daily)
         mine = windows[windows["model_name"] == model.model_name] if len(windows) else windows
         mine = mine.sort_values("rank", kind="stable") if "rank" in mine else mine
         if len(mine):
