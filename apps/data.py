@@ -69,6 +69,14 @@ QUERIES: dict[str, tuple[str, str]] = {
         "meta.model_holdout_daily",
         "SELECT * FROM meta.model_holdout_daily ORDER BY model_name, day",
     ),
+    "model_operation_weekly": (
+        "meta.model_operation_weekly",
+        "SELECT * FROM meta.model_operation_weekly ORDER BY model_name, week",
+    ),
+    "model_scores": (
+        "meta.model_scores",
+        "SELECT * FROM meta.model_scores ORDER BY model_name, time DESC",
+    ),
     "table_profile": (
         "meta.table_profile",
         "SELECT schema_name, table_name, row_count FROM meta.table_profile ORDER BY schema_name, table_name",
@@ -236,6 +244,16 @@ def operating_windows(user: User, client_id: str) -> pd.DataFrame:
 def model_holdout_daily(user: User, client_id: str) -> pd.DataFrame:
     """Per model and holdout day: measured and predicted totals (empty before snapshots held them)."""
     return _query(user, client_id, "model_holdout_daily")
+
+
+def model_operation_weekly(user: User, client_id: str) -> pd.DataFrame:
+    """The champion in operation, per model and local week: scores against outcomes, drift flagged."""
+    return _query(user, client_id, "model_operation_weekly")
+
+
+def model_scores(user: User, client_id: str) -> pd.DataFrame:
+    """The champion's latest scores per model (newest first), with what each row is."""
+    return _query(user, client_id, "model_scores")
 
 
 def table_profile(user: User, client_id: str) -> pd.DataFrame:

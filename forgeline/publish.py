@@ -68,6 +68,19 @@ MODEL_COLUMNS = [
 FEATURE_COLUMNS = ["model_name", "feature", "importance", "rank"]
 # Per model and local holdout day: measured and predicted totals, the baseline's, rows flagged.
 DAILY_COLUMNS = ["model_name", "day", "actual", "expected", "baseline", "flagged"]
+# The champion in operation (forgeline/standard_models/operation.py): its weeks, and its latest scores.
+OPERATION_COLUMNS = [
+    "model_name",
+    "week",
+    "model_version",
+    "rows",
+    "actual",
+    "predicted",
+    "metric",
+    "drift",
+    "sentence",
+]
+SCORE_COLUMNS = ["model_name", "model_version", "time", "score", "outcome", "key"]
 
 
 def window_columns() -> list[str]:
@@ -201,11 +214,6 @@ def publish_client(
     gate_frame = gate_frame.reindex(columns=GATE_COLUMNS)
     models_frame = _frame(model_results, MODEL_COLUMNS)
     # Text even when no result carries one (older results): never a column of NaN doubles.
-    for column in ("champion_decision", "family", "unit"):
-        models_frame[column] = models_frame[column].fillna("").astype(str)
-    # Figures one family has and the other lacks: doubles (NULL where absent), never an untyped column.
-    figures = ["holdout_cv_rmse", "holdout_nmbe", "anomalies", "anomaly_excess", "anomaly_co2_kg"]
-    models_frame[figures] = models_frame[figures].apply(pd.to_numeric, errors="coerce").astype("float64")
     features_frame = _frame(
         (
             {"model_name": record["model_name"], **feature}
@@ -214,7 +222,7 @@ def publish_client(
         ),
         FEATURE_COLUMNS,
     )
-    model_frames = {
+    model_frames: dict[str, pd.DataFrame] = {
         "model_results": models_frame,
         "model_features": features_frame,
         "operating_windows": _frame(
@@ -233,7 +241,36 @@ def publish_client(
             ),
             DAILY_COLUMNS,
         ).astype({"day": "string", "actual": "float64", "expected": "float64", "baseline": "float64"}),
+        "model_operation_weekly": _frame(
+            (
+                {"model_name": record["model_name"], **week}
+                for record in map(_as_record, model_results)
+                for week in record.get("operation_weekly") or []
+            ),
+            OPERATION_COLUMNS,
+        ).astype(
+            {
+                "week": "string",
+                "model_version": "string",
+                "rows": "Int64",
+                "actual": "float64",
+                "predicted": "float64",
+                "metric": "float64",
+                "drift": "boolean",
+                "sentence": "string",
+            }
+        ),
+        "model_scores": _frame(
+            (
+                {"model_name": record["model_name"], **score}
+                for record in map(_as_record, model_results)
+                for score in record.get("scores") or []
+            ),
+            SCORE_COLUMNS,
+        ).astype({"model_version": "string", "score": "float64", "outcome": "float64", "key": "string"}),
     }
+    scores = model_frames["model_scores"]
+    scores["time"] = pd.to_datetime(scores["time"], utc=True)
     run_frame = pd.DataFrame(
         [
             {
@@ -268,6 +305,7 @@ def publish_client(
             con.execute("ATTACH ? AS previous (READ_ONLY)", [str(good.snapshot)])
             source = "previous"
             model_frames = _previous_models(con, model_frames)
+        model_frames["model_results"] = _typed_model_results(model_frames["model_results"])
         marts = (
             []
             if held_back and good is None
@@ -394,6 +432,18 @@ def publish_champion(
     )
     _prune(folder, keep=final.name)
     return final
+
+
+def _typed_model_results(models: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as text and each family's figures as doubles (NULL where absent), also for a previous
+    snapshot's results that predate a column: never an untyped or all-NULL DOUBLE text column."""
+    models = models.copy()
+    for column in ("champion_decision", "family", "unit"):
+        models[column] = models[column].fillna("").astype(str)
+    models["family"] = models["family"].replace("", "event")  # results from before families were recorded
+    figures = ["holdout_cv_rmse", "holdout_nmbe", "anomalies", "anomaly_excess", "anomaly_co2_kg"]
+    models[figures] = models[figures].apply(pd.to_numeric, errors="coerce").astype("float64")
+    return models
 
 
 def _previous_models(

@@ -258,9 +258,10 @@ def test_the_energy_baseline_shows_its_fit_its_anomalies_and_the_holdout_day_by_
             "WHERE model_name = 'energy_baseline'"
         ).fetchone()
         days = con.execute("SELECT count(*) FROM meta.model_holdout_daily").fetchone()[0]
+        weeks = con.execute("SELECT count(*) FROM meta.model_operation_weekly").fetchone()[0]
     finally:
         con.close()
-    assert days > 0
+    assert days > 0 and weeks > 0
     at = log_in(open_app(), "gwangyang-steel", demo_password("gwangyang-steel"))
     at.switch_page("app_pages/client/models.py").run()
     assert_ok(at, "gwangyang-steel models")
@@ -270,6 +271,10 @@ def test_the_energy_baseline_shows_its_fit_its_anomalies_and_the_holdout_day_by_
     assert f"{cv_rmse:.1%}" in text and "(CV(RMSE))" in text
     assert ("typical misses" in text) if anomalies else ("No interval of the holdout" in text)
     assert "model_holdout_energy_baseline" in [c.key for c in at.get("plotly_chart")]
+    # The champion in operation: its weeks against the outcomes, and its latest scores.
+    assert "In operation" in text and "rows it never trained on" in text
+    assert "model_operation_energy_baseline" in [c.key for c in at.get("plotly_chart")]
+    assert any(e.label.startswith("Latest scores") for e in at.expander)
 
 
 def test_model_results_show_the_champion_decision_the_alert_threshold_and_operating_windows(

@@ -103,7 +103,7 @@ def test_too_few_positives_are_refused_with_the_count() -> None:
 
 def test_no_champion_and_a_champion_that_cannot_score_are_said() -> None:
     label, strong, weak = holdout()
-    assert "there is no champion yet" in ch.decide(label, strong, weak).reason
+    assert "there was no champion before it" in ch.decide(label, strong, weak).reason
     noted = ch.decide(
         label, strong, weak, champion_version=2, champion_note="its features are no longer built"
     )

@@ -88,7 +88,7 @@ def write_core(settings: Settings, readings: pd.DataFrame, cycles: pd.DataFrame)
         )
         con.execute(
             "CREATE OR REPLACE TABLE core.dim_energy_meters AS "
-            "SELECT 'M-MAIN' AS meter_id, 'S1' AS site_id, 'KR' AS country"
+            "SELECT 'M-MAIN' AS meter_id, 'S1' AS site_id, 'KR' AS country, NULL::VARCHAR AS machine_id"
         )
         con.execute("CREATE OR REPLACE TABLE core.fct_cycles AS SELECT * FROM cycles")
         con.execute(
@@ -142,17 +142,34 @@ def test_features_are_leakage_free_and_a_planted_look_ahead_is_caught(workspace:
     later = build_training_set(workspace, config, "energy_baseline")
     full_copy = workspace.warehouse_path(CLIENT).with_suffix(".full")
     shutil.copy(workspace.warehouse_path(CLIENT), full_copy)
-    _cut(workspace, pd.Timestamp("2026-09-30 12:00", tz="UTC"))
+    cut = pd.Timestamp("2026-09-30 12:00", tz="UTC")
+    _cut(workspace, cut)
     earlier = build_training_set(workspace, config, "energy_baseline")
     assert len(earlier.label) < len(later.label)
-    assert look_ahead_columns(earlier, later) == []
+    assert look_ahead_columns(earlier, later, cut) == []
 
     def with_look_ahead(data: TrainingSet) -> TrainingSet:
         # The next interval's use: known only once that interval is over.
         planted = data.features.assign(next_interval_kwh=data.label.shift(-1).to_numpy())
         return TrainingSet(planted, data.label, data.time, data.baseline_score, data.baseline_name)
 
-    assert look_ahead_columns(with_look_ahead(earlier), with_look_ahead(later)) == ["next_interval_kwh"]
+    assert look_ahead_columns(with_look_ahead(earlier), with_look_ahead(later), cut) == ["next_interval_kwh"]
+
+    def dropping_rows_without_a_future(data: TrainingSet) -> TrainingSet:
+        # The same look-ahead, hidden by dropping the row that has no next interval yet.
+        planted = with_look_ahead(data)
+        keep = planted.features["next_interval_kwh"].notna().to_numpy()
+        return TrainingSet(
+            planted.features[keep].reset_index(drop=True),
+            planted.label[keep].reset_index(drop=True),
+            planted.time[keep].reset_index(drop=True),
+            planted.baseline_score[keep].reset_index(drop=True),
+            planted.baseline_name,
+        )
+
+    assert look_ahead_columns(
+        dropping_rows_without_a_future(earlier), dropping_rows_without_a_future(later), cut
+    ) == ["(rows)"]
 
 
 def test_the_defect_model_is_leakage_free_too(workspace: Settings) -> None:
@@ -164,7 +181,7 @@ def test_the_defect_model_is_leakage_free_too(workspace: Settings) -> None:
     cycles, parameters = synthetic_cycles("planted")
     write_cycles(workspace, config.id, cycles, parameters)
     later = build_training_set(workspace, config, "defect_prediction")
-    cut = cycles["started_at"].iloc[len(cycles) * 2 // 3]
+    cut = pd.Timestamp(cycles["started_at"].iloc[len(cycles) * 2 // 3])
     keep = cycles["started_at"] <= cut
     write_cycles(
         workspace,
@@ -174,7 +191,7 @@ def test_the_defect_model_is_leakage_free_too(workspace: Settings) -> None:
     )
     earlier = build_training_set(workspace, config, "defect_prediction")
     assert len(earlier.label) < len(later.label)
-    assert look_ahead_columns(earlier, later) == []
+    assert look_ahead_columns(earlier, later, cut) == []
 
 
 def test_the_failure_model_is_leakage_free_too(workspace: Settings) -> None:
@@ -193,7 +210,8 @@ def test_the_failure_model_is_leakage_free_too(workspace: Settings) -> None:
         con.close()
     earlier = build_training_set(workspace, config, "failure_prediction")
     assert len(earlier.label) < len(later.label)
-    assert look_ahead_columns(earlier, later) == []
+    # Hours before the cut: the one starting at the cut is not complete in the earlier data.
+    assert look_ahead_columns(earlier, later, pd.Timestamp(cut) - pd.Timedelta(hours=1)) == []
 
 
 def test_the_baseline_finds_the_driver_and_the_planted_anomaly(workspace: Settings) -> None:

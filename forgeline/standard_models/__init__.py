@@ -42,6 +42,7 @@ from forgeline.standard_models import (
     energy_baseline,
     failure_prediction,
     learner,
+    operation,
 )
 from forgeline.standard_models.base import (
     HOLDOUT_SHARE,
@@ -177,6 +178,8 @@ def _model_setup() -> str:
         "validation_share": learner.VALIDATION_SHARE,
         "early_stopping_rounds": learner.EARLY_STOPPING_ROUNDS,
         "max_training_rows": MAX_TRAINING_ROWS,
+        # The expected-value learner's own choices (families.py, learner.py).
+        "regression": [learner.REGRESSION_ESTIMATOR, learner.MIN_VALIDATION_ROWS, "objective=regression"],
     }
     return _digest(json.dumps(setup, sort_keys=True))
 
@@ -642,6 +645,55 @@ def build_training_set(settings: Settings, config: ClientConfig, model_name: str
         con.close()
 
 
+def _in_operation(settings: Settings, config: ClientConfig, data: TrainingSet, result: ModelResult) -> None:
+    """The champion (this version once published, or the one the alias names) on every row after its
+    training cut: its weeks and latest scores go on ``result`` (see :mod:`.operation`)."""
+    import mlflow
+
+    module = CATALOG[result.model_name]
+    registered = result.registered_model
+    with _STORE_LOCK:
+        client = tracking_client(settings)
+        version = (
+            result.model_version if result.is_champion else champion.current_champion(client, registered)
+        )
+        if version is None:
+            return
+        try:
+            run = client.get_run(client.get_model_version(registered, version).run_id)
+            cut = pd.Timestamp(run.data.params["holdout_starts_after"])
+            model = mlflow.sklearn.load_model(f"models:/{registered}/{version}")
+        except Exception as exc:  # a champion that cannot be read must not stop the run
+            log.warning("%s %s: champion v%s not scored: %s", config.id, result.model_name, version, exc)
+            return
+    missing = [n for n in getattr(model, "feature_names_in_", []) if n not in data.features.columns]
+    if missing:
+        log.warning(
+            "%s %s: champion v%s reads features this data no longer has (%s): not scored",
+            config.id,
+            result.model_name,
+            version,
+            ", ".join(map(str, missing[:3])),
+        )
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        result.operation_weekly, result.scores = operation.track(
+            module, data, model, version, cut, config.timezone
+        )
+    drifted = [w for w in result.operation_weekly if w["drift"]]
+    log.info(
+        "%s %s: champion v%s scored %s row(s) after its training; %d week(s) tracked, %d with drift",
+        config.id,
+        result.model_name,
+        version,
+        f"{sum(w['rows'] for w in result.operation_weekly):,}",
+        len(result.operation_weekly),
+        len(drifted),
+    )
+
+
 def train_client_models(settings: Settings, config: ClientConfig, gate: Any) -> list[ModelResult]:
     """Train each of the client's standard models; only after a passed quality gate."""
     if gate is None or not gate.passed:
@@ -653,6 +705,7 @@ def train_client_models(settings: Settings, config: ClientConfig, gate: Any) -> 
         try:
             data = build_training_set(settings, config, model_name)
             result = _train_one(settings, config, model_name, data, gate)
+            _in_operation(settings, config, data, result)
         except NotEnoughData as exc:
             log.warning("%s %s not trained: %s", config.id, model_name, exc)
             continue

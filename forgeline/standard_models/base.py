@@ -49,6 +49,7 @@ class TrainingSet:
     # Feature columns a plant can set (process parameters), with their unit: they get operating windows.
     settings: dict[str, str] = field(default_factory=dict)
     unit: str = ""  # expected values: the label's unit ("kWh")
+    timezone: str = "UTC"  # the client's: days (bootstrap blocks, holdout days) are its local days
     # Per-row values that are not features, kept beside the holdout predictions (e.g. the kg CO2e per kWh
     # in force, to put an anomaly's excess energy in CO2).
     context: pd.DataFrame | None = None
@@ -69,25 +70,38 @@ class TrainingSet:
         return digest.hexdigest()[:32]
 
 
-def look_ahead_columns(earlier: TrainingSet, later: TrainingSet) -> list[str]:
-    """The columns (features, and ``baseline``) whose values for rows known in ``earlier`` changed once
-    ``later`` data arrived: a feature computed leakage-free from the past comes out the same whatever
-    follows. ``earlier`` is the same builder run on the data cut at a time that ends its rows' buckets
-    (an hour's start for hourly rows), so that every one of its rows is complete; all of them are compared,
-    the last included, which a look-ahead of a single step changes. ``["(rows)"]`` when the earlier rows
-    themselves differ (labels are not compared: a horizon's label looks ahead by design)."""
-    settled = pd.Timestamp(earlier.time.max())
+def look_ahead_columns(earlier: TrainingSet, later: TrainingSet, cut: pd.Timestamp) -> list[str]:
+    """The columns (features, and ``baseline``) whose values for rows up to ``cut`` changed once data after
+    ``cut`` arrived: a feature computed leakage-free from the past comes out the same whatever follows.
+
+    ``earlier`` is the same builder run on the data cut at ``cut`` (a time that ends its rows' buckets, an
+    hour's start for hourly rows, so every row up to it is complete). Rows are lined up by their time and
+    the training set's context keys (machine, cycle, site), not by position: ``["(rows)"]`` when a row up
+    to the cut exists on one side only (a builder that drops rows lacking a future value). Labels are not
+    compared: a horizon's label looks ahead by design.
+    """
 
     def rows(data: TrainingSet) -> pd.DataFrame:
         frame = data.features.assign(baseline=data.baseline_score.to_numpy())
         frame.columns = [str(c) for c in frame.columns]
-        return frame.loc[(data.time <= settled).to_numpy()].reset_index(drop=True)
+        keys = (
+            data.context.drop(columns=["kg_co2e_per_unit"], errors="ignore")
+            if data.context is not None
+            else None
+        )
+        frame["_time"] = pd.to_datetime(data.time, utc=True).to_numpy()
+        if keys is not None:
+            frame = pd.concat([frame, keys.add_prefix("_key_").reset_index(drop=True)], axis=1)
+        frame = frame.loc[(frame["_time"] <= cut).to_numpy()]
+        by = [c for c in frame.columns if c == "_time" or c.startswith("_key_")]
+        return frame.sort_values(by, kind="stable").reset_index(drop=True)
 
     before, after = rows(earlier), rows(later)
-    if len(before) != len(after):
+    by = [c for c in before.columns if c == "_time" or c.startswith("_key_")]
+    if len(before) != len(after) or not before[by].equals(after[by]):
         return ["(rows)"]
     changed = []
-    for column in [c for c in before.columns if c in after.columns]:
+    for column in [c for c in before.columns if c in after.columns and c not in by]:
         old, new = before[column].astype(object), after[column].astype(object)
         same = (old == new) | (before[column].isna() & after[column].isna()).to_numpy()
         if not bool(same.all()):
@@ -162,7 +176,7 @@ def ranking_metrics(y_true: np.ndarray, score: np.ndarray, prefix: str) -> dict[
 
 def regression_metrics(actual: np.ndarray, expected: np.ndarray, prefix: str) -> dict[str, float]:
     """RMSE (the headline), CV(RMSE) and NMBE as ASHRAE Guideline 14 defines them (shares of the mean
-    measured value; NMBE > 0: the prediction runs high), and MAE."""
+    measured value; NMBE = Σ(measured - predicted) / (n x mean): > 0 when the model predicts low), and MAE."""
     expected = filled(expected)
     error = actual - expected
     mean = float(np.mean(actual)) if len(actual) else float("nan")
@@ -170,7 +184,7 @@ def regression_metrics(actual: np.ndarray, expected: np.ndarray, prefix: str) ->
     return {
         f"{prefix}rmse": rmse,
         f"{prefix}cv_rmse": rmse / mean if mean else float("nan"),
-        f"{prefix}nmbe": float(-error.sum() / (len(actual) * mean)) if mean else float("nan"),
+        f"{prefix}nmbe": float(error.sum() / (len(actual) * mean)) if mean else float("nan"),
         f"{prefix}mae": float(np.mean(np.abs(error))),
     }
 
@@ -212,6 +226,9 @@ class ModelResult:
     anomaly_co2_kg: float | None = None  # that excess in kg CO2e at the emission factor in force
     # Per holdout day: measured and predicted totals, the baseline's, and rows flagged (alerts, anomalies).
     holdout_daily: list[dict[str, Any]] = field(default_factory=list)
+    # The champion in operation (operation.py): its weeks against outcomes, and its latest scores.
+    operation_weekly: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
 
 
 def utc_now() -> datetime:

@@ -41,6 +41,7 @@ MIN_HOLDOUT_POSITIVES = 20
 # Expected values (an energy baseline): days of holdout needed, so weekdays and weekends both count more
 # than once.
 MIN_HOLDOUT_DAYS = 14
+MAX_NMBE = 0.10  # ASHRAE Guideline 14's bound on an hourly baseline's bias (NMBE)
 CONFIDENCE = 0.90
 N_BOOT = 500
 MAX_N_BOOT = 5_000
@@ -412,6 +413,17 @@ def decide_on_errors(
     versus_baseline = run(baseline)
     versus_champion = run(champion) if champion is not None else None
     suffix = f" {unit}" if unit else ""
+    # A baseline that runs high or low misstates every saving: beyond ASHRAE Guideline 14's ±10 % NMBE
+    # (and more biased than the naive baseline), a lower RMSE does not make it champion.
+    mean = float(np.mean(y)) if len(y) else 0.0
+    nmbe = float((y - _as_array(challenger, "challenger", len(y))).sum() / (len(y) * mean)) if mean else 0.0
+    naive = float((y - _as_array(baseline, "baseline", len(y))).sum() / (len(y) * mean)) if mean else 0.0
+    bias = None
+    if abs(nmbe) > MAX_NMBE and abs(nmbe) > abs(naive):
+        bias = (
+            f"it runs {abs(nmbe):.1%} {'low' if nmbe > 0 else 'high'} over the holdout (NMBE; the policy "
+            f"allows ±{MAX_NMBE:.0%}, or no more than the baseline's {abs(naive):.1%})"
+        ).replace("%", " %")
     thin = None
     if days < MIN_HOLDOUT_DAYS:
         thin = (
@@ -421,7 +433,13 @@ def decide_on_errors(
     return _verdict(
         versus_baseline,
         versus_champion,
-        {"rows": float(len(y)), "days": float(days), "min_days": float(MIN_HOLDOUT_DAYS)},
+        {
+            "rows": float(len(y)),
+            "days": float(days),
+            "min_days": float(MIN_HOLDOUT_DAYS),
+            "nmbe": nmbe,
+            "baseline_nmbe": naive,
+        },
         score=f"RMSE {versus_baseline.challenger:.2f}{suffix}",
         value=lambda v: f"{v:.2f}{suffix}",
         held=f"on {len(y):,} {rows_name} over {days} days",
@@ -431,6 +449,8 @@ def decide_on_errors(
         champion_version=champion_version,
         champion_note=champion_note,
         improvement="improvement",
+        signed=lambda v: f"{v:+.2f}{suffix}",
+        bias=bias,
     )
 
 
@@ -448,6 +468,8 @@ def _verdict(
     champion_version: str | int | None,
     champion_note: str | None,
     improvement: str = "difference",
+    signed: Callable[[float], str] = _signed,
+    bias: str | None = None,
 ) -> Decision:
     """The rule itself, shared by every metric: evidence enough, then clearly better than the baseline and
     than the current champion (the lower bounds of both intervals above zero). One sentence says why."""
@@ -468,7 +490,10 @@ def _verdict(
         figures["champion_version"] = float(champion_version) if str(champion_version).isdigit() else math.nan
 
     def interval(c: Comparison) -> str:
-        return _interval(c).replace("difference", improvement, 1)
+        if math.isnan(c.low):
+            return _interval(c).replace("difference", improvement, 1)
+        bounds = f"{signed(c.low)}\u2026{signed(c.high)}"
+        return f"{improvement} {signed(c.difference)}, {c.confidence:.0%} CI {bounds}".replace("%", " %")
 
     baseline_part = f"{value(versus_baseline.other)} for the baseline ({interval(versus_baseline)})"
     champion_label = (
@@ -479,10 +504,13 @@ def _verdict(
     elif champion_note:
         champion_part = f"no comparison with {champion_label}: {champion_note}"
     else:
-        champion_part = "there is no champion yet"
+        champion_part = "there was no champion before it"
 
     if thin is not None:
         reason = f"{who} is not made champion automatically: {thin}; {score} vs {baseline_part}, {rows_part}"
+        return Decision(False, reason, figures)
+    if bias is not None:
+        reason = f"{who} is not made champion: {bias}; {score} vs {baseline_part}, {held}"
         return Decision(False, reason, figures)
     beats_baseline = not math.isnan(versus_baseline.low) and versus_baseline.low > 0
     beats_champion = versus_champion is None or (

@@ -71,6 +71,8 @@ select
     hour(timezone($timezone, restarted.started_at)) as hour_of_day_local,
     {{product}} as _product,
     restarted.started_at as _started_at,
+    restarted.machine_id as _machine_id,
+    restarted.cycle_id as _cycle_id,
     restarted.is_defect::integer as _label,
     -- Past only: the frame ends one cycle before, so a cycle's own result never feeds its baseline.
     coalesce(avg(restarted.is_defect::integer) over (
@@ -164,4 +166,6 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "parameters": len(parameter_columns),
         },
         settings={name: units.get(name, "") for name in parameter_columns},
+        timezone=config.timezone,
+        context=frame[["_machine_id", "_cycle_id"]].rename(columns=lambda c: c.removeprefix("_")),
     )

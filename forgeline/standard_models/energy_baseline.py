@@ -49,48 +49,68 @@ PRODUCTION_FEATURES = ["cycles_started", "machines_running"]
 # fixed order, and the same data must hash the same (the training-data fingerprint).
 TRAINING_SQL = f"""
 with meters as (
-    select meter_id, coalesce(site_id, 'main') as site_id, country
+    select meter_id, coalesce(site_id, 'main') as site_id, country, machine_id is not null as is_sub_meter
     from core.dim_energy_meters
 ),
 readings as (
-    select coalesce(meters.site_id, 'main') as site_id, readings.meter_id, readings.interval_start,
-           readings.energy_kwh,
+    select coalesce(meters.site_id, 'main') as site_id, readings.meter_id,
+           coalesce(meters.is_sub_meter, false) as is_sub_meter,
+           readings.interval_start, readings.interval_end, readings.energy_kwh,
            date_diff('second', readings.interval_start, readings.interval_end) as seconds
     from core.fct_energy_readings as readings
     left join meters on readings.meter_id = meters.meter_id
     where readings.energy_kwh is not null and readings.interval_end > readings.interval_start
 ),
-site_meters as (
-    select site_id, count(distinct meter_id) as meters from readings group by site_id
+counted as (
+    -- A site's use is its main meters' (machine sub-meters would count twice); only sub-meters if it has
+    -- no main meter. Meters reading coarser than an hour cannot feed an interval model.
+    select *, bool_or(not is_sub_meter) over (partition by site_id) as site_has_main
+    from readings
+    where seconds <= {HOUR_S}
 ),
-grain as (
-    -- The meters' own interval: the most common length up to an hour (ties: the shorter).
-    select seconds from readings where seconds <= {HOUR_S}
-    group by seconds order by count(*) desc, seconds limit 1
+used as (
+    select * from counted where not is_sub_meter or not site_has_main
+),
+meter_spans as (
+    -- Each meter's own interval (its most common length; ties: the shorter) and the span it read over.
+    select site_id, meter_id, min(interval_start) as first_start, max(interval_end) as last_end,
+           mode(seconds order by seconds) as seconds
+    from used group by site_id, meter_id
+),
+site_grain as (
+    -- A site's rows are as long as its coarsest meter's interval: every meter can fill them.
+    select site_id, max(seconds) as grain_s from meter_spans group by site_id
 ),
 bucketed as (
-    select site_id, time_bucket(to_seconds((select seconds from grain)), interval_start) as interval_start,
-           round(sum(energy_kwh), 6) + 0.0 as energy_kwh, sum(seconds) as covered_s
-    from readings
-    where seconds <= (select seconds from grain)
+    select used.site_id, site_grain.grain_s,
+           time_bucket(to_seconds(site_grain.grain_s), used.interval_start) as interval_start,
+           round(sum(used.energy_kwh), 6) + 0.0 as energy_kwh, sum(used.seconds) as covered_s
+    from used inner join site_grain using (site_id)
     group by all
 ),
 complete as (
-    -- Only intervals every meter of the site covers whole: a partial interval is not a lower use.
+    -- Only intervals every meter reading at the time covers whole (a meter counts from its first reading
+    -- to its last): a partial interval is not a lower use; a meter installed or retired later drops nothing.
     select bucketed.*, timezone($timezone, bucketed.interval_start) as local_start
-    from bucketed inner join site_meters using (site_id)
-    where bucketed.covered_s >= (select seconds from grain) * site_meters.meters
+    from bucketed
+    where bucketed.covered_s >= bucketed.grain_s * (
+        select count(*) from meter_spans as spans
+        where spans.site_id = bucketed.site_id
+          and spans.first_start <= bucketed.interval_start
+          and spans.last_end >= bucketed.interval_start + to_seconds(bucketed.grain_s)
+    )
 )
 select
-    site_id, interval_start, local_start, energy_kwh, (select seconds from grain) as interval_s,
+    site_id, interval_start, local_start, energy_kwh, grain_s as interval_s,
     hour(local_start) * 60 + minute(local_start) as minute_of_day_local,
     isodow(local_start) - 1 as day_of_week_local,
     cast(local_start as date) as local_date,
-    -- Past only: the same site, weekday and time of day in the weeks before, never this interval itself.
+    -- Past only: the same site, weekday and time of day over the {BASELINE_WEEKS} weeks before (by the
+    -- calendar, not by rows: after a gap it does not reach further back), never this interval itself.
     avg(energy_kwh) over (
         partition by site_id, isodow(local_start), hour(local_start) * 60 + minute(local_start)
-        order by interval_start
-        rows between {BASELINE_WEEKS} preceding and 1 preceding
+        order by local_start
+        range between interval {BASELINE_WEEKS * 7} days preceding and interval 1 day preceding
     ) as baseline_kwh
 from complete
 order by interval_start, site_id
@@ -98,10 +118,11 @@ order by interval_start, site_id
 
 PRODUCTION_SQL = """
 select coalesce(equipment.site_id, 'main') as site_id,
-       time_bucket(to_seconds($interval_s), cycles.started_at) as interval_start,
+       time_bucket(to_seconds(grains.interval_s), cycles.started_at) as interval_start,
        count(*) as cycles_started, count(distinct cycles.machine_id) as machines_running
 from core.fct_cycles as cycles
 left join core.dim_equipment as equipment on cycles.machine_id = equipment.machine_id
+inner join grains on coalesce(equipment.site_id, 'main') = grains.site_id
 where cycles.started_at is not null
 group by all
 """
@@ -145,12 +166,15 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "select coalesce(site_id, 'main'), min(country) from core.dim_energy_meters group by 1"
         ).fetchall()
     )
+    grains = frame.groupby("site_id")["interval_s"].first()
     features = frame[["minute_of_day_local", "day_of_week_local"]].astype("int32")
     dates = pd.Series(pd.to_datetime(frame["local_date"]).dt.date)
     flags, unknown = _holiday_flags(dates, frame["site_id"].map(countries))
     features["public_holiday"] = flags
     if _has_rows(con, "core", "fct_cycles"):
-        production = con.execute(PRODUCTION_SQL, {"interval_s": int(frame["interval_s"].iloc[0])}).df()
+        con.register("grains", frame[["site_id", "interval_s"]].drop_duplicates())
+        production = con.execute(PRODUCTION_SQL).df()
+        con.unregister("grains")
         keys = ["site_id", "interval_start"]
         production["interval_start"] = pd.to_datetime(production["interval_start"], utc=True)
         frame["interval_start"] = pd.to_datetime(frame["interval_start"], utc=True)
@@ -163,7 +187,8 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     factors = _emission_factors(con, frame)
     context = pd.DataFrame({"site_id": frame["site_id"].to_numpy(), "kg_co2e_per_unit": factors})
     description = {
-        "rows": f"one per site and {int(frame['interval_s'].iloc[0]) // 60}-minute interval fully covered",
+        "rows": "one per site and interval (its coarsest meter's, at most an hour) fully covered: "
+        + ", ".join(f"{site} {int(grain) // 60} min" for site, grain in grains.items()),
         "label": "kWh used in the interval",
         "drivers": ", ".join(features.columns),
         "never_inputs": "reactive energy, power factor, CO2, earlier readings (they track the kWh)",
@@ -180,6 +205,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         baseline_name=f"mean of the same weekday and time over the {BASELINE_WEEKS} weeks before",
         description=description,
         unit="kWh",
+        timezone=config.timezone,
         context=context,
     )
 

@@ -130,6 +130,8 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         baseline_score=age_h[keep].reset_index(drop=True),
         baseline_name="hours since the last repair",
         embargo=HORIZON,
+        timezone=config.timezone,
+        context=wide.loc[keep, ["machine_id"]].reset_index(drop=True),
         description={
             "rows": "one per machine and hour outside repairs",
             "label": f"1 = a failure is reported within {HORIZON}",

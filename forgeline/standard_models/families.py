@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from forgeline.standard_models import champion, learner
 from forgeline.standard_models.base import (
@@ -124,6 +125,8 @@ class Events:
                 "baseline_score": baseline_score,
             }
         )
+        if data.context is not None:  # which machine, cycle or site each row is
+            holdout = pd.concat([holdout, data.context[split.test].reset_index(drop=True)], axis=1)
         return Fitted(
             model=event.model,
             params=event.params,
@@ -146,7 +149,7 @@ class Events:
         self, data: TrainingSet, module: Any, score: np.ndarray, other: np.ndarray | None, **names: Any
     ) -> champion.Decision:
         split = self.split(data)
-        days = pd.to_datetime(data.time[split.test], utc=True).dt.floor("D").to_numpy()
+        days = _local_days(data.time[split.test], data.timezone).to_numpy()
         return champion.decide(
             data.label.to_numpy()[split.test],
             score,
@@ -202,8 +205,10 @@ class ExpectedValues:
             np.sqrt(np.mean((actual[split.train] - self.predict(fitted.model, features[split.train])) ** 2))
         )
         residual = test_actual - expected
-        anomaly = np.abs(residual) > ANOMALY_SIGMAS * typical
-        excess = np.where(anomaly & (residual > 0), residual, 0.0)
+        # Waste is what an energy manager acts on: an anomaly is use above expected (a shortfall is
+        # usually a stop, which the production and downtime pages show).
+        anomaly = residual > ANOMALY_SIGMAS * typical
+        excess = np.where(anomaly, residual, 0.0)
         holdout = pd.DataFrame(
             {
                 "time": pd.to_datetime(data.time[split.test], utc=True).to_numpy(),
@@ -231,9 +236,11 @@ class ExpectedValues:
                 **fitted.validation,
                 "typical_miss": typical,
                 "holdout_anomalies": float(anomaly.sum()),
+                # As many would cross the line by chance if the misses were normal: the count to beat.
+                "holdout_anomalies_by_chance": float(len(residual) * norm.sf(ANOMALY_SIGMAS)),
                 "holdout_anomaly_excess": float(excess.sum()),
                 "holdout_anomaly_co2_kg": co2,
-                "holdout_days": float(len(set(holdout["time"].dt.floor("D")))),
+                "holdout_days": float(_local_days(holdout["time"], data.timezone).nunique()),
             },
             baseline=regression_metrics(test_actual, data.baseline_score.to_numpy()[split.test], "baseline_"),
             top_features=top,
@@ -244,7 +251,7 @@ class ExpectedValues:
         self, data: TrainingSet, module: Any, score: np.ndarray, other: np.ndarray | None, **names: Any
     ) -> champion.Decision:
         split = self.split(data)
-        days = pd.to_datetime(data.time[split.test], utc=True).dt.floor("D").to_numpy()
+        days = _local_days(data.time[split.test], data.timezone).to_numpy()
         return champion.decide_on_errors(
             data.label.to_numpy(dtype=float)[split.test],
             score,

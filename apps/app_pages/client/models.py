@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.express as px
 import streamlit as st
+from scipy.stats import norm
 
 from apps import data, ui
 from forgeline.standard_models import model_card
@@ -42,6 +43,8 @@ if models.empty:
 features = data.model_features(user, config.id)
 windows = data.operating_windows(user, config.id)
 daily = data.model_holdout_daily(user, config.id)
+operating = data.model_operation_weekly(user, config.id)
+latest_scores = data.model_scores(user, config.id)
 st.caption(
     "Each model is scored on a holdout set (the latest 30 % of the time range, never seen in training) "
     "beside a naive baseline. A new version becomes `champion` only if it beats both the current champion "
@@ -51,38 +54,117 @@ st.caption(
 )
 
 
-def _expected_value_reading(model) -> None:
+def _expected_value_reading(model, has_production: bool) -> None:
     """How well the baseline fits, whether it can measure savings, and what the anomalies cost."""
     unit = model.unit or ""
     cv, nmbe = getattr(model, "holdout_cv_rmse", None), getattr(model, "holdout_nmbe", None)
+    fit_for_savings = True
     if not ui.is_missing(cv) and not ui.is_missing(nmbe):
-        direction = "more" if nmbe > 0 else "less"
+        # NMBE as ASHRAE defines it: > 0 when the model predicts less than was used.
+        direction = "less" if nmbe > 0 else "more"
         fit = (
             f"A typical miss is **{ui.pct(cv)}** of the mean use per interval (CV(RMSE)); over the holdout "
             f"the model expected **{ui.pct(abs(nmbe))} {direction}** than was used (NMBE)."
         )
         if cv > SAVINGS_CV_RMSE or abs(nmbe) > SAVINGS_NMBE:
+            fit_for_savings = False
             fit += (
                 f" :orange[Not fit to measure savings with yet]: ASHRAE Guideline 14 asks at most "
-                f"{SAVINGS_CV_RMSE:.0%} and ±{SAVINGS_NMBE:.0%} of an hourly baseline. The use depends on "
-                "drivers the data does not hold: delivering production counts or cycles would tighten it."
+                f"{SAVINGS_CV_RMSE:.0%} CV(RMSE) and ±{SAVINGS_NMBE:.0%} NMBE of an hourly baseline "
+                "(intervals shorter than an hour score a higher CV(RMSE))."
             )
+            if not has_production:
+                fit += (
+                    " The use depends on drivers the data does not hold: delivering production counts or "
+                    "cycles would tighten it."
+                )
         st.markdown(fit)
     anomalies = getattr(model, "anomalies", None)
     if ui.is_missing(anomalies):
         return
+    by_chance = model.n_test * norm.sf(ANOMALY_SIGMAS)
     if not anomalies:
-        st.markdown("No interval of the holdout used far more or less than expected.")
+        st.markdown("No interval of the holdout used far more than expected.")
         return
     co2 = getattr(model, "anomaly_co2_kg", None)
     co2_text = (
         "" if ui.is_missing(co2) else f", or **{ui.number(co2)} kg CO2e** at the emission factor in force"
     )
-    st.markdown(
-        f"**{int(anomalies):,}** holdout intervals missed the expected use by more than {ANOMALY_SIGMAS:g} "
-        f"typical misses. Those above it used **{ui.number(model.anomaly_excess)} {unit}** more than "
-        f"expected{co2_text}: the days are marked in the chart below."
+    caveat = (
+        " Read them as hints: the model itself misses by more than the savings limits allow."
+        if not fit_for_savings
+        else ""
     )
+    st.markdown(
+        f"**{int(anomalies):,}** holdout intervals used more than expected by over {ANOMALY_SIGMAS:g} "
+        f"typical misses (about {by_chance:,.0f} would by chance). Together they used "
+        f"**{ui.number(model.anomaly_excess)} {unit}** more than expected{co2_text}; their days are marked "
+        f"in the chart below.{caveat}"
+    )
+
+
+def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: str) -> None:
+    """The champion on every row after its training, week by week against the outcomes, drift flagged."""
+    st.markdown("**In operation**")
+    if weeks.empty:
+        st.caption(
+            "No champion has scored rows after its training yet: a champion is scored on each run, and its "
+            "accuracy tracked week by week as outcomes arrive."
+        )
+        return
+    expected_value = model.family == "expected_value"
+    version = weeks["model_version"].iloc[-1]
+    drifted = weeks[weeks["drift"].fillna(False).astype(bool)]
+    last = weeks.iloc[-1]
+    st.markdown(
+        f"The champion (version {version}) scored **{int(weeks['rows'].sum()):,}** rows it never trained "
+        f"on, over {len(weeks)} week(s). Week of {last['week']}: {last['sentence']}."
+    )
+    if len(drifted):
+        st.warning(
+            "Drift: "
+            + "; ".join(f"week of {w.week}: {w.sentence}" for w in drifted.itertuples())
+            + ". Check what changed in the process (or the data) before acting on the model's scores.",
+            icon=":material/trending_up:",
+        )
+    names = (
+        {"actual": f"used ({model.unit})", "predicted": "expected by the champion"}
+        if expected_value
+        else {"actual": "problem cases", "predicted": "expected by the champion"}
+    )
+    long = weeks.rename(columns=names).melt(
+        id_vars=["week"], value_vars=list(names.values()), var_name="series", value_name="value"
+    )
+    fig = px.bar(
+        long,
+        x="week",
+        y="value",
+        color="series",
+        barmode="group",
+        labels={"week": "week starting", "value": ""},
+        title="In operation: each week against the champion's expectation",
+    )
+    if len(drifted):
+        fig.add_scatter(
+            x=drifted["week"],
+            y=drifted["actual"],
+            mode="markers",
+            marker={"size": 12, "symbol": "triangle-up", "color": "crimson"},
+            name="drift",
+        )
+    fig.update_xaxes(type="category")
+    ui.chart(fig, key=f"model_operation_{model.model_name}", hovermode="closest")
+    if not latest.empty:
+        shown = latest.assign(time=pd.to_datetime(latest["time"], utc=True).dt.tz_convert(timezone))
+        label = "expected" if expected_value else "risk (probability)"
+        shown = shown.rename(columns={"score": label, "key": "row", "time": "time (local)"})
+        if not expected_value:  # the riskiest of the latest rows first
+            shown = shown.sort_values(label, ascending=False, kind="stable")
+        with st.expander(f"Latest scores ({len(latest):,} rows)"):
+            st.dataframe(
+                shown[["time (local)", "row", label, "outcome"]].head(200),
+                hide_index=True,
+            )
 
 
 def _holdout_chart(model, days: pd.DataFrame) -> None:
@@ -100,7 +182,7 @@ def _holdout_chart(model, days: pd.DataFrame) -> None:
     long = days[list(names)].rename(columns=names).rename_axis("day").reset_index()
     long = long.melt(id_vars="day", var_name="series", value_name="value")
     title = (
-        "Holdout: daily use against the baseline's expectation"
+        "Holdout: daily use, the model's expectation and the naive baseline's"
         if expected_value
         else "Holdout: daily problem cases against the model's expectation"
     )
@@ -111,8 +193,8 @@ def _holdout_chart(model, days: pd.DataFrame) -> None:
             x=flagged.index,
             y=flagged["actual"],
             mode="markers",
-            marker={"size": 9, "symbol": "x", "color": "crimson"},
-            name="anomalies" if expected_value else "alerts raised",
+            marker={"size": 10, "symbol": "diamond", "color": "black"},
+            name="days with anomalies" if expected_value else "days with alerts",
         )
     fig.update_yaxes(rangemode="tozero")
     ui.chart(fig, key=f"model_holdout_{model.model_name}")
@@ -164,14 +246,18 @@ for model in models.itertuples():
             and model.model_metric >= NEAR_PERFECT
         ):
             st.warning(
-                f"A near-perfect {model.metric_name} ({model.model_metric:.3f}) is more often synthetic data "
+                f"A near-perfect {metric} ({model.model_metric:.3f}) is more often synthetic data "
                 "or a feature that gives the answer away than a model that good: check the top features "
                 "before trusting it.",
                 icon=":material/warning:",
             )
         threshold = getattr(model, "threshold", None)
         if expected_value:
-            _expected_value_reading(model)
+            mine_features = (
+                features[features["model_name"] == model.model_name] if len(features) else features
+            )
+            has_production = "cycles_started" in set(mine_features.get("feature", []))
+            _expected_value_reading(model, has_production)
         elif not ui.is_missing(threshold) and not model.holdout_recall:
             st.markdown(
                 f"At the alert threshold chosen on the validation fold (probability **{threshold:.3f}**), "
@@ -204,7 +290,7 @@ for model in models.itertuples():
         with left:
             scores = pd.DataFrame(
                 {
-                    "scorer": ["model", f"baseline ({model.baseline_name})"],
+                    "scorer": ["model", "naive baseline"],
                     "value": [model.model_metric, model.baseline_metric],
                 }
             )
@@ -213,7 +299,7 @@ for model in models.itertuples():
                 x="scorer",
                 y="value",
                 color="scorer",
-                text=scores["value"].map(lambda v: ui.number(v, 3)),
+                text=[ui.number(v, digits) for v in scores["value"]],
                 labels={"scorer": "", "value": f"{metric}{unit}"},
                 title=f"{metric}: model vs baseline" + (" (smaller is better)" if expected_value else ""),
             )
@@ -230,13 +316,28 @@ for model in models.itertuples():
                     x="importance",
                     y="feature",
                     orientation="h",
-                    labels={"importance": "importance", "feature": ""},
+                    labels={
+                        "importance": (
+                            f"importance (rise in RMSE, {model.unit}, when shuffled)"
+                            if expected_value
+                            else f"importance (drop in {metric} when shuffled)"
+                        ),
+                        "feature": "",
+                    },
                     title=f"Top {len(top)} features",
                 )
                 fig.update_yaxes(categoryorder="total ascending")
                 ui.chart(fig, key=f"model_features_{model.model_name}", hovermode="closest")
 
         _holdout_chart(model, mine_daily)
+        _in_operation(
+            model,
+            operating[operating["model_name"] == model.model_name] if len(operating) else operating,
+            latest_scores[latest_scores["model_name"] == model.model_name]
+            if len(latest_scores)
+            else latest_scores,
+            config.timezone,
+        )
         mine = windows[windows["model_name"] == model.model_name] if len(windows) else windows
         mine = mine.sort_values("rank", kind="stable") if "rank" in mine else mine
         if len(mine):
