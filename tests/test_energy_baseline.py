@@ -259,3 +259,36 @@ def test_the_error_bootstrap_is_paired_and_needs_enough_days() -> None:
     short = days < MIN_HOLDOUT_DAYS - 1
     thin = decide_on_errors(actual[short], good[short], poor[short], groups=days[short], version=3)
     assert not thin.promote and f"at least {MIN_HOLDOUT_DAYS}" in thin.reason
+
+
+def test_two_meters_a_catch_up_reading_and_a_late_delivery(workspace: Settings) -> None:
+    """Two 15-minute main meters on one site: a catch-up reading spanning two intervals is never counted
+    in one, and the intervals after a meter's last reading wait for its (late) delivery."""
+    readings, _ = synthetic_site(days=21)
+    second = readings.assign(meter_id="M-HALL", energy_kwh=1.0, reactive_kvarh=0.0)
+    late_from = readings["interval_start"].max() - pd.Timedelta(days=2)
+    second = second[second["interval_start"] < late_from]  # its last two days not delivered yet
+    # One catch-up reading of 30 minutes in place of two 15-minute ones.
+    catch_up_at = readings["interval_start"].iloc[96 * 10]
+    second = second[~second["interval_start"].isin([catch_up_at, catch_up_at + pd.Timedelta(minutes=15)])]
+    catch_up = second.iloc[[0]].assign(
+        interval_start=catch_up_at, interval_end=catch_up_at + pd.Timedelta(minutes=30), energy_kwh=2.0
+    )
+    write_core(workspace, pd.concat([readings, second, catch_up]), _.iloc[:0])
+    con = duckdb.connect(str(workspace.warehouse_path(CLIENT)))
+    try:
+        con.execute(
+            "CREATE OR REPLACE TABLE core.dim_energy_meters AS SELECT * FROM (VALUES "
+            "('M-MAIN', 'S1', 'KR', NULL::VARCHAR), ('M-HALL', 'S1', 'KR', NULL::VARCHAR)) "
+            "AS t(meter_id, site_id, country, machine_id)"
+        )
+    finally:
+        con.close()
+    config = ClientConfig(id=CLIENT, name="합성제철", timezone=TIMEZONE, models=["energy_baseline"])
+    data = build_training_set(workspace, config, "energy_baseline")
+    start = data.time
+    assert not start.isin([catch_up_at, catch_up_at + pd.Timedelta(minutes=15)]).any()
+    assert start.max() < late_from  # the late meter's days are not read as a saving
+    by_time = pd.Series(data.label.to_numpy(), index=start)
+    main = readings.set_index("interval_start")["energy_kwh"]
+    assert (by_time - main.reindex(by_time.index)).round(6).eq(1.0).all()  # both meters, every row

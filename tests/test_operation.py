@@ -52,7 +52,7 @@ def test_a_steady_process_is_not_drift_and_a_shift_is() -> None:
         "2026-11-09",
     ]
     assert [w["drift"] for w in weeks] == [False] * 4 + [True] * 2
-    assert "more than it can explain" in weeks[-1]["sentence"] and weeks[0]["model_version"] == "3"
+    assert "under-states the risk" in weeks[-1]["sentence"] and weeks[0]["model_version"] == "3"
     assert all(w["rows"] == 2_016 for w in weeks) and weeks[0]["predicted"] == pytest.approx(100.8)
     # The latest scores, newest last, each saying which machine and cycle it is.
     assert (
@@ -98,3 +98,40 @@ def test_the_energy_champion_in_operation_flags_a_lasting_change(workspace: Sett
     later = [w for w in weeks if w["week"] >= "2026-10-26" and w["rows"] == 7 * 96]
     assert later and all(w["drift"] and "less than expected" in w["sentence"] for w in later)
     assert all(abs(w["predicted"] - w["actual"]) / w["actual"] > DRIFT_NMBE for w in later)
+
+
+def test_positive_rows_in_runs_are_not_taken_for_drift() -> None:
+    """A failure labels a whole day of machine-hours: a calibrated model of that is not drifting, though
+    the week's count varies far more than independent rows would."""
+    rng = np.random.default_rng(5)
+    hours = pd.date_range("2026-09-07", periods=12 * 7 * 24, freq="h", tz="UTC")
+    frames = []
+    for machine in ("M1", "M2"):
+        failing_days = rng.random(12 * 7) < 0.1
+        label = np.repeat(failing_days, 24).astype(int)
+        frames.append(pd.DataFrame({"time": hours, "label": label, "machine_id": machine}))
+    rows = pd.concat(frames).sort_values(["time", "machine_id"], kind="stable").reset_index(drop=True)
+    data = TrainingSet(
+        pd.DataFrame({"x": np.zeros(len(rows))}),
+        rows["label"],
+        rows["time"],
+        pd.Series(np.zeros(len(rows))),
+        "none",
+        context=rows[["machine_id"]],
+    )
+
+    class Calibrated(_Constant):
+        def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+            return np.column_stack([np.full(len(features), 0.9), np.full(len(features), 0.1)])
+
+    weeks, _ = track(_Events, data, Calibrated(), "1", pd.Timestamp("2026-09-01", tz="UTC"), "UTC")
+    assert len(weeks) == 12 and sum(w["drift"] for w in weeks) <= 1
+
+
+def test_a_time_zone_whose_dst_starts_at_midnight_does_not_stop_scoring() -> None:
+    data = _steady_then_worse()  # 2026-10-05 onwards; Chile's clocks went forward at midnight on 09-06
+    data.time = data.time - pd.Timedelta(days=35)
+    weeks, _ = track(
+        _Events, data, _Constant(), "1", pd.Timestamp("2026-08-01", tz="UTC"), "America/Santiago"
+    )
+    assert weeks and sum(w["rows"] for w in weeks) == len(data.label)

@@ -200,6 +200,8 @@ def _training_tags(data: TrainingSet) -> dict[str, str]:
         "training_settled_fingerprint": data.fingerprint(up_to=settled),
         "training_columns": _digest(",".join(sorted(map(str, data.features.columns)))),
         "model_setup": _model_setup(),
+        # The end of the data the version was trained and chosen on: later rows are live (operation.py).
+        "training_data_until": pd.Timestamp(data.time.max()).isoformat(),
     }
 
 
@@ -662,6 +664,7 @@ def _in_operation(settings: Settings, config: ClientConfig, data: TrainingSet, r
         try:
             run = client.get_run(client.get_model_version(registered, version).run_id)
             cut = pd.Timestamp(run.data.params["holdout_starts_after"])
+            until = run.data.tags.get("training_data_until")
             model = mlflow.sklearn.load_model(f"models:/{registered}/{version}")
         except Exception as exc:  # a champion that cannot be read must not stop the run
             log.warning("%s %s: champion v%s not scored: %s", config.id, result.model_name, version, exc)
@@ -678,10 +681,14 @@ def _in_operation(settings: Settings, config: ClientConfig, data: TrainingSet, r
         return
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        result.operation_weekly, result.scores = operation.track(
-            module, data, model, version, cut, config.timezone
-        )
+    try:
+        with threadpool_limits(limits=1):
+            result.operation_weekly, result.scores = operation.track(
+                module, data, model, version, cut, config.timezone, pd.Timestamp(until) if until else None
+            )
+    except Exception as exc:  # scoring is evidence beside the results: it must never cost them
+        log.warning("%s %s: champion v%s not scored: %s", config.id, result.model_name, version, exc)
+        return
     drifted = [w for w in result.operation_weekly if w["drift"]]
     log.info(
         "%s %s: champion v%s scored %s row(s) after its training; %d week(s) tracked, %d with drift",

@@ -91,7 +91,8 @@ def look_ahead_columns(earlier: TrainingSet, later: TrainingSet, cut: pd.Timesta
         )
         frame["_time"] = pd.to_datetime(data.time, utc=True).to_numpy()
         if keys is not None:
-            frame = pd.concat([frame, keys.add_prefix("_key_").reset_index(drop=True)], axis=1)
+            # As text: a category on one side and text on the other are the same keys.
+            frame = pd.concat([frame, keys.astype(str).add_prefix("_key_").reset_index(drop=True)], axis=1)
         frame = frame.loc[(frame["_time"] <= cut).to_numpy()]
         by = [c for c in frame.columns if c == "_time" or c.startswith("_key_")]
         return frame.sort_values(by, kind="stable").reset_index(drop=True)

@@ -40,6 +40,7 @@ ROWS_NAME = "holdout site-intervals"
 REQUIRED_TABLES = ["fct_energy_readings"]
 BASELINE_WEEKS = 4
 HOUR_S = 3600
+LATE_DAYS = 7  # a meter silent for less than this before its site's last reading is late, not retired
 # What the model may read: calendar and production drivers. A test plants a meter-derived column and
 # checks that it never becomes a feature.
 CALENDAR_FEATURES = ["minute_of_day_local", "day_of_week_local", "public_holiday"]
@@ -77,28 +78,50 @@ meter_spans as (
            mode(seconds order by seconds) as seconds
     from used group by site_id, meter_id
 ),
+active_spans as (
+    -- A meter whose readings stop within {LATE_DAYS} days of its site's last is late, not retired: the
+    -- intervals after its last reading wait for its delivery (they would read as a saving without it).
+    select spans.*,
+           case when max(spans.last_end) over (partition by spans.site_id) - spans.last_end
+                     <= interval {LATE_DAYS} days
+                then max(spans.last_end) over (partition by spans.site_id)
+                else spans.last_end end as active_until
+    from meter_spans as spans
+),
 site_grain as (
     -- A site's rows are as long as its coarsest meter's interval: every meter can fill them.
     select site_id, max(seconds) as grain_s from meter_spans group by site_id
 ),
-bucketed as (
-    select used.site_id, site_grain.grain_s,
-           time_bucket(to_seconds(site_grain.grain_s), used.interval_start) as interval_start,
-           round(sum(used.energy_kwh), 6) + 0.0 as energy_kwh, sum(used.seconds) as covered_s
+placed as (
+    select used.*, site_grain.grain_s,
+           time_bucket(to_seconds(site_grain.grain_s), used.interval_start) as bucket_start
     from used inner join site_grain using (site_id)
+),
+bucketed as (
+    -- Only readings inside one row's interval: a catch-up reading spanning two would count twice.
+    select site_id, grain_s, bucket_start as interval_start,
+           round(sum(energy_kwh), 6) + 0.0 as energy_kwh, sum(seconds) as covered_s,
+           count(distinct meter_id) as meters_seen
+    from placed
+    where seconds <= grain_s and interval_end <= bucket_start + to_seconds(grain_s)
     group by all
 ),
 complete as (
     -- Only intervals every meter reading at the time covers whole (a meter counts from its first reading
-    -- to its last): a partial interval is not a lower use; a meter installed or retired later drops nothing.
+    -- to its last, or to the site's last if it is late): a partial interval is not a lower use, and a
+    -- meter installed or retired later drops nothing.
     select bucketed.*, timezone($timezone, bucketed.interval_start) as local_start
     from bucketed
-    where bucketed.covered_s >= bucketed.grain_s * (
-        select count(*) from meter_spans as spans
-        where spans.site_id = bucketed.site_id
-          and spans.first_start <= bucketed.interval_start
-          and spans.last_end >= bucketed.interval_start + to_seconds(bucketed.grain_s)
-    )
+    inner join (
+        select bucketed.site_id, bucketed.interval_start, count(spans.meter_id) as active
+        from bucketed
+        left join active_spans as spans
+            on spans.site_id = bucketed.site_id
+            and spans.first_start <= bucketed.interval_start
+            and spans.active_until >= bucketed.interval_start + to_seconds(bucketed.grain_s)
+        group by all
+    ) as expected using (site_id, interval_start)
+    where bucketed.meters_seen = expected.active and bucketed.covered_s = bucketed.grain_s * expected.active
 )
 select
     site_id, interval_start, local_start, energy_kwh, grain_s as interval_s,

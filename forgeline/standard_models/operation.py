@@ -10,11 +10,18 @@ corrects them. This is the evidence of smart-factory level 4: a model in operati
 Drift, per local week (Monday to Sunday):
 
 - events: the week's problem cases against the number the calibrated probabilities expected (their sum).
-  Their difference, in standard deviations of that count (variance Σ p(1 - p)), beyond
-  :data:`DRIFT_Z` means the model no longer describes the process: it under- or over-states the risk;
+  Their difference, in standard deviations of that count, beyond :data:`DRIFT_Z` means the model no
+  longer describes the process: it under- or over-states the risk. The variance is Σ p(1 - p) times how
+  much longer the runs of problem rows are than single rows (a failure labels the day before it:
+  :func:`_design_effect`), and a week with fewer than :data:`MIN_EXPECTED_CASES` cases either way is not
+  judged;
 - expected values: the week's NMBE beyond ±:data:`DRIFT_NMBE` (ASHRAE Guideline 14's limit for a
   baseline that savings are measured with): the model runs high or low. For an energy baseline this is
   also what a lasting saving (or waste) looks like; the sentence says both.
+
+Only weeks with outcomes on at least :data:`MIN_WEEK_DAYS` local days are judged. The weeks up to the end
+of the data the champion was trained and chosen on are its holdout; ``live_rows`` counts the rows after.
+Each run scores the last :data:`TRACKED_WEEKS` weeks again, so a long-kept champion costs the same.
 """
 
 from __future__ import annotations
@@ -35,8 +42,10 @@ log = logging.getLogger("forgeline.standard_models")
 
 DRIFT_Z = 3.0
 DRIFT_NMBE = 0.10
-MIN_WEEK_ROWS = 24  # fewer scored rows in a week: its figures are shown, never called drift
+MIN_WEEK_DAYS = 5  # a week with fewer local days of outcomes (the current one, a gap) is shown, never judged
+MIN_EXPECTED_CASES = 5.0  # events: fewer expected (and observed) cases say too little for a normal test
 SCORE_ROWS = 2_000  # the latest scored rows published with their scores (the live view)
+TRACKED_WEEKS = 26  # weeks scored again on each run, at most: a long-kept champion costs the same each run
 
 
 @dataclass
@@ -46,6 +55,7 @@ class OperatingWeek:
     week: str  # the Monday, local date (ISO)
     model_version: str
     rows: int
+    live_rows: int  # rows delivered after the data the champion was trained and chosen on
     actual: float  # problem cases (events) or the measured total (expected values)
     predicted: float  # the cases the probabilities expected, or the expected total
     metric: float | None  # PR-AUC (events, when the week holds both outcomes) or RMSE
@@ -55,27 +65,45 @@ class OperatingWeek:
 
 def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, str]:
     """Whether the week drifted, and what it says in plain words."""
-    rows, actual, predicted = int(row["rows"]), float(row["actual"]), float(row["predicted"])
+    days, actual, predicted = int(row["days"]), float(row["actual"]), float(row["predicted"])
+    judged = days >= MIN_WEEK_DAYS
     if family_name == EVENTS.name:
-        spread = float(np.sqrt(row["variance"])) if row["variance"] > 0 else 0.0
+        spread = float(np.sqrt(row["variance"]))
         z = (actual - predicted) / spread if spread else 0.0
-        drift = rows >= MIN_WEEK_ROWS and abs(z) > DRIFT_Z
-        text = f"{int(actual)} problem case(s) where the model expected {predicted:.1f}"
+        drift = judged and max(actual, predicted) >= MIN_EXPECTED_CASES and abs(z) > DRIFT_Z
+        cases = "case" if actual == 1 else "cases"
+        text = f"{int(actual):,} problem {cases} where the model expected {predicted:,.1f}"
         if drift:
-            text += f": {'more' if z > 0 else 'fewer'} than it can explain ({abs(z):.1f} standard deviations)"
+            side = "under-states" if z > 0 else "over-states"
+            text += f": the model {side} the risk ({abs(z):.1f} standard deviations)"
         return drift, text
-    # NMBE as ASHRAE defines it (a share of the measured total; > 0: the model runs low) decides; the
-    # sentence gives the gap as a share of what was expected, which reads without a sign convention.
+    # NMBE as ASHRAE defines it: (measured - predicted) / measured; > 0 when the model predicts low.
     nmbe = (actual - predicted) / actual if actual else 0.0
-    drift = rows >= MIN_WEEK_ROWS and abs(nmbe) > DRIFT_NMBE
+    drift = judged and abs(nmbe) > DRIFT_NMBE
     text = f"{actual:,.0f} {unit} used where the model expected {predicted:,.0f} {unit}".replace("  ", " ")
-    if drift and predicted:
-        gap = (actual - predicted) / predicted
+    if drift:
         side = "more than expected (waste, or a change the model has not learnt)"
-        if gap < 0:
+        if nmbe < 0:
             side = "less than expected (a saving, or a change the model has not learnt)"
-        text += f": {abs(gap):.0%} {side}".replace("%", " %")
+        text += f": NMBE {nmbe:+.0%}, {side}".replace("%", " %")
     return drift, text
+
+
+def _design_effect(outcome: np.ndarray, series: np.ndarray) -> float:
+    """How much more a week's count varies than independent rows would (at least 1): the mean length of
+    the runs of consecutive problem rows in each series (a machine's rows in time order).
+
+    Positive rows come in runs (a failure labels the day before it on its machine: runs of 24 hours), and
+    a count of clusters of m rows varies about m times as much as Σ p(1 - p) says. It is taken from the
+    outcomes' own structure, never from the model's misses, so a miscalibrated model cannot widen the
+    band it is judged against.
+    """
+    order = np.argsort(series, kind="stable")  # each series' rows together, still in time order
+    outcome, series = outcome[order], series[order]
+    positive = outcome == 1
+    starts = positive & ~np.concatenate([[False], positive[:-1] & (series[1:] == series[:-1])])
+    runs = int(starts.sum())
+    return max(1.0, float(positive.sum()) / runs) if runs else 1.0
 
 
 def track(
@@ -85,16 +113,19 @@ def track(
     version: str,
     cut: pd.Timestamp,
     timezone: str,
+    trained_until: pd.Timestamp | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The champion ``model`` (version ``version``, trained on rows up to ``cut``) on every later row:
-    its weeks (:class:`OperatingWeek` records) and its latest :data:`SCORE_ROWS` scores with their keys.
+    """The champion ``model`` (version ``version``, trained on rows up to ``cut``, chosen on rows up to
+    ``trained_until``) on the later rows of the last :data:`TRACKED_WEEKS` weeks: its weeks
+    (:class:`OperatingWeek` records) and its latest :data:`SCORE_ROWS` scores with their keys.
 
     A row's outcome is known once its label can no longer change (the training set's embargo: a failure
     within 24 h is known 24 h later); later rows are scored and published without one, and count in no
     week yet."""
     family = module.FAMILY
     times = pd.to_datetime(data.time, utc=True)
-    later = (times > cut).to_numpy()
+    since = max(pd.Timestamp(cut), times.max() - pd.Timedelta(weeks=TRACKED_WEEKS))
+    later = (times > since).to_numpy()
     if not later.any():
         return [], []
     names = [str(n) for n in getattr(model, "feature_names_in_", data.features.columns)]
@@ -102,24 +133,34 @@ def track(
     time = times[later].reset_index(drop=True)
     known = (time <= times.max() - data.embargo).to_numpy() if data.embargo else np.ones(len(time), bool)
     outcome = np.where(known, data.label.to_numpy(dtype=float)[later], np.nan)
-    local = time.dt.tz_convert(timezone)
-    week = (local.dt.normalize() - pd.to_timedelta(local.dt.dayofweek, unit="D")).dt.date.astype(str)
+    # Local calendar on naive local times: normalising an aware time fails where DST starts at midnight.
+    local = time.dt.tz_convert(timezone).dt.tz_localize(None)
+    day = local.dt.normalize()
+    week = (day - pd.to_timedelta(day.dt.dayofweek, unit="D")).dt.date.astype(str)
+    keys = data.context.loc[later].reset_index(drop=True) if data.context is not None else None
+    machine = keys["machine_id"].astype(str) if keys is not None and "machine_id" in keys else ""
     frame = pd.DataFrame(
         {
             "week": week.to_numpy(),
+            "day": day.to_numpy(),
+            "series": machine,
+            "live": (time > trained_until).to_numpy() if trained_until is not None else False,
             "outcome": outcome,
             "prediction": prediction,
             "variance": prediction * (1 - prediction) if family is EVENTS else 0.0,
         }
     )[known]
+    inflation = (
+        _design_effect(frame["outcome"].to_numpy(), frame["series"].to_numpy()) if family is EVENTS else 1.0
+    )
     weeks = []
     for name, rows in frame.groupby("week", sort=True):
         summary = pd.Series(
             {
-                "rows": len(rows),
+                "days": rows["day"].nunique(),
                 "actual": rows["outcome"].sum(),
                 "predicted": rows["prediction"].sum(),
-                "variance": rows["variance"].sum(),
+                "variance": rows["variance"].sum() * inflation,
             }
         )
         if family is EVENTS:
@@ -133,7 +174,8 @@ def track(
                 OperatingWeek(
                     week=str(name),
                     model_version=str(version),
-                    rows=int(summary["rows"]),
+                    rows=len(rows),
+                    live_rows=int(rows["live"].sum()),
                     actual=float(summary["actual"]),
                     predicted=float(summary["predicted"]),
                     metric=metric,
@@ -143,8 +185,7 @@ def track(
             )
         )
     latest = pd.DataFrame({"time": time.to_numpy(), "score": prediction, "outcome": outcome})
-    if data.context is not None:
-        keys = data.context.loc[later].reset_index(drop=True)
+    if keys is not None:
         latest = pd.concat([latest, keys.drop(columns=["kg_co2e_per_unit"], errors="ignore")], axis=1)
     latest = latest.sort_values("time", kind="stable").tail(SCORE_ROWS)
     scores = [

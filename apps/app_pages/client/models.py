@@ -108,24 +108,33 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     st.markdown("**In operation**")
     if weeks.empty:
         st.caption(
-            "No champion has scored rows after its training yet: a champion is scored on each run, and its "
-            "accuracy tracked week by week as outcomes arrive."
+            "No champion has scored rows after its training yet."
+            if model.is_champion
+            else "Nothing is in operation: no version of this model is champion (see the decision above)."
         )
         return
     expected_value = model.family == "expected_value"
     version = weeks["model_version"].iloc[-1]
     drifted = weeks[weeks["drift"].fillna(False).astype(bool)]
     last = weeks.iloc[-1]
+    live = int(weeks["live_rows"].fillna(0).sum()) if "live_rows" in weeks else 0
+    count = len(weeks)
+    rows = int(weeks["rows"].sum())
     st.markdown(
-        f"The champion (version {version}) scored **{int(weeks['rows'].sum()):,}** rows it never trained "
-        f"on, over {len(weeks)} week(s). Week of {last['week']}: {last['sentence']}."
+        f"The champion (version {version}) against the outcomes known so far: **{rows:,}** rows over "
+        f"{count} {'week' if count == 1 else 'weeks'}. Week of {last['week']}: {last['sentence']}."
     )
+    if not live:
+        st.caption(
+            "So far these are the weeks of its holdout, the rows it was chosen on: weeks of new deliveries "
+            "are added as they arrive, and the figures then describe the model at work."
+        )
     if len(drifted):
         st.warning(
-            "Drift: "
+            "The outcomes left the model's expectation: "
             + "; ".join(f"week of {w.week}: {w.sentence}" for w in drifted.itertuples())
-            + ". Check what changed in the process (or the data) before acting on the model's scores.",
-            icon=":material/trending_up:",
+            + ". Check what changed in the process (or the data) before relying on its scores.",
+            icon=":material/warning:",
         )
     names = (
         {"actual": f"used ({model.unit})", "predicted": "expected by the champion"}
@@ -141,7 +150,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         y="value",
         color="series",
         barmode="group",
-        labels={"week": "week starting", "value": ""},
+        labels={"week": "week starting", "value": names["actual"]},
         title="In operation: each week against the champion's expectation",
     )
     if len(drifted):
@@ -149,22 +158,26 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
             x=drifted["week"],
             y=drifted["actual"],
             mode="markers",
-            marker={"size": 12, "symbol": "triangle-up", "color": "crimson"},
+            marker={"size": 12, "symbol": "diamond", "color": "black"},
             name="drift",
         )
     fig.update_xaxes(type="category")
     ui.chart(fig, key=f"model_operation_{model.model_name}", hovermode="closest")
     if not latest.empty:
-        shown = latest.assign(time=pd.to_datetime(latest["time"], utc=True).dt.tz_convert(timezone))
-        label = "expected" if expected_value else "risk (probability)"
-        shown = shown.rename(columns={"score": label, "key": "row", "time": "time (local)"})
-        if not expected_value:  # the riskiest of the latest rows first
-            shown = shown.sort_values(label, ascending=False, kind="stable")
-        with st.expander(f"Latest scores ({len(latest):,} rows)"):
-            st.dataframe(
-                shown[["time (local)", "row", label, "outcome"]].head(200),
-                hide_index=True,
-            )
+        shown = latest.sort_values("time", ascending=False, kind="stable")
+        local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
+        label = f"expected ({model.unit})" if expected_value else "risk (probability)"
+        outcome = f"used ({model.unit})" if expected_value else "outcome (1 = problem, blank = not known yet)"
+        table = pd.DataFrame(
+            {
+                f"time ({timezone})": local.to_numpy(),
+                "what": shown["key"].fillna("").str.replace("_id=", " ", regex=False).to_numpy(),
+                label: shown["score"].to_numpy(),
+                outcome: shown["outcome"].to_numpy(),
+            }
+        )
+        with st.expander(f"Latest scores: the {len(table):,} most recent rows, newest first"):
+            st.dataframe(table, hide_index=True)
 
 
 def _holdout_chart(model, days: pd.DataFrame) -> None:
@@ -213,7 +226,7 @@ for model in models.itertuples():
         cols[0].metric(
             f"{metric} (holdout)",
             f"{ui.number(model.model_metric, digits)}{unit}",
-            delta=f"{model.model_metric - model.baseline_metric:+.{digits}f} vs baseline",
+            delta=f"{model.model_metric - model.baseline_metric:+.{digits}f}{unit} vs baseline",
             # Smaller is better for errors: a negative difference is the good one.
             delta_color="inverse" if expected_value else "normal" if beats else "inverse",
             help="Root-mean-square error per interval: smaller is better." if expected_value else None,
@@ -318,9 +331,9 @@ for model in models.itertuples():
                     orientation="h",
                     labels={
                         "importance": (
-                            f"importance (rise in RMSE, {model.unit}, when shuffled)"
+                            f"rise in RMSE ({model.unit}) if shuffled"
                             if expected_value
-                            else f"importance (drop in {metric} when shuffled)"
+                            else f"drop in {metric} if shuffled"
                         ),
                         "feature": "",
                     },
