@@ -691,7 +691,8 @@ def _in_operation(settings: Settings, config: ClientConfig, data: TrainingSet, r
         return
     drifted = [w for w in result.operation_weekly if w["drift"]]
     log.info(
-        "%s %s: champion v%s scored %s row(s) after its training; %d week(s) tracked, %d with drift",
+        "%s %s: champion v%s scored after its training cut: %s row(s) with known outcomes, %d week(s), "
+        "%d with drift",
         config.id,
         result.model_name,
         version,
