@@ -120,7 +120,9 @@ def test_models_are_registered_with_champion_only_as_the_policy_decides(
 
     from forgeline.standard_models.champion import MIN_HOLDOUT_DAYS, MIN_HOLDOUT_POSITIVES
 
-    client = MlflowClient(tracking_uri=program_run.mlflow_tracking_uri)
+    client = MlflowClient(
+        tracking_uri=program_run.mlflow_tracking_uri, registry_uri=program_run.mlflow_tracking_uri
+    )
     for outcome in program_outcomes:
         for model in outcome.models:
             registered = client.get_registered_model(model["registered_model"])

@@ -135,7 +135,9 @@ def test_the_model_finds_the_planted_cause_and_becomes_champion(workspace: Setti
     assert result.model_metric > 0.5 > result.baseline_metric
     assert result.top_features[0]["feature"] == PLANTED_CAUSE
 
-    client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
+    client = MlflowClient(
+        tracking_uri=workspace.mlflow_tracking_uri, registry_uri=workspace.mlflow_tracking_uri
+    )
     registered = client.get_registered_model("planted-plant__defect_prediction")
     # Registered, but champion only once the snapshot showing it is published.
     assert "champion" not in registered.aliases
@@ -205,9 +207,9 @@ def test_a_model_that_does_not_beat_its_baseline_is_not_champion(workspace: Sett
     [result] = train_client_models(workspace, config, passed_gate(config.id))
     assert not result.beats_baseline and not result.is_champion
     assert promote_champions(workspace, [result]) == []
-    registered = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri).get_registered_model(
-        result.registered_model
-    )
+    registered = MlflowClient(
+        tracking_uri=workspace.mlflow_tracking_uri, registry_uri=workspace.mlflow_tracking_uri
+    ).get_registered_model(result.registered_model)
     assert "champion" not in registered.aliases  # registered for the record, never served
 
 
@@ -272,7 +274,9 @@ def test_the_same_data_gives_the_same_fingerprint_and_no_new_version(workspace: 
     [first] = train_client_models(workspace, config, passed_gate(config.id))
     [again] = train_client_models(workspace, config, passed_gate(config.id))
     assert again.reused and again.model_version == first.model_version
-    client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
+    client = MlflowClient(
+        tracking_uri=workspace.mlflow_tracking_uri, registry_uri=workspace.mlflow_tracking_uri
+    )
     assert len(client.search_model_versions(f"name = '{first.registered_model}'")) == 1
 
 
@@ -400,7 +404,9 @@ def test_an_interrupted_run_is_marked_failed_and_never_reused(workspace: Setting
     config = make_client(workspace, "planted")
     fingerprint = build_training_set(workspace, config, "defect_prediction").fingerprint()
     [result] = train_client_models(workspace, config, passed_gate(config.id))
-    client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
+    client = MlflowClient(
+        tracking_uri=workspace.mlflow_tracking_uri, registry_uri=workspace.mlflow_tracking_uri
+    )
     experiment = client.get_experiment_by_name(f"forgeline/{config.id}")
     # What a process killed in the middle of training on the same data leaves: a RUNNING run with the
     # same fingerprint, a model half logged, and (as earlier code registered inside the run) a version.
@@ -538,7 +544,9 @@ def test_a_challenger_must_beat_the_champion_and_a_rollback_stays(workspace: Set
     assert not second.reused and not second.is_champion
     assert f"version {first.model_version}" in second.champion_decision
     assert promote_champions(workspace, [second]) == []
-    client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
+    client = MlflowClient(
+        tracking_uri=workspace.mlflow_tracking_uri, registry_uri=workspace.mlflow_tracking_uri
+    )
     registered = second.registered_model
     assert champion.current_champion(client, registered) == first.model_version
 
@@ -569,7 +577,9 @@ def test_the_champion_history_wins_over_stops_and_a_consultant_is_not_overruled(
     write_core(workspace, config.id, cycles, corrected)
     [second] = train_client_models(workspace, config, passed_gate(config.id))
     assert not second.is_champion
-    client = MlflowClient(tracking_uri=workspace.mlflow_tracking_uri)
+    client = MlflowClient(
+        tracking_uri=workspace.mlflow_tracking_uri, registry_uri=workspace.mlflow_tracking_uri
+    )
     registered = second.registered_model
 
     def history() -> list[dict]:

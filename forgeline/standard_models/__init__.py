@@ -665,6 +665,9 @@ def _in_operation(settings: Settings, config: ClientConfig, data: TrainingSet, r
             run = client.get_run(client.get_model_version(registered, version).run_id)
             cut = pd.Timestamp(run.data.params["holdout_starts_after"])
             until = run.data.tags.get("training_data_until")
+            # `models:/` resolves through MLflow's process-wide registry: point it at this store first.
+            mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+            mlflow.set_registry_uri(settings.mlflow_tracking_uri)
             model = mlflow.sklearn.load_model(f"models:/{registered}/{version}")
         except Exception as exc:  # a champion that cannot be read must not stop the run
             log.warning("%s %s: champion v%s not scored: %s", config.id, result.model_name, version, exc)

@@ -151,7 +151,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         color="series",
         barmode="group",
         labels={"week": "week starting", "value": names["actual"]},
-        title="In operation: each week against the champion's expectation",
+        title="Each week's outcomes against the champion's expectation",
     )
     if len(drifted):
         fig.add_scatter(
@@ -167,13 +167,18 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         shown = latest.sort_values("time", ascending=False, kind="stable")
         local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
         label = f"expected ({model.unit})" if expected_value else "risk (probability)"
-        outcome = f"used ({model.unit})" if expected_value else "outcome (1 = problem, blank = not known yet)"
+        outcome = (
+            f"used ({model.unit})"
+            if expected_value
+            else "outcome (1 = problem, 0 = none, blank = not known yet)"
+        )
         table = pd.DataFrame(
             {
                 f"time ({timezone})": local.to_numpy(),
                 "what": shown["key"].fillna("").str.replace("_id=", " ", regex=False).to_numpy(),
                 label: shown["score"].to_numpy(),
-                outcome: shown["outcome"].to_numpy(),
+                # Not known yet: blank, never "None".
+                outcome: shown["outcome"].astype("Float64").to_numpy(),
             }
         )
         with st.expander(f"Latest scores: the {len(table):,} most recent rows, newest first"):
@@ -199,15 +204,25 @@ def _holdout_chart(model, days: pd.DataFrame) -> None:
         if expected_value
         else "Holdout: daily problem cases against the model's expectation"
     )
-    fig = px.line(long, x="day", y="value", color="series", title=title, labels={"day": "", "value": ""})
-    flagged = days[days["flagged"].fillna(0) > 0]
+    fig = px.line(
+        long,
+        x="day",
+        y="value",
+        color="series",
+        title=title,
+        labels={"day": "", "value": names["actual"]},
+        # Measured in a dark colour, the model's expectation and the baseline in lighter, distinct ones.
+        color_discrete_sequence=["#1f2937", "#2563eb", "#f59e0b"],
+    )
+    # Days with anomalies (excess use) are marked; alerts fall on most days and would mark nothing.
+    flagged = days[days["flagged"].fillna(0) > 0] if expected_value else days.iloc[:0]
     if len(flagged):
         fig.add_scatter(
             x=flagged.index,
             y=flagged["actual"],
             mode="markers",
-            marker={"size": 10, "symbol": "diamond", "color": "black"},
-            name="days with anomalies" if expected_value else "days with alerts",
+            marker={"size": 10, "symbol": "diamond", "color": "#dc2626"},
+            name="days with excess-use anomalies",
         )
     fig.update_yaxes(rangemode="tozero")
     ui.chart(fig, key=f"model_holdout_{model.model_name}")
