@@ -144,8 +144,6 @@ def fit_event_model(
     progress: Callable[[str], None] = log.info,
 ) -> EventModel:
     """Fit, tune, calibrate and threshold on the training rows only (see the module docstring)."""
-    import lightgbm
-
     fit, validation = validation_fold(time, train, embargo)
     fit_positives, validation_positives = int(label[fit].sum()), int(label[validation].sum())
     if fit_positives == 0 or fit_positives == fit.sum():
@@ -158,31 +156,17 @@ def fit_event_model(
 
     fit_x, fit_y = features[fit], label[fit]
     val_x, val_y = features[validation], label[validation]
-    search: list[dict[str, Any]] = []
-    started = perf_counter()
-    for number, candidate in enumerate(SEARCH, start=1):
-        model = _classifier(candidate)
-        model.fit(
-            fit_x,
-            fit_y,
-            eval_X=(val_x,),
-            eval_y=(val_y,),
-            eval_metric="average_precision",
-            callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)],
-        )
-        rounds = int(model.best_iteration_ or MAX_ROUNDS)
-        score = model.predict_proba(val_x, num_iteration=rounds)[:, 1]
-        search.append(
-            {**candidate, "rounds": rounds, "validation_pr_auc": float(average_precision_score(val_y, score))}
-        )
-        elapsed = perf_counter() - started
-        progress(
-            f"candidate {number}/{len(SEARCH)} ({_describe(candidate)}): validation PR-AUC "
-            f"{search[-1]['validation_pr_auc']:.3f} after {rounds} rounds; about "
-            f"{elapsed / number * (len(SEARCH) - number):.0f} s left"
-        )
-    # The best fold PR-AUC; ties go to the earlier (simpler) candidate.
-    chosen = max(range(len(search)), key=lambda i: (round(search[i]["validation_pr_auc"], 6), -i))
+    chosen, search = _search(
+        _classifier,
+        (fit_x, fit_y, val_x, val_y),
+        "average_precision",
+        lambda model, rounds: float(
+            average_precision_score(val_y, model.predict_proba(val_x, num_iteration=rounds)[:, 1])
+        ),
+        "validation_pr_auc",
+        "PR-AUC",
+        progress,
+    )
     candidate = SEARCH[chosen]
     rounds = search[chosen]["rounds"]
     model = _classifier(candidate, rounds).fit(fit_x, fit_y)
@@ -287,8 +271,6 @@ def fit_expected_model(
     progress: Callable[[str], None] = log.info,
 ) -> ExpectedModel:
     """Fit and tune a regression on the training rows only (see :data:`REGRESSION_DESCRIPTION`)."""
-    import lightgbm
-
     fit, validation = validation_fold(time, train, embargo)
     if validation.sum() < MIN_VALIDATION_ROWS or fit.sum() < MIN_VALIDATION_ROWS:
         note = (
@@ -305,28 +287,16 @@ def fit_expected_model(
         )
     fit_x, fit_y = features[fit], target[fit]
     val_x, val_y = features[validation], target[validation]
-    search: list[dict[str, Any]] = []
-    started = perf_counter()
-    for number, candidate in enumerate(SEARCH, start=1):
-        model = _regressor(candidate)
-        model.fit(
-            fit_x,
-            fit_y,
-            eval_X=(val_x,),
-            eval_y=(val_y,),
-            eval_metric="l2",
-            callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)],
-        )
-        rounds = int(model.best_iteration_ or MAX_ROUNDS)
-        rmse = _rmse(val_y, model.predict(val_x, num_iteration=rounds))
-        search.append({**candidate, "rounds": rounds, "validation_rmse": rmse})
-        elapsed = perf_counter() - started
-        progress(
-            f"candidate {number}/{len(SEARCH)} ({_describe(candidate)}): validation RMSE {rmse:.3f} after "
-            f"{rounds} rounds; about {elapsed / number * (len(SEARCH) - number):.0f} s left"
-        )
-    # The lowest fold error; ties go to the earlier (simpler) candidate.
-    chosen = min(range(len(search)), key=lambda i: (round(search[i]["validation_rmse"], 6), i))
+    chosen, search = _search(
+        _regressor,
+        (fit_x, fit_y, val_x, val_y),
+        "l2",
+        lambda model, rounds: _rmse(val_y, model.predict(val_x, num_iteration=rounds)),
+        "validation_rmse",
+        "RMSE",
+        progress,
+        higher_is_better=False,
+    )
     candidate, rounds = SEARCH[chosen], search[chosen]["rounds"]
     fold_model = _regressor(candidate, rounds).fit(fit_x, fit_y)
     expected = fold_model.predict(val_x)
@@ -345,6 +315,46 @@ def fit_expected_model(
         validation=figures,
         search=search,
     )
+
+
+def _search(
+    make: Callable[[dict[str, Any]], Any],
+    fold: tuple[Any, Any, Any, Any],
+    eval_metric: str,
+    measure: Callable[[Any, int], float],
+    figure: str,
+    label: str,
+    progress: Callable[[str], None],
+    higher_is_better: bool = True,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Each candidate of SEARCH early-stopped on the fold (``eval_metric``), measured there at its best
+    rounds; the best one's index (ties go to the earlier, simpler candidate) and every candidate's figures."""
+    import lightgbm
+
+    fit_x, fit_y, val_x, val_y = fold
+    search: list[dict[str, Any]] = []
+    started = perf_counter()
+    for number, candidate in enumerate(SEARCH, start=1):
+        model = make(candidate)
+        model.fit(
+            fit_x,
+            fit_y,
+            eval_X=(val_x,),
+            eval_y=(val_y,),
+            eval_metric=eval_metric,
+            callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)],
+        )
+        rounds = int(model.best_iteration_ or MAX_ROUNDS)
+        search.append({**candidate, "rounds": rounds, figure: measure(model, rounds)})
+        elapsed = perf_counter() - started
+        progress(
+            f"candidate {number}/{len(SEARCH)} ({_describe(candidate)}): validation {label} "
+            f"{search[-1][figure]:.3f} after {rounds} rounds; about "
+            f"{elapsed / number * (len(SEARCH) - number):.0f} s left"
+        )
+    sign = 1 if higher_is_better else -1
+    chosen = max(range(len(search)), key=lambda i: (round(sign * search[i][figure], 6), -i))
+    return chosen, search
 
 
 def _describe(candidate: dict[str, Any]) -> str:
