@@ -117,6 +117,19 @@ def _frame(records: Iterable[Any], columns: Sequence[str]) -> pd.DataFrame:
     return frame[list(columns)]
 
 
+def _per_model(model_results: Sequence[Any], field: str, columns: Sequence[str]) -> pd.DataFrame:
+    """One row per entry of each result's list ``field`` (top features, windows, days, weeks, scores),
+    with the model's name first."""
+    return _frame(
+        (
+            {"model_name": record["model_name"], **entry}
+            for record in map(_as_record, model_results)
+            for entry in record.get(field) or []
+        ),
+        columns,
+    )
+
+
 def current_snapshot(settings: Settings, client_id: str) -> Path | None:
     """The snapshot file the apps should read for ``client_id``, or None before the first publish."""
     pointer = settings.published_dir(client_id) / CURRENT_POINTER
@@ -213,43 +226,14 @@ def publish_client(
 
     gate_frame = gate_results if gate_results is not None else pd.DataFrame(columns=GATE_COLUMNS)
     gate_frame = gate_frame.reindex(columns=GATE_COLUMNS)
-    models_frame = _frame(model_results, MODEL_COLUMNS)
-    # Text even when no result carries one (older results): never a column of NaN doubles.
-    features_frame = _frame(
-        (
-            {"model_name": record["model_name"], **feature}
-            for record in map(_as_record, model_results)
-            for feature in record.get("top_features") or []
-        ),
-        FEATURE_COLUMNS,
-    )
     model_frames: dict[str, pd.DataFrame] = {
-        "model_results": models_frame,
-        "model_features": features_frame,
-        "operating_windows": _frame(
-            (
-                {"model_name": record["model_name"], **window}
-                for record in map(_as_record, model_results)
-                for window in record.get("operating_windows") or []
-            ),
-            window_columns(),
+        "model_results": _frame(model_results, MODEL_COLUMNS),
+        "model_features": _per_model(model_results, "top_features", FEATURE_COLUMNS),
+        "operating_windows": _per_model(model_results, "operating_windows", window_columns()),
+        "model_holdout_daily": _per_model(model_results, "holdout_daily", DAILY_COLUMNS).astype(
+            {"day": "string", "actual": "float64", "expected": "float64", "baseline": "float64"}
         ),
-        "model_holdout_daily": _frame(
-            (
-                {"model_name": record["model_name"], **day}
-                for record in map(_as_record, model_results)
-                for day in record.get("holdout_daily") or []
-            ),
-            DAILY_COLUMNS,
-        ).astype({"day": "string", "actual": "float64", "expected": "float64", "baseline": "float64"}),
-        "model_operation_weekly": _frame(
-            (
-                {"model_name": record["model_name"], **week}
-                for record in map(_as_record, model_results)
-                for week in record.get("operation_weekly") or []
-            ),
-            OPERATION_COLUMNS,
-        ).astype(
+        "model_operation_weekly": _per_model(model_results, "operation_weekly", OPERATION_COLUMNS).astype(
             {
                 "week": "string",
                 "model_version": "string",
@@ -262,14 +246,9 @@ def publish_client(
                 "sentence": "string",
             }
         ),
-        "model_scores": _frame(
-            (
-                {"model_name": record["model_name"], **score}
-                for record in map(_as_record, model_results)
-                for score in record.get("scores") or []
-            ),
-            SCORE_COLUMNS,
-        ).astype({"model_version": "string", "score": "float64", "outcome": "float64", "key": "string"}),
+        "model_scores": _per_model(model_results, "scores", SCORE_COLUMNS).astype(
+            {"model_version": "string", "score": "float64", "outcome": "float64", "key": "string"}
+        ),
     }
     scores = model_frames["model_scores"]
     scores["time"] = pd.to_datetime(scores["time"], utc=True)
