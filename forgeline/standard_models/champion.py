@@ -62,7 +62,7 @@ PROMOTE_TAG = "forgeline.champion_promote"  # version tag: "true" / "false", the
 FIGURES_TAG = "forgeline.champion_figures"  # version tag: JSON of the decision's figures
 CHAMPION_REASON_TAG = "forgeline.champion_reason"  # version tag: when, by whom and why it became champion
 
-METRIC_LABELS = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC"}
+METRIC_LABELS = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "rmse": "RMSE"}
 
 
 # -- the paired bootstrap ------------------------------------------------------------------------------

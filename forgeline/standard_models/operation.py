@@ -36,12 +36,13 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from forgeline.standard_models.base import TrainingSet
+from forgeline.standard_models.champion import MAX_NMBE
 from forgeline.standard_models.families import EVENTS
 
 log = logging.getLogger("forgeline.standard_models")
 
 DRIFT_Z = 3.0
-DRIFT_NMBE = 0.10
+DRIFT_NMBE = MAX_NMBE  # ASHRAE Guideline 14's bound, as the champion rule applies it
 MIN_WEEK_DAYS = 5  # a week with fewer local days of outcomes (the current one, a gap) is shown, never judged
 MIN_EXPECTED_CASES = 5.0  # events: fewer expected (and observed) cases say too little for a normal test
 SCORE_ROWS = 2_000  # the latest scored rows published with their scores (the live view)
