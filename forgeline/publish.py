@@ -64,6 +64,9 @@ MODEL_COLUMNS = [
     "anomalies",
     "anomaly_excess",
     "anomaly_co2_kg",
+    "holdout_phm_score",
+    "baseline_phm_score",
+    "holdout_units",
 ]
 FEATURE_COLUMNS = ["model_name", "feature", "importance", "rank"]
 # Per model and local holdout day: measured and predicted totals, the baseline's, rows flagged.
@@ -422,7 +425,16 @@ def _typed_model_results(models: pd.DataFrame) -> pd.DataFrame:
     for column in ("champion_decision", "family", "unit"):
         models[column] = models[column].fillna("").astype(str)
     models["family"] = models["family"].replace("", "event")  # results from before families were recorded
-    figures = ["holdout_cv_rmse", "holdout_nmbe", "anomalies", "anomaly_excess", "anomaly_co2_kg"]
+    figures = [
+        "holdout_cv_rmse",
+        "holdout_nmbe",
+        "anomalies",
+        "anomaly_excess",
+        "anomaly_co2_kg",
+        "holdout_phm_score",
+        "baseline_phm_score",
+        "holdout_units",
+    ]
     models[figures] = models[figures].apply(pd.to_numeric, errors="coerce").astype("float64")
     return models
 

@@ -189,6 +189,12 @@ ENTITIES: dict[str, Entity] = {
                 _f("lot_id", "text", "lot"),
                 _f("unit_id", "text", "run-to-failure unit (engine, tool, mould) the cycle wears"),
                 _f("unit_cycle", "int", "the unit's cycle number (its age in cycles)", minimum=0),
+                _f(
+                    "unit_run_to_failure",
+                    "bool",
+                    "the unit ran until it failed: its last cycle in the data is its failure (run-to-failure "
+                    "records, e.g. `{value: true}`)",
+                ),
                 _f("started_at", "timestamp", "cycle start", required=True, event_time=True),
                 _f("ended_at", "timestamp", "cycle end", event_time=True),
                 _f("cycle_time_s", "float", "cycle time", kind="time", minimum=0),

@@ -43,6 +43,7 @@ from forgeline.standard_models import (
     failure_prediction,
     learner,
     operation,
+    remaining_useful_life,
 )
 from forgeline.standard_models.base import (
     HOLDOUT_SHARE,
@@ -55,8 +56,8 @@ from forgeline.standard_models.base import (
 from forgeline.standard_models.champion import CHAMPION_ALIAS
 from forgeline.standard_models.families import (
     EVENTS,
-    EXPECTED_VALUES,
     FAMILIES,
+    REMAINING_LIFE,
     Fitted,
 )
 from forgeline.standard_models.store import (
@@ -72,6 +73,7 @@ CATALOG: dict[str, ModuleType] = {
     defect_prediction.NAME: defect_prediction,
     failure_prediction.NAME: failure_prediction,
     energy_baseline.NAME: energy_baseline,
+    remaining_useful_life.NAME: remaining_useful_life,
 }
 # The types a fitted model holds beyond scikit-learn's own (skops refuses others on load). We wrote the models
 # ourselves, so we trust them; the first three are what earlier HistGradientBoosting versions hold.
@@ -316,6 +318,9 @@ def _result_from_run(
         anomaly_excess=metrics.get("holdout_anomaly_excess"),
         anomaly_co2_kg=metrics.get("holdout_anomaly_co2_kg"),
         holdout_daily=_load_json(client, run.info.run_id, "holdout_daily.json"),
+        holdout_phm_score=metrics.get("holdout_phm_score"),
+        baseline_phm_score=metrics.get("baseline_phm_score"),
+        holdout_units=int(metrics["units_test"]) if "units_test" in metrics else None,
     )
 
 
@@ -451,14 +456,20 @@ def _train_one(
     fitted = _fit(module, data, progress)
     split, metrics, baseline = fitted.split, fitted.metrics, fitted.baseline
     label = data.label.to_numpy()
-    better = (lambda mine, theirs: mine < theirs) if family is EXPECTED_VALUES else (lambda m, t: m > t)
-    beats = better(metrics[f"holdout_{family.metric}"], baseline[f"baseline_{family.metric}"])
+    mine, theirs = metrics[f"holdout_{family.metric}"], baseline[f"baseline_{family.metric}"]
+    beats = mine < theirs if family.lower_is_better else mine > theirs
     gate_summary = gate.summary()
     counts = {"n_train": int(split.train.sum()), "n_test": int(split.test.sum())}
     if family is EVENTS:
         counts |= {
             "positives_train": int(label[split.train].sum()),
             "positives_test": int(label[split.test].sum()),
+        }
+    if family is REMAINING_LIFE:
+        units = data.context["unit_id"] if data.context is not None else pd.Series(dtype=str)
+        counts |= {
+            "units_train": int(units[split.train].nunique()),
+            "units_test": int(units[split.test].nunique()),
         }
 
     with _STORE_LOCK:
@@ -623,7 +634,7 @@ def model_card(model_name: str, note: str = "") -> str:
         + f"\n\nTraining uses at most the latest {MAX_TRAINING_ROWS:,} rows before the holdout; the holdout"
         " is never cut.\n\n"
         + inspect.cleandoc(
-            learner.REGRESSION_DESCRIPTION if module.FAMILY is EXPECTED_VALUES else learner.__doc__ or ""
+            learner.REGRESSION_DESCRIPTION if module.FAMILY is not EVENTS else learner.__doc__ or ""
         )
     )
     card += f"\n\nThis version: {note}." if note else ""

@@ -53,6 +53,10 @@ class TrainingSet:
     # Per-row values that are not features, kept beside the holdout predictions (e.g. the kg CO2e per kWh
     # in force, to put an anomaly's excess energy in CO2).
     context: pd.DataFrame | None = None
+    # Rows whose outcome nobody knows yet (a unit still running): never trained or judged on, only scored
+    # in operation. The feature columns, the context's keys, ``time`` (when the row was observed) and
+    # ``baseline`` (the naive score).
+    pending: pd.DataFrame | None = None
 
     def fingerprint(self, up_to: pd.Timestamp | None = None) -> str:
         """A stable hash of exactly what the model learns from (features, label, time); with ``up_to``,
@@ -154,6 +158,11 @@ def time_ordered_split(
     return Split(train=train, test=test, cut=cut)
 
 
+def sql_literal(text: str) -> str:
+    """A SQL string literal (for names that become columns of a builder's SQL)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def filled(score: np.ndarray) -> np.ndarray:
     """A score with its gaps (a baseline with no past yet) at its mean: ranked in the middle, not first."""
     score = np.asarray(score, dtype=float)
@@ -218,7 +227,7 @@ class ModelResult:
     holdout_recall: float | None = None
     champion_decision: str = ""  # why this version is (or is not) champion, in a sentence
     operating_windows: list[dict[str, Any]] = field(default_factory=list)  # see windows.py
-    family: str = "event"  # see families.py: "event" or "expected_value"
+    family: str = "event"  # see families.py: "event", "expected_value" or "remaining_life"
     unit: str = ""  # expected values: the unit of the predicted value and of RMSE
     holdout_cv_rmse: float | None = None
     holdout_nmbe: float | None = None
@@ -230,6 +239,10 @@ class ModelResult:
     # The champion in operation (operation.py): its weeks against outcomes, and its latest scores.
     operation_weekly: list[dict[str, Any]] = field(default_factory=list)
     scores: list[dict[str, Any]] = field(default_factory=list)
+    # Remaining life: NASA's PHM08 score (mean per cycle, smaller is better) and held-out failed units.
+    holdout_phm_score: float | None = None
+    baseline_phm_score: float | None = None
+    holdout_units: int | None = None
 
 
 def utc_now() -> datetime:

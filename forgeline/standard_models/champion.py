@@ -41,6 +41,9 @@ MIN_HOLDOUT_POSITIVES = 20
 # Expected values (an energy baseline): days of holdout needed, so weekdays and weekends both count more
 # than once.
 MIN_HOLDOUT_DAYS = 14
+# Remaining useful life: units are the evidence (a unit's cycles rise and fall together), and below this
+# many held-out failed units one unit's luck decides the comparison.
+MIN_HOLDOUT_UNITS = 5
 MAX_NMBE = 0.10  # ASHRAE Guideline 14's bound on an hourly baseline's bias (NMBE)
 CONFIDENCE = 0.90
 N_BOOT = 500
@@ -398,12 +401,17 @@ def decide_on_errors(
     champion_note: str | None = None,
     rows_name: str = "holdout rows",
     unit: str = "",
+    groups_name: str = "days",
+    min_groups: int = MIN_HOLDOUT_DAYS,
+    max_bias: float | None = MAX_NMBE,
     n_boot: int = N_BOOT,
     confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> Decision:
-    """The champion rule for expected values (e.g. an energy baseline): RMSE instead of PR-AUC, smaller is
-    better, and the evidence needed is :data:`MIN_HOLDOUT_DAYS` days of holdout (``groups`` are the days)."""
+    """The champion rule for regressions (an energy baseline, a remaining life): RMSE instead of PR-AUC,
+    smaller is better, and the evidence needed is ``min_groups`` of ``groups`` in the holdout — the days
+    (:data:`MIN_HOLDOUT_DAYS`) or the units (:data:`MIN_HOLDOUT_UNITS`) the bootstrap resamples whole.
+    ``max_bias``: the NMBE beyond which (and beyond the baseline's) a version is refused; None: no bound."""
     y = _as_array(actual, "actual")
     days = len(pd.unique(pd.Series(np.asarray(groups)))) if groups is not None else 0
 
@@ -419,30 +427,31 @@ def decide_on_errors(
     nmbe = float((y - _as_array(challenger, "challenger", len(y))).sum() / (len(y) * mean)) if mean else 0.0
     naive = float((y - _as_array(baseline, "baseline", len(y))).sum() / (len(y) * mean)) if mean else 0.0
     bias = None
-    if abs(nmbe) > MAX_NMBE and abs(nmbe) > abs(naive):
+    if max_bias is not None and abs(nmbe) > max_bias and abs(nmbe) > abs(naive):
         bias = (
             f"it runs {abs(nmbe):.1%} {'low' if nmbe > 0 else 'high'} over the holdout (NMBE; the policy "
-            f"allows ±{MAX_NMBE:.0%}, or no more than the baseline's {abs(naive):.1%})"
+            f"allows ±{max_bias:.0%}, or no more than the baseline's {abs(naive):.1%})"
         ).replace("%", " %")
     thin = None
-    if days < MIN_HOLDOUT_DAYS:
+    if days < min_groups:
+        span = "spans only" if groups_name == "days" else "holds only"
         thin = (
-            f"its holdout spans only {days} day(s) (the policy needs at least {MIN_HOLDOUT_DAYS} for a fair "
-            "comparison)"
+            f"its holdout {span} {days} {groups_name.removesuffix('s')}(s) (the policy needs at least "
+            f"{min_groups} for a fair comparison)"
         )
     return _verdict(
         versus_baseline,
         versus_champion,
         {
             "rows": float(len(y)),
-            "days": float(days),
-            "min_days": float(MIN_HOLDOUT_DAYS),
+            groups_name: float(days),
+            f"min_{groups_name}": float(min_groups),
             "nmbe": nmbe,
             "baseline_nmbe": naive,
         },
         score=f"RMSE {versus_baseline.challenger:.2f}{suffix}",
         value=lambda v: f"{v:.2f}{suffix}",
-        held=f"on {len(y):,} {rows_name} over {days} days",
+        held=f"on {len(y):,} {rows_name} over {days} {groups_name}",
         rows_part=f"on {len(y):,} {rows_name}",
         thin=thin,
         who=f"version {version}" if version is not None else "this version",

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.standard_models.base import NotEnoughData, TrainingSet
+from forgeline.standard_models.base import NotEnoughData, TrainingSet, sql_literal
 from forgeline.standard_models.families import EVENTS
 
 FAMILY = EVENTS
@@ -86,16 +86,12 @@ order by restarted.started_at, restarted.machine_id, restarted.cycle_id
 CONTEXT_COLUMNS = ["seconds_since_previous_cycle", "cycles_since_restart", "hour_of_day_local"]
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 PARAMETER_PREFIX = "parameter:"  # a client's parameter names never meet the context columns' in SQL
 
 
 def _parameter_column(name: str) -> str:
     identifier = '"' + (PARAMETER_PREFIX + name).replace('"', '""') + '"'
-    return f"min(parameter_value) filter (where parameter_name = {_literal(name)}) + 0.0 as {identifier}"
+    return f"min(parameter_value) filter (where parameter_name = {sql_literal(name)}) + 0.0 as {identifier}"
 
 
 def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> TrainingSet:
@@ -116,7 +112,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "select distinct product_id from core.fct_cycles where product_id is not null order by 1"
         ).fetchall()
     ]
-    product = f"restarted.product_id::ENUM({', '.join(map(_literal, products))})" if products else "null"
+    product = f"restarted.product_id::ENUM({', '.join(map(sql_literal, products))})" if products else "null"
     sql = TRAINING_SQL.replace("{columns}", columns).replace("{product}", product)
     frame = con.execute(sql, {"timezone": config.timezone}).df()
     if frame.empty:

@@ -9,6 +9,9 @@ rule and the app go through it, so a new model of an existing family is only a t
 - :data:`EXPECTED_VALUES`: how much should this hour use (an energy baseline)? A regression scored by RMSE,
   CV(RMSE) and NMBE beside a seasonal-naive baseline; hours far from expected are anomalies, and their
   excess is put in the value's unit and in CO2.
+- :data:`REMAINING_LIFE`: how many more cycles will this unit run? A regression of the capped remaining
+  life, held out by whole units (those that failed last), scored by RMSE and NASA's asymmetric PHM score
+  beside the mean life of past units.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class Events:
 
     name = "event"
     metric = "pr_auc"
+    lower_is_better = False
     prediction = "probability"  # the holdout column the champion rule compares
     estimator = learner.ESTIMATOR
     threshold_rule = "best F1 on the validation fold"
@@ -184,6 +188,7 @@ class ExpectedValues:
 
     name = "expected_value"
     metric = "rmse"
+    lower_is_better = True
     prediction = "expected"
     estimator = learner.REGRESSION_ESTIMATOR
     threshold_rule = f"anomaly beyond {ANOMALY_SIGMAS:g} x the validation fold's RMSE"
@@ -286,6 +291,103 @@ class ExpectedValues:
         ]
 
 
+def phm_score(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """NASA's PHM08 score as a mean per row: d = predicted - actual; exp(d / 10) - 1 when late (d > 0),
+    exp(-d / 13) - 1 when early. Smaller is better; 0 is perfect."""
+    d = np.asarray(predicted, dtype=float) - np.asarray(actual, dtype=float)
+    return float(np.mean(np.where(d > 0, np.expm1(d / 10), np.expm1(-d / 13)))) if len(d) else float("nan")
+
+
+def _units(data: TrainingSet, mask: np.ndarray) -> np.ndarray:
+    return data.context["unit_id"].astype(str).to_numpy()[mask]
+
+
+class RemainingLife:
+    """Remaining useful life: a regression of the cycles a unit has left, held out by whole units."""
+
+    name = "remaining_life"
+    metric = "rmse"
+    lower_is_better = True
+    prediction = "predicted"
+    estimator = learner.REGRESSION_ESTIMATOR
+    threshold_rule = "none: the remaining life itself is the answer"
+
+    def split(self, data: TrainingSet) -> Split:
+        # Rows carry their unit's failure time: a time cut never splits a unit.
+        return time_ordered_split(data, both_outcomes=False)
+
+    def predict(self, model: Any, features: pd.DataFrame) -> np.ndarray:
+        return np.clip(np.asarray(model.predict(features), dtype=float), 0, None)
+
+    def fit(self, data: TrainingSet, progress: Callable[[str], None]) -> Fitted:
+        split = self.split(data)
+        features, actual = data.features, data.label.to_numpy(dtype=float)
+        test_features, test_actual = features[split.test], actual[split.test]
+        train_units, test_units = _units(data, split.train), _units(data, split.test)
+        progress(
+            f"{len(set(train_units))} failed units to learn from, {len(set(test_units))} held out "
+            "(the last to fail)"
+        )
+        fitted = learner.fit_expected_model(features, actual, data.time, split.train, data.embargo, progress)
+        predicted = self.predict(fitted.model, test_features)
+        baseline_score = filled(data.baseline_score.to_numpy(dtype=float)[split.test])
+        holdout = pd.DataFrame(
+            {
+                "time": pd.to_datetime(data.time[split.test], utc=True).to_numpy(),
+                "outcome": test_actual,
+                "predicted": predicted,
+                "baseline_score": baseline_score,
+            }
+        )
+        if data.context is not None:
+            holdout = pd.concat([holdout, data.context[split.test].reset_index(drop=True)], axis=1)
+        top = _top_features(fitted.model, test_features, test_actual, "neg_root_mean_squared_error", progress)
+        return Fitted(
+            model=fitted.model,
+            params=fitted.params,
+            search=fitted.search,
+            note=fitted.note,
+            split=split,
+            metrics={
+                **regression_metrics(test_actual, predicted, "holdout_"),
+                **fitted.validation,
+                "holdout_phm_score": phm_score(test_actual, predicted),
+                "holdout_units": float(len(set(test_units))),
+                "training_units": float(len(set(train_units))),
+            },
+            baseline={
+                **regression_metrics(test_actual, baseline_score, "baseline_"),
+                "baseline_phm_score": phm_score(test_actual, baseline_score),
+            },
+            top_features=top,
+            holdout=holdout,
+        )
+
+    def decide(
+        self, data: TrainingSet, module: Any, score: np.ndarray, other: np.ndarray | None, **names: Any
+    ) -> champion.Decision:
+        split = self.split(data)
+        return champion.decide_on_errors(
+            data.label.to_numpy(dtype=float)[split.test],
+            score,
+            filled(data.baseline_score.to_numpy()[split.test]),
+            other,
+            groups=_units(data, split.test),
+            rows_name=module.ROWS_NAME,
+            unit=data.unit,
+            groups_name="units",
+            min_groups=champion.MIN_HOLDOUT_UNITS,
+            max_bias=None,  # ASHRAE's bound is for energy baselines; a unit's life has no such norm
+            **names,
+        )
+
+    def daily(self, holdout: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:
+        """No day-by-day view: a unit's cycles all carry its failure day, so a day's sums would mix units
+        of every age. The holdout is read per unit (the decision's bootstrap) and in operation."""
+        return []
+
+
 EVENTS = Events()
 EXPECTED_VALUES = ExpectedValues()
-FAMILIES = {family.name: family for family in (EVENTS, EXPECTED_VALUES)}
+REMAINING_LIFE = RemainingLife()
+FAMILIES = {family.name: family for family in (EVENTS, EXPECTED_VALUES, REMAINING_LIFE)}

@@ -19,9 +19,16 @@ Drift, per local week (Monday to Sunday):
   baseline that savings are measured with): the model runs high or low. For an energy baseline this is
   also what a lasting saving (or waste) looks like; the sentence says both.
 
-Only weeks with outcomes on at least :data:`MIN_WEEK_DAYS` local days are judged. The weeks up to the end
-of the data the champion was trained and chosen on are its holdout; ``live_rows`` counts the rows after.
-Each run scores the last :data:`TRACKED_WEEKS` weeks again, so a long-kept champion costs the same.
+- remaining life: the week's failed units, their cycles' remaining life against the champion's; the week
+  drifts when the model's life runs high or low by more than :data:`DRIFT_LIFE_BIAS` of the true one
+  (high is the dangerous side: a unit replaced too late), judged with at least :data:`MIN_WEEK_UNITS`
+  failed units. A unit's rows fall in the week it failed, when their outcome became known. Units still
+  running are scored at their latest cycle and listed with the latest scores, without an outcome.
+
+Only weeks with outcomes on at least :data:`MIN_WEEK_DAYS` local days are judged (remaining life: units).
+The weeks up to the end of the data the champion was trained and chosen on are its holdout; ``live_rows``
+counts the rows after. Each run scores the last :data:`TRACKED_WEEKS` weeks again, so a long-kept champion
+costs the same.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from sklearn.metrics import average_precision_score
 
 from forgeline.standard_models.base import TrainingSet
 from forgeline.standard_models.champion import MAX_NMBE
-from forgeline.standard_models.families import EVENTS
+from forgeline.standard_models.families import EVENTS, REMAINING_LIFE
 
 log = logging.getLogger("forgeline.standard_models")
 
@@ -46,6 +53,8 @@ DRIFT_NMBE = MAX_NMBE  # ASHRAE Guideline 14's bound, as the champion rule appli
 MIN_WEEK_DAYS = 5  # a week with fewer local days of outcomes (the current one, a gap) is shown, never judged
 MIN_EXPECTED_CASES = 5.0  # events: fewer expected (and observed) cases say too little for a normal test
 SCORE_ROWS = 2_000  # the latest scored rows published with their scores (the live view)
+MIN_WEEK_UNITS = 3  # remaining life: fewer failed units in a week say too little about a bias
+DRIFT_LIFE_BIAS = 0.25  # remaining life: the share of the true remaining life the model may run high or low
 TRACKED_WEEKS = 26  # weeks scored again on each run, at most: a long-kept champion costs the same each run
 
 
@@ -68,6 +77,19 @@ def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, s
     """Whether the week drifted, and what it says in plain words."""
     days, actual, predicted = int(row["days"]), float(row["actual"]), float(row["predicted"])
     judged = days >= MIN_WEEK_DAYS
+    if family_name == REMAINING_LIFE.name:
+        units, rows = int(row["units"]), int(row["rows"])
+        bias = (predicted - actual) / actual if actual else 0.0
+        drift = units >= MIN_WEEK_UNITS and abs(bias) > DRIFT_LIFE_BIAS
+        text = (
+            f"{units:,} unit{'' if units == 1 else 's'} failed; over their {rows:,} cycles the predicted "
+            f"remaining life missed by {row['rmse']:,.1f} cycles (RMSE) and ran {abs(bias):.0%} "
+            f"{'high' if bias > 0 else 'low'}"
+        ).replace("%", " %")
+        if drift:
+            side = "late: units would be replaced after they fail" if bias > 0 else "early: life left unused"
+            text += f": the model runs {side}"
+        return drift, text
     if family_name == EVENTS.name:
         spread = float(np.sqrt(row["variance"]))
         z = (actual - predicted) / spread if spread else 0.0
@@ -139,7 +161,9 @@ def track(
     day = local.dt.normalize()
     week = (day - pd.to_timedelta(day.dt.dayofweek, unit="D")).dt.date.astype(str)
     keys = data.context.loc[later].reset_index(drop=True) if data.context is not None else None
-    machine = keys["machine_id"].astype(str) if keys is not None and "machine_id" in keys else ""
+    # The series whose rows run together: a machine's, or a unit's (remaining life).
+    series_key = "unit_id" if family is REMAINING_LIFE else "machine_id"
+    machine = keys[series_key].astype(str) if keys is not None and series_key in keys else ""
     frame = pd.DataFrame(
         {
             "week": week.to_numpy(),
@@ -159,16 +183,18 @@ def track(
         summary = pd.Series(
             {
                 "days": rows["day"].nunique(),
+                "units": rows["series"].nunique(),
+                "rows": len(rows),
+                "rmse": float(np.sqrt(np.mean((rows["outcome"] - rows["prediction"]) ** 2))),
                 "actual": rows["outcome"].sum(),
                 "predicted": rows["prediction"].sum(),
                 "variance": rows["variance"].sum() * inflation,
             }
         )
+        metric: float | None = float(summary["rmse"])
         if family is EVENTS:
             both = 0 < rows["outcome"].sum() < len(rows)
             metric = float(average_precision_score(rows["outcome"], rows["prediction"])) if both else None
-        else:
-            metric = float(np.sqrt(np.mean((rows["outcome"] - rows["prediction"]) ** 2)))
         drift, sentence = _week_sentence(family.name, summary, data.unit)
         weeks.append(
             asdict(
@@ -188,6 +214,18 @@ def track(
     latest = pd.DataFrame({"time": time.to_numpy(), "score": prediction, "outcome": outcome})
     if keys is not None:
         latest = pd.concat([latest, keys.drop(columns=["kg_co2e_per_unit"], errors="ignore")], axis=1)
+    if data.pending is not None and len(data.pending):
+        # Rows no outcome will come for until later (units still running): scored, never judged yet.
+        pending = data.pending.drop(columns=["kg_co2e_per_unit"], errors="ignore")
+        waiting = pd.DataFrame(
+            {
+                "time": pd.to_datetime(pending["time"], utc=True).to_numpy(),
+                "score": family.predict(model, pending[names]),
+                "outcome": np.nan,
+            }
+        )
+        context = [c for c in latest.columns if c not in waiting.columns]
+        latest = pd.concat([latest, pd.concat([waiting, pending[context].reset_index(drop=True)], axis=1)])
     latest = latest.sort_values("time", kind="stable").tail(SCORE_ROWS)
     scores = [
         {

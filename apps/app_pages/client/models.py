@@ -1,6 +1,7 @@
 """Model results: each standard model against its naive baseline, champion status and why; for event
 models the alert threshold's figures and recommended operating windows, for expected-value models (the
-energy baseline) the fit's quality and the anomalies; for all, the holdout day by day and top features."""
+energy baseline) the fit's quality and the anomalies, for remaining-life models the held-out units and the
+units still running; for all, the holdout and the champion in operation, and top features."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from forgeline.standard_models.champion import (
     METRIC_LABELS,
     MIN_HOLDOUT_DAYS,
     MIN_HOLDOUT_POSITIVES,
+    MIN_HOLDOUT_UNITS,
 )
 from forgeline.standard_models.families import ANOMALY_SIGMAS
 
@@ -55,8 +57,33 @@ st.caption(
     "beside a naive baseline. A new version becomes `champion` only if it beats both the current champion "
     "and the baseline on that holdout by more than the bootstrap's 90 % interval, and the holdout holds "
     f"enough evidence: at least {MIN_HOLDOUT_POSITIVES} problem cases for event models, "
-    f"{MIN_HOLDOUT_DAYS} days for expected values."
+    f"{MIN_HOLDOUT_DAYS} days for expected values, {MIN_HOLDOUT_UNITS} failed units for remaining life "
+    "(held out whole: the units that failed last)."
 )
+
+
+def _remaining_life_reading(model) -> None:
+    """What the remaining-life figures mean for a maintenance planner."""
+    units = getattr(model, "holdout_units", None)
+    held = "" if ui.is_missing(units) else f" over the **{int(units):,}** units that failed last"
+    text = (
+        f"Held out{held}, the predicted remaining life misses by **{ui.number(model.model_metric, 1)} "
+        f"cycles** (RMSE, remaining life capped at 125), against {ui.number(model.baseline_metric, 1)} for "
+        "replacing at the mean life of earlier units."
+    )
+    phm, naive = getattr(model, "holdout_phm_score", None), getattr(model, "baseline_phm_score", None)
+    if not ui.is_missing(phm) and not ui.is_missing(naive):
+        text += (
+            f" NASA's PHM score, which punishes a late prediction (a unit failing before it is replaced) "
+            f"more than an early one, is **{ui.number(phm, 2)}** per cycle against {ui.number(naive, 2)} "
+            "(smaller is better)."
+        )
+    st.markdown(text)
+    if not ui.is_missing(units) and units < MIN_HOLDOUT_UNITS:
+        st.warning(
+            f"Only {int(units)} failed units are held out: the comparison is a first signal, not a verdict.",
+            icon=":material/info:",
+        )
 
 
 def _expected_value_reading(model, has_production: bool) -> None:
@@ -119,6 +146,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         )
         return
     expected_value = model.family == "expected_value"
+    remaining_life = model.family == "remaining_life"
     version = weeks["model_version"].iloc[-1]
     drifted = weeks[weeks["drift"].fillna(False).astype(bool)]
     last = weeks.iloc[-1]
@@ -144,6 +172,8 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     names = (
         {"actual": f"used ({model.unit})", "predicted": "expected by the champion"}
         if expected_value
+        else {"actual": "remaining cycles, summed", "predicted": "predicted by the champion"}
+        if remaining_life
         else {"actual": "problem cases", "predicted": "expected by the champion"}
     )
     long = weeks.rename(columns=names).melt(
@@ -171,10 +201,18 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     if not latest.empty:
         shown = latest.sort_values("time", ascending=False, kind="stable")
         local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
-        label = f"expected ({model.unit})" if expected_value else "risk (probability)"
+        label = (
+            f"expected ({model.unit})"
+            if expected_value
+            else "predicted remaining life (cycles)"
+            if remaining_life
+            else "risk (probability)"
+        )
         outcome = (
             f"used ({model.unit})"
             if expected_value
+            else "cycles left (blank: the unit is still running)"
+            if remaining_life
             else "outcome (1 = problem, 0 = none, blank = not known yet)"
         )
         table = pd.DataFrame(
@@ -238,18 +276,20 @@ for model in models.itertuples():
         badge = " :green-badge[champion]" if model.is_champion else ""
         st.subheader(f"{model.model_name}{badge}")
         beats = bool(model.beats_baseline)
-        expected_value = getattr(model, "family", "event") == "expected_value"
+        family = getattr(model, "family", "event")
+        expected_value, remaining_life = family == "expected_value", family == "remaining_life"
+        errors = expected_value or remaining_life  # regressions: RMSE, smaller is better
         metric = METRIC_LABELS.get(model.metric_name, model.metric_name)
-        digits = 2 if expected_value else 3
-        unit = f" {model.unit}" if expected_value and model.unit else ""
+        digits = 2 if errors else 3
+        unit = f" {model.unit}" if errors and model.unit else ""
         cols = st.columns(4)
         cols[0].metric(
             f"{metric} (holdout)",
             f"{ui.number(model.model_metric, digits)}{unit}",
             delta=f"{model.model_metric - model.baseline_metric:+.{digits}f}{unit} vs baseline",
             # Smaller is better for errors: a negative difference is the good one.
-            delta_color="inverse" if expected_value else "normal" if beats else "inverse",
-            help="Root-mean-square error per interval: smaller is better." if expected_value else None,
+            delta_color="inverse" if errors else "normal" if beats else "inverse",
+            help="Root-mean-square error per row: smaller is better." if errors else None,
         )
         baseline_help = f"Naive baseline: {model.baseline_name}."
         cols[1].metric("Baseline", f"{ui.number(model.baseline_metric, digits)}{unit}", help=baseline_help)
@@ -267,17 +307,13 @@ for model in models.itertuples():
                 "verdict. Collect more history before acting on it.",
                 icon=":material/info:",
             )
-        if not expected_value and not ui.is_missing(positives) and positives < MIN_HOLDOUT_POSITIVES:
+        if not errors and not ui.is_missing(positives) and positives < MIN_HOLDOUT_POSITIVES:
             st.warning(
                 f"Only {int(positives)} problem cases (defects or failures) fall in the holdout: the "
                 "comparison is a first signal, not a verdict. Collect more history before acting on it.",
                 icon=":material/info:",
             )
-        if (
-            not expected_value
-            and not ui.is_missing(model.model_metric)
-            and model.model_metric >= NEAR_PERFECT
-        ):
+        if not errors and not ui.is_missing(model.model_metric) and model.model_metric >= NEAR_PERFECT:
             st.warning(
                 f"A near-perfect {metric} ({model.model_metric:.3f}) is more often synthetic data "
                 "or a feature that gives the answer away than a model that good: check the top features "
@@ -285,7 +321,9 @@ for model in models.itertuples():
                 icon=":material/warning:",
             )
         threshold = getattr(model, "threshold", None)
-        if expected_value:
+        if remaining_life:
+            _remaining_life_reading(model)
+        elif expected_value:
             mine_features = (
                 features[features["model_name"] == model.model_name] if len(features) else features
             )
@@ -334,7 +372,7 @@ for model in models.itertuples():
                 color="scorer",
                 text=[ui.number(v, digits) for v in scores["value"]],
                 labels={"scorer": "", "value": f"{metric}{unit}"},
-                title=f"{metric}: model vs baseline" + (" (smaller is better)" if expected_value else ""),
+                title=f"{metric}: model vs baseline" + (" (smaller is better)" if errors else ""),
             )
             fig.update_layout(showlegend=False)
             ui.chart(fig, key=f"model_vs_baseline_{model.model_name}", hovermode="closest")
@@ -352,7 +390,7 @@ for model in models.itertuples():
                     labels={
                         "importance": (
                             f"rise in RMSE ({model.unit}) if shuffled"
-                            if expected_value
+                            if errors
                             else f"drop in {metric} if shuffled"
                         ),
                         "feature": "",

@@ -24,6 +24,7 @@ select
     cycles.lot_id,
     cycles.unit_id,
     cycles.unit_cycle,
+    coalesce(cycles.unit_run_to_failure, false) as unit_run_to_failure,
     cycles.started_at,
     cycles.ended_at,
     {{ local_date('cycles.started_at') }} as production_date,

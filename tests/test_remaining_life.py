@@ -1,0 +1,245 @@
+"""Remaining useful life on a seeded run-to-failure rig onboarded by a mapping only (a C-MAPSS-like text
+file: unit, cycle, sensors; no timestamps, no failure column). Truth: two sensors climb as a unit nears its
+failure (temperature and vibration ~ (age / life)^3), one is noise. Real ingest, dbt, LightGBM and MLflow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pytest
+
+from forgeline.clients import get_client, save_mapping_text
+from forgeline.ingest import ingest_client
+from forgeline.quality import GateResult
+from forgeline.settings import Settings
+from forgeline.standard_models import build_training_set, train_client_models
+from forgeline.standard_models.base import TrainingSet
+from forgeline.standard_models.remaining_useful_life import AGE, RUL_CAP
+from forgeline.standardize import apply_mapping, run_dbt
+
+pytestmark = [pytest.mark.models, pytest.mark.dbt]
+
+SEED = 5
+CLIENT = "rig-engines"
+FAILED_UNITS, RUNNING_UNITS = 40, 4
+MAPPING = """\
+id: rig-engines
+name: 엔진 시험대 (Engine rig)
+timezone: Asia/Seoul
+models: [remaining_useful_life]
+logins:
+  - {username: rig-engines, display_name: 시험대 담당}
+masters:
+  equipment:
+    - {machine_id: RIG-1, machine_name: 시험대 1호}
+sources:
+  - name: run_to_failure
+    files: "train_*.txt"
+    delimiter: " "
+    header_row: 0
+    columns: [unit, cycle, op, temp, vib, noise]
+    feeds:
+      cycles:
+        fields:
+          machine_id: {value: RIG-1}
+          unit_id: unit
+          unit_cycle: cycle
+          started_at: {from_order: {order: row, cadence: 1 h, start: "2025-01-01 00:00:00"}}
+          unit_run_to_failure: {value: true}
+        tags: &sensors
+          op: {tag: op}
+          temp: °C
+          vib: mm/s
+          noise: {tag: noise}
+  - name: running
+    files: "running_*.txt"
+    delimiter: " "
+    header_row: 0
+    columns: [unit, cycle, op, temp, vib, noise]
+    feeds:
+      cycles:
+        fields:
+          machine_id: {value: RIG-1}
+          unit_id: {expr: "'R' || unit"}
+          unit_cycle: cycle
+          started_at: {from_order: {order: row, cadence: 1 h, start: "2026-06-01 00:00:00"}}
+        tags: *sensors
+"""
+
+
+def unit_records(rng: np.random.Generator, unit: int, life: int, upto: int) -> list[str]:
+    wear = (np.arange(1, upto + 1) / life) ** 3
+    temp = 640 + 12 * wear + rng.normal(0, 0.4, upto)
+    vib = 0.5 + 1.5 * wear + rng.normal(0, 0.05, upto)
+    noise = rng.normal(0, 1, upto)
+    op = rng.integers(0, 2, upto)
+    return [f"{unit} {c + 1} {op[c]} {temp[c]:.3f} {vib[c]:.4f} {noise[c]:.3f}" for c in range(upto)]
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    from forgeline.settings import get_settings
+
+    settings = get_settings(tmp_path_factory.mktemp("rig"))
+    save_mapping_text(settings, CLIENT, MAPPING)
+    landing = settings.landing_dir(CLIENT)
+    landing.mkdir(parents=True)
+    rng = np.random.default_rng(SEED)
+    lines = []
+    for unit in range(1, FAILED_UNITS + 1):
+        life = int(rng.integers(120, 260))
+        lines += unit_records(rng, unit, life, life)
+    (landing / "train_01.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    running = []
+    for unit in range(1, RUNNING_UNITS + 1):
+        life = int(rng.integers(150, 260))
+        running += unit_records(rng, unit, life, life - 30 * unit)
+    (landing / "running_01.txt").write_text("\n".join(running) + "\n", encoding="utf-8")
+    config = get_client(settings, CLIENT)
+    report = ingest_client(settings, config)
+    assert {f.status for f in report.files} == {"loaded"}
+    assert apply_mapping(settings, config) == []
+    run_dbt(settings, config, "build")
+    return settings
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse_path(CLIENT)), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_run_to_failure_declaration_makes_each_units_last_cycle_its_failure(rig: Settings) -> None:
+    [(failed, running)] = query(
+        rig,
+        "select count(*) filter (where has_failed), count(*) filter (where not has_failed) "
+        "from core.dim_run_units",
+    )
+    assert (failed, running) == (FAILED_UNITS, RUNNING_UNITS)
+    [(mismatched,)] = query(
+        rig,
+        "select count(*) from core.dim_run_units where has_failed and failed_at <> last_cycle_at",
+    )
+    assert mismatched == 0
+
+
+def test_the_training_set_holds_failed_units_whole_and_scores_the_running_ones(rig: Settings) -> None:
+    config = get_client(rig, CLIENT)
+    data = build_training_set(rig, config, "remaining_useful_life")
+    assert data.unit == "cycles" and data.label.max() == RUL_CAP and data.label.min() == 0
+    assert {"temp", "temp__mean10", "temp__trend30", AGE} <= set(data.features.columns)
+    # Each failed unit's rows carry its failure time: the holdout never takes half a unit.
+    assert (data.context.groupby("unit_id")["unit_id"].size() > 0).all()
+    assert data.context.assign(t=data.time).groupby("unit_id")["t"].nunique().eq(1).all()
+    assert data.pending is not None and sorted(data.pending["unit_id"]) == ["R1", "R2", "R3", "R4"]
+    # The first unit to fail has no earlier life to go by; every later one has the mean life before it.
+    assert data.baseline_score.notna().mean() > 0.9
+
+
+def test_features_never_read_a_units_later_cycles_and_a_planted_look_ahead_is_caught(
+    rig: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A unit cut at cycle k (as if still running) must get, at k, exactly the features and baseline it has
+    at k in the full record: the time-cut check cannot see inside a unit, so this check does."""
+    import shutil
+
+    config = get_client(rig, CLIENT)
+    full = build_training_set(rig, config, "remaining_useful_life")
+    unit, k = "30", 77
+    copy = tmp_path_factory.mktemp("cut") / "warehouse.duckdb"
+    shutil.copy(rig.warehouse_path(CLIENT), copy)
+    try:
+        con = duckdb.connect(str(rig.warehouse_path(CLIENT)))
+        con.execute(f"delete from core.fct_cycles where unit_id = '{unit}' and unit_cycle > {k}")
+        con.execute(
+            f"update core.dim_run_units set has_failed = false, failed_at = null where unit_id = '{unit}'"
+        )
+        con.close()
+        cut = build_training_set(rig, config, "remaining_useful_life")
+    finally:
+        shutil.copy(copy, rig.warehouse_path(CLIENT))
+
+    def look_ahead(cut: TrainingSet, full: TrainingSet) -> list[str]:
+        """Columns whose value at cycle k differs between the unit cut at k and its full record."""
+        before = cut.pending.loc[cut.pending["unit_id"] == unit].iloc[0]
+        mask = ((full.context["unit_id"] == unit) & (full.features[AGE] == k)).to_numpy()
+        after = full.features[mask].iloc[0].to_dict() | {"baseline": full.baseline_score[mask].iloc[0]}
+        return [c for c in after if not np.isclose(float(before[c]), float(after[c]), equal_nan=True)]
+
+    assert look_ahead(cut, full) == []
+
+    def with_cycles_to_last_record(data: TrainingSet) -> TrainingSet:
+        # A feature a careless builder could compute: cycles from this one to the unit's last record.
+        # For a finished record it is the remaining life itself; for a running unit it is 0.
+        last = data.features.groupby(data.context["unit_id"].to_numpy())[AGE].transform("max")
+        features = data.features.assign(to_last_record=(last - data.features[AGE]).to_numpy())
+        pending = data.pending.assign(to_last_record=0.0) if data.pending is not None else None
+        return TrainingSet(
+            features,
+            data.label,
+            data.time,
+            data.baseline_score,
+            data.baseline_name,
+            context=data.context,
+            pending=pending,
+        )
+
+    assert look_ahead(with_cycles_to_last_record(cut), with_cycles_to_last_record(full)) == ["to_last_record"]
+
+
+def test_the_model_learns_the_planted_wear_and_beats_the_mean_life(rig: Settings) -> None:
+    config = get_client(rig, CLIENT)
+    gate = GateResult(client_id=CLIENT, passed=True, checked_at=datetime.now(UTC).isoformat())
+    [result] = train_client_models(rig, config, gate)
+    assert (result.family, result.metric_name, result.unit) == ("remaining_life", "rmse", "cycles")
+    assert result.holdout_units is not None and result.holdout_units >= 5
+    assert result.model_metric < 0.6 * result.baseline_metric
+    assert result.holdout_phm_score < result.baseline_phm_score
+    top = [f["feature"] for f in result.top_features[:3]]
+    assert any(name.startswith(("temp", "vib")) for name in top), top
+    assert not any(name.startswith("noise") for name in top[:2]), top
+    assert result.is_champion, result.champion_decision
+    assert "units" in result.champion_decision
+    # The running units are scored in operation, without an outcome yet.
+    waiting = [s for s in result.scores if s["outcome"] is None]
+    assert sorted(s["key"].split(",")[0] for s in waiting) == [f"unit_id=R{u}" for u in range(1, 5)]
+    # Unit Ru was cut 30 x u cycles before the end of its life: the planted trend tells how far it is.
+    for score in waiting:
+        u = int(score["key"].split(",")[0].removeprefix("unit_id=R"))
+        assert abs(score["score"] - min(30 * u, RUL_CAP)) < 20, (u, score["score"])
+    assert result.operation_weekly and all("failed" in w["sentence"] for w in result.operation_weekly)
+
+
+@pytest.mark.app
+def test_the_whole_engagement_publishes_it_and_the_client_reads_it(
+    rig: Settings, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real flow (ingest, dbt, the GX gate, training, publish) on the rig, then the client's page."""
+    from streamlit.testing.v1 import AppTest
+
+    from flows.engagement import engagement_flow
+    from forgeline.auth import demo_password, ensure_demo_logins
+    from forgeline.settings import REPO_ROOT
+
+    outcome = engagement_flow(CLIENT, home=str(rig.home))
+    assert outcome.status == "published", outcome
+    ensure_demo_logins(rig, [get_client(rig, CLIENT)])
+    monkeypatch.setenv("FORGELINE_HOME", str(rig.home))
+    at = AppTest.from_file(str(REPO_ROOT / "apps" / "forgeline_app.py"), default_timeout=60).run()
+    at.text_input(key="username").input(CLIENT)
+    at.text_input(key="password").input(demo_password(CLIENT))
+    at = at.button[0].click().run()
+    at.switch_page("app_pages/client/models.py").run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["RMSE (holdout)"].endswith(" cycles")
+    text = "\n".join(m.value for m in at.markdown)
+    assert "units that failed last" in text and "PHM score" in text
+    assert "predicted remaining life missed by" in text  # the champion in operation, week by week
+    assert any(e.label.startswith("Latest scores") for e in at.expander)
+    shown = next(f for f in at.dataframe if "predicted remaining life (cycles)" in f.value.columns).value
+    assert shown["cycles left (blank: the unit is still running)"].isna().sum() == RUNNING_UNITS
