@@ -85,6 +85,14 @@ FILLED: dict[str, set[str]] = {
         "fct_quality_results",
         "fct_sensor_readings",
     },
+    "dongbang-rig": {
+        "dim_sites",
+        "dim_equipment",
+        "dim_sensor_tags",
+        "dim_run_units",
+        "fct_cycles",
+        "fct_cycle_parameters",
+    },
     "daesung-melting": {
         "dim_sites",
         "dim_equipment",

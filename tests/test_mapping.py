@@ -42,7 +42,7 @@ def mapping_error(text: str) -> str:
 
 def test_every_demo_mapping_validates() -> None:
     clients = demo_clients()
-    assert len(clients) == 7
+    assert len(clients) == 8
     assert {c.id for c in clients} >= {"hanul-cnc", "daesung-melting"}
 
 

@@ -43,6 +43,7 @@ EXPECTED_CORE = {
     "miraero-parts": ["fct_production_counts", "fct_downtime_events", "fct_quality_results"],
     "hanul-cnc": ["fct_cycles", "fct_cycle_parameters", "fct_quality_results", "fct_sensor_readings"],
     "daesung-melting": ["fct_sensor_readings", "fct_quality_results", "dim_sensor_tags"],
+    "dongbang-rig": ["fct_cycles", "fct_cycle_parameters", "dim_run_units"],
 }
 EXPECTED_MARTS = {
     "daehan-molding": ["oee_daily", "defect_rate_daily", "defect_pareto"],
@@ -52,12 +53,14 @@ EXPECTED_MARTS = {
     "miraero-parts": ["oee_daily", "defect_pareto"],
     "hanul-cnc": ["defect_rate_daily"],
     "daesung-melting": ["defect_rate_daily"],
+    "dongbang-rig": ["oee_daily"],
 }
 EXPECTED_MODELS = {
     "daehan-molding": "defect_prediction",
     "sejin-diecast": "defect_prediction",
     "hanbit-press": "failure_prediction",
     "gwangyang-steel": "energy_baseline",
+    "dongbang-rig": "remaining_useful_life",
 }
 
 
@@ -118,7 +121,11 @@ def test_models_are_registered_with_champion_only_as_the_policy_decides(
 ) -> None:
     from mlflow import MlflowClient
 
-    from forgeline.standard_models.champion import MIN_HOLDOUT_DAYS, MIN_HOLDOUT_POSITIVES
+    from forgeline.standard_models.champion import (
+        MIN_HOLDOUT_DAYS,
+        MIN_HOLDOUT_POSITIVES,
+        MIN_HOLDOUT_UNITS,
+    )
 
     client = MlflowClient(
         tracking_uri=program_run.mlflow_tracking_uri, registry_uri=program_run.mlflow_tracking_uri
@@ -132,11 +139,12 @@ def test_models_are_registered_with_champion_only_as_the_policy_decides(
             # The champion alias points at this version exactly when the policy promoted it: it beat its
             # baseline on a holdout with enough evidence (no champion before it in a first run).
             is_champion = str(registered.aliases.get("champion")) == str(model["model_version"])
-            enough = (
-                model["n_test_positives"] >= MIN_HOLDOUT_POSITIVES
-                if model["family"] == "event"
-                else len(model["holdout_daily"]) >= MIN_HOLDOUT_DAYS
-            )
+            if model["family"] == "event":
+                enough = model["n_test_positives"] >= MIN_HOLDOUT_POSITIVES
+            elif model["family"] == "remaining_life":
+                enough = model["holdout_units"] >= MIN_HOLDOUT_UNITS
+            else:
+                enough = len(model["holdout_daily"]) >= MIN_HOLDOUT_DAYS
             fair = model["beats_baseline"] and enough
             assert is_champion == bool(model["is_champion"]), model
             assert model["champion_decision"], model

@@ -1,6 +1,7 @@
-"""Remaining useful life on a seeded run-to-failure rig onboarded by a mapping only (a C-MAPSS-like text
-file: unit, cycle, sensors; no timestamps, no failure column). Truth: two sensors climb as a unit nears its
-failure (temperature and vibration ~ (age / life)^3), one is noise. Real ingest, dbt, LightGBM and MLflow."""
+"""Remaining useful life on the demo's seeded pump rig (``dongbang-rig``), onboarded by its mapping only: a
+C-MAPSS-like text file (pump, cycle, sensors; no timestamps, no failure column) and a file of pumps still on
+test. Truth: bearing temperature and vibration climb as a pump nears its failure ((age / life)^3), the
+ambient temperature is noise. Real ingest, dbt, GX, LightGBM, MLflow, Prefect and the app."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from forgeline.clients import get_client, save_mapping_text
+from forgeline.demo import demo_mapping_text, synthetic
 from forgeline.ingest import ingest_client
 from forgeline.quality import GateResult
 from forgeline.settings import Settings
@@ -21,82 +23,23 @@ from forgeline.standardize import apply_mapping, run_dbt
 
 pytestmark = [pytest.mark.models, pytest.mark.dbt]
 
-SEED = 5
-CLIENT = "rig-engines"
-FAILED_UNITS, RUNNING_UNITS = 40, 4
-MAPPING = """\
-id: rig-engines
-name: 엔진 시험대 (Engine rig)
-timezone: Asia/Seoul
-models: [remaining_useful_life]
-logins:
-  - {username: rig-engines, display_name: 시험대 담당}
-masters:
-  equipment:
-    - {machine_id: RIG-1, machine_name: 시험대 1호}
-sources:
-  - name: run_to_failure
-    files: "train_*.txt"
-    delimiter: " "
-    header_row: 0
-    columns: [unit, cycle, op, temp, vib, noise]
-    feeds:
-      cycles:
-        fields:
-          machine_id: {value: RIG-1}
-          unit_id: unit
-          unit_cycle: cycle
-          started_at: {from_order: {order: row, cadence: 1 h, start: "2025-01-01 00:00:00"}}
-          unit_run_to_failure: {value: true}
-        tags: &sensors
-          op: {tag: op}
-          temp: °C
-          vib: mm/s
-          noise: {tag: noise}
-  - name: running
-    files: "running_*.txt"
-    delimiter: " "
-    header_row: 0
-    columns: [unit, cycle, op, temp, vib, noise]
-    feeds:
-      cycles:
-        fields:
-          machine_id: {value: RIG-1}
-          unit_id: {expr: "'R' || unit"}
-          unit_cycle: cycle
-          started_at: {from_order: {order: row, cadence: 1 h, start: "2026-06-01 00:00:00"}}
-        tags: *sensors
-"""
-
-
-def unit_records(rng: np.random.Generator, unit: int, life: int, upto: int) -> list[str]:
-    wear = (np.arange(1, upto + 1) / life) ** 3
-    temp = 640 + 12 * wear + rng.normal(0, 0.4, upto)
-    vib = 0.5 + 1.5 * wear + rng.normal(0, 0.05, upto)
-    noise = rng.normal(0, 1, upto)
-    op = rng.integers(0, 2, upto)
-    return [f"{unit} {c + 1} {op[c]} {temp[c]:.3f} {vib[c]:.4f} {noise[c]:.3f}" for c in range(upto)]
+CLIENT = "dongbang-rig"
+SCALE = "small"
+FAILED_UNITS, RUNNING_UNITS = synthetic.RIG_FAILED_UNITS[SCALE], synthetic.RIG_RUNNING_UNITS
+RUNNING = [f"ON-TEST-{k}" for k in range(1, RUNNING_UNITS + 1)]
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The demo's pump rig, onboarded by its mapping file only (demo/clients/dongbang-rig)."""
     from forgeline.settings import get_settings
 
     settings = get_settings(tmp_path_factory.mktemp("rig"))
-    save_mapping_text(settings, CLIENT, MAPPING)
+    save_mapping_text(settings, CLIENT, demo_mapping_text(CLIENT))
     landing = settings.landing_dir(CLIENT)
     landing.mkdir(parents=True)
-    rng = np.random.default_rng(SEED)
-    lines = []
-    for unit in range(1, FAILED_UNITS + 1):
-        life = int(rng.integers(120, 260))
-        lines += unit_records(rng, unit, life, life)
-    (landing / "train_01.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    running = []
-    for unit in range(1, RUNNING_UNITS + 1):
-        life = int(rng.integers(150, 260))
-        running += unit_records(rng, unit, life, life - 30 * unit)
-    (landing / "running_01.txt").write_text("\n".join(running) + "\n", encoding="utf-8")
+    for name, content in synthetic.rig_exports(SCALE).items():
+        (landing / name).write_bytes(content)
     config = get_client(settings, CLIENT)
     report = ingest_client(settings, config)
     assert {f.status for f in report.files} == {"loaded"}
@@ -131,11 +74,13 @@ def test_the_training_set_holds_failed_units_whole_and_scores_the_running_ones(r
     config = get_client(rig, CLIENT)
     data = build_training_set(rig, config, "remaining_useful_life")
     assert data.unit == "cycles" and data.label.max() == RUL_CAP and data.label.min() == 0
-    assert {"temp", "temp__mean10", "temp__trend30", AGE} <= set(data.features.columns)
+    assert {"bearing_temperature", "vibration__mean10", "vibration__trend30", AGE} <= set(
+        data.features.columns
+    )
     # Each failed unit's rows carry its failure time: the holdout never takes half a unit.
     assert (data.context.groupby("unit_id")["unit_id"].size() > 0).all()
     assert data.context.assign(t=data.time).groupby("unit_id")["t"].nunique().eq(1).all()
-    assert data.pending is not None and sorted(data.pending["unit_id"]) == ["R1", "R2", "R3", "R4"]
+    assert data.pending is not None and sorted(data.pending["unit_id"]) == RUNNING
     # The first unit to fail has no earlier life to go by; every later one has the mean life before it.
     assert data.baseline_score.notna().mean() > 0.9
 
@@ -149,7 +94,7 @@ def test_features_never_read_a_units_later_cycles_and_a_planted_look_ahead_is_ca
 
     config = get_client(rig, CLIENT)
     full = build_training_set(rig, config, "remaining_useful_life")
-    unit, k = "30", 77
+    unit, k = "PUMP-20", 77
     copy = tmp_path_factory.mktemp("cut") / "warehouse.duckdb"
     shutil.copy(rig.warehouse_path(CLIENT), copy)
     try:
@@ -200,17 +145,17 @@ def test_the_model_learns_the_planted_wear_and_beats_the_mean_life(rig: Settings
     assert result.model_metric < 0.6 * result.baseline_metric
     assert result.holdout_phm_score < result.baseline_phm_score
     top = [f["feature"] for f in result.top_features[:3]]
-    assert any(name.startswith(("temp", "vib")) for name in top), top
-    assert not any(name.startswith("noise") for name in top[:2]), top
+    assert any(name.startswith(("bearing_temperature", "vibration")) for name in top), top
+    assert not any(name.startswith("ambient") for name in top[:2]), top
     assert result.is_champion, result.champion_decision
     assert "units" in result.champion_decision
     # The running units are scored in operation, without an outcome yet.
     waiting = [s for s in result.scores if s["outcome"] is None]
-    assert sorted(s["key"].split(",")[0] for s in waiting) == [f"unit_id=R{u}" for u in range(1, 5)]
-    # Unit Ru was cut 30 x u cycles before the end of its life: the planted trend tells how far it is.
+    assert sorted(s["key"].split(",")[0] for s in waiting) == [f"unit_id={u}" for u in RUNNING]
+    # Pump k on test stops 30 x k cycles before the end of its life: the planted wear tells how far it is.
     for score in waiting:
-        u = int(score["key"].split(",")[0].removeprefix("unit_id=R"))
-        assert abs(score["score"] - min(30 * u, RUL_CAP)) < 20, (u, score["score"])
+        k = int(score["key"].split(",")[0].removeprefix("unit_id=ON-TEST-"))
+        assert abs(score["score"] - min(synthetic.RIG_RUNNING_CUT * k, RUL_CAP)) < 20, (k, score["score"])
     assert result.operation_weekly and all("failed" in w["sentence"] for w in result.operation_weekly)
 
 

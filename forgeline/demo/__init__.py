@@ -1,4 +1,4 @@
-"""The demo program: seven client factories, each delivering its own exports in its own format.
+"""The demo program: eight client factories, each delivering its own exports in its own format.
 
 Each client is onboarded the way a data engineer onboards a real one: a mapping file
 (``demo/clients/<id>/mapping.yml``, copied as it is into the workspace) and its files put into its
@@ -86,6 +86,9 @@ def _deliveries(client_id: str, scale: Scale, landing: Path) -> None:
         if scale == "small":
             data = b"".join(data.splitlines(keepends=True)[:3001])
         _write_if_changed(landing / "melting_tank_2020-03-04.csv", data)
+    elif client_id == "dongbang-rig":
+        for name, content in synthetic.rig_exports(scale).items():
+            _write_if_changed(landing / name, content)
     elif client_id == "miraero-parts":
         for year, month in synthetic.plant_diary_months(scale):
             path = landing / f"생산일보_{year}-{month:02d}.xlsx"

@@ -5,6 +5,11 @@
   over ``DRIFT_HOURS``); PLC gaps and an hour exported twice are planted too.
 - ``miraero-parts``: a level-1 plant's Excel production diary (생산일보) with Korean headers under a
   title row: counts per shift and line, defects by type, downtime by reason.
+- ``dongbang-rig``: a pump maker's endurance test rig. Each pump runs until it fails; the rig's logger
+  writes one line per test cycle (space-separated, no header, no timestamps, as NASA's C-MAPSS files):
+  pump, cycle, load setting, bearing temperature, vibration, ambient temperature. Truth: temperature and
+  vibration climb with (age / life)^3; the ambient temperature is noise. A second file holds pumps still on
+  test, each stopped ``RIG_RUNNING_CUT`` x its number cycles before its (generated) end of life.
 """
 
 from __future__ import annotations
@@ -255,3 +260,39 @@ def plant_diary_workbook(year: int, month: int, path: Path) -> None:
     workbook.properties.created = fixed
     workbook.properties.modified = fixed
     workbook.save(path)
+
+
+RIG_SEED = 20261124
+RIG_FAILED_UNITS = {"small": 24, "full": 60}
+RIG_RUNNING_UNITS = 4
+RIG_RUNNING_CUT = 30  # running pump k has 30 x k cycles of life left when its file ends
+RIG_LIFE = (120, 260)  # cycles, uniform
+
+
+def _rig_lines(rng: np.random.Generator, pump: str, life: int, cycles: int) -> list[str]:
+    wear = (np.arange(1, cycles + 1) / life) ** 3
+    load = rng.integers(0, 2, cycles)
+    temperature = 64.0 + 12 * wear + rng.normal(0, 0.4, cycles)
+    vibration = 0.5 + 1.5 * wear + rng.normal(0, 0.05, cycles)
+    ambient = 22 + rng.normal(0, 1, cycles)
+    return [
+        f"{pump} {c + 1} {load[c]} {temperature[c]:.3f} {vibration[c]:.4f} {ambient[c]:.2f}"
+        for c in range(cycles)
+    ]
+
+
+def rig_exports(scale: Scale) -> dict[str, bytes]:
+    """The rig's two files: pumps tested to failure, and pumps still on test (see the module docstring)."""
+    rng = np.random.default_rng(RIG_SEED)
+    finished: list[str] = []
+    for pump in range(1, RIG_FAILED_UNITS[scale] + 1):
+        life = int(rng.integers(*RIG_LIFE))
+        finished += _rig_lines(rng, str(pump), life, life)
+    running: list[str] = []
+    for pump in range(1, RIG_RUNNING_UNITS + 1):
+        life = int(rng.integers(RIG_LIFE[0] + RIG_RUNNING_CUT * RIG_RUNNING_UNITS, RIG_LIFE[1]))
+        running += _rig_lines(rng, str(pump), life, life - RIG_RUNNING_CUT * pump)
+    return {
+        "수명시험_종료.txt": ("\n".join(finished) + "\n").encode(),
+        "수명시험_진행중.txt": ("\n".join(running) + "\n").encode(),
+    }

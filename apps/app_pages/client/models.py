@@ -172,10 +172,14 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     names = (
         {"actual": f"used ({model.unit})", "predicted": "expected by the champion"}
         if expected_value
-        else {"actual": "remaining cycles, summed", "predicted": "predicted by the champion"}
+        else {"actual": "cycles left, mean per cycle", "predicted": "predicted by the champion"}
         if remaining_life
         else {"actual": "problem cases", "predicted": "expected by the champion"}
     )
+    if remaining_life:  # a week's sums grow with its units' cycles: the mean per cycle compares weeks
+        weeks = weeks.assign(
+            actual=weeks["actual"] / weeks["rows"], predicted=weeks["predicted"] / weeks["rows"]
+        )
     long = weeks.rename(columns=names).melt(
         id_vars=["week"], value_vars=list(names.values()), var_name="series", value_name="value"
     )
