@@ -10,7 +10,7 @@ Reported per model: the headline metric on the time-ordered holdout beside the n
 rows, the published figure where one exists (and why it is or is not comparable), the champion decision,
 and the training time. The datasets no catalog model can score yet are listed with the reason.
 
-    .venv/bin/python bench/model_quality.py            # prints the table (about 10 minutes on 2 cores)
+    .venv/bin/python bench/model_quality.py            # prints the table (about 2 minutes on 2 cores)
     .venv/bin/python bench/model_quality.py --readme   # … and writes it into README.md
 
 The README's table is this command's output; re-running it gives the same figures (seeded learners,
@@ -105,14 +105,16 @@ def run_client(settings: Settings, config: ClientConfig) -> list[Scored]:
     scored = []
     for result in results:
         verdict = "yes" if result.is_champion else "no"
-        # Why not, in its first clause ("its holdout holds only 8 defects (…)"); the page has the rest.
-        reason = result.champion_decision.split(": ", 1)[-1].split("; ")[0] if not result.is_champion else ""
+        # Why not: the decision's reasons, before its figures ("; PR-AUC 0.136 vs …"), which the table has.
+        label = METRIC_LABELS.get(result.metric_name, result.metric_name)
+        reasons = result.champion_decision.split(": ", 1)[-1].split(f"; {label} ")[0]
+        reason = "" if result.is_champion else reasons
         scored.append(
             Scored(
                 client_id=config.id,
                 dataset=dataset,
                 model=result.model_name,
-                metric=METRIC_LABELS.get(result.metric_name, result.metric_name),
+                metric=label,
                 value=_figure(result.model_metric, result.metric_name, result.unit),
                 baseline=_figure(result.baseline_metric, result.metric_name, result.unit),
                 published=published,
@@ -126,13 +128,13 @@ def run_client(settings: Settings, config: ClientConfig) -> list[Scored]:
 
 def table(rows: list[Scored]) -> str:
     lines = [
-        "| dataset | client | model | metric | holdout | naive baseline | published | champion | training |",
+        "| dataset | client | model | metric | holdout | naive baseline | published | champion | train s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.dataset} | `{r.client_id}` | {r.model} | {r.metric} | {r.value} | {r.baseline} | "
-            f"{r.published} | {r.champion} | {r.train_s:.0f} s |"
+            f"{r.published} | {r.champion} | {r.train_s:.0f} |"
         )
     for client_id, (dataset, why) in NOT_SCORED.items():
         lines.append(f"| {dataset} | `{client_id}` | – | – | – | – | – | not scored: {why} | – |")
