@@ -1,10 +1,11 @@
-"""Benchmark: the standard-model catalog on the shared real datasets, through their mapping files only.
+"""Benchmark: the standard-model catalog on the demo's data (the shared real datasets, and two seeded
+synthetic factories with planted ground truth), each client onboarded through its mapping file only.
 
 Every demo client (demo/clients/<id>/mapping.yml) is onboarded at full scale from its delivered files,
 as ``make demo`` does, and every standard model its mapping asks for is trained: real ingest, the mapping,
 dbt, the Great Expectations gate, then training with MLflow (the functions the engagement flow calls, in a
 fresh workspace, so every model really trains). The real datasets are KAMP's and UCI's (demo/data, see its
-ATTRIBUTION.md); two clients are seeded synthetic factories with planted ground truth.
+ATTRIBUTION.md).
 
 Reported per model: the headline metric on the time-ordered holdout beside the naive baseline's on the same
 rows, the published figure where one exists (and why it is or is not comparable), the champion decision,

@@ -874,7 +874,7 @@ def demo_command(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     home: HomeOption = None,
 ) -> None:
-    """Prepare the demo program (5 client factories), run it, print the logins, serve the app."""
+    """Prepare the demo program (the clients in `demo/clients`), run it, print the logins, serve the app."""
     from flows.program import program_flow
     from forgeline.auth import ensure_demo_logins
     from forgeline.demo import prepare_demo_program

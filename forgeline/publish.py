@@ -67,6 +67,8 @@ MODEL_COLUMNS = [
     "holdout_phm_score",
     "baseline_phm_score",
     "holdout_units",
+    "holdout_rmse_at_random_cycle",
+    "baseline_rmse_at_random_cycle",
 ]
 FEATURE_COLUMNS = ["model_name", "feature", "importance", "rank"]
 # Per model and local holdout day: measured and predicted totals, the baseline's, rows flagged.
@@ -434,6 +436,8 @@ def _typed_model_results(models: pd.DataFrame) -> pd.DataFrame:
         "holdout_phm_score",
         "baseline_phm_score",
         "holdout_units",
+        "holdout_rmse_at_random_cycle",
+        "baseline_rmse_at_random_cycle",
     ]
     models[figures] = models[figures].apply(pd.to_numeric, errors="coerce").astype("float64")
     return models

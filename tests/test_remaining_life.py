@@ -17,8 +17,9 @@ from forgeline.ingest import ingest_client
 from forgeline.quality import GateResult
 from forgeline.settings import Settings
 from forgeline.standard_models import build_training_set, train_client_models
-from forgeline.standard_models.base import TrainingSet
-from forgeline.standard_models.remaining_useful_life import AGE, RUL_CAP
+from forgeline.standard_models.base import NotEnoughData, TrainingSet
+from forgeline.standard_models.families import RUL_CAP
+from forgeline.standard_models.remaining_useful_life import AGE
 from forgeline.standardize import apply_mapping, run_dbt
 
 pytestmark = [pytest.mark.models, pytest.mark.dbt]
@@ -136,6 +137,29 @@ def test_features_never_read_a_units_later_cycles_and_a_planted_look_ahead_is_ca
     assert look_ahead(with_cycles_to_last_record(cut), with_cycles_to_last_record(full)) == ["to_last_record"]
 
 
+def test_units_that_share_an_id_are_refused_with_what_to_do(
+    rig: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two files numbering their units from 1 would merge two units under one id: refused, not learnt."""
+    import shutil
+
+    config = get_client(rig, CLIENT)
+    copy = tmp_path_factory.mktemp("shared") / "warehouse.duckdb"
+    shutil.copy(rig.warehouse_path(CLIENT), copy)
+    try:
+        con = duckdb.connect(str(rig.warehouse_path(CLIENT)))
+        con.execute("update core.fct_cycles set unit_id = 'PUMP-1' where unit_id = 'PUMP-2'")
+        con.execute(  # as dbt would rebuild it: the merged unit fails at its last cycle
+            "update core.dim_run_units set failed_at = (select max(started_at) from core.fct_cycles "
+            "where unit_id = 'PUMP-1') where unit_id = 'PUMP-1'"
+        )
+        con.close()
+        with pytest.raises(NotEnoughData, match=r"repeat a cycle number \(PUMP-1\).*unique in mapping.yml"):
+            build_training_set(rig, config, "remaining_useful_life")
+    finally:
+        shutil.copy(copy, rig.warehouse_path(CLIENT))
+
+
 def test_the_model_learns_the_planted_wear_and_beats_the_mean_life(rig: Settings) -> None:
     config = get_client(rig, CLIENT)
     gate = GateResult(client_id=CLIENT, passed=True, checked_at=datetime.now(UTC).isoformat())
@@ -144,6 +168,7 @@ def test_the_model_learns_the_planted_wear_and_beats_the_mean_life(rig: Settings
     assert result.holdout_units is not None and result.holdout_units >= 5
     assert result.model_metric < 0.6 * result.baseline_metric
     assert result.holdout_phm_score < result.baseline_phm_score
+    assert result.holdout_rmse_at_random_cycle < 0.6 * result.baseline_rmse_at_random_cycle
     top = [f["feature"] for f in result.top_features[:3]]
     assert any(name.startswith(("bearing_temperature", "vibration")) for name in top), top
     assert not any(name.startswith("ambient") for name in top[:2]), top
@@ -183,8 +208,14 @@ def test_the_whole_engagement_publishes_it_and_the_client_reads_it(
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["RMSE (holdout)"].endswith(" cycles")
     text = "\n".join(m.value for m in at.markdown)
-    assert "units that failed last" in text and "PHM score" in text
+    assert "units that failed last" in text and "PHM score" in text and "one random cycle" in text
     assert "predicted remaining life missed by" in text  # the champion in operation, week by week
     assert any(e.label.startswith("Latest scores") for e in at.expander)
-    shown = next(f for f in at.dataframe if "predicted remaining life (cycles)" in f.value.columns).value
-    assert shown["cycles left (blank: the unit is still running)"].isna().sum() == RUNNING_UNITS
+    text = "\n".join(m.value for m in at.markdown)
+    assert "Units still running" in text
+    [units] = [f.value for f in at.dataframe if "unit" in f.value.columns]
+    assert sorted(u.split(",")[0] for u in units["unit"]) == [f"unit {u}" for u in RUNNING]
+    latest = next(f.value for f in at.dataframe if "what" in f.value.columns)
+    left = latest[f"cycles left, capped at {RUL_CAP} (blank: still running)"]
+    assert (left == "").sum() == RUNNING_UNITS and not left.isna().any()  # blank, never "None"
+    assert latest["what"].str.contains(r"unit PUMP-\d+, cycle \d+, machine RIG-1").any()

@@ -321,6 +321,8 @@ def _result_from_run(
         holdout_phm_score=metrics.get("holdout_phm_score"),
         baseline_phm_score=metrics.get("baseline_phm_score"),
         holdout_units=int(metrics["units_test"]) if "units_test" in metrics else None,
+        holdout_rmse_at_random_cycle=metrics.get("holdout_rmse_at_random_cycle"),
+        baseline_rmse_at_random_cycle=metrics.get("baseline_rmse_at_random_cycle"),
     )
 
 
@@ -634,7 +636,7 @@ def model_card(model_name: str, note: str = "") -> str:
         + f"\n\nTraining uses at most the latest {MAX_TRAINING_ROWS:,} rows before the holdout; the holdout"
         " is never cut.\n\n"
         + inspect.cleandoc(
-            learner.REGRESSION_DESCRIPTION if module.FAMILY is not EVENTS else learner.__doc__ or ""
+            learner.__doc__ or "" if module.FAMILY is EVENTS else learner.REGRESSION_DESCRIPTION
         )
     )
     card += f"\n\nThis version: {note}." if note else ""

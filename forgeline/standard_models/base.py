@@ -158,6 +158,17 @@ def time_ordered_split(
     return Split(train=train, test=test, cut=cut)
 
 
+def cycle_parameter_names(con: Any) -> list[str]:
+    """The process parameters (cycle tags) the client delivers, sorted: they become feature columns."""
+    return [
+        row[0]
+        for row in con.execute(
+            "select distinct parameter_name from core.fct_cycle_parameters "
+            "where parameter_name is not null order by 1"
+        ).fetchall()
+    ]
+
+
 def sql_literal(text: str) -> str:
     """A SQL string literal (for names that become columns of a builder's SQL)."""
     return "'" + text.replace("'", "''") + "'"
@@ -243,6 +254,9 @@ class ModelResult:
     holdout_phm_score: float | None = None
     baseline_phm_score: float | None = None
     holdout_units: int | None = None
+    # … and the RMSE at one random cycle per held-out unit (as NASA's test sets are cut; families.py).
+    holdout_rmse_at_random_cycle: float | None = None
+    baseline_rmse_at_random_cycle: float | None = None
 
 
 def utc_now() -> datetime:

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.standard_models.base import NotEnoughData, TrainingSet, sql_literal
+from forgeline.standard_models.base import NotEnoughData, TrainingSet, cycle_parameter_names, sql_literal
 from forgeline.standard_models.families import EVENTS
 
 FAMILY = EVENTS
@@ -96,13 +96,7 @@ def _parameter_column(name: str) -> str:
 
 def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> TrainingSet:
     # The parameters named up front: they become the columns.
-    names = [
-        row[0]
-        for row in con.execute(
-            "select distinct parameter_name from core.fct_cycle_parameters "
-            "where parameter_name is not null order by 1"
-        ).fetchall()
-    ]
+    names = cycle_parameter_names(con)
     columns = ", ".join(map(_parameter_column, names)) or "null as _no_parameters"
     # The product as an ENUM of its sorted values arrives as a pandas category, as astype("category")
     # would make it, without a Python string per cycle.

@@ -91,6 +91,15 @@ def _top_features(model: Any, features: pd.DataFrame, label: np.ndarray, scoring
     ]
 
 
+def _holdout(data: TrainingSet, split: Split, columns: dict[str, Any]) -> pd.DataFrame:
+    """One row per holdout row: its time, the family's columns, and which machine, cycle, site or unit it
+    is (the training set's context)."""
+    frame = pd.DataFrame({"time": pd.to_datetime(data.time[split.test], utc=True).to_numpy(), **columns})
+    if data.context is not None:
+        frame = pd.concat([frame, data.context[split.test].reset_index(drop=True)], axis=1)
+    return frame
+
+
 def _local_days(time: pd.Series, timezone: str) -> pd.Series:
     return pd.to_datetime(time, utc=True).dt.tz_convert(timezone).dt.date
 
@@ -120,17 +129,16 @@ class Events:
         top = _top_features(event.model, test_features, test_label, "average_precision", progress)
         baseline_score = data.baseline_score.to_numpy()[split.test]
         windows = operating_windows(features, label, split.train, split.test, data.settings)
-        holdout = pd.DataFrame(
+        holdout = _holdout(
+            data,
+            split,
             {
-                "time": pd.to_datetime(data.time[split.test], utc=True).to_numpy(),
                 "outcome": test_label,
                 "probability": score,
                 "alert": score >= event.threshold,
                 "baseline_score": baseline_score,
-            }
+            },
         )
-        if data.context is not None:  # which machine, cycle or site each row is
-            holdout = pd.concat([holdout, data.context[split.test].reset_index(drop=True)], axis=1)
         return Fitted(
             model=event.model,
             params=event.params,
@@ -214,18 +222,17 @@ class ExpectedValues:
         # usually a stop, which the production and downtime pages show).
         anomaly = residual > ANOMALY_SIGMAS * typical
         excess = np.where(anomaly, residual, 0.0)
-        holdout = pd.DataFrame(
+        holdout = _holdout(
+            data,
+            split,
             {
-                "time": pd.to_datetime(data.time[split.test], utc=True).to_numpy(),
                 "outcome": test_actual,
                 "expected": expected,
                 "residual": residual,
                 "anomaly": anomaly,
                 "baseline_score": data.baseline_score.to_numpy(dtype=float)[split.test],
-            }
+            },
         )
-        if data.context is not None:
-            holdout = pd.concat([holdout, data.context[split.test].reset_index(drop=True)], axis=1)
         co2 = float("nan")
         if "kg_co2e_per_unit" in holdout:
             co2 = float(np.nansum(excess * holdout["kg_co2e_per_unit"].to_numpy(dtype=float)))
@@ -252,19 +259,25 @@ class ExpectedValues:
             holdout=holdout,
         )
 
+    # The champion rule's evidence: whole local days are the bootstrap's blocks (champion.decide_on_errors).
+    policy: dict[str, Any] = {}
+
+    def groups(self, data: TrainingSet, split: Split) -> np.ndarray:
+        return _local_days(data.time[split.test], data.timezone).to_numpy()
+
     def decide(
         self, data: TrainingSet, module: Any, score: np.ndarray, other: np.ndarray | None, **names: Any
     ) -> champion.Decision:
         split = self.split(data)
-        days = _local_days(data.time[split.test], data.timezone).to_numpy()
         return champion.decide_on_errors(
             data.label.to_numpy(dtype=float)[split.test],
             score,
             filled(data.baseline_score.to_numpy()[split.test]),
             other,
-            groups=days,
+            groups=self.groups(data, split),
             rows_name=module.ROWS_NAME,
             unit=data.unit,
+            **self.policy,
             **names,
         )
 
@@ -291,6 +304,11 @@ class ExpectedValues:
         ]
 
 
+# Remaining life is capped (the usual practice since NASA's turbofan benchmark): early in a unit's life
+# nothing tells 300 cycles left from 200, and no model should be scored on telling them apart.
+RUL_CAP = 125
+
+
 def phm_score(actual: np.ndarray, predicted: np.ndarray) -> float:
     """NASA's PHM08 score as a mean per row: d = predicted - actual; exp(d / 10) - 1 when late (d > 0),
     exp(-d / 13) - 1 when early. Smaller is better; 0 is perfect."""
@@ -298,26 +316,48 @@ def phm_score(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(np.where(d > 0, np.expm1(d / 10), np.expm1(-d / 13)))) if len(d) else float("nan")
 
 
+CUT_DRAWS = 50  # seeded draws of one cycle per held-out unit, averaged (one draw of ~10 units is noisy)
+
+
+def rmse_at_random_cycle(units: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> float:
+    """RMSE at one cycle per unit, drawn at random (seeded) and averaged over :data:`CUT_DRAWS` draws: how
+    NASA's turbofan test sets are scored (each test unit's record is cut at a random cycle, and scored
+    there), as near as a holdout of whole units allows."""
+    if not len(units):
+        return float("nan")
+    rng = np.random.default_rng(0)
+    codes, _ = pd.factorize(pd.Series(units))
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(codes.max() + 1))
+    sizes = np.bincount(codes)
+    errors = (np.asarray(predicted, dtype=float) - np.asarray(actual, dtype=float))[order]
+    draws = [errors[starts + rng.integers(0, sizes)] for _ in range(CUT_DRAWS)]
+    return float(np.mean([np.sqrt(np.mean(d**2)) for d in draws]))
+
+
 def _units(data: TrainingSet, mask: np.ndarray) -> np.ndarray:
     return data.context["unit_id"].astype(str).to_numpy()[mask]
 
 
-class RemainingLife:
-    """Remaining useful life: a regression of the cycles a unit has left, held out by whole units."""
+class RemainingLife(ExpectedValues):
+    """Remaining useful life: a regression of the cycles a unit has left, held out by whole units (its rows
+    carry their unit's failure time, so the expected values' time cut never splits a unit)."""
 
     name = "remaining_life"
-    metric = "rmse"
-    lower_is_better = True
     prediction = "predicted"
-    estimator = learner.REGRESSION_ESTIMATOR
     threshold_rule = "none: the remaining life itself is the answer"
+    # Whole units are the evidence; ASHRAE's bias bound is for energy baselines (a life has no such norm).
+    policy: dict[str, Any] = {
+        "groups_name": "units",
+        "min_groups": champion.MIN_HOLDOUT_UNITS,
+        "max_bias": None,
+    }
 
-    def split(self, data: TrainingSet) -> Split:
-        # Rows carry their unit's failure time: a time cut never splits a unit.
-        return time_ordered_split(data, both_outcomes=False)
+    def groups(self, data: TrainingSet, split: Split) -> np.ndarray:
+        return _units(data, split.test)
 
     def predict(self, model: Any, features: pd.DataFrame) -> np.ndarray:
-        return np.clip(np.asarray(model.predict(features), dtype=float), 0, None)
+        return np.clip(np.asarray(model.predict(features), dtype=float), 0, RUL_CAP)
 
     def fit(self, data: TrainingSet, progress: Callable[[str], None]) -> Fitted:
         split = self.split(data)
@@ -331,16 +371,11 @@ class RemainingLife:
         fitted = learner.fit_expected_model(features, actual, data.time, split.train, data.embargo, progress)
         predicted = self.predict(fitted.model, test_features)
         baseline_score = filled(data.baseline_score.to_numpy(dtype=float)[split.test])
-        holdout = pd.DataFrame(
-            {
-                "time": pd.to_datetime(data.time[split.test], utc=True).to_numpy(),
-                "outcome": test_actual,
-                "predicted": predicted,
-                "baseline_score": baseline_score,
-            }
+        holdout = _holdout(
+            data,
+            split,
+            {"outcome": test_actual, "predicted": predicted, "baseline_score": baseline_score},
         )
-        if data.context is not None:
-            holdout = pd.concat([holdout, data.context[split.test].reset_index(drop=True)], axis=1)
         top = _top_features(fitted.model, test_features, test_actual, "neg_root_mean_squared_error", progress)
         return Fitted(
             model=fitted.model,
@@ -352,33 +387,17 @@ class RemainingLife:
                 **regression_metrics(test_actual, predicted, "holdout_"),
                 **fitted.validation,
                 "holdout_phm_score": phm_score(test_actual, predicted),
-                "holdout_units": float(len(set(test_units))),
-                "training_units": float(len(set(train_units))),
+                "holdout_rmse_at_random_cycle": rmse_at_random_cycle(test_units, test_actual, predicted),
             },
             baseline={
                 **regression_metrics(test_actual, baseline_score, "baseline_"),
                 "baseline_phm_score": phm_score(test_actual, baseline_score),
+                "baseline_rmse_at_random_cycle": rmse_at_random_cycle(
+                    test_units, test_actual, baseline_score
+                ),
             },
             top_features=top,
             holdout=holdout,
-        )
-
-    def decide(
-        self, data: TrainingSet, module: Any, score: np.ndarray, other: np.ndarray | None, **names: Any
-    ) -> champion.Decision:
-        split = self.split(data)
-        return champion.decide_on_errors(
-            data.label.to_numpy(dtype=float)[split.test],
-            score,
-            filled(data.baseline_score.to_numpy()[split.test]),
-            other,
-            groups=_units(data, split.test),
-            rows_name=module.ROWS_NAME,
-            unit=data.unit,
-            groups_name="units",
-            min_groups=champion.MIN_HOLDOUT_UNITS,
-            max_bias=None,  # ASHRAE's bound is for energy baselines; a unit's life has no such norm
-            **names,
         )
 
     def daily(self, holdout: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:

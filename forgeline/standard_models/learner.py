@@ -227,13 +227,14 @@ def _fallback(
 
 # -- expected values (regression) ------------------------------------------------------------------------
 REGRESSION_ESTIMATOR = "LightGBM (LGBMRegressor)"
-REGRESSION_DESCRIPTION = """The expected-value learner: LightGBM regression, tuned on a time-ordered fold.
+REGRESSION_DESCRIPTION = """The regression learner: LightGBM, tuned on a time-ordered fold.
 
-The latest quarter of the training rows is the validation fold. Each of the same four candidate set-ups
-grows trees until the fold's squared error stops improving; the best candidate, at its best number of
-rounds, is then fitted again on every training row, fold included. The fold's error is kept: it is the
-typical size of a miss, against which an hour's gap between metered and expected use counts as an anomaly.
-The holdout is never seen by any of these choices, and the same data gives the same model to the last bit.
+The latest quarter of the training rows is the validation fold (for a remaining life: the units that
+failed last before the holdout's). Each of the same four candidate set-ups grows trees until the fold's
+squared error stops improving; the best candidate, at its best number of rounds, is then fitted again on
+every training row, fold included. The fold's error is kept as the typical size of a miss (an energy
+baseline counts an interval beyond three of them as an anomaly). The holdout is never seen by any of these
+choices, and the same data gives the same model to the last bit.
 """
 MIN_VALIDATION_ROWS = 48  # fewer: no fold to choose on (see fit_expected_model)
 

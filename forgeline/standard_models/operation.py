@@ -81,10 +81,11 @@ def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, s
         units, rows = int(row["units"]), int(row["rows"])
         bias = (predicted - actual) / actual if actual else 0.0
         drift = units >= MIN_WEEK_UNITS and abs(bias) > DRIFT_LIFE_BIAS
+        one = units == 1
         text = (
-            f"{units:,} unit{'' if units == 1 else 's'} failed; over their {rows:,} cycles the predicted "
-            f"remaining life missed by {row['rmse']:,.1f} cycles (RMSE) and ran {abs(bias):.0%} "
-            f"{'high' if bias > 0 else 'low'}"
+            f"{units:,} {'unit' if one else 'units'} failed; over {'its' if one else 'their'} {rows:,} "
+            f"cycles the predicted remaining life missed by {row['rmse']:,.1f} cycles (RMSE), and predicted "
+            f"{abs(bias):.0%} {'more' if bias > 0 else 'less'} life than was left in all"
         ).replace("%", " %")
         if drift:
             side = "late: units would be replaced after they fail" if bias > 0 else "early: life left unused"

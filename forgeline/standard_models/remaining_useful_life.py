@@ -26,20 +26,23 @@ their predicted remaining life.
 
 from __future__ import annotations
 
+import logging
+
 import duckdb
 import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.standard_models.base import NotEnoughData, TrainingSet, sql_literal
-from forgeline.standard_models.families import REMAINING_LIFE
+from forgeline.standard_models.base import NotEnoughData, TrainingSet, cycle_parameter_names, sql_literal
+from forgeline.standard_models.families import REMAINING_LIFE, RUL_CAP
+
+log = logging.getLogger("forgeline.standard_models")
 
 FAMILY = REMAINING_LIFE
 NAME = "remaining_useful_life"
 TASK = "regression: remaining cycles per run-to-failure unit"
 ROWS_NAME = "held-out unit cycles"
 REQUIRED_TABLES = ["fct_cycles", "fct_cycle_parameters", "dim_run_units"]
-RUL_CAP = 125  # cycles (see the docstring)
 MEAN_CYCLES, TREND_CYCLES = 10, 30
 MIN_FAILED_UNITS = 8  # fewer: no honest holdout of units, nor a mean life to compare with
 AGE = "age_cycles"
@@ -89,7 +92,6 @@ wide as (
 select wide.* exclude (cycle_id),
     cycles.age as _age,
     cycles.unit_id as _unit_id,
-    cycles.cycle_id as _cycle_id,
     cycles.machine_id as _machine_id,
     cycles.started_at as _started_at,
     cycles.has_failed as _has_failed,
@@ -113,14 +115,30 @@ def _columns(name: str) -> list[str]:
     ]
 
 
+def _check_cycle_numbers(frame: pd.DataFrame) -> None:
+    """Refuse units whose cycle numbers repeat (two units under one id); name those with gaps."""
+    repeated = frame.duplicated(["_unit_id", "_age"])
+    if repeated.any():
+        units = sorted(map(str, frame.loc[repeated, "_unit_id"].unique()))
+        raise NotEnoughData(
+            f"{len(units)} unit(s) repeat a cycle number ({', '.join(units[:5])}"
+            f"{'…' if len(units) > 5 else ''}): two units share an id, e.g. two files that number their "
+            "units from 1. Make `unit_id` unique in mapping.yml (docs/mapping.md, Run-to-failure records)."
+        )
+    ages = frame.groupby("_unit_id")["_age"].agg(["min", "max", "count"])
+    gaps = ages.index[(ages["max"] - ages["min"] + 1) != ages["count"]]
+    if len(gaps):
+        log.warning(
+            "remaining_useful_life: %d unit(s) miss cycle numbers (%s%s): quarantined rows or a file cut "
+            "short; a unit declared run to failure that lost its last rows is learnt as failing early",
+            len(gaps),
+            ", ".join(map(str, gaps[:5])),
+            "…" if len(gaps) > 5 else "",
+        )
+
+
 def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> TrainingSet:
-    names = [
-        row[0]
-        for row in con.execute(
-            "select distinct parameter_name from core.fct_cycle_parameters "
-            "where parameter_name is not null order by 1"
-        ).fetchall()
-    ]
+    names = cycle_parameter_names(con)
     failed = con.execute("select count(*) from core.dim_run_units where has_failed").fetchone()
     if int(failed[0] if failed else 0) < MIN_FAILED_UNITS:
         raise NotEnoughData(
@@ -143,9 +161,17 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         .replace("{trend_rows}", str(TREND_CYCLES - 1))
     )
     frame = con.execute(sql).df()
+    _check_cycle_numbers(frame)
     feature_names = [name + suffix for name in names for suffix in FEATURE_SUFFIXES]
     features = frame[feature_names].astype("float64").assign(**{AGE: frame["_age"].astype("float64")})
-    context = frame[["_unit_id", "_cycle_id", "_machine_id"]].rename(columns=lambda c: c.removeprefix("_"))
+    # What a row is, for people and for the look-ahead check: the unit, its cycle number and machine.
+    context = pd.DataFrame(
+        {
+            "unit_id": frame["_unit_id"].astype(str),
+            "cycle": frame["_age"].astype("int64"),
+            "machine_id": frame["_machine_id"],
+        }
+    )
     known = frame["_has_failed"].fillna(False).astype(bool).to_numpy()
     age = frame["_age"].to_numpy(dtype=float)
     baseline = np.clip(frame["_mean_life"].to_numpy(dtype=float) - age, 0, RUL_CAP)

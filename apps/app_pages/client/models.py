@@ -19,7 +19,7 @@ from forgeline.standard_models.champion import (
     MIN_HOLDOUT_POSITIVES,
     MIN_HOLDOUT_UNITS,
 )
-from forgeline.standard_models.families import ANOMALY_SIGMAS
+from forgeline.standard_models.families import ANOMALY_SIGMAS, RUL_CAP
 
 TOP_FEATURES = 10
 NEAR_PERFECT = 0.98  # a holdout score this high is more often a leak or easy synthetic data than a model
@@ -67,16 +67,25 @@ def _remaining_life_reading(model) -> None:
     units = getattr(model, "holdout_units", None)
     held = "" if ui.is_missing(units) else f" over the **{int(units):,}** units that failed last"
     text = (
-        f"Held out{held}, the predicted remaining life misses by **{ui.number(model.model_metric, 1)} "
-        f"cycles** (RMSE, remaining life capped at 125), against {ui.number(model.baseline_metric, 1)} for "
-        "replacing at the mean life of earlier units."
+        f"Held out{held}, the predicted remaining life misses by **{ui.number(model.model_metric, 2)} "
+        f"cycles** (RMSE over their cycles, remaining life capped at {RUL_CAP}), against "
+        f"{ui.number(model.baseline_metric, 2)} for replacing at the mean life of earlier units."
     )
     phm, naive = getattr(model, "holdout_phm_score", None), getattr(model, "baseline_phm_score", None)
     if not ui.is_missing(phm) and not ui.is_missing(naive):
         text += (
-            f" NASA's PHM score, which punishes a late prediction (a unit failing before it is replaced) "
-            f"more than an early one, is **{ui.number(phm, 2)}** per cycle against {ui.number(naive, 2)} "
-            "(smaller is better)."
+            " NASA's PHM score, which punishes a late prediction (a unit failing before it is replaced) "
+            f"more than an early one, averages **{ui.number(phm, 2)}** against {ui.number(naive, 2)} for the "
+            "baseline (smaller is better)."
+        )
+    cut, naive_cut = (
+        getattr(model, "holdout_rmse_at_random_cycle", None),
+        getattr(model, "baseline_rmse_at_random_cycle", None),
+    )
+    if not ui.is_missing(cut) and not ui.is_missing(naive_cut):
+        text += (
+            f" Scored at one random cycle per held-out unit, as NASA's turbofan test sets are, the RMSE is "
+            f"**{ui.number(cut, 2)}** cycles against {ui.number(naive_cut, 2)}."
         )
     st.markdown(text)
     if not ui.is_missing(units) and units < MIN_HOLDOUT_UNITS:
@@ -169,67 +178,104 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
             + ". Check what changed in the process (or the data) before relying on its scores.",
             icon=":material/warning:",
         )
-    names = (
-        {"actual": f"used ({model.unit})", "predicted": "expected by the champion"}
-        if expected_value
-        else {"actual": "cycles left, mean per cycle", "predicted": "predicted by the champion"}
-        if remaining_life
-        else {"actual": "problem cases", "predicted": "expected by the champion"}
-    )
-    if remaining_life:  # a week's sums grow with its units' cycles: the mean per cycle compares weeks
-        weeks = weeks.assign(
-            actual=weeks["actual"] / weeks["rows"], predicted=weeks["predicted"] / weeks["rows"]
+    if remaining_life:
+        # Sums or means of remaining life grow and shrink with the ages of a week's units: its typical miss
+        # (RMSE over the failed units' cycles) is what compares weeks.
+        fig = px.bar(
+            weeks,
+            x="week",
+            y="metric",
+            labels={"week": "week starting (failures)", "metric": "RMSE (cycles)"},
+            title="Each week's failed units: the champion's typical miss on their remaining life",
+            hover_data={"sentence": True},
         )
-    long = weeks.rename(columns=names).melt(
-        id_vars=["week"], value_vars=list(names.values()), var_name="series", value_name="value"
-    )
-    fig = px.bar(
-        long,
-        x="week",
-        y="value",
-        color="series",
-        barmode="group",
-        labels={"week": "week starting", "value": names["actual"]},
-        title="Each week's outcomes against the champion's expectation",
-    )
+        marked = "metric"
+    else:
+        names = (
+            {"actual": f"used ({model.unit})", "predicted": "expected by the champion"}
+            if expected_value
+            else {"actual": "problem cases", "predicted": "expected by the champion"}
+        )
+        long = weeks.rename(columns=names).melt(
+            id_vars=["week"], value_vars=list(names.values()), var_name="series", value_name="value"
+        )
+        fig = px.bar(
+            long,
+            x="week",
+            y="value",
+            color="series",
+            barmode="group",
+            labels={"week": "week starting", "value": names["actual"], "series": ""},
+            title="Each week's outcomes against the champion's expectation",
+        )
+        marked = "actual"
     if len(drifted):
         fig.add_scatter(
             x=drifted["week"],
-            y=drifted["actual"],
+            y=drifted[marked],
             mode="markers",
             marker={"size": 12, "symbol": "diamond", "color": "black"},
             name="drift",
         )
     fig.update_xaxes(type="category")
     ui.chart(fig, key=f"model_operation_{model.model_name}", hovermode="closest")
-    if not latest.empty:
-        shown = latest.sort_values("time", ascending=False, kind="stable")
-        local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
-        label = (
-            f"expected ({model.unit})"
-            if expected_value
-            else "predicted remaining life (cycles)"
-            if remaining_life
-            else "risk (probability)"
-        )
-        outcome = (
-            f"used ({model.unit})"
-            if expected_value
-            else "cycles left (blank: the unit is still running)"
-            if remaining_life
-            else "outcome (1 = problem, 0 = none, blank = not known yet)"
-        )
-        table = pd.DataFrame(
-            {
-                f"time ({timezone})": local.to_numpy(),
-                "what": shown["key"].fillna("").str.replace("_id=", " ", regex=False).to_numpy(),
-                label: shown["score"].to_numpy(),
-                # Not known yet: blank, never "None".
-                outcome: shown["outcome"].astype("Float64").to_numpy(),
-            }
-        )
-        with st.expander(f"Latest scores: the {len(table):,} most recent rows, newest first"):
-            st.dataframe(table, hide_index=True)
+    if latest.empty:
+        return
+    shown = latest.sort_values("time", ascending=False, kind="stable")
+    local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
+    what = shown["key"].fillna("").str.replace("_id=", " ", regex=False).str.replace("=", " ", regex=False)
+    digits = 2 if expected_value else 1 if remaining_life else 3
+    score = shown["score"].map(lambda v: ui.number(v, digits))
+    # Not known yet: blank, never "None" (a missing number in a numeric column shows as "None").
+    known = shown["outcome"].map(
+        lambda v: "" if ui.is_missing(v) else ui.number(v, 2 if expected_value else 0)
+    )
+    if remaining_life:
+        running = shown["outcome"].isna().to_numpy()
+        if running.any():
+            st.markdown(
+                f"**Units still running** ({int(running.sum())}): the champion's predicted remaining life at "
+                "their latest cycle. Plan a replacement before it runs out."
+            )
+            units = pd.DataFrame(
+                {
+                    "unit": what[running].to_numpy(),
+                    "predicted remaining life (cycles)": score[running].to_numpy(),
+                    f"latest cycle at ({timezone})": local[running].to_numpy(),
+                }
+            )
+            st.dataframe(
+                units.sort_values("predicted remaining life (cycles)", key=_numeric), hide_index=True
+            )
+    label = (
+        f"expected ({model.unit})"
+        if expected_value
+        else "predicted remaining life (cycles)"
+        if remaining_life
+        else "risk (probability)"
+    )
+    outcome = (
+        f"used ({model.unit})"
+        if expected_value
+        else f"cycles left, capped at {RUL_CAP} (blank: still running)"
+        if remaining_life
+        else "outcome (1 = problem, 0 = none, blank = not known yet)"
+    )
+    table = pd.DataFrame(
+        {
+            f"time ({timezone})": local.to_numpy(),
+            "what": what.to_numpy(),
+            label: score.to_numpy(),
+            outcome: known.to_numpy(),
+        }
+    )
+    with st.expander(f"Latest scores: the {len(table):,} most recent rows, newest first"):
+        st.dataframe(table, hide_index=True)
+
+
+def _numeric(column: pd.Series) -> pd.Series:
+    """Sort key for numbers shown as text with thousands separators."""
+    return pd.to_numeric(column.str.replace(",", "", regex=False), errors="coerce")
 
 
 def _holdout_chart(model, days: pd.DataFrame) -> None:
@@ -297,12 +343,17 @@ for model in models.itertuples():
         )
         baseline_help = f"Naive baseline: {model.baseline_name}."
         cols[1].metric("Baseline", f"{ui.number(model.baseline_metric, digits)}{unit}", help=baseline_help)
-        cols[2].metric("Training rows", ui.number(model.n_train))
+        rows = "cycles" if remaining_life else "rows"
+        cols[2].metric(f"Training {rows}", ui.number(model.n_train))
         positives = getattr(model, "n_test_positives", None)  # absent in snapshots before it was published
         cols[3].metric(
-            "Holdout rows",
+            f"Holdout {rows}",
             ui.number(model.n_test),
-            help="The last 30 % of the time range, never seen in training.",
+            help=(
+                "The cycles of the units that failed last, held out whole, never seen in training."
+                if remaining_life
+                else "The last 30 % of the time range, never seen in training."
+            ),
         )
         mine_daily = daily[daily["model_name"] == model.model_name] if len(daily) else daily
         if expected_value and 0 < len(mine_daily) < MIN_HOLDOUT_DAYS:
@@ -375,7 +426,7 @@ for model in models.itertuples():
                 y="value",
                 color="scorer",
                 text=[ui.number(v, digits) for v in scores["value"]],
-                labels={"scorer": "", "value": f"{metric}{unit}"},
+                labels={"scorer": "", "value": f"{metric} ({unit.strip()})" if unit else metric},
                 title=f"{metric}: model vs baseline" + (" (smaller is better)" if errors else ""),
             )
             fig.update_layout(showlegend=False)
