@@ -225,7 +225,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
     what = shown["key"].fillna("").str.replace("_id=", " ", regex=False).str.replace("=", " ", regex=False)
     digits = 2 if expected_value else 1 if remaining_life else 3
-    score = shown["score"].map(lambda v: ui.number(v, digits))
+    score = shown["score"].astype(float).round(digits)  # numbers: the table sorts them as numbers
     # Not known yet: blank, never "None" (a missing number in a numeric column shows as "None").
     known = shown["outcome"].map(
         lambda v: "" if ui.is_missing(v) else ui.number(v, 2 if expected_value else 0)
@@ -244,9 +244,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
                     f"latest cycle at ({timezone})": local[running].to_numpy(),
                 }
             )
-            st.dataframe(
-                units.sort_values("predicted remaining life (cycles)", key=_numeric), hide_index=True
-            )
+            st.dataframe(units.sort_values("predicted remaining life (cycles)"), hide_index=True)
     label = (
         f"expected ({model.unit})"
         if expected_value
@@ -271,11 +269,6 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     )
     with st.expander(f"Latest scores: the {len(table):,} most recent rows, newest first"):
         st.dataframe(table, hide_index=True)
-
-
-def _numeric(column: pd.Series) -> pd.Series:
-    """Sort key for numbers shown as text with thousands separators."""
-    return pd.to_numeric(column.str.replace(",", "", regex=False), errors="coerce")
 
 
 def _holdout_chart(model, days: pd.DataFrame) -> None:
