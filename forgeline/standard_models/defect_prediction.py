@@ -8,8 +8,8 @@ large share of defects in molding and casting), local hour of day and product.
 Naive baseline: the machine's defect rate over its previous 50 cycles (what a shift leader watching the
 reject bin would go by). Metric: PR-AUC on the last 30 % of the time range.
 
-Reading it: the score is the chance that a cycle's part is a defect. Inspecting the riskiest 5 % of
-cycles would catch the share of defects MLflow records as recall at 5 % alerts. The top features are the
+Reading it: the score is the chance that a cycle's part is a defect; alerts at the threshold catch the
+share of the holdout's defects the page gives as recall. The top features are the
 parameters that move the prediction most: start the root-cause analysis, and the search for a safe
 operating window, with them.
 """

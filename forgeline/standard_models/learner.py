@@ -13,9 +13,9 @@ rows looks into it). On the fold:
   calibration and threshold.
 
 The holdout is never seen by any of these choices. Everything is deterministic (LightGBM's deterministic
-mode, fixed seeds, one thread): the same data gives the same model to the last bit. The app shows this
-docstring in the model card: it is written for people.
+mode, fixed seeds, one thread): the same data gives the same model to the last bit.
 """
+# The app shows the docstring above in the model card: it is written for people.
 
 from __future__ import annotations
 
@@ -230,11 +230,11 @@ REGRESSION_ESTIMATOR = "LightGBM (LGBMRegressor)"
 REGRESSION_DESCRIPTION = """The regression learner: LightGBM, tuned on a time-ordered fold.
 
 The latest quarter of the training rows is the validation fold (for a remaining life: the units that
-failed last before the holdout's). Each of the same four candidate set-ups grows trees until the fold's
-squared error stops improving; the best candidate, at its best number of rounds, is then fitted again on
-every training row, fold included. The fold's error is kept as the typical size of a miss (an energy
-baseline counts an interval beyond three of them as an anomaly). The holdout is never seen by any of these
-choices, and the same data gives the same model to the last bit.
+failed last before the holdout's). Each of four candidate set-ups (the event learner's) grows trees until
+the fold's squared error stops improving; the best candidate, at its best number of rounds, is then
+fitted again on every training row, fold included. The fold's error is kept as the typical size of a miss
+(an energy baseline counts an interval beyond three of them as an anomaly). The holdout is never seen by
+any of these choices, and the same data gives the same model to the last bit.
 """
 MIN_VALIDATION_ROWS = 48  # fewer: no fold to choose on (see fit_expected_model)
 

@@ -85,7 +85,7 @@ def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, s
         text = (
             f"{units:,} {'unit' if one else 'units'} failed; over {'its' if one else 'their'} {rows:,} "
             f"cycles the predicted remaining life missed by {row['rmse']:,.1f} cycles (RMSE), and predicted "
-            f"{abs(bias):.0%} {'more' if bias > 0 else 'less'} life than was left in all"
+            f"{abs(bias):.0%} {'more' if bias > 0 else 'less'} life than was left in total"
         ).replace("%", " %")
         if drift:
             side = "late: units would be replaced after they fail" if bias > 0 else "early: life left unused"
@@ -106,10 +106,13 @@ def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, s
     drift = judged and abs(nmbe) > DRIFT_NMBE
     text = f"{actual:,.0f} {unit} used where the model expected {predicted:,.0f} {unit}".replace("  ", " ")
     if drift:
-        side = "more than expected (waste, or a change the model has not learnt)"
-        if nmbe < 0:
-            side = "less than expected (a saving, or a change the model has not learnt)"
-        text += f": NMBE {nmbe:+.0%}, {side}".replace("%", " %")
+        side, meaning = ("more", "waste") if nmbe > 0 else ("less", "a saving")
+        # Said against the expectation (what a reader compares with); NMBE, against the use, is the test.
+        gap = abs(actual - predicted) / predicted if predicted else 0.0
+        text += (
+            f": {gap:.0%} {side} than expected (NMBE {nmbe:+.0%}): {meaning}, or a change the model has "
+            "not learnt"
+        ).replace("%", " %")
     return drift, text
 
 

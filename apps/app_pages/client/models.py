@@ -163,8 +163,9 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     count = len(weeks)
     rows = int(weeks["rows"].sum())
     st.markdown(
-        f"The champion (version {version}) against the outcomes known so far: **{rows:,}** rows over "
-        f"{count} {'week' if count == 1 else 'weeks'}. Week of {last['week']}: {last['sentence']}."
+        f"The champion (version {version}) against the outcomes known so far: **{rows:,}** "
+        f"{'cycles' if remaining_life else 'rows'} over {count} {'week' if count == 1 else 'weeks'}. "
+        f"Week of {last['week']}: {last['sentence']}."
     )
     if not live:
         st.caption(
@@ -221,7 +222,8 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     ui.chart(fig, key=f"model_operation_{model.model_name}", hovermode="closest")
     if latest.empty:
         return
-    shown = latest.sort_values("time", ascending=False, kind="stable")
+    # Newest first; rows known at the same time (a unit's cycles) from the last one back.
+    shown = latest.sort_values("time", kind="stable").iloc[::-1]
     local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
     what = shown["key"].fillna("").str.replace("_id=", " ", regex=False).str.replace("=", " ", regex=False)
     digits = 2 if expected_value else 1 if remaining_life else 3
@@ -259,16 +261,23 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         if remaining_life
         else "outcome (1 = problem, 0 = none, blank = not known yet)"
     )
+    # A unit's cycles are known when it fails: their time is the failure's (a running unit's, its latest).
+    when = f"failed or last seen ({timezone})" if remaining_life else f"time ({timezone})"
     table = pd.DataFrame(
         {
-            f"time ({timezone})": local.to_numpy(),
+            when: local.to_numpy(),
             "what": what.to_numpy(),
             label: score.to_numpy(),
             outcome: known.to_numpy(),
         }
     )
     with st.expander(f"Latest scores: the {len(table):,} most recent rows, newest first"):
-        st.dataframe(table, hide_index=True)
+        # One number format per column: a risk of 0.0004 is "0.000", never a bare "0".
+        st.dataframe(
+            table,
+            hide_index=True,
+            column_config={label: st.column_config.NumberColumn(format=f"%.{digits}f")},
+        )
 
 
 def _holdout_chart(model, days: pd.DataFrame) -> None:
