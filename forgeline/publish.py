@@ -70,6 +70,8 @@ MODEL_COLUMNS = [
     "holdout_rmse_at_random_cycle",
     "baseline_rmse_at_random_cycle",
 ]
+# Each family's own figures (the columns from holdout_cv_rmse on): doubles, NULL where a family has none.
+FAMILY_FIGURES = MODEL_COLUMNS[MODEL_COLUMNS.index("holdout_cv_rmse") :]
 FEATURE_COLUMNS = ["model_name", "feature", "importance", "rank"]
 # Per model and local holdout day: measured and predicted totals, the baseline's, rows flagged.
 DAILY_COLUMNS = ["model_name", "day", "actual", "expected", "baseline", "flagged"]
@@ -427,19 +429,7 @@ def _typed_model_results(models: pd.DataFrame) -> pd.DataFrame:
     for column in ("champion_decision", "family", "unit"):
         models[column] = models[column].fillna("").astype(str)
     models["family"] = models["family"].replace("", "event")  # results from before families were recorded
-    figures = [
-        "holdout_cv_rmse",
-        "holdout_nmbe",
-        "anomalies",
-        "anomaly_excess",
-        "anomaly_co2_kg",
-        "holdout_phm_score",
-        "baseline_phm_score",
-        "holdout_units",
-        "holdout_rmse_at_random_cycle",
-        "baseline_rmse_at_random_cycle",
-    ]
-    models[figures] = models[figures].apply(pd.to_numeric, errors="coerce").astype("float64")
+    models[FAMILY_FIGURES] = models[FAMILY_FIGURES].apply(pd.to_numeric, errors="coerce").astype("float64")
     return models
 
 
