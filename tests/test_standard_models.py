@@ -616,3 +616,24 @@ def test_the_champion_history_wins_over_stops_and_a_consultant_is_not_overruled(
     assert _is_champion(client, registered, "2")
     write_history([{"at": "2099-01-03T00:00:00+00:00", "version": "1", "by": "kim"}])
     assert not _is_champion(client, registered, "2")
+
+
+def test_rows_whose_label_looks_past_the_data_are_not_held_out() -> None:
+    """A failure-within-24-h label of the data's last day is not known yet: it is neither trained on nor
+    scored as a negative in the holdout."""
+    from datetime import timedelta
+
+    from forgeline.standard_models.base import TrainingSet, time_ordered_split
+
+    times = pd.Series(pd.date_range("2026-01-01", periods=100, freq="h", tz="UTC"))
+    data = TrainingSet(
+        features=pd.DataFrame({"x": np.arange(100.0)}),
+        label=pd.Series((np.arange(100) % 3 == 0).astype(int)),
+        time=times,
+        baseline_score=pd.Series(np.zeros(100)),
+        baseline_name="none",
+        embargo=timedelta(hours=24),
+    )
+    split = time_ordered_split(data)
+    assert not split.test[-24:].any() and not split.train[-24:].any()
+    assert split.test[-25] and split.test.sum() > 0

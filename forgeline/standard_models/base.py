@@ -129,10 +129,12 @@ def time_ordered_split(
 ) -> Split:
     """Train on the earlier part (its latest ``max_training_rows``), test on the later part; never a random
     split (rows are not independent). ``both_outcomes``: each part must hold positive and negative rows
-    (events); else each must only hold rows (expected values)."""
+    (events); else each must only hold rows (expected values). Rows within the embargo of the data's end
+    are in neither: their label looks past the data (a failure within 24 h of the last hour is not known
+    yet), and scoring them as negatives would misstate the holdout."""
     times = pd.to_datetime(data.time, utc=True)
     cut = times.quantile(1 - holdout_share)
-    test = (times > cut).to_numpy()
+    test = ((times > cut) & (times <= times.max() - data.embargo)).to_numpy()
     train = (times <= cut - data.embargo).to_numpy()
     if train.sum() > max_training_rows:
         rows = np.flatnonzero(train)
