@@ -60,6 +60,18 @@ class Fitted:
     holdout: pd.DataFrame  # one row per holdout row: time, outcome, prediction, baseline score, …
     windows: list[dict[str, Any]] = field(default_factory=list)  # operating windows (events)
 
+    @classmethod
+    def of(cls, learnt: Any, split: Split, **figures: Any) -> Fitted:
+        """What the learner chose (its model, set-up, search and caveat), with the family's figures."""
+        return cls(
+            model=learnt.model,
+            params=learnt.params,
+            search=learnt.search,
+            note=learnt.note,
+            split=split,
+            **figures,
+        )
+
 
 def importance_sample(label: np.ndarray) -> np.ndarray:
     """Holdout rows for permutation importance: all of them up to IMPORTANCE_ROWS, else a seeded sample
@@ -139,12 +151,9 @@ class Events:
                 "baseline_score": baseline_score,
             },
         )
-        return Fitted(
-            model=event.model,
-            params=event.params,
-            search=event.search,
-            note=event.note,
-            split=split,
+        return Fitted.of(
+            event,
+            split,
             metrics={
                 **ranking_metrics(test_label, score, "holdout_"),
                 **learner.alert_metrics(test_label, score, event.threshold, "holdout_"),
@@ -237,12 +246,9 @@ class ExpectedValues:
         if "kg_co2e_per_unit" in holdout:
             co2 = float(np.nansum(excess * holdout["kg_co2e_per_unit"].to_numpy(dtype=float)))
         top = _top_features(fitted.model, test_features, test_actual, "neg_root_mean_squared_error", progress)
-        return Fitted(
-            model=fitted.model,
-            params=fitted.params,
-            search=fitted.search,
-            note=fitted.note,
-            split=split,
+        return Fitted.of(
+            fitted,
+            split,
             metrics={
                 **regression_metrics(test_actual, expected, "holdout_"),
                 **fitted.validation,
@@ -377,12 +383,9 @@ class RemainingLife(ExpectedValues):
             {"outcome": test_actual, "predicted": predicted, "baseline_score": baseline_score},
         )
         top = _top_features(fitted.model, test_features, test_actual, "neg_root_mean_squared_error", progress)
-        return Fitted(
-            model=fitted.model,
-            params=fitted.params,
-            search=fitted.search,
-            note=fitted.note,
-            split=split,
+        return Fitted.of(
+            fitted,
+            split,
             metrics={
                 **regression_metrics(test_actual, predicted, "holdout_"),
                 **fitted.validation,
