@@ -69,6 +69,10 @@ QUERIES: dict[str, tuple[str, str]] = {
         "meta.model_holdout_daily",
         "SELECT * FROM meta.model_holdout_daily ORDER BY model_name, day",
     ),
+    "model_incidents": (
+        "meta.model_incidents",
+        "SELECT * FROM meta.model_incidents ORDER BY model_name, reported_at DESC",
+    ),
     "model_operation_weekly": (
         "meta.model_operation_weekly",
         "SELECT * FROM meta.model_operation_weekly ORDER BY model_name, week",
@@ -244,6 +248,11 @@ def operating_windows(user: User, client_id: str) -> pd.DataFrame:
 def model_holdout_daily(user: User, client_id: str) -> pd.DataFrame:
     """Per model and holdout day: measured and predicted totals (empty before snapshots held them)."""
     return _query(user, client_id, "model_holdout_daily")
+
+
+def model_incidents(user: User, client_id: str) -> pd.DataFrame:
+    """Per anomaly detector, the holdout's incidents: warned of or not, and how long before."""
+    return _query(user, client_id, "model_incidents")
 
 
 def model_operation_weekly(user: User, client_id: str) -> pd.DataFrame:

@@ -69,6 +69,12 @@ MODEL_COLUMNS = [
     "holdout_units",
     "holdout_rmse_at_random_cycle",
     "baseline_rmse_at_random_cycle",
+    "holdout_incidents",
+    "holdout_incidents_warned",
+    "baseline_incidents_warned",
+    "holdout_warning_h",
+    "holdout_alarm_rate",
+    "baseline_alarm_precision",
 ]
 # Each family's own figures (the columns from holdout_cv_rmse on): doubles, NULL where a family has none.
 FAMILY_FIGURES = MODEL_COLUMNS[MODEL_COLUMNS.index("holdout_cv_rmse") :]
@@ -89,6 +95,17 @@ OPERATION_COLUMNS = [
     "sentence",
 ]
 SCORE_COLUMNS = ["model_name", "model_version", "time", "score", "outcome", "key"]
+# Per anomaly detector, the holdout's incidents (families.Anomalies.incidents).
+INCIDENT_COLUMNS = [
+    "model_name",
+    "machine_id",
+    "reported_at",
+    "kind",
+    "warned",
+    "warning_h",
+    "baseline_warned",
+    "baseline_warning_h",
+]
 
 
 def window_columns() -> list[str]:
@@ -253,12 +270,24 @@ def publish_client(
                 "sentence": "string",
             }
         ),
+        "model_incidents": _per_model(model_results, "incidents", INCIDENT_COLUMNS).astype(
+            {
+                "machine_id": "string",
+                "kind": "string",
+                "warned": "boolean",
+                "warning_h": "float64",
+                "baseline_warned": "boolean",
+                "baseline_warning_h": "float64",
+            }
+        ),
         "model_scores": _per_model(model_results, "scores", SCORE_COLUMNS).astype(
             {"model_version": "string", "score": "float64", "outcome": "float64", "key": "string"}
         ),
     }
     scores = model_frames["model_scores"]
     scores["time"] = pd.to_datetime(scores["time"], utc=True)
+    incidents = model_frames["model_incidents"]
+    incidents["reported_at"] = pd.to_datetime(incidents["reported_at"], utc=True)
     run_frame = pd.DataFrame(
         [
             {

@@ -205,7 +205,7 @@ def test_one_run_of_a_client_at_a_time_across_workers(stack: deploy.Stack) -> No
 
     from forgeline.demo import prepare_demo_program
 
-    client_id = "daesung-melting"  # quick, no model
+    client_id = "hanul-cnc"  # quick, no model
     if not stack.settings.client_config_path(client_id).exists():
         prepare_demo_program(stack.settings, scale="small")
     stack.settings.last_run_path(client_id).unlink(missing_ok=True)

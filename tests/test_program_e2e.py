@@ -56,11 +56,12 @@ EXPECTED_MARTS = {
     "dongbang-rig": ["oee_daily"],
 }
 EXPECTED_MODELS = {
-    "daehan-molding": "defect_prediction",
-    "sejin-diecast": "defect_prediction",
-    "hanbit-press": "failure_prediction",
-    "gwangyang-steel": "energy_baseline",
-    "dongbang-rig": "remaining_useful_life",
+    "daehan-molding": ["defect_prediction"],
+    "sejin-diecast": ["defect_prediction"],
+    "hanbit-press": ["failure_prediction", "sensor_anomalies"],
+    "gwangyang-steel": ["energy_baseline"],
+    "dongbang-rig": ["remaining_useful_life"],
+    "daesung-melting": ["sensor_anomalies"],
 }
 
 
@@ -106,10 +107,10 @@ def test_published_snapshot_holds_marts_gate_and_models(program_run: Settings, c
             assert rows > 0, f"{client_id}: published marts.{mart} is empty"
             assert others == 0
         assert con.execute("SELECT bool_and(success) FROM meta.gate_results").fetchall()[0][0] is True
-        models = con.execute("SELECT model_name, n_test FROM meta.model_results").fetchall()
+        models = con.execute("SELECT model_name, n_test FROM meta.model_results ORDER BY 1").fetchall()
         if client_id in EXPECTED_MODELS:
-            assert [m[0] for m in models] == [EXPECTED_MODELS[client_id]]
-            assert models[0][1] > 0
+            assert [m[0] for m in models] == EXPECTED_MODELS[client_id]
+            assert all(m[1] > 0 for m in models)
         else:
             assert models == []
     finally:
@@ -123,6 +124,7 @@ def test_models_are_registered_with_champion_only_as_the_policy_decides(
 
     from forgeline.standard_models.champion import (
         MIN_HOLDOUT_DAYS,
+        MIN_HOLDOUT_INCIDENTS,
         MIN_HOLDOUT_POSITIVES,
         MIN_HOLDOUT_UNITS,
     )
@@ -141,6 +143,8 @@ def test_models_are_registered_with_champion_only_as_the_policy_decides(
             is_champion = str(registered.aliases.get("champion")) == str(model["model_version"])
             if model["family"] == "event":
                 enough = model["n_test_positives"] >= MIN_HOLDOUT_POSITIVES
+            elif model["family"] == "anomaly":
+                enough = (model["holdout_incidents"] or 0) >= MIN_HOLDOUT_INCIDENTS
             elif model["family"] == "remaining_life":
                 enough = model["holdout_units"] >= MIN_HOLDOUT_UNITS
             else:
@@ -157,14 +161,19 @@ def test_failure_model_finds_the_planted_drift(program_run: Settings, program_ou
     from forgeline.demo.synthetic import press_line_ground_truth
 
     truth = press_line_ground_truth("small")
-    [model] = next(o for o in program_outcomes if o.client_id == "hanbit-press").models
+    [model] = [
+        m
+        for m in next(o for o in program_outcomes if o.client_id == "hanbit-press").models
+        if m["model_name"] == "failure_prediction"
+    ]
     assert model["beats_baseline"], model
     con = duckdb.connect(str(current_snapshot(program_run, "hanbit-press")), read_only=True)
     try:
         top = [
             f
             for (f,) in con.execute(
-                "SELECT feature FROM meta.model_features ORDER BY rank LIMIT 3"
+                "SELECT feature FROM meta.model_features WHERE model_name = 'failure_prediction' "
+                "ORDER BY rank LIMIT 3"
             ).fetchall()
         ]
     finally:

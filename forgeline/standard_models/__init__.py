@@ -39,11 +39,13 @@ from forgeline.settings import Settings
 from forgeline.standard_models import (
     champion,
     defect_prediction,
+    detector,
     energy_baseline,
     failure_prediction,
     learner,
     operation,
     remaining_useful_life,
+    sensor_anomalies,
 )
 from forgeline.standard_models.base import (
     HOLDOUT_SHARE,
@@ -55,9 +57,9 @@ from forgeline.standard_models.base import (
 )
 from forgeline.standard_models.champion import CHAMPION_ALIAS
 from forgeline.standard_models.families import (
-    EVENTS,
     FAMILIES,
     REMAINING_LIFE,
+    Events,
     Fitted,
 )
 from forgeline.standard_models.store import (
@@ -74,6 +76,7 @@ CATALOG: dict[str, ModuleType] = {
     failure_prediction.NAME: failure_prediction,
     energy_baseline.NAME: energy_baseline,
     remaining_useful_life.NAME: remaining_useful_life,
+    sensor_anomalies.NAME: sensor_anomalies,
 }
 # The types a fitted model holds beyond scikit-learn's own (skops refuses others on load). We wrote the models
 # ourselves, so we trust them; the first three are what earlier HistGradientBoosting versions hold.
@@ -87,6 +90,8 @@ SKOPS_TRUSTED_TYPES = [
     "functools.partial",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
+    "forgeline.standard_models.detector.SensorAnomalyDetector",
+    "sklearn.tree._tree.Tree",  # the isolation forest's trees
 ]
 MODEL_URI_TAG = "forgeline.model_uri"  # set inside the run once its model is logged
 PRIMARY_METRIC = "pr_auc"  # of runs logged before the family tag (families.py names each family's)
@@ -182,6 +187,7 @@ def _model_setup() -> str:
         "max_training_rows": MAX_TRAINING_ROWS,
         # The expected-value learner's own choices (families.py, learner.py).
         "regression": [learner.REGRESSION_ESTIMATOR, learner.MIN_VALIDATION_ROWS, "objective=regression"],
+        "anomaly_detector": detector.SETUP,
     }
     return _digest(json.dumps(setup, sort_keys=True))
 
@@ -291,9 +297,10 @@ def _result_from_run(
         registered_model=registered,
         task=tags.get("task", ""),
         metric_name=family.metric,
-        model_metric=float(metrics[f"holdout_{family.metric}"]),
+        # NaN when nothing could score it (an anomaly detector without labelled incidents in its holdout).
+        model_metric=float(metrics.get(f"holdout_{family.metric}", np.nan)),
         baseline_name=tags.get("baseline_name", ""),
-        baseline_metric=float(metrics[f"baseline_{family.metric}"]),
+        baseline_metric=float(metrics.get(f"baseline_{family.metric}", np.nan)),
         beats_baseline=tags.get("beats_baseline") == "true",
         model_version=version,
         is_champion=is_champion,
@@ -323,7 +330,20 @@ def _result_from_run(
         holdout_units=int(metrics["units_test"]) if "units_test" in metrics else None,
         holdout_rmse_at_random_cycle=metrics.get("holdout_rmse_at_random_cycle"),
         baseline_rmse_at_random_cycle=metrics.get("baseline_rmse_at_random_cycle"),
+        holdout_incidents=_count(metrics, "holdout_incidents"),
+        holdout_incidents_warned=_count(metrics, "holdout_incidents_warned"),
+        baseline_incidents_warned=_count(metrics, "baseline_incidents_warned"),
+        holdout_warning_h=metrics.get("holdout_warning_h"),
+        holdout_alarm_rate=metrics.get("holdout_alert_rate") if family.name == "anomaly" else None,
+        baseline_alarm_precision=metrics.get("baseline_precision") if family.name == "anomaly" else None,
+        incidents=_load_json(client, run.info.run_id, "holdout_incidents.json")
+        if family.name == "anomaly"
+        else [],
     )
+
+
+def _count(metrics: dict[str, float], name: str) -> int | None:
+    return int(metrics[name]) if name in metrics else None
 
 
 def _kept_is_champion(
@@ -458,11 +478,15 @@ def _train_one(
     fitted = _fit(module, data, progress)
     split, metrics, baseline = fitted.split, fitted.metrics, fitted.baseline
     label = data.label.to_numpy()
-    mine, theirs = metrics[f"holdout_{family.metric}"], baseline[f"baseline_{family.metric}"]
-    beats = mine < theirs if family.lower_is_better else mine > theirs
+    # NaN when nothing scores it (an anomaly detector without incidents): it then beats nothing.
+    mine, theirs = (
+        metrics.get(f"holdout_{family.metric}", np.nan),
+        baseline.get(f"baseline_{family.metric}", np.nan),
+    )
+    beats = bool(mine < theirs if family.lower_is_better else mine > theirs)
     gate_summary = gate.summary()
     counts = {"n_train": int(split.train.sum()), "n_test": int(split.test.sum())}
-    if family is EVENTS:
+    if isinstance(family, Events):  # events and anomalies: rows labelled positive
         counts |= {
             "positives_train": int(label[split.train].sum()),
             "positives_test": int(label[split.test].sum()),
@@ -515,6 +539,7 @@ def _train_one(
             mlflow.log_dict({**data.description, "gate": gate_summary}, "training_set.json")
             mlflow.log_dict(fitted.search, "hyperparameter_search.json")
             mlflow.log_dict(fitted.windows, "operating_windows.json")
+            mlflow.log_dict(fitted.incidents, "holdout_incidents.json")
             mlflow.log_dict(family.daily(fitted.holdout, config.timezone), "holdout_daily.json")
             mlflow.log_text(model_card(model_name, fitted.note), "model_card.md")
             _log_frame(fitted.holdout, "holdout_predictions.parquet")
@@ -634,10 +659,7 @@ def model_card(model_name: str, note: str = "") -> str:
     card = (
         inspect.cleandoc(module.__doc__ or "")
         + f"\n\nTraining uses at most the latest {MAX_TRAINING_ROWS:,} rows before the holdout; the holdout"
-        " is never cut.\n\n"
-        + inspect.cleandoc(
-            learner.__doc__ or "" if module.FAMILY is EVENTS else learner.REGRESSION_DESCRIPTION
-        )
+        " is never cut.\n\n" + inspect.cleandoc(module.FAMILY.learner_description)
     )
     card += f"\n\nThis version: {note}." if note else ""
     # Read by people, not Sphinx: a role such as :func:`~a.b.c` becomes `c`, ``code`` becomes `code`.
@@ -733,17 +755,26 @@ def train_client_models(settings: Settings, config: ClientConfig, gate: Any) -> 
         except NotEnoughData as exc:
             log.warning("%s %s not trained: %s", config.id, model_name, exc)
             continue
-        log.info(
-            "%s %s v%s: holdout %s %.3f vs baseline %.3f (%s)%s",
-            config.id,
-            model_name,
-            result.model_version,
-            result.metric_name,
-            result.model_metric,
-            result.baseline_metric,
-            result.baseline_name,
-            " → champion once published" if result.is_champion else "",
-        )
+        if np.isnan(result.model_metric):
+            log.info(
+                "%s %s v%s: not scored (nothing in its holdout to score it against): %s",
+                config.id,
+                model_name,
+                result.model_version,
+                result.champion_decision,
+            )
+        else:
+            log.info(
+                "%s %s v%s: holdout %s %.3f vs baseline %.3f (%s)%s",
+                config.id,
+                model_name,
+                result.model_version,
+                result.metric_name,
+                result.model_metric,
+                result.baseline_metric,
+                result.baseline_name,
+                " → champion once published" if result.is_champion else "",
+            )
         results.append(result)
     return results
 

@@ -57,6 +57,9 @@ class TrainingSet:
     # in operation. The feature columns, the context's keys, ``time`` (when the row was observed) and
     # ``baseline`` (the naive score).
     pending: pd.DataFrame | None = None
+    # Labelled incidents the label comes from (anomalies): ``machine_id``, ``reported_at``, ``kind``.
+    # They score the detector (was each warned of, how long before); it never learns from them.
+    incidents: pd.DataFrame | None = None
 
     def fingerprint(self, up_to: pd.Timestamp | None = None) -> str:
         """A stable hash of exactly what the model learns from (features, label, time); with ``up_to``,
@@ -197,6 +200,24 @@ def ranking_metrics(y_true: np.ndarray, score: np.ndarray, prefix: str) -> dict[
     }
 
 
+def precision_at_k(
+    y_true: np.ndarray, score: np.ndarray, sample_weight: np.ndarray | None = None, share: float = 0.01
+) -> float:
+    """The share of problem rows among the ``share`` highest-scored rows (by weight, at least one row): how
+    often the alarms a plant can afford to look at are right. Takes ``sample_weight`` as sklearn's metrics
+    do, so the champion rule's bootstrap can resample it."""
+    y = np.asarray(y_true, dtype=float)
+    weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    order = np.argsort(-filled(score), kind="stable")
+    y, weight = y[order], weight[order]
+    total = np.cumsum(weight)
+    if not len(total) or total[-1] <= 0:
+        return float("nan")
+    top = int(np.searchsorted(total, share * total[-1], side="left")) + 1  # rows up to the share's weight
+    taken = weight[:top].sum()
+    return float((y[:top] * weight[:top]).sum() / taken) if taken > 0 else float("nan")
+
+
 def regression_metrics(actual: np.ndarray, expected: np.ndarray, prefix: str) -> dict[str, float]:
     """RMSE (the headline), CV(RMSE) and NMBE as ASHRAE Guideline 14 defines them (shares of the mean
     measured value; NMBE = Σ(measured - predicted) / (n x mean): > 0 when the model predicts low), and MAE."""
@@ -240,7 +261,7 @@ class ModelResult:
     holdout_recall: float | None = None
     champion_decision: str = ""  # why this version is (or is not) champion, in a sentence
     operating_windows: list[dict[str, Any]] = field(default_factory=list)  # see windows.py
-    family: str = "event"  # see families.py: "event", "expected_value" or "remaining_life"
+    family: str = "event"  # see families.py: "event", "expected_value", "remaining_life" or "anomaly"
     unit: str = ""  # expected values: the unit of the predicted value and of RMSE
     holdout_cv_rmse: float | None = None
     holdout_nmbe: float | None = None
@@ -259,6 +280,17 @@ class ModelResult:
     # … and the RMSE at one random cycle per held-out unit (as NASA's test sets are cut; families.py).
     holdout_rmse_at_random_cycle: float | None = None
     baseline_rmse_at_random_cycle: float | None = None
+    # Anomalies: the holdout's labelled incidents, those an alarm warned of within the lead window (the
+    # detector's and the baseline's), the median warning in hours, and the share of intervals alarmed.
+    holdout_incidents: int | None = None
+    holdout_incidents_warned: int | None = None
+    baseline_incidents_warned: int | None = None
+    holdout_warning_h: float | None = None
+    holdout_alarm_rate: float | None = None
+    baseline_alarm_precision: float | None = None  # the share of the baseline's alarms before an incident
+    # … and each of those incidents: machine, when, warned of or not and how many hours before (and the
+    # baseline's), as families.Anomalies.incidents records them.
+    incidents: list[dict[str, Any]] = field(default_factory=list)
 
 
 def utc_now() -> datetime:

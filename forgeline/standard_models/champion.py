@@ -44,6 +44,9 @@ MIN_HOLDOUT_DAYS = 14
 # Remaining useful life: units are the evidence (a unit's cycles rise and fall together), and below this
 # many held-out failed units one unit's luck decides the comparison.
 MIN_HOLDOUT_UNITS = 5
+# Anomalies: labelled incidents in the holdout (each labels a day of intervals before it: the rows are not
+# the evidence, the incidents are).
+MIN_HOLDOUT_INCIDENTS = 5
 MAX_NMBE = 0.10  # ASHRAE Guideline 14's bound on an hourly baseline's bias (NMBE)
 CONFIDENCE = 0.90
 N_BOOT = 500
@@ -65,7 +68,12 @@ PROMOTE_TAG = "forgeline.champion_promote"  # version tag: "true" / "false", the
 FIGURES_TAG = "forgeline.champion_figures"  # version tag: JSON of the decision's figures
 CHAMPION_REASON_TAG = "forgeline.champion_reason"  # version tag: when, by whom and why it became champion
 
-METRIC_LABELS = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "rmse": "RMSE"}
+METRIC_LABELS = {
+    "pr_auc": "PR-AUC",
+    "roc_auc": "ROC-AUC",
+    "rmse": "RMSE",
+    "precision_at_k": "Precision at k",
+}
 
 
 # -- the paired bootstrap ------------------------------------------------------------------------------
@@ -287,10 +295,13 @@ def decide(
     champion_version: str | int | None = None,
     metric_name: str = "pr_auc",
     *,
+    metric: Callable[..., float] = average_precision_score,
     version: str | int | None = None,
     champion_note: str | None = None,
     rows_name: str = "holdout rows",
     positives_name: str = "positive cases",
+    positives: int | None = None,
+    min_positives: int = MIN_HOLDOUT_POSITIVES,
     n_boot: int = N_BOOT,
     confidence: float = CONFIDENCE,
     seed: int = 0,
@@ -302,27 +313,32 @@ def decide(
     why, e.g. "its features are no longer built", and the reason repeats it). ``version`` names the
     challenger, ``rows_name`` and ``positives_name`` what the rows and positives are for the client
     ("holdout cycles", "defects"). Average precision (PR-AUC) is the metric the rule compares.
+    ``positives``: the evidence when it is not the positive rows (incidents, each labelling many rows),
+    needed at least ``min_positives`` times.
     """
     y = _as_array(label, "label")
-    rows, positives = len(y), int(y.sum())
+    rows = len(y)
+    positives = int(y.sum()) if positives is None else int(positives)
     name = METRIC_LABELS.get(metric_name, metric_name)
 
     def run(other: Any) -> Comparison:
         # The same seed: every comparison draws the same resamples (paired across all three scores).
-        return compare(y, challenger, other, groups, n_boot=n_boot, confidence=confidence, seed=seed)
+        return compare(
+            y, challenger, other, groups, metric=metric, n_boot=n_boot, confidence=confidence, seed=seed
+        )
 
     versus_baseline = run(baseline)
     versus_champion = run(champion) if champion is not None else None
     thin = None
-    if positives < MIN_HOLDOUT_POSITIVES:
+    if positives < min_positives:
         thin = (
             f"its holdout holds only {positives} {positives_name} (the policy needs at least "
-            f"{MIN_HOLDOUT_POSITIVES} for a fair comparison)"
+            f"{min_positives} for a fair comparison)"
         )
     return _verdict(
         versus_baseline,
         versus_champion,
-        {"rows": float(rows), "positives": float(positives), "min_positives": float(MIN_HOLDOUT_POSITIVES)},
+        {"rows": float(rows), "positives": float(positives), "min_positives": float(min_positives)},
         score=f"{name} {versus_baseline.challenger:.3f}",
         value=lambda v: f"{v:.3f}",
         held=f"on {rows:,} {rows_name} with {positives:,} {positives_name}",

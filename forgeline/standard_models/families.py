@@ -12,6 +12,9 @@ rule and the app go through it, so a new model of an existing family is only a t
 - :data:`REMAINING_LIFE`: how many more cycles will this unit run? A regression of the capped remaining
   life, held out by whole units (those that failed last), scored by RMSE and NASA's asymmetric PHM score
   beside the mean life of past units.
+- :data:`ANOMALIES`: does this machine behave unlike its normal running? An unsupervised detector with an
+  alarm line, scored against labelled incidents where a client has them: PR-AUC, the precision of its
+  alarms, and the incidents it warned of (and how long before) beside a rolling 3-sigma chart.
 """
 
 from __future__ import annotations
@@ -19,21 +22,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from forgeline.standard_models import champion, learner
+from forgeline.standard_models import champion, detector, learner
 from forgeline.standard_models.base import (
     Split,
     TrainingSet,
     filled,
+    precision_at_k,
     ranking_metrics,
     regression_metrics,
     time_ordered_split,
 )
+from forgeline.standard_models.detector import ALARM_BUDGET, SensorAnomalyDetector
 from forgeline.standard_models.windows import operating_windows
 
 log = logging.getLogger("forgeline.standard_models")
@@ -59,6 +65,7 @@ class Fitted:
     top_features: list[dict[str, Any]]
     holdout: pd.DataFrame  # one row per holdout row: time, outcome, prediction, baseline score, …
     windows: list[dict[str, Any]] = field(default_factory=list)  # operating windows (events)
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # the holdout's incidents (anomalies)
 
     @classmethod
     def of(cls, learnt: Any, split: Split, **figures: Any) -> Fitted:
@@ -125,6 +132,7 @@ class Events:
     prediction = "probability"  # the holdout column the champion rule compares
     estimator = learner.ESTIMATOR
     threshold_rule = "best F1 on the validation fold"
+    learner_description = learner.__doc__ or ""  # how the model is fitted and tuned (the model card's)
 
     def split(self, data: TrainingSet) -> Split:
         return time_ordered_split(data)
@@ -209,6 +217,7 @@ class ExpectedValues:
     prediction = "expected"
     estimator = learner.REGRESSION_ESTIMATOR
     threshold_rule = f"anomaly beyond {ANOMALY_SIGMAS:g} x the validation fold's RMSE"
+    learner_description = learner.REGRESSION_DESCRIPTION
 
     def split(self, data: TrainingSet) -> Split:
         return time_ordered_split(data, both_outcomes=False)
@@ -409,7 +418,242 @@ class RemainingLife(ExpectedValues):
         return []
 
 
+def warnings(
+    incidents: pd.DataFrame | None, scored: pd.DataFrame, alarm: str, lead: pd.Timedelta, after: pd.Timestamp
+) -> pd.DataFrame:
+    """The labelled incidents after ``after`` on the machines ``scored`` covers, one per episode (incidents
+    on a machine within ``lead`` of the previous one are one: a failure and its breakdown stop), each with
+    whether a row of ``scored`` raised ``alarm`` within ``lead`` before it, and how many hours before."""
+    columns = ["machine_id", "reported_at", "kind", "warned", "warning_h"]
+    if incidents is None or incidents.empty or scored.empty:
+        return pd.DataFrame(columns=columns)
+    found = incidents.assign(reported_at=pd.to_datetime(incidents["reported_at"], utc=True))
+    found = found[found["machine_id"].isin(set(scored["machine_id"]))].sort_values(
+        ["machine_id", "reported_at"], kind="stable"
+    )
+    gap = found.groupby("machine_id")["reported_at"].diff()
+    found = found[gap.isna() | (gap > lead)]  # the first of each episode
+    found = found[found["reported_at"] > after].reset_index(drop=True)
+    alarms = scored.loc[scored[alarm].astype(bool), ["machine_id", "time"]]
+    warned, hours = [], []
+    for machine_id, at in found[["machine_id", "reported_at"]].itertuples(index=False):
+        mine = alarms.loc[(alarms["machine_id"] == machine_id), "time"]
+        before = mine[(mine >= at - lead) & (mine <= at)]
+        warned.append(bool(len(before)))
+        hours.append((at - before.min()).total_seconds() / 3600 if len(before) else float("nan"))
+    return found.assign(warned=warned, warning_h=hours)[columns]
+
+
+class Anomalies(Events):
+    """Anomaly detection: an unsupervised score per machine and interval, with an alarm line learnt from
+    normal running; labelled incidents (failures, breakdown stops) only judge it."""
+
+    name = "anomaly"
+    # Precision at k, k the alarm budget's share of the holdout: of the intervals a plant would look at,
+    # how many came before an incident. PR-AUC ranks every interval of an incident's lead window, most of
+    # which still look normal (the trouble shows in its last hours): it is logged beside, not judged on.
+    metric = "precision_at_k"
+    prediction = "anomaly_score"
+    estimator = "SensorAnomalyDetector: PCA T² and Q with an isolation forest, unsupervised"
+    threshold_rule = f"alarm above the {1 - ALARM_BUDGET:.0%} quantile of the training period's scores"
+    learner_description = detector.__doc__ or ""
+
+    def split(self, data: TrainingSet) -> Split:
+        return time_ordered_split(data, both_outcomes=False)
+
+    def predict(self, model: Any, features: pd.DataFrame) -> np.ndarray:
+        return np.asarray(model.anomaly_score(features), dtype=float)
+
+    @staticmethod
+    def unseen(data: TrainingSet, split: Split) -> np.ndarray:
+        """Rows the detector never learnt from and whose lead window it could warn in: every row after the
+        training part (the holdout, the embargo before it, and the last day, whose labels are not known)."""
+        return (pd.to_datetime(data.time, utc=True) > split.cut - data.embargo).to_numpy() & ~split.train
+
+    def incidents(
+        self, data: TrainingSet, split: Split, alarms: np.ndarray, baseline: np.ndarray
+    ) -> pd.DataFrame:
+        """The holdout's incidents, each with whether the detector (``warned``) and the baseline
+        (``baseline_warned``) raised an alarm within the lead window before it."""
+        unseen = self.unseen(data, split)
+        scored = pd.DataFrame(
+            {
+                "machine_id": data.context["machine_id"].astype(str).to_numpy()[unseen]
+                if data.context is not None
+                else "",
+                "time": pd.to_datetime(data.time, utc=True).to_numpy()[unseen],
+                "alarm": alarms,
+                "baseline_alarm": baseline,
+            }
+        )
+        incidents = data.incidents
+        if incidents is not None:
+            incidents = incidents.assign(machine_id=incidents["machine_id"].astype(str))
+        lead = pd.Timedelta(data.embargo)
+        mine = warnings(incidents, scored, "alarm", lead, split.cut)
+        theirs = warnings(incidents, scored, "baseline_alarm", lead, split.cut)
+        return mine.assign(
+            baseline_warned=theirs["warned"].to_numpy(), baseline_warning_h=theirs["warning_h"]
+        )
+
+    def fit(self, data: TrainingSet, progress: Callable[[str], None]) -> Fitted:
+        split = self.split(data)
+        features, label = data.features, data.label.to_numpy()
+        normal = split.train & (label == 0)
+        progress(
+            f"learning normal running from {int(normal.sum()):,} training intervals "
+            f"({int((split.train & (label == 1)).sum()):,} in an incident's lead window left out)"
+        )
+        model = SensorAnomalyDetector().fit(features[normal])
+        progress(
+            f"detector fitted: {model.components_kept_} principal component(s) of {features.shape[1]} "
+            f"features, alarm line {model.threshold_:.2f}; scoring the holdout"
+        )
+        unseen = self.unseen(data, split)
+        score_unseen = self.predict(model, features[unseen])
+        baseline_all = filled(data.baseline_score.to_numpy(dtype=float))
+        # The baseline's chart gets the same budget of alarms on normal training running as the detector.
+        baseline_line = float(np.quantile(baseline_all[normal], 1 - ALARM_BUDGET)) if normal.any() else np.inf
+        incidents = self.incidents(
+            data, split, score_unseen >= model.threshold_, baseline_all[unseen] >= baseline_line
+        )
+        in_test = split.test[unseen]
+        score, test_label = score_unseen[in_test], label[split.test]
+        baseline_score = baseline_all[split.test]
+        alarm, baseline_alarm = score >= model.threshold_, baseline_score >= baseline_line
+        holdout = _holdout(
+            data,
+            split,
+            {
+                "outcome": test_label,
+                "anomaly_score": score,
+                "alarm": alarm,
+                "baseline_score": baseline_score,
+                "baseline_alarm": baseline_alarm,
+            },
+        )
+        warned = incidents[incidents["warned"]]
+        metrics = {
+            "holdout_alert_rate": float(alarm.mean()) if len(alarm) else 0.0,
+            "threshold": model.threshold_,
+            "holdout_incidents": float(len(incidents)),
+            "holdout_incidents_warned": float(len(warned)),
+            "holdout_warning_h": float(warned["warning_h"].median()) if len(warned) else float("nan"),
+        }
+        baseline = {
+            "baseline_alert_rate": float(baseline_alarm.mean()) if len(baseline_alarm) else 0.0,
+            "baseline_threshold": baseline_line,
+            "baseline_incidents_warned": float(incidents["baseline_warned"].sum()),
+        }
+        # Precision, recall and rankings only where the holdout holds both outcomes: without incidents an
+        # alarm is neither right nor wrong, and a precision of 0 would say it was wrong.
+        labelled = 0 < test_label.sum() < len(test_label)
+        if labelled:
+            metrics |= learner.alert_metrics(test_label, score, model.threshold_, "holdout_")
+            metrics |= ranking_metrics(test_label, score, "holdout_")
+            metrics["holdout_precision_at_k"] = precision_at_k(test_label, score, share=ALARM_BUDGET)
+            baseline |= learner.alert_metrics(test_label, baseline_score, baseline_line, "baseline_")
+            baseline |= ranking_metrics(test_label, baseline_score, "baseline_")
+            baseline["baseline_precision_at_k"] = precision_at_k(
+                test_label, baseline_score, share=ALARM_BUDGET
+            )
+        return Fitted(
+            model=model,
+            params={k: v for k, v in model.get_params().items()},
+            search=[],
+            note=""
+            if labelled
+            else "no labelled incident falls in the holdout: its alarms are unchecked, for review only",
+            split=split,
+            metrics=metrics,
+            baseline=baseline,
+            top_features=self.moved(model, features[split.test], holdout["alarm"].to_numpy(), score),
+            holdout=holdout,
+            incidents=[
+                {
+                    "machine_id": str(row.machine_id),
+                    "reported_at": pd.Timestamp(row.reported_at).isoformat(),
+                    "kind": str(row.kind),
+                    "warned": bool(row.warned),
+                    "warning_h": None if pd.isna(row.warning_h) else float(row.warning_h),
+                    "baseline_warned": bool(row.baseline_warned),
+                    "baseline_warning_h": None
+                    if pd.isna(row.baseline_warning_h)
+                    else float(row.baseline_warning_h),
+                }
+                for row in incidents.itertuples(index=False)
+            ],
+        )
+
+    @staticmethod
+    def moved(
+        model: Any, features: pd.DataFrame, alarm: np.ndarray, score: np.ndarray
+    ) -> list[dict[str, Any]]:
+        """The features furthest from normal running in the alarms (the top 1 % of scores if none): their
+        mean distance from the training median, in typical spreads. Where to look first."""
+        rows = alarm
+        if not alarm.any() and len(score):
+            rows = score >= np.quantile(score, 1 - ALARM_BUDGET)
+        if not rows.any():
+            return []
+        moved = model.deviations(features[rows]).mean().sort_values(ascending=False, kind="stable")
+        return [
+            {"feature": str(name), "importance": float(value), "rank": rank + 1}
+            for rank, (name, value) in enumerate(moved.head(TOP_FEATURES).items())
+        ]
+
+    def decide(
+        self, data: TrainingSet, module: Any, score: np.ndarray, other: np.ndarray | None, **names: Any
+    ) -> champion.Decision:
+        split = self.split(data)
+        label = data.label.to_numpy()[split.test]
+        if not 0 < label.sum() < len(label):
+            who = f"version {names['version']}" if names.get("version") is not None else "this version"
+            return champion.Decision(
+                False,
+                f"{who} is not made champion: no labelled incident (failure, breakdown stop) falls in its "
+                "holdout, so nothing checks its alarms; they are shown for review",
+                {"rows": float(len(label)), "positives": 0.0},
+            )
+        unseen = self.unseen(data, split)
+        baseline = filled(data.baseline_score.to_numpy(dtype=float))
+        incidents = self.incidents(data, split, np.zeros(int(unseen.sum()), bool), baseline[unseen] > np.inf)
+        return champion.decide(
+            label,
+            score,
+            baseline[split.test],
+            other,
+            groups=_local_days(data.time[split.test], data.timezone).to_numpy(),
+            rows_name=module.ROWS_NAME,
+            positives_name=module.POSITIVES_NAME,
+            positives=len(incidents),
+            min_positives=champion.MIN_HOLDOUT_INCIDENTS,
+            metric=partial(precision_at_k, share=ALARM_BUDGET),
+            metric_name=self.metric,
+            **names,
+        )
+
+    def daily(self, holdout: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:
+        """Per local day of the holdout: intervals in an incident's lead window (what should alarm), the
+        baseline's alarms and the detector's."""
+        frame = holdout.assign(day=_local_days(holdout["time"], timezone))
+        days = frame.groupby("day", sort=True).agg(
+            actual=("outcome", "sum"), baseline=("baseline_alarm", "sum"), flagged=("alarm", "sum")
+        )
+        return [
+            {
+                "day": str(day),
+                "actual": float(r.actual),
+                "expected": None,
+                "baseline": float(r.baseline),
+                "flagged": int(r.flagged),
+            }
+            for day, r in days.iterrows()
+        ]
+
+
 EVENTS = Events()
 EXPECTED_VALUES = ExpectedValues()
 REMAINING_LIFE = RemainingLife()
-FAMILIES = {family.name: family for family in (EVENTS, EXPECTED_VALUES, REMAINING_LIFE)}
+ANOMALIES = Anomalies()
+FAMILIES = {family.name: family for family in (EVENTS, EXPECTED_VALUES, REMAINING_LIFE, ANOMALIES)}

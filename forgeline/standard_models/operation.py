@@ -19,6 +19,9 @@ Drift, per local week (Monday to Sunday):
   baseline that savings are measured with): the model runs high or low. For an energy baseline this is
   also what a lasting saving (or waste) looks like; the sentence says both.
 
+- anomalies: the week's share of intervals that raised an alarm against the detector's budget (the share
+  of normal training intervals above its alarm line); beyond :data:`ALARM_DRIFT` times the budget the
+  process (or a sensor) runs unlike the period the detector learnt, and its alarms stop meaning much;
 - remaining life: the week's failed units, their cycles' remaining life against the champion's; the week
   drifts when the model's life runs high or low by more than :data:`DRIFT_LIFE_BIAS` of the true one
   (high is the dangerous side: a unit replaced too late), judged with at least :data:`MIN_WEEK_UNITS`
@@ -44,7 +47,8 @@ from sklearn.metrics import average_precision_score
 
 from forgeline.standard_models.base import TrainingSet
 from forgeline.standard_models.champion import MAX_NMBE
-from forgeline.standard_models.families import EVENTS, REMAINING_LIFE
+from forgeline.standard_models.detector import ALARM_BUDGET
+from forgeline.standard_models.families import ANOMALIES, EVENTS, REMAINING_LIFE, Events
 
 log = logging.getLogger("forgeline.standard_models")
 
@@ -55,6 +59,7 @@ MIN_EXPECTED_CASES = 5.0  # events: fewer expected (and observed) cases say too 
 SCORE_ROWS = 2_000  # the latest scored rows published with their scores (the live view)
 MIN_WEEK_UNITS = 3  # remaining life: fewer failed units in a week say too little about a bias
 DRIFT_LIFE_BIAS = 0.25  # remaining life: the share of the true remaining life the model may run high or low
+ALARM_DRIFT = 3.0  # anomalies: a week alarming on more than this many times the budget's share drifts
 TRACKED_WEEKS = 26  # weeks scored again on each run, at most: a long-kept champion costs the same each run
 
 
@@ -90,6 +95,16 @@ def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, s
         if drift:
             side = "late: units would be replaced after they fail" if bias > 0 else "early: life left unused"
             text += f": the model runs {side}"
+        return drift, text
+    if family_name == ANOMALIES.name:
+        rows, share = int(row["rows"]), float(row["predicted"]) / max(int(row["rows"]), 1)
+        drift = judged and share > ALARM_DRIFT * ALARM_BUDGET
+        text = (
+            f"{int(predicted):,} alarm(s) on {rows:,} intervals ({share:.1%}, against a budget of "
+            f"{ALARM_BUDGET:.0%}); {int(actual):,} interval(s) lay in the day before an incident"
+        ).replace("%", " %")
+        if drift:
+            text += ": the machines run unlike the period the detector learnt (or a sensor changed)"
         return drift, text
     if family_name == EVENTS.name:
         spread = float(np.sqrt(row["variance"]))
@@ -176,6 +191,8 @@ def track(
             "live": (time > trained_until).to_numpy() if trained_until is not None else False,
             "outcome": outcome,
             "prediction": prediction,
+            # Anomalies: the week's alarms are what is compared (their scores are not probabilities).
+            "alarm": prediction >= getattr(model, "threshold_", np.inf),
             "variance": prediction * (1 - prediction) if family is EVENTS else 0.0,
         }
     )[known]
@@ -191,12 +208,12 @@ def track(
                 "rows": len(rows),
                 "rmse": float(np.sqrt(np.mean((rows["outcome"] - rows["prediction"]) ** 2))),
                 "actual": rows["outcome"].sum(),
-                "predicted": rows["prediction"].sum(),
+                "predicted": rows["alarm"].sum() if family is ANOMALIES else rows["prediction"].sum(),
                 "variance": rows["variance"].sum() * inflation,
             }
         )
         metric: float | None = float(summary["rmse"])
-        if family is EVENTS:
+        if isinstance(family, Events):
             both = 0 < rows["outcome"].sum() < len(rows)
             metric = float(average_precision_score(rows["outcome"], rows["prediction"])) if both else None
         drift, sentence = _week_sentence(family.name, summary, data.unit)

@@ -1,7 +1,8 @@
 """Model results: each standard model against its naive baseline, champion status and why; for event
 models the alert threshold's figures and recommended operating windows, for expected-value models (the
 energy baseline) the fit's quality and the anomalies, for remaining-life models the held-out units and the
-units still running; for all, the holdout and the champion in operation, and top features."""
+units still running, for anomaly detectors their alarms and the incidents they warned of; for all, the
+holdout and the champion in operation, and top features."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from forgeline.standard_models.champion import (
     MAX_NMBE,
     METRIC_LABELS,
     MIN_HOLDOUT_DAYS,
+    MIN_HOLDOUT_INCIDENTS,
     MIN_HOLDOUT_POSITIVES,
     MIN_HOLDOUT_UNITS,
 )
+from forgeline.standard_models.detector import ALARM_BUDGET
 from forgeline.standard_models.families import ANOMALY_SIGMAS, RUL_CAP
 
 TOP_FEATURES = 10
@@ -52,14 +55,80 @@ windows = data.operating_windows(user, config.id)
 daily = data.model_holdout_daily(user, config.id)
 operating = data.model_operation_weekly(user, config.id)
 latest_scores = data.model_scores(user, config.id)
+incidents = data.model_incidents(user, config.id)
 st.caption(
     "Each model is scored on a holdout set (the latest 30 % of the time range, never seen in training) "
     "beside a naive baseline. A new version becomes `champion` only if it beats both the current champion "
     "and the baseline on that holdout by more than the bootstrap's 90 % interval, and the holdout holds "
     f"enough evidence: at least {MIN_HOLDOUT_POSITIVES} problem cases for event models, "
     f"{MIN_HOLDOUT_DAYS} days for expected values, {MIN_HOLDOUT_UNITS} failed units for remaining life "
-    "(held out whole: the units that failed last)."
+    f"(held out whole: the units that failed last), {MIN_HOLDOUT_INCIDENTS} recorded incidents for anomaly "
+    "detectors."
 )
+
+
+def _anomaly_reading(model, listed: pd.DataFrame, timezone: str) -> None:
+    """What the detector's alarms would have meant: the incidents warned of, how early, at what cost."""
+    incidents = getattr(model, "holdout_incidents", None)
+    rate = getattr(model, "holdout_alarm_rate", None)
+    alarms = (
+        ""
+        if ui.is_missing(rate)
+        else f"The detector raised an alarm on **{ui.pct(rate)}** of the holdout's intervals (it was set "
+        f"to alarm on {ALARM_BUDGET:.0%} of normal running). "
+    )
+    if ui.is_missing(incidents) or not incidents:
+        st.markdown(
+            alarms + "No incident (a failure or a breakdown stop) is recorded in the holdout, so nothing "
+            "checks these alarms: read them as places to look, not as findings. Delivering the maintenance "
+            "log or breakdown stops would let the program score the detector."
+        )
+        return
+    warned, theirs = model.holdout_incidents_warned, model.baseline_incidents_warned
+    lead = getattr(model, "holdout_warning_h", None)
+    lead_text = "" if ui.is_missing(lead) else f", a median **{ui.number(lead, 1)} hours** before"
+    text = (
+        f"{alarms}It warned of **{int(warned)} of the {int(incidents)}** incidents recorded in the holdout "
+        f"within the day before them{lead_text}; a 3-sigma chart on every tag, given the same alarm budget, "
+        f"warned of {int(theirs)}."
+    )
+    if not ui.is_missing(model.holdout_precision):
+        theirs_right = getattr(model, "baseline_alarm_precision", None)
+        text += f" **{ui.pct(model.holdout_precision)}** of its alarms fell in the day before an incident"
+        # A chart alarming every day "warns" of every incident: how often its alarms were right says more.
+        text += "." if ui.is_missing(theirs_right) else f", against {ui.pct(theirs_right)} of the chart's."
+    st.markdown(text)
+    if incidents < MIN_HOLDOUT_INCIDENTS:
+        st.warning(
+            f"Only {int(incidents)} incidents fall in the holdout: the comparison is a first signal, not a "
+            "verdict.",
+            icon=":material/info:",
+        )
+    if listed.empty:
+        return
+
+    def warning(warned: object, hours: object) -> str:
+        if ui.is_missing(warned) or not bool(warned):
+            return "no"
+        return f"yes, {ui.number(hours, 1)} h before"
+
+    local = pd.to_datetime(listed["reported_at"], utc=True).dt.tz_convert(timezone)
+    table = pd.DataFrame(
+        {
+            f"reported ({timezone})": local.dt.strftime("%Y-%m-%d %H:%M").to_numpy(),
+            "machine": listed["machine_id"].to_numpy(),
+            "incident": listed["kind"].to_numpy(),
+            "detector warned": [
+                warning(w, h) for w, h in zip(listed["warned"], listed["warning_h"], strict=True)
+            ],
+            "3-sigma chart warned": [
+                warning(w, h)
+                for w, h in zip(listed["baseline_warned"], listed["baseline_warning_h"], strict=True)
+            ],
+        }
+    )
+    with st.expander(f"The holdout's {len(table)} incidents, newest first"):
+        st.dataframe(table, hide_index=True)
 
 
 def _remaining_life_reading(model) -> None:
@@ -156,6 +225,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         return
     expected_value = model.family == "expected_value"
     remaining_life = model.family == "remaining_life"
+    anomaly = model.family == "anomaly"
     version = weeks["model_version"].iloc[-1]
     drifted = weeks[weeks["drift"].fillna(False).astype(bool)]
     last = weeks.iloc[-1]
@@ -195,6 +265,8 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         names = (
             {"actual": f"used ({model.unit})", "predicted": "expected by the champion"}
             if expected_value
+            else {"actual": "intervals in the day before an incident", "predicted": "alarms"}
+            if anomaly
             else {"actual": "problem cases", "predicted": "expected by the champion"}
         )
         long = weeks.rename(columns=names).melt(
@@ -252,6 +324,8 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         if expected_value
         else "predicted remaining life (cycles)"
         if remaining_life
+        else "anomaly score (1 = edge of normal running)"
+        if anomaly
         else "risk (probability)"
     )
     outcome = (
@@ -259,6 +333,8 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         if expected_value
         else f"cycles left, capped at {RUL_CAP} (blank: still running)"
         if remaining_life
+        else "in the day before an incident (1 = yes, blank = not known yet)"
+        if anomaly
         else "outcome (1 = problem, 0 = none, blank = not known yet)"
     )
     # A unit's cycles are known when it fails: their time is the failure's (a running unit's, its latest).
@@ -280,12 +356,38 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         )
 
 
+def _alarm_chart(model, days: pd.DataFrame) -> None:
+    """An anomaly detector's holdout day by day: its alarms and the 3-sigma chart's, beside the intervals in
+    the day before an incident (where an alarm is a warning; elsewhere, a false alarm)."""
+    names = {
+        "flagged": "detector alarms",
+        "baseline": "3-sigma chart alarms",
+        "actual": "intervals in the day before an incident",
+    }
+    long = days[list(names)].rename(columns=names).rename_axis("day").reset_index()
+    long = long.melt(id_vars="day", var_name="series", value_name="intervals")
+    fig = px.bar(
+        long,
+        x="day",
+        y="intervals",
+        color="series",
+        barmode="group",
+        title="Holdout: alarms per day, and the intervals before incidents",
+        labels={"day": "", "series": ""},
+        color_discrete_sequence=["#dc2626", "#f59e0b", "#1f2937"],
+    )
+    ui.chart(fig, key=f"model_holdout_{model.model_name}")
+
+
 def _holdout_chart(model, days: pd.DataFrame) -> None:
     """The holdout day by day: measured against predicted (and the baseline), missing days as gaps."""
     if days.empty:
         return
     days = days.assign(day=pd.to_datetime(days["day"])).set_index("day").sort_index()
     days = days.reindex(pd.date_range(days.index.min(), days.index.max(), freq="D"))
+    if model.family == "anomaly":
+        _alarm_chart(model, days)
+        return
     expected_value = model.family == "expected_value"
     names = (
         {"actual": f"used ({model.unit})", "expected": "expected by the model", "baseline": "naive baseline"}
@@ -330,6 +432,7 @@ for model in models.itertuples():
         beats = bool(model.beats_baseline)
         family = getattr(model, "family", "event")
         expected_value, remaining_life = family == "expected_value", family == "remaining_life"
+        anomaly = family == "anomaly"
         errors = expected_value or remaining_life  # regressions: RMSE, smaller is better
         metric = METRIC_LABELS.get(model.metric_name, model.metric_name)
         digits = 2 if errors else 3
@@ -338,7 +441,10 @@ for model in models.itertuples():
         cols[0].metric(
             f"{metric} (holdout)",
             f"{ui.number(model.model_metric, digits)}{unit}",
-            delta=f"{model.model_metric - model.baseline_metric:+.{digits}f}{unit} vs baseline",
+            # An anomaly detector without incidents in its holdout has no score to compare.
+            delta=None
+            if ui.is_missing(model.model_metric) or ui.is_missing(model.baseline_metric)
+            else f"{model.model_metric - model.baseline_metric:+.{digits}f}{unit} vs baseline",
             # Smaller is better for errors: a negative difference is the good one.
             delta_color="inverse" if errors else "normal" if beats else "inverse",
             help="Root-mean-square error per row: smaller is better." if errors else None,
@@ -364,7 +470,8 @@ for model in models.itertuples():
                 "verdict. Collect more history before acting on it.",
                 icon=":material/info:",
             )
-        if not errors and not ui.is_missing(positives) and positives < MIN_HOLDOUT_POSITIVES:
+        thin = not errors and not anomaly and not ui.is_missing(positives)  # anomalies: incidents count
+        if thin and positives < MIN_HOLDOUT_POSITIVES:
             st.warning(
                 f"Only {int(positives)} problem cases (defects or failures) fall in the holdout: the "
                 "comparison is a first signal, not a verdict. Collect more history before acting on it.",
@@ -380,6 +487,9 @@ for model in models.itertuples():
         threshold = getattr(model, "threshold", None)
         if remaining_life:
             _remaining_life_reading(model)
+        elif anomaly:
+            listed = incidents[incidents["model_name"] == model.model_name] if len(incidents) else incidents
+            _anomaly_reading(model, listed, config.timezone)
         elif expected_value:
             mine_features = (
                 features[features["model_name"] == model.model_name] if len(features) else features
@@ -448,11 +558,15 @@ for model in models.itertuples():
                         "importance": (
                             f"rise in RMSE ({model.unit}) if shuffled"
                             if errors
+                            else "distance from normal in the alarms (typical spreads)"
+                            if anomaly
                             else f"drop in {metric} if shuffled"
                         ),
                         "feature": "",
                     },
-                    title=f"Top {len(top)} features",
+                    title=f"What moved most in the alarms: top {len(top)} features"
+                    if anomaly
+                    else f"Top {len(top)} features",
                 )
                 fig.update_yaxes(categoryorder="total ascending")
                 ui.chart(fig, key=f"model_features_{model.model_name}", hovermode="closest")
