@@ -74,6 +74,8 @@ MODEL_COLUMNS = [
     "baseline_incidents_warned",
     "holdout_warning_h",
     "holdout_alarm_rate",
+    "holdout_incidents_warned_by_chance",
+    "baseline_incidents_warned_by_chance",
     "baseline_alarm_precision",
 ]
 # Each family's own figures (the columns from holdout_cv_rmse on): doubles, NULL where a family has none.

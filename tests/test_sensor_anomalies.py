@@ -121,12 +121,12 @@ def test_features_are_leakage_free_and_a_planted_look_ahead_is_caught(workspace:
     write_core(workspace, config.id, readings, events)
     later = build_training_set(workspace, config, "sensor_anomalies")
     assert later.description["interval"] == "5 minutes"
-    cut = pd.Timestamp(datetime(2026, 3, 25, 12, tzinfo=UTC))  # an interval's start: earlier ones complete
+    # Rows are timed at their interval's end: every row up to the cut is complete in the cut data.
+    cut = pd.Timestamp(datetime(2026, 3, 25, 12, tzinfo=UTC))
     write_core(workspace, config.id, readings[readings["read_at"] < cut], events[events["reported_at"] < cut])
     earlier = build_training_set(workspace, config, "sensor_anomalies")
     assert len(earlier.label) < len(later.label)
-    before = cut - pd.Timedelta(minutes=5)
-    assert look_ahead_columns(earlier, later, before) == []
+    assert look_ahead_columns(earlier, later, cut) == []
 
     def with_look_ahead(data: TrainingSet) -> TrainingSet:
         # The next interval's oil level: known only once that interval is over.
@@ -140,7 +140,7 @@ def test_features_are_leakage_free_and_a_planted_look_ahead_is_caught(workspace:
             context=data.context,
         )
 
-    assert look_ahead_columns(with_look_ahead(earlier), with_look_ahead(later), before) == ["next_oil"]
+    assert look_ahead_columns(with_look_ahead(earlier), with_look_ahead(later), cut) == ["next_oil"]
 
 
 def test_the_detector_warns_of_the_planted_failures_and_becomes_champion(workspace: Settings) -> None:

@@ -336,6 +336,8 @@ def _result_from_run(
         holdout_warning_h=metrics.get("holdout_warning_h"),
         holdout_alarm_rate=metrics.get("holdout_alert_rate") if family.name == "anomaly" else None,
         baseline_alarm_precision=metrics.get("baseline_precision") if family.name == "anomaly" else None,
+        holdout_incidents_warned_by_chance=metrics.get("holdout_incidents_warned_by_chance"),
+        baseline_incidents_warned_by_chance=metrics.get("baseline_incidents_warned_by_chance"),
         incidents=_load_json(client, run.info.run_id, "holdout_incidents.json")
         if family.name == "anomaly"
         else [],

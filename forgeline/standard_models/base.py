@@ -33,6 +33,16 @@ class NotEnoughData(ValueError):
 
 
 @dataclass
+class Incidents:
+    """Labelled incidents an anomaly detector is scored against (was each warned of, how long before); it
+    never learns from them."""
+
+    events: pd.DataFrame  # machine_id, reported_at, kind
+    lead: timedelta  # an alarm up to this long before an incident warned of it
+    sustained: int = 1  # consecutive alarmed rows of a machine that make a warning
+
+
+@dataclass
 class TrainingSet:
     """One model's input, in time order: one row per cycle (or machine-hour), leakage-free."""
 
@@ -57,9 +67,8 @@ class TrainingSet:
     # in operation. The feature columns, the context's keys, ``time`` (when the row was observed) and
     # ``baseline`` (the naive score).
     pending: pd.DataFrame | None = None
-    # Labelled incidents the label comes from (anomalies): ``machine_id``, ``reported_at``, ``kind``.
-    # They score the detector (was each warned of, how long before); it never learns from them.
-    incidents: pd.DataFrame | None = None
+    # Anomalies: the labelled incidents the label comes from; they only score the detector.
+    incidents: Incidents | None = None
 
     def fingerprint(self, up_to: pd.Timestamp | None = None) -> str:
         """A stable hash of exactly what the model learns from (features, label, time); with ``up_to``,
@@ -287,6 +296,9 @@ class ModelResult:
     baseline_incidents_warned: int | None = None
     holdout_warning_h: float | None = None
     holdout_alarm_rate: float | None = None
+    # … how many alarms at the same rate, falling at random, would have warned of (the figure to beat)
+    holdout_incidents_warned_by_chance: float | None = None
+    baseline_incidents_warned_by_chance: float | None = None
     baseline_alarm_precision: float | None = None  # the share of the baseline's alarms before an incident
     # … and each of those incidents: machine, when, warned of or not and how many hours before (and the
     # baseline's), as families.Anomalies.incidents records them.

@@ -5,8 +5,10 @@ isolation forest:
 
 - Hotelling's T² on a principal-component model of the standardized features: the interval is far from the
   usual operating point, along the directions the sensors normally vary together;
-- the squared prediction error Q (SPE): the sensors no longer move together the way they usually do (a
-  relationship broke: oil heating up while the current stays flat), which no single tag's chart shows;
+- the residual, the directions T² leaves out, each in its own variance (a Mahalanobis distance across
+  them, where MSPC's Q would weigh them alike): the sensors no longer move together the way they usually
+  do (a relationship broke: oil heating up while the current stays flat), which no single tag's chart
+  shows;
 - an isolation forest's path length: the interval is easy to set apart from the rest, whatever its shape
   (several operating regimes, such as day and night shifts, are no problem to it).
 
@@ -15,7 +17,8 @@ and the score is the largest of the three ratios: 1.0 is the edge of normal runn
 that objects most. An alarm is raised at ``threshold_``, the score's own (1 - ``alarm_budget``) quantile
 over the training rows: on data like the training period, about ``alarm_budget`` of the intervals raise
 one. Features are standardized by their training median and interquartile range (robust to the outliers
-the detector is there to find); a missing value counts as the median.
+the detector is there to find); a missing value counts as the median. A feature known on fewer than half
+of the training rows (a sensor fitted later, or mostly silent) is left out: its normal is unknown.
 
 Training rows that lie in a labelled incident's lead window are left out by the caller: the detector learns
 normal running, and labelled incidents only score it. Deterministic for a given ``random_state``.
@@ -36,12 +39,15 @@ ALARM_BUDGET = 0.01  # the share of normal intervals that may raise an alarm (1 
 EXPLAINED_VARIANCE = 0.90  # principal components kept: enough to explain this share of the variance
 FOREST_TREES = 100
 VARIANCE_FLOOR = 1e-3  # of the mean variance per direction (see _statistics)
+MIN_KNOWN = 0.5  # a feature must be known on this share of the training rows to be used
 # The figures a change of which retrains (the model set-up's digest).
 SETUP = {
     "detector": DETECTOR_VERSION,
     "alarm_budget": ALARM_BUDGET,
     "explained_variance": EXPLAINED_VARIANCE,
     "trees": FOREST_TREES,
+    "variance_floor": VARIANCE_FLOOR,
+    "min_known": MIN_KNOWN,
 }
 STATISTICS = ("t2", "q", "isolation")
 
@@ -83,7 +89,14 @@ class SensorAnomalyDetector(BaseEstimator):
             raise ValueError(f"{len(frame)} training rows: a detector of normal running needs at least 10")
         self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
         self.n_features_in_ = frame.shape[1]
-        values = frame.to_numpy(dtype=float)
+        known = np.isfinite(frame.to_numpy(dtype=float)).mean(axis=0)
+        self.used_ = known >= MIN_KNOWN
+        if not self.used_.any():
+            raise ValueError("no feature is known on half of the training rows: nothing to learn normal from")
+        self.used_features_ = [
+            str(n) for n, used in zip(self.feature_names_in_, self.used_, strict=True) if used
+        ]
+        values = frame.to_numpy(dtype=float)[:, self.used_]
         self.center_, self.scale_ = _robust_scale(values)
         z = self._standardized(values)
         components = min(z.shape)
@@ -127,7 +140,7 @@ class SensorAnomalyDetector(BaseEstimator):
         names = [str(c) for c in frame.columns]
         if names != list(self.feature_names_in_):
             frame = frame.set_axis(names, axis=1).reindex(columns=list(self.feature_names_in_))
-        return frame.to_numpy(dtype=float)
+        return frame.to_numpy(dtype=float)[:, self.used_]
 
     def anomaly_score(self, X: pd.DataFrame) -> np.ndarray:
         """Per row: the largest of T², Q and the isolation score, each over its training limit."""
@@ -146,4 +159,4 @@ class SensorAnomalyDetector(BaseEstimator):
 
     def deviations(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per row and feature: how many typical spreads it is from the training median (what moved)."""
-        return pd.DataFrame(np.abs(self._standardized(self._values(X))), columns=list(self.feature_names_in_))
+        return pd.DataFrame(np.abs(self._standardized(self._values(X))), columns=self.used_features_)

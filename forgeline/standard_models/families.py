@@ -418,30 +418,55 @@ class RemainingLife(ExpectedValues):
         return []
 
 
+def _sustained_alarms(scored: pd.DataFrame, alarm: str, sustained: int) -> pd.DataFrame:
+    """The rows where a warning stands: from the ``sustained``-th consecutive alarmed row of a machine (its
+    rows in time order) to the end of that run of alarms, each with its run's number (``run``)."""
+    frame = scored.sort_values(["machine_id", "time"], kind="stable")
+    on = frame[alarm].astype(bool).to_numpy()
+    machine = frame["machine_id"].to_numpy()
+    length = np.zeros(len(frame), dtype=int)
+    run = np.zeros(len(frame), dtype=int)
+    for i in range(len(frame)):  # one pass; a run breaks at a quiet row or another machine
+        if on[i]:
+            going = i > 0 and on[i - 1] and machine[i - 1] == machine[i]
+            length[i] = length[i - 1] + 1 if going else 1
+            run[i] = run[i - 1] if going else i
+    return frame.assign(run=run).loc[length >= sustained, ["machine_id", "time", "run"]]
+
+
 def warnings(
-    incidents: pd.DataFrame | None, scored: pd.DataFrame, alarm: str, lead: pd.Timedelta, after: pd.Timestamp
+    episodes: pd.DataFrame, scored: pd.DataFrame, alarm: str, lead: pd.Timedelta, sustained: int
 ) -> pd.DataFrame:
-    """The labelled incidents after ``after`` on the machines ``scored`` covers, one per episode (incidents
-    on a machine within ``lead`` of the previous one are one: a failure and its breakdown stop), each with
-    whether a row of ``scored`` raised ``alarm`` within ``lead`` before it, and how many hours before."""
-    columns = ["machine_id", "reported_at", "kind", "warned", "warning_h"]
-    if incidents is None or incidents.empty or scored.empty:
-        return pd.DataFrame(columns=columns)
-    found = incidents.assign(reported_at=pd.to_datetime(incidents["reported_at"], utc=True))
-    found = found[found["machine_id"].isin(set(scored["machine_id"]))].sort_values(
-        ["machine_id", "reported_at"], kind="stable"
-    )
-    gap = found.groupby("machine_id")["reported_at"].diff()
-    found = found[gap.isna() | (gap > lead)]  # the first of each episode
-    found = found[found["reported_at"] > after].reset_index(drop=True)
-    alarms = scored.loc[scored[alarm].astype(bool), ["machine_id", "time"]]
+    """Each incident episode with whether a sustained alarm of ``scored`` (rows timed when they were known)
+    stood on its machine in the ``lead`` before it (``warned``), and the hours from the start of the last
+    such warning to the incident (``warning_h``: how long the warning stood, never flattered by an earlier,
+    unrelated one)."""
+    raised = _sustained_alarms(scored, alarm, sustained)
     warned, hours = [], []
-    for machine_id, at in found[["machine_id", "reported_at"]].itertuples(index=False):
-        mine = alarms.loc[(alarms["machine_id"] == machine_id), "time"]
-        before = mine[(mine >= at - lead) & (mine <= at)]
+    for machine_id, at in episodes[["machine_id", "reported_at"]].itertuples(index=False):
+        mine = raised[raised["machine_id"] == machine_id]
+        before = mine[(mine["time"] >= at - lead) & (mine["time"] < at)]
         warned.append(bool(len(before)))
-        hours.append((at - before.min()).total_seconds() / 3600 if len(before) else float("nan"))
-    return found.assign(warned=warned, warning_h=hours)[columns]
+        last = before[before["run"] == before["run"].iloc[-1]] if len(before) else before
+        hours.append((at - last["time"].min()).total_seconds() / 3600 if len(last) else float("nan"))
+    return episodes.assign(warned=warned, warning_h=hours)
+
+
+def chance_of_warning(
+    episodes: pd.DataFrame, scored: pd.DataFrame, alarm: str, lead: pd.Timedelta, sustained: int
+) -> float:
+    """How many of ``episodes`` alarms at the same rate would have warned of by chance: each interval of
+    normal running alarms with the rate seen on them, independently, and a warning needs ``sustained`` in a
+    row (r^sustained per row, over the rows in each lead window)."""
+    normal = scored["outcome"].to_numpy() == 0
+    rate = float(scored.loc[normal, alarm].mean()) if normal.any() else 0.0
+    per_row = rate**sustained
+    total = 0.0
+    for machine_id, at in episodes[["machine_id", "reported_at"]].itertuples(index=False):
+        times = scored.loc[scored["machine_id"] == machine_id, "time"]
+        rows = int(((times >= at - lead) & (times < at)).sum())
+        total += 1 - (1 - per_row) ** max(rows - sustained + 1, 0)
+    return total
 
 
 class Anomalies(Events):
@@ -454,7 +479,7 @@ class Anomalies(Events):
     # which still look normal (the trouble shows in its last hours): it is logged beside, not judged on.
     metric = "precision_at_k"
     prediction = "anomaly_score"
-    estimator = "SensorAnomalyDetector: PCA T² and Q with an isolation forest, unsupervised"
+    estimator = "SensorAnomalyDetector: PCA T² and residual with an isolation forest, unsupervised"
     threshold_rule = f"alarm above the {1 - ALARM_BUDGET:.0%} quantile of the training period's scores"
     learner_description = detector.__doc__ or ""
 
@@ -465,36 +490,70 @@ class Anomalies(Events):
         return np.asarray(model.anomaly_score(features), dtype=float)
 
     @staticmethod
+    def baseline(data: TrainingSet) -> np.ndarray:
+        """The 3-sigma chart's score; no excursion where the chart has no limits yet (never an alarm)."""
+        return np.nan_to_num(data.baseline_score.to_numpy(dtype=float), nan=0.0)
+
+    @staticmethod
     def unseen(data: TrainingSet, split: Split) -> np.ndarray:
         """Rows the detector never learnt from and whose lead window it could warn in: every row after the
         training part (the holdout, the embargo before it, and the last day, whose labels are not known)."""
         return (pd.to_datetime(data.time, utc=True) > split.cut - data.embargo).to_numpy() & ~split.train
 
-    def incidents(
-        self, data: TrainingSet, split: Split, alarms: np.ndarray, baseline: np.ndarray
-    ) -> pd.DataFrame:
-        """The holdout's incidents, each with whether the detector (``warned``) and the baseline
-        (``baseline_warned``) raised an alarm within the lead window before it."""
+    @staticmethod
+    def episodes(data: TrainingSet, split: Split) -> pd.DataFrame:
+        """The holdout's incidents, one per episode (incidents on a machine within one lead window of the
+        previous one are one: a failure and its breakdown stop): after the training cut, up to the last row,
+        on the machines the rows cover. The champion rule's evidence."""
+        columns = ["machine_id", "reported_at", "kind"]
+        if data.incidents is None or data.incidents.events.empty or data.context is None:
+            return pd.DataFrame(columns=columns)
+        found = data.incidents.events.assign(
+            machine_id=data.incidents.events["machine_id"].astype(str),
+            reported_at=pd.to_datetime(data.incidents.events["reported_at"], utc=True),
+        )
+        machines = set(data.context["machine_id"].astype(str))
+        found = found[found["machine_id"].isin(machines)].sort_values(
+            ["machine_id", "reported_at"], kind="stable"
+        )
+        gap = found.groupby("machine_id")["reported_at"].diff()
+        found = found[gap.isna() | (gap > pd.Timedelta(data.incidents.lead))]
+        last = pd.to_datetime(data.time, utc=True).max()
+        return found[(found["reported_at"] > split.cut) & (found["reported_at"] <= last)][
+            columns
+        ].reset_index(drop=True)
+
+    def judged(
+        self, data: TrainingSet, split: Split, alarm: np.ndarray, baseline_alarm: np.ndarray
+    ) -> tuple[pd.DataFrame, dict[str, float]]:
+        """The holdout's incident episodes, each warned of or not by the detector's and the baseline's
+        sustained alarms (over every row it never learnt from), and how many each would warn of by chance."""
         unseen = self.unseen(data, split)
         scored = pd.DataFrame(
             {
-                "machine_id": data.context["machine_id"].astype(str).to_numpy()[unseen]
-                if data.context is not None
-                else "",
+                "machine_id": data.context["machine_id"].astype(str).to_numpy()[unseen],
                 "time": pd.to_datetime(data.time, utc=True).to_numpy()[unseen],
-                "alarm": alarms,
-                "baseline_alarm": baseline,
+                "outcome": data.label.to_numpy()[unseen],
+                "alarm": alarm,
+                "baseline_alarm": baseline_alarm,
             }
         )
-        incidents = data.incidents
-        if incidents is not None:
-            incidents = incidents.assign(machine_id=incidents["machine_id"].astype(str))
-        lead = pd.Timedelta(data.embargo)
-        mine = warnings(incidents, scored, "alarm", lead, split.cut)
-        theirs = warnings(incidents, scored, "baseline_alarm", lead, split.cut)
-        return mine.assign(
+        episodes = self.episodes(data, split)
+        lead, sustained = pd.Timedelta(data.incidents.lead), data.incidents.sustained
+        mine = warnings(episodes, scored, "alarm", lead, sustained)
+        theirs = warnings(episodes, scored, "baseline_alarm", lead, sustained)
+        chance = {
+            "holdout_incidents_warned_by_chance": chance_of_warning(
+                episodes, scored, "alarm", lead, sustained
+            ),
+            "baseline_incidents_warned_by_chance": chance_of_warning(
+                episodes, scored, "baseline_alarm", lead, sustained
+            ),
+        }
+        judged = mine.assign(
             baseline_warned=theirs["warned"].to_numpy(), baseline_warning_h=theirs["warning_h"]
         )
+        return judged, chance
 
     def fit(self, data: TrainingSet, progress: Callable[[str], None]) -> Fitted:
         split = self.split(data)
@@ -506,15 +565,17 @@ class Anomalies(Events):
         )
         model = SensorAnomalyDetector().fit(features[normal])
         progress(
-            f"detector fitted: {model.components_kept_} principal component(s) of {features.shape[1]} "
-            f"features, alarm line {model.threshold_:.2f}; scoring the holdout"
+            f"detector fitted: {model.components_kept_} principal component(s) of "
+            f"{len(model.used_features_)} features, alarm line {model.threshold_:.2f}; scoring the holdout"
         )
         unseen = self.unseen(data, split)
         score_unseen = self.predict(model, features[unseen])
-        baseline_all = filled(data.baseline_score.to_numpy(dtype=float))
+        baseline_all = self.baseline(data)
         # The baseline's chart gets the same budget of alarms on normal training running as the detector.
         baseline_line = float(np.quantile(baseline_all[normal], 1 - ALARM_BUDGET)) if normal.any() else np.inf
-        incidents = self.incidents(
+        # A chart that never leaves zero has no alarm line: it alarms on nothing, not on everything.
+        baseline_line = baseline_line if baseline_line > 0 else np.inf
+        incidents, chance = self.judged(
             data, split, score_unseen >= model.threshold_, baseline_all[unseen] >= baseline_line
         )
         in_test = split.test[unseen]
@@ -538,12 +599,15 @@ class Anomalies(Events):
             "threshold": model.threshold_,
             "holdout_incidents": float(len(incidents)),
             "holdout_incidents_warned": float(len(warned)),
+            "holdout_incidents_warned_by_chance": chance["holdout_incidents_warned_by_chance"],
             "holdout_warning_h": float(warned["warning_h"].median()) if len(warned) else float("nan"),
+            "holdout_positive_share": float(test_label.mean()) if len(test_label) else float("nan"),
         }
         baseline = {
             "baseline_alert_rate": float(baseline_alarm.mean()) if len(baseline_alarm) else 0.0,
             "baseline_threshold": baseline_line,
             "baseline_incidents_warned": float(incidents["baseline_warned"].sum()),
+            "baseline_incidents_warned_by_chance": chance["baseline_incidents_warned_by_chance"],
         }
         # Precision, recall and rankings only where the holdout holds both outcomes: without incidents an
         # alarm is neither right nor wrong, and a precision of 0 would say it was wrong.
@@ -559,7 +623,7 @@ class Anomalies(Events):
             )
         return Fitted(
             model=model,
-            params={k: v for k, v in model.get_params().items()},
+            params=dict(model.get_params()),
             search=[],
             note=""
             if labelled
@@ -567,7 +631,7 @@ class Anomalies(Events):
             split=split,
             metrics=metrics,
             baseline=baseline,
-            top_features=self.moved(model, features[split.test], holdout["alarm"].to_numpy(), score),
+            top_features=self.moved(model, features[split.test], alarm, score),
             holdout=holdout,
             incidents=[
                 {
@@ -615,18 +679,15 @@ class Anomalies(Events):
                 "holdout, so nothing checks its alarms; they are shown for review",
                 {"rows": float(len(label)), "positives": 0.0},
             )
-        unseen = self.unseen(data, split)
-        baseline = filled(data.baseline_score.to_numpy(dtype=float))
-        incidents = self.incidents(data, split, np.zeros(int(unseen.sum()), bool), baseline[unseen] > np.inf)
         return champion.decide(
             label,
             score,
-            baseline[split.test],
+            self.baseline(data)[split.test],
             other,
             groups=_local_days(data.time[split.test], data.timezone).to_numpy(),
             rows_name=module.ROWS_NAME,
             positives_name=module.POSITIVES_NAME,
-            positives=len(incidents),
+            positives=len(self.episodes(data, split)),
             min_positives=champion.MIN_HOLDOUT_INCIDENTS,
             metric=partial(precision_at_k, share=ALARM_BUDGET),
             metric_name=self.metric,

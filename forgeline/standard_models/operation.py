@@ -19,9 +19,10 @@ Drift, per local week (Monday to Sunday):
   baseline that savings are measured with): the model runs high or low. For an energy baseline this is
   also what a lasting saving (or waste) looks like; the sentence says both.
 
-- anomalies: the week's share of intervals that raised an alarm against the detector's budget (the share
-  of normal training intervals above its alarm line); beyond :data:`ALARM_DRIFT` times the budget the
-  process (or a sensor) runs unlike the period the detector learnt, and its alarms stop meaning much;
+- anomalies: the week's share of intervals away from incidents (outside any incident's lead window) that
+  raised an alarm, against the detector's budget (the share of normal training intervals above its alarm
+  line); beyond :data:`ALARM_DRIFT` times the budget the process (or a sensor) runs unlike the period the
+  detector learnt, and its alarms stop meaning much;
 - remaining life: the week's failed units, their cycles' remaining life against the champion's; the week
   drifts when the model's life runs high or low by more than :data:`DRIFT_LIFE_BIAS` of the true one
   (high is the dangerous side: a unit replaced too late), judged with at least :data:`MIN_WEEK_UNITS`
@@ -97,10 +98,14 @@ def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, s
             text += f": the model runs {side}"
         return drift, text
     if family_name == ANOMALIES.name:
-        rows, share = int(row["rows"]), float(row["predicted"]) / max(int(row["rows"]), 1)
-        drift = judged and share > ALARM_DRIFT * ALARM_BUDGET
+        # The budget is a share of normal running: alarms in the day before an incident are not held
+        # against it.
+        normal = int(row["normal_rows"])
+        share = float(row["false_alarms"]) / max(normal, 1)
+        drift = judged and normal > 0 and share > ALARM_DRIFT * ALARM_BUDGET
         text = (
-            f"{int(predicted):,} alarm(s) on {rows:,} intervals ({share:.1%}, against a budget of "
+            f"{int(predicted):,} alarm(s) on {int(row['rows']):,} intervals; away from incidents "
+            f"{int(row['false_alarms']):,} on {normal:,} ({share:.1%}, against a budget of "
             f"{ALARM_BUDGET:.0%}); {int(actual):,} interval(s) lay in the day before an incident"
         ).replace("%", " %")
         if drift:
@@ -210,6 +215,8 @@ def track(
                 "actual": rows["outcome"].sum(),
                 "predicted": rows["alarm"].sum() if family is ANOMALIES else rows["prediction"].sum(),
                 "variance": rows["variance"].sum() * inflation,
+                "normal_rows": int((rows["outcome"] == 0).sum()),
+                "false_alarms": int((rows["alarm"] & (rows["outcome"] == 0)).sum()),
             }
         )
         metric: float | None = float(summary["rmse"])

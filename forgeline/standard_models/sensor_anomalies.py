@@ -7,23 +7,25 @@ nothing checks it, and it never becomes champion.
 
 One row per machine and interval. The interval adapts to the data: the shortest of 1 minute, 5 minutes,
 15 minutes, 1 hour, 6 hours or 1 day that holds about 5 readings of a tag and keeps a client within 200,000
-rows. Per tag, computed in DuckDB from the machine's past only:
+rows (fewer with many tags: at most 30 million feature values). A row is timed at its interval's end, when
+its readings are all in. Per tag, computed in DuckDB from the machine's past only:
 
 - ``__level``: the interval's mean against the machine's own mean of all earlier intervals (each machine
   measured against itself);
-- ``__spread``: the spread of the readings inside the interval (chatter, a loose sensor);
-- ``__change``: the step from the machine's previous interval;
-- ``__shift``: the mean against the machine's last 12 intervals (a drift that sets in).
+- ``__sustained``: the same over the machine's last 12 intervals (a drift that has set in, not a blip);
+- ``__spread``: the spread of the readings inside the interval (chatter, a loose sensor).
 
 The detector (:mod:`~forgeline.standard_models.detector`) learns normal running from the training part,
 leaving out intervals in an incident's lead window. A row's label is 1 when an incident is reported on its
-machine within the next 24 hours: the alarms that would have warned of it.
+machine within the 24 hours after its interval ends. Intervals that overlap a repair or contain an incident
+are left out: the machine is down or failing, which is neither normal running nor a warning.
 
 Naive baseline: the largest excursion of any single tag from its machine's last 12 intervals, in standard
 deviations of those intervals (a rolling 3-sigma chart on every tag, as a plant would set one up).
-Metrics: PR-AUC (the ranking, and the champion rule's measure), precision of the alarms at the detector's
-threshold (its precision at k, k the alarms it raises), the share of the holdout's incidents warned of by
-an alarm within 24 hours before them, and how long before.
+Metrics: precision at k (the champion rule's measure: of the 1 % highest-scored holdout intervals, the
+share that came in the day before an incident), the incidents warned of by a sustained alarm (3
+consecutive alarmed intervals, for intervals up to an hour) in the day before them, how long before, and
+how many alarms at the same rate falling at random would have warned of; PR-AUC beside.
 
 Reading it: an alarm says the machine's sensors look unlike its normal running. The features that moved
 most in the alarms say where to look first: a sensor to check, or wear that is setting in.
@@ -35,10 +37,11 @@ import logging
 from datetime import timedelta
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.standard_models.base import NotEnoughData, TrainingSet
+from forgeline.standard_models.base import Incidents, NotEnoughData, TrainingSet, sql_literal
 from forgeline.standard_models.families import ANOMALIES
 
 log = logging.getLogger("forgeline.standard_models")
@@ -52,13 +55,17 @@ REQUIRED_TABLES = ["fct_sensor_readings"]
 INTERVALS = ["1 minute", "5 minutes", "15 minutes", "1 hour", "6 hours", "1 day"]
 READINGS_PER_INTERVAL = 5
 MAX_ROWS = 200_000  # machine-intervals, at most (a factory-year of minute readings stays bounded)
-RECENT = 12  # intervals in the short window (the shift feature and the baseline's chart)
+MAX_VALUES = 30_000_000  # feature values (rows x tags x statistics), at most: memory stays bounded
+RECENT = 12  # intervals in the short windows (the sustained level, and the baseline's chart)
 MIN_RECENT = 3  # intervals the baseline's chart needs before it draws limits
-STATISTICS = ("level", "sustained", "spread")
+STATISTICS = ("level", "spread", "sustained")
+# A warning is this many consecutive alarmed intervals (for intervals up to an hour; longer ones: one): a
+# 1 % alarm rate would touch most days by chance, three in a row almost never.
+SUSTAINED_ALARM = 3
 
 # One row per machine, interval and tag, from the machine's past only (windows end at the interval, or
-# before it). Averages of decimals are exact whatever the order DuckDB adds them in: the same data gives
-# the same features to the last bit; + 0.0 turns -0.0 into 0.0.
+# before it), then one column per tag and statistic. Averages of decimals are exact whatever the order
+# DuckDB adds them in: the same data gives the same features to the last bit; + 0.0 turns -0.0 into 0.0.
 FEATURES_SQL = """
 with intervals as (
     select machine_id, tag, time_bucket(interval '{interval}', read_at) as interval_start,
@@ -82,15 +89,22 @@ windows as (
                       rows between {recent} preceding and 1 preceding),
            sustained as (partition by machine_id, tag order by interval_start
                          rows between {sustained} preceding and current row)
+),
+per_tag as (
+    select machine_id, interval_start, tag,
+           round(mean_value - history_mean, 6) + 0.0 as level,
+           round(sustained_mean - history_mean, 6) + 0.0 as sustained,
+           spread,
+           case when recent_n >= {min_recent} and recent_sd > 1e-9
+                then round(abs(mean_value - recent_mean) / recent_sd, 6) + 0.0 end as excursion
+    from windows
 )
-select machine_id, interval_start, tag,
-       round(mean_value - history_mean, 6) + 0.0 as level,
-       round(sustained_mean - history_mean, 6) + 0.0 as sustained,
-       spread,
-       case when recent_n >= {min_recent} and recent_sd > 1e-9
-            then round(abs(mean_value - recent_mean) / recent_sd, 6) + 0.0 end as excursion
-from windows
-order by machine_id, interval_start, tag
+select machine_id, interval_start, interval_start + interval '{interval}' as interval_end,
+       {columns},
+       max(excursion) as excursion
+from per_tag
+group by machine_id, interval_start
+order by machine_id, interval_start
 """
 
 # Labelled incidents: failures, and stops for breakdowns (a failure and its stop are one incident: the
@@ -129,9 +143,19 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
-def choose_interval(con: duckdb.DuckDBPyConnection) -> str:
+def tag_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        row[0]
+        for row in con.execute(
+            "select distinct tag from core.fct_sensor_readings where tag is not null and value is not null "
+            "order by 1"
+        ).fetchall()
+    ]
+
+
+def choose_interval(con: duckdb.DuckDBPyConnection, tags: int = 1) -> str:
     """The shortest interval that holds about READINGS_PER_INTERVAL readings of a tag and keeps the rows
-    within MAX_ROWS (the longest, a day, when none does)."""
+    within MAX_ROWS and the feature values within MAX_VALUES (the longest, a day, when none does)."""
     readings, series, machines, first, last = con.execute(
         """
         select count(*), count(distinct (machine_id, tag)), count(distinct machine_id),
@@ -144,28 +168,45 @@ def choose_interval(con: duckdb.DuckDBPyConnection) -> str:
         raise NotEnoughData("no sensor readings (core.fct_sensor_readings is empty)")
     span = max((pd.Timestamp(last) - pd.Timestamp(first)).total_seconds(), 1.0)
     cadence = span * series / readings  # seconds between a tag's readings, on average
+    most = min(MAX_ROWS, MAX_VALUES // max(tags * len(STATISTICS), 1))
     for interval in INTERVALS:
-        seconds = pd.Timedelta(interval.replace("minutes", "min").replace("minute", "min")).total_seconds()
+        seconds = _seconds(interval)
         # "About" READINGS_PER_INTERVAL: a logger that skipped a few minutes still fits its 5-minute interval.
-        if seconds >= 0.8 * READINGS_PER_INTERVAL * cadence and machines * span / seconds <= MAX_ROWS:
+        if seconds >= 0.8 * READINGS_PER_INTERVAL * cadence and machines * span / seconds <= most:
             return interval
     return INTERVALS[-1]
 
 
+def _seconds(interval: str) -> float:
+    return pd.Timedelta(interval.replace("minutes", "min").replace("minute", "min")).total_seconds()
+
+
+def _naive_utc(times: pd.Series) -> np.ndarray:
+    """UTC times as plain datetime64 (comparable and searchable without time-zone objects)."""
+    return pd.to_datetime(times, utc=True).dt.tz_localize(None).to_numpy("datetime64[ns]")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> TrainingSet:
-    interval = choose_interval(con)
-    sql = FEATURES_SQL.format(interval=interval, recent=RECENT, min_recent=MIN_RECENT, sustained=RECENT - 1)
-    long = con.execute(sql).df()
-    if long.empty:
+    tags = tag_names(con)
+    if not tags:
         raise NotEnoughData("no sensor readings (core.fct_sensor_readings is empty)")
-    long["interval_start"] = pd.to_datetime(long["interval_start"], utc=True)
-    # One column per tag and statistic; a tag without readings in an interval is missing there (NaN).
-    wide = long.set_index(["machine_id", "interval_start", "tag"])[list(STATISTICS)].unstack("tag")
-    wide.columns = [f"{tag}__{statistic}" for statistic, tag in wide.columns]
-    wide = wide.reindex(sorted(wide.columns), axis=1).sort_index()
-    excursion = long.groupby(["machine_id", "interval_start"])["excursion"].max().reindex(wide.index)
-    rows = wide.index.to_frame(index=False)
-    features = wide.reset_index(drop=True)
+    interval = choose_interval(con, len(tags))
+    columns = ",\n       ".join(
+        f"max({statistic}) filter (where tag = {sql_literal(tag)}) as {_quoted(f'{tag}__{statistic}')}"
+        for tag in tags
+        for statistic in STATISTICS
+    )
+    sql = FEATURES_SQL.format(
+        interval=interval, recent=RECENT, min_recent=MIN_RECENT, sustained=RECENT - 1, columns=columns
+    )
+    wide = con.execute(sql).df()
+    for column in ("interval_start", "interval_end"):
+        wide[column] = pd.to_datetime(wide[column], utc=True)
+    names = sorted(f"{tag}__{statistic}" for tag in tags for statistic in STATISTICS)
 
     tables = _tables(con)
     incidents = pd.DataFrame(columns=["machine_id", "reported_at", "kind"])
@@ -182,43 +223,55 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     for column in ("started_at", "ended_at"):
         repairs[column] = pd.to_datetime(repairs[column], utc=True)
 
-    # Label: an incident on the machine within LEAD after the interval starts (an ASOF match: the next one).
-    label = pd.Series(0, index=rows.index)
-    in_repair = pd.Series(False, index=rows.index)
-    for machine_id, mine in rows.groupby("machine_id", sort=False):
-        starts = mine["interval_start"]
-        times = incidents.loc[incidents["machine_id"] == machine_id, "reported_at"].sort_values()
+    # Label: an incident on the machine within LEAD after the interval ends. Left out: intervals that hold
+    # an incident (their readings run past it) or overlap a repair.
+    label = np.zeros(len(wide), dtype=int)
+    left_out = np.zeros(len(wide), dtype=bool)
+    lead = np.timedelta64(LEAD)
+    for machine_id, mine in wide.groupby("machine_id", sort=False):
+        starts, ends = _naive_utc(mine["interval_start"]), _naive_utc(mine["interval_end"])
+        rows = mine.index.to_numpy()
+        times = np.sort(_naive_utc(incidents.loc[incidents["machine_id"] == machine_id, "reported_at"]))
         if len(times):
-            after = times.searchsorted(starts, side="right")  # the first incident after the start
-            upcoming = times.to_numpy()[after.clip(max=len(times) - 1)]
-            known = after < len(times)
-            label[mine.index] = (known & (upcoming <= (starts + LEAD).to_numpy())).astype(int)
-        for repair in repairs[repairs["machine_id"] == machine_id].itertuples(index=False):
-            if pd.notna(repair.started_at):
-                in_repair[mine.index] |= (starts >= repair.started_at) & (starts < repair.ended_at)
-    keep = ~in_repair.to_numpy()
+            after_end = np.searchsorted(times, ends, side="right")  # the first incident after the end
+            upcoming = times[np.minimum(after_end, len(times) - 1)]
+            label[rows] = ((after_end < len(times)) & (upcoming <= ends + lead)).astype(int)
+            after_start = np.searchsorted(times, starts, side="right")  # … after the start
+            inside = times[np.minimum(after_start, len(times) - 1)] <= ends
+            left_out[rows] |= (after_start < len(times)) & inside
+        mine_repairs = repairs[(repairs["machine_id"] == machine_id) & repairs["started_at"].notna()]
+        for started, ended in zip(
+            _naive_utc(mine_repairs["started_at"]), _naive_utc(mine_repairs["ended_at"]), strict=True
+        ):
+            left_out[rows] |= (starts < ended) & (ends > started)
+    keep = ~left_out
     log.info(
         "sensor anomalies: %s machine-intervals of %s, %d tag(s), %d labelled incident(s)",
         f"{int(keep.sum()):,}",
         interval,
-        long["tag"].nunique(),
+        len(tags),
         len(incidents),
     )
+    kept = wide[keep].reset_index(drop=True)
     return TrainingSet(
-        features=features[keep].reset_index(drop=True),
-        label=label[keep].reset_index(drop=True),
-        time=rows.loc[keep, "interval_start"].reset_index(drop=True),
-        baseline_score=excursion.reset_index(drop=True)[keep].reset_index(drop=True),
+        features=kept[names],
+        label=pd.Series(label[keep]),
+        time=kept["interval_end"],
+        baseline_score=kept["excursion"].astype(float),
         baseline_name=f"largest excursion of one tag from its last {RECENT} intervals (standard deviations)",
         # A label looks a lead window ahead; with no incident at all there is no label to leak.
         embargo=LEAD if len(incidents) else timedelta(0),
         timezone=config.timezone,
-        context=rows.loc[keep, ["machine_id"]].reset_index(drop=True),
-        incidents=incidents[["machine_id", "reported_at", "kind"]].reset_index(drop=True),
+        context=kept[["machine_id"]],
+        incidents=Incidents(
+            events=incidents[["machine_id", "reported_at", "kind"]].reset_index(drop=True),
+            lead=LEAD,
+            sustained=SUSTAINED_ALARM if _seconds(interval) <= 3600 else 1,
+        ),
         description={
-            "rows": f"one per machine and {interval} outside repairs",
+            "rows": f"one per machine and {interval} (timed at its end) outside repairs and incidents",
             "interval": interval,
-            "label": f"1 = an incident (failure, breakdown stop) is reported within {LEAD}",
-            "tags": ", ".join(sorted(long["tag"].unique())),
+            "label": f"1 = an incident (failure, breakdown stop) within {LEAD} after the interval",
+            "tags": ", ".join(tags),
         },
     )

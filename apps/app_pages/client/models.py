@@ -86,17 +86,28 @@ def _anomaly_reading(model, listed: pd.DataFrame, timezone: str) -> None:
         return
     warned, theirs = model.holdout_incidents_warned, model.baseline_incidents_warned
     lead = getattr(model, "holdout_warning_h", None)
-    lead_text = "" if ui.is_missing(lead) else f", a median **{ui.number(lead, 1)} hours** before"
+    lead_text = "" if ui.is_missing(lead) else f", standing a median **{ui.number(lead, 1)} hours** before"
+
+    def by_chance(value: object) -> str:
+        return "" if ui.is_missing(value) else f" (by chance: about {ui.number(value, 1)})"
+
     text = (
-        f"{alarms}It warned of **{int(warned)} of the {int(incidents)}** incidents recorded in the holdout "
-        f"within the day before them{lead_text}; a 3-sigma chart on every tag, given the same alarm budget, "
-        f"warned of {int(theirs)}."
+        f"{alarms}A sustained alarm stood in the day before **{int(warned)} of the {int(incidents)}** "
+        f"incidents recorded in the holdout{lead_text}"
+        f"{by_chance(getattr(model, 'holdout_incidents_warned_by_chance', None))}; a 3-sigma chart on every "
+        f"tag, given the same alarm budget, warned of {int(theirs)}"
+        f"{by_chance(getattr(model, 'baseline_incidents_warned_by_chance', None))}. By chance means alarms "
+        "at the same rate falling at random."
     )
     if not ui.is_missing(model.holdout_precision):
         theirs_right = getattr(model, "baseline_alarm_precision", None)
         text += f" **{ui.pct(model.holdout_precision)}** of its alarms fell in the day before an incident"
         # A chart alarming every day "warns" of every incident: how often its alarms were right says more.
-        text += "." if ui.is_missing(theirs_right) else f", against {ui.pct(theirs_right)} of the chart's."
+        text += "" if ui.is_missing(theirs_right) else f", against {ui.pct(theirs_right)} of the chart's"
+        positives = getattr(model, "n_test_positives", None)
+        if not ui.is_missing(positives) and model.n_test:
+            text += f"; {ui.pct(positives / model.n_test)} of all intervals did"
+        text += "."
     st.markdown(text)
     if incidents < MIN_HOLDOUT_INCIDENTS:
         st.warning(
