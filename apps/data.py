@@ -69,6 +69,10 @@ QUERIES: dict[str, tuple[str, str]] = {
         "meta.model_holdout_daily",
         "SELECT * FROM meta.model_holdout_daily ORDER BY model_name, day",
     ),
+    "model_alarms": (
+        "meta.model_alarms",
+        "SELECT * FROM meta.model_alarms ORDER BY model_name, score DESC",
+    ),
     "model_incidents": (
         "meta.model_incidents",
         "SELECT * FROM meta.model_incidents ORDER BY model_name, reported_at DESC",
@@ -248,6 +252,11 @@ def operating_windows(user: User, client_id: str) -> pd.DataFrame:
 def model_holdout_daily(user: User, client_id: str) -> pd.DataFrame:
     """Per model and holdout day: measured and predicted totals (empty before snapshots held them)."""
     return _query(user, client_id, "model_holdout_daily")
+
+
+def model_alarms(user: User, client_id: str) -> pd.DataFrame:
+    """Per anomaly detector, the holdout's strongest alarms for review (strongest first)."""
+    return _query(user, client_id, "model_alarms")
 
 
 def model_incidents(user: User, client_id: str) -> pd.DataFrame:

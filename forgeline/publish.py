@@ -97,7 +97,9 @@ OPERATION_COLUMNS = [
     "sentence",
 ]
 SCORE_COLUMNS = ["model_name", "model_version", "time", "score", "outcome", "key"]
-# Per anomaly detector, the holdout's incidents (families.Anomalies.incidents).
+# Per anomaly detector, the holdout's strongest alarms for review (families.Anomalies.strongest).
+ALARM_COLUMNS = ["model_name", "machine_id", "time", "score", "moved"]
+# Per anomaly detector, the holdout's incidents (families.Anomalies.judged).
 INCIDENT_COLUMNS = [
     "model_name",
     "machine_id",
@@ -282,6 +284,9 @@ def publish_client(
                 "baseline_warning_h": "float64",
             }
         ),
+        "model_alarms": _per_model(model_results, "alarms", ALARM_COLUMNS).astype(
+            {"machine_id": "string", "score": "float64", "moved": "string"}
+        ),
         "model_scores": _per_model(model_results, "scores", SCORE_COLUMNS).astype(
             {"model_version": "string", "score": "float64", "outcome": "float64", "key": "string"}
         ),
@@ -290,6 +295,8 @@ def publish_client(
     scores["time"] = pd.to_datetime(scores["time"], utc=True)
     incidents = model_frames["model_incidents"]
     incidents["reported_at"] = pd.to_datetime(incidents["reported_at"], utc=True)
+    alarms = model_frames["model_alarms"]
+    alarms["time"] = pd.to_datetime(alarms["time"], utc=True)
     run_frame = pd.DataFrame(
         [
             {

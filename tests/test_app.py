@@ -308,6 +308,9 @@ def test_an_anomaly_detector_shows_the_incidents_it_warned_of_or_says_nothing_ch
     assert "nothing checks these alarms" in text and "Not champion." in text
     assert [m.value for m in at.metric if m.label == "Precision at k (holdout)"] == ["–"]
     assert "nan" not in [m.value for m in at.metric]
+    assert any(e.label.endswith("strongest alarms, for review") for e in at.expander)
+    # No empty model-vs-baseline chart where there is nothing to compare.
+    assert "model_vs_baseline_sensor_anomalies" not in [c.key for c in at.get("plotly_chart")]
 
 
 def test_model_results_show_the_champion_decision_the_alert_threshold_and_operating_windows(

@@ -18,7 +18,7 @@ from forgeline.settings import Settings
 from forgeline.standard_models import build_training_set, train_client_models
 from forgeline.standard_models.base import TrainingSet, look_ahead_columns
 from forgeline.standard_models.champion import MIN_HOLDOUT_INCIDENTS
-from forgeline.standard_models.detector import ALARM_BUDGET, SensorAnomalyDetector
+from forgeline.standard_models.detector import ALARM_BUDGET, Z_CLIP, SensorAnomalyDetector
 
 pytestmark = [pytest.mark.models]
 
@@ -109,6 +109,11 @@ def test_the_detector_flags_a_broken_relationship_no_single_tag_shows() -> None:
     fresh = 50 + 8 * (later := rng.uniform(0, 1, 5_000)) + rng.normal(0, 0.2, 5_000)
     again = pd.DataFrame({"oil": fresh, "current": 10 + 20 * later + rng.normal(0, 0.4, 5_000)})
     assert (detector.anomaly_score(again) >= detector.threshold_).mean() <= 3 * ALARM_BUDGET
+    # A feature that never varied in training counts at most Z_CLIP spreads when it moves: it cannot drown
+    # the others.
+    steady = normal.assign(valve=1.0)
+    clipped = SensorAnomalyDetector().fit(steady).deviations(broken.assign(valve=500.0))
+    assert (clipped["valve"] == Z_CLIP).all()
     # Deterministic: the same data gives the same detector.
     assert np.array_equal(
         SensorAnomalyDetector().fit(normal).anomaly_score(broken), detector.anomaly_score(broken)
@@ -162,6 +167,12 @@ def test_the_detector_warns_of_the_planted_failures_and_becomes_champion(workspa
     assert len(result.incidents) == result.holdout_incidents
     assert sum(i["warned"] for i in result.incidents) == result.holdout_incidents_warned
     assert all(i["warning_h"] > 0 for i in result.incidents if i["warned"])
+    # Alarms at random at the same rate would almost never hold three intervals in a row before one.
+    assert result.holdout_incidents_warned_by_chance < 1
+    # The strongest alarms are listed for review, strongest first, with what moved in them.
+    scores = [a["score"] for a in result.alarms]
+    assert 0 < len(scores) <= 20 and scores == sorted(scores, reverse=True)
+    assert result.alarms[0]["moved"].startswith("oil_temp"), result.alarms[0]
     assert result.is_champion, result.champion_decision
     assert "becomes champion" in result.champion_decision and "incidents" in result.champion_decision
     # What moved in the alarms is the planted tag.
@@ -181,8 +192,9 @@ def test_without_incidents_it_runs_for_review_and_is_never_champion(workspace: S
     assert "no labelled incident" in result.champion_decision
     assert np.isnan(result.model_metric) and result.holdout_incidents == 0
     assert result.holdout_alarm_rate is not None and result.holdout_alarm_rate > 0
-    # The alarms are still listed by day for a consultant to review.
+    # The alarms are still listed, by day and the strongest one by one, for a consultant to review.
     assert sum(day["flagged"] for day in result.holdout_daily) > 0
+    assert result.alarms and result.incidents == []
 
 
 def test_precision_at_k_takes_weights_as_repeated_rows() -> None:

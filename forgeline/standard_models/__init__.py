@@ -341,6 +341,7 @@ def _result_from_run(
         incidents=_load_json(client, run.info.run_id, "holdout_incidents.json")
         if family.name == "anomaly"
         else [],
+        alarms=_load_json(client, run.info.run_id, "holdout_alarms.json") if family.name == "anomaly" else [],
     )
 
 
@@ -542,6 +543,7 @@ def _train_one(
             mlflow.log_dict(fitted.search, "hyperparameter_search.json")
             mlflow.log_dict(fitted.windows, "operating_windows.json")
             mlflow.log_dict(fitted.incidents, "holdout_incidents.json")
+            mlflow.log_dict(fitted.alarms, "holdout_alarms.json")
             mlflow.log_dict(family.daily(fitted.holdout, config.timezone), "holdout_daily.json")
             mlflow.log_text(model_card(model_name, fitted.note), "model_card.md")
             _log_frame(fitted.holdout, "holdout_predictions.parquet")

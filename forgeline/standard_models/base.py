@@ -303,6 +303,8 @@ class ModelResult:
     # … and each of those incidents: machine, when, warned of or not and how many hours before (and the
     # baseline's), as families.Anomalies.incidents records them.
     incidents: list[dict[str, Any]] = field(default_factory=list)
+    # … and the holdout's strongest alarms, for review: machine, time, score, the features that moved most.
+    alarms: list[dict[str, Any]] = field(default_factory=list)
 
 
 def utc_now() -> datetime:

@@ -17,8 +17,9 @@ and the score is the largest of the three ratios: 1.0 is the edge of normal runn
 that objects most. An alarm is raised at ``threshold_``, the score's own (1 - ``alarm_budget``) quantile
 over the training rows: on data like the training period, about ``alarm_budget`` of the intervals raise
 one. Features are standardized by their training median and interquartile range (robust to the outliers
-the detector is there to find); a missing value counts as the median. A feature known on fewer than half
-of the training rows (a sensor fitted later, or mostly silent) is left out: its normal is unknown.
+the detector is there to find), and clipped at 20 spreads; a missing value counts as the median. A
+feature known on fewer than half of the training rows (a sensor fitted later, or mostly silent) is left
+out: its normal is unknown.
 
 Training rows that lie in a labelled incident's lead window are left out by the caller: the detector learns
 normal running, and labelled incidents only score it. Deterministic for a given ``random_state``.
@@ -40,6 +41,10 @@ EXPLAINED_VARIANCE = 0.90  # principal components kept: enough to explain this s
 FOREST_TREES = 100
 VARIANCE_FLOOR = 1e-3  # of the mean variance per direction (see _statistics)
 MIN_KNOWN = 0.5  # a feature must be known on this share of the training rows to be used
+# Standardized values are clipped here: a feature that barely varied in training (a melt weight that never
+# changed within a minute) would otherwise be thousands of spreads off at its first change, and drown
+# every other feature in T², the residual and the forest alike.
+Z_CLIP = 20.0
 # The figures a change of which retrains (the model set-up's digest).
 SETUP = {
     "detector": DETECTOR_VERSION,
@@ -48,6 +53,7 @@ SETUP = {
     "trees": FOREST_TREES,
     "variance_floor": VARIANCE_FLOOR,
     "min_known": MIN_KNOWN,
+    "z_clip": Z_CLIP,
 }
 STATISTICS = ("t2", "q", "isolation")
 
@@ -114,7 +120,7 @@ class SensorAnomalyDetector(BaseEstimator):
 
     def _standardized(self, values: np.ndarray) -> np.ndarray:
         z = (values - self.center_) / self.scale_
-        return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+        return np.clip(np.nan_to_num(z, nan=0.0, posinf=Z_CLIP, neginf=-Z_CLIP), -Z_CLIP, Z_CLIP)
 
     def _statistics(self, z: np.ndarray) -> list[np.ndarray]:
         k = self.components_kept_
@@ -122,13 +128,17 @@ class SensorAnomalyDetector(BaseEstimator):
         # Each direction in its own units: a relationship between sensors that normally holds tightly (a
         # direction of little variance) counts as much broken as a big swing along the usual ones. The
         # floor keeps a direction of no variance at all (a constant, a tag that copies another) finite.
-        variance = np.maximum(
-            self.pca_.explained_variance_, VARIANCE_FLOOR * self.pca_.explained_variance_.mean()
-        )
+        variance = self._variance()
         t2 = np.sum(scores[:, :k] ** 2 / variance[:k], axis=1)
         q = np.sum(scores[:, k:] ** 2 / variance[k:], axis=1)
         isolation = -self.forest_.score_samples(z)
         return [t2, q, isolation]
+
+    def _variance(self) -> np.ndarray:
+        """Each principal direction's variance, floored (see :data:`VARIANCE_FLOOR`)."""
+        return np.maximum(
+            self.pca_.explained_variance_, VARIANCE_FLOOR * self.pca_.explained_variance_.mean()
+        )
 
     def _combined(self, raw: list[np.ndarray]) -> np.ndarray:
         return np.max(
@@ -156,6 +166,20 @@ class SensorAnomalyDetector(BaseEstimator):
         return pd.DataFrame(
             {name: s / limit for name, s, limit in zip(STATISTICS, raw, self.limits_, strict=True)}
         )
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per row, each feature's share of the row's distance from normal running: the contribution plot of
+        multivariate SPC, over every principal direction each in its own variance (T² and the residual
+        together), negative parts counted as none. It names the sensor behind a broken relationship, which
+        a feature's own distance from its median does not show."""
+        z = self._standardized(self._values(X))
+        centred = z - self.pca_.mean_
+        scores = centred @ self.pca_.components_.T
+        weights = (scores / self._variance()) @ self.pca_.components_
+        parts = np.maximum(centred * weights, 0.0)
+        total = parts.sum(axis=1, keepdims=True)
+        shares = np.divide(parts, total, out=np.zeros_like(parts), where=total > 0)
+        return pd.DataFrame(shares, columns=self.used_features_)
 
     def deviations(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per row and feature: how many typical spreads it is from the training median (what moved)."""

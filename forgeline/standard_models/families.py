@@ -45,6 +45,7 @@ from forgeline.standard_models.windows import operating_windows
 log = logging.getLogger("forgeline.standard_models")
 
 TOP_FEATURES = 10
+ALARMS_LISTED = 20  # anomalies: the holdout's strongest alarms, listed for review
 IMPORTANCE_ROWS = 20_000  # holdout rows re-scored for permutation importance (bounded)
 # An expected-value row is an anomaly when it misses by more than this many typical misses (the validation
 # fold's RMSE): about 1 row in 370 if the misses were normal, so a flagged hour is worth a look.
@@ -66,6 +67,7 @@ class Fitted:
     holdout: pd.DataFrame  # one row per holdout row: time, outcome, prediction, baseline score, …
     windows: list[dict[str, Any]] = field(default_factory=list)  # operating windows (events)
     incidents: list[dict[str, Any]] = field(default_factory=list)  # the holdout's incidents (anomalies)
+    alarms: list[dict[str, Any]] = field(default_factory=list)  # its strongest alarms, for review (anomalies)
 
     @classmethod
     def of(cls, learnt: Any, split: Split, **figures: Any) -> Fitted:
@@ -633,6 +635,7 @@ class Anomalies(Events):
             baseline=baseline,
             top_features=self.moved(model, features[split.test], alarm, score),
             holdout=holdout,
+            alarms=self.strongest(model, features[split.test], holdout),
             incidents=[
                 {
                     "machine_id": str(row.machine_id),
@@ -650,17 +653,44 @@ class Anomalies(Events):
         )
 
     @staticmethod
+    def strongest(model: Any, features: pd.DataFrame, holdout: pd.DataFrame) -> list[dict[str, Any]]:
+        """The holdout's :data:`ALARMS_LISTED` highest-scored alarms, each with the features that moved most
+        in it: what a consultant reviews first, above all where no incident can check the detector."""
+        alarmed = np.flatnonzero(holdout["alarm"].to_numpy())
+        top = alarmed[
+            np.argsort(-holdout["anomaly_score"].to_numpy()[alarmed], kind="stable")[:ALARMS_LISTED]
+        ]
+        if not len(top):
+            return []
+        moved = model.contributions(features.iloc[top])
+        listed = []
+        for position, (_, row) in zip(top, moved.iterrows(), strict=True):
+            distances = row.sort_values(ascending=False, kind="stable")
+            listed.append(
+                {
+                    "machine_id": str(holdout["machine_id"].iloc[position])
+                    if "machine_id" in holdout
+                    else "",
+                    "time": pd.Timestamp(holdout["time"].iloc[position]).isoformat(),
+                    "score": float(holdout["anomaly_score"].iloc[position]),
+                    "moved": ", ".join(f"{name} {value:.0%}" for name, value in distances.head(3).items()),
+                }
+            )
+        return listed
+
+    @staticmethod
     def moved(
         model: Any, features: pd.DataFrame, alarm: np.ndarray, score: np.ndarray
     ) -> list[dict[str, Any]]:
-        """The features furthest from normal running in the alarms (the top 1 % of scores if none): their
-        mean distance from the training median, in typical spreads. Where to look first."""
+        """The features behind the alarms (the top 1 % of scores if none): their mean share of the alarms'
+        distance from normal running (the detector's contribution plot). Where to look first."""
         rows = alarm
         if not alarm.any() and len(score):
             rows = score >= np.quantile(score, 1 - ALARM_BUDGET)
         if not rows.any():
             return []
-        moved = model.deviations(features[rows]).mean().sort_values(ascending=False, kind="stable")
+        moved = model.contributions(features[rows]).mean()
+        moved = moved.sort_values(ascending=False, kind="stable")
         return [
             {"feature": str(name), "importance": float(value), "rank": rank + 1}
             for rank, (name, value) in enumerate(moved.head(TOP_FEATURES).items())

@@ -258,7 +258,10 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         label=pd.Series(label[keep]),
         time=kept["interval_end"],
         baseline_score=kept["excursion"].astype(float),
-        baseline_name=f"largest excursion of one tag from its last {RECENT} intervals (standard deviations)",
+        baseline_name=(
+            f"a 3-sigma chart on every tag: the largest excursion of one tag from its last {RECENT} "
+            "intervals, in their standard deviations"
+        ),
         # A label looks a lead window ahead; with no incident at all there is no label to leak.
         embargo=LEAD if len(incidents) else timedelta(0),
         timezone=config.timezone,

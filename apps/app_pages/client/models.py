@@ -56,6 +56,7 @@ daily = data.model_holdout_daily(user, config.id)
 operating = data.model_operation_weekly(user, config.id)
 latest_scores = data.model_scores(user, config.id)
 incidents = data.model_incidents(user, config.id)
+alarms = data.model_alarms(user, config.id)
 st.caption(
     "Each model is scored on a holdout set (the latest 30 % of the time range, never seen in training) "
     "beside a naive baseline. A new version becomes `champion` only if it beats both the current champion "
@@ -140,6 +141,31 @@ def _anomaly_reading(model, listed: pd.DataFrame, timezone: str) -> None:
     )
     with st.expander(f"The holdout's {len(table)} incidents, newest first"):
         st.dataframe(table, hide_index=True)
+
+
+def _alarms_for_review(alarms: pd.DataFrame, timezone: str) -> None:
+    """The holdout's strongest alarms: when, on which machine, and what moved in them."""
+    if alarms.empty:
+        return
+    local = pd.to_datetime(alarms["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
+    table = pd.DataFrame(
+        {
+            f"interval ending ({timezone})": local.to_numpy(),
+            "machine": alarms["machine_id"].to_numpy(),
+            "anomaly score": alarms["score"].astype(float).round(2).to_numpy(),
+            "what drove it (share of its distance from normal)": alarms["moved"].to_numpy(),
+        }
+    )
+    with st.expander(f"The holdout's {len(table)} strongest alarms, for review"):
+        st.caption(
+            "An anomaly score of 1 is the edge of normal running; the alarm line was set on the training "
+            "period."
+        )
+        st.dataframe(
+            table,
+            hide_index=True,
+            column_config={"anomaly score": st.column_config.NumberColumn(format="%.2f")},
+        )
 
 
 def _remaining_life_reading(model) -> None:
@@ -371,10 +397,12 @@ def _alarm_chart(model, days: pd.DataFrame) -> None:
     """An anomaly detector's holdout day by day: its alarms and the 3-sigma chart's, beside the intervals in
     the day before an incident (where an alarm is a warning; elsewhere, a false alarm)."""
     names = {
-        "flagged": "detector alarms",
-        "baseline": "3-sigma chart alarms",
-        "actual": "intervals in the day before an incident",
+        "flagged": "alarmed by the detector",
+        "baseline": "alarmed by the 3-sigma chart",
+        "actual": "in the day before an incident",
     }
+    if not days["actual"].fillna(0).any():  # no incident in the holdout: no such intervals to show
+        names.pop("actual")
     long = days[list(names)].rename(columns=names).rename_axis("day").reset_index()
     long = long.melt(id_vars="day", var_name="series", value_name="intervals")
     fig = px.bar(
@@ -383,8 +411,9 @@ def _alarm_chart(model, days: pd.DataFrame) -> None:
         y="intervals",
         color="series",
         barmode="group",
-        title="Holdout: alarms per day, and the intervals before incidents",
-        labels={"day": "", "series": ""},
+        title="Holdout: intervals alarmed per day"
+        + (", and intervals in the day before an incident" if "actual" in names else ""),
+        labels={"day": "", "series": "", "intervals": "intervals"},
         color_discrete_sequence=["#dc2626", "#f59e0b", "#1f2937"],
     )
     ui.chart(fig, key=f"model_holdout_{model.model_name}")
@@ -458,7 +487,13 @@ for model in models.itertuples():
             else f"{model.model_metric - model.baseline_metric:+.{digits}f}{unit} vs baseline",
             # Smaller is better for errors: a negative difference is the good one.
             delta_color="inverse" if errors else "normal" if beats else "inverse",
-            help="Root-mean-square error per row: smaller is better." if errors else None,
+            help="Root-mean-square error per row: smaller is better."
+            if errors
+            else f"Of the {ALARM_BUDGET:.0%} highest-scored holdout intervals (k = "
+            f"{max(1, round(model.n_test * ALARM_BUDGET)):,}), the share that came in the day before an "
+            "incident: how often the alarms a plant can afford to look at are right."
+            if anomaly
+            else None,
         )
         baseline_help = f"Naive baseline: {model.baseline_name}."
         cols[1].metric("Baseline", f"{ui.number(model.baseline_metric, digits)}{unit}", help=baseline_help)
@@ -490,7 +525,11 @@ for model in models.itertuples():
             )
         if not errors and not ui.is_missing(model.model_metric) and model.model_metric >= NEAR_PERFECT:
             st.warning(
-                f"A near-perfect {metric} ({model.model_metric:.3f}) is more often synthetic data "
+                f"A near-perfect {metric} ({model.model_metric:.3f}) is more often easy (synthetic) data, "
+                "or a few incidents that were easy to see coming, than a detector that good: check the "
+                "incidents and alarms below before trusting it."
+                if anomaly
+                else f"A near-perfect {metric} ({model.model_metric:.3f}) is more often synthetic data "
                 "or a feature that gives the answer away than a model that good: check the top features "
                 "before trusting it.",
                 icon=":material/warning:",
@@ -501,6 +540,8 @@ for model in models.itertuples():
         elif anomaly:
             listed = incidents[incidents["model_name"] == model.model_name] if len(incidents) else incidents
             _anomaly_reading(model, listed, config.timezone)
+            strongest = alarms[alarms["model_name"] == model.model_name] if len(alarms) else alarms
+            _alarms_for_review(strongest, config.timezone)
         elif expected_value:
             mine_features = (
                 features[features["model_name"] == model.model_name] if len(features) else features
@@ -537,23 +578,26 @@ for model in models.itertuples():
 
         left, right = st.columns(2)
         with left:
-            scores = pd.DataFrame(
-                {
-                    "scorer": ["model", "naive baseline"],
-                    "value": [model.model_metric, model.baseline_metric],
-                }
-            )
-            fig = px.bar(
-                scores,
-                x="scorer",
-                y="value",
-                color="scorer",
-                text=[ui.number(v, digits) for v in scores["value"]],
-                labels={"scorer": "", "value": f"{metric} ({unit.strip()})" if unit else metric},
-                title=f"{metric}: model vs baseline" + (" (smaller is better)" if errors else ""),
-            )
-            fig.update_layout(showlegend=False)
-            ui.chart(fig, key=f"model_vs_baseline_{model.model_name}", hovermode="closest")
+            if ui.is_missing(model.model_metric) or ui.is_missing(model.baseline_metric):
+                st.caption(f"No {metric} to compare: nothing in the holdout to score the model against.")
+            else:
+                scores = pd.DataFrame(
+                    {
+                        "scorer": ["model", "naive baseline"],
+                        "value": [model.model_metric, model.baseline_metric],
+                    }
+                )
+                fig = px.bar(
+                    scores,
+                    x="scorer",
+                    y="value",
+                    color="scorer",
+                    text=[ui.number(v, digits) for v in scores["value"]],
+                    labels={"scorer": "", "value": f"{metric} ({unit.strip()})" if unit else metric},
+                    title=f"{metric}: model vs baseline" + (" (smaller is better)" if errors else ""),
+                )
+                fig.update_layout(showlegend=False)
+                ui.chart(fig, key=f"model_vs_baseline_{model.model_name}", hovermode="closest")
         with right:
             mine = features[features["model_name"] == model.model_name] if len(features) else features
             if mine.empty:
@@ -569,7 +613,7 @@ for model in models.itertuples():
                         "importance": (
                             f"rise in RMSE ({model.unit}) if shuffled"
                             if errors
-                            else "distance from normal in the alarms (typical spreads)"
+                            else "share of the alarms' distance from normal"
                             if anomaly
                             else f"drop in {metric} if shuffled"
                         ),
@@ -580,7 +624,16 @@ for model in models.itertuples():
                     else f"Top {len(top)} features",
                 )
                 fig.update_yaxes(categoryorder="total ascending")
+                if anomaly:
+                    fig.update_xaxes(tickformat=".0%", rangemode="tozero")
                 ui.chart(fig, key=f"model_features_{model.model_name}", hovermode="closest")
+                if anomaly:
+                    st.caption(
+                        "Per tag: `level` is the interval's mean against the machine's own history, "
+                        "`sustained` the same over its last 12 intervals, `spread` the scatter of the "
+                        "readings inside the interval. Each share is the feature's part in how far the "
+                        "alarmed intervals lay from normal running, the sensors' usual co-movement included."
+                    )
 
         _holdout_chart(model, mine_daily)
         _in_operation(
