@@ -13,8 +13,9 @@ rule and the app go through it, so a new model of an existing family is only a t
   life, held out by whole units (those that failed last), scored by RMSE and NASA's asymmetric PHM score
   beside the mean life of past units.
 - :data:`ANOMALIES`: does this machine behave unlike its normal running? An unsupervised detector with an
-  alarm line, scored against labelled incidents where a client has them: PR-AUC, the precision of its
-  alarms, and the incidents it warned of (and how long before) beside a rolling 3-sigma chart.
+  alarm line, scored against labelled incidents where a client has them: precision at k (the champion
+  rule's measure), the incidents a sustained alarm warned of (how long before, and what chance would give)
+  and PR-AUC, beside a rolling 3-sigma chart given the same alarm budget.
 """
 
 from __future__ import annotations

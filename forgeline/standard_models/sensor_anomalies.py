@@ -27,8 +27,9 @@ share that came in the day before an incident), the incidents warned of by a sus
 consecutive alarmed intervals, for intervals up to an hour) in the day before them, how long before, and
 how many alarms at the same rate falling at random would have warned of; PR-AUC beside.
 
-Reading it: an alarm says the machine's sensors look unlike its normal running. The features that moved
-most in the alarms say where to look first: a sensor to check, or wear that is setting in.
+Reading it: an alarm says the machine's sensors look unlike its normal running. The features behind the
+alarms (their share of its distance from normal) say where to look first: a sensor to check, or wear
+that is setting in.
 """
 
 from __future__ import annotations
