@@ -534,7 +534,9 @@ class Anomalies(Events):
         unseen = self.unseen(data, split)
         scored = pd.DataFrame(
             {
-                "machine_id": data.context["machine_id"].astype(str).to_numpy()[unseen],
+                "machine_id": data.context["machine_id"].astype(str).to_numpy()[unseen]
+                if data.context is not None
+                else "",
                 "time": pd.to_datetime(data.time, utc=True).to_numpy()[unseen],
                 "outcome": data.label.to_numpy()[unseen],
                 "alarm": alarm,
@@ -542,7 +544,9 @@ class Anomalies(Events):
             }
         )
         episodes = self.episodes(data, split)
-        lead, sustained = pd.Timedelta(data.incidents.lead), data.incidents.sustained
+        # No incident record at all (a builder that has none): nothing to warn of, every count is 0.
+        lead = pd.Timedelta(data.incidents.lead) if data.incidents is not None else pd.Timedelta(0)
+        sustained = data.incidents.sustained if data.incidents is not None else 1
         mine = warnings(episodes, scored, "alarm", lead, sustained)
         theirs = warnings(episodes, scored, "baseline_alarm", lead, sustained)
         chance = {
