@@ -294,8 +294,8 @@ def test_an_anomaly_detector_shows_the_incidents_it_warned_of_or_says_nothing_ch
     assert_ok(at, "hanbit-press models")
     assert f"{precision:.3f}" in [m.value for m in at.metric if m.label == "Precision at k (holdout)"]
     text = page_text(at)
-    assert f"A sustained alarm stood in the day before **{int(warned)} of the {int(incidents)}**" in text
-    assert "By chance means alarms at the same rate falling at random" in text
+    assert f"**{int(warned)} of the {int(incidents)}** incidents recorded in the holdout" in text
+    assert "By chance means the same alarms shifted to random times" in text
     assert "What moved most in the alarms" in text
     assert any(e.label == f"The holdout's {int(incidents)} incidents, newest first" for e in at.expander)
     assert "model_holdout_sensor_anomalies" in [c.key for c in at.get("plotly_chart")]

@@ -296,7 +296,7 @@ class ModelResult:
     baseline_incidents_warned: int | None = None
     holdout_warning_h: float | None = None
     holdout_alarm_rate: float | None = None
-    # … how many alarms at the same rate, falling at random, would have warned of (the figure to beat)
+    # … how many the same alarms shifted to random times would have warned of (the figure to beat)
     holdout_incidents_warned_by_chance: float | None = None
     baseline_incidents_warned_by_chance: float | None = None
     baseline_alarm_precision: float | None = None  # the share of the baseline's alarms before an incident

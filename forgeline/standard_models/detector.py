@@ -168,17 +168,30 @@ class SensorAnomalyDetector(BaseEstimator):
         )
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per row, each feature's share of the row's distance from normal running: the contribution plot of
-        multivariate SPC, over every principal direction each in its own variance (T² and the residual
-        together), negative parts counted as none. It names the sensor behind a broken relationship, which
-        a feature's own distance from its median does not show."""
+        """Per row, each feature's share of what raised it: the contribution plot of multivariate SPC.
+
+        T² and the residual are each Σ_k t_k² / λ_k over their own principal directions, which is
+        ||D^½ z||² with D^½ = Pᵀ Λ^-½ P: the squares of D^½ z are never negative and add up to the statistic
+        exactly. Each statistic's contributions are taken over its limit, and only the statistics at or
+        beyond their limit count (both, for a row only the isolation forest objects to: the forest has no
+        decomposition, and the principal-component view is the nearest explanation). It names the sensor
+        behind a broken relationship, which a feature's own distance from its median does not show."""
         z = self._standardized(self._values(X))
-        centred = z - self.pca_.mean_
-        scores = centred @ self.pca_.components_.T
-        weights = (scores / self._variance()) @ self.pca_.components_
-        parts = np.maximum(centred * weights, 0.0)
-        total = parts.sum(axis=1, keepdims=True)
-        shares = np.divide(parts, total, out=np.zeros_like(parts), where=total > 0)
+        scores = (z - self.pca_.mean_) @ self.pca_.components_.T
+        scaled = scores / np.sqrt(self._variance())
+        k = self.components_kept_
+        parts = []
+        for directions in (slice(0, k), slice(k, None)):
+            parts.append((scaled[:, directions] @ self.pca_.components_[directions]) ** 2)
+        ratios = [p.sum(axis=1) / limit for p, limit in zip(parts, self.limits_[:2], strict=True)]
+        objecting = [r >= 1 for r in ratios]
+        neither = ~(objecting[0] | objecting[1])
+        weighted = sum(
+            p / limit * (o | neither)[:, None]
+            for p, limit, o in zip(parts, self.limits_[:2], objecting, strict=True)
+        )
+        total = weighted.sum(axis=1, keepdims=True)
+        shares = np.divide(weighted, total, out=np.zeros_like(weighted), where=total > 0)
         return pd.DataFrame(shares, columns=self.used_features_)
 
     def deviations(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -17,15 +17,15 @@ its readings are all in. Per tag, computed in DuckDB from the machine's past onl
 
 The detector (:mod:`~forgeline.standard_models.detector`) learns normal running from the training part,
 leaving out intervals in an incident's lead window. A row's label is 1 when an incident is reported on its
-machine within the 24 hours after its interval ends. Intervals that overlap a repair or contain an incident
-are left out: the machine is down or failing, which is neither normal running nor a warning.
+machine at or within the 24 hours after its interval ends. Intervals that overlap a repair or contain an
+incident are left out: the machine is down or failing, which is neither normal running nor a warning.
 
 Naive baseline: the largest excursion of any single tag from its machine's last 12 intervals, in standard
 deviations of those intervals (a rolling 3-sigma chart on every tag, as a plant would set one up).
 Metrics: precision at k (the champion rule's measure: of the 1 % highest-scored holdout intervals, the
 share that came in the day before an incident), the incidents warned of by a sustained alarm (3
 consecutive alarmed intervals, for intervals up to an hour) in the day before them, how long before, and
-how many alarms at the same rate falling at random would have warned of; PR-AUC beside.
+how many the same alarms shifted to random times would have warned of; PR-AUC beside.
 
 Reading it: an alarm says the machine's sensors look unlike its normal running. The features behind the
 alarms (their share of its distance from normal) say where to look first: a sensor to check, or wear
@@ -123,14 +123,28 @@ where reasons.loss_category = 'breakdowns' and stops.machine_id is not null and 
 """
 
 # Intervals inside a repair (a failure's report to the repair's end, or an order's repair window): the
-# machine is down or being worked on, which is neither normal running nor an anomaly to warn of.
+# machine is down or being worked on, which is neither normal running nor an anomaly to warn of. A machine's
+# latest failure without an end yet is still being repaired: it lasts to the end of the data (so rows up to
+# any time are left out the same way, whatever end a later delivery brings); an older one without an end
+# was closed unrecorded, and is no repair window.
 REPAIRS_SQL = """
-select machine_id,
-       case when event_type = 'failure' then coalesce(reported_at, repair_started_at)
-            else repair_started_at end as started_at,
-       repair_ended_at as ended_at
-from core.fct_maintenance_events
-where machine_id is not null and repair_ended_at is not null
+with events as (
+    select *,
+           case when event_type = 'failure' then coalesce(reported_at, repair_started_at)
+                else repair_started_at end as started_at,
+           max(coalesce(reported_at, repair_started_at)) over (partition by machine_id) as latest
+    from core.fct_maintenance_events
+    where machine_id is not null
+)
+select machine_id, started_at,
+       coalesce(
+           repair_ended_at,
+           case when event_type = 'failure' and started_at = latest
+                then (select max(read_at) from core.fct_sensor_readings) + interval 1 day end
+       ) as ended_at
+from events
+where started_at is not null
+  and (repair_ended_at is not null or (event_type = 'failure' and started_at = latest))
 order by machine_id, started_at, ended_at
 """
 
@@ -234,12 +248,13 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         rows = mine.index.to_numpy()
         times = np.sort(_naive_utc(incidents.loc[incidents["machine_id"] == machine_id, "reported_at"]))
         if len(times):
-            after_end = np.searchsorted(times, ends, side="right")  # the first incident after the end
-            upcoming = times[np.minimum(after_end, len(times) - 1)]
-            label[rows] = ((after_end < len(times)) & (upcoming <= ends + lead)).astype(int)
-            after_start = np.searchsorted(times, starts, side="right")  # … after the start
-            inside = times[np.minimum(after_start, len(times) - 1)] <= ends
-            left_out[rows] |= (after_start < len(times)) & inside
+            # Half-open intervals [start, end): an incident at the end comes after every reading in it.
+            at_end = np.searchsorted(times, ends, side="left")  # the first incident at or after the end
+            upcoming = times[np.minimum(at_end, len(times) - 1)]
+            label[rows] = ((at_end < len(times)) & (upcoming <= ends + lead)).astype(int)
+            at_start = np.searchsorted(times, starts, side="left")  # … at or after the start
+            inside = times[np.minimum(at_start, len(times) - 1)] < ends
+            left_out[rows] |= (at_start < len(times)) & inside
         mine_repairs = repairs[(repairs["machine_id"] == machine_id) & repairs["started_at"].notna()]
         for started, ended in zip(
             _naive_utc(mine_repairs["started_at"]), _naive_utc(mine_repairs["ended_at"]), strict=True

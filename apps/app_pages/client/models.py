@@ -87,18 +87,20 @@ def _anomaly_reading(model, listed: pd.DataFrame, timezone: str) -> None:
         return
     warned, theirs = model.holdout_incidents_warned, model.baseline_incidents_warned
     lead = getattr(model, "holdout_warning_h", None)
-    lead_text = "" if ui.is_missing(lead) else f", standing a median **{ui.number(lead, 1)} hours** before"
+    lead_text = (
+        "" if ui.is_missing(lead) else f", first raised a median **{ui.number(lead, 1)} hours** before"
+    )
 
     def by_chance(value: object) -> str:
         return "" if ui.is_missing(value) else f" (by chance: about {ui.number(value, 1)})"
 
     text = (
-        f"{alarms}A sustained alarm stood in the day before **{int(warned)} of the {int(incidents)}** "
-        f"incidents recorded in the holdout{lead_text}"
+        f"{alarms}A sustained alarm (alarmed intervals in a row) was raised in the day before "
+        f"**{int(warned)} of the {int(incidents)}** incidents recorded in the holdout{lead_text}"
         f"{by_chance(getattr(model, 'holdout_incidents_warned_by_chance', None))}; a 3-sigma chart on every "
         f"tag, given the same alarm budget, warned of {int(theirs)}"
-        f"{by_chance(getattr(model, 'baseline_incidents_warned_by_chance', None))}. By chance means alarms "
-        "at the same rate falling at random."
+        f"{by_chance(getattr(model, 'baseline_incidents_warned_by_chance', None))}. By chance means "
+        "the same alarms shifted to random times."
     )
     if not ui.is_missing(model.holdout_precision):
         theirs_right = getattr(model, "baseline_alarm_precision", None)
@@ -106,7 +108,7 @@ def _anomaly_reading(model, listed: pd.DataFrame, timezone: str) -> None:
         # A chart alarming every day "warns" of every incident: how often its alarms were right says more.
         text += "" if ui.is_missing(theirs_right) else f", against {ui.pct(theirs_right)} of the chart's"
         positives = getattr(model, "n_test_positives", None)
-        if not ui.is_missing(positives) and model.n_test:
+        if not ui.is_missing(positives) and not ui.is_missing(model.n_test) and model.n_test:
             text += f"; {ui.pct(positives / model.n_test)} of all intervals did"
         text += "."
     st.markdown(text)
@@ -143,7 +145,7 @@ def _anomaly_reading(model, listed: pd.DataFrame, timezone: str) -> None:
         st.dataframe(table, hide_index=True)
 
 
-def _alarms_for_review(alarms: pd.DataFrame, timezone: str) -> None:
+def _alarms_for_review(alarms: pd.DataFrame, timezone: str, threshold: object) -> None:
     """The holdout's strongest alarms: when, on which machine, and what moved in them."""
     if alarms.empty:
         return
@@ -157,9 +159,9 @@ def _alarms_for_review(alarms: pd.DataFrame, timezone: str) -> None:
         }
     )
     with st.expander(f"The holdout's {len(table)} strongest alarms, for review"):
+        line = "" if ui.is_missing(threshold) else f" The alarm line is at {float(threshold):.2f}."
         st.caption(
-            "An anomaly score of 1 is the edge of normal running; the alarm line was set on the training "
-            "period."
+            "A higher anomaly score is further from normal running, as the training period defined it." + line
         )
         st.dataframe(
             table,
@@ -361,7 +363,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         if expected_value
         else "predicted remaining life (cycles)"
         if remaining_life
-        else "anomaly score (1 = edge of normal running)"
+        else "anomaly score (higher = further from normal running)"
         if anomaly
         else "risk (probability)"
     )
@@ -541,7 +543,7 @@ for model in models.itertuples():
             listed = incidents[incidents["model_name"] == model.model_name] if len(incidents) else incidents
             _anomaly_reading(model, listed, config.timezone)
             strongest = alarms[alarms["model_name"] == model.model_name] if len(alarms) else alarms
-            _alarms_for_review(strongest, config.timezone)
+            _alarms_for_review(strongest, config.timezone, getattr(model, "threshold", None))
         elif expected_value:
             mine_features = (
                 features[features["model_name"] == model.model_name] if len(features) else features
