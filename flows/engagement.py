@@ -150,6 +150,9 @@ def train(home: str, config: ClientConfig, gate: Any) -> list[Any]:
     logger.info("Training of %s starts: %s.", config.id, ", ".join(config.models))
     results = train_client_models(get_settings(home), config, gate)
     for r in results:
+        if r.model_metric != r.model_metric:  # NaN: nothing in the holdout to score it against
+            logger.info("%s: not scored: %s", r.model_name, r.champion_decision)
+            continue
         verdict = "beats" if r.beats_baseline else "does NOT beat"
         logger.info(
             "%s: %s %.3f %s baseline %s %.3f%s",
