@@ -57,6 +57,7 @@ from forgeline.standard_models.base import (
 )
 from forgeline.standard_models.champion import CHAMPION_ALIAS
 from forgeline.standard_models.families import (
+    ANOMALIES,
     FAMILIES,
     REMAINING_LIFE,
     Events,
@@ -292,6 +293,7 @@ def _result_from_run(
     tags, metrics = run.data.tags, run.data.metrics
     found = client.get_model_version(registered, version)
     family = FAMILIES[tags.get("family", "event")]
+    anomaly = family is ANOMALIES
     return ModelResult(
         model_name=tags["model_name"],
         registered_model=registered,
@@ -334,14 +336,12 @@ def _result_from_run(
         holdout_incidents_warned=_count(metrics, "holdout_incidents_warned"),
         baseline_incidents_warned=_count(metrics, "baseline_incidents_warned"),
         holdout_warning_h=metrics.get("holdout_warning_h"),
-        holdout_alarm_rate=metrics.get("holdout_alert_rate") if family.name == "anomaly" else None,
-        baseline_alarm_precision=metrics.get("baseline_precision") if family.name == "anomaly" else None,
+        holdout_alarm_rate=metrics.get("holdout_alert_rate") if anomaly else None,
+        baseline_alarm_precision=metrics.get("baseline_precision") if anomaly else None,
         holdout_incidents_warned_by_chance=metrics.get("holdout_incidents_warned_by_chance"),
         baseline_incidents_warned_by_chance=metrics.get("baseline_incidents_warned_by_chance"),
-        incidents=_load_json(client, run.info.run_id, "holdout_incidents.json")
-        if family.name == "anomaly"
-        else [],
-        alarms=_load_json(client, run.info.run_id, "holdout_alarms.json") if family.name == "anomaly" else [],
+        incidents=_load_json(client, run.info.run_id, "holdout_incidents.json") if anomaly else [],
+        alarms=_load_json(client, run.info.run_id, "holdout_alarms.json") if anomaly else [],
     )
 
 

@@ -126,6 +126,23 @@ def _local_days(time: pd.Series, timezone: str) -> pd.Series:
     return pd.to_datetime(time, utc=True).dt.tz_convert(timezone).dt.date
 
 
+def _daily(holdout: pd.DataFrame, timezone: str, **sums: str) -> list[dict[str, Any]]:
+    """Per local day of the holdout, the published day (``actual``, ``expected``, ``baseline``, ``flagged``):
+    each the day's sum of the holdout column ``sums`` names for it, None where a family has none."""
+    frame = holdout.assign(day=_local_days(holdout["time"], timezone))
+    days = frame.groupby("day", sort=True).agg(**{name: (column, "sum") for name, column in sums.items()})
+    return [
+        {
+            "day": str(day),
+            **{
+                name: None if name not in sums else int(r[name]) if name == "flagged" else float(r[name])
+                for name in ("actual", "expected", "baseline", "flagged")
+            },
+        }
+        for day, r in days.iterrows()
+    ]
+
+
 class Events:
     """Event prediction: a calibrated probability per row, thresholded for alerts."""
 
@@ -195,20 +212,7 @@ class Events:
 
     def daily(self, holdout: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:
         """Per local day of the holdout: problem cases, the cases the probabilities expected, and alerts."""
-        frame = holdout.assign(day=_local_days(holdout["time"], timezone))
-        days = frame.groupby("day", sort=True).agg(
-            actual=("outcome", "sum"), expected=("probability", "sum"), flagged=("alert", "sum")
-        )
-        return [
-            {
-                "day": str(day),
-                "actual": float(r.actual),
-                "expected": float(r.expected),
-                "baseline": None,
-                "flagged": int(r.flagged),
-            }
-            for day, r in days.iterrows()
-        ]
+        return _daily(holdout, timezone, actual="outcome", expected="probability", flagged="alert")
 
 
 class ExpectedValues:
@@ -301,25 +305,10 @@ class ExpectedValues:
 
     def daily(self, holdout: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:
         """Per local day of the holdout: measured, expected and baseline totals, and anomalous rows."""
-        frame = holdout.assign(
-            day=_local_days(holdout["time"], timezone), baseline=filled(holdout["baseline_score"])
+        frame = holdout.assign(baseline=filled(holdout["baseline_score"]))
+        return _daily(
+            frame, timezone, actual="outcome", expected="expected", baseline="baseline", flagged="anomaly"
         )
-        days = frame.groupby("day", sort=True).agg(
-            actual=("outcome", "sum"),
-            expected=("expected", "sum"),
-            baseline=("baseline", "sum"),
-            flagged=("anomaly", "sum"),
-        )
-        return [
-            {
-                "day": str(day),
-                "actual": float(r.actual),
-                "expected": float(r.expected),
-                "baseline": float(r.baseline),
-                "flagged": int(r.flagged),
-            }
-            for day, r in days.iterrows()
-        ]
 
 
 # Remaining life is capped (the usual practice since NASA's turbofan benchmark): early in a unit's life
@@ -747,20 +736,7 @@ class Anomalies(Events):
     def daily(self, holdout: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:
         """Per local day of the holdout: intervals in an incident's lead window (what should alarm), the
         baseline's alarms and the detector's."""
-        frame = holdout.assign(day=_local_days(holdout["time"], timezone))
-        days = frame.groupby("day", sort=True).agg(
-            actual=("outcome", "sum"), baseline=("baseline_alarm", "sum"), flagged=("alarm", "sum")
-        )
-        return [
-            {
-                "day": str(day),
-                "actual": float(r.actual),
-                "expected": None,
-                "baseline": float(r.baseline),
-                "flagged": int(r.flagged),
-            }
-            for day, r in days.iterrows()
-        ]
+        return _daily(holdout, timezone, actual="outcome", baseline="baseline_alarm", flagged="alarm")
 
 
 EVENTS = Events()
