@@ -77,6 +77,13 @@ MODEL_COLUMNS = [
     "holdout_incidents_warned_by_chance",
     "baseline_incidents_warned_by_chance",
     "baseline_alarm_precision",
+    "holdout_smape",
+    "baseline_smape",
+    "holdout_mase_day_ahead",
+    "baseline_mase_day_ahead",
+    "holdout_smape_day_ahead",
+    "baseline_smape_day_ahead",
+    "holdout_products",
 ]
 # Each family's own figures (the columns from holdout_cv_rmse on): doubles, NULL where a family has none.
 FAMILY_FIGURES = MODEL_COLUMNS[MODEL_COLUMNS.index("holdout_cv_rmse") :]

@@ -175,6 +175,10 @@ def check_client(
     for model_name, module in CATALOG.items():
         needed = [t.removeprefix("fct_") for t in module.REQUIRED_TABLES]
         missing = [t for t in needed if t not in filled]
+        # A model that can read any of several tables (a forecast: orders, counts or cycles) needs one.
+        either = [t.removeprefix("fct_") for t in getattr(module, "REQUIRED_ANY", [])]
+        if either and not any(t in filled for t in either):
+            missing.append(" or ".join(either))
         report.models[model_name] = "supported" if not missing else f"needs {', '.join(missing)}"
     for level, alternatives, meaning in LEVEL_EVIDENCE:
         met = any(all(v in filled for v in option) for option in alternatives)

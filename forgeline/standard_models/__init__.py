@@ -39,9 +39,11 @@ from forgeline.settings import Settings
 from forgeline.standard_models import (
     champion,
     defect_prediction,
+    demand_forecast,
     detector,
     energy_baseline,
     failure_prediction,
+    forecaster,
     learner,
     operation,
     remaining_useful_life,
@@ -59,6 +61,7 @@ from forgeline.standard_models.champion import CHAMPION_ALIAS
 from forgeline.standard_models.families import (
     ANOMALIES,
     FAMILIES,
+    FORECASTS,
     REMAINING_LIFE,
     Events,
     Fitted,
@@ -78,6 +81,7 @@ CATALOG: dict[str, ModuleType] = {
     energy_baseline.NAME: energy_baseline,
     remaining_useful_life.NAME: remaining_useful_life,
     sensor_anomalies.NAME: sensor_anomalies,
+    demand_forecast.NAME: demand_forecast,
 }
 # The types a fitted model holds beyond scikit-learn's own (skops refuses others on load). We wrote the models
 # ourselves, so we trust them; the first three are what earlier HistGradientBoosting versions hold.
@@ -92,6 +96,7 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
     "forgeline.standard_models.detector.SensorAnomalyDetector",
+    "forgeline.standard_models.forecaster.SeasonalIndexForecaster",
     "sklearn.tree._tree.Tree",  # the isolation forest's trees
 ]
 MODEL_URI_TAG = "forgeline.model_uri"  # set inside the run once its model is logged
@@ -189,6 +194,7 @@ def _model_setup() -> str:
         # The expected-value learner's own choices (families.py, learner.py).
         "regression": [learner.REGRESSION_ESTIMATOR, learner.MIN_VALIDATION_ROWS, "objective=regression"],
         "anomaly_detector": detector.SETUP,
+        "forecaster": forecaster.SETUP,
     }
     return _digest(json.dumps(setup, sort_keys=True))
 
@@ -342,7 +348,21 @@ def _result_from_run(
         baseline_incidents_warned_by_chance=metrics.get("baseline_incidents_warned_by_chance"),
         incidents=_load_json(client, run.info.run_id, "holdout_incidents.json") if anomaly else [],
         alarms=_load_json(client, run.info.run_id, "holdout_alarms.json") if anomaly else [],
+        **_forecast_figures(metrics) if family is FORECASTS else {},
     )
+
+
+def _forecast_figures(metrics: dict[str, float]) -> dict[str, Any]:
+    """A forecast's figures beside its headline (the week-ahead MASE): sMAPE, and both a day ahead."""
+    return {
+        "holdout_smape": metrics.get("holdout_smape"),
+        "baseline_smape": metrics.get("baseline_smape"),
+        "holdout_mase_day_ahead": metrics.get("holdout_mase_day_ahead"),
+        "baseline_mase_day_ahead": metrics.get("baseline_mase_day_ahead"),
+        "holdout_smape_day_ahead": metrics.get("holdout_smape_day_ahead"),
+        "baseline_smape_day_ahead": metrics.get("baseline_smape_day_ahead"),
+        "holdout_products": _count(metrics, "holdout_products"),
+    }
 
 
 def _count(metrics: dict[str, float], name: str) -> int | None:

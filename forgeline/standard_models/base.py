@@ -270,7 +270,7 @@ class ModelResult:
     holdout_recall: float | None = None
     champion_decision: str = ""  # why this version is (or is not) champion, in a sentence
     operating_windows: list[dict[str, Any]] = field(default_factory=list)  # see windows.py
-    family: str = "event"  # see families.py: "event", "expected_value", "remaining_life" or "anomaly"
+    family: str = "event"  # see families.py: event, expected_value, remaining_life, anomaly or forecast
     unit: str = ""  # expected values: the unit of the predicted value and of RMSE
     holdout_cv_rmse: float | None = None
     holdout_nmbe: float | None = None
@@ -305,6 +305,15 @@ class ModelResult:
     incidents: list[dict[str, Any]] = field(default_factory=list)
     # … and the holdout's strongest alarms, for review: machine, time, score, the features that moved most.
     alarms: list[dict[str, Any]] = field(default_factory=list)
+    # Forecasts: sMAPE over the week ahead (the headline MASE's rows), and MASE and sMAPE a day ahead, the
+    # model's and seasonal naive's, and the products held out.
+    holdout_smape: float | None = None
+    baseline_smape: float | None = None
+    holdout_mase_day_ahead: float | None = None
+    baseline_mase_day_ahead: float | None = None
+    holdout_smape_day_ahead: float | None = None
+    baseline_smape_day_ahead: float | None = None
+    holdout_products: int | None = None
 
 
 def utc_now() -> datetime:

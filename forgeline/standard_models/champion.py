@@ -73,6 +73,7 @@ METRIC_LABELS = {
     "roc_auc": "ROC-AUC",
     "rmse": "RMSE",
     "precision_at_k": "Precision at k",
+    "mase": "MASE",
 }
 
 
@@ -358,12 +359,14 @@ def compare_errors(
     n_boot: int = N_BOOT,
     confidence: float = CONFIDENCE,
     seed: int = 0,
+    absolute: bool = False,
 ) -> Comparison:
-    """Paired bootstrap of ``RMSE(other) - RMSE(challenger)``: how much smaller the challenger's typical
-    miss is, on the same rows (or whole ``groups``, e.g. days). Positive means the challenger is better.
+    """Paired bootstrap of ``RMSE(other) - RMSE(challenger)`` (``absolute``: of the mean absolute errors,
+    which on scaled values are MASEs): how much smaller the challenger's typical miss is, on the same rows
+    (or whole ``groups``, e.g. days). Positive means the challenger is better.
 
-    Each resample's RMSE comes from per-unit sums of squared errors, so many resamples cost one matrix
-    product. ``Comparison.challenger`` and ``.other`` are the two RMSEs on every row.
+    Each resample's figure comes from per-unit sums of squared (or absolute) errors, so many resamples cost
+    one matrix product. ``Comparison.challenger`` and ``.other`` are the two figures on every row.
     """
     y = _as_array(actual, "actual")
     mine = _as_array(challenger, "challenger", len(y))
@@ -379,24 +382,26 @@ def compare_errors(
             raise ValueError(f"groups: one per holdout row expected, got {len(codes)} for {len(y)} rows")
     units = int(codes.max()) + 1 if len(codes) else 0
     count = np.bincount(codes, minlength=units).astype(float)
-    mine_sq = np.bincount(codes, weights=(y - mine) ** 2, minlength=units)
-    theirs_sq = np.bincount(codes, weights=(y - theirs) ** 2, minlength=units)
-    rmse_mine = math.sqrt(mine_sq.sum() / max(count.sum(), 1))
-    rmse_theirs = math.sqrt(theirs_sq.sum() / max(count.sum(), 1))
+    # Squared errors and the root of their mean (RMSE), or absolute errors and their mean as it is.
+    loss, root = (np.abs, np.asarray) if absolute else (np.square, np.sqrt)
+    mine_loss = np.bincount(codes, weights=loss(y - mine), minlength=units)
+    theirs_loss = np.bincount(codes, weights=loss(y - theirs), minlength=units)
+    figure_mine = float(root(mine_loss.sum() / max(count.sum(), 1)))
+    figure_theirs = float(root(theirs_loss.sum() / max(count.sum(), 1)))
     rng = np.random.default_rng(seed)
     differences = []
     block = max(1, _CELLS_PER_BLOCK // max(units, 1))
     for start in range(0, n_boot, block):
         weights = _drawn(rng.integers(0, units, size=(min(block, n_boot - start), units)), units)
         n = weights @ count
-        differences.append(np.sqrt(weights @ theirs_sq / n) - np.sqrt(weights @ mine_sq / n))
+        differences.append(root(weights @ theirs_loss / n) - root(weights @ mine_loss / n))
     resampled = np.concatenate(differences)
     tail = (1 - confidence) / 2
     low, high = (float(q) for q in np.quantile(resampled, [tail, 1 - tail]))
     return Comparison(
-        challenger=rmse_mine,
-        other=rmse_theirs,
-        difference=rmse_theirs - rmse_mine,
+        challenger=figure_mine,
+        other=figure_theirs,
+        difference=figure_theirs - figure_mine,
         low=low,
         high=high,
         confidence=confidence,
@@ -423,16 +428,22 @@ def decide_on_errors(
     n_boot: int = N_BOOT,
     confidence: float = CONFIDENCE,
     seed: int = 0,
+    absolute: bool = False,
+    measure: str = "RMSE",
 ) -> Decision:
-    """The champion rule for regressions (an energy baseline, a remaining life): RMSE instead of PR-AUC,
-    smaller is better, and the evidence needed is ``min_groups`` of ``groups`` in the holdout — the days
-    (:data:`MIN_HOLDOUT_DAYS`) or the units (:data:`MIN_HOLDOUT_UNITS`) the bootstrap resamples whole.
-    ``max_bias``: the NMBE beyond which (and beyond the baseline's) a version is refused; None: no bound."""
+    """The champion rule for regressions (an energy baseline, a remaining life, a forecast): RMSE instead of
+    PR-AUC (``absolute``: the mean absolute error, called ``measure``; a forecast passes quantities divided
+    by their MASE scale, so it is the MASE), smaller is better, and the evidence needed is ``min_groups`` of
+    ``groups`` in the holdout — the days (:data:`MIN_HOLDOUT_DAYS`) or the units
+    (:data:`MIN_HOLDOUT_UNITS`) the bootstrap resamples whole. ``max_bias``: the NMBE beyond which (and
+    beyond the baseline's) a version is refused; None: no bound."""
     y = _as_array(actual, "actual")
     days = len(pd.unique(pd.Series(np.asarray(groups)))) if groups is not None else 0
 
     def run(other: Any) -> Comparison:
-        return compare_errors(y, challenger, other, groups, n_boot=n_boot, confidence=confidence, seed=seed)
+        return compare_errors(
+            y, challenger, other, groups, n_boot=n_boot, confidence=confidence, seed=seed, absolute=absolute
+        )
 
     versus_baseline = run(baseline)
     versus_champion = run(champion) if champion is not None else None
@@ -465,7 +476,7 @@ def decide_on_errors(
             "nmbe": nmbe,
             "baseline_nmbe": naive,
         },
-        score=f"RMSE {versus_baseline.challenger:.2f}{suffix}",
+        score=f"{measure} {versus_baseline.challenger:.2f}{suffix}",
         value=lambda v: f"{v:.2f}{suffix}",
         held=f"on {len(y):,} {rows_name} over {days} {groups_name}",
         rows_part=f"on {len(y):,} {rows_name}",

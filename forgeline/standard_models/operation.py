@@ -23,6 +23,10 @@ Drift, per local week (Monday to Sunday):
   raised an alarm, against the detector's budget (the share of normal training intervals above its alarm
   line); beyond :data:`ALARM_DRIFT` times the budget the process (or a sensor) runs unlike the period the
   detector learnt, and its alarms stop meaning much;
+- forecasts: the week's quantity against what the forecasts made a week before said (the week-ahead
+  plan: horizon 7), summed over products; the week drifts when they miss the total by more than
+  :data:`DRIFT_FORECAST_BIAS` of it (demand moved away from its own past). The next seven days' forecasts are
+  listed with the latest scores, without an outcome;
 - remaining life: the week's failed units, their cycles' remaining life against the champion's; the week
   drifts when the model's life runs high or low by more than :data:`DRIFT_LIFE_BIAS` of the true one
   (high is the dangerous side: a unit replaced too late), judged with at least :data:`MIN_WEEK_UNITS`
@@ -49,7 +53,14 @@ from sklearn.metrics import average_precision_score
 from forgeline.standard_models.base import TrainingSet
 from forgeline.standard_models.champion import MAX_NMBE
 from forgeline.standard_models.detector import ALARM_BUDGET
-from forgeline.standard_models.families import ANOMALIES, EVENTS, REMAINING_LIFE, Events
+from forgeline.standard_models.families import (
+    ANOMALIES,
+    EVENTS,
+    FORECASTS,
+    HORIZON_DAYS,
+    REMAINING_LIFE,
+    Events,
+)
 
 log = logging.getLogger("forgeline.standard_models")
 
@@ -61,6 +72,7 @@ SCORE_ROWS = 2_000  # the latest scored rows published with their scores (the li
 MIN_WEEK_UNITS = 3  # remaining life: fewer failed units in a week say too little about a bias
 DRIFT_LIFE_BIAS = 0.25  # remaining life: the share of the true remaining life the model may run high or low
 ALARM_DRIFT = 3.0  # anomalies: a week alarming on more than this many times the budget's share drifts
+DRIFT_FORECAST_BIAS = 0.25  # forecasts: the share of a week's quantity the week-ahead plan may miss it by
 TRACKED_WEEKS = 26  # weeks scored again on each run, at most: a long-kept champion costs the same each run
 
 
@@ -110,6 +122,17 @@ def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, s
         ).replace("%", " %")
         if drift:
             text += ": the machines run unlike the period the detector learnt (or a sensor changed)"
+        return drift, text
+    if family_name == FORECASTS.name:
+        bias = (predicted - actual) / actual if actual else 0.0
+        drift = judged and actual > 0 and abs(bias) > DRIFT_FORECAST_BIAS
+        text = f"{actual:,.0f} {unit} where the forecasts made a week before said {predicted:,.0f} {unit}"
+        if drift:
+            side = "over" if bias > 0 else "under"
+            text += (
+                f": {abs(bias):.0%} {side} the quantity (demand moved away from its own past, or a product's "
+                "mix changed)"
+            ).replace("%", " %")
         return drift, text
     if family_name == EVENTS.name:
         spread = float(np.sqrt(row["variance"]))
@@ -173,6 +196,9 @@ def track(
     times = pd.to_datetime(data.time, utc=True)
     since = max(pd.Timestamp(cut), times.max() - pd.Timedelta(weeks=TRACKED_WEEKS))
     later = (times > since).to_numpy()
+    if family is FORECASTS and data.context is not None:
+        # Each product-day once: the forecast the week-ahead plan made of it (horizon 7).
+        later &= (data.context["horizon_days"] == HORIZON_DAYS).to_numpy()
     if not later.any():
         return [], []
     names = [str(n) for n in getattr(model, "feature_names_in_", data.features.columns)]
@@ -185,8 +211,8 @@ def track(
     day = local.dt.normalize()
     week = (day - pd.to_timedelta(day.dt.dayofweek, unit="D")).dt.date.astype(str)
     keys = data.context.loc[later].reset_index(drop=True) if data.context is not None else None
-    # The series whose rows run together: a machine's, or a unit's (remaining life).
-    series_key = "unit_id" if family is REMAINING_LIFE else "machine_id"
+    # The series whose rows run together: a machine's, a unit's (remaining life) or a product's (forecasts).
+    series_key = {REMAINING_LIFE: "unit_id", FORECASTS: "product_id"}.get(family, "machine_id")
     machine = keys[series_key].astype(str) if keys is not None and series_key in keys else ""
     frame = pd.DataFrame(
         {

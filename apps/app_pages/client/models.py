@@ -203,6 +203,31 @@ def _remaining_life_reading(model) -> None:
         )
 
 
+def _forecast_reading(model) -> None:
+    """What the forecast's figures mean for a planner: MASE and sMAPE a week and a day ahead."""
+    products = getattr(model, "holdout_products", None)
+    over = "" if ui.is_missing(products) else f" over {int(products):,} product(s)"
+    text = (
+        f"Planning a week ahead{over}, the forecast's typical miss is **{ui.number(model.model_metric, 2)}** "
+        f"times the miss of repeating the same weekday a week before (MASE; seasonal naive itself scores "
+        f"{ui.number(model.baseline_metric, 2)} on these days, and below 1 is better than it was on its own "
+        "history)."
+    )
+    smape, naive = getattr(model, "holdout_smape", None), getattr(model, "baseline_smape", None)
+    if not ui.is_missing(smape) and not ui.is_missing(naive):
+        text += (
+            f" Its sMAPE is **{ui.pct(smape)}** against {ui.pct(naive)} for seasonal naive (0 % is perfect;"
+            " a day forecast with nothing made, or made with nothing forecast, counts 200 %)."
+        )
+    day, day_naive = (
+        getattr(model, "holdout_mase_day_ahead", None),
+        getattr(model, "baseline_mase_day_ahead", None),
+    )
+    if not ui.is_missing(day) and not ui.is_missing(day_naive):
+        text += f" A day ahead the MASE is **{ui.number(day, 2)}** against {ui.number(day_naive, 2)}."
+    st.markdown(text)
+
+
 def _expected_value_reading(model, has_production: bool) -> None:
     """How well the baseline fits, whether it can measure savings, and what the anomalies cost."""
     unit = model.unit or ""
@@ -265,6 +290,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     expected_value = model.family == "expected_value"
     remaining_life = model.family == "remaining_life"
     anomaly = model.family == "anomaly"
+    forecast = model.family == "forecast"
     version = weeks["model_version"].iloc[-1]
     drifted = weeks[weeks["drift"].fillna(False).astype(bool)]
     last = weeks.iloc[-1]
@@ -304,6 +330,8 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         names = (
             {"actual": f"used ({model.unit})", "predicted": "expected by the champion"}
             if expected_value
+            else {"actual": f"quantity ({model.unit})", "predicted": "forecast a week before"}
+            if forecast
             else {"actual": "intervals in the day before an incident", "predicted": "alarms"}
             if anomaly
             else {"actual": "problem cases", "predicted": "expected by the champion"}
@@ -337,12 +365,30 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     shown = latest.sort_values("time", kind="stable").iloc[::-1]
     local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
     what = shown["key"].fillna("").str.replace("_id=", " ", regex=False).str.replace("=", " ", regex=False)
-    digits = 2 if expected_value else 1 if remaining_life else 3
+    digits = 2 if expected_value else 1 if remaining_life or forecast else 3
     score = shown["score"].astype(float).round(digits)  # numbers: the table sorts them as numbers
     # Not known yet: blank, never "None" (a missing number in a numeric column shows as "None").
     known = shown["outcome"].map(
         lambda v: "" if ui.is_missing(v) else ui.number(v, 2 if expected_value else 0)
     )
+    if forecast:
+        waiting = shown["outcome"].isna().to_numpy()
+        if waiting.any():
+            st.markdown(
+                f"**The next days' forecasts** ({int(waiting.sum())}), per product and day, made from the "
+                "data's last day."
+            )
+            plan = pd.DataFrame(
+                {
+                    "product": what[waiting].str.split(",").str[0].to_numpy(),
+                    "day": pd.to_datetime(shown["time"], utc=True)[waiting]
+                    .dt.tz_convert(timezone)
+                    .dt.strftime("%Y-%m-%d (%a)")
+                    .to_numpy(),
+                    f"forecast ({model.unit})": score[waiting].to_numpy(),
+                }
+            )
+            st.dataframe(plan.sort_values(["product", "day"]), hide_index=True)
     if remaining_life:
         running = shown["outcome"].isna().to_numpy()
         if running.any():
@@ -361,6 +407,8 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     label = (
         f"expected ({model.unit})"
         if expected_value
+        else f"forecast ({model.unit})"
+        if forecast
         else "predicted remaining life (cycles)"
         if remaining_life
         else "anomaly score (higher = further from normal running)"
@@ -370,6 +418,8 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     outcome = (
         f"used ({model.unit})"
         if expected_value
+        else f"quantity ({model.unit}; blank: not known yet)"
+        if forecast
         else f"cycles left, capped at {RUL_CAP} (blank: still running)"
         if remaining_life
         else "in the day before an incident (1 = yes, blank = not known yet)"
@@ -431,9 +481,16 @@ def _holdout_chart(model, days: pd.DataFrame) -> None:
         _alarm_chart(model, days)
         return
     expected_value = model.family == "expected_value"
+    forecast = model.family == "forecast"
     names = (
         {"actual": f"used ({model.unit})", "expected": "expected by the model", "baseline": "naive baseline"}
         if expected_value
+        else {
+            "actual": f"quantity ({model.unit})",
+            "expected": "forecast a week before",
+            "baseline": "seasonal naive",
+        }
+        if forecast
         else {"actual": "problem cases", "expected": "expected by the model (sum of probabilities)"}
     )
     long = days[list(names)].rename(columns=names).rename_axis("day").reset_index()
@@ -441,6 +498,8 @@ def _holdout_chart(model, days: pd.DataFrame) -> None:
     title = (
         "Holdout: daily use, the model's expectation and the naive baseline's"
         if expected_value
+        else "Holdout: each day's quantity (all products), the forecast a week before and seasonal naive's"
+        if forecast
         else "Holdout: daily problem cases against the model's expectation"
     )
     fig = px.line(
@@ -474,11 +533,11 @@ for model in models.itertuples():
         beats = bool(model.beats_baseline)
         family = getattr(model, "family", "event")
         expected_value, remaining_life = family == "expected_value", family == "remaining_life"
-        anomaly = family == "anomaly"
-        errors = expected_value or remaining_life  # regressions: RMSE, smaller is better
+        anomaly, forecast = family == "anomaly", family == "forecast"
+        errors = expected_value or remaining_life or forecast  # regressions: smaller is better
         metric = METRIC_LABELS.get(model.metric_name, model.metric_name)
         digits = 2 if errors else 3
-        unit = f" {model.unit}" if errors and model.unit else ""
+        unit = f" {model.unit}" if errors and model.unit and not forecast else ""  # MASE has no unit
         cols = st.columns(4)
         cols[0].metric(
             f"{metric} (holdout)",
@@ -489,7 +548,10 @@ for model in models.itertuples():
             else f"{model.model_metric - model.baseline_metric:+.{digits}f}{unit} vs baseline",
             # Smaller is better for errors: a negative difference is the good one.
             delta_color="inverse" if errors else "normal" if beats else "inverse",
-            help="Root-mean-square error per row: smaller is better."
+            help="Mean absolute scaled error over the week ahead: the forecast's miss over seasonal naive's "
+            "typical miss on the training days. Smaller is better; below 1 beats that naive rule."
+            if forecast
+            else "Root-mean-square error per row: smaller is better."
             if errors
             else f"Of the {ALARM_BUDGET:.0%} highest-scored holdout intervals (k = "
             f"{max(1, round(model.n_test * ALARM_BUDGET)):,}), the share that came in the day before an "
@@ -512,7 +574,7 @@ for model in models.itertuples():
             ),
         )
         mine_daily = daily[daily["model_name"] == model.model_name] if len(daily) else daily
-        if expected_value and 0 < len(mine_daily) < MIN_HOLDOUT_DAYS:
+        if (expected_value or forecast) and 0 < len(mine_daily) < MIN_HOLDOUT_DAYS:
             st.warning(
                 f"The holdout spans only {len(mine_daily)} days: the comparison is a first signal, not a "
                 "verdict. Collect more history before acting on it.",
@@ -539,6 +601,8 @@ for model in models.itertuples():
         threshold = getattr(model, "threshold", None)
         if remaining_life:
             _remaining_life_reading(model)
+        elif forecast:
+            _forecast_reading(model)
         elif anomaly:
             listed = incidents[incidents["model_name"] == model.model_name] if len(incidents) else incidents
             _anomaly_reading(model, listed, config.timezone)

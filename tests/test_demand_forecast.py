@@ -1,0 +1,167 @@
+"""The demand forecast on a seeded synthetic plant with a known truth: products made in campaigns (a level
+that holds for weeks, then moves), Saturdays at half, Sundays shut (no record at all), and day-to-day noise
+that a single day a week before carries in full. Real DuckDB, LightGBM and MLflow (SQLite store)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from forgeline.clients import ClientConfig
+from forgeline.quality import GateResult
+from forgeline.settings import Settings
+from forgeline.standard_models import build_training_set, train_client_models
+from forgeline.standard_models.base import NotEnoughData, TrainingSet, look_ahead_columns
+from forgeline.standard_models.champion import compare_errors
+from forgeline.standard_models.families import HORIZON_DAYS, LEVEL
+
+pytestmark = pytest.mark.models
+
+SEED = 5
+CLIENT = "synthetic-planner"
+TIMEZONE = "Asia/Seoul"
+START = date(2026, 6, 1)  # a Monday
+DAYS = 119  # 17 weeks: the last day is a Saturday
+PRODUCTS = ["BRKT-A", "BRKT-B", "HINGE-C"]
+CAMPAIGN_DAYS = (14, 35)
+NOISE = 0.3  # lognormal day-to-day noise
+
+
+def synthetic_counts(days: int = DAYS) -> pd.DataFrame:
+    """Units made per product and day. Truth: each product runs campaigns of 2 to 5 weeks at a level drawn
+    from 0 (mould off), 150 or 400 a day; Saturday makes half, Sunday has no record; each day's count is the
+    level times lognormal noise (sd 0.3)."""
+    rng = np.random.default_rng(SEED)
+    rows = []
+    for product in PRODUCTS:
+        level, left = 0.0, 0
+        for offset in range(days):
+            day = START + timedelta(days=offset)
+            if left == 0:
+                level, left = float(rng.choice([0.0, 150.0, 400.0])), int(rng.integers(*CAMPAIGN_DAYS))
+            left -= 1
+            noise = rng.lognormal(0, NOISE)
+            if day.weekday() == 6:
+                continue  # shut: no record at all for any product
+            half = 0.5 if day.weekday() == 5 else 1.0
+            rows.append((product, day, int(round(level * half * noise))))
+    return pd.DataFrame(rows, columns=["product_id", "production_date", "total_count"])
+
+
+def write_core(settings: Settings, counts: pd.DataFrame) -> None:
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse_path(CLIENT)))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS core")
+        con.execute(
+            "CREATE OR REPLACE TABLE core.fct_production_counts AS SELECT 'L1' AS machine_id, * FROM counts"
+        )
+        con.execute(
+            "CREATE OR REPLACE TABLE core.fct_work_orders (product_id VARCHAR, planned_quantity BIGINT, "
+            "due_at TIMESTAMPTZ, released_at TIMESTAMPTZ)"
+        )
+        con.execute(
+            "CREATE OR REPLACE TABLE core.fct_cycles (product_id VARCHAR, production_date DATE, "
+            "part_count BIGINT)"
+        )
+        con.execute("CREATE OR REPLACE TABLE core.dim_sites AS SELECT 'S1' AS site_id, 'KR' AS country")
+    finally:
+        con.close()
+
+
+def make_client(settings: Settings, counts: pd.DataFrame | None = None) -> ClientConfig:
+    write_core(settings, synthetic_counts() if counts is None else counts)
+    return ClientConfig(id=CLIENT, name="합성정밀", timezone=TIMEZONE, models=["demand_forecast"])
+
+
+def test_rows_are_product_days_and_horizons_with_the_next_week_pending(workspace: Settings) -> None:
+    config = make_client(workspace)
+    data = build_training_set(workspace, config, "demand_forecast")
+    assert data.description["series"] == "counts" and data.unit == "units"
+    local = data.time.dt.tz_convert(TIMEZONE)
+    assert not (local.dt.dayofweek == 6).any()  # a day without any record is never a target
+    assert sorted(data.context["horizon_days"].unique()) == list(range(1, HORIZON_DAYS + 1))
+    # Seasonal naive: the same weekday a week before.
+    counts = synthetic_counts().set_index(["product_id", "production_date"])["total_count"]
+    row = data.context.assign(day=local.dt.date).iloc[-1]
+    week_before = counts[(row["product_id"], row["day"] - timedelta(days=7))]
+    assert data.baseline_score.iloc[-1] == week_before
+    # The week after the last day (a Saturday), Sunday left out: six days per product, horizons 1 to 6 +1.
+    pending = data.pending
+    assert pending is not None and len(pending) == 6 * len(PRODUCTS)
+    assert sorted(pending["horizon_days"].unique()) == [2, 3, 4, 5, 6, 7]
+    assert (pending[LEVEL] >= 0).all() and pending["time"].min() > data.time.max()
+
+
+def _cut(settings: Settings, before: date) -> None:
+    con = duckdb.connect(str(settings.warehouse_path(CLIENT)))
+    try:
+        con.execute("DELETE FROM core.fct_production_counts WHERE production_date >= ?", [before])
+    finally:
+        con.close()
+
+
+def test_features_are_leakage_free_and_a_planted_look_ahead_is_caught(workspace: Settings) -> None:
+    config = make_client(workspace)
+    later = build_training_set(workspace, config, "demand_forecast")
+    shutil.copy(workspace.warehouse_path(CLIENT), workspace.warehouse_path(CLIENT).with_suffix(".full"))
+    before = START + timedelta(days=80)
+    _cut(workspace, before)
+    earlier = build_training_set(workspace, config, "demand_forecast")
+    cut = pd.Timestamp(before, tz=TIMEZONE).tz_convert("UTC")
+    assert len(earlier.label) < len(later.label)
+    assert look_ahead_columns(earlier, later, cut) == []
+
+    def with_look_ahead(data: TrainingSet) -> TrainingSet:
+        # The product's quantity on the day after the target: known only a day later.
+        key = data.context["product_id"] + "/" + data.context["horizon_days"].astype(str)
+        planted = data.features.assign(next_day=data.label.groupby(key.to_numpy()).shift(-1).to_numpy())
+        return TrainingSet(
+            planted, data.label, data.time, data.baseline_score, data.baseline_name, context=data.context
+        )
+
+    assert look_ahead_columns(with_look_ahead(earlier), with_look_ahead(later), cut) == ["next_day"]
+
+
+def test_a_short_history_is_refused_with_what_each_source_holds(workspace: Settings) -> None:
+    config = make_client(workspace, synthetic_counts(days=40))
+    with pytest.raises(NotEnoughData, match=r"units made \(production counts, by production day\): 35 day"):
+        build_training_set(workspace, config, "demand_forecast")
+
+
+def test_the_forecast_beats_seasonal_naive_a_week_and_a_day_ahead(workspace: Settings) -> None:
+    config = make_client(workspace)
+    gate = GateResult(client_id=CLIENT, passed=True, checked_at=datetime.now(UTC).isoformat())
+    [result] = train_client_models(workspace, config, gate)
+    assert (result.family, result.metric_name, result.unit) == ("forecast", "mase", "units")
+    # A day's noise is carried in full by the same weekday a week before; the model averages it out.
+    assert result.model_metric < 0.9 * result.baseline_metric
+    assert result.holdout_mase_day_ahead < result.baseline_mase_day_ahead
+    assert result.holdout_smape < result.baseline_smape
+    assert result.holdout_products == len(PRODUCTS)
+    assert result.is_champion and "becomes champion: MASE" in result.champion_decision
+    assert result.holdout_daily and all(d["expected"] is not None for d in result.holdout_daily)
+    # In operation: the next week's forecasts (no outcome yet) follow the week-ahead plan's scored days.
+    waiting = [s for s in result.scores if s["outcome"] is None]
+    assert len(waiting) >= 6 * len(PRODUCTS)
+    assert all("product_id=" in s["key"] and s["score"] >= 0 for s in waiting)
+    assert result.operation_weekly and all(
+        "forecasts made a week before" in w["sentence"] for w in result.operation_weekly
+    )
+
+    [again] = train_client_models(workspace, config, gate)
+    assert again.reused and again.model_version == result.model_version
+
+
+def test_the_absolute_error_bootstrap_compares_mean_absolute_errors() -> None:
+    actual = np.array([10.0, 10.0, 10.0, 10.0])
+    mine, theirs = actual + np.array([1, -1, 1, -1]), actual + np.array([3, -3, 0, 0])
+    compared = compare_errors(actual, mine, theirs, absolute=True, n_boot=50)
+    assert (compared.challenger, compared.other) == (1.0, 1.5)
+    squared = compare_errors(actual, mine, theirs, n_boot=50)
+    assert squared.other == pytest.approx(np.sqrt(18 / 4))
