@@ -96,7 +96,7 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
     "forgeline.standard_models.detector.SensorAnomalyDetector",
-    "forgeline.standard_models.forecaster.SeasonalIndexForecaster",
+    "forgeline.standard_models.forecaster.ProductForecaster",
     "sklearn.tree._tree.Tree",  # the isolation forest's trees
 ]
 MODEL_URI_TAG = "forgeline.model_uri"  # set inside the run once its model is logged

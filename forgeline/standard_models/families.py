@@ -44,7 +44,6 @@ from forgeline.standard_models.base import (
     time_ordered_split,
 )
 from forgeline.standard_models.detector import ALARM_BUDGET, SensorAnomalyDetector
-from forgeline.standard_models.forecaster import PROFILE, SeasonalIndexForecaster
 from forgeline.standard_models.windows import operating_windows
 
 log = logging.getLogger("forgeline.standard_models")
@@ -818,28 +817,36 @@ class Forecasts(ExpectedValues):
             f"{context['product_id'][split.train].nunique()} product(s) to learn from, forecasts of "
             f"{int(split.test.sum()):,} product-days and horizons held out"
         )
-        # Boosting learns the seasonal-index forecast's residual, and is kept only if it helps on the fold.
-        residual = scaled - np.nan_to_num(features[PROFILE].to_numpy(dtype=float), nan=0.0)
-        fitted = learner.fit_expected_model(
-            features, residual, data.time, split.train, data.embargo, progress
-        )
+        # Per horizon the simple forecast that did best on the fold is the base; boosting learns its residual
+        # and is kept only if it lowers the fold's error too (forecaster.py).
         _, fold = learner.validation_fold(data.time, split.train, data.embargo)
+        bases = forecaster.choose_bases(features, scaled, fold if fold.any() else split.train, HORIZON_DAYS)
+        unfitted = forecaster.ProductForecaster(bases)
+        residual = scaled - unfitted.base(features)
+        fitted = learner.fit_expected_model(
+            features, residual, data.time, split.train, data.embargo, progress, absolute=True
+        )
         alone = float(np.mean(np.abs(residual[fold]))) if fold.any() else float("nan")
         boosted = fitted.validation.get("validation_mae", float("nan"))
         corrected = bool(boosted < alone)  # False without a fold (too few rows) or without a gain
-        choice = (
-            f"the seasonal-index forecast corrected by gradient boosting (validation MAE {boosted:.3f} vs "
-            f"{alone:.3f} alone, scaled)"
-            if corrected
-            else f"the seasonal-index forecast alone: gradient boosting did not lower its validation MAE "
-            f"({boosted:.3f} vs {alone:.3f}, scaled)"
+        named = ", ".join(
+            f"{', '.join(str(h + 1) for h, b in enumerate(bases) if b == base)} day(s) ahead: "
+            f"{forecaster.BASES[base]}"
+            for base in dict.fromkeys(bases)
         )
-        progress(f"forecasting with {choice}")
+        choice = (
+            f"{named}; corrected by gradient boosting (validation MAE {boosted:.3f} vs {alone:.3f} without, "
+            "scaled)"
+            if corrected
+            else f"{named}; not corrected: gradient boosting did not lower the validation MAE ({boosted:.3f} "
+            f"vs {alone:.3f} without, scaled)"
+        )
+        progress(f"base forecasts chosen on the validation fold: {choice}")
         fitted = replace(
             fitted,
-            model=SeasonalIndexForecaster(fitted.model if corrected else None).fit(features),
-            params={**fitted.params, "boosting_correction": corrected},
-            note="; ".join(n for n in (fitted.note, choice) if n),
+            model=forecaster.ProductForecaster(bases, fitted.model if corrected else None).fit(features),
+            params={**fitted.params, "bases": ",".join(bases), "boosting_correction": corrected},
+            note="; ".join(n for n in (fitted.note, f"base forecasts: {choice}") if n),
         )
         forecast = self.predict(fitted.model, test_features)
         baseline_score = filled(data.baseline_score.to_numpy(dtype=float)[split.test])
@@ -852,7 +859,7 @@ class Forecasts(ExpectedValues):
         )
         # The learner's fold figures are on the scaled quantity: named so, never read as units.
         validation = {k.replace("validation_", "validation_scaled_"): v for k, v in fitted.validation.items()}
-        validation |= {"validation_scaled_mae_seasonal_index": alone, "boosting_correction": float(corrected)}
+        validation |= {"validation_scaled_mae_base": alone, "boosting_correction": float(corrected)}
         top = _top_features(
             fitted.model, test_features, scaled[split.test], "neg_mean_absolute_error", progress
         )

@@ -380,7 +380,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
             )
             plan = pd.DataFrame(
                 {
-                    "product": what[waiting].str.split(",").str[0].to_numpy(),
+                    "product": shown["key"].str.extract(r"product_id=([^,]+)")[0][waiting].to_numpy(),
                     "day": pd.to_datetime(shown["time"], utc=True)[waiting]
                     .dt.tz_convert(timezone)
                     .dt.strftime("%Y-%m-%d (%a)")
