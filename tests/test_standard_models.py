@@ -128,6 +128,60 @@ def test_training_takes_the_latest_rows_before_the_holdout_up_to_its_cap(workspa
     assert data.time[whole.train & ~capped.train].max() <= data.time[capped.train].min()
 
 
+def test_power_from_torque_and_speed_is_derived_from_the_units_and_found(workspace: Settings) -> None:
+    """AI4I-like truth: speed and torque move against each other (a motor under load slows), each in its
+    usual range, and a cycle fails when the power they make leaves 3.5–9 kW, which neither shows alone."""
+    rng = np.random.default_rng(SEED)
+    n = 4_000
+    speed = rng.normal(1_540, 180, n)
+    torque = np.clip(40 - (speed - 1_540) * 0.05 + rng.normal(0, 8, n), 3, None)
+    power_kw = torque * speed * 2 * np.pi / 60 / 1000
+    defect = ((power_kw < 3.5) | (power_kw > 9.0)) & (rng.random(n) < 0.95)
+    cycles = pd.DataFrame(
+        {
+            "client_id": "power-plant",
+            "cycle_id": [f"C{i:05d}" for i in range(n)],
+            "machine_id": "M1",
+            "product_id": "P1",
+            "started_at": pd.date_range(datetime(2026, 10, 1, tzinfo=UTC), periods=n, freq="60s"),
+            "is_pass": ~defect,
+        }
+    )
+    params = {"torque_nm": torque, "speed_rpm": speed, "air_temp_c": rng.normal(25, 2, n)}
+    long = pd.DataFrame(params).assign(cycle_id=cycles["cycle_id"])
+    long = long.melt(id_vars="cycle_id", var_name="parameter_name", value_name="parameter_value")
+    config = ClientConfig(id="power-plant", name="동력공장", models=["defect_prediction"])
+    write_core(workspace, config.id, cycles, long)
+    con = duckdb.connect(str(workspace.warehouse_path(config.id)))
+    try:
+        con.execute(
+            "CREATE TABLE core.dim_sensor_tags AS SELECT * FROM (VALUES "
+            "('torque_nm', 'process_parameter', 'torque'), ('speed_rpm', 'process_parameter', "
+            "'rotational_speed'), ('air_temp_c', 'process_parameter', 'temperature')) "
+            "AS t(tag, tag_type, quantity_kind)"
+        )
+    finally:
+        con.close()
+    data = build_training_set(workspace, config, "defect_prediction")
+    derived = "power_kw__torque_nm__speed_rpm"
+    assert derived in data.features and "power from torque_nm x speed_rpm (kW)" in data.description["derived"]
+    assert np.allclose(data.features[derived], power_kw)
+    assert derived not in data.settings  # derived, not a setting a plant turns: no operating window
+    [result] = train_client_models(workspace, config, passed_gate(config.id))
+    assert result.top_features[0]["feature"] == derived
+
+
+def test_combinations_come_from_quantity_kinds_never_from_names() -> None:
+    from forgeline.standard_models.features import MAX_TEMPERATURES, combinations_of
+
+    kinds = {"M": "torque", "n": "rotational_speed", "process": "temperature", "air": "temperature"}
+    names = [c.name for c in combinations_of(kinds, ["n", "M", "air", "process", "torque_like_name"])]
+    assert names == ["power_kw__M__n", "difference__air__process"]
+    many = {f"zone{i}": "temperature" for i in range(MAX_TEMPERATURES + 1)}
+    assert combinations_of(many, list(many)) == []  # which pairs matter cannot be told from kinds
+    assert combinations_of(kinds, ["M", "air"]) == []  # only tags that are columns of the rows
+
+
 def test_the_model_finds_the_planted_cause_and_becomes_champion(workspace: Settings) -> None:
     config = make_client(workspace, "planted")
     [result] = train_client_models(workspace, config, passed_gate(config.id))

@@ -54,6 +54,12 @@ def _convert(unit: str, value: float) -> float:
         ("㎾h", 3.0, 3.0, "energy", "kWh"),
         ("kvarh", 3.0, 3.0, "energy", "kWh"),
         ("kvar", 2.0, 2.0, "power", "kW"),
+        # torque: a joule's dimensionality, written as a force times an arm
+        ("Nm", 40.0, 40.0, "torque", "N·m"),
+        ("N·m", 40.0, 40.0, "torque", "N·m"),
+        ("kN*m", 1.5, 1500.0, "torque", "N·m"),
+        ("kgf*m", 1.0, 9.80665, "torque", "N·m"),
+        ("J", 3.6e6, 1.0, "energy", "kWh"),
         # rotational speed: 1/time counts cycles, so 1 Hz = 60 rpm
         ("rpm", 1200.0, 1200.0, "rotational_speed", "rpm"),
         ("r/min", 1200.0, 1200.0, "rotational_speed", "rpm"),
@@ -163,10 +169,11 @@ def test_open_kind_converts_to_si_base_units() -> None:
     assert canonical_unit("[length] ** 3 / [time] ** 2") == "m³/s²"
 
 
-def test_torque_reads_as_energy() -> None:
-    # N·m and J share a dimensionality; torque is not a kind of its own (see the module docstring).
-    assert conversion("Nm").quantity_kind == "energy"
-    assert conversion("lbf*ft").scale == pytest.approx(1.3558179483314 / 3.6e6)
+def test_torque_is_a_force_times_an_arm_not_an_energy() -> None:
+    # N·m and J share a dimensionality; the force in the unit's spelling makes it a torque.
+    assert conversion("Nm").quantity_kind == "torque"
+    assert conversion("lbf*ft").scale == pytest.approx(1.3558179483314)
+    assert conversion("kWh").quantity_kind == conversion("J").quantity_kind == "energy"
 
 
 def test_temperature_rates_and_differences_are_not_affine() -> None:

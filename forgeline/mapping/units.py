@@ -9,8 +9,9 @@ spellings pint cannot read are ours.
 Choices worth knowing:
 - 1/time is rotational speed in rpm. A unit with no angle in it (Hz, 1/min, count/min) counts cycles, so
   1 Hz = 60 rpm; a unit with an angle (rpm, rad/s, deg/s) keeps pint's angle arithmetic (1 rad/s ≈ 9.55 rpm).
-- Torque is not a kind: N·m has the dimensionality of energy, so pint (and therefore Forgeline) reads it as
-  energy and converts it to kWh. A torque field should say so explicitly in a later change.
+- Torque is a kind of its own, in N·m: it has a joule's dimensionality, so a unit written with a force (N·m,
+  kgf·m, lbf·ft) is a torque and one without (J, Wh, kWh) an energy. Power from torque and speed is then
+  a feature models can compute (standard_models/features.py).
 - Reactive power (var, kvar, kvarh) is defined here because pint lacks it; it is dimensionally power (energy).
 - '%' stays a percentage (scale 1); other dimensionless units (count, ppm, ...) become plain numbers.
 """
@@ -95,6 +96,7 @@ _CANONICAL: dict[str, tuple[str, str]] = {
     "force": ("kN", "kN"),
     "energy": ("kWh", "kWh"),
     "power": ("kW", "kW"),
+    "torque": ("N*m", "N·m"),
     "electric_current": ("A", "A"),
     "voltage": ("V", "V"),
     "rotational_speed": ("rpm", "rpm"),
@@ -113,7 +115,9 @@ PHYSICAL_MINIMUM: dict[str, float] = {
     "area": 0.0,
     "volume": 0.0,
 }
-_SHARED_DIMENSIONALITY = frozenset({"temperature_difference", "angle", "percentage", "dimensionless"})
+_SHARED_DIMENSIONALITY = frozenset(
+    {"temperature_difference", "angle", "percentage", "dimensionless", "torque"}
+)
 
 _OPERATORS = re.compile(r"(\*\*|[*/·×^()\s])")
 _NAME_WITH_POWER = re.compile(r"^([^\W\d_]+)([23])$")  # cm2, m3: pint would not read the trailing power
@@ -208,6 +212,12 @@ def _has_angle(unit: pint.Unit) -> bool:
     return "radian" in root._units
 
 
+def _has_force(unit: pint.Unit) -> bool:
+    """Whether the unit is written with a force (N·m, kgf·m, lbf·ft): a torque, not an energy (J, kWh)."""
+    force = registry().newton.dimensionality
+    return any(registry().Unit(name).dimensionality == force for name in unit._units)
+
+
 def _classify(unit: pint.Unit) -> tuple[str, pint.Unit, str]:
     """(kind, pint target unit, display symbol) of a unit; never fails, so the list of units stays open."""
     ureg = registry()
@@ -221,6 +231,8 @@ def _classify(unit: pint.Unit) -> tuple[str, pint.Unit, str]:
             kind = "dimensionless"
     elif dimensionality == ureg.kelvin.dimensionality and any(n.startswith("delta_") for n in unit._units):
         kind = "temperature_difference"
+    elif dimensionality == ureg.joule.dimensionality and _has_force(unit):
+        kind = "torque"  # N·m is a joule's dimensionality, but a force times an arm is a torque
     else:
         found = _kinds_by_dimensionality().get(dimensionality)
         if found is None:
@@ -309,6 +321,7 @@ _KIND_HINTS: dict[str, tuple[str, ...]] = {
     "length": ("length", "position", "pos", "dist", "길이", "위치"),
     "mass": ("weight", "mass", "중량", "무게"),
     "force": ("force", "load", "하중"),
+    "torque": ("torque", "토크"),
     "volume": ("volume", "부피"),
     "angle": ("angle", "각도"),
 }

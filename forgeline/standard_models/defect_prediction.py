@@ -3,7 +3,9 @@
 Needs: ``core.fct_cycles``, ``core.fct_cycle_parameters`` and unit results in ``core.fct_quality_results``
 (one inspection per cycle). One row per cycle: its process parameters (wide), plus the cycle's context on
 its machine — seconds since the previous cycle and cycles since the last restart (start-up rejects are a
-large share of defects in molding and casting), local hour of day and product.
+large share of defects in molding and casting), local hour of day and product — and the combinations the
+parameters' units imply (power from torque and speed, temperature differences:
+:mod:`~forgeline.standard_models.features`).
 
 Naive baseline: the machine's defect rate over its previous 50 cycles (what a shift leader watching the
 reject bin would go by). Metric: PR-AUC on the last 30 % of the time range.
@@ -22,6 +24,7 @@ import pandas as pd
 from forgeline.clients import ClientConfig
 from forgeline.standard_models.base import NotEnoughData, TrainingSet, cycle_parameter_names, sql_literal
 from forgeline.standard_models.families import EVENTS
+from forgeline.standard_models.features import tag_kinds, with_combinations
 
 FAMILY = EVENTS
 NAME = "defect_prediction"
@@ -144,6 +147,8 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         # An ENUM arrives as an ordered category; products have no order.
         product=frame["_product"].astype("category").cat.as_unordered(),
     )
+    # Power from torque and speed, temperature differences: the combinations the tags' kinds imply.
+    features, derived = with_combinations(features, tag_kinds(con, "process_parameter"), parameter_columns)
     return TrainingSet(
         features=features,
         label=frame["_label"].astype("int64"),
@@ -154,6 +159,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "rows": "one per inspected cycle",
             "label": "1 = the cycle's unit failed inspection",
             "parameters": len(parameter_columns),
+            "derived": [c.meaning for c in derived],
         },
         settings={name: units.get(name, "") for name in parameter_columns},
         timezone=config.timezone,

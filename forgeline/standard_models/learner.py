@@ -294,6 +294,7 @@ def fit_expected_model(
         )
     fit_x, fit_y = features[fit], target[fit]
     val_x, val_y = features[validation], target[validation]
+
     def error(actual: np.ndarray, expected: np.ndarray) -> float:
         return float(np.mean(np.abs(actual - expected))) if absolute else _rmse(actual, expected)
 

@@ -5,7 +5,9 @@ values in ``core.fct_cycle_parameters``; units known to have failed (``core.dim_
 failure maintenance event naming the unit, or a mapping that declares its records run to failure
 (``unit_run_to_failure: {value: true}`` on the cycles feed). One row per cycle of a failed unit, up to its
 failure: each parameter's value, its mean over the unit's last 10 cycles and its trend (least-squares
-slope per cycle) over the last 30, and the unit's age in cycles — all from the unit's past only.
+slope per cycle) over the last 30, the unit's age in cycles, and the combinations of the cycle's values
+its units imply (power from torque and speed, temperature differences; see
+:mod:`~forgeline.standard_models.features`) — all from the unit's past only.
 
 Label: the cycles left before the failure, capped at 125 (the usual practice since the NASA turbofan
 benchmark: early in life nothing tells 300 cycles left from 200, and no model should be scored on it).
@@ -35,6 +37,7 @@ import pandas as pd
 from forgeline.clients import ClientConfig
 from forgeline.standard_models.base import NotEnoughData, TrainingSet, cycle_parameter_names, sql_literal
 from forgeline.standard_models.families import REMAINING_LIFE, RUL_CAP
+from forgeline.standard_models.features import tag_kinds, with_combinations
 
 log = logging.getLogger("forgeline.standard_models")
 
@@ -164,6 +167,8 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     _check_cycle_numbers(frame)
     feature_names = [name + suffix for name in names for suffix in FEATURE_SUFFIXES]
     features = frame[feature_names].astype("float64").assign(**{AGE: frame["_age"].astype("float64")})
+    # Power from torque and speed, temperature differences of the cycle's own values (features.py).
+    features, derived = with_combinations(features, tag_kinds(con, "process_parameter"), names)
     # What a row is, for people and for the look-ahead check: the unit, its cycle number and machine.
     context = pd.DataFrame(
         {
@@ -199,6 +204,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "parameters": len(names),
             "failed_units": int(frame.loc[known, "_unit_id"].nunique()),
             "running_units": int(len(pending)),
+            "derived": [c.meaning for c in derived],
         },
         unit="cycles",
         timezone=config.timezone,
