@@ -57,6 +57,8 @@ DATASETS = {
     # The shipped sample's readings are all OK, and there is no failure log: the detector runs, unscored.
     "daesung-melting": ("KAMP melting tank (real)", "–"),
 }
+# Where one model of a client has another published figure than the client's dataset (or none).
+PUBLISHED_FOR_MODEL = {("sejin-diecast", "demand_forecast"): "–"}
 NOT_SCORED = {
     "hanul-cnc": (
         "KAMP CNC machining (real)",
@@ -120,7 +122,7 @@ def run_client(settings: Settings, config: ClientConfig) -> list[Scored]:
                 metric=label,
                 value=_figure(result.model_metric, result.metric_name, result.unit),
                 baseline=_figure(result.baseline_metric, result.metric_name, result.unit),
-                published=published,
+                published=PUBLISHED_FOR_MODEL.get((config.id, result.model_name), published),
                 champion=f"{verdict}: {reason}" if reason else verdict,
                 train_s=train_s,
                 standardize_s=standardize_s,

@@ -87,7 +87,8 @@ def test_rows_are_product_days_and_horizons_with_the_next_week_pending(workspace
     assert data.description["series"] == "counts" and data.unit == "units"
     local = data.time.dt.tz_convert(TIMEZONE)
     assert not (local.dt.dayofweek == 6).any()  # a day without any record is never a target
-    assert sorted(data.context["horizon_days"].unique()) == list(range(1, HORIZON_DAYS + 1))
+    assert sorted(data.context["horizon"].unique()) == list(range(1, HORIZON_DAYS + 1))
+    assert (data.features["horizon_days"] == data.context["horizon"]).all()
     # Seasonal naive: the same weekday a week before.
     counts = synthetic_counts().set_index(["product_id", "production_date"])["total_count"]
     row = data.context.assign(day=local.dt.date).iloc[-1]
@@ -96,7 +97,7 @@ def test_rows_are_product_days_and_horizons_with_the_next_week_pending(workspace
     # The week after the last day (a Saturday), Sunday left out: six days per product, horizons 1 to 6 +1.
     pending = data.pending
     assert pending is not None and len(pending) == 6 * len(PRODUCTS)
-    assert sorted(pending["horizon_days"].unique()) == [2, 3, 4, 5, 6, 7]
+    assert sorted(pending["horizon"].unique()) == [2, 3, 4, 5, 6, 7]
     assert (pending[LEVEL] >= 0).all() and pending["time"].min() > data.time.max()
 
 
@@ -112,7 +113,7 @@ def test_features_are_leakage_free_and_a_planted_look_ahead_is_caught(workspace:
     config = make_client(workspace)
     later = build_training_set(workspace, config, "demand_forecast")
     shutil.copy(workspace.warehouse_path(CLIENT), workspace.warehouse_path(CLIENT).with_suffix(".full"))
-    before = START + timedelta(days=80)
+    before = START + timedelta(days=100)
     _cut(workspace, before)
     earlier = build_training_set(workspace, config, "demand_forecast")
     cut = pd.Timestamp(before, tz=TIMEZONE).tz_convert("UTC")
@@ -121,7 +122,7 @@ def test_features_are_leakage_free_and_a_planted_look_ahead_is_caught(workspace:
 
     def with_look_ahead(data: TrainingSet) -> TrainingSet:
         # The product's quantity on the day after the target: known only a day later.
-        key = data.context["product_id"] + "/" + data.context["horizon_days"].astype(str)
+        key = data.context["product_id"] + "/" + data.context["horizon"].astype(str)
         planted = data.features.assign(next_day=data.label.groupby(key.to_numpy()).shift(-1).to_numpy())
         return TrainingSet(
             planted, data.label, data.time, data.baseline_score, data.baseline_name, context=data.context
@@ -132,7 +133,10 @@ def test_features_are_leakage_free_and_a_planted_look_ahead_is_caught(workspace:
 
 def test_a_short_history_is_refused_with_what_each_source_holds(workspace: Settings) -> None:
     config = make_client(workspace, synthetic_counts(days=40))
-    with pytest.raises(NotEnoughData, match=r"units made \(production counts, by production day\): 35 day"):
+    held = (
+        r"units made \(production counts, by production day\): 40 day\(s\) from 2026-06-01 to 2026-07-10, 35"
+    )
+    with pytest.raises(NotEnoughData, match=held):
         build_training_set(workspace, config, "demand_forecast")
 
 
@@ -151,7 +155,7 @@ def test_the_forecast_beats_seasonal_naive_a_week_and_a_day_ahead(workspace: Set
     assert result.holdout_daily and all(d["expected"] is not None for d in result.holdout_daily)
     # In operation: the next week's forecasts (no outcome yet) follow the week-ahead plan's scored days.
     waiting = [s for s in result.scores if s["outcome"] is None]
-    assert len(waiting) >= 6 * len(PRODUCTS)
+    assert len(waiting) == 6 * len(PRODUCTS)  # the week ahead, not the unsettled last day
     assert all("product_id=" in s["key"] and s["score"] >= 0 for s in waiting)
     assert result.operation_weekly and all(
         "forecasts made a week before" in w["sentence"] for w in result.operation_weekly
@@ -203,4 +207,4 @@ def test_the_models_page_reads_the_forecast_to_a_planner(
     charts = [c.key for c in at.get("plotly_chart")]
     assert {"model_holdout_demand_forecast", "model_operation_demand_forecast"} <= set(charts)
     plan = next(f.value for f in at.dataframe if "forecast (units)" in f.value.columns)
-    assert set(plan["product"]) == set(PRODUCTS) and len(plan) >= 6 * len(PRODUCTS)
+    assert set(plan["product"]) == set(PRODUCTS) and len(plan) == 6 * len(PRODUCTS)  # the week ahead only

@@ -60,6 +60,8 @@ from forgeline.standard_models.base import (
 from forgeline.standard_models.champion import CHAMPION_ALIAS
 from forgeline.standard_models.families import (
     ANOMALIES,
+    EVENTS,
+    EXPECTED_VALUES,
     FAMILIES,
     FORECASTS,
     REMAINING_LIFE,
@@ -154,7 +156,7 @@ def _finished_run(client: Any, experiment_id: str, model_name: str, fingerprint:
         [experiment_id],
         filter_string=(
             f"tags.model_name = '{model_name}' and tags.training_data_fingerprint = '{fingerprint}' "
-            f"and tags.model_setup = '{_model_setup()}' and attributes.status = 'FINISHED'"
+            f"and tags.model_setup = '{_model_setup(model_name)}' and attributes.status = 'FINISHED'"
         ),
         order_by=["attributes.start_time DESC"],
         max_results=1,
@@ -178,24 +180,33 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _model_setup() -> str:
-    """The learner, its search, its fold and the training-row cap, as one short digest (a change retrains)."""
+def _model_setup(model_name: str) -> str:
+    """What fits the model's family — the learner, its search, its fold, the training-row cap — as one short
+    digest: a change retrains the models of that family, never the others."""
     import json
 
-    setup = {
+    family = CATALOG[model_name].FAMILY
+    boosted = {
         "learner": learner.LEARNER_VERSION,
         "lightgbm": metadata.version("lightgbm"),
-        "estimator": learner.ESTIMATOR,
         "fixed": learner.FIXED_PARAMS,
         "search": learner.SEARCH,
         "validation_share": learner.VALIDATION_SHARE,
         "early_stopping_rounds": learner.EARLY_STOPPING_ROUNDS,
-        "max_training_rows": MAX_TRAINING_ROWS,
-        # The expected-value learner's own choices (families.py, learner.py).
-        "regression": [learner.REGRESSION_ESTIMATOR, learner.MIN_VALIDATION_ROWS, "objective=regression"],
-        "anomaly_detector": detector.SETUP,
-        "forecaster": forecaster.SETUP,
     }
+    regression = [learner.REGRESSION_ESTIMATOR, learner.MIN_VALIDATION_ROWS]
+    own: dict[str, Any] = {
+        EVENTS: {**boosted, "estimator": learner.ESTIMATOR},
+        EXPECTED_VALUES: {**boosted, "regression": [*regression, "objective=regression"]},
+        REMAINING_LIFE: {**boosted, "regression": [*regression, "objective=regression"]},
+        ANOMALIES: {"anomaly_detector": detector.SETUP},
+        FORECASTS: {
+            **boosted,
+            "regression": [*regression, "objective=regression_l1"],
+            "forecaster": forecaster.SETUP,
+        },
+    }[family]
+    setup = {"family": family.name, "max_training_rows": MAX_TRAINING_ROWS, **own}
     return _digest(json.dumps(setup, sort_keys=True))
 
 
@@ -205,7 +216,7 @@ def _settled_until(data: TrainingSet) -> pd.Timestamp:
     return pd.Timestamp(data.time.max()) - max(data.embargo, SETTLING)
 
 
-def _training_tags(data: TrainingSet) -> dict[str, str]:
+def _training_tags(data: TrainingSet, model_name: str) -> dict[str, str]:
     """What the material-change rule compares with the next run's data (see the module docstring)."""
     settled = _settled_until(data)
     return {
@@ -214,7 +225,7 @@ def _training_tags(data: TrainingSet) -> dict[str, str]:
         "training_settled_until": settled.isoformat(),
         "training_settled_fingerprint": data.fingerprint(up_to=settled),
         "training_columns": _digest(",".join(sorted(map(str, data.features.columns)))),
-        "model_setup": _model_setup(),
+        "model_setup": _model_setup(model_name),
         # The end of the data the version was trained and chosen on: later rows are live (operation.py).
         "training_data_until": pd.Timestamp(data.time.max()).isoformat(),
     }
@@ -226,11 +237,13 @@ def _immaterial_change(run: Any, data: TrainingSet) -> str | None:
     wanted = ("training_rows", "training_positives", "training_settled_until", "training_settled_fingerprint")
     if any(name not in tags for name in (*wanted, "training_columns", "model_setup")):
         return None  # trained before these were recorded
+    if tags.get("model_name") not in CATALOG:
+        return None
     now = {
         "training_rows": str(len(data.label)),
         "training_positives": str(int(data.label.sum())),
         "training_columns": _digest(",".join(sorted(map(str, data.features.columns)))),
-        "model_setup": _model_setup(),
+        "model_setup": _model_setup(tags.get("model_name", "")),
     }
     if tags["training_columns"] != now["training_columns"] or tags["model_setup"] != now["model_setup"]:
         return None
@@ -555,7 +568,7 @@ def _train_one(
                     "gate_checked_at": str(gate_summary.get("checked_at", "")),
                     "gate_expectations": str(gate_summary.get("expectations", "")),
                     "learner_note": fitted.note,
-                    **_training_tags(data),
+                    **_training_tags(data, model_name),
                 }
             )
             mlflow.log_dict(fitted.top_features, "feature_importance.json")

@@ -52,8 +52,10 @@ TASK = "forecast: quantity per product and day, a day and a week ahead"
 ROWS_NAME = "holdout product-day forecasts"
 REQUIRED_TABLES: list[str] = []  # one of REQUIRED_ANY is enough
 REQUIRED_ANY = ["fct_work_orders", "fct_production_counts", "fct_cycles"]
-MIN_SPAN_DAYS = 70  # 4 weeks of history for the first row, then a holdout of 2 weeks or more
 HISTORY_DAYS = 28
+# Four weeks of history before the first row, then enough for the holdout (the last 30 % of the targets'
+# range, less the unsettled last day) to hold the champion rule's 14 days with Sundays shut: 28 + 59.
+MIN_SPAN_DAYS = 87
 
 # Each source's daily quantity per product (the first with MIN_SPAN_DAYS days of it is used).
 SOURCES = {
@@ -130,7 +132,9 @@ inner join stats as origin
 inner join products on products.product_id = target.product_id
 cross join bounds
 where target.day - {history} >= products.first_day
-  and origin.mean_28d is not null
+  -- a product made in the 28 days up to the origin: one stopped for good is not forecast as a run of
+  -- easy zeros (its restart after a long pause is an order to plan, not a pattern to learn)
+  and origin.mean_28d > 0
   and (
       target.y is not null
       -- the week after the data: from its last day, on weekdays that had a record in the last four weeks
@@ -161,7 +165,11 @@ def _daily_series(con: duckdb.DuckDBPyConnection, timezone: str) -> tuple[str, s
         days, first, last = span if span else (0, None, None)
         if days and first is not None and (last - first).days + 1 >= MIN_SPAN_DAYS:
             return key, description, sql
-        held.append(f"{description}: {int(days or 0)} day(s)" + (f" from {first} to {last}" if days else ""))
+        span_days = (last - first).days + 1 if days else 0
+        held.append(
+            f"{description}: {span_days} day(s)"
+            + (f" from {first} to {last}, {int(days)} with records" if days else "")
+        )
     raise NotEnoughData(
         f"no daily quantity per product spans {MIN_SPAN_DAYS} days ({'; '.join(held)}). A forecast needs "
         f"{HISTORY_DAYS} days of history before its first row and a holdout of two weeks: map a product "
@@ -170,13 +178,26 @@ def _daily_series(con: duckdb.DuckDBPyConnection, timezone: str) -> tuple[str, s
 
 
 def _holidays(days: pd.Series, country: str) -> np.ndarray:
-    """1 where the day is a public holiday in the country (0 everywhere for a country the `holidays`
-    library does not know)."""
+    """1 where the day is a public holiday in the country (0 everywhere, and a warning, for a country the
+    `holidays` library does not know)."""
     try:
         calendar = holidays.country_holidays(country, years=sorted({d.year for d in days}))
     except NotImplementedError:
+        log.warning(
+            "demand_forecast: country %r is not one the holidays library knows: no public holidays (set the "
+            "site's `country` in mapping.yml to an ISO code such as KR)",
+            country,
+        )
         return np.zeros(len(days), dtype="float64")
     return days.map(calendar.__contains__).to_numpy(dtype="float64")
+
+
+def _shut_on_holidays(days: pd.Series, holiday: np.ndarray, reported: set) -> bool:
+    """Whether the plant shuts on public holidays: some fell within its data, and it reported none of them
+    (a day without records is never a target, so the model never learns a holiday's zero)."""
+    first, last = min(reported), max(reported)
+    past = {d for d, h in zip(days, holiday, strict=True) if h and first <= d <= last}
+    return bool(past) and not (past & reported)
 
 
 def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> TrainingSet:
@@ -220,16 +241,17 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         config.timezone, ambiguous=np.zeros(len(local_end), bool), nonexistent="shift_forward"
     )
     time = time.dt.tz_convert("UTC")
+    # What a row is (the feature ``horizon_days`` is the horizon as the model reads it).
     context = pd.DataFrame(
-        {
-            "product_id": frame["product_id"].astype(str),
-            "horizon_days": frame["horizon"].astype("int64"),
-        }
+        {"product_id": frame["product_id"].astype(str), "horizon": frame["horizon"].astype("int64")}
     )
     future = frame["future"].to_numpy(dtype=bool)
     known = ~future
+    # The week ahead leaves out the public holidays of a plant that shuts on them.
+    if _shut_on_holidays(days, features["public_holiday"].to_numpy(), set(days[known])):
+        future &= features["public_holiday"].to_numpy() == 0
     pending = (
-        pd.concat([features[future], context.loc[future, ["product_id"]]], axis=1)  # horizon: a feature
+        pd.concat([features[future], context[future]], axis=1)
         .reset_index(drop=True)
         .assign(time=time[future].to_numpy(), baseline=baseline[future])
     )

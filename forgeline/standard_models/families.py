@@ -16,9 +16,9 @@ rule and the app go through it, so a new model of an existing family is only a t
   alarm line, scored against labelled incidents where a client has them: precision at k (the champion
   rule's measure), the incidents a sustained alarm warned of (how long before, and what chance would give)
   and PR-AUC, beside a rolling 3-sigma chart given the same alarm budget.
-- :data:`FORECASTS`: how much of each product on each of the next seven days? A regression of the day's
-  quantity, scaled by the product's recent level, scored by MASE (the champion rule's measure) and sMAPE a
-  week and a day ahead beside seasonal naive.
+- :data:`FORECASTS`: how much of each product on each of the next seven days? The fold's best simple
+  forecast with a boosted correction if it clearly helps, on quantities scaled by the product's mean, scored
+  by MASE (the champion rule's measure) and sMAPE a week and a day ahead beside seasonal naive.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from scipy.stats import norm
 
 from forgeline.standard_models import champion, detector, forecaster, learner
 from forgeline.standard_models.base import (
+    NotEnoughData,
     Split,
     TrainingSet,
     filled,
@@ -756,10 +757,11 @@ def forecast_scale(level: Any) -> np.ndarray:
 
 
 def _smape(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Symmetric MAPE: 2|e| / (|y| + |ŷ|) per row (0 where both are 0), as a share; 0 is perfect, 2 worst."""
+    """Symmetric MAPE: the mean of 2|e| / (|y| + |ŷ|) as a share (0 is perfect, 2 the worst), over the rows
+    where either is not 0 (a day with nothing made and nothing forecast says nothing of the forecast)."""
     total = np.abs(actual) + np.abs(forecast)
-    ratio = np.divide(2 * np.abs(actual - forecast), total, out=np.zeros(len(actual)), where=total > 0)
-    return float(ratio.mean()) if len(ratio) else float("nan")
+    rows = total > 0
+    return float(np.mean(2 * np.abs(actual - forecast)[rows] / total[rows])) if rows.any() else float("nan")
 
 
 def forecast_metrics(
@@ -784,9 +786,22 @@ class Forecasts(ExpectedValues):
     name = "forecast"
     metric = "mase"
     prediction = "forecast"
+    estimator = "the fold's best simple forecast, with a LightGBM (LGBMRegressor, L1) correction if it helps"
     threshold_rule = "none: the forecast itself is the answer"
     learner_description = (forecaster.__doc__ or "") + "\n\n" + learner.REGRESSION_DESCRIPTION
     policy: dict[str, Any] = {"max_bias": None, "absolute": True, "measure": "MASE"}
+
+    def split(self, data: TrainingSet) -> Split:
+        """The time-ordered split, with training targets purged for a week before the cut: a holdout row's
+        forecast was made up to 7 days before its day, and the model must not know the days in between."""
+        split = time_ordered_split(data, both_outcomes=False)
+        times = pd.to_datetime(data.time, utc=True)
+        train = split.train & (times <= split.cut - pd.Timedelta(days=HORIZON_DAYS)).to_numpy()
+        if not train.any():
+            raise NotEnoughData(
+                f"no training day a week before the holdout ({split.cut:%Y-%m-%d}); deliver a longer history."
+            )
+        return Split(train=train, test=split.test, cut=split.cut)
 
     def predict(self, model: Any, features: pd.DataFrame) -> np.ndarray:
         scaled = np.clip(np.asarray(model.predict(features), dtype=float), 0, None)
@@ -797,7 +812,7 @@ class Forecasts(ExpectedValues):
         week before, over the training days (each day once: horizon 1). A product with none (new, or never
         changing) takes the median of the others, else 1."""
         context = data.context if data.context is not None else pd.DataFrame(index=data.label.index)
-        train = split.train & (context["horizon_days"].to_numpy() == 1)
+        train = split.train & (data.features[forecaster.HORIZON].to_numpy() == 1)
         change = np.abs(data.label.to_numpy(dtype=float) - data.baseline_score.to_numpy(dtype=float))
         change = pd.DataFrame(
             {"product": context["product_id"].to_numpy()[train], "change": change[train]}
@@ -817,48 +832,47 @@ class Forecasts(ExpectedValues):
             f"{context['product_id'][split.train].nunique()} product(s) to learn from, forecasts of "
             f"{int(split.test.sum()):,} product-days and horizons held out"
         )
-        # Per horizon the simple forecast that did best on the fold is the base; boosting learns its residual
-        # and is kept only if it lowers the fold's error too (forecaster.py).
+        # The simple forecast that did best on the fold is the base; boosting learns its residual and is kept
+        # only if it lowers the fold's error clearly too (forecaster.py).
         _, fold = learner.validation_fold(data.time, split.train, data.embargo)
-        bases = forecaster.choose_bases(features, scaled, fold if fold.any() else split.train, HORIZON_DAYS)
-        unfitted = forecaster.ProductForecaster(bases)
-        residual = scaled - unfitted.base(features)
+        base = forecaster.choose_base(features, scaled, fold if fold.any() else split.train)
+        residual = scaled - forecaster.ProductForecaster(base).base_forecast(features)
         fitted = learner.fit_expected_model(
             features, residual, data.time, split.train, data.embargo, progress, absolute=True
         )
         alone = float(np.mean(np.abs(residual[fold]))) if fold.any() else float("nan")
         boosted = fitted.validation.get("validation_mae", float("nan"))
-        corrected = bool(boosted < alone)  # False without a fold (too few rows) or without a gain
-        named = ", ".join(
-            f"{', '.join(str(h + 1) for h, b in enumerate(bases) if b == base)} day(s) ahead: "
-            f"{forecaster.BASES[base]}"
-            for base in dict.fromkeys(bases)
-        )
+        # False without a fold (too few rows) or without a clear gain.
+        corrected = bool(boosted < (1 - forecaster.CORRECTION_GAIN) * alone)
+        named = forecaster.BASES[base]
         choice = (
-            f"{named}; corrected by gradient boosting (validation MAE {boosted:.3f} vs {alone:.3f} without, "
+            f"{named}, corrected by gradient boosting (validation MAE {boosted:.3f} vs {alone:.3f} without, "
             "scaled)"
             if corrected
-            else f"{named}; not corrected: gradient boosting did not lower the validation MAE ({boosted:.3f} "
-            f"vs {alone:.3f} without, scaled)"
+            else f"{named}, not corrected: gradient boosting did not lower the validation MAE by "
+            f"{forecaster.CORRECTION_GAIN:.0%} ({boosted:.3f} vs {alone:.3f} without, scaled)"
         )
-        progress(f"base forecasts chosen on the validation fold: {choice}")
+        progress(f"base forecast chosen on the validation fold: {choice}")
         fitted = replace(
             fitted,
-            model=forecaster.ProductForecaster(bases, fitted.model if corrected else None).fit(features),
-            params={**fitted.params, "bases": ",".join(bases), "boosting_correction": corrected},
-            note="; ".join(n for n in (fitted.note, f"base forecasts: {choice}") if n),
+            model=forecaster.ProductForecaster(base, fitted.model if corrected else None).fit(features),
+            params={**fitted.params, "base": base, "boosting_correction": corrected},
+            note="; ".join(n for n in (fitted.note, f"forecasts with {choice}") if n),
         )
         forecast = self.predict(fitted.model, test_features)
         baseline_score = filled(data.baseline_score.to_numpy(dtype=float)[split.test])
         scale = self.mase_scales(data, split)
-        horizon = context["horizon_days"].to_numpy()[split.test]
+        horizon = test_features[forecaster.HORIZON].to_numpy()
         holdout = _holdout(
             data,
             split,
             {"outcome": test_actual, "forecast": forecast, "baseline_score": baseline_score, "scale": scale},
         )
         # The learner's fold figures are on the scaled quantity: named so, never read as units.
-        validation = {k.replace("validation_", "validation_scaled_"): v for k, v in fitted.validation.items()}
+        validation = {
+            k if k == "validation_rows" else k.replace("validation_", "validation_scaled_"): v
+            for k, v in fitted.validation.items()
+        }
         validation |= {"validation_scaled_mae_base": alone, "boosting_correction": float(corrected)}
         top = _top_features(
             fitted.model, test_features, scaled[split.test], "neg_mean_absolute_error", progress
@@ -898,7 +912,7 @@ class Forecasts(ExpectedValues):
     def daily(self, holdout: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:
         """Per local day of the holdout, summed over products: the quantity, the forecast made a week before
         (horizon 7, what the week's plan said) and seasonal naive's."""
-        week_ahead = holdout[holdout["horizon_days"] == HORIZON_DAYS]
+        week_ahead = holdout[holdout["horizon"] == HORIZON_DAYS]
         frame = week_ahead.assign(baseline=filled(week_ahead["baseline_score"]))
         return _daily(frame, timezone, actual="outcome", expected="forecast", baseline="baseline")
 

@@ -198,7 +198,7 @@ def track(
     later = (times > since).to_numpy()
     if family is FORECASTS and data.context is not None:
         # Each product-day once: the forecast the week-ahead plan made of it (horizon 7).
-        later &= (data.context["horizon_days"] == HORIZON_DAYS).to_numpy()
+        later &= (data.context["horizon"] == HORIZON_DAYS).to_numpy()
     if not later.any():
         return [], []
     names = [str(n) for n in getattr(model, "feature_names_in_", data.features.columns)]
@@ -268,6 +268,10 @@ def track(
     latest = pd.DataFrame({"time": time.to_numpy(), "score": prediction, "outcome": outcome})
     if keys is not None:
         latest = pd.concat([latest, keys.drop(columns=["kg_co2e_per_unit"], errors="ignore")], axis=1)
+    if family is FORECASTS:
+        # A day whose quantity is in the data but not settled is neither judged nor a forecast to act on:
+        # the forecasts listed without an outcome are the week ahead only.
+        latest = latest[~np.isnan(outcome)]
     if data.pending is not None and len(data.pending):
         # Rows no outcome will come for until later (units still running): scored, never judged yet.
         pending = data.pending.drop(columns=["kg_co2e_per_unit"], errors="ignore")

@@ -209,9 +209,9 @@ def _forecast_reading(model) -> None:
     over = "" if ui.is_missing(products) else f" over {int(products):,} product(s)"
     text = (
         f"Planning a week ahead{over}, the forecast's typical miss is **{ui.number(model.model_metric, 2)}** "
-        f"times the miss of repeating the same weekday a week before (MASE; seasonal naive itself scores "
-        f"{ui.number(model.baseline_metric, 2)} on these days, and below 1 is better than it was on its own "
-        "history)."
+        f"times the miss seasonal naive (the same weekday a week before) made on the product's training days "
+        f"(MASE: below 1 misses less; seasonal naive itself scores {ui.number(model.baseline_metric, 2)} on "
+        "these days)."
     )
     smape, naive = getattr(model, "holdout_smape", None), getattr(model, "baseline_smape", None)
     if not ui.is_missing(smape) and not ui.is_missing(naive):
@@ -363,7 +363,9 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         return
     # Newest first; rows known at the same time (a unit's cycles) from the last one back.
     shown = latest.sort_values("time", kind="stable").iloc[::-1]
-    local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
+    # A forecast is of a day: its time (the day's end) would only mislead.
+    shape = "%Y-%m-%d" if forecast else "%Y-%m-%d %H:%M"
+    local = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone).dt.strftime(shape)
     what = shown["key"].fillna("").str.replace("_id=", " ", regex=False).str.replace("=", " ", regex=False)
     digits = 2 if expected_value else 1 if remaining_life or forecast else 3
     score = shown["score"].astype(float).round(digits)  # numbers: the table sorts them as numbers
