@@ -159,6 +159,9 @@ sources:
     report = mapped(workspace, text)
     assert report.entity_rows["production_counts"] == 3
     assert report.problems == []
+    # A forecast reads any of orders, counts or cycles; remaining life needs cycles and their parameters.
+    assert report.models["demand_forecast"] == "supported"
+    assert report.models["remaining_useful_life"].startswith("needs cycles")
     assert report.sources[0].unmapped_columns == []  # the expression reads 불량수량
     import duckdb
 
