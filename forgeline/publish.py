@@ -57,6 +57,7 @@ MODEL_COLUMNS = [
     "holdout_precision",
     "holdout_recall",
     "champion_decision",
+    "learner_note",
     "family",
     "unit",
     "holdout_cv_rmse",
@@ -83,6 +84,8 @@ MODEL_COLUMNS = [
     "baseline_mase_day_ahead",
     "holdout_smape_day_ahead",
     "baseline_smape_day_ahead",
+    "holdout_mase_7_days_ahead",
+    "baseline_mase_7_days_ahead",
     "holdout_products",
 ]
 # Each family's own figures (the columns from holdout_cv_rmse on): doubles, NULL where a family has none.
@@ -471,7 +474,7 @@ def _typed_model_results(models: pd.DataFrame) -> pd.DataFrame:
     """Text columns as text and each family's figures as doubles (NULL where absent), also for a previous
     snapshot's results that predate a column: never an untyped or all-NULL DOUBLE text column."""
     models = models.copy()
-    for column in ("champion_decision", "family", "unit"):
+    for column in ("champion_decision", "learner_note", "family", "unit"):
         models[column] = models[column].fillna("").astype(str)
     models["family"] = models["family"].replace("", "event")  # results from before families were recorded
     models[FAMILY_FIGURES] = models[FAMILY_FIGURES].apply(pd.to_numeric, errors="coerce").astype("float64")

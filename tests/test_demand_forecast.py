@@ -202,7 +202,8 @@ def test_the_models_page_reads_the_forecast_to_a_planner(
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["MASE (holdout)"] == f"{result.model_metric:.2f}"
     text = "\n".join(m.value for m in at.markdown)
-    assert "Planning a week ahead" in text and "A day ahead the MASE is" in text
+    assert "Averaged over forecasts made 1 to 7 days ahead" in text and "A day ahead the MASE is" in text
+    assert "Made a full week ahead" in text
     assert "The next days' forecasts" in text
     charts = [c.key for c in at.get("plotly_chart")]
     assert {"model_holdout_demand_forecast", "model_operation_demand_forecast"} <= set(charts)

@@ -337,6 +337,7 @@ def _result_from_run(
         holdout_precision=metrics.get("holdout_precision"),
         holdout_recall=metrics.get("holdout_recall"),
         champion_decision=found.tags.get(champion.DECISION_TAG, ""),
+        learner_note=tags.get("learner_note", ""),
         operating_windows=_load_json(client, run.info.run_id, "operating_windows.json"),
         family=family.name,
         unit=tags.get("unit", ""),
@@ -374,6 +375,8 @@ def _forecast_figures(metrics: dict[str, float]) -> dict[str, Any]:
         "baseline_mase_day_ahead": metrics.get("baseline_mase_day_ahead"),
         "holdout_smape_day_ahead": metrics.get("holdout_smape_day_ahead"),
         "baseline_smape_day_ahead": metrics.get("baseline_smape_day_ahead"),
+        "holdout_mase_7_days_ahead": metrics.get("holdout_mase_7_days_ahead"),
+        "baseline_mase_7_days_ahead": metrics.get("baseline_mase_7_days_ahead"),
         "holdout_products": _count(metrics, "holdout_products"),
     }
 

@@ -269,6 +269,9 @@ class ModelResult:
     holdout_precision: float | None = None
     holdout_recall: float | None = None
     champion_decision: str = ""  # why this version is (or is not) champion, in a sentence
+    learner_note: str = (
+        ""  # the learner's caveat or choice for this version (the model card's "This version")
+    )
     operating_windows: list[dict[str, Any]] = field(default_factory=list)  # see windows.py
     family: str = "event"  # see families.py: event, expected_value, remaining_life, anomaly or forecast
     unit: str = ""  # expected values: the unit of the predicted value and of RMSE
@@ -313,6 +316,8 @@ class ModelResult:
     baseline_mase_day_ahead: float | None = None
     holdout_smape_day_ahead: float | None = None
     baseline_smape_day_ahead: float | None = None
+    holdout_mase_7_days_ahead: float | None = None  # the forecasts made a full week before (the chart's)
+    baseline_mase_7_days_ahead: float | None = None
     holdout_products: int | None = None
 
 

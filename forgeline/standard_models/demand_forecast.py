@@ -1,10 +1,10 @@
 """Standard model: demand (or production) forecast per product and day, a day and a week ahead (planning).
 
-Needs: a daily quantity per product, from the first of these a client delivers with at least
-:data:`MIN_SPAN_DAYS` days of it: ordered quantities (``core.fct_work_orders``: ``planned_quantity`` by the
-local day it is due, else released), units counted (``core.fct_production_counts``: ``total_count`` by
-production day) or parts made (``core.fct_cycles``: ``part_count`` by the cycle's local day). The model card
-of each version says which series it forecast.
+Needs: a daily quantity per product over at least 87 days (four weeks of history, then enough for a
+two-week holdout), from the first of these a client delivers: ordered quantities
+(``core.fct_work_orders``: ``planned_quantity`` by the local day it is due, else released), units counted
+(``core.fct_production_counts``: ``total_count`` by production day) or parts made (``core.fct_cycles``:
+``part_count`` by the cycle's local day). "This version" below says which series it forecast.
 
 Rows: one per product, target day and horizon of 1 to 7 days (each day's plan for the week ahead). A day on
 which the source holds no record at all (a Sunday the plant is shut, a file not delivered) is not known, not
@@ -262,7 +262,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         label=pd.Series(frame.loc[known, "_y"].to_numpy(dtype=float)),
         time=pd.Series(time[known].to_numpy()),
         baseline_score=pd.Series(baseline[known]),
-        baseline_name="seasonal naive: the same weekday a week before",
+        baseline_name="the same weekday a week before (seasonal naive)",
         # The last day may still be partial (a delivery in the middle of it): its outcome is not settled.
         embargo=timedelta(days=1),
         description={

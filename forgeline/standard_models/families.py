@@ -771,7 +771,12 @@ def forecast_metrics(
     RMSE in the quantity's unit. ``scale``: each row's product's MASE denominator."""
     forecast = filled(forecast)
     figures = {}
-    for suffix, rows in (("", np.ones(len(actual), bool)), ("_day_ahead", horizon == 1)):
+    every = np.ones(len(actual), bool)
+    for suffix, rows in (
+        ("", every),
+        ("_day_ahead", horizon == 1),
+        ("_7_days_ahead", horizon == HORIZON_DAYS),
+    ):
         error = np.abs(actual[rows] - forecast[rows])
         figures[f"{prefix}mase{suffix}"] = float(np.mean(error / scale[rows])) if rows.any() else float("nan")
         figures[f"{prefix}smape{suffix}"] = _smape(actual[rows], forecast[rows])
@@ -788,7 +793,7 @@ class Forecasts(ExpectedValues):
     prediction = "forecast"
     estimator = "the fold's best simple forecast, with a LightGBM (LGBMRegressor, L1) correction if it helps"
     threshold_rule = "none: the forecast itself is the answer"
-    learner_description = (forecaster.__doc__ or "") + "\n\n" + learner.REGRESSION_DESCRIPTION
+    learner_description = forecaster.__doc__ or ""
     policy: dict[str, Any] = {"max_bias": None, "absolute": True, "measure": "MASE"}
 
     def split(self, data: TrainingSet) -> Split:
@@ -857,7 +862,14 @@ class Forecasts(ExpectedValues):
             fitted,
             model=forecaster.ProductForecaster(base, fitted.model if corrected else None).fit(features),
             params={**fitted.params, "base": base, "boosting_correction": corrected},
-            note="; ".join(n for n in (fitted.note, f"forecasts with {choice}") if n),
+            note="; ".join(
+                n
+                for n in (
+                    fitted.note,
+                    f"forecasts {data.description.get('label', 'the quantity')} with {choice}",
+                )
+                if n
+            ),
         )
         forecast = self.predict(fitted.model, test_features)
         baseline_score = filled(data.baseline_score.to_numpy(dtype=float)[split.test])

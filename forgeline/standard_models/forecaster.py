@@ -1,17 +1,17 @@
 """The forecast family's model: the simple forecast that did best on a time-ordered validation fold,
 corrected by gradient boosting only where the correction clearly earns its place on the same fold.
 
-The simple forecasts (:data:`BASES`, computed by the builder from the origin's past only) are the ones
+The simple forecasts (computed by the builder from the origin's past only) are the ones
 forecasters compare first: the latest day (persistence: a product made in campaigns runs on as it ran
 yesterday), the last 7 days' mean, and the seasonal-index forecast (that mean times how the target's
 weekday compared with the 28-day mean over the last four weeks). The one with the smallest mean absolute
 error on the fold, over every horizon, is the base (one for the whole week: a choice per horizon on a few
 hundred rows follows noise). LightGBM then learns the base's residual from every feature, on absolute
-errors (its L1 objective: a residual's median, not its mean, which a campaign's first day would drag; the
-learner's search and early stopping are otherwise the regression learner's, below, with absolute instead of
-squared errors). A few hundred product-days are easily over-fitted, so the correction is kept only when it
-lowers the fold's mean absolute error (the errors MASE averages) by :data:`CORRECTION_GAIN` or more; else the
-base forecast stands alone. The run log and the version's caveat say which.
+errors (its L1 objective: a residual's median, not its mean, which a campaign's first day would drag), with
+the same four candidate set-ups as every LightGBM model here, each grown until the fold's error stops
+improving. A few hundred product-days are easily over-fitted, so the correction is kept only when it lowers
+the fold's mean absolute error (the errors MASE averages) by 2 % or more; else the base forecast stands
+alone. The run log and "This version" below say which.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from forgeline.standard_models.champion import (
 )
 from forgeline.standard_models.detector import ALARM_BUDGET
 from forgeline.standard_models.families import ANOMALY_SIGMAS, RUL_CAP
+from forgeline.standard_models.operation import MIN_WEEK_DAYS
 
 TOP_FEATURES = 10
 NEAR_PERFECT = 0.98  # a holdout score this high is more often a leak or easy synthetic data than a model
@@ -64,7 +65,7 @@ st.caption(
     f"enough evidence: at least {MIN_HOLDOUT_POSITIVES} problem cases for event models, "
     f"{MIN_HOLDOUT_DAYS} days for expected values, {MIN_HOLDOUT_UNITS} failed units for remaining life "
     f"(held out whole: the units that failed last), {MIN_HOLDOUT_INCIDENTS} recorded incidents for anomaly "
-    "detectors."
+    f"detectors, {MIN_HOLDOUT_DAYS} forecast days for forecasts."
 )
 
 
@@ -208,24 +209,43 @@ def _forecast_reading(model) -> None:
     products = getattr(model, "holdout_products", None)
     over = "" if ui.is_missing(products) else f" over {int(products):,} product(s)"
     text = (
-        f"Planning a week ahead{over}, the forecast's typical miss is **{ui.number(model.model_metric, 2)}** "
-        f"times the miss seasonal naive (the same weekday a week before) made on the product's training days "
-        f"(MASE: below 1 misses less; seasonal naive itself scores {ui.number(model.baseline_metric, 2)} on "
-        "these days)."
+        f"Averaged over forecasts made 1 to 7 days ahead{over}, the forecast's typical miss is "
+        f"**{ui.number(model.model_metric, 2)}** times the miss seasonal naive (the same weekday a week "
+        "before) made on the product's training days (MASE: below 1 misses less; seasonal naive itself "
+        f"scores {ui.number(model.baseline_metric, 2)} on these days)."
     )
+    week, week_naive = (
+        getattr(model, "holdout_mase_7_days_ahead", None),
+        getattr(model, "baseline_mase_7_days_ahead", None),
+    )
+    if not ui.is_missing(week) and not ui.is_missing(week_naive):
+        text += (
+            f" Made a full week ahead (what the chart below shows), it is **{ui.number(week, 2)}** against "
+            f"{ui.number(week_naive, 2)}."
+        )
     smape, naive = getattr(model, "holdout_smape", None), getattr(model, "baseline_smape", None)
     if not ui.is_missing(smape) and not ui.is_missing(naive):
         text += (
             f" Its sMAPE is **{ui.pct(smape)}** against {ui.pct(naive)} for seasonal naive (0 % is perfect;"
             " a day forecast with nothing made, or made with nothing forecast, counts 200 %)."
         )
+        if smape > naive and model.model_metric < model.baseline_metric:
+            text += (
+                " sMAPE runs higher than seasonal naive's while MASE is lower: the model forecasts a little "
+                "on days a product was not made (a mould stopped), which sMAPE counts in full whatever the "
+                "quantity."
+            )
     day, day_naive = (
         getattr(model, "holdout_mase_day_ahead", None),
         getattr(model, "baseline_mase_day_ahead", None),
     )
     if not ui.is_missing(day) and not ui.is_missing(day_naive):
         text += f" A day ahead the MASE is **{ui.number(day, 2)}** against {ui.number(day_naive, 2)}."
-    st.markdown(text)
+    st.markdown(
+        text
+        + " Only products made in the 28 days before a forecast are forecast (and scored); a new product "
+        "is forecast once it has four weeks of history."
+    )
 
 
 def _expected_value_reading(model, has_production: bool) -> None:
@@ -302,6 +322,11 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         f"{'cycles' if remaining_life else 'rows'} over {count} {'week' if count == 1 else 'weeks'}. "
         f"Week of {last['week']}: {last['sentence']}."
     )
+    if forecast:
+        st.caption(
+            "Each product-day counts once here: the forecast made of it a full week before (the plan a "
+            f"planner had). A week with outcomes on fewer than {MIN_WEEK_DAYS} days is shown, never judged."
+        )
     if not live:
         st.caption(
             "So far these are the weeks of its holdout, the rows it was chosen on: weeks of new deliveries "
@@ -375,22 +400,31 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     )
     if forecast:
         waiting = shown["outcome"].isna().to_numpy()
+        product = shown["key"].str.extract(r"product_id=([^,]+)")[0]
+        days = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone)
         if waiting.any():
-            st.markdown(
-                f"**The next days' forecasts** ({int(waiting.sum())}), per product and day, made from the "
-                "data's last day."
-            )
+            made_from = (days[waiting].min() - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
             plan = pd.DataFrame(
                 {
-                    "product": shown["key"].str.extract(r"product_id=([^,]+)")[0][waiting].to_numpy(),
-                    "day": pd.to_datetime(shown["time"], utc=True)[waiting]
-                    .dt.tz_convert(timezone)
-                    .dt.strftime("%Y-%m-%d (%a)")
-                    .to_numpy(),
-                    f"forecast ({model.unit})": score[waiting].to_numpy(),
+                    "product": product[waiting].to_numpy(),
+                    "day": days[waiting].dt.strftime("%Y-%m-%d (%a)").to_numpy(),
+                    f"forecast ({model.unit})": shown["score"][waiting].astype(float).round(0).to_numpy(),
                 }
             )
-            st.dataframe(plan.sort_values(["product", "day"]), hide_index=True)
+            # The busiest products first, each product's days in order.
+            volume = plan.groupby("product")[f"forecast ({model.unit})"].transform("sum")
+            plan = plan.assign(_volume=volume).sort_values(
+                ["_volume", "product", "day"], ascending=[False, True, True]
+            )
+            st.markdown(
+                f"**The next days' forecasts** ({len(plan)}), per product and day, made from the data up to "
+                f"{made_from}, its last day: if that day was not complete (a delivery in the middle of it, a "
+                "mould stopped part of it), the first days' forecasts run low."
+            )
+            st.dataframe(plan.drop(columns="_volume"), hide_index=True)
+        # The table below: the week-ahead forecasts with their outcomes (the plan is above).
+        shown, local, score, known = shown[~waiting], local[~waiting], score[~waiting], known[~waiting]
+        what = product[~waiting]
     if remaining_life:
         running = shown["outcome"].isna().to_numpy()
         if running.any():
@@ -429,7 +463,13 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         else "outcome (1 = problem, 0 = none, blank = not known yet)"
     )
     # A unit's cycles are known when it fails: their time is the failure's (a running unit's, its latest).
-    when = f"failed or last seen ({timezone})" if remaining_life else f"time ({timezone})"
+    when = (
+        f"failed or last seen ({timezone})"
+        if remaining_life
+        else "day (forecast made 7 days before)"
+        if forecast
+        else f"time ({timezone})"
+    )
     table = pd.DataFrame(
         {
             when: local.to_numpy(),
@@ -500,7 +540,8 @@ def _holdout_chart(model, days: pd.DataFrame) -> None:
     title = (
         "Holdout: daily use, the model's expectation and the naive baseline's"
         if expected_value
-        else "Holdout: each day's quantity (all products), the forecast a week before and seasonal naive's"
+        else "Holdout: each day's quantity of the products forecast, the forecast a week before and seasonal "
+        "naive's"
         if forecast
         else "Holdout: daily problem cases against the model's expectation"
     )
@@ -642,7 +683,10 @@ for model in models.itertuples():
         trained = ui.when(model.trained_at, config.timezone)
         st.caption(f"Task {model.task} · MLflow run `{model.mlflow_run_id}` · trained {trained}")
         with st.expander("Model card: data it needs, validation, baseline"):
-            st.markdown(model_card(model.model_name) or "No model card for this model.")
+            st.markdown(
+                model_card(model.model_name, getattr(model, "learner_note", "") or "")
+                or "No model card for this model."
+            )
 
         left, right = st.columns(2)
         with left:
@@ -679,7 +723,9 @@ for model in models.itertuples():
                     orientation="h",
                     labels={
                         "importance": (
-                            f"rise in RMSE ({model.unit}) if shuffled"
+                            "rise in absolute error (quantity over the product's mean) if shuffled"
+                            if forecast
+                            else f"rise in RMSE ({model.unit}) if shuffled"
                             if errors
                             else "share of the alarms' distance from normal"
                             if anomaly
