@@ -27,6 +27,32 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setti
     yield get_settings(home)
 
 
+def _onboard(settings: Settings, client_id: str, mapping: str, files: dict[str, bytes]) -> Settings:
+    """A client onboarded as a data engineer would: its mapping file and its delivered files, then ingest,
+    the mapping's views and dbt (what the engagement flow runs before the gate)."""
+    from forgeline.clients import get_client, save_mapping_text
+    from forgeline.ingest import ingest_client
+    from forgeline.standardize import apply_mapping, run_dbt
+
+    save_mapping_text(settings, client_id, mapping)
+    landing = settings.landing_dir(client_id)
+    landing.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (landing / name).write_bytes(content)
+    config = get_client(settings, client_id)
+    report = ingest_client(settings, config)
+    assert {f.status for f in report.files} == {"loaded"}
+    assert apply_mapping(settings, config) == []
+    run_dbt(settings, config, "build")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def onboard():  # noqa: ANN201 - returns _onboard
+    """Onboard a client by its mapping file only: ``onboard(settings, client_id, mapping_text, files)``."""
+    return _onboard
+
+
 @pytest.fixture(scope="session")
 def small_program(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The demo program at small scale (mapping files, landing files); the dbt and gate tiers build in it."""

@@ -6,13 +6,12 @@ marts read back: units converted, time zones honoured, codes mapped, the shift c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import pytest
 
-from forgeline.clients import get_client, save_mapping_text
-from forgeline.ingest import ingest_client
 from forgeline.settings import Settings
-from forgeline.standardize import apply_mapping, run_dbt
 
 pytestmark = pytest.mark.dbt
 
@@ -67,30 +66,19 @@ sources:
 
 
 @pytest.fixture(scope="module")
-def onboarded(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def onboarded(tmp_path_factory: pytest.TempPathFactory, onboard: Callable[..., Settings]) -> Settings:
     from forgeline.settings import get_settings
 
     settings = get_settings(tmp_path_factory.mktemp("onboarded"))
-    save_mapping_text(settings, CLIENT, MAPPING)
-    landing = settings.landing_dir(CLIENT)
-    landing.mkdir(parents=True)
     diary = (
         "2026년 10월 생산일보\n"
         "일자;설비;품번;생산수량;불량수량;불량유형;정지사유;정지시간\n"
         "2026.10.05;F-1;SP-9;1.000;12;찍힘;고장;1,5\n"
         "2026.10.06;F-1;SP-9;1.100;0;;;\n"
     )
-    (landing / "일보_2026-10.csv").write_bytes(diary.encode("cp949"))
-    (landing / "plc_1.tsv").write_text(
-        "ts\t온도(℉)\t압력\n2026-10-05T00:00:00Z\t212\t145.0377\n2026-10-05 09:01:00\t32\t14.50377\n",
-        encoding="utf-8",
-    )
-    config = get_client(settings, CLIENT)
-    report = ingest_client(settings, config)
-    assert {f.status for f in report.files} == {"loaded"}
-    assert apply_mapping(settings, config) == []
-    run_dbt(settings, config, "build")
-    return settings
+    plc = "ts\t온도(℉)\t압력\n2026-10-05T00:00:00Z\t212\t145.0377\n2026-10-05 09:01:00\t32\t14.50377\n"
+    files = {"일보_2026-10.csv": diary.encode("cp949"), "plc_1.tsv": plc.encode("utf-8")}
+    return onboard(settings, CLIENT, MAPPING, files)
 
 
 def query(settings: Settings, sql: str) -> list[tuple]:

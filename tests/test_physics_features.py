@@ -9,18 +9,17 @@ the mapping's units, not from the column names. Real ingest, mapping, dbt, Light
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from forgeline.clients import get_client, save_mapping_text
-from forgeline.ingest import ingest_client
+from forgeline.clients import get_client
 from forgeline.quality import GateResult
 from forgeline.settings import Settings
 from forgeline.standard_models import build_training_set, train_client_models
-from forgeline.standardize import apply_mapping, run_dbt
 
 pytestmark = [pytest.mark.models, pytest.mark.dbt]
 
@@ -101,20 +100,11 @@ def mill_export() -> str:
 
 
 @pytest.fixture(scope="module")
-def mill(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def mill(tmp_path_factory: pytest.TempPathFactory, onboard: Callable[..., Settings]) -> Settings:
     from forgeline.settings import get_settings
 
     settings = get_settings(tmp_path_factory.mktemp("mill"))
-    save_mapping_text(settings, CLIENT, MAPPING)
-    landing = settings.landing_dir(CLIENT)
-    landing.mkdir(parents=True)
-    (landing / "mill_2026.csv").write_text(mill_export(), encoding="utf-8")
-    config = get_client(settings, CLIENT)
-    report = ingest_client(settings, config)
-    assert {f.status for f in report.files} == {"loaded"}
-    assert apply_mapping(settings, config) == []
-    run_dbt(settings, config, "build")
-    return settings
+    return onboard(settings, CLIENT, MAPPING, {"mill_2026.csv": mill_export().encode("utf-8")})
 
 
 def test_units_turn_kelvin_torque_and_rpm_into_power_and_a_temperature_difference(mill: Settings) -> None:

@@ -5,22 +5,21 @@ ambient temperature is noise. Real ingest, dbt, GX, LightGBM, MLflow, Prefect an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import duckdb
 import numpy as np
 import pytest
 
-from forgeline.clients import get_client, save_mapping_text
+from forgeline.clients import get_client
 from forgeline.demo import demo_mapping_text, synthetic
-from forgeline.ingest import ingest_client
 from forgeline.quality import GateResult
 from forgeline.settings import Settings
 from forgeline.standard_models import build_training_set, train_client_models
 from forgeline.standard_models.base import NotEnoughData, TrainingSet
 from forgeline.standard_models.families import RUL_CAP
 from forgeline.standard_models.remaining_useful_life import AGE
-from forgeline.standardize import apply_mapping, run_dbt
 
 pytestmark = [pytest.mark.models, pytest.mark.dbt]
 
@@ -31,21 +30,12 @@ RUNNING = [f"ON-TEST-{k}" for k in range(1, RUNNING_UNITS + 1)]
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def rig(tmp_path_factory: pytest.TempPathFactory, onboard: Callable[..., Settings]) -> Settings:
     """The demo's pump rig, onboarded by its mapping file only (demo/clients/dongbang-rig)."""
     from forgeline.settings import get_settings
 
     settings = get_settings(tmp_path_factory.mktemp("rig"))
-    save_mapping_text(settings, CLIENT, demo_mapping_text(CLIENT))
-    landing = settings.landing_dir(CLIENT)
-    landing.mkdir(parents=True)
-    for name, content in synthetic.rig_exports(SCALE).items():
-        (landing / name).write_bytes(content)
-    config = get_client(settings, CLIENT)
-    report = ingest_client(settings, config)
-    assert {f.status for f in report.files} == {"loaded"}
-    assert apply_mapping(settings, config) == []
-    run_dbt(settings, config, "build")
+    onboard(settings, CLIENT, demo_mapping_text(CLIENT), synthetic.rig_exports(SCALE))
     return settings
 
 
