@@ -209,3 +209,17 @@ def test_the_models_page_reads_the_forecast_to_a_planner(
     assert {"model_holdout_demand_forecast", "model_operation_demand_forecast"} <= set(charts)
     plan = next(f.value for f in at.dataframe if "forecast (units)" in f.value.columns)
     assert set(plan["product"]) == set(PRODUCTS) and len(plan) == 6 * len(PRODUCTS)  # the week ahead only
+
+
+def test_a_plant_shut_on_public_holidays_gets_no_forecast_for_them(workspace: Settings) -> None:
+    import holidays
+
+    counts = synthetic_counts()
+    korean = holidays.country_holidays("KR", years=[2026])
+    config = make_client(workspace, counts[~counts["production_date"].map(korean.__contains__)])
+    data = build_training_set(workspace, config, "demand_forecast")
+    # The data ends on Wednesday 23 September, before 추석 (24–26) and a Sunday: the week ahead is the
+    # three working days after them, never the holidays a plant that shuts on them would not work.
+    assert data.pending is not None
+    days = set(pd.to_datetime(data.pending["time"], utc=True).dt.tz_convert(TIMEZONE).dt.date)
+    assert days == {date(2026, 9, 28), date(2026, 9, 29), date(2026, 9, 30)}

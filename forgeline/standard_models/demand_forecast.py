@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import duckdb
 import holidays
@@ -177,26 +178,27 @@ def _daily_series(con: duckdb.DuckDBPyConnection, timezone: str) -> tuple[str, s
     )
 
 
-def _holidays(days: pd.Series, country: str) -> np.ndarray:
-    """1 where the day is a public holiday in the country (0 everywhere, and a warning, for a country the
-    `holidays` library does not know)."""
+def _holiday_calendar(country: str, days: pd.Series) -> Any:
+    """The country's public holidays over the years of ``days`` (the `holidays` library); None, and a
+    warning, for a country it does not know."""
     try:
-        calendar = holidays.country_holidays(country, years=sorted({d.year for d in days}))
+        return holidays.country_holidays(country, years=sorted({d.year for d in days}))
     except NotImplementedError:
         log.warning(
             "demand_forecast: country %r is not one the holidays library knows: no public holidays (set the "
             "site's `country` in mapping.yml to an ISO code such as KR)",
             country,
         )
-        return np.zeros(len(days), dtype="float64")
-    return days.map(calendar.__contains__).to_numpy(dtype="float64")
+        return None
 
 
-def _shut_on_holidays(days: pd.Series, holiday: np.ndarray, reported: set) -> bool:
-    """Whether the plant shuts on public holidays: some fell within its data, and it reported none of them
-    (a day without records is never a target, so the model never learns a holiday's zero)."""
+def _shut_on_holidays(calendar: Any, reported: set) -> bool:
+    """Whether the plant shuts on public holidays: some fell between its first and last reported day, and
+    it reported none of them (a day without records is never a target, so the model never learns that)."""
+    if calendar is None or not reported:
+        return False
     first, last = min(reported), max(reported)
-    past = {d for d, h in zip(days, holiday, strict=True) if h and first <= d <= last}
+    past = {day for day in calendar if first <= day <= last}
     return bool(past) and not (past & reported)
 
 
@@ -216,12 +218,18 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     country_row = con.execute("select mode(country) from core.dim_sites where country is not null").fetchone()
     country = str(country_row[0]) if country_row and country_row[0] else "KR"
     days = pd.to_datetime(frame["day"]).dt.date
+    calendar = _holiday_calendar(country, days)
+    holiday = (
+        days.map(calendar.__contains__).to_numpy(dtype="float64")
+        if calendar is not None
+        else np.zeros(len(days))
+    )
     scale = forecast_scale(frame["history_mean"])
     features = pd.DataFrame(
         {
             "horizon_days": frame["horizon"].to_numpy(dtype="float64"),
             "day_of_week": frame["day_of_week"].to_numpy(dtype="float64"),
-            "public_holiday": _holidays(days, country),
+            "public_holiday": holiday,
             LEVEL: frame["history_mean"].to_numpy(dtype="float64") + 0.0,
             "zero_share_28d": frame["zero_share_28d"].to_numpy(dtype="float64") + 0.0,
             **{f"{name}_scaled": frame[name].to_numpy(dtype=float) / scale + 0.0 for name in QUANTITIES},
@@ -248,8 +256,8 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     future = frame["future"].to_numpy(dtype=bool)
     known = ~future
     # The week ahead leaves out the public holidays of a plant that shuts on them.
-    if _shut_on_holidays(days, features["public_holiday"].to_numpy(), set(days[known])):
-        future &= features["public_holiday"].to_numpy() == 0
+    if _shut_on_holidays(calendar, set(days[known])):
+        future &= holiday == 0
     pending = (
         pd.concat([features[future], context[future]], axis=1)
         .reset_index(drop=True)
