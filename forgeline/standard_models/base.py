@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -181,6 +182,17 @@ def cycle_parameter_names(con: Any) -> list[str]:
             "where parameter_name is not null order by 1"
         ).fetchall()
     ]
+
+
+def holiday_calendar(country: str, years: Iterable[int]) -> Any:
+    """The country's public holidays over ``years`` (the `holidays` library: lunar and substitute holidays
+    included), a date → name mapping; None for a country the library does not know."""
+    import holidays
+
+    try:
+        return holidays.country_holidays(country, years=sorted(set(years)))
+    except NotImplementedError:
+        return None
 
 
 def sql_literal(text: str) -> str:

@@ -36,12 +36,11 @@ from datetime import timedelta
 from typing import Any
 
 import duckdb
-import holidays
 import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.standard_models.base import NotEnoughData, TrainingSet
+from forgeline.standard_models.base import NotEnoughData, TrainingSet, holiday_calendar
 from forgeline.standard_models.families import FORECASTS, HORIZON_DAYS, LEVEL, forecast_scale
 from forgeline.standard_models.forecaster import PROFILE
 
@@ -178,20 +177,6 @@ def _daily_series(con: duckdb.DuckDBPyConnection, timezone: str) -> tuple[str, s
     )
 
 
-def _holiday_calendar(country: str, days: pd.Series) -> Any:
-    """The country's public holidays over the years of ``days`` (the `holidays` library); None, and a
-    warning, for a country it does not know."""
-    try:
-        return holidays.country_holidays(country, years=sorted({d.year for d in days}))
-    except NotImplementedError:
-        log.warning(
-            "demand_forecast: country %r is not one the holidays library knows: no public holidays (set the "
-            "site's `country` in mapping.yml to an ISO code such as KR)",
-            country,
-        )
-        return None
-
-
 def _shut_on_holidays(calendar: Any, reported: set) -> bool:
     """Whether the plant shuts on public holidays: some fell between its first and last reported day, and
     it reported none of them (a day without records is never a target, so the model never learns that)."""
@@ -218,7 +203,13 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     country_row = con.execute("select mode(country) from core.dim_sites where country is not null").fetchone()
     country = str(country_row[0]) if country_row and country_row[0] else "KR"
     days = pd.to_datetime(frame["day"]).dt.date
-    calendar = _holiday_calendar(country, days)
+    calendar = holiday_calendar(country, {d.year for d in days})
+    if calendar is None:
+        log.warning(
+            "demand_forecast: country %r is not one the holidays library knows: no public holidays (set the "
+            "site's `country` in mapping.yml to an ISO code such as KR)",
+            country,
+        )
     holiday = (
         days.map(calendar.__contains__).to_numpy(dtype="float64")
         if calendar is not None

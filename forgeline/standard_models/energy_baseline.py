@@ -25,12 +25,11 @@ high CV(RMSE): map the production counts or cycles to tighten it.
 from __future__ import annotations
 
 import duckdb
-import holidays
 import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.standard_models.base import NotEnoughData, TrainingSet
+from forgeline.standard_models.base import NotEnoughData, TrainingSet, holiday_calendar
 from forgeline.standard_models.families import EXPECTED_VALUES
 
 FAMILY = EXPECTED_VALUES
@@ -163,11 +162,10 @@ def _holiday_flags(dates: pd.Series, site_countries: pd.Series) -> tuple[np.ndar
     `holidays` library (their days count as ordinary days, and the description says so)."""
     flags = np.zeros(len(dates), dtype="int32")
     unknown = []
-    years = sorted({d.year for d in dates})
+    years = {d.year for d in dates}
     for country in sorted(set(site_countries.dropna())):
-        try:
-            calendar = holidays.country_holidays(country, years=years)
-        except NotImplementedError:
+        calendar = holiday_calendar(country, years)
+        if calendar is None:
             unknown.append(country)
             continue
         mask = (site_countries == country).to_numpy()

@@ -39,11 +39,12 @@ class Combination:
     left: str
     right: str
     meaning: str
+    power: bool  # torque x speed in kW; else the difference left - right
 
     def values(self, frame: pd.DataFrame) -> np.ndarray:
         left = frame[self.left].to_numpy(dtype=float)
         right = frame[self.right].to_numpy(dtype=float)
-        if self.name.startswith("power_kw__"):
+        if self.power:
             return left * right * 2 * math.pi / 60 / 1000 + 0.0
         return left - right + 0.0
 
@@ -73,12 +74,14 @@ def combinations_of(kinds: dict[str, str], columns: list[str]) -> list[Combinati
         if column in kinds:
             by_kind.setdefault(kinds[column], []).append(column)
     powers = [
-        Combination(f"power_kw__{torque}__{speed}", torque, speed, f"power from {torque} x {speed} (kW)")
+        Combination(
+            f"power_kw__{torque}__{speed}", torque, speed, f"power from {torque} x {speed} (kW)", power=True
+        )
         for torque, speed in product(by_kind.get(TORQUE, []), by_kind.get(SPEED, []))
     ][:MAX_COMBINATIONS]
     temperatures = by_kind.get(TEMPERATURE, [])
     differences = [
-        Combination(f"difference__{a}__{b}", a, b, f"{a} less {b} (°C)")
+        Combination(f"difference__{a}__{b}", a, b, f"{a} less {b} (°C)", power=False)
         for a, b in combinations(temperatures, 2)
         if len(temperatures) <= MAX_TEMPERATURES
     ]
