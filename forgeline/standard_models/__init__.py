@@ -585,7 +585,7 @@ def _train_one(
             _log_frame(fitted.holdout, "holdout_predictions.parquet")
             log.info("%s %s: logging the model to MLflow (run %s)…", config.id, model_name, run.info.run_id)
             # Integer features declared as floats: a missing value at scoring time is then not a schema error.
-            example = data.features[split.test].head(5)
+            example = learner.inputs(fitted.model, data.features[split.test].head(5))
             example = example.astype({c: "float64" for c in example.select_dtypes("integer").columns})
             info = mlflow.sklearn.log_model(
                 fitted.model,

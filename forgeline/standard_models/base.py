@@ -173,6 +173,16 @@ def time_ordered_split(
     return Split(train=train, test=test, cut=cut)
 
 
+def has_table(con: Any, schema: str, table: str) -> bool:
+    """Whether the warehouse has ``schema.table`` (core tables written by hand in tests may lack some)."""
+    return bool(
+        con.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
+
+
 def cycle_parameter_names(con: Any) -> list[str]:
     """The process parameters (cycle tags) the client delivers, sorted: they become feature columns."""
     return [

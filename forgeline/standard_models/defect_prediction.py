@@ -3,9 +3,12 @@
 Needs: ``core.fct_cycles``, ``core.fct_cycle_parameters`` and unit results in ``core.fct_quality_results``
 (one inspection per cycle). One row per cycle: its process parameters (wide), plus the cycle's context on
 its machine — seconds since the previous cycle and cycles since the last restart (start-up rejects are a
-large share of defects in molding and casting), local hour of day and product — and the combinations the
-parameters' units imply (power from torque and speed, temperature differences:
-:mod:`~forgeline.standard_models.features`).
+large share of defects in molding and casting), local hour of day and product — the combinations the
+parameters' units imply (power from torque and speed, temperature differences), each parameter's history
+on its machine (against the machine's normal over its previous 200 inspected cycles; level, spread and
+trend over the last 10), and where the maintenance log covers the machine, the time and inspected cycles
+since its last maintenance order (all from :mod:`~forgeline.standard_models.features`). The learner keeps
+the strongest of them when there are many (feature selection on the fitting rows).
 
 Naive baseline: the machine's defect rate over its previous 50 cycles (what a shift leader watching the
 reject bin would go by). Metric: PR-AUC on the last 30 % of the time range.
@@ -24,7 +27,17 @@ import pandas as pd
 from forgeline.clients import ClientConfig
 from forgeline.standard_models.base import NotEnoughData, TrainingSet, cycle_parameter_names, sql_literal
 from forgeline.standard_models.families import EVENTS
-from forgeline.standard_models.features import tag_kinds, with_combinations
+from forgeline.standard_models.features import (
+    HISTORY_FEATURES,
+    Window,
+    has_maintenance,
+    history_expressions,
+    history_meanings,
+    history_name,
+    maintenance_clock_sql,
+    tag_kinds,
+    with_combinations,
+)
 
 FAMILY = EVENTS
 NAME = "defect_prediction"
@@ -65,35 +78,54 @@ restarted as (
         sum(case when gap_s is null or gap_s >= {RESTART_GAP_S} then 1 else 0 end)
             over (partition by machine_id order by started_at, cycle_id rows unbounded preceding) as run_no
     from paced
+),
+clocked as ({{clock}}),
+joined as (
+    select clocked.*, parameters.* exclude (cycle_id),
+        row_number() over (partition by clocked.machine_id
+                           order by clocked.started_at, clocked.cycle_id) as position
+    from clocked
+    left join parameters on parameters.cycle_id = clocked.cycle_id
 )
 select
-    parameters.* exclude (cycle_id),
-    restarted.gap_s as seconds_since_previous_cycle,
-    row_number() over (partition by restarted.machine_id, restarted.run_no
-                       order by restarted.started_at, restarted.cycle_id) - 1 as cycles_since_restart,
-    hour(timezone($timezone, restarted.started_at)) as hour_of_day_local,
+    {{parameters}}
+    gap_s as seconds_since_previous_cycle,
+    row_number() over (partition by machine_id, run_no order by started_at, cycle_id) - 1
+        as cycles_since_restart,
+    hour(timezone($timezone, started_at)) as hour_of_day_local,
+    date_diff('microsecond', last_maintenance_at, started_at) / 1e6 as seconds_since_maintenance,
+    case when last_maintenance_at is not null then row_number() over (
+        partition by machine_id, last_maintenance_at order by started_at, cycle_id
+    ) - 1 end as cycles_since_maintenance,
     {{product}} as _product,
-    restarted.started_at as _started_at,
-    restarted.machine_id as _machine_id,
-    restarted.cycle_id as _cycle_id,
-    restarted.is_defect::integer as _label,
+    started_at as _started_at,
+    machine_id as _machine_id,
+    cycle_id as _cycle_id,
+    is_defect::integer as _label,
     -- Past only: the frame ends one cycle before, so a cycle's own result never feeds its baseline.
-    coalesce(avg(restarted.is_defect::integer) over (
-        partition by restarted.machine_id order by restarted.started_at, restarted.cycle_id
+    coalesce(avg(is_defect::integer) over (
+        partition by machine_id order by started_at, cycle_id
         rows between {BASELINE_WINDOW} preceding and 1 preceding
     ), 0.0) as _baseline
-from restarted
-left join parameters on parameters.cycle_id = restarted.cycle_id
-order by restarted.started_at, restarted.machine_id, restarted.cycle_id
+from joined
+{{windows}}
+order by started_at, machine_id, cycle_id
 """
 CONTEXT_COLUMNS = ["seconds_since_previous_cycle", "cycles_since_restart", "hour_of_day_local"]
+MAINTENANCE_COLUMNS = ["seconds_since_maintenance", "cycles_since_maintenance"]
+# A parameter's history on its machine: the last 10 inspected cycles, and the 200 before for its normal.
+HISTORY = Window(partition="machine_id", order="started_at, cycle_id", position="position", per="cycle")
 
 
 PARAMETER_PREFIX = "parameter:"  # a client's parameter names never meet the context columns' in SQL
 
 
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _parameter_column(name: str) -> str:
-    identifier = '"' + (PARAMETER_PREFIX + name).replace('"', '""') + '"'
+    identifier = _quoted(PARAMETER_PREFIX + name)
     return f"min(parameter_value) filter (where parameter_name = {sql_literal(name)}) + 0.0 as {identifier}"
 
 
@@ -109,12 +141,36 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "select distinct product_id from core.fct_cycles where product_id is not null order by 1"
         ).fetchall()
     ]
-    product = f"restarted.product_id::ENUM({', '.join(map(sql_literal, products))})" if products else "null"
-    sql = TRAINING_SQL.replace("{columns}", columns).replace("{product}", product)
+    product = f"product_id::ENUM({', '.join(map(sql_literal, products))})" if products else "null"
+    # The time since maintenance only where the log has orders for these machines (else nothing to read).
+    maintained = has_maintenance(con, "select machine_id from core.fct_cycles")
+    clock = (
+        maintenance_clock_sql("restarted", "machine_id", "started_at")
+        if maintained
+        else "select *, null::timestamptz as last_maintenance_at from restarted"
+    )
+    selected = "".join(
+        f"{item},\n    "
+        for name in names
+        for item in [_quoted(PARAMETER_PREFIX + name)]
+        + history_expressions(_quoted(PARAMETER_PREFIX + name), PARAMETER_PREFIX + name, HISTORY)
+    )
+    sql = (
+        TRAINING_SQL.replace("{columns}", columns)
+        .replace("{product}", product)
+        .replace("{clock}", clock)
+        .replace("{parameters}", selected)
+        .replace("{windows}", HISTORY.clause() if names else "")
+    )
     frame = con.execute(sql, {"timezone": config.timezone}).df()
     if frame.empty:
         raise NotEnoughData("no cycles with a unit inspection result (fct_cycles ⋈ fct_quality_results)")
-    clashing = sorted(set(names) & {*CONTEXT_COLUMNS, "product"})
+    history = {
+        history_name(name, feature): history_name(PARAMETER_PREFIX + name, feature)
+        for name in names
+        for feature in HISTORY_FEATURES
+    }
+    clashing = sorted(set(names) & {*CONTEXT_COLUMNS, *MAINTENANCE_COLUMNS, *history, "product"})
     if clashing:
         raise NotEnoughData(
             f"process parameter(s) {clashing} are named like a feature this model computes itself; rename "
@@ -137,9 +193,10 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         if has_units
         else {}
     )
-    renamed = {PARAMETER_PREFIX + name: name for name in names}
-    features = frame[[*renamed, *CONTEXT_COLUMNS]].rename(columns=renamed)[
-        [*parameter_columns, *CONTEXT_COLUMNS]
+    renamed = {PARAMETER_PREFIX + name: name for name in names} | {v: k for k, v in history.items()}
+    context = CONTEXT_COLUMNS + (MAINTENANCE_COLUMNS if maintained else [])
+    features = frame[[*renamed, *context]].rename(columns=renamed)[
+        [*parameter_columns, *sorted(history), *context]
     ]
     features = features.assign(
         cycles_since_restart=frame["cycles_since_restart"].astype("int64"),
@@ -147,6 +204,9 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         # An ENUM arrives as an ordered category; products have no order.
         product=frame["_product"].astype("category").cat.as_unordered(),
     )
+    if maintained:
+        # Nullable: before a machine's first order nobody knows its age (a float NaN for the learner).
+        features["cycles_since_maintenance"] = frame["cycles_since_maintenance"].astype("float64")
     # Power from torque and speed, temperature differences: the combinations the tags' kinds imply.
     features, derived = with_combinations(features, tag_kinds(con, "process_parameter"), parameter_columns)
     return TrainingSet(
@@ -160,6 +220,10 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "label": "1 = the cycle's unit failed inspection",
             "parameters": len(parameter_columns),
             "derived": [c.meaning for c in derived],
+            "history": f"per parameter: {', '.join(history_meanings('the value', HISTORY).values())}",
+            "maintenance clock": "time and inspected cycles since the machine's last maintenance order"
+            if maintained
+            else "none: no maintenance order for these machines",
         },
         settings={name: units.get(name, "") for name in parameter_columns},
         timezone=config.timezone,

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.standard_models.base import NotEnoughData, TrainingSet, holiday_calendar
+from forgeline.standard_models.base import NotEnoughData, TrainingSet, has_table, holiday_calendar
 from forgeline.standard_models.families import EXPECTED_VALUES
 
 FAMILY = EXPECTED_VALUES
@@ -151,10 +151,9 @@ group by all
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    exists = con.execute(
-        "select 1 from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-    ).fetchall()
-    return bool(exists) and bool(con.execute(f"select 1 from {schema}.{table} limit 1").fetchall())
+    return has_table(con, schema, table) and bool(
+        con.execute(f"select 1 from {schema}.{table} limit 1").fetchall()
+    )
 
 
 def _holiday_flags(dates: pd.Series, site_countries: pd.Series) -> tuple[np.ndarray, list[str]]:

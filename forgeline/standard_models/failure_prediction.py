@@ -2,7 +2,10 @@
 
 Needs: ``core.fct_sensor_readings`` and failures in ``core.fct_maintenance_events``. One row per machine
 and hour: each tag's hourly mean and max, its 6-hour mean, and that mean's deviation from the machine's
-own trailing 3-day median (drift, independent of each machine's normal level). Label: a failure is
+own trailing 3-day median (drift, independent of each machine's normal level); the tag's history on its
+machine (:mod:`~forgeline.standard_models.features`: its hourly mean against the machine's previous week,
+its level, spread and trend over the last 24 hours); and the maintenance clock (hours since the machine's
+last maintenance order, and since its last failure). Label: a failure is
 reported within the next 24 hours. Hours inside a repair are left out (the machine is down, not at risk).
 
 Naive baseline: hours since the machine's last repair ended (the age-based rule behind fixed maintenance
@@ -25,6 +28,14 @@ import pandas as pd
 from forgeline.clients import ClientConfig
 from forgeline.standard_models.base import NotEnoughData, TrainingSet
 from forgeline.standard_models.families import EVENTS
+from forgeline.standard_models.features import (
+    HISTORY_FEATURES,
+    Window,
+    history_expressions,
+    history_meanings,
+    history_name,
+    maintenance_clock_sql,
+)
 
 FAMILY = EVENTS
 NAME = "failure_prediction"
@@ -35,6 +46,12 @@ ROWS_NAME, POSITIVES_NAME = "holdout machine-hours", "hours before a failure"
 REQUIRED_TABLES = ["fct_sensor_readings", "fct_maintenance_events"]
 SHORT_WINDOW_H = 6
 NORMAL_WINDOW_H = 72
+# A tag's history on its machine: the last 24 hours (level, spread, trend), the week before for its normal.
+HISTORY = Window(
+    partition="machine_id, tag", order="hour", position="hours", per="hour", recent=24, normal=168
+)
+HISTORY_COLUMN = "_h"  # the SQL's name for a tag's hourly mean, before its history goes wide by tag
+CLOCK_COLUMNS = ["hours_since_maintenance", "hours_since_failure"]
 
 
 def _failures_within_horizon(hours: pd.DataFrame, failures: pd.DataFrame) -> pd.Series:
@@ -54,14 +71,22 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     # Order-independent aggregates: DuckDB adds floats in parallel in no fixed order, so avg(double) may
     # differ in its last bits between two builds of the same data (and round to -0.0 or 0.0). A decimal
     # sum is exact whatever the order; + 0.0 turns -0.0 into 0.0.
+    # Each tag's history on its machine (normal, recent level, spread, trend) over its hourly means, in
+    # DuckDB window functions partitioned by machine and tag.
+    history = ", ".join(history_expressions("mean_value", HISTORY_COLUMN, HISTORY))
     readings = con.execute(
-        """
-        select machine_id, time_bucket(interval 1 hour, read_at) as hour, tag,
-               cast(avg(cast(value as decimal(38, 9))) as double) + 0.0 as mean_value,
-               max(value) + 0.0 as max_value
-        from core.fct_sensor_readings
-        where value is not null
-        group by all
+        f"""
+        with hourly as (
+            select machine_id, time_bucket(interval 1 hour, read_at) as hour, tag,
+                   cast(avg(cast(value as decimal(38, 9))) as double) + 0.0 as mean_value,
+                   max(value) + 0.0 as max_value
+            from core.fct_sensor_readings
+            where value is not null
+            group by all
+        )
+        select *, {history}
+        from (select *, epoch(hour) / 3600 as hours from hourly)
+        {HISTORY.clause()}
         order by machine_id, hour, tag
         """
     ).df()
@@ -83,12 +108,21 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         events[column] = pd.to_datetime(events[column], utc=True)
     failures = events[events["event_type"] == "failure"]
 
-    wide = readings.pivot_table(
-        index=["machine_id", "hour"], columns="tag", values=["mean_value", "max_value"]
-    )
-    wide.columns = [f"{tag}_{'mean' if stat == 'mean_value' else 'max'}" for stat, tag in wide.columns]
-    wide = wide.reset_index().sort_values(["machine_id", "hour"], kind="stable").reset_index(drop=True)
+    stats = {"mean_value": "mean", "max_value": "max"} | {
+        history_name(HISTORY_COLUMN, feature): feature for feature in HISTORY_FEATURES
+    }
+    # Every statistic of every tag, even one whose history is still empty (pivot_table drops all-empty
+    # columns; its dropna=False would add every machine x hour instead): the same columns however far the
+    # data reaches.
     tags = sorted(readings["tag"].unique())
+    wide = readings.pivot_table(index=["machine_id", "hour"], columns="tag", values=list(stats)).reindex(
+        columns=pd.MultiIndex.from_product([list(stats), tags])
+    )
+    wide.columns = [
+        f"{tag}_{stats[stat]}" if stat in ("mean_value", "max_value") else history_name(tag, stats[stat])
+        for stat, tag in wide.columns
+    ]
+    wide = wide.reset_index().sort_values(["machine_id", "hour"], kind="stable").reset_index(drop=True)
 
     features = pd.DataFrame(index=wide.index)
     for tag in tags:
@@ -100,6 +134,28 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         features[f"{tag}_max"] = wide[f"{tag}_max"]
         features[f"{tag}_mean_{SHORT_WINDOW_H}h"] = short
         features[f"{tag}_drift_vs_{NORMAL_WINDOW_H}h_median"] = short - normal
+        for feature in HISTORY_FEATURES:
+            features[history_name(tag, feature)] = wide[history_name(tag, feature)]
+    # The maintenance clock: hours since the machine's last order of any type ended, and since its last
+    # failure was repaired (unknown before the first).
+    clock = con.execute(
+        f"""
+        with hours as (
+            select distinct machine_id, time_bucket(interval 1 hour, read_at) as hour
+            from core.fct_sensor_readings where value is not null
+        ),
+        maintained as ({maintenance_clock_sql("hours", "machine_id", "hour")}),
+        failed as ({maintenance_clock_sql("maintained", "machine_id", "hour", "last_failure_at", "failure")})
+        select machine_id, hour,
+            date_diff('second', last_maintenance_at, hour) / 3600 as hours_since_maintenance,
+            date_diff('second', last_failure_at, hour) / 3600 as hours_since_failure
+        from failed
+        """
+    ).df()
+    clock["hour"] = pd.to_datetime(clock["hour"], utc=True)
+    clocked = wide[["machine_id", "hour"]].merge(clock, on=["machine_id", "hour"], how="left")
+    for column in CLOCK_COLUMNS:
+        features[column] = clocked[column].astype("float64").to_numpy()
 
     # Leave out hours inside a repair window (down, not at risk).
     in_repair = np.zeros(len(wide), dtype=bool)
@@ -136,5 +192,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "rows": "one per machine and hour outside repairs",
             "label": f"1 = a failure is reported within {HORIZON}",
             "tags": ", ".join(tags),
+            "history": f"per tag: {', '.join(history_meanings('the hourly mean', HISTORY).values())}",
+            "maintenance clock": "hours since the machine's last maintenance order and last failure",
         },
     )

@@ -102,6 +102,7 @@ def _top_features(model: Any, features: pd.DataFrame, label: np.ndarray, scoring
     from sklearn.inspection import permutation_importance
 
     sample = importance_sample(label)
+    features = learner.inputs(model, features)  # the columns the model kept
     progress(f"permutation importance of {features.shape[1]} features on {len(sample):,} holdout rows")
     importance = permutation_importance(
         model, features.iloc[sample], label[sample], scoring=scoring, n_repeats=3, random_state=0
@@ -162,7 +163,7 @@ class Events:
         return time_ordered_split(data)
 
     def predict(self, model: Any, features: pd.DataFrame) -> np.ndarray:
-        return model.predict_proba(features)[:, 1]
+        return model.predict_proba(learner.inputs(model, features))[:, 1]
 
     def fit(self, data: TrainingSet, progress: Callable[[str], None]) -> Fitted:
         split = self.split(data)
@@ -234,7 +235,7 @@ class ExpectedValues:
         return time_ordered_split(data, both_outcomes=False)
 
     def predict(self, model: Any, features: pd.DataFrame) -> np.ndarray:
-        return np.asarray(model.predict(features), dtype=float)
+        return np.asarray(model.predict(learner.inputs(model, features)), dtype=float)
 
     def fit(self, data: TrainingSet, progress: Callable[[str], None]) -> Fitted:
         split = self.split(data)
@@ -368,7 +369,7 @@ class RemainingLife(ExpectedValues):
         return _units(data, split.test)
 
     def predict(self, model: Any, features: pd.DataFrame) -> np.ndarray:
-        return np.clip(np.asarray(model.predict(features), dtype=float), 0, RUL_CAP)
+        return np.clip(np.asarray(model.predict(learner.inputs(model, features)), dtype=float), 0, RUL_CAP)
 
     def fit(self, data: TrainingSet, progress: Callable[[str], None]) -> Fitted:
         split = self.split(data)

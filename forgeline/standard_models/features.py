@@ -14,6 +14,18 @@ Each combines values of the same row (one cycle, one cycle of a unit), so it can
 more (a molding machine's barrel zones, a casting die's eight thermocouples) which pairs matter cannot be
 told from their kinds, and dozens of arbitrary pairs only add noise to a model that already reads each
 level (on KAMP's injection-molding data, pairs taken in tag order lowered the holdout PR-AUC).
+
+Per machine (and tag), from the machine's past only, computed in DuckDB window functions
+(:func:`history_expressions`):
+
+- **per-machine normalization**: how far a value stands from the machine's own normal (its mean over the
+  rows before, in standard deviations of those rows), so one machine's high is not another's normal;
+- **the recent level and trend**: the mean and the slope (per row) over the last few rows, this one
+  included: a parameter creeping up shows in its slope before its level leaves the window;
+- **the spread** over the recent rows (a sensor starting to chatter).
+
+And the **maintenance clock** (:func:`maintenance_clock_sql`): time and rows since the machine's last
+maintenance order ended, the wear a fixed maintenance interval assumes.
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ from itertools import combinations, product
 import duckdb
 import numpy as np
 import pandas as pd
+
+from forgeline.standard_models.base import has_table
 
 MAX_COMBINATIONS = 8
 MAX_TEMPERATURES = 4  # at most 6 differences
@@ -52,11 +66,7 @@ class Combination:
 def tag_kinds(con: duckdb.DuckDBPyConnection, tag_type: str) -> dict[str, str]:
     """Each tag of ``tag_type`` ('process_parameter' or 'sensor') with its quantity kind, if the mapping
     gave it a unit; none where the warehouse has no tag dimension (core tables written by hand)."""
-    known = con.execute(
-        "select 1 from information_schema.tables "
-        "where table_schema = 'core' and table_name = 'dim_sensor_tags'"
-    ).fetchall()
-    if not known:
+    if not has_table(con, "core", "dim_sensor_tags"):
         return {}
     return dict(
         con.execute(
@@ -98,3 +108,114 @@ def with_combinations(
         return features, []
     derived = pd.DataFrame({c.name: c.values(features) for c in added}, index=features.index)
     return pd.concat([features, derived], axis=1), added
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window of a machine's rows (``partition`` ordered by ``order``): the last ``recent`` rows (this one
+    included) for the level, spread and trend; the ``normal`` rows before this one for its normal.
+    ``position`` is the x of the trend (a row count, or hours for time-stamped rows), ``per`` its unit."""
+
+    partition: str
+    order: str
+    position: str
+    per: str
+    recent: int = 10
+    normal: int = 200
+
+    def clause(self) -> str:
+        over = f"partition by {self.partition} order by {self.order}"
+        return (
+            f"window recent as ({over} rows between {self.recent - 1} preceding and current row), "
+            f"normal as ({over} rows between {self.normal} preceding and 1 preceding)"
+        )
+
+
+HISTORY_FEATURES = ("vs_normal", "recent_mean", "recent_std", "recent_trend")
+# How a history feature reads on a chart, beside its tag's name.
+HISTORY_READINGS = {
+    "vs_normal": "against its machine's normal",
+    "recent_mean": "recent mean",
+    "recent_std": "recent spread",
+    "recent_trend": "recent trend",
+}
+
+
+def history_name(column: str, feature: str) -> str:
+    return f"{column}__{feature}"
+
+
+def readable(feature: str) -> str:
+    """A feature's name for people: ``mold_temp__vs_normal`` reads "mold_temp, against its machine's
+    normal"; the combinations read as what they are; anything else is left as it is."""
+    column, _, kind = feature.rpartition("__")
+    if column and kind in HISTORY_READINGS:
+        return f"{column}, {HISTORY_READINGS[kind]}"
+    if feature.startswith("power_kw__") and feature.count("__") == 2:
+        _, torque, speed = feature.split("__")
+        return f"power from {torque} x {speed} (kW)"
+    if feature.startswith("difference__") and feature.count("__") == 2:
+        _, left, right = feature.split("__")
+        return f"{left} less {right}"
+    return feature
+
+
+def history_meanings(column: str, window: Window) -> dict[str, str]:
+    """What each history feature of ``column`` is, for the model card."""
+    return {
+        history_name(column, "vs_normal"): f"{column} against the machine's previous {window.normal} rows "
+        "(standard deviations)",
+        history_name(column, "recent_mean"): f"{column}, mean of the last {window.recent} rows",
+        history_name(column, "recent_std"): f"{column}, spread of the last {window.recent} rows",
+        history_name(column, "recent_trend"): f"{column}, slope per {window.per} over the last "
+        f"{window.recent} rows",
+    }
+
+
+def history_expressions(value: str, column: str, window: Window) -> list[str]:
+    """SQL select items of ``value``'s history features, named by :func:`history_name` after ``column``.
+    They need ``window.clause()`` in their query. Every frame ends at the current row: nothing after a row
+    reaches it. Rounded to 6 decimals (far beyond any sensor), + 0.0 for -0.0, so that a window summed in
+    another order (a longer partition built another segment tree) cannot change the last bits."""
+
+    def named(expression: str, feature: str) -> str:
+        identifier = '"' + history_name(column, feature).replace('"', '""') + '"'
+        return f"round({expression}, 6) + 0.0 as {identifier}"
+
+    return [
+        named(
+            f"({value} - avg({value}) over normal) / nullif(stddev_samp({value}) over normal, 0)", "vs_normal"
+        ),
+        named(f"avg({value}) over recent", "recent_mean"),
+        named(f"stddev_samp({value}) over recent", "recent_std"),
+        named(f"regr_slope({value}, {window.position}) over recent", "recent_trend"),
+    ]
+
+
+def maintenance_clock_sql(
+    rows: str, machine: str, at: str, name: str = "last_maintenance_at", event_type: str | None = None
+) -> str:
+    """``rows`` (a relation with ``machine`` and time ``at``) with ``name``: when the machine's latest
+    maintenance order (of any type, or of ``event_type`` only) that had ended by ``at`` ended (null before
+    the first). An ASOF join: for each row the one order it needs, in one sorted pass."""
+    done = "coalesce(repair_ended_at, repair_started_at, reported_at)"
+    of_type = f"and event_type = '{event_type}'" if event_type else ""
+    return f"""
+        select {rows}.*, maintenance.done_at as {name}
+        from {rows}
+        asof left join (
+            select machine_id, {done} as done_at
+            from core.fct_maintenance_events
+            where machine_id is not null and {done} is not null {of_type}
+        ) as maintenance
+            on {rows}.{machine} = maintenance.machine_id and {rows}.{at} >= maintenance.done_at
+    """
+
+
+def has_maintenance(con: duckdb.DuckDBPyConnection, machines_sql: str) -> bool:
+    """Whether any machine of ``machines_sql`` (a query of machine ids) has a maintenance order."""
+    return has_table(con, "core", "fct_maintenance_events") and bool(
+        con.execute(
+            f"select 1 from core.fct_maintenance_events where machine_id in ({machines_sql}) limit 1"
+        ).fetchall()
+    )

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from forgeline.standard_models.learner import inputs
+
 HORIZON = "horizon_days"  # the feature holding each row's horizon (1 to 7 days)
 PROFILE = "seasonal_index_forecast_scaled"
 # The builder's simple forecasts (features, scaled like the quantity), in the order ties are broken.
@@ -70,4 +72,4 @@ class ProductForecaster(RegressorMixin, BaseEstimator):
         base = self.base_forecast(features)
         if self.correction is None:
             return base
-        return base + np.asarray(self.correction.predict(features), dtype=float)
+        return base + np.asarray(self.correction.predict(inputs(self.correction, features)), dtype=float)

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
+from forgeline.standard_models import learner
 from forgeline.standard_models.base import TrainingSet
 from forgeline.standard_models.champion import MAX_NMBE
 from forgeline.standard_models.detector import ALARM_BUDGET
@@ -201,7 +202,7 @@ def track(
         later &= (data.context["horizon"] == HORIZON_DAYS).to_numpy()
     if not later.any():
         return [], []
-    names = [str(n) for n in getattr(model, "feature_names_in_", data.features.columns)]
+    names = list(learner.inputs(model, data.features.head(0)).columns)
     prediction = family.predict(model, data.features.loc[later, names])
     time = times[later].reset_index(drop=True)
     known = (time <= times.max() - data.embargo).to_numpy() if data.embargo else np.ones(len(time), bool)

@@ -23,6 +23,7 @@ from forgeline.standard_models.champion import (
 )
 from forgeline.standard_models.detector import ALARM_BUDGET
 from forgeline.standard_models.families import ANOMALY_SIGMAS, RUL_CAP
+from forgeline.standard_models.features import readable
 from forgeline.standard_models.operation import MIN_WEEK_DAYS
 
 TOP_FEATURES = 10
@@ -715,7 +716,9 @@ for model in models.itertuples():
             if mine.empty:
                 st.caption("No feature importances published for this model.")
             else:
-                top = mine.nsmallest(TOP_FEATURES, "rank")
+                top = mine.nsmallest(TOP_FEATURES, "rank").assign(
+                    feature=lambda frame: frame["feature"].map(readable)
+                )
                 fig = px.bar(
                     top,
                     x="importance",
