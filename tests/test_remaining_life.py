@@ -65,7 +65,7 @@ def test_the_training_set_holds_failed_units_whole_and_scores_the_running_ones(r
     config = get_client(rig, CLIENT)
     data = build_training_set(rig, config, "remaining_useful_life")
     assert data.unit == "cycles" and data.label.max() == RUL_CAP and data.label.min() == 0
-    assert {"bearing_temperature", "vibration__mean10", "vibration__trend30", AGE} <= set(
+    assert {"bearing_temperature", "vibration__recent_mean", "vibration__recent_trend", AGE} <= set(
         data.features.columns
     )
     # Each failed unit's rows carry its failure time: the holdout never takes half a unit.

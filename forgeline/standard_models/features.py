@@ -112,9 +112,10 @@ def with_combinations(
 
 @dataclass(frozen=True)
 class Window:
-    """A window of a machine's rows (``partition`` ordered by ``order``): the last ``recent`` rows (this one
-    included) for the level, spread and trend; the ``normal`` rows before this one for its normal.
-    ``position`` is the x of the trend (a row count, or hours for time-stamped rows), ``per`` its unit."""
+    """A window of a machine's (or unit's) rows, ``partition`` ordered by ``order``: the last ``recent`` rows
+    (this one included) for the level and spread, the last ``trend`` (default: ``recent``) for the slope,
+    and the ``normal`` rows before this one for its normal. ``position`` is the x of the trend (a row
+    count, or hours for time-stamped rows), ``per`` its unit."""
 
     partition: str
     order: str
@@ -122,11 +123,13 @@ class Window:
     per: str
     recent: int = 10
     normal: int = 200
+    trend: int | None = None
 
     def clause(self) -> str:
         over = f"partition by {self.partition} order by {self.order}"
         return (
             f"window recent as ({over} rows between {self.recent - 1} preceding and current row), "
+            f"trend as ({over} rows between {(self.trend or self.recent) - 1} preceding and current row), "
             f"normal as ({over} rows between {self.normal} preceding and 1 preceding)"
         )
 
@@ -168,27 +171,27 @@ def history_meanings(column: str, window: Window) -> dict[str, str]:
         history_name(column, "recent_mean"): f"{column}, mean of the last {window.recent} rows",
         history_name(column, "recent_std"): f"{column}, spread of the last {window.recent} rows",
         history_name(column, "recent_trend"): f"{column}, slope per {window.per} over the last "
-        f"{window.recent} rows",
+        f"{window.trend or window.recent} rows",
     }
 
 
-def history_expressions(value: str, column: str, window: Window) -> list[str]:
-    """SQL select items of ``value``'s history features, named by :func:`history_name` after ``column``.
-    They need ``window.clause()`` in their query. Every frame ends at the current row: nothing after a row
-    reaches it. Rounded to 6 decimals (far beyond any sensor), + 0.0 for -0.0, so that a window summed in
-    another order (a longer partition built another segment tree) cannot change the last bits."""
-
-    def named(expression: str, feature: str) -> str:
-        identifier = '"' + history_name(column, feature).replace('"', '""') + '"'
-        return f"round({expression}, 6) + 0.0 as {identifier}"
-
+def history_expressions(
+    value: str, column: str, window: Window, features: tuple[str, ...] = HISTORY_FEATURES
+) -> list[str]:
+    """SQL select items of ``value``'s history ``features``, named by :func:`history_name` after
+    ``column``. They need ``window.clause()`` in their query. Every frame ends at the current row: nothing
+    after a row reaches it. + 0.0 turns -0.0 into 0.0 (the two hash differently). Not rounded: a slope per
+    cycle of a slow wear signal lives in the sixth decimal (rounding it cost the remaining-life model 2 %
+    RMSE); the windows' order is fixed (ties broken by id), and the look-ahead tests compare exact values."""
+    expressions = {
+        "vs_normal": f"({value} - avg({value}) over normal) / nullif(stddev_samp({value}) over normal, 0)",
+        "recent_mean": f"avg({value}) over recent",
+        "recent_std": f"stddev_samp({value}) over recent",
+        "recent_trend": f"regr_slope({value}, {window.position}) over trend",
+    }
     return [
-        named(
-            f"({value} - avg({value}) over normal) / nullif(stddev_samp({value}) over normal, 0)", "vs_normal"
-        ),
-        named(f"avg({value}) over recent", "recent_mean"),
-        named(f"stddev_samp({value}) over recent", "recent_std"),
-        named(f"regr_slope({value}, {window.position}) over recent", "recent_trend"),
+        f"{expressions[feature]} + 0.0 as " + '"' + history_name(column, feature).replace('"', '""') + '"'
+        for feature in features
     ]
 
 

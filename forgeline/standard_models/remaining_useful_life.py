@@ -37,7 +37,13 @@ import pandas as pd
 from forgeline.clients import ClientConfig
 from forgeline.standard_models.base import NotEnoughData, TrainingSet, cycle_parameter_names, sql_literal
 from forgeline.standard_models.families import REMAINING_LIFE, RUL_CAP
-from forgeline.standard_models.features import tag_kinds, with_combinations
+from forgeline.standard_models.features import (
+    Window,
+    history_expressions,
+    history_name,
+    tag_kinds,
+    with_combinations,
+)
 
 log = logging.getLogger("forgeline.standard_models")
 
@@ -46,11 +52,18 @@ NAME = "remaining_useful_life"
 TASK = "regression: remaining cycles per run-to-failure unit"
 ROWS_NAME = "held-out unit cycles"
 REQUIRED_TABLES = ["fct_cycles", "fct_cycle_parameters", "dim_run_units"]
-MEAN_CYCLES, TREND_CYCLES = 10, 30
+# A parameter's history on its unit (features.py): its mean over the last 10 cycles, its slope over 30.
+HISTORY = Window(
+    partition="c.unit_id, p.parameter_name",
+    order="c.age, c.cycle_id",
+    position="c.age",
+    per="cycle",
+    trend=30,
+)
+HISTORY_KINDS = ("recent_mean", "recent_trend")
+ROLLED = "_rolled"  # the SQL's name for a parameter before its history goes wide by name
 MIN_FAILED_UNITS = 8  # fewer: no honest holdout of units, nor a mean life to compare with
 AGE = "age_cycles"
-# No spaces or brackets: LightGBM rewrites such names, and the champion is matched to the data by name.
-FEATURE_SUFFIXES = ("", f"__mean{MEAN_CYCLES}", f"__trend{TREND_CYCLES}")
 
 # Every cycle of every unit (failed or running), with its features from the unit's past only: the windows
 # end at the current cycle. A failed unit's cycles after its failure (a repaired unit) are left out. The
@@ -78,16 +91,11 @@ past_lives as (
     from lives group by failed_at
 ),
 rolled as (
-    select p.cycle_id, p.parameter_name as name, p.parameter_value as value,
-        avg(p.parameter_value) over recent as recent_mean,
-        regr_slope(p.parameter_value, c.age) over trend as recent_trend
+    select p.cycle_id, p.parameter_name as name, p.parameter_value as value, {history}
     from core.fct_cycle_parameters as p
     inner join cycles as c on c.cycle_id = p.cycle_id
     where p.parameter_name is not null
-    window recent as (partition by c.unit_id, p.parameter_name order by c.age, c.cycle_id
-                      rows between {mean_rows} preceding and current row),
-           trend as (partition by c.unit_id, p.parameter_name order by c.age, c.cycle_id
-                     rows between {trend_rows} preceding and current row)
+    {windows}
 ),
 wide as (
     select cycle_id, {columns} from rolled group by cycle_id
@@ -109,12 +117,19 @@ order by cycles.failed_at nulls last, cycles.unit_id, cycles.age, cycles.cycle_i
 """
 
 
+def _features_of(name: str) -> list[str]:
+    """One parameter's features: its value, then its history (no spaces or brackets are added: LightGBM
+    rewrites such names, and the champion is matched to the data by name)."""
+    return [name, *(history_name(name, kind) for kind in HISTORY_KINDS)]
+
+
 def _columns(name: str) -> list[str]:
-    """The three features of one parameter: its value, recent mean and recent trend."""
+    """The features of one parameter, wide: its value, recent mean and recent trend."""
     where = f"filter (where name = {sql_literal(name)})"
+    sources = ["value", *(history_name(ROLLED, kind) for kind in HISTORY_KINDS)]
     return [
-        f'min({source}) {where} + 0.0 as "{(name + suffix).replace(chr(34), chr(34) * 2)}"'
-        for source, suffix in zip(("value", "recent_mean", "recent_trend"), FEATURE_SUFFIXES, strict=True)
+        f'min("{source}") {where} + 0.0 as "{feature.replace(chr(34), chr(34) * 2)}"'
+        for source, feature in zip(sources, _features_of(name), strict=True)
     ]
 
 
@@ -150,7 +165,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "failure naming the unit, or `unit_run_to_failure: {value: true}` on a cycles feed of "
             "run-to-failure records)."
         )
-    computed = {AGE} | {name + suffix for name in names for suffix in FEATURE_SUFFIXES[1:]}
+    computed = {AGE} | {feature for name in names for feature in _features_of(name)[1:]}
     clashing = sorted(computed & set(names))
     if clashing:
         raise NotEnoughData(
@@ -160,12 +175,14 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
     columns = ", ".join(c for name in names for c in _columns(name)) or "null as _no_parameters"
     sql = (
         TRAINING_SQL.replace("{columns}", columns)
-        .replace("{mean_rows}", str(MEAN_CYCLES - 1))
-        .replace("{trend_rows}", str(TREND_CYCLES - 1))
+        .replace(
+            "{history}", ", ".join(history_expressions("p.parameter_value", ROLLED, HISTORY, HISTORY_KINDS))
+        )
+        .replace("{windows}", HISTORY.clause())
     )
     frame = con.execute(sql).df()
     _check_cycle_numbers(frame)
-    feature_names = [name + suffix for name in names for suffix in FEATURE_SUFFIXES]
+    feature_names = [feature for name in names for feature in _features_of(name)]
     features = frame[feature_names].astype("float64").assign(**{AGE: frame["_age"].astype("float64")})
     # Power from torque and speed, temperature differences of the cycle's own values (features.py).
     features, derived = with_combinations(features, tag_kinds(con, "process_parameter"), names)
