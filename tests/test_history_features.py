@@ -152,15 +152,17 @@ def test_history_and_clock_never_look_ahead_and_a_planted_look_ahead_is_caught(w
     config = ClientConfig(id="history-leak-check", name="누설점검", models=["defect_prediction"])
     cycles, maintenance = wearing_machine(n=3_000)
     cycles[PRESSURE] += np.linspace(0, 10, len(cycles))  # a trend for the trend feature to follow
-    write_plant(workspace, config.id, cycles, maintenance)
-    later = build_training_set(workspace, config, "defect_prediction")
-    cut = pd.Timestamp(cycles["started_at"].iloc[2_000])
-    write_plant(
-        workspace,
-        config.id,
-        cycles[cycles["started_at"] <= cut],
-        maintenance[maintenance["repair_ended_at"] <= cut],
-    )
+    cut = pd.Timestamp(maintenance["repair_started_at"].iloc[3]) + pd.Timedelta(hours=1)
+    # At the cut one order is open: started, not ended. It must not count until it ends (else the cycles
+    # made during the repair would read a fresh clock, and read the old one once the order closed).
+    open_order = maintenance["repair_started_at"].le(cut) & maintenance["repair_ended_at"].gt(cut)
+    assert not open_order.any()
+    maintenance.loc[maintenance.index[3], "repair_ended_at"] += pd.Timedelta(hours=30)  # ends after the cut
+    later = build_training_set_after(workspace, config, cycles, maintenance)
+    at_cut = maintenance[maintenance["repair_started_at"] <= cut].copy()
+    at_cut.loc[at_cut["repair_ended_at"] > cut, "repair_ended_at"] = pd.NaT
+    assert at_cut["repair_ended_at"].isna().sum() == 1
+    write_plant(workspace, config.id, cycles[cycles["started_at"] <= cut], at_cut)
     earlier = build_training_set(workspace, config, "defect_prediction")
     assert len(earlier.label) < len(later.label)
     assert look_ahead_columns(earlier, later, cut) == []
@@ -171,6 +173,13 @@ def test_history_and_clock_never_look_ahead_and_a_planted_look_ahead_is_caught(w
         return TrainingSet(**{**data.__dict__, "features": data.features.assign(next_force=following)})
 
     assert look_ahead_columns(with_look_ahead(earlier), with_look_ahead(later), cut) == ["next_force"]
+
+
+def build_training_set_after(
+    workspace: Settings, config: ClientConfig, cycles: pd.DataFrame, maintenance: pd.DataFrame
+) -> TrainingSet:
+    write_plant(workspace, config.id, cycles, maintenance)
+    return build_training_set(workspace, config, "defect_prediction")
 
 
 def test_feature_selection_keeps_training_bounded_and_keeps_the_cause() -> None:
@@ -205,7 +214,7 @@ def test_no_selection_at_or_below_the_bound(columns: int) -> None:
 def test_history_features_read_plainly_on_charts() -> None:
     from forgeline.standard_models.features import readable
 
-    assert readable("금형온도__vs_normal") == "금형온도, against its machine's normal"
+    assert readable("금형온도__vs_normal") == "금형온도, vs machine's normal"
     assert readable("spindle_torque__recent_trend") == "spindle_torque, recent trend"
     assert readable("power_kw__torque__speed") == "power from torque x speed (kW)"
     assert readable("cycles_since_maintenance") == "cycles_since_maintenance"
@@ -257,3 +266,32 @@ def test_the_failure_model_reads_the_maintenance_clock(workspace: Settings) -> N
     model, baseline, top = fit(data)
     assert set(top[:2]) & {"hours_since_maintenance", "hours_since_failure"}, top
     assert model >= baseline - 0.05, (model, baseline)
+
+
+def test_models_score_columns_whose_names_lightgbm_rewrites() -> None:
+    """A tag mapped with a space in its name: LightGBM's own feature names say "clamp_force"; the model
+    keeps the real ones, so it scores the frame it was given, on every learner path."""
+    rng = np.random.default_rng(SEED)
+    n = 400
+    features = pd.DataFrame({"clamp force": rng.normal(0, 1, n), "cooling time": rng.normal(0, 1, n)})
+    time = pd.Series(pd.date_range(START, periods=n, freq="60s"))
+    train = np.arange(n) < 300
+    few = np.zeros(n, dtype=int)
+    few[[10, 50, 90, 250, 260]] = 1  # two positives in the validation fold: the fallback, a bare LightGBM
+    event = learner.fit_event_model(features, few, time, train, progress=lambda _: None)
+    assert event.note and learner.columns_of(event.model) == ["clamp force", "cooling time"]
+    assert EVENTS.predict(event.model, features).shape == (n,)
+    fitted = learner.fit_expected_model(features, features["clamp force"].to_numpy() * 2, time, train)
+    assert learner.inputs(fitted.model, features.assign(extra=1.0)).columns.tolist() == list(features.columns)
+
+
+def test_a_failure_inside_an_hour_labels_the_hours_before_it_not_the_hour_itself() -> None:
+    from forgeline.standard_models.failure_prediction import _failures_within_horizon
+
+    hours = pd.DataFrame({"machine_id": "M1", "hour": pd.date_range(START, periods=30, freq="h")})
+    failures = pd.DataFrame(
+        {"machine_id": ["M1"], "reported_at": [hours["hour"][26] + pd.Timedelta(minutes=30)]}
+    )
+    label = _failures_within_horizon(hours, failures)
+    # Hour 26 reads readings after the failure: not labelled. Hours 2-25 end within 24 h before it.
+    assert label.tolist() == [0, 0] + [1] * 24 + [0] * 4

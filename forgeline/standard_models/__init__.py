@@ -621,7 +621,7 @@ def _champion_score(
 
     try:
         model = mlflow.sklearn.load_model(f"models:/{registered}/{version}")
-        names = [str(n) for n in getattr(model, "feature_names_in_", features.columns)]
+        names = learner.columns_of(model) or [str(c) for c in features.columns]
         missing = [n for n in names if n not in features.columns]
         if missing:
             return None, (
@@ -747,7 +747,7 @@ def _in_operation(settings: Settings, config: ClientConfig, data: TrainingSet, r
         except Exception as exc:  # a champion that cannot be read must not stop the run
             log.warning("%s %s: champion v%s not scored: %s", config.id, result.model_name, version, exc)
             return
-    missing = [n for n in getattr(model, "feature_names_in_", []) if n not in data.features.columns]
+    missing = [n for n in learner.columns_of(model) or [] if n not in data.features.columns]
     if missing:
         log.warning(
             "%s %s: champion v%s reads features this data no longer has (%s): not scored",

@@ -25,15 +25,21 @@ import duckdb
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.standard_models.base import NotEnoughData, TrainingSet, cycle_parameter_names, sql_literal
+from forgeline.standard_models.base import (
+    NotEnoughData,
+    TrainingSet,
+    cycle_parameter_names,
+    has_table,
+    sql_literal,
+)
 from forgeline.standard_models.families import EVENTS
 from forgeline.standard_models.features import (
     HISTORY_FEATURES,
     Window,
     has_maintenance,
     history_expressions,
-    history_meanings,
     history_name,
+    history_summary,
     maintenance_clock_sql,
     tag_kinds,
     with_combinations,
@@ -142,11 +148,12 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         ).fetchall()
     ]
     product = f"product_id::ENUM({', '.join(map(sql_literal, products))})" if products else "null"
-    # The time since maintenance only where the log has orders for these machines (else nothing to read).
+    # The maintenance clock's columns are always there (unknown without orders), so the feature set does not
+    # change the day a client's first maintenance order arrives.
     maintained = has_maintenance(con, "select machine_id from core.fct_cycles")
     clock = (
         maintenance_clock_sql("restarted", "machine_id", "started_at")
-        if maintained
+        if has_table(con, "core", "fct_maintenance_events")
         else "select *, null::timestamptz as last_maintenance_at from restarted"
     )
     selected = "".join(
@@ -194,7 +201,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         else {}
     )
     renamed = {PARAMETER_PREFIX + name: name for name in names} | {v: k for k, v in history.items()}
-    context = CONTEXT_COLUMNS + (MAINTENANCE_COLUMNS if maintained else [])
+    context = CONTEXT_COLUMNS + MAINTENANCE_COLUMNS
     features = frame[[*renamed, *context]].rename(columns=renamed)[
         [*parameter_columns, *sorted(history), *context]
     ]
@@ -204,9 +211,9 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         # An ENUM arrives as an ordered category; products have no order.
         product=frame["_product"].astype("category").cat.as_unordered(),
     )
-    if maintained:
-        # Nullable: before a machine's first order nobody knows its age (a float NaN for the learner).
-        features["cycles_since_maintenance"] = frame["cycles_since_maintenance"].astype("float64")
+    # Nullable: before a machine's first order nobody knows its age (a float NaN for the learner).
+    for column in MAINTENANCE_COLUMNS:
+        features[column] = frame[column].astype("float64")
     # Power from torque and speed, temperature differences: the combinations the tags' kinds imply.
     features, derived = with_combinations(features, tag_kinds(con, "process_parameter"), parameter_columns)
     return TrainingSet(
@@ -220,7 +227,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "label": "1 = the cycle's unit failed inspection",
             "parameters": len(parameter_columns),
             "derived": [c.meaning for c in derived],
-            "history": f"per parameter: {', '.join(history_meanings('the value', HISTORY).values())}",
+            "history": history_summary("each parameter", HISTORY),
             "maintenance clock": "time and inspected cycles since the machine's last maintenance order"
             if maintained
             else "none: no maintenance order for these machines",

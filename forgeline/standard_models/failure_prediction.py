@@ -5,8 +5,8 @@ and hour: each tag's hourly mean and max, its 6-hour mean, and that mean's devia
 own trailing 3-day median (drift, independent of each machine's normal level); the tag's history on its
 machine (:mod:`~forgeline.standard_models.features`: its hourly mean against the machine's previous week,
 its level, spread and trend over the last 24 hours); and the maintenance clock (hours since the machine's
-last maintenance order, and since its last failure). Label: a failure is
-reported within the next 24 hours. Hours inside a repair are left out (the machine is down, not at risk).
+last maintenance order, and since its last failure). Label: a failure is reported within the 24 hours
+after the hour ends. Hours inside a repair are left out (the machine is down, not at risk).
 
 Naive baseline: hours since the machine's last repair ended (the age-based rule behind fixed maintenance
 intervals). Metric: PR-AUC on the last 30 % of the time range, with an embargo of one horizon before
@@ -32,14 +32,15 @@ from forgeline.standard_models.features import (
     HISTORY_FEATURES,
     Window,
     history_expressions,
-    history_meanings,
     history_name,
+    history_summary,
     maintenance_clock_sql,
 )
 
 FAMILY = EVENTS
 NAME = "failure_prediction"
 HORIZON = timedelta(hours=24)
+BUCKET = timedelta(hours=1)  # one row per machine and hour
 TASK = f"classification: P(failure within {int(HORIZON.total_seconds() // 3600)} h) per machine-hour"
 # How the champion rule's sentence names the rows and the positive cases.
 ROWS_NAME, POSITIVES_NAME = "holdout machine-hours", "hours before a failure"
@@ -55,14 +56,13 @@ CLOCK_COLUMNS = ["hours_since_maintenance", "hours_since_failure"]
 
 
 def _failures_within_horizon(hours: pd.DataFrame, failures: pd.DataFrame) -> pd.Series:
-    """1 where the machine has a failure reported in (hour, hour + HORIZON]."""
+    """1 where the machine has a failure reported within HORIZON after the hour ends: in (end, end +
+    HORIZON], end = hour + 1 h. From the hour's end, not its start: the row's features read the whole
+    hour, and a failure inside it would be labelled by readings taken after it."""
     label = np.zeros(len(hours), dtype=int)
+    ends = hours["hour"] + BUCKET
     for machine_id, reported_at in failures[["machine_id", "reported_at"]].itertuples(index=False):
-        mask = (
-            (hours["machine_id"] == machine_id)
-            & (hours["hour"] < reported_at)
-            & (hours["hour"] >= reported_at - HORIZON)
-        )
+        mask = (hours["machine_id"] == machine_id) & (ends < reported_at) & (ends >= reported_at - HORIZON)
         label[mask.to_numpy()] = 1
     return pd.Series(label, index=hours.index)
 
@@ -192,7 +192,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
             "rows": "one per machine and hour outside repairs",
             "label": f"1 = a failure is reported within {HORIZON}",
             "tags": ", ".join(tags),
-            "history": f"per tag: {', '.join(history_meanings('the hourly mean', HISTORY).values())}",
+            "history": history_summary("each tag's hourly mean", HISTORY),
             "maintenance clock": "hours since the machine's last maintenance order and last failure",
         },
     )

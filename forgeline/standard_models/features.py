@@ -124,20 +124,28 @@ class Window:
     recent: int = 10
     normal: int = 200
     trend: int | None = None
+    # "rows", or a time unit ("hours"): the frames then span that much time, however many rows it holds
+    # (a machine that stopped for a day has no rows in it); ``order`` must then be one timestamp column.
+    span: str = "rows"
+
+    def _back(self, count: int) -> str:
+        return f"{count} preceding" if self.span == "rows" else f"interval {count} {self.span} preceding"
 
     def clause(self) -> str:
         over = f"partition by {self.partition} order by {self.order}"
+        kind = "rows" if self.span == "rows" else "range"
+        trend = self._back((self.trend or self.recent) - 1)
         return (
-            f"window recent as ({over} rows between {self.recent - 1} preceding and current row), "
-            f"trend as ({over} rows between {(self.trend or self.recent) - 1} preceding and current row), "
-            f"normal as ({over} rows between {self.normal} preceding and 1 preceding)"
+            f"window recent as ({over} {kind} between {self._back(self.recent - 1)} and current row), "
+            f"trend as ({over} {kind} between {trend} and current row), "
+            f"normal as ({over} {kind} between {self._back(self.normal)} and {self._back(1)})"
         )
 
 
 HISTORY_FEATURES = ("vs_normal", "recent_mean", "recent_std", "recent_trend")
 # How a history feature reads on a chart, beside its tag's name.
 HISTORY_READINGS = {
-    "vs_normal": "against its machine's normal",
+    "vs_normal": "vs machine's normal",
     "recent_mean": "recent mean",
     "recent_std": "recent spread",
     "recent_trend": "recent trend",
@@ -163,16 +171,13 @@ def readable(feature: str) -> str:
     return feature
 
 
-def history_meanings(column: str, window: Window) -> dict[str, str]:
-    """What each history feature of ``column`` is, for the model card."""
-    return {
-        history_name(column, "vs_normal"): f"{column} against the machine's previous {window.normal} rows "
-        "(standard deviations)",
-        history_name(column, "recent_mean"): f"{column}, mean of the last {window.recent} rows",
-        history_name(column, "recent_std"): f"{column}, spread of the last {window.recent} rows",
-        history_name(column, "recent_trend"): f"{column}, slope per {window.per} over the last "
-        f"{window.trend or window.recent} rows",
-    }
+def history_summary(value: str, window: Window) -> str:
+    """The history features of ``value`` in one sentence, for the model card and the training set's notes."""
+    return (
+        f"{value} against the machine's previous {window.normal} {window.span} (in standard deviations); "
+        f"its mean and spread over the last {window.recent} {window.span}, and its slope per {window.per} "
+        f"over the last {window.trend or window.recent}"
+    )
 
 
 def history_expressions(
@@ -201,7 +206,14 @@ def maintenance_clock_sql(
     """``rows`` (a relation with ``machine`` and time ``at``) with ``name``: when the machine's latest
     maintenance order (of any type, or of ``event_type`` only) that had ended by ``at`` ended (null before
     the first). An ASOF join: for each row the one order it needs, in one sorted pass."""
-    done = "coalesce(repair_ended_at, repair_started_at, reported_at)"
+    # An order counts once its repair has ended; an order that never has repair times (an inspection
+    # written as one line) once reported. An open order (started, not ended) does not count yet: counting it
+    # at its start would reset the clock of the cycles made during the repair, and move them back once it
+    # closes (a past row's feature changing with later data).
+    done = (
+        "case when repair_started_at is null and repair_ended_at is null then reported_at "
+        "else repair_ended_at end"
+    )
     of_type = f"and event_type = '{event_type}'" if event_type else ""
     return f"""
         select {rows}.*, maintenance.done_at as {name}

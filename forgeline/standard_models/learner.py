@@ -12,9 +12,9 @@ rows looks into it). On the fold:
 - then the chosen set-up is fitted again on every training row, fold included, and put under that
   calibration and threshold.
 
-With more than a bounded number of candidate features (a plant's parameters, each with its history), the
-fitting rows choose first: one quick fit ranks them by the gain they bring, and only the strongest are
-kept, so training stays bounded however many tags a plant has.
+With more than 40 candidate features (a plant's parameters, each with its history), the fitting rows
+choose first: one quick fit ranks them by the gain they bring, and the 40 strongest are kept, so training
+stays bounded however many tags a plant has (the run log and the model's signature name those kept).
 
 The holdout is never seen by any of these choices. Everything is deterministic (LightGBM's deterministic
 mode, fixed seeds, one thread): the same data gives the same model to the last bit.
@@ -96,10 +96,29 @@ def selected_features(
     return features[kept]
 
 
+# The columns a fitted model reads, kept on the model itself (saved with it): LightGBM's own
+# ``feature_names_in_`` holds its cleaned-up names ("clamp force" becomes "clamp_force").
+COLUMNS_ATTRIBUTE = "forgeline_columns_"
+
+
+def _remember(model: Any, features: pd.DataFrame) -> Any:
+    setattr(model, COLUMNS_ATTRIBUTE, [str(c) for c in features.columns])
+    return model
+
+
+def columns_of(model: Any) -> list[str] | None:
+    """The feature columns ``model`` reads: those it was fitted on (after feature selection); None for a
+    model that does not say (it reads whatever it is given)."""
+    names = getattr(model, COLUMNS_ATTRIBUTE, None)
+    if names is None:  # fitted before the columns were kept on the model
+        names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
 def inputs(model: Any, features: pd.DataFrame) -> pd.DataFrame:
-    """The columns of ``features`` that ``model`` was fitted on (feature selection may have kept fewer)."""
-    names = getattr(model, "feature_names_in_", None)
-    return features if names is None else features[[str(n) for n in names]]
+    """The columns of ``features`` that ``model`` reads (feature selection may have kept fewer)."""
+    names = columns_of(model)
+    return features if names is None else features[names]
 
 
 @dataclass
@@ -191,9 +210,10 @@ def fit_event_model(
             f"the fitting part of the training rows ({int(fit.sum()):,}) holds {fit_positives} positive "
             "rows; the model needs both outcomes to learn from. Collect a longer history or more events."
         )
-    features = selected_features(_classifier, features, label, fit, progress)
     if validation_positives < MIN_VALIDATION_POSITIVES or validation_positives == validation.sum():
+        # No selection either: a gain ranking on so few positive cases would mostly be noise.
         return _fallback(features, label, train, validation_positives, progress)
+    features = selected_features(_classifier, features, label, fit, progress)
 
     fit_x, fit_y = features[fit], label[fit]
     val_x, val_y = features[validation], label[validation]
@@ -229,7 +249,7 @@ def fit_event_model(
         f"{threshold:.3f} (validation F1 {figures['validation_f1']:.3f})"
     )
     return EventModel(
-        model=calibrated,
+        model=_remember(calibrated, features),
         params={**FIXED_PARAMS, **candidate, "n_estimators": rounds, "calibration": "sigmoid"},
         threshold=threshold,
         validation=figures,
@@ -258,7 +278,7 @@ def _fallback(
     probability = model.predict_proba(features[train])[:, 1]
     threshold, _ = best_f1_threshold(label[train], probability)
     return EventModel(
-        model=model,
+        model=_remember(model, features),
         params={**FIXED_PARAMS, **candidate, "n_estimators": FALLBACK_ROUNDS, "calibration": "none"},
         threshold=threshold,
         validation={},
@@ -273,8 +293,8 @@ REGRESSION_DESCRIPTION = """The regression learner: LightGBM, tuned on a time-or
 The latest quarter of the training rows is the validation fold (for a remaining life: the units that
 failed last before the holdout's). Each of four candidate set-ups (the event learner's) grows trees until
 the fold's squared error stops improving; the best candidate, at its best number of rounds, is then
-fitted again on every training row, fold included. Past a bounded number of candidate features, a quick
-fit on the fitting rows keeps the strongest first (as for events). The fold's error is kept as the typical
+fitted again on every training row, fold included. Past 40 candidate features, a quick fit on the
+fitting rows keeps the 40 strongest first (as for events). The fold's error is kept as the typical
 size of a miss (an energy baseline counts an interval beyond three of them as an anomaly). The holdout is
 never seen by any of these choices, and the same data gives the same model to the last bit.
 """
@@ -331,7 +351,7 @@ def fit_expected_model(
         progress(f"{note}; fitting {FALLBACK_ROUNDS} rounds")
         model = make(SEARCH[0], FALLBACK_ROUNDS).fit(features[train], target[train])
         return ExpectedModel(
-            model=model,
+            model=_remember(model, features),
             params={**FIXED_PARAMS, "objective": objective, **SEARCH[0], "n_estimators": FALLBACK_ROUNDS},
             validation={},
             note=note,
@@ -366,7 +386,7 @@ def fit_expected_model(
         "rows"
     )
     return ExpectedModel(
-        model=make(candidate, rounds).fit(features[train], target[train]),
+        model=_remember(make(candidate, rounds).fit(features[train], target[train]), features),
         params={**FIXED_PARAMS, "objective": objective, **candidate, "n_estimators": rounds},
         validation=figures,
         search=search,

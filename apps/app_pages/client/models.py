@@ -715,9 +715,14 @@ for model in models.itertuples():
             mine = features[features["model_name"] == model.model_name] if len(features) else features
             if mine.empty:
                 st.caption("No feature importances published for this model.")
+            elif not (mine["importance"] > 0).any():
+                st.caption("Shuffling no single feature moved this model's holdout score.")
             else:
-                top = mine.nsmallest(TOP_FEATURES, "rank").assign(
-                    feature=lambda frame: frame["feature"].map(readable)
+                # Features that moved nothing are left out: an empty bar reads as a missing one.
+                top = (
+                    mine[mine["importance"] > 0]
+                    .nsmallest(TOP_FEATURES, "rank")
+                    .assign(feature=lambda frame: frame["feature"].map(readable))
                 )
                 fig = px.bar(
                     top,
@@ -726,9 +731,9 @@ for model in models.itertuples():
                     orientation="h",
                     labels={
                         "importance": (
-                            "rise in absolute error (quantity over the product's mean) if shuffled"
+                            "rise in scaled error if shuffled"
                             if forecast
-                            else f"rise in RMSE ({model.unit}) if shuffled"
+                            else f"RMSE rise if shuffled ({model.unit})"
                             if errors
                             else "share of the alarms' distance from normal"
                             if anomaly
