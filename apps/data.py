@@ -85,6 +85,8 @@ QUERIES: dict[str, tuple[str, str]] = {
         "meta.model_scores",
         "SELECT * FROM meta.model_scores ORDER BY model_name, time DESC",
     ),
+    "level": ("meta.level", "SELECT * FROM meta.level"),
+    "level_evidence": ("meta.level_evidence", "SELECT * FROM meta.level_evidence ORDER BY level"),
     "table_profile": (
         "meta.table_profile",
         "SELECT schema_name, table_name, row_count FROM meta.table_profile ORDER BY schema_name, table_name",
@@ -305,6 +307,16 @@ def data_docs_path(user: User, client_id: str) -> str:
     return str(site / "index.html")
 
 
+def level(user: User, client_id: str) -> pd.DataFrame:
+    """The client's smart-factory level (one row; empty before any data passed the gate)."""
+    return _query(user, client_id, "level")
+
+
+def level_evidence(user: User, client_id: str) -> pd.DataFrame:
+    """The level's evidence, one row per rule of every level (forgeline/program/levels.py)."""
+    return _query(user, client_id, "level_evidence")
+
+
 def program_overview(user: User) -> pd.DataFrame:
     """One row per visible client: its last run, gate outcome, models and average OEE."""
     rows = []
@@ -313,6 +325,7 @@ def program_overview(user: User) -> pd.DataFrame:
         gate = gate_results(user, config.id)
         models = model_results(user, config.id)
         oee = oee_daily(user, config.id)
+        assessed = level(user, config.id)
         failed = int((~gate["success"].astype(bool)).sum()) if len(gate) else 0
         rows.append(
             {
@@ -337,6 +350,7 @@ def program_overview(user: User) -> pd.DataFrame:
                 if len(models)
                 else 0,
                 "avg_oee": float(oee["oee"].mean()) if len(oee) else None,
+                "level": int(assessed["level"].iloc[0]) if len(assessed) else None,
                 "timezone": config.timezone,
             }
         )

@@ -6,6 +6,7 @@ A run's result (core tables, gate verdict, models, the published snapshot) is a 
 - the client's folder: ``mapping.yml`` and its client models;
 - Forgeline's own code that turns them into results: the mapping compiler, dbt project, gate suites,
   standard models and publisher.
+- the smart-factory level rules the program applies (``<home>/program/level_rules.yml`` if tuned).
 
 After a run completes (its snapshot published and champions moved), the fingerprint is recorded with its
 outcome. A later run whose fingerprint is the same would rebuild exactly the same things, so it stops
@@ -36,6 +37,7 @@ from typing import Any
 
 from forgeline.ingest.landing import scan_landing
 from forgeline.locking import open_warehouse
+from forgeline.program.levels import rules_path
 from forgeline.settings import REPO_ROOT, Settings
 
 log = logging.getLogger("forgeline.changes")
@@ -128,6 +130,8 @@ def inputs_fingerprint(settings: Settings, client_id: str) -> str:
         "rejected": [list(map(str, r)) for r in rejected],
         "client": _client_files_digest(settings.client_dir(client_id)),
         "code": code_fingerprint(),
+        # The level rules a program applies (its tuned copy, else the shipped file in the code above).
+        "level_rules": hashlib.sha256(rules_path(settings).read_bytes()).hexdigest(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

@@ -137,6 +137,70 @@ def list_clients_command(home: HomeOption = None) -> None:
     console.print(table)
 
 
+@app.command("levels")
+def levels_command(
+    client_id: Annotated[str | None, typer.Argument(help="one client: its evidence rule by rule")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Each client's smart-factory level (1-5) from its own data, the evidence, and the steps to the next."""
+    from forgeline.clients import get_client, list_clients
+    from forgeline.program.levels import figure
+    from forgeline.publish import current_level
+
+    settings = _settings(home)
+    clients = [get_client(settings, client_id)] if client_id else list_clients(settings)
+    if not clients:
+        _fail(
+            f"No clients in {settings.clients_dir}. Add one with `forgeline add-client` or run `make demo`."
+        )
+    if client_id is None:
+        table = Table("client", "level", "", "next step", "rules")
+        table.columns[0].no_wrap = True
+        for c in clients:
+            published = current_level(settings, c.id)
+            if published is None:
+                table.add_row(c.id, "-", "not assessed: no run has passed the quality gate yet", "", "")
+                continue
+            summary, evidence = published
+            gaps = evidence[(evidence["level"] == summary["next_level"]) & ~evidence["passed"].astype(bool)]
+            step = f"L{summary['next_level']}: {gaps.iloc[0]['step']}" if len(gaps) else "-"
+            table.add_row(
+                c.id, str(summary["level"]), str(summary["level_name"]), step, str(summary["rules_version"])
+            )
+        console.print(table)
+        console.print("One client's evidence, rule by rule: `forgeline levels CLIENT`.")
+        return
+    [config] = clients
+    published = current_level(settings, config.id)
+    if published is None:
+        _fail(
+            f"{config.id}: no level yet: no run of it has passed the quality gate "
+            f"(`forgeline run {config.id}`)."
+        )
+    summary, evidence = published
+    console.print(
+        f"[bold]{config.id}[/bold] ({config.name}): level {summary['level']}, {summary['level_name']} "
+        f"(rules {summary['rules_version']}, digest {summary['rules_digest']})"
+    )
+    table = Table("level", "rule", "data shows", "needs", "")
+    for row in evidence.itertuples(index=False):
+        table.add_row(
+            f"L{row.level}",
+            row.says,
+            f"{row.meaning}: {figure(row.value, row.kind)}",
+            figure(row.at_least, row.kind),
+            "[green]holds[/green]" if row.passed else "[yellow]not yet[/yellow]",
+        )
+    console.print(table)
+    gaps = evidence[(evidence["level"] == summary["next_level"]) & ~evidence["passed"].astype(bool)]
+    if len(gaps):
+        console.print(f"To reach level {summary['next_level']}:")
+        for row in gaps.itertuples(index=False):
+            console.print(
+                f"  - {row.step} (now {figure(row.value, row.kind)}; needs {figure(row.at_least, row.kind)})"
+            )
+
+
 @app.command("add-client")
 def add_client(
     client_id: Annotated[str, typer.Argument(help="Short id: lower-case letters, digits, hyphens.")],

@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.program import levels
 from forgeline.quality import GATE_COLUMNS
 from forgeline.settings import Settings
 
@@ -181,6 +182,24 @@ def current_run_info(settings: Settings, client_id: str) -> dict[str, Any] | Non
     """The ``meta.run`` row of the client's current snapshot (None before the first publish)."""
     snapshot = current_snapshot(settings, client_id)
     return _run_row(snapshot) if snapshot is not None else None
+
+
+def current_level(settings: Settings, client_id: str) -> tuple[dict[str, Any], pd.DataFrame] | None:
+    """The client's published smart-factory level (``meta.level``'s row) and its evidence, one row per
+    rule (``meta.level_evidence``); None before the first publish, or when no data has passed the gate."""
+    snapshot = current_snapshot(settings, client_id)
+    if snapshot is None:
+        return None
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        catalog = con.execute("SELECT current_database()").fetchone()
+        if catalog is None or not {"level", "level_evidence"} <= _meta_tables(con, catalog[0]):
+            return None  # published before levels were assessed
+        summary = con.execute("SELECT * FROM meta.level").df()
+        evidence = con.execute("SELECT * FROM meta.level_evidence ORDER BY level").df()
+    finally:
+        con.close()
+    return (summary.iloc[0].to_dict(), evidence) if len(summary) else None
 
 
 def _run_row(snapshot: Path) -> dict[str, Any] | None:
@@ -361,6 +380,9 @@ def publish_client(
                 [config.id],
             )
         profile = _table_profile(con)
+        # No data passed the gate yet: no level to show either.
+        unverified = held_back and good is None
+        level, evidence = _level_frames(settings, config, con, None if unverified else source, model_frames)
         registries = {
             row[0]
             for row in con.execute(
@@ -375,6 +397,8 @@ def publish_client(
             "gate_results": gate_frame,
             **model_frames,
             "table_profile": profile,
+            "level": level,
+            "level_evidence": evidence,
         }.items():
             con.register("frame_to_copy", frame)
             con.execute(f"CREATE TABLE meta.{name} AS SELECT * FROM frame_to_copy")
@@ -402,6 +426,53 @@ def publish_client(
         log.info("Published %s for %s (%d marts).", final.name, config.id, len(marts))
     _prune(folder, keep=final.name)
     return final
+
+
+def _level_frames(
+    settings: Settings,
+    config: ClientConfig,
+    con: duckdb.DuckDBPyConnection,
+    source: str | None,
+    model_frames: dict[str, pd.DataFrame],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The client's smart-factory level and its evidence (forgeline/program/levels.py), from this run's
+    data; for a run whose gate failed, the last good snapshot's (none if it has none)."""
+    if source != "warehouse":
+        if source == "previous" and {"level", "level_evidence"} <= _meta_tables(con, "previous"):
+            return (
+                con.execute("SELECT * FROM previous.meta.level").df(),
+                con.execute("SELECT * FROM previous.meta.level_evidence").df(),
+            )
+        return levels.empty_frames()
+    rules, digest = levels.load_rules(levels.rules_path(settings))
+    sources = levels.Sources(
+        con=con,
+        catalog="warehouse",
+        timezone=config.timezone,
+        model_results=model_frames["model_results"],
+        operating_windows=model_frames["operating_windows"],
+        operation_weekly=model_frames["model_operation_weekly"],
+    )
+    assessment = levels.assess(sources, rules, digest)
+    log.info(
+        "%s: smart-factory level %d (%s), rules %s",
+        config.id,
+        assessment.level,
+        assessment.level_name,
+        rules.version,
+    )
+    return assessment.frames()
+
+
+def _meta_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
+    return {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = ? AND table_schema = 'meta'",
+            [catalog],
+        ).fetchall()
+    }
 
 
 def _make_current(folder: Path, partial: Path, final: Path) -> None:

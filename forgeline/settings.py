@@ -187,6 +187,17 @@ class Settings:
         """Immutable published snapshots of one client, plus the CURRENT pointer the apps follow."""
         return self.published_root / check_client_id(client_id)
 
+    # -- the program layer ----------------------------------------------------------------------
+    @property
+    def program_dir(self) -> Path:
+        """The program's own store (never a client's data): the level rules a program applies, if tuned."""
+        return self.home / "program"
+
+    @property
+    def level_rules_path(self) -> Path:
+        """A program's tuned level rules; without it, the rules shipped in forgeline/program/."""
+        return self.program_dir / "level_rules.yml"
+
     # -- apps -----------------------------------------------------------------------------------
     @property
     def users_path(self) -> Path:

@@ -23,7 +23,12 @@ from forgeline.settings import REPO_ROOT, Settings
 pytestmark = pytest.mark.app
 
 APP = REPO_ROOT / "apps" / "forgeline_app.py"
-CLIENT_PAGES = ["app_pages/client/kpis.py", "app_pages/client/data_quality.py", "app_pages/client/models.py"]
+CLIENT_PAGES = [
+    "app_pages/client/kpis.py",
+    "app_pages/client/level.py",
+    "app_pages/client/data_quality.py",
+    "app_pages/client/models.py",
+]
 ALL_PAGES = ["app_pages/program/overview.py", *CLIENT_PAGES]
 PICKER = "_client_picker"
 
@@ -342,3 +347,24 @@ def test_model_results_show_the_champion_decision_the_alert_threshold_and_operat
     nothing = "would have been caught: the model ranks cycles"
     assert (caught in text) if recall else (nothing in text and caught not in text)
     assert any(key.startswith("model_windows_") for key in (c.key for c in at.get("plotly_chart")) if key)
+
+
+def test_a_client_sees_its_level_with_the_evidence_and_the_next_step(
+    open_app: Callable[[], AppTest], clients: list[ClientConfig]
+) -> None:
+    from forgeline.program.levels import SHIPPED_RULES, load_rules
+
+    rules, _ = load_rules(SHIPPED_RULES)
+    config = next(c for c in clients if c.id == "sejin-diecast")
+    at = log_in(open_app(), config.id, demo_password(config.id))
+    at.switch_page("app_pages/client/level.py").run()
+    assert_ok(at, "level page")
+    text = page_text(at)
+    assert "Level shown by the data" in text
+    # Every rule is listed with what the data shows, and the version of the rules applied.
+    for level in rules.levels:
+        for rule in level.rules:
+            assert rule.says in text, rule.id
+    assert rules.version in text
+    others = [c for c in clients if c.id != config.id]
+    assert not any(c.name in text or c.id in text for c in others)

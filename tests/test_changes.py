@@ -61,3 +61,21 @@ def test_a_client_without_a_landing_folder_has_a_stable_look(tmp_path: Path) -> 
     settings = get_settings(tmp_path)
     assert changes.landing_fingerprint(settings, "nobody") == changes.landing_fingerprint(settings, "nobody")
     assert delivered_bytes(settings, "nobody") == 0
+
+
+def test_tuning_the_level_rules_changes_every_clients_inputs(settings: Settings) -> None:
+    """A program that tunes its level rules gets its clients assessed again on their next run."""
+    import duckdb
+
+    from forgeline.program.levels import SHIPPED_RULES
+
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(str(settings.warehouse_path(CLIENT))).close()
+    shipped = changes.inputs_fingerprint(settings, CLIENT)
+    assert changes.inputs_fingerprint(settings, CLIENT) == shipped
+    settings.level_rules_path.parent.mkdir(parents=True)
+    settings.level_rules_path.write_text(
+        SHIPPED_RULES.read_text(encoding="utf-8").replace('version: "2026.11-1"', 'version: "tuned"'),
+        encoding="utf-8",
+    )
+    assert changes.inputs_fingerprint(settings, CLIENT) != shipped

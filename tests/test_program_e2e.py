@@ -117,6 +117,58 @@ def test_published_snapshot_holds_marts_gate_and_models(program_run: Settings, c
         con.close()
 
 
+def test_each_client_has_its_level_with_the_evidence_and_the_cli_prints_it(program_run: Settings) -> None:
+    from forgeline.program.levels import SHIPPED_RULES, load_rules
+    from forgeline.publish import current_level
+
+    rules, digest = load_rules(SHIPPED_RULES)
+    rule_count = sum(len(level.rules) for level in rules.levels)
+    reached = {}
+    for config in list_clients(program_run):
+        published = current_level(program_run, config.id)
+        assert published is not None, config.id
+        summary, evidence = published
+        assert (summary["rules_version"], summary["rules_digest"]) == (rules.version, digest)
+        assert len(evidence) == rule_count
+        # Cumulative: every rule up to the level holds, and one of the next level's does not.
+        assert evidence.loc[evidence["level"] <= summary["level"], "passed"].all()
+        if summary["level"] < 5:
+            assert not evidence.loc[evidence["level"] == summary["level"] + 1, "passed"].all()
+        reached[config.id] = int(summary["level"])
+    # Cycles with parameters and inspections, and a root-cause analysis: level 3 needs only enough days.
+    linked = evidence_of(program_run, "sejin-diecast")
+    assert linked["parameters_linked"] and linked["root_cause_analysis"], linked
+
+    env = {**os.environ, "FORGELINE_HOME": str(program_run.home)}
+    listed = subprocess.run(
+        [sys.executable, "-m", "forgeline.cli", "levels"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    for client_id in reached:
+        assert client_id in listed.stdout
+    one = subprocess.run(
+        [sys.executable, "-m", "forgeline.cli", "levels", "sejin-diecast"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert f"level {reached['sejin-diecast']}" in one.stdout and "holds" in one.stdout
+
+
+def evidence_of(settings: Settings, client_id: str) -> dict[str, bool]:
+    from forgeline.publish import current_level
+
+    published = current_level(settings, client_id)
+    assert published is not None
+    return dict(zip(published[1]["rule_id"], published[1]["passed"].astype(bool), strict=True))
+
+
 def test_models_are_registered_with_champion_only_as_the_policy_decides(
     program_run: Settings, program_outcomes: list
 ) -> None:
@@ -332,6 +384,10 @@ def test_a_client_whose_data_fails_the_gate_is_published_but_not_trained(
         con.close()
     assert (status, gate_passed) == ("gate_failed", False)
     assert ("fct_maintenance_events",) in failed
+    # No data has passed the gate: no level is claimed for it.
+    from forgeline.publish import current_level
+
+    assert current_level(settings, press.id) is None
     assert refused == [("press_sensors_202610.csv",)]
 
     # The client sees both problems on its data-quality page.

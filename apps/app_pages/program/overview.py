@@ -29,14 +29,18 @@ table = overview.assign(
     gate=overview["gate_passed"].map(ui.gate_label),
     avg_oee=overview["avg_oee"].map(ui.pct),
     models=overview["models"].replace("", "–"),
+    level=overview["level"].map(lambda v: "–" if v is None or v != v else f"L{int(v)}"),
 )
 st.dataframe(
-    table[["client_id", "name", "industry", "last_run", "status", "gate", "models", "avg_oee"]],
+    table[["client_id", "name", "industry", "level", "last_run", "status", "gate", "models", "avg_oee"]],
     hide_index=True,
     column_config={
         "client_id": "Client",
         "name": "Name",
         "industry": "Industry",
+        "level": st.column_config.TextColumn(
+            "Level", help="smart-factory level from the data (Smart-factory level page)"
+        ),
         "last_run": "Last run",
         "status": "Status",
         "gate": "Gate",

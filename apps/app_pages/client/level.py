@@ -1,0 +1,85 @@
+"""Smart-factory level: the level the client's own data shows, rule by rule, and the steps to the next."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from apps import data, ui
+from forgeline.program.levels import figure
+
+user = ui.require_user()
+config = ui.choose_client(user)
+ui.client_header("Smart-factory level", config)
+ui.held_back_banner(user, config)
+
+summary = data.level(user, config.id)
+evidence = data.level_evidence(user, config.id)
+if summary.empty or evidence.empty:
+    st.info("No level yet: it is assessed once a delivery passes the quality gate (see Data quality).")
+    st.stop()
+
+row = summary.iloc[0]
+reached = int(row["level"])
+names = evidence.drop_duplicates("level").set_index("level")["level_name"]
+top = int(evidence["level"].max())
+
+left, right = st.columns([1, 2])
+with left:
+    st.metric("Level shown by the data", f"{reached} of {top}" if reached else f"below 1 (of {top})")
+    st.caption(str(row["level_name"]))
+with right:
+    # One step per level, filled up to the level reached: where the factory stands on the ladder.
+    held = evidence.groupby("level")["passed"].agg(["sum", "count"])
+    fig = go.Figure(
+        go.Bar(
+            x=[f"L{lv}" for lv in held.index],
+            y=[1] * len(held),
+            marker_color=["#2e7d32" if lv <= reached else "#cfd8dc" for lv in held.index],
+            text=[
+                f"{names[lv]}<br>{int(h['sum'])}/{int(h['count'])} rules hold" for lv, h in held.iterrows()
+            ],
+            textposition="inside",
+            hoverinfo="text",
+        )
+    )
+    fig.update_layout(height=180, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False)
+    fig.update_yaxes(visible=False)
+    ui.chart(fig, key="level_ladder", hovermode="closest")
+
+next_level = row["next_level"]
+gaps = evidence[(evidence["level"] == next_level) & ~evidence["passed"].astype(bool)]
+if len(gaps):
+    st.subheader(f"To reach level {int(next_level)}: {names[int(next_level)]}")
+    for gap in gaps.itertuples(index=False):
+        st.markdown(
+            f"- **{gap.says}.** Now {figure(gap.value, gap.kind)} ({gap.meaning}); needs "
+            f"{figure(gap.at_least, gap.kind)}. *Step:* {gap.step}."
+        )
+elif reached == top:
+    st.success("Every level's rules hold.")
+
+st.subheader("The evidence, rule by rule")
+table = evidence.assign(
+    level=evidence["level"].map(lambda lv: f"L{lv}"),
+    shows=[f"{figure(v, k)}" for v, k in zip(evidence["value"], evidence["kind"], strict=True)],
+    needs=[f"{figure(v, k)}" for v, k in zip(evidence["at_least"], evidence["kind"], strict=True)],
+    holds=evidence["passed"].map(lambda p: "holds" if p else "not yet"),
+)
+st.dataframe(
+    table[["level", "says", "meaning", "shows", "needs", "holds"]],
+    hide_index=True,
+    column_config={
+        "level": "Level",
+        "says": "Rule",
+        "meaning": "Measured as",
+        "shows": "Data shows",
+        "needs": "Needs",
+        "holds": "",
+    },
+)
+st.caption(
+    f"Rules version {row['rules_version']} (digest {row['rules_digest']}). A level counts only when its "
+    "rules and every lower level's hold. Forgeline sees the data delivered to the program, not leadership or "
+    "processes: the official assessment scores more than this."
+)

@@ -1,0 +1,368 @@
+"""Smart-factory level evidence: which maturity level (1–5) a client's own data shows, rule by rule, and the
+cheapest steps to the next level.
+
+The rules (thresholds, words, steps) live in one versioned file, ``level_rules.yml`` beside this module, or
+a program's tuned copy at ``<home>/program/level_rules.yml`` (:attr:`Settings.level_rules_path`). This
+module owns the measures the rules read (:data:`MEASURES`): each is computed from the client's core tables
+and marts (through an attached warehouse, read-only) and this run's model results. A client is at the
+highest level whose rules, and every lower level's, all hold (0 when even level 1's do not).
+
+The assessment is made by publish on every run and stored in the snapshot (``meta.level``,
+``meta.level_evidence``) with the rules' version and the digest of the file applied, so a level can always
+be traced to its evidence and its rules. ``forgeline levels`` prints it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from forgeline.settings import Settings
+
+SHIPPED_RULES = Path(__file__).with_name("level_rules.yml")
+BELOW_LEVEL_1 = "below level 1: its evidence is not complete yet"
+
+
+@dataclass
+class Sources:
+    """What the measures read: the client's warehouse attached to ``con`` as ``catalog`` (read-only), its
+    time zone, and this run's model results as publish writes them."""
+
+    con: duckdb.DuckDBPyConnection
+    catalog: str
+    timezone: str
+    model_results: pd.DataFrame
+    operating_windows: pd.DataFrame
+    operation_weekly: pd.DataFrame
+
+    def has(self, schema: str, table: str) -> bool:
+        return bool(
+            self.con.execute(
+                "select 1 from information_schema.tables "
+                "where table_catalog = ? and table_schema = ? and table_name = ?",
+                [self.catalog, schema, table],
+            ).fetchall()
+        )
+
+    def one(self, sql: str) -> float:
+        """A query's single number (0 when it has none)."""
+        sql = sql.replace("{c}", self.catalog)
+        row = self.con.execute(sql, {"tz": self.timezone} if "$tz" in sql else None).fetchone()
+        return float(row[0]) if row and row[0] is not None else 0.0
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One figure a rule can read: what it is, how it is shown ("days", "share", "count"), how to get it."""
+
+    meaning: str
+    kind: str
+    compute: Callable[[Sources], float]
+
+
+def _recorded_days(s: Sources) -> float:
+    """Days with production counted and defects counted: inspections (the defect mart) or the reject
+    counts a POP terminal records beside its production counts."""
+    if not s.has("marts", "oee_daily"):
+        return 0.0
+    defect_days = [
+        "select production_date from {c}.marts.defect_rate_daily where inspected_count > 0"
+        if s.has("marts", "defect_rate_daily")
+        else None,
+        "select production_date from {c}.core.fct_production_counts where reject_count is not null"
+        if s.has("core", "fct_production_counts")
+        else None,
+    ]
+    counted = " union ".join(q for q in defect_days if q)
+    if not counted:
+        return 0.0
+    return s.one(
+        "select count(*) from (select production_date from {c}.marts.oee_daily where total_count > 0 "
+        f"intersect ({counted}))"
+    )
+
+
+def _traceable_share(s: Sources) -> float:
+    if not s.has("core", "fct_quality_results"):
+        return 0.0
+    return s.one(
+        "select avg(case when cycle_id is not null or lot_id is not null then 1.0 else 0.0 end) "
+        "from {c}.core.fct_quality_results"
+    )
+
+
+# Timestamped records a machine writes itself: its states, its cycles, its sensors' readings.
+_AUTOMATIC = {
+    "fct_machine_states": "started_at",
+    "fct_cycles": "started_at",
+    "fct_sensor_readings": "read_at",
+}
+
+
+def _automatic_dates_sql(s: Sources) -> str | None:
+    parts = [
+        f"select distinct cast(timezone($tz, {column}) as date) as day from {{c}}.core.{table} "
+        f"where {column} is not null"
+        for table, column in _AUTOMATIC.items()
+        if s.has("core", table)
+    ]
+    return " union ".join(parts) if parts else None
+
+
+def _automatic_days(s: Sources) -> float:
+    dates = _automatic_dates_sql(s)
+    return s.one(f"select count(*) from ({dates})") if dates else 0.0
+
+
+def _automatic_coverage(s: Sources) -> float:
+    """The share of production days with automatic records; with no production days recorded (a sensor
+    stream only), the share of the days between the first and last automatic record that have one."""
+    dates = _automatic_dates_sql(s)
+    if not dates:
+        return 0.0
+    if s.has("marts", "oee_daily") and s.one(
+        "select count(*) from {c}.marts.oee_daily where total_count > 0"
+    ):
+        return s.one(
+            "select avg(case when a.day is not null then 1.0 else 0.0 end) from "
+            "(select distinct production_date from {c}.marts.oee_daily where total_count > 0) as p "
+            f"left join ({dates}) as a on a.day = p.production_date"
+        )
+    return s.one(f"select count(*) / (date_diff('day', min(day), max(day)) + 1) from ({dates})")
+
+
+def _linked_cycle_share(s: Sources) -> float:
+    if not all(s.has("core", t) for t in ("fct_cycles", "fct_cycle_parameters", "fct_quality_results")):
+        return 0.0
+    return s.one(
+        "select avg(case when p.cycle_id is not null and q.cycle_id is not null then 1.0 else 0.0 end) "
+        "from {c}.core.fct_cycles as cycles "
+        "left join (select distinct cycle_id from {c}.core.fct_cycle_parameters) as p "
+        "on p.cycle_id = cycles.cycle_id "
+        "left join (select distinct cycle_id from {c}.core.fct_quality_results where cycle_id is not null) "
+        "as q on q.cycle_id = cycles.cycle_id"
+    )
+
+
+def _root_cause_windows(s: Sources) -> float:
+    return float(len(s.operating_windows))
+
+
+def _tracked_champions(s: Sources) -> float:
+    """Champion models that scored data delivered after their training, with outcomes to judge them."""
+    weekly = s.operation_weekly
+    if weekly.empty:
+        return 0.0
+    judged = weekly[(weekly["live_rows"].fillna(0) > 0) & weekly["actual"].notna()]
+    return float(judged["model_name"].nunique())
+
+
+def _control_actions(s: Sources) -> float:
+    return 0.0  # the common schema has no control-action entity yet: nothing to count
+
+
+MEASURES: dict[str, Measure] = {
+    "recorded_days": Measure("days with production and defect counts", "days", _recorded_days),
+    "traceable_share": Measure(
+        "share of quality results naming their lot or cycle", "share", _traceable_share
+    ),
+    "automatic_days": Measure("days with machine states, cycles or sensor readings", "days", _automatic_days),
+    "automatic_coverage": Measure(
+        "share of production days with automatic records", "share", _automatic_coverage
+    ),
+    "linked_cycle_share": Measure(
+        "share of cycles with process parameters and a quality result", "share", _linked_cycle_share
+    ),
+    "root_cause_windows": Measure(
+        "recommended operating windows from root-cause analysis", "count", _root_cause_windows
+    ),
+    "tracked_champions": Measure(
+        "champion models scoring new data with their accuracy tracked", "count", _tracked_champions
+    ),
+    "control_actions": Measure("control actions that followed a model output", "count", _control_actions),
+}
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    measure: str
+    at_least: float
+    says: str
+    step: str
+
+    @field_validator("measure")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in MEASURES:
+            raise ValueError(f"unknown measure {value!r}; known: {', '.join(MEASURES)}")
+        return value
+
+
+class Level(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: int = Field(ge=1, le=5)
+    name: str
+    rules: list[Rule] = Field(min_length=1)
+
+
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    levels: list[Level]
+
+    @model_validator(mode="after")
+    def _one_to_five(self) -> Rules:
+        numbers = [level.level for level in self.levels]
+        if numbers != list(range(1, len(numbers) + 1)) or not numbers:
+            raise ValueError(f"levels must be 1, 2, … in order; found {numbers}")
+        ids = [rule.id for level in self.levels for rule in level.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each rule id may appear once")
+        return self
+
+
+def rules_path(settings: Settings) -> Path:
+    """The program's tuned rules if it has them, else the shipped ones."""
+    return settings.level_rules_path if settings.level_rules_path.exists() else SHIPPED_RULES
+
+
+def load_rules(path: Path) -> tuple[Rules, str]:
+    """The rules in ``path`` and the digest of its bytes (recorded with every assessment)."""
+    raw = path.read_bytes()
+    try:
+        rules = Rules.model_validate(yaml.safe_load(raw))
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"{path}: the level rules are not valid: {exc}") from exc
+    return rules, hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass
+class RuleResult:
+    level: int
+    level_name: str
+    rule_id: str
+    says: str
+    measure: str
+    meaning: str
+    kind: str
+    value: float
+    at_least: float
+    passed: bool
+    step: str
+
+
+@dataclass
+class Assessment:
+    level: int
+    level_name: str
+    rules_version: str
+    rules_digest: str
+    results: list[RuleResult]
+
+    @property
+    def next_level(self) -> int | None:
+        levels = {r.level for r in self.results}
+        return self.level + 1 if self.level + 1 in levels else None
+
+    def roadmap(self) -> list[RuleResult]:
+        """The next level's rules that do not hold yet: each with the step that closes it."""
+        return [r for r in self.results if r.level == self.next_level and not r.passed]
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(``meta.level``: one row, ``meta.level_evidence``: one row per rule) for the snapshot."""
+        summary = pd.DataFrame(
+            [
+                {
+                    "level": self.level,
+                    "level_name": self.level_name,
+                    "next_level": self.next_level,
+                    "rules_version": self.rules_version,
+                    "rules_digest": self.rules_digest,
+                }
+            ]
+        ).astype(SUMMARY_COLUMNS)
+        evidence = pd.DataFrame(
+            [asdict(r) for r in self.results], columns=list(RuleResult.__dataclass_fields__)
+        )
+        return summary, evidence
+
+
+SUMMARY_COLUMNS = {
+    "level": "int64",
+    "level_name": "string",
+    "next_level": "Int64",
+    "rules_version": "string",
+    "rules_digest": "string",
+}
+
+
+def empty_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The snapshot's level tables when no data has passed the gate yet: their columns, no rows."""
+    return (
+        pd.DataFrame({c: pd.Series(dtype=t) for c, t in SUMMARY_COLUMNS.items()}),
+        pd.DataFrame(columns=list(RuleResult.__dataclass_fields__)).astype(
+            {"level": "int64", "value": "float64", "at_least": "float64", "passed": "bool"}
+        ),
+    )
+
+
+def assess(sources: Sources, rules: Rules, digest: str) -> Assessment:
+    """Every rule of every level on this client's evidence, and the level it reaches."""
+    values: dict[str, float] = {}
+    results = []
+    for level in rules.levels:
+        for rule in level.rules:
+            measure = MEASURES[rule.measure]
+            if rule.measure not in values:
+                values[rule.measure] = measure.compute(sources)
+            value = values[rule.measure]
+            results.append(
+                RuleResult(
+                    level=level.level,
+                    level_name=level.name,
+                    rule_id=rule.id,
+                    says=rule.says,
+                    measure=rule.measure,
+                    meaning=measure.meaning,
+                    kind=measure.kind,
+                    value=round(value, 6),
+                    at_least=rule.at_least,
+                    passed=value >= rule.at_least,
+                    step=rule.step,
+                )
+            )
+    reached = 0
+    for level in rules.levels:
+        if all(r.passed for r in results if r.level == level.level):
+            reached = level.level
+        else:
+            break
+    name = next((lv.name for lv in rules.levels if lv.level == reached), BELOW_LEVEL_1)
+    return Assessment(reached, name, rules.version, digest, results)
+
+
+def figure(value: float, kind: str) -> str:
+    """A measure's value as people read it."""
+    if kind == "share":
+        return f"{value:.0%}"
+    return f"{value:,.0f}"
+
+
+def describe(result: RuleResult) -> str:
+    """One rule in a sentence: what it asks, what the data shows."""
+    verdict = "holds" if result.passed else "not yet"
+    return (
+        f"L{result.level} {result.says}: {verdict} ({result.meaning}: {figure(result.value, result.kind)}, "
+        f"needs {figure(result.at_least, result.kind)})"
+    )
