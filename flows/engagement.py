@@ -40,6 +40,7 @@ from forgeline.changes import (  # noqa: E402
 from forgeline.clients import ClientConfig, get_client  # noqa: E402
 from forgeline.locking import ClientBusy, client_lock  # noqa: E402
 from forgeline.outcomes import EngagementOutcome, new_run_id, unchanged_outcome  # noqa: E402
+from forgeline.program.levels import load_rules, rules_path  # noqa: E402
 from forgeline.publish import RunInfo, publish_client  # noqa: E402
 from forgeline.scheduling import report_stage  # noqa: E402
 from forgeline.warehouse import table_row_counts  # noqa: E402
@@ -272,6 +273,8 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
     settings = get_settings(home)
     home = str(settings.home)
     config = get_client(settings, client_id)
+    # The program's level rules, before anything runs: publish applies them at the very end.
+    load_rules(rules_path(settings))
     started = datetime.now(UTC)
     outcome = EngagementOutcome(client_id=client_id, run_id=new_run_id(started), status="failed")
 

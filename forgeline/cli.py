@@ -137,6 +137,9 @@ def list_clients_command(home: HomeOption = None) -> None:
     console.print(table)
 
 
+NOT_ASSESSED = "not assessed yet: no run has passed the quality gate since levels are assessed"
+
+
 @app.command("levels")
 def levels_command(
     client_id: Annotated[str | None, typer.Argument(help="one client: its evidence rule by rule")] = None,
@@ -159,7 +162,7 @@ def levels_command(
         for c in clients:
             published = current_level(settings, c.id)
             if published is None:
-                table.add_row(c.id, "-", "not assessed: no run has passed the quality gate yet", "", "")
+                table.add_row(c.id, "-", NOT_ASSESSED, "", "")
                 continue
             summary, evidence = published
             gaps = evidence[(evidence["level"] == summary["next_level"]) & ~evidence["passed"].astype(bool)]
@@ -173,10 +176,7 @@ def levels_command(
     [config] = clients
     published = current_level(settings, config.id)
     if published is None:
-        _fail(
-            f"{config.id}: no level yet: no run of it has passed the quality gate "
-            f"(`forgeline run {config.id}`)."
-        )
+        _fail(f"{config.id}: {NOT_ASSESSED} (`forgeline run {config.id}`).")
     summary, evidence = published
     console.print(
         f"[bold]{config.id}[/bold] ({config.name}): level {summary['level']}, {summary['level_name']} "
@@ -535,6 +535,7 @@ def run_command(
     except ValueError as exc:
         _fail(str(exc))
     _refuse_busy(settings, chosen)
+    _check_level_rules(settings)
     outcomes = _unchanged_program(settings, chosen)
     if outcomes is None:
         from flows.program import ProgramRunError, program_flow
@@ -554,6 +555,18 @@ def run_command(
             + "\nSee each client's Data quality page, fix the data or mapping.yml, then run again.",
             EXIT_GATE_FAILED,
         )
+
+
+def _check_level_rules(settings) -> None:
+    """A program's tuned level rules, read before anything runs: a broken file would fail every client."""
+    from rich.markup import escape
+
+    from forgeline.program.levels import load_rules, rules_path
+
+    try:
+        load_rules(rules_path(settings))
+    except ValueError as exc:
+        _fail(escape(f"{exc}\nFix the file (or remove it to apply the shipped rules), then run again."))
 
 
 def _unchanged_program(settings, chosen: list[str]):

@@ -190,13 +190,18 @@ def current_level(settings: Settings, client_id: str) -> tuple[dict[str, Any], p
     snapshot = current_snapshot(settings, client_id)
     if snapshot is None:
         return None
-    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        con = duckdb.connect(str(snapshot), read_only=True)
+    except duckdb.Error:
+        return None  # unreadable: as for the run row, the client shows as not assessed
     try:
         catalog = con.execute("SELECT current_database()").fetchone()
         if catalog is None or not {"level", "level_evidence"} <= _meta_tables(con, catalog[0]):
             return None  # published before levels were assessed
         summary = con.execute("SELECT * FROM meta.level").df()
         evidence = con.execute("SELECT * FROM meta.level_evidence ORDER BY level").df()
+    except duckdb.Error:
+        return None
     finally:
         con.close()
     return (summary.iloc[0].to_dict(), evidence) if len(summary) else None
@@ -452,6 +457,7 @@ def _level_frames(
         model_results=model_frames["model_results"],
         operating_windows=model_frames["operating_windows"],
         operation_weekly=model_frames["model_operation_weekly"],
+        made_up_times=levels.made_up_times(config),
     )
     assessment = levels.assess(sources, rules, digest)
     log.info(

@@ -165,3 +165,23 @@ def test_run_of_a_busy_client_stops_in_one_line_with_its_own_exit_code(workspace
         result = runner.invoke(app, ["run", "acme-press"])
     assert result.exit_code == EXIT_BUSY == 75
     assert "Another run is writing acme-press" in result.output and "Traceback" not in result.output
+
+
+def test_a_broken_level_rules_file_stops_the_run_at_once_naming_it(workspace: Settings) -> None:
+    from forgeline.program.levels import SHIPPED_RULES
+
+    assert runner.invoke(app, ["add-client", "acme-press"]).exit_code == 0
+    workspace.level_rules_path.parent.mkdir(parents=True)
+    workspace.level_rules_path.write_text(
+        SHIPPED_RULES.read_text(encoding="utf-8").replace("measure: recorded_days", "measure: recorded_dayz"),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["run", "acme-press"])
+    assert result.exit_code == 1, result.output
+    shown = " ".join(result.output.split())
+    assert "level_rules.yml" in shown and "unknown measure 'recorded_dayz'" in shown
+    assert "input_value" in shown  # pydantic's detail is not eaten as Rich markup
+    assert "Traceback" not in result.output
+
+    listed = runner.invoke(app, ["levels"])
+    assert listed.exit_code == 0 and "not assessed yet" in " ".join(listed.output.split())

@@ -43,6 +43,10 @@ def factory(
         {
             "cycle_id": [f"C{i}" if i < linked_cycles else None for i in range(results)],
             "lot_id": [f"L{i}" if i < named_results else None for i in range(results)],
+            # Inspected on the production days (none without them).
+            "production_date": pd.Series(
+                [days[i % len(days)] if days else None for i in range(results)], dtype="object"
+            ),
         }
     )
     con.register("quality", quality)
@@ -64,18 +68,21 @@ def factory(
         }
     )
     con.register("cycle_rows", cycle_rows)
-    con.execute("create table warehouse.core.fct_cycles as select * from cycle_rows")
+    con.execute("create table warehouse.core.fct_cycles as select *, null::varchar as lot_id from cycle_rows")
     con.register("parameters", pd.DataFrame({"cycle_id": [f"C{i}" for i in range(linked_cycles)]}))
     con.execute("create table warehouse.core.fct_cycle_parameters as select * from parameters")
     return con
 
 
-def assess(con: duckdb.DuckDBPyConnection, windows: int = 0, tracked: int = 0) -> levels.Assessment:
+def assess(
+    con: duckdb.DuckDBPyConnection, windows: int = 0, tracked: int = 0, made_up: frozenset[str] = frozenset()
+) -> levels.Assessment:
     weekly = pd.DataFrame(
         {
             "model_name": [f"model_{i}" for i in range(tracked)],
             "live_rows": 10,
             "actual": 1.0,
+            "metric": 0.8,
         }
     )
     sources = levels.Sources(
@@ -83,8 +90,13 @@ def assess(con: duckdb.DuckDBPyConnection, windows: int = 0, tracked: int = 0) -
         catalog="warehouse",
         timezone="Asia/Seoul",
         model_results=pd.DataFrame(),
-        operating_windows=pd.DataFrame({"parameter": ["melt_temp"] * windows}),
-        operation_weekly=weekly if tracked else pd.DataFrame(columns=["model_name", "live_rows", "actual"]),
+        operating_windows=pd.DataFrame(
+            {"parameter": ["melt_temp"] * windows, "confident": True, "holds_later": True}
+        ),
+        operation_weekly=weekly
+        if tracked
+        else pd.DataFrame(columns=["model_name", "live_rows", "actual", "metric"]),
+        made_up_times=made_up,
     )
     return levels.assess(sources, RULES, DIGEST)
 
@@ -214,18 +226,90 @@ def test_a_program_tunes_the_rules_in_its_own_file_and_bad_rules_name_the_file(
     )
     assert result.level == 1 and result.rules_version == "cohort-b"
 
+    impossible = tmp_path / "impossible.yml"
+    impossible.write_text(tuned.replace("at_least: 0.9", "at_least: 90"), encoding="utf-8")
+    with pytest.raises(ValueError, match="lots_traceable: at_least must be between 0 and 1"):
+        levels.load_rules(impossible)
     broken = tmp_path / "level_rules.yml"
     broken.write_text(tuned.replace("measure: recorded_days", "measure: recorded_dayz"), encoding="utf-8")
     with pytest.raises(ValueError, match=r"(?s)level_rules.yml.*unknown measure 'recorded_dayz'"):
         levels.load_rules(broken)
 
 
-def test_reject_counts_beside_production_counts_are_defect_counts_too() -> None:
-    """A POP terminal's daily counts with their rejects, and no inspection records: defects are counted."""
+@pytest.mark.parametrize(("rejects", "holds"), [(3, True), (0, False)])
+def test_count_sheets_count_defects_only_when_they_record_rejects(rejects: int, holds: bool) -> None:
+    """A POP terminal's daily counts and no inspection records: its sheets are defect counts once they show
+    a reject (core writes 0 rejects for a sheet with totals only)."""
     con = factory(production_days=20, defect_days=0, results=100, named_results=100)
     con.register(
         "counts",
-        pd.DataFrame({"production_date": [DAY0 + timedelta(days=i) for i in range(20)], "reject_count": 3}),
+        pd.DataFrame(
+            {
+                "production_date": [DAY0 + timedelta(days=i) for i in range(20)],
+                "total_count": 100,
+                "reject_count": [rejects if i == 5 else 0 for i in range(20)],
+            }
+        ),
     )
     con.execute("create table warehouse.core.fct_production_counts as select * from counts")
-    assert passed(assess(con))["counts_recorded"]
+    assert passed(assess(con))["counts_recorded"] is holds
+
+
+def test_a_sensor_stream_without_production_records_covers_no_production_day() -> None:
+    con = factory(automatic_days=30)
+    result = assess(con)
+    assert passed(result)["collected_automatically"] and not passed(result)["collection_coverage"]
+
+
+def test_times_made_up_from_row_order_are_not_collected_automatically() -> None:
+    con = factory(production_days=30, results=100, named_results=100, automatic_days=30)
+    assert passed(assess(con))["collected_automatically"]
+    made_up = assess(con, made_up=frozenset({"fct_cycles"}))
+    assert not passed(made_up)["collected_automatically"] and made_up.level == 1
+
+
+def test_a_machine_state_interval_counts_every_day_it_spans() -> None:
+    con = factory(production_days=25, results=100, named_results=100)
+    con.execute(
+        "create table warehouse.core.fct_machine_states as select "
+        "timestamptz '2026-03-02 01:00:00+00' as started_at, timestamptz '2026-03-26 01:00:00+00' as ended_at"
+    )
+    figures = {r.rule_id: r.value for r in assess(con).results}
+    assert figures["collected_automatically"] == 25
+
+
+def test_a_cycle_links_to_quality_through_its_lot_too() -> None:
+    con = factory(production_days=30, results=100, named_results=100, automatic_days=30, cycles=100)
+    con.execute("drop table warehouse.core.fct_cycles")
+    con.execute(
+        "create table warehouse.core.fct_cycles as select 'C' || i as cycle_id, 'L' || (i % 10) as lot_id, "
+        "timestamptz '2026-03-02 12:00:00+00' + to_days(cast(i % 30 as integer)) as started_at "
+        "from range(100) as t(i)"
+    )
+    con.execute("drop table warehouse.core.fct_cycle_parameters")
+    con.execute(
+        "create table warehouse.core.fct_cycle_parameters as select 'C' || i as cycle_id from range(100) t(i)"
+    )
+    con.execute("drop table warehouse.core.fct_quality_results")
+    con.execute(
+        "create table warehouse.core.fct_quality_results as "
+        "select null as cycle_id, 'L' || i as lot_id, date '2026-03-02' as production_date "
+        "from range(10) t(i)"
+    )
+    figures = {r.rule_id: r.value for r in assess(con, windows=1).results}
+    assert figures["parameters_linked"] == 1.0
+
+
+def test_windows_not_worth_acting_on_are_not_a_root_cause_analysis() -> None:
+    con = factory(
+        production_days=30, results=100, named_results=100, automatic_days=30, cycles=100, linked_cycles=100
+    )
+    weak = pd.DataFrame({"confident": [False, True], "holds_later": [True, False]})
+    sources = levels.Sources(con, "warehouse", "Asia/Seoul", pd.DataFrame(), weak, pd.DataFrame())
+    result = levels.assess(sources, RULES, DIGEST)
+    assert not passed(result)["root_cause_analysis"] and result.level == 2
+
+
+def test_a_share_shows_floored_so_a_miss_never_reads_as_the_threshold() -> None:
+    assert levels.figure(0.895, "share") == "89%" and levels.figure(0.9, "share") == "90%"
+    assert levels.figure(0.29, "share") == "29%"

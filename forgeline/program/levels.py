@@ -15,6 +15,7 @@ be traced to its evidence and its rules. ``forgeline levels`` prints it.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from forgeline.clients import ClientConfig
 from forgeline.settings import Settings
 
 SHIPPED_RULES = Path(__file__).with_name("level_rules.yml")
@@ -41,6 +43,8 @@ class Sources:
     model_results: pd.DataFrame
     operating_windows: pd.DataFrame
     operation_weekly: pd.DataFrame
+    # Automatic tables whose times the mapping made up from row order (see made_up_times).
+    made_up_times: frozenset[str] = frozenset()
 
     def has(self, schema: str, table: str) -> bool:
         return bool(
@@ -67,16 +71,36 @@ class Measure:
     compute: Callable[[Sources], float]
 
 
+def _production_days_sql(s: Sources) -> str | None:
+    """Local days with any production record: counts (the OEE mart, which also counts cycles), count
+    sheets, or inspections."""
+    parts = [
+        "select production_date as day from {c}.marts.oee_daily where total_count > 0"
+        if s.has("marts", "oee_daily")
+        else None,
+        "select production_date as day from {c}.core.fct_production_counts where total_count > 0"
+        if s.has("core", "fct_production_counts")
+        else None,
+        "select production_date as day from {c}.core.fct_quality_results where production_date is not null"
+        if s.has("core", "fct_quality_results")
+        else None,
+    ]
+    found = [p for p in parts if p]
+    return " union ".join(found) if found else None
+
+
 def _recorded_days(s: Sources) -> float:
-    """Days with production counted and defects counted: inspections (the defect mart) or the reject
-    counts a POP terminal records beside its production counts."""
+    """Days with production counted and defects counted: inspections (the defect mart), or the count
+    sheets of a client whose sheets record rejects (core cannot tell a sheet's zero rejects from none
+    written, so a client's sheets count once any of them shows a reject)."""
     if not s.has("marts", "oee_daily"):
         return 0.0
     defect_days = [
         "select production_date from {c}.marts.defect_rate_daily where inspected_count > 0"
         if s.has("marts", "defect_rate_daily")
         else None,
-        "select production_date from {c}.core.fct_production_counts where reject_count is not null"
+        "select production_date from {c}.core.fct_production_counts "
+        "where exists (select 1 from {c}.core.fct_production_counts where reject_count > 0)"
         if s.has("core", "fct_production_counts")
         else None,
     ]
@@ -98,21 +122,45 @@ def _traceable_share(s: Sources) -> float:
     )
 
 
-# Timestamped records a machine writes itself: its states, its cycles, its sensors' readings.
+# Timestamped records a machine writes itself: its states, its cycles, its sensors' readings (the entity
+# that feeds each: a mapping that makes its times up from row order does not count).
 _AUTOMATIC = {
-    "fct_machine_states": "started_at",
-    "fct_cycles": "started_at",
-    "fct_sensor_readings": "read_at",
+    "fct_machine_states": ("machine_states", "started_at"),
+    "fct_cycles": ("cycles", "started_at"),
+    "fct_sensor_readings": ("sensor_readings", "read_at"),
 }
 
 
+def made_up_times(config: ClientConfig) -> frozenset[str]:
+    """The automatic tables whose every feed takes its time from row order (``from_order``): their
+    timestamps are the mapping's, not the machine's."""
+    made_up = set()
+    for table, (entity, field) in _AUTOMATIC.items():
+        feeds = [source.feeds[entity] for source in config.sources if entity in source.feeds]
+        if feeds and all(
+            feed.fields.get(field) is not None and feed.fields[field].from_order is not None for feed in feeds
+        ):
+            made_up.add(table)
+    return frozenset(made_up)
+
+
 def _automatic_dates_sql(s: Sources) -> str | None:
-    parts = [
-        f"select distinct cast(timezone($tz, {column}) as date) as day from {{c}}.core.{table} "
-        f"where {column} is not null"
-        for table, column in _AUTOMATIC.items()
-        if s.has("core", table)
-    ]
+    parts = []
+    for table, (_, column) in _AUTOMATIC.items():
+        if not s.has("core", table) or table in s.made_up_times:
+            continue
+        if table == "fct_machine_states":
+            # Every local day an interval spans: a machine running for ten days is ten days of records.
+            parts.append(
+                "select distinct cast(unnest(generate_series(cast(timezone($tz, started_at) as date), "
+                "cast(timezone($tz, coalesce(ended_at, started_at)) as date), interval 1 day)) as date) "
+                "as day from {c}.core.fct_machine_states where started_at is not null"
+            )
+        else:
+            parts.append(
+                f"select distinct cast(timezone($tz, {column}) as date) as day from {{c}}.core.{table} "
+                f"where {column} is not null"
+            )
     return " union ".join(parts) if parts else None
 
 
@@ -122,45 +170,51 @@ def _automatic_days(s: Sources) -> float:
 
 
 def _automatic_coverage(s: Sources) -> float:
-    """The share of production days with automatic records; with no production days recorded (a sensor
-    stream only), the share of the days between the first and last automatic record that have one."""
-    dates = _automatic_dates_sql(s)
-    if not dates:
+    """The share of production days (days with any production record) that have automatic records too;
+    0 without production records (a sensor stream alone says nothing of the days the plant produced)."""
+    dates, production = _automatic_dates_sql(s), _production_days_sql(s)
+    if not dates or not production:
         return 0.0
-    if s.has("marts", "oee_daily") and s.one(
-        "select count(*) from {c}.marts.oee_daily where total_count > 0"
-    ):
-        return s.one(
-            "select avg(case when a.day is not null then 1.0 else 0.0 end) from "
-            "(select distinct production_date from {c}.marts.oee_daily where total_count > 0) as p "
-            f"left join ({dates}) as a on a.day = p.production_date"
-        )
-    return s.one(f"select count(*) / (date_diff('day', min(day), max(day)) + 1) from ({dates})")
+    return s.one(
+        "select avg(case when a.day is not null then 1.0 else 0.0 end) "
+        f"from (select distinct day from ({production})) as p "
+        f"left join (select distinct day from ({dates})) as a on a.day = p.day"
+    )
 
 
 def _linked_cycle_share(s: Sources) -> float:
+    """Cycles with process parameters and a quality result: the cycle's own, or its lot's."""
     if not all(s.has("core", t) for t in ("fct_cycles", "fct_cycle_parameters", "fct_quality_results")):
         return 0.0
     return s.one(
-        "select avg(case when p.cycle_id is not null and q.cycle_id is not null then 1.0 else 0.0 end) "
+        "select avg(case when p.cycle_id is not null and (q.cycle_id is not null or l.lot_id is not null) "
+        "then 1.0 else 0.0 end) "
         "from {c}.core.fct_cycles as cycles "
         "left join (select distinct cycle_id from {c}.core.fct_cycle_parameters) as p "
         "on p.cycle_id = cycles.cycle_id "
         "left join (select distinct cycle_id from {c}.core.fct_quality_results where cycle_id is not null) "
-        "as q on q.cycle_id = cycles.cycle_id"
+        "as q on q.cycle_id = cycles.cycle_id "
+        "left join (select distinct lot_id from {c}.core.fct_quality_results where lot_id is not null) "
+        "as l on l.lot_id = cycles.lot_id"
     )
 
 
 def _root_cause_windows(s: Sources) -> float:
-    return float(len(s.operating_windows))
+    """Operating windows worth acting on: significant, and not contradicted by the later cycles."""
+    windows = s.operating_windows
+    if windows.empty:
+        return 0.0
+    confident = windows["confident"].fillna(False).astype(bool)
+    contradicted = windows["holds_later"].eq(False).fillna(False).astype(bool)
+    return float((confident & ~contradicted).sum())
 
 
 def _tracked_champions(s: Sources) -> float:
-    """Champion models that scored data delivered after their training, with outcomes to judge them."""
+    """Champion models that scored data delivered after their training, judged against its outcomes."""
     weekly = s.operation_weekly
     if weekly.empty:
         return 0.0
-    judged = weekly[(weekly["live_rows"].fillna(0) > 0) & weekly["actual"].notna()]
+    judged = weekly[(weekly["live_rows"].fillna(0) > 0) & weekly["metric"].notna()]
     return float(judged["model_name"].nunique())
 
 
@@ -173,7 +227,9 @@ MEASURES: dict[str, Measure] = {
     "traceable_share": Measure(
         "share of quality results naming their lot or cycle", "share", _traceable_share
     ),
-    "automatic_days": Measure("days with machine states, cycles or sensor readings", "days", _automatic_days),
+    "automatic_days": Measure(
+        "days with machine states, cycles or sensor readings timestamped as recorded", "days", _automatic_days
+    ),
     "automatic_coverage": Measure(
         "share of production days with automatic records", "share", _automatic_coverage
     ),
@@ -226,6 +282,12 @@ class Rules(BaseModel):
         numbers = [level.level for level in self.levels]
         if numbers != list(range(1, len(numbers) + 1)) or not numbers:
             raise ValueError(f"levels must be 1, 2, … in order; found {numbers}")
+        for level in self.levels:
+            for rule in level.rules:
+                share = MEASURES[rule.measure].kind == "share"
+                if not math.isfinite(rule.at_least) or rule.at_least < 0 or (share and rule.at_least > 1):
+                    limit = "between 0 and 1 (a share)" if share else "a number of 0 or more"
+                    raise ValueError(f"rule {rule.id}: at_least must be {limit}, not {rule.at_least}")
         ids = [rule.id for level in self.levels for rule in level.rules]
         if len(ids) != len(set(ids)):
             raise ValueError("each rule id may appear once")
@@ -312,7 +374,13 @@ def empty_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     return (
         pd.DataFrame({c: pd.Series(dtype=t) for c, t in SUMMARY_COLUMNS.items()}),
         pd.DataFrame(columns=list(RuleResult.__dataclass_fields__)).astype(
-            {"level": "int64", "value": "float64", "at_least": "float64", "passed": "bool"}
+            {
+                **dict.fromkeys(RuleResult.__dataclass_fields__, "string"),
+                "level": "int64",
+                "value": "float64",
+                "at_least": "float64",
+                "passed": "bool",
+            }
         ),
     )
 
@@ -355,7 +423,8 @@ def assess(sources: Sources, rules: Rules, digest: str) -> Assessment:
 def figure(value: float, kind: str) -> str:
     """A measure's value as people read it."""
     if kind == "share":
-        return f"{value:.0%}"
+        # Floored: 89.5 % shown as "90 %" beside a 90 % threshold it misses would contradict "not yet".
+        return f"{math.floor(value * 100 + 1e-9):.0f}%"
     return f"{value:,.0f}"
 
 

@@ -16,7 +16,10 @@ ui.held_back_banner(user, config)
 summary = data.level(user, config.id)
 evidence = data.level_evidence(user, config.id)
 if summary.empty or evidence.empty:
-    st.info("No level yet: it is assessed once a delivery passes the quality gate (see Data quality).")
+    st.info(
+        "No level yet: every run whose delivery passes the quality gate assesses it (see Data quality); "
+        "results published before levels were assessed carry none."
+    )
     st.stop()
 
 row = summary.iloc[0]
