@@ -46,14 +46,18 @@ class Sources:
     # Automatic tables whose times the mapping made up from row order (see made_up_times).
     made_up_times: frozenset[str] = frozenset()
 
-    def has(self, schema: str, table: str) -> bool:
-        return bool(
-            self.con.execute(
-                "select 1 from information_schema.tables "
+    def has(self, schema: str, table: str, *columns: str) -> bool:
+        """Whether the warehouse has the table with these columns (a warehouse written by hand, or by an
+        older Forgeline, may lack some: its measure is then 0, never an error that stops publishing)."""
+        found = {
+            row[0]
+            for row in self.con.execute(
+                "select column_name from information_schema.columns "
                 "where table_catalog = ? and table_schema = ? and table_name = ?",
                 [self.catalog, schema, table],
             ).fetchall()
-        )
+        }
+        return bool(found) and set(columns) <= found
 
     def one(self, sql: str) -> float:
         """A query's single number (0 when it has none)."""
@@ -76,13 +80,13 @@ def _production_days_sql(s: Sources) -> str | None:
     sheets, or inspections."""
     parts = [
         "select production_date as day from {c}.marts.oee_daily where total_count > 0"
-        if s.has("marts", "oee_daily")
+        if s.has("marts", "oee_daily", "production_date", "total_count")
         else None,
         "select production_date as day from {c}.core.fct_production_counts where total_count > 0"
-        if s.has("core", "fct_production_counts")
+        if s.has("core", "fct_production_counts", "production_date", "total_count")
         else None,
         "select production_date as day from {c}.core.fct_quality_results where production_date is not null"
-        if s.has("core", "fct_quality_results")
+        if s.has("core", "fct_quality_results", "production_date")
         else None,
     ]
     found = [p for p in parts if p]
@@ -93,15 +97,15 @@ def _recorded_days(s: Sources) -> float:
     """Days with production counted and defects counted: inspections (the defect mart), or the count
     sheets of a client whose sheets record rejects (core cannot tell a sheet's zero rejects from none
     written, so a client's sheets count once any of them shows a reject)."""
-    if not s.has("marts", "oee_daily"):
+    if not s.has("marts", "oee_daily", "production_date", "total_count"):
         return 0.0
     defect_days = [
         "select production_date from {c}.marts.defect_rate_daily where inspected_count > 0"
-        if s.has("marts", "defect_rate_daily")
+        if s.has("marts", "defect_rate_daily", "production_date", "inspected_count")
         else None,
         "select production_date from {c}.core.fct_production_counts "
         "where exists (select 1 from {c}.core.fct_production_counts where reject_count > 0)"
-        if s.has("core", "fct_production_counts")
+        if s.has("core", "fct_production_counts", "production_date", "reject_count")
         else None,
     ]
     counted = " union ".join(q for q in defect_days if q)
@@ -114,7 +118,7 @@ def _recorded_days(s: Sources) -> float:
 
 
 def _traceable_share(s: Sources) -> float:
-    if not s.has("core", "fct_quality_results"):
+    if not s.has("core", "fct_quality_results", "cycle_id", "lot_id"):
         return 0.0
     return s.one(
         "select avg(case when cycle_id is not null or lot_id is not null then 1.0 else 0.0 end) "
@@ -147,7 +151,8 @@ def made_up_times(config: ClientConfig) -> frozenset[str]:
 def _automatic_dates_sql(s: Sources) -> str | None:
     parts = []
     for table, (_, column) in _AUTOMATIC.items():
-        if not s.has("core", table) or table in s.made_up_times:
+        needed = (column, "ended_at") if table == "fct_machine_states" else (column,)
+        if not s.has("core", table, *needed) or table in s.made_up_times:
             continue
         if table == "fct_machine_states":
             # Every local day an interval spans: a machine running for ten days is ten days of records.
@@ -184,8 +189,19 @@ def _automatic_coverage(s: Sources) -> float:
 
 def _linked_cycle_share(s: Sources) -> float:
     """Cycles with process parameters and a quality result: the cycle's own, or its lot's."""
-    if not all(s.has("core", t) for t in ("fct_cycles", "fct_cycle_parameters", "fct_quality_results")):
+    if not (
+        s.has("core", "fct_cycles", "cycle_id")
+        and s.has("core", "fct_cycle_parameters", "cycle_id")
+        and s.has("core", "fct_quality_results", "cycle_id")
+    ):
         return 0.0
+    by_lot = s.has("core", "fct_cycles", "lot_id") and s.has("core", "fct_quality_results", "lot_id")
+    lot_join = (
+        "left join (select distinct lot_id from {c}.core.fct_quality_results where lot_id is not null) "
+        "as l on l.lot_id = cycles.lot_id"
+        if by_lot
+        else "left join (select null as lot_id) as l on false"
+    )
     return s.one(
         "select avg(case when p.cycle_id is not null and (q.cycle_id is not null or l.lot_id is not null) "
         "then 1.0 else 0.0 end) "
@@ -193,9 +209,7 @@ def _linked_cycle_share(s: Sources) -> float:
         "left join (select distinct cycle_id from {c}.core.fct_cycle_parameters) as p "
         "on p.cycle_id = cycles.cycle_id "
         "left join (select distinct cycle_id from {c}.core.fct_quality_results where cycle_id is not null) "
-        "as q on q.cycle_id = cycles.cycle_id "
-        "left join (select distinct lot_id from {c}.core.fct_quality_results where lot_id is not null) "
-        "as l on l.lot_id = cycles.lot_id"
+        f"as q on q.cycle_id = cycles.cycle_id {lot_join}"
     )
 
 
