@@ -32,23 +32,29 @@ with left:
     st.metric("Level shown by the data", f"{reached} of {top}" if reached else f"below 1 (of {top})")
     st.caption(str(row["level_name"]))
 with right:
-    # One step per level, filled up to the level reached: where the factory stands on the ladder.
+    # One step per level, green up to the level reached: where the factory stands on the ladder. Short
+    # text in the bars (a level's name is on its hover and in the table below).
     held = evidence.groupby("level")["passed"].agg(["sum", "count"])
     fig = go.Figure(
         go.Bar(
             x=[f"L{lv}" for lv in held.index],
             y=[1] * len(held),
             marker_color=["#2e7d32" if lv <= reached else "#cfd8dc" for lv in held.index],
-            text=[
-                f"{names[lv]}<br>{int(h['sum'])}/{int(h['count'])} rules hold" for lv, h in held.iterrows()
-            ],
+            text=[f"{int(h['sum'])}/{int(h['count'])} rules" for _, h in held.iterrows()],
             textposition="inside",
+            insidetextanchor="middle",
+            textangle=0,
+            hovertext=[
+                f"L{lv} {names[lv]}: {int(h['sum'])} of {int(h['count'])} rules hold"
+                for lv, h in held.iterrows()
+            ],
             hoverinfo="text",
         )
     )
-    fig.update_layout(height=180, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False)
+    fig.update_layout(height=160, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False)
     fig.update_yaxes(visible=False)
     ui.chart(fig, key="level_ladder", hovermode="closest")
+    st.caption("Green: levels reached. A level counts only when its rules and every lower level's hold.")
 
 next_level = row["next_level"]
 gaps = evidence[(evidence["level"] == next_level) & ~evidence["passed"].astype(bool)]
@@ -69,20 +75,20 @@ table = evidence.assign(
     needs=[f"{figure(v, k)}" for v, k in zip(evidence["at_least"], evidence["kind"], strict=True)],
     holds=evidence["passed"].map(lambda p: "holds" if p else "not yet"),
 )
+# The verdict and the figures first: the long texts last, where a narrow screen may cut them.
 st.dataframe(
-    table[["level", "says", "meaning", "shows", "needs", "holds"]],
+    table[["level", "holds", "shows", "needs", "says", "meaning"]],
     hide_index=True,
     column_config={
-        "level": "Level",
-        "says": "Rule",
-        "meaning": "Measured as",
-        "shows": "Data shows",
-        "needs": "Needs",
-        "holds": "",
+        "level": st.column_config.TextColumn("Level", width="small"),
+        "holds": st.column_config.TextColumn("", width="small"),
+        "shows": st.column_config.TextColumn("Data shows", width="small"),
+        "needs": st.column_config.TextColumn("Needs", width="small"),
+        "says": st.column_config.TextColumn("Rule", width="large"),
+        "meaning": st.column_config.TextColumn("Measured as", width="medium"),
     },
 )
 st.caption(
-    f"Rules version {row['rules_version']} (digest {row['rules_digest']}). A level counts only when its "
-    "rules and every lower level's hold. Forgeline sees the data delivered to the program, not leadership or "
-    "processes: the official assessment scores more than this."
+    f"Rules version {row['rules_version']} (digest {row['rules_digest']}). Forgeline sees the data "
+    "delivered to the program, not leadership or processes: the official assessment scores more than this."
 )
