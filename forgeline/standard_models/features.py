@@ -157,8 +157,8 @@ def history_name(column: str, feature: str) -> str:
 
 
 def readable(feature: str) -> str:
-    """A feature's name for people: ``mold_temp__vs_normal`` reads "mold_temp, against its machine's
-    normal"; the combinations read as what they are; anything else is left as it is."""
+    """A feature's name for people: ``mold_temp__vs_normal`` reads "mold_temp, vs machine's normal"; the
+    combinations read as what they are; anything else is left as it is."""
     column, _, kind = feature.rpartition("__")
     if column and kind in HISTORY_READINGS:
         return f"{column}, {HISTORY_READINGS[kind]}"
