@@ -454,7 +454,6 @@ def _level_frames(
         con=con,
         catalog="warehouse",
         timezone=config.timezone,
-        model_results=model_frames["model_results"],
         operating_windows=model_frames["operating_windows"],
         operation_weekly=model_frames["model_operation_weekly"],
         made_up_times=levels.made_up_times(config),

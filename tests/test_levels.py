@@ -89,7 +89,6 @@ def assess(
         con=con,
         catalog="warehouse",
         timezone="Asia/Seoul",
-        model_results=pd.DataFrame(),
         operating_windows=pd.DataFrame(
             {"parameter": ["melt_temp"] * windows, "confident": True, "holds_later": True}
         ),
@@ -220,7 +219,7 @@ def test_a_program_tunes_the_rules_in_its_own_file_and_bad_rules_name_the_file(
     assert rules.version == "cohort-b" and digest != DIGEST
     con = factory(production_days=10, results=100, named_results=100)
     result = levels.assess(
-        levels.Sources(con, "warehouse", "Asia/Seoul", pd.DataFrame(), pd.DataFrame(), pd.DataFrame()),
+        levels.Sources(con, "warehouse", "Asia/Seoul", pd.DataFrame(), pd.DataFrame()),
         rules,
         digest,
     )
@@ -305,7 +304,7 @@ def test_windows_not_worth_acting_on_are_not_a_root_cause_analysis() -> None:
         production_days=30, results=100, named_results=100, automatic_days=30, cycles=100, linked_cycles=100
     )
     weak = pd.DataFrame({"confident": [False, True], "holds_later": [True, False]})
-    sources = levels.Sources(con, "warehouse", "Asia/Seoul", pd.DataFrame(), weak, pd.DataFrame())
+    sources = levels.Sources(con, "warehouse", "Asia/Seoul", weak, pd.DataFrame())
     result = levels.assess(sources, RULES, DIGEST)
     assert not passed(result)["root_cause_analysis"] and result.level == 2
 

@@ -35,12 +35,11 @@ BELOW_LEVEL_1 = "below level 1: its evidence is not complete yet"
 @dataclass
 class Sources:
     """What the measures read: the client's warehouse attached to ``con`` as ``catalog`` (read-only), its
-    time zone, and this run's model results as publish writes them."""
+    time zone, and this run's operating windows and champions' weeks in operation as publish writes them."""
 
     con: duckdb.DuckDBPyConnection
     catalog: str
     timezone: str
-    model_results: pd.DataFrame
     operating_windows: pd.DataFrame
     operation_weekly: pd.DataFrame
     # Automatic tables whose times the mapping made up from row order (see made_up_times).

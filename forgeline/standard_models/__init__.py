@@ -621,14 +621,13 @@ def _champion_score(
 
     try:
         model = mlflow.sklearn.load_model(f"models:/{registered}/{version}")
-        names = learner.columns_of(model) or [str(c) for c in features.columns]
-        missing = [n for n in names if n not in features.columns]
+        missing = learner.missing_columns(model, features)
         if missing:
             return None, (
                 f"the current champion (version {version}) reads features this data no longer has "
                 f"({', '.join(missing[:3])}{'…' if len(missing) > 3 else ''})"
             )
-        return module.FAMILY.predict(model, features[names]), None
+        return module.FAMILY.predict(model, learner.inputs(model, features)), None
     except Exception as exc:  # an unreadable or incompatible champion must not stop training
         return None, f"the current champion (version {version}) could not score this holdout ({exc})"[:300]
 
@@ -747,7 +746,7 @@ def _in_operation(settings: Settings, config: ClientConfig, data: TrainingSet, r
         except Exception as exc:  # a champion that cannot be read must not stop the run
             log.warning("%s %s: champion v%s not scored: %s", config.id, result.model_name, version, exc)
             return
-    missing = [n for n in learner.columns_of(model) or [] if n not in data.features.columns]
+    missing = learner.missing_columns(model, data.features)
     if missing:
         log.warning(
             "%s %s: champion v%s reads features this data no longer has (%s): not scored",

@@ -115,6 +115,11 @@ def columns_of(model: Any) -> list[str] | None:
     return None if names is None else [str(n) for n in names]
 
 
+def missing_columns(model: Any, features: pd.DataFrame) -> list[str]:
+    """The columns ``model`` reads that ``features`` lacks (a champion trained on data since changed)."""
+    return [n for n in columns_of(model) or [] if n not in features.columns]
+
+
 def inputs(model: Any, features: pd.DataFrame) -> pd.DataFrame:
     """The columns of ``features`` that ``model`` reads (feature selection may have kept fewer)."""
     names = columns_of(model)
