@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from forgeline.auth import User, require_client, visible_clients
+from forgeline.program import cohort as cohort_figures
 from forgeline.publish import current_snapshot
 from forgeline.settings import CLIENT_ID_PATTERN, get_settings
 
@@ -87,6 +88,7 @@ QUERIES: dict[str, tuple[str, str]] = {
     ),
     "level": ("meta.level", "SELECT * FROM meta.level"),
     "level_evidence": ("meta.level_evidence", "SELECT * FROM meta.level_evidence ORDER BY level"),
+    "level_history": ("meta.level_history", "SELECT * FROM meta.level_history ORDER BY assessed_at"),
     "table_profile": (
         "meta.table_profile",
         "SELECT schema_name, table_name, row_count FROM meta.table_profile ORDER BY schema_name, table_name",
@@ -141,6 +143,8 @@ class PublishedClient:
     name: str
     industry: str
     timezone: str
+    region: str = ""
+    process: str = ""
     models: tuple[str, ...] = ()  # the standard models its mapping asks for
     run_id: str = ""  # the newest run, the one the snapshot was published for
     status: str = ""  # published | gate_failed
@@ -190,6 +194,8 @@ def clients(user: User) -> list[PublishedClient]:
                 name=_text(info.get("client_name")) or client_id,
                 industry=_text(info.get("industry")),
                 timezone=_text(info.get("timezone")) or "Asia/Seoul",
+                region=_text(info.get("region")),
+                process=_text(info.get("process")),
                 models=tuple(m for m in _text(info.get("models")).split(", ") if m),
                 run_id=run_id,
                 status=status,
@@ -317,8 +323,13 @@ def level_evidence(user: User, client_id: str) -> pd.DataFrame:
     return _query(user, client_id, "level_evidence")
 
 
+def level_history(user: User, client_id: str) -> pd.DataFrame:
+    """The client's level at each run since levels were kept (empty before)."""
+    return _query(user, client_id, "level_history")
+
+
 def program_overview(user: User) -> pd.DataFrame:
-    """One row per visible client: its last run, gate outcome, models and average OEE."""
+    """One row per visible client: its last run, gate outcome, models, average OEE and level."""
     rows = []
     for config in clients(user):
         info = run_info(user, config.id)
@@ -332,6 +343,8 @@ def program_overview(user: User) -> pd.DataFrame:
                 "client_id": config.id,
                 "name": config.name,
                 "industry": config.industry,
+                "region": config.region,
+                "process": config.process,
                 "finished_at": info["finished_at"] if info else None,
                 "status": info["status"] if info else "never run",
                 "gate_passed": info["gate_passed"] if info else None,
@@ -355,3 +368,42 @@ def program_overview(user: User) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """What the cohort dashboard shows of the clients a login may see (consultants and program managers:
+    all of them; the page is never offered to a client login)."""
+
+    clients: pd.DataFrame  # program_overview's rows plus each client's movement (cohort.movements)
+    readiness: pd.DataFrame  # each client's evidence rule by rule (cohort.readiness)
+    history: pd.DataFrame  # client_id, name, assessed_at, level: every run's level
+    targets: cohort_figures.Targets
+
+
+def cohort(user: User) -> Cohort:
+    """The cohort of the clients ``user`` may see, with the program's targets."""
+    targets, _ = cohort_figures.load_targets(cohort_figures.targets_path(get_settings()))
+    overview = program_overview(user)
+    histories: dict[str, pd.DataFrame] = {}
+    evidence: dict[str, pd.DataFrame] = {}
+    for row in overview.itertuples(index=False):
+        history = level_history(user, row.client_id)
+        if history.empty and not pd.isna(row.level):  # published before histories were kept
+            history = cohort_figures.history_with(None, "", row.finished_at, int(row.level), None, False)
+        histories[row.client_id] = history
+        evidence[row.client_id] = level_evidence(user, row.client_id)
+    now = pd.Timestamp.now(tz="UTC")
+    moved = cohort_figures.movements(histories, now, targets.stalled_after_days)
+    clients = (
+        overview.drop(columns=["level"]).merge(moved, on="client_id", how="left")
+        if len(overview)
+        else overview
+    )
+    names = dict(zip(overview.get("client_id", []), overview.get("name", []), strict=True))
+    history = pd.concat(
+        [h.assign(client_id=c, name=names[c]) for c, h in histories.items() if len(h)]
+        or [cohort_figures.empty_history().assign(client_id=pd.Series(dtype="string"), name="")],
+        ignore_index=True,
+    )
+    return Cohort(clients, cohort_figures.readiness(evidence), history, targets)

@@ -20,13 +20,22 @@ if user is None:
     )
 else:
     with st.sidebar:
-        who = "consultant · every client" if user.is_consultant else f"client · {user.client_id}"
+        who = {
+            "consultant": "consultant · every client",
+            "program_manager": "program manager · the cohort",
+        }.get(user.role, f"client · {user.client_id}")
         st.markdown(f"**{user.display_name}**  \n{who}")
         st.button("Log out", on_click=ui.log_out, icon=":material/logout:")
+    program = [
+        st.Page("app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:")
+    ]
+    if user.sees_every_client:  # the cohort compares clients: never offered to a client login
+        program.insert(
+            0 if user.role == "program_manager" else 1,
+            st.Page("app_pages/program/cohort.py", title="Cohort dashboard", icon=":material/groups:"),
+        )
     pages = {
-        "Program": [
-            st.Page("app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:"),
-        ],
+        "Program": program,
         "Client": [
             st.Page("app_pages/client/kpis.py", title="Client KPIs", icon=":material/monitoring:"),
             st.Page("app_pages/client/level.py", title="Smart-factory level", icon=":material/stairs:"),

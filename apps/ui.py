@@ -41,13 +41,14 @@ def _remember_pick() -> None:
 
 
 def choose_client(user: User) -> data.PublishedClient:
-    """The client the page shows: a picker over the visible clients for a consultant, else its own."""
+    """The client the page shows: a picker over the visible clients for a consultant or a program manager,
+    else its own."""
     options = data.clients(user)
     if not options:
         st.info("Nothing is published for this login yet: a client appears here after its first run.")
         st.stop()
     by_id = {c.id: c for c in options}
-    if not user.is_consultant:
+    if not user.sees_every_client:
         return options[0]  # visible_clients gives a client login exactly its own client
     # Seed the picker from the remembered choice on every run: Streamlit forgets a widget's state
     # when the page changes, and the callback keeps the remembered choice up to date.

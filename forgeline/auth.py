@@ -1,7 +1,8 @@
 """Who may log in, and which clients each login may see.
 
 Logins live in ``<home>/auth/users.yml`` with bcrypt hashes only (never a password). A consultant sees
-every client of the program; a client login sees exactly one client. Every read the apps make goes
+every client of the program and onboards them; a program manager sees every client's published results
+and the cohort, and changes nothing; a client login sees exactly one client. Every read the apps make goes
 through :func:`visible_clients` / :func:`require_client`, so a client can reach no other client's
 snapshot by any page, parameter or URL.
 """
@@ -19,10 +20,12 @@ import yaml
 from forgeline.clients import ClientConfig
 from forgeline.settings import Settings, check_client_id
 
-Role = Literal["consultant", "client"]
+Role = Literal["consultant", "program_manager", "client"]
+ROLES: tuple[Role, ...] = ("consultant", "program_manager", "client")
 
 DEMO_CONSULTANT = "consultant"
 DEMO_CONSULTANT_PASSWORD = "forgeline-demo"
+DEMO_PROGRAM_MANAGER = "manager"
 
 
 class AccessDenied(PermissionError):
@@ -39,6 +42,11 @@ class User:
     @property
     def is_consultant(self) -> bool:
         return self.role == "consultant"
+
+    @property
+    def sees_every_client(self) -> bool:
+        """Consultants and program managers see the whole cohort; a client login sees only its own."""
+        return self.role in ("consultant", "program_manager")
 
 
 def demo_password(username: str) -> str:
@@ -78,8 +86,10 @@ def set_login(
         if not client_id:
             raise ValueError(f"Login {username!r}: a client login needs the client id it may see.")
         check_client_id(client_id)
+    elif role not in ROLES:
+        raise ValueError(f"Login {username!r}: unknown role {role!r}; use one of {', '.join(ROLES)}.")
     elif client_id:
-        raise ValueError(f"Login {username!r}: a consultant sees every client; leave client_id empty.")
+        raise ValueError(f"Login {username!r}: a {role} sees every client; leave client_id empty.")
     if len(password) < 8:
         raise ValueError(f"Login {username!r}: use a password of at least 8 characters.")
     users = _load(settings)
@@ -93,13 +103,15 @@ def set_login(
 
 
 def ensure_demo_logins(settings: Settings, clients: Iterable[ClientConfig]) -> dict[str, str]:
-    """Create the demo consultant and one login per client; return ``{username: password}``.
+    """Create the demo consultant, the demo program manager and one login per client; return
+    ``{username: password}``.
 
     Re-running keeps hashes that still match, so the file only changes when a login is new.
     """
     users = _load(settings)
     wanted: list[tuple[str, str, Role, str | None]] = [
-        (DEMO_CONSULTANT, "Forgeline consultant", "consultant", None)
+        (DEMO_CONSULTANT, "Forgeline consultant", "consultant", None),
+        (DEMO_PROGRAM_MANAGER, "Program manager", "program_manager", None),
     ]
     for config in clients:
         for login in config.logins:
@@ -140,7 +152,7 @@ def authenticate(settings: Settings, username: str, password: str) -> User | Non
     if not ok:
         return None
     role = entry.get("role")
-    if role not in ("consultant", "client"):
+    if role not in ROLES:
         return None
     client_id = entry.get("client_id") if role == "client" else None
     if role == "client" and not client_id:
@@ -154,15 +166,16 @@ def authenticate(settings: Settings, username: str, password: str) -> User | Non
 
 
 def visible_clients(user: User, client_ids: Iterable[str]) -> list[str]:
-    """The clients ``user`` may see among ``client_ids``: all for a consultant, its own for a client."""
+    """The clients ``user`` may see among ``client_ids``: all for a consultant or a program manager, its own
+    for a client."""
     ids = sorted(client_ids)
-    if user.is_consultant:
+    if user.sees_every_client:
         return ids
     return [c for c in ids if c == user.client_id]
 
 
 def require_client(user: User, client_id: str) -> str:
     """``client_id`` if ``user`` may see it; raise AccessDenied otherwise."""
-    if user.is_consultant or client_id == user.client_id:
+    if user.sees_every_client or client_id == user.client_id:
         return check_client_id(client_id)
     raise AccessDenied(f"{user.username} may not see client {client_id!r}.")

@@ -9,7 +9,8 @@ forgeline ingest ID FILE... [--retry]  put delivered files into the client's lan
 forgeline ingest ID --withdraw X       take a delivery back: a file name or a batch id (kept aside)
 forgeline withdraw ID X                the same
 forgeline run [ID...]                  run some clients, or the whole program
-forgeline add-login USER --client ID   give a client's staff (or a consultant) a login to the app
+forgeline levels [ID]                  each client's smart-factory level, its evidence and the next steps
+forgeline add-login USER --client ID   give a client's staff (or a consultant, a program manager) a login
 forgeline models list ID               each standard model's versions, champion, decisions, alias history
 forgeline models promote ID MODEL V    make version V champion by hand (--reason; --yes against the policy)
 forgeline models rollback ID MODEL     back to the previous champion in the history (--reason)
@@ -26,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -146,7 +148,10 @@ def levels_command(
     home: HomeOption = None,
 ) -> None:
     """Each client's smart-factory level (1-5) from its own data, the evidence, and the steps to the next."""
+    import pandas as pd
+
     from forgeline.clients import get_client, list_clients
+    from forgeline.program.cohort import load_targets, progress, targets_path
     from forgeline.program.levels import figure
     from forgeline.publish import current_level
 
@@ -159,8 +164,10 @@ def levels_command(
     if client_id is None:
         table = Table("client", "level", "", "next step", "rules")
         table.columns[0].no_wrap = True
+        reached: list[int | None] = []
         for c in clients:
             published = current_level(settings, c.id)
+            reached.append(None if published is None else int(published[0]["level"]))
             if published is None:
                 table.add_row(c.id, "-", NOT_ASSESSED, "", "")
                 continue
@@ -171,6 +178,9 @@ def levels_command(
                 c.id, str(summary["level"]), str(summary["level_name"]), step, str(summary["rules_version"])
             )
         console.print(table)
+        targets, _ = load_targets(targets_path(settings))
+        for goal in progress(pd.Series(reached, dtype="Int64"), targets, datetime.now(UTC).date()):
+            console.print(goal.says)
         console.print("One client's evidence, rule by rule: `forgeline levels CLIENT`.")
         return
     [config] = clients
@@ -489,7 +499,11 @@ def add_login(
     client_id: Annotated[
         str | None, typer.Option("--client", help="The one client this login may see.")
     ] = None,
-    consultant: Annotated[bool, typer.Option("--consultant", help="Sees every client.")] = False,
+    consultant: Annotated[bool, typer.Option("--consultant", help="Sees and onboards every client.")] = False,
+    program_manager: Annotated[
+        bool,
+        typer.Option("--program-manager", help="Sees all results and the cohort; changes nothing."),
+    ] = False,
     display_name: Annotated[str, typer.Option("--name", help="Name shown in the app.")] = "",
     password: Annotated[
         str,
@@ -497,13 +511,15 @@ def add_login(
     ] = "",
     home: HomeOption = None,
 ) -> None:
-    """Add or reset a login: a client login sees only its client; a consultant sees every client."""
+    """Add or reset a login: a client login sees only its client; a consultant or a program manager sees
+    every client."""
     from forgeline.auth import set_login
     from forgeline.clients import get_client
 
     settings = _settings(home)
-    if consultant == bool(client_id):
-        _fail("not added: give exactly one of --client ID or --consultant.")
+    if consultant + program_manager + bool(client_id) != 1:
+        _fail("not added: give exactly one of --client ID, --consultant or --program-manager.")
+    role = "consultant" if consultant else "program_manager" if program_manager else "client"
     try:
         if client_id:
             get_client(settings, client_id)  # the client must exist
@@ -511,13 +527,13 @@ def add_login(
             settings,
             username,
             password,
-            "consultant" if consultant else "client",
+            role,
             display_name or username,
             client_id,
         )
     except ValueError as exc:
         _fail(f"not added: {exc}")
-    sees = "every client" if consultant else client_id
+    sees = client_id or "every client"
     console.print(f"Login {username} saved in {settings.users_path}; it sees {sees}.")
 
 
@@ -953,7 +969,7 @@ def demo_command(
 ) -> None:
     """Prepare the demo program (the clients in `demo/clients`), run it, print the logins, serve the app."""
     from flows.program import program_flow
-    from forgeline.auth import ensure_demo_logins
+    from forgeline.auth import DEMO_CONSULTANT, DEMO_PROGRAM_MANAGER, ensure_demo_logins
     from forgeline.demo import prepare_demo_program
 
     settings = _settings(home)
@@ -964,9 +980,9 @@ def demo_command(
     outcomes = program_flow(home=str(settings.home))
     print_outcomes(outcomes)
     table = Table("login", "password", "sees")
+    roles = {DEMO_CONSULTANT: "every client; onboards", DEMO_PROGRAM_MANAGER: "every client; the cohort"}
     for username, password in logins.items():
-        sees = "every client" if username == "consultant" else username
-        table.add_row(username, password, sees)
+        table.add_row(username, password, roles.get(username, username))
     console.print(f"App: http://localhost:{port}")
     console.print(table)
     if serve_app:

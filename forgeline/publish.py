@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.program import levels
+from forgeline.program import cohort, levels
 from forgeline.quality import GATE_COLUMNS
 from forgeline.settings import Settings
 
@@ -207,6 +207,27 @@ def current_level(settings: Settings, client_id: str) -> tuple[dict[str, Any], p
     return (summary.iloc[0].to_dict(), evidence) if len(summary) else None
 
 
+def _level_history(settings: Settings, client_id: str) -> pd.DataFrame | None:
+    """The level history the current snapshot carries (None before the first publish, or in a snapshot
+    from before it was kept: the history then starts with this run)."""
+    snapshot = current_snapshot(settings, client_id)
+    if snapshot is None:
+        return None
+    try:
+        con = duckdb.connect(str(snapshot), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        catalog = con.execute("SELECT current_database()").fetchone()
+        if catalog is None or "level_history" not in _meta_tables(con, catalog[0]):
+            return None
+        return con.execute("SELECT * FROM meta.level_history").df()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
 def _run_row(snapshot: Path) -> dict[str, Any] | None:
     """A snapshot's ``meta.run`` row; None if the file cannot be read as one."""
     try:
@@ -284,6 +305,7 @@ def publish_client(
     partial = folder / f".{run.run_id}.duckdb.partial"
     held_back = run.status == GATE_FAILED or run.gate_passed is False
     good = last_good_data(settings, config.id) if held_back else None
+    earlier_levels = _level_history(settings, config.id)
     finished_at = datetime.now(UTC)
 
     gate_frame = gate_results if gate_results is not None else pd.DataFrame(columns=GATE_COLUMNS)
@@ -338,6 +360,8 @@ def publish_client(
                 "client_id": config.id,
                 "client_name": config.name,
                 "industry": config.industry,
+                "region": config.region,
+                "process": config.process,
                 "timezone": config.timezone,
                 "models": ", ".join(config.models),
                 "started_at": run.started_at,
@@ -388,6 +412,14 @@ def publish_client(
         # No data passed the gate yet: no level to show either.
         unverified = held_back and good is None
         level, evidence = _level_frames(settings, config, con, None if unverified else source, model_frames)
+        level_history = cohort.history_with(
+            earlier_levels,
+            run.run_id,
+            finished_at,
+            int(level["level"].iloc[0]) if len(level) else None,
+            str(level["rules_version"].iloc[0]) if len(level) else None,
+            carried=held_back,
+        )
         registries = {
             row[0]
             for row in con.execute(
@@ -404,6 +436,7 @@ def publish_client(
             "table_profile": profile,
             "level": level,
             "level_evidence": evidence,
+            "level_history": level_history,
         }.items():
             con.register("frame_to_copy", frame)
             con.execute(f"CREATE TABLE meta.{name} AS SELECT * FROM frame_to_copy")

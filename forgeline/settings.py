@@ -190,13 +190,18 @@ class Settings:
     # -- the program layer ----------------------------------------------------------------------
     @property
     def program_dir(self) -> Path:
-        """The program's own store (never a client's data): the level rules a program applies, if tuned."""
+        """The program's own store (never a client's data): the rules and targets a program applies."""
         return self.home / "program"
 
     @property
     def level_rules_path(self) -> Path:
         """A program's tuned level rules; without it, the rules shipped in forgeline/program/."""
         return self.program_dir / "level_rules.yml"
+
+    @property
+    def program_targets_path(self) -> Path:
+        """A program's own targets (a share of the cohort at a level by a date); else the shipped ones."""
+        return self.program_dir / "targets.yml"
 
     # -- apps -----------------------------------------------------------------------------------
     @property

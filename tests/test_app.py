@@ -30,6 +30,7 @@ CLIENT_PAGES = [
     "app_pages/client/models.py",
 ]
 ALL_PAGES = ["app_pages/program/overview.py", *CLIENT_PAGES]
+COHORT_PAGE = "app_pages/program/cohort.py"
 PICKER = "_client_picker"
 
 
@@ -197,12 +198,18 @@ def test_data_module_refuses_other_clients(
         data.run_info,
         data.data_docs_path,
         data.client,
+        data.level,
+        data.level_evidence,
+        data.level_history,
     ]
     for reader in readers:
         with pytest.raises(AccessDenied):
             reader(user, other.id)
     assert [c.id for c in data.clients(user)] == [me.id]
     assert data.program_overview(user)["client_id"].tolist() == [me.id]
+    mine = data.cohort(user)  # never offered to a client; had a page asked, it holds only the client
+    assert set(mine.clients["client_id"]) == {me.id}
+    assert set(mine.readiness["client_id"]) <= {me.id} and set(mine.history["client_id"]) <= {me.id}
     assert data.run_info(user, me.id)["client_id"] == me.id
 
     consultant = User(username="consultant", display_name="Consultant", role="consultant")
@@ -368,3 +375,43 @@ def test_a_client_sees_its_level_with_the_evidence_and_the_next_step(
     assert rules.version in text
     others = [c for c in clients if c.id != config.id]
     assert not any(c.name in text or c.id in text for c in others)
+
+
+def test_a_program_manager_lands_on_the_cohort_dashboard(
+    open_app: Callable[[], AppTest], clients: list[ClientConfig]
+) -> None:
+    from forgeline.program.cohort import SHIPPED_TARGETS, load_targets
+
+    targets, _ = load_targets(SHIPPED_TARGETS)
+    at = log_in(open_app(), "manager", demo_password("manager"))
+    assert_ok(at, "cohort dashboard")
+    assert [t.value for t in at.title] == ["Cohort dashboard"]
+    text = page_text(at)
+    assert all(c.name in text for c in clients)
+    for target in targets.targets:
+        assert target.says in text
+    assert len(at.get("plotly_chart")) == 3  # the distribution, the levels over runs, the readiness grid
+    table = at.dataframe[0].value
+    assert set(table["name"]) == {c.name for c in clients}
+    assert table["level"].str.fullmatch(r"L[0-5]|–").all()
+
+    # Filters narrow every figure to the chosen process.
+    sejin = next(c for c in clients if c.id == "sejin-diecast")
+    at.multiselect(key="cohort_process").select(sejin.process).run()
+    assert_ok(at, "filtered cohort")
+    assert set(at.dataframe[0].value["name"]) == {c.name for c in clients if c.process == sejin.process}
+
+    # The manager reads a client's evidence too, but onboards nobody.
+    at.switch_page("app_pages/client/level.py").run()
+    assert_ok(at, "level page as the program manager")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/engagement/onboarding.py")
+
+
+def test_a_client_login_gets_no_cohort_dashboard(
+    open_app: Callable[[], AppTest], clients: list[ClientConfig]
+) -> None:
+    me = clients[0]
+    at = log_in(open_app(), me.id, demo_password(me.id))
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(COHORT_PAGE)

@@ -65,3 +65,18 @@ def test_set_login_validates_role_and_password(workspace: Settings) -> None:
     set_login(workspace, "acme", "long-enough-pw", "client", "에이스", client_id="acme-press")
     user = authenticate(workspace, "acme", "long-enough-pw")
     assert user is not None and user.client_id == "acme-press" and user.display_name == "에이스"
+
+
+def test_a_program_manager_sees_every_client_but_is_no_consultant(workspace: Settings) -> None:
+    logins = ensure_demo_logins(workspace, demo_clients())
+    assert logins["manager"] == "manager-demo"
+    ids = [c.id for c in demo_clients()]
+    manager = authenticate(workspace, "manager", "manager-demo")
+    assert manager is not None and manager.role == "program_manager" and manager.client_id is None
+    assert manager.sees_every_client and not manager.is_consultant  # onboarding stays the consultants'
+    assert visible_clients(manager, ids) == sorted(ids)
+    assert require_client(manager, "hanbit-press") == "hanbit-press"
+    with pytest.raises(ValueError, match="sees every client"):
+        set_login(workspace, "pm", "long-enough-pw", "program_manager", "PM", client_id="acme-press")
+    with pytest.raises(ValueError, match="unknown role"):
+        set_login(workspace, "pm", "long-enough-pw", "auditor", "PM")  # type: ignore[arg-type]

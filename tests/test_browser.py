@@ -1,6 +1,7 @@
 """The served app in a real browser (Debian's Chromium driven by playwright), on a real program run.
 
 A client logs in, opens its KPI page and sees its own published numbers, and nothing of any other client.
+The program manager logs in to the cohort dashboard and opens a client's level evidence from its table.
 """
 
 from __future__ import annotations
@@ -80,3 +81,49 @@ def test_a_client_sees_its_own_kpis_and_nothing_else(
         finally:
             browser.close()
     assert (tmp_path / f"{CLIENT}_kpis.png").stat().st_size > 10_000
+
+
+def test_the_program_manager_sees_the_cohort_and_opens_a_clients_evidence(
+    served_app: str, program_run: Settings, tmp_path: Path, chromium_launch: dict
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from forgeline.publish import current_level
+
+    clients = list_clients(program_run)
+    # The table lists the highest level first, then by name: its first row is this client.
+    levels = {c.id: (current_level(program_run, c.id) or ({"level": -1}, None))[0]["level"] for c in clients}
+    first = min(clients, key=lambda c: (-levels[c.id], c.name))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.goto(served_app)
+            page.get_by_role("textbox", name="Username").fill("manager")
+            page.get_by_role("textbox", name="Password").fill(demo_password("manager"))
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_role("heading", name="Cohort dashboard").wait_for()
+            page.get_by_text(re.compile(r"^Level 3\+")).wait_for()
+            assert (
+                page.locator(".js-plotly-plot").nth(2).wait_for() is None
+            )  # distribution, history, readiness
+            page.screenshot(path=str(tmp_path / "cohort.png"))
+            shown = page.inner_text("body")
+            assert all(c.name in shown for c in clients)
+            assert not page.locator("[data-testid='stException']").count()
+
+            # Selecting a row of the clients table opens that client's level evidence: the grid is a
+            # canvas, so click its first row's selection box.
+            grid = page.locator("[data-testid='stDataFrame']").first
+            grid.scroll_into_view_if_needed()
+            box = grid.bounding_box()
+            assert box is not None
+            page.mouse.click(box["x"] + 15, box["y"] + 35 + 18)
+            page.get_by_role("heading", name="Smart-factory level").wait_for()
+            page.get_by_text("The evidence, rule by rule").wait_for()
+            page.get_by_text(f"{first.name} · {first.id}").wait_for()
+            page.screenshot(path=str(tmp_path / "evidence.png"))
+        finally:
+            browser.close()
+    assert (tmp_path / "cohort.png").stat().st_size > 10_000

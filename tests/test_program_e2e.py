@@ -150,6 +150,9 @@ def test_each_client_has_its_level_with_the_evidence_and_the_cli_prints_it(progr
     assert listed.returncode == 0, listed.stdout + listed.stderr
     for client_id in reached:
         assert client_id in listed.stdout
+    # The cohort against the program's targets, counted from the levels above.
+    at_3 = sum(level >= 3 for level in reached.values())
+    assert f"now {at_3} of {len(reached)}" in " ".join(listed.stdout.split())
     one = subprocess.run(
         [sys.executable, "-m", "forgeline.cli", "levels", "sejin-diecast"],
         env=env,

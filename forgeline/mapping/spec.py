@@ -357,6 +357,7 @@ class ClientConfig(_Strict):
     name: str = Field(description="the client's name as people know it (Korean welcome)")
     industry: str = ""
     region: str = ""
+    process: str = Field(default="", description="the main production process, e.g. die casting")
     timezone: str = Field(default="Asia/Seoul", description="IANA zone of the factory's local times")
     country: str = Field(default="KR", description="ISO country of the grid emission factor")
     models: list[str] = Field(default_factory=list, description="standard models to train")

@@ -14,7 +14,7 @@ if overview.empty:
     st.info("No client is configured yet. Add one with `forgeline add-client`.")
     st.stop()
 
-scope = "every client of the program" if user.is_consultant else "your factory"
+scope = "every client of the program" if user.sees_every_client else "your factory"
 st.caption(f"The latest published run of {scope}.")
 
 published = overview["status"].eq("published").sum()

@@ -1,0 +1,215 @@
+"""Cohort dashboard: where the program's factories stand on the smart-factory levels, against the program's
+targets; who climbed and who stalled; each client's data readiness, gate and models in operation.
+
+For program managers and consultants only (the entrypoint never offers it to a client login). Every figure
+comes from the clients' published snapshots through ``apps.data``; a selected row opens that client's
+level evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from apps import data, ui
+from forgeline.program.cohort import CLIMBED, DROPPED, NOT_ASSESSED, STALLED, progress
+from forgeline.program.levels import figure
+
+LEVEL_PAGE = "app_pages/client/level.py"
+STATUS_ICONS = {CLIMBED: "▲ climbed", DROPPED: "▼ dropped", STALLED: "■ stalled"}
+
+user = ui.require_user()
+if not user.sees_every_client:  # never in a client's navigation; refuse a forced switch all the same
+    st.error("The cohort dashboard is for the program's managers and consultants.")
+    st.stop()
+
+st.title("Cohort dashboard")
+cohort = data.cohort(user)
+clients = cohort.clients
+if clients.empty:
+    st.info("No client is published yet: the cohort fills as clients' runs are published.")
+    st.stop()
+
+# -- filters: industry, region, process (empty: all) --------------------------------------------------------
+columns = st.columns(3)
+chosen = {}
+for column, (field, label) in zip(
+    columns, [("industry", "Industry"), ("region", "Region"), ("process", "Process")], strict=True
+):
+    options = sorted(v for v in clients[field].dropna().unique() if v)
+    chosen[field] = column.multiselect(label, options, key=f"cohort_{field}", placeholder="all")
+view = clients
+for field, values in chosen.items():
+    if values:
+        view = view[view[field].isin(values)]
+if view.empty:
+    st.info("No client matches these filters.")
+    st.stop()
+in_view = set(view["client_id"])
+readiness = cohort.readiness[cohort.readiness["client_id"].isin(in_view)]
+history = cohort.history[cohort.history["client_id"].isin(in_view)]
+names = dict(zip(view["client_id"], view["name"], strict=True))
+st.caption(
+    f"{len(view)} of {len(clients)} clients in view, from their latest published runs. "
+    f"Targets version {cohort.targets.version}."
+)
+
+# -- the program's targets ----------------------------------------------------------------------------------
+for goal in progress(view["level"], cohort.targets, datetime.now(UTC).date()):
+    st.markdown(f"**Level {goal.target.at_least_level}+**: {goal.says}")
+    st.progress(min(goal.share / goal.target.share, 1.0) if goal.assessed else 0.0)
+
+assessed = view["level"].notna()
+operating = readiness[readiness["measure"] == "tracked_champions"].groupby("client_id")["value"].sum()
+cols = st.columns(5)
+cols[0].metric("Clients assessed", f"{int(assessed.sum())} of {len(view)}")
+cols[1].metric(
+    "Climbed",
+    int(view["movement"].eq(CLIMBED).sum()),
+    help="above their level of the stalled window's start (the targets file sets its days)",
+)
+cols[2].metric("Stalled", int(view["movement"].eq(STALLED).sum()), help="no level change over that window")
+cols[3].metric("Gate failed", int(view["figures_held_back"].fillna(False).sum()))
+cols[4].metric("Models in operation", int(operating.sum()), help="champions tracked against live outcomes")
+
+# -- where the cohort stands, and how it moved ---------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    st.subheader("Level distribution")
+    counts = (
+        view[assessed]
+        .assign(level=lambda f: f["level"].astype(int))
+        .groupby("level")["name"]
+        .agg(["count", lambda n: ", ".join(sorted(n))])
+        .reindex(range(6), fill_value=0)
+    )
+    counts.columns = ["clients", "who"]
+    counts["who"] = counts["who"].replace(0, "")
+    goal_level = max((t.at_least_level for t in cohort.targets.targets), default=None)
+    fig = go.Figure(
+        go.Bar(
+            x=[f"L{lv}" if lv else "below L1" for lv in counts.index],
+            y=counts["clients"],
+            text=counts["clients"].where(counts["clients"] > 0, ""),
+            marker_color=[
+                "#2e7d32" if goal_level is not None and lv >= goal_level else "#90a4ae" for lv in counts.index
+            ],
+            hovertext=[
+                f"{n} client(s): {w}" if n else "none"
+                for n, w in zip(counts["clients"], counts["who"], strict=True)
+            ],
+            hoverinfo="text",
+        )
+    )
+    fig.update_layout(height=300, showlegend=False)
+    fig.update_yaxes(title_text="clients", dtick=1)
+    ui.chart(fig, key="cohort_distribution", hovermode="closest")
+    if goal_level is not None:
+        st.caption(f"Green: level {goal_level} or above, the program's highest target.")
+with right:
+    st.subheader("Levels over the runs")
+    if history.empty:
+        st.caption("No level history yet: it grows with every published run.")
+    else:
+        shown = history.dropna(subset=["level"]).assign(level=lambda f: f["level"].astype(int))
+        fig = px.line(
+            shown,
+            x="assessed_at",
+            y="level",
+            color="name",
+            line_shape="hv",
+            markers=True,
+            labels={"assessed_at": "", "level": "level", "name": ""},
+            height=300,
+        )
+        fig.update_yaxes(range=[-0.3, 5.3], dtick=1)
+        ui.chart(fig, key="cohort_history", hovermode="closest")
+
+# -- data readiness: every client against every rule --------------------------------------------------------
+st.subheader("Data readiness, rule by rule")
+if readiness.empty:
+    st.caption("No client has level evidence yet.")
+else:
+    rules = readiness.drop_duplicates("rule_id").sort_values(["level", "rule_id"], kind="stable")
+    # Two short lines per column: a rule's full words are on the level page (and on hover).
+    labels = [
+        f"L{r.level}<br>{r.rule_id.replace('_', '<br>', 1).replace('_', ' ')}" for r in rules.itertuples()
+    ]
+    order = view.sort_values(["level", "name"], ascending=[False, True], na_position="last")["client_id"]
+    grid = readiness.pivot_table(index="client_id", columns="rule_id", values="progress", aggfunc="first")
+    grid = grid.reindex(index=order, columns=rules["rule_id"])
+    shown = readiness.assign(
+        text=[figure(v, k) for v, k in zip(readiness["value"], readiness["kind"], strict=True)]
+    )
+    text = shown.pivot_table(index="client_id", columns="rule_id", values="text", aggfunc="first")
+    text = text.reindex(index=order, columns=rules["rule_id"]).fillna("")
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(),
+            x=labels,
+            y=[names[c] for c in grid.index],
+            text=text.to_numpy(),
+            texttemplate="%{text}",
+            colorscale=[[0, "#eceff1"], [0.999, "#a5d6a7"], [1, "#2e7d32"]],
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(height=140 + 40 * len(grid))
+    fig.update_xaxes(side="top", tickangle=0)
+    fig.update_yaxes(autorange="reversed")  # the highest level first, as in the table below
+    ui.chart(fig, key="cohort_readiness", hovermode="closest")
+    st.caption(
+        "Each cell: what the client's data shows for a rule of the level rules. Dark green: the rule holds; "
+        "lighter: part of the way there."
+    )
+
+# -- the clients, each a link to its evidence --------------------------------------------------------
+st.subheader("Clients")
+ordered = view.sort_values(["level", "name"], ascending=[False, True], na_position="last")
+held_back = ordered["figures_held_back"].fillna(False).astype(bool)
+table = ordered.assign(
+    level=ordered["level"].map(lambda v: "–" if ui.is_missing(v) else f"L{int(v)}"),
+    movement=ordered["movement"]
+    .fillna(NOT_ASSESSED)
+    .map(lambda m: "–" if m == NOT_ASSESSED else STATUS_ICONS.get(m, m)),
+    since=[
+        ui.when(t, tz)[:10] if not ui.is_missing(t) else "–"
+        for t, tz in zip(ordered["since"], ordered["timezone"], strict=True)
+    ],
+    gate=ordered["gate_passed"].map(ui.gate_label),
+    open_failures=ordered["expectations_failed"].where(held_back, 0).astype(int),
+    in_operation=ordered["client_id"].map(operating).fillna(0).astype(int),
+)
+picked = st.dataframe(
+    table[
+        ["name", "level", "movement", "since", "gate", "open_failures", "in_operation", "industry", "region"]
+        + ["process"]
+    ],
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="cohort_table",
+    column_config={
+        "name": "Client",
+        "level": st.column_config.TextColumn("Level", width="small"),
+        "movement": "Movement",
+        "since": st.column_config.TextColumn("At this level since", help="first run at the current level"),
+        "gate": "Gate",
+        "open_failures": st.column_config.NumberColumn("Failed checks", help="of the newest delivery's gate"),
+        "in_operation": st.column_config.NumberColumn("Models in operation"),
+        "industry": "Industry",
+        "region": "Region",
+        "process": "Process",
+    },
+)
+st.caption("Select a client's row to open its level evidence.")
+rows = picked.selection.rows if picked else []
+if rows:
+    st.session_state[ui.CLIENT_KEY] = table.iloc[rows[0]]["client_id"]
+    st.switch_page(LEVEL_PAGE)
