@@ -10,14 +10,17 @@ a newly published snapshot is read as soon as ``CURRENT`` names it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
-from forgeline.auth import User, require_client, visible_clients
+from forgeline.auth import AccessDenied, User, require_client, visible_clients
+from forgeline.program import benchmarks as pooled
 from forgeline.program import cohort as cohort_figures
+from forgeline.program import consent as consents
 from forgeline.publish import current_snapshot
 from forgeline.settings import CLIENT_ID_PATTERN, get_settings
 
@@ -407,3 +410,105 @@ def cohort(user: User) -> Cohort:
         ignore_index=True,
     )
     return Cohort(clients, cohort_figures.readiness(evidence), history, targets)
+
+
+# -- pooled benchmarks and consent (forgeline/program/benchmarks.py, consent.py) --------------------------
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _read_store(path: str, version: int) -> dict[str, pd.DataFrame]:
+    """The program store's tables; ``version`` (the file's mtime) makes a rebuilt store read at once."""
+    return pooled.read_store(Path(path))
+
+
+def _store() -> dict[str, pd.DataFrame]:
+    path = get_settings().benchmarks_path
+    return _read_store(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+
+
+def consent_decisions(user: User, client_id: str) -> list[consents.Decision]:
+    """The client's decisions on pooling its figures, oldest first."""
+    require_client(user, client_id)
+    return consents.decisions(get_settings(), client_id)
+
+
+def record_consent(user: User, client_id: str, given: bool) -> pooled.BuildSummary:
+    """A client login's own decision, then the benchmarks rebuilt with (or without) its figures. Only the
+    client decides in the app; a consultant records a signed form with `forgeline consent`."""
+    require_client(user, client_id)
+    if user.role != "client":
+        raise AccessDenied(f"{user.username} may not decide for {client_id}: consent is the client's own.")
+    settings = get_settings()
+    consents.record(settings, client_id, given, by=f"{user.display_name} ({user.username}, app login)")
+    return pooled.build(settings)
+
+
+def benchmark_cells(user: User) -> pd.DataFrame:
+    """Every cell of the pooled benchmarks with its quartiles, or why it is suppressed: the aggregates a
+    consultant or a program manager sees (never a client login: it sees its own position only)."""
+    if not user.sees_every_client:
+        raise AccessDenied(f"{user.username} may not see the benchmarks' figures; its position is its own.")
+    store = _store()
+    return store["cells"].merge(store["releases"], on=["release_id", "cell", "metric"], how="left")
+
+
+def benchmark_position(user: User, client_id: str) -> pd.DataFrame:
+    """The client's own figures and its quartile band in each released cell it belongs to, never the cell's
+    figures; empty when the client has not consented (it gets back what it pools)."""
+    require_client(user, client_id)
+    settings = get_settings()
+    config = client(user, client_id)
+    snapshot = current_snapshot(settings, client_id)
+    mine = pooled.snapshot_figures(snapshot, client_id, config.process) if snapshot else None
+    if mine is None or not consents.has_consented(settings, client_id):
+        return pd.DataFrame()
+    store = _store()
+    cells = store["cells"].merge(store["releases"], on=["release_id", "cell", "metric"], how="left")
+    rows = []
+    for cell in mine.cells:
+        for metric, value in mine.values.items():
+            found = cells[(cells["cell"] == cell) & (cells["metric"] == metric)]
+            row = found.iloc[0] if len(found) else None
+            if row is not None and str(row["reason"]).startswith(pooled.SAME_AS):
+                continue  # the same peers as a bigger benchmark, where the client's position is shown
+            definition = pooled.METRICS[metric]
+            released = row is not None and row["status"] == "released" and not pd.isna(row["p50"])
+            rank = (
+                pooled.band(value, row["p25"], row["p50"], row["p75"], definition.better)
+                if released
+                else None
+            )
+            rows.append(
+                {
+                    "metric": metric,
+                    "label": definition.label,
+                    "cell": cell,
+                    "value": pooled.shown(value, definition),
+                    "band": rank,
+                    "band_name": pooled.BANDS[rank] if rank else "",
+                    "factories": int(row["n"]) if released else None,
+                    "released_at": row["released_at"] if released else None,
+                    "why_not": "" if released else (row["reason"] if row is not None else "not pooled yet"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def value_ledger(user: User, client_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the client's data went into (release, cell, metric, factories, when) and what still waits, with
+    why; only its own rows of the ledger."""
+    require_client(user, client_id)
+    store = _store()
+    mine = store["contributions"][store["contributions"]["contributor"] == client_id]
+    used = store["releases"][store["releases"]["release_id"].isin(mine["release_id"])]
+    used = used.assign(
+        label=used["metric"].map(lambda m: pooled.METRICS[m].label if m in pooled.METRICS else m)
+    )
+    waiting = store["pending"][store["pending"]["client_id"] == client_id]
+    waiting = waiting.assign(
+        label=waiting["metric"].map(lambda m: pooled.METRICS[m].label if m in pooled.METRICS else m)
+    )
+    # One row per figure and reason, its benchmarks together: the cells of one figure wait for one reason.
+    waiting = waiting.groupby(["label", "reason"], sort=False, as_index=False).agg(cell=("cell", ", ".join))
+    return (
+        used[["cell", "label", "n", "released_at"]].sort_values("released_at", ascending=False),
+        waiting[["cell", "label", "reason"]],
+    )

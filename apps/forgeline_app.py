@@ -39,6 +39,9 @@ else:
         "Client": [
             st.Page("app_pages/client/kpis.py", title="Client KPIs", icon=":material/monitoring:"),
             st.Page("app_pages/client/level.py", title="Smart-factory level", icon=":material/stairs:"),
+            st.Page(
+                "app_pages/client/benchmarks.py", title="My data & benchmarks", icon=":material/handshake:"
+            ),
             st.Page("app_pages/client/data_quality.py", title="Data quality", icon=":material/fact_check:"),
             st.Page("app_pages/client/models.py", title="Model results", icon=":material/model_training:"),
         ],

@@ -202,6 +202,8 @@ def program_flow(
     elif to_run:
         outcomes.update(_run_here(to_run, home, run_id, settings))
 
+    if to_run:
+        _pool_benchmarks(settings)
     outcomes_list = [outcomes[client_id] for client_id in chosen]
     record_path = write_program_record(settings, run_id, started, datetime.now(UTC), outcomes_list)
     logger.info("Run record written to %s", record_path)
@@ -211,6 +213,31 @@ def program_flow(
             f"Engagement failed for {failed}; see {record_path} and each client's flow logs."
         )
     return outcomes_list
+
+
+def _pool_benchmarks(settings: Any) -> None:
+    """Rebuild the pooled benchmarks from the consenting clients' new snapshots (forgeline/program/
+    benchmarks.py). A failure here leaves the last store standing and the clients' results published."""
+    from forgeline.program import benchmarks
+
+    logger = get_run_logger()
+    started = time.monotonic()
+    try:
+        summary = benchmarks.build(settings)
+    except Exception as exc:  # noqa: BLE001 - the program's results stand; say what to do
+        logger.error(
+            "Benchmarks not rebuilt (%s: %s); the last ones stand. Fix it and run `forgeline benchmarks`.",
+            type(exc).__name__,
+            exc,
+        )
+        return
+    logger.info(
+        "Benchmarks rebuilt in %.1f s: %d consenting clients, %d cells released, %d suppressed.",
+        time.monotonic() - started,
+        summary.consenting,
+        summary.released,
+        summary.suppressed,
+    )
 
 
 def _run_here(chosen: list[str], home: str, run_id: str, settings: Any) -> dict[str, EngagementOutcome]:

@@ -10,6 +10,8 @@ forgeline ingest ID --withdraw X       take a delivery back: a file name or a ba
 forgeline withdraw ID X                the same
 forgeline run [ID...]                  run some clients, or the whole program
 forgeline levels [ID]                  each client's smart-factory level, its evidence and the next steps
+forgeline consent ID give --by NAME   record a client's consent to pool its KPIs (withdraw; show)
+forgeline benchmarks                   rebuild the pooled benchmarks of consenting clients and show them
 forgeline add-login USER --client ID   give a client's staff (or a consultant, a program manager) a login
 forgeline models list ID               each standard model's versions, champion, decisions, alias history
 forgeline models promote ID MODEL V    make version V champion by hand (--reason; --yes against the policy)
@@ -209,6 +211,72 @@ def levels_command(
             console.print(
                 f"  - {row.step} (now {figure(row.value, row.kind)}; needs {figure(row.at_least, row.kind)})"
             )
+
+
+@app.command("consent")
+def consent_command(
+    client_id: Annotated[str, typer.Argument(help="The client whose decision this is.")],
+    decision: Annotated[
+        str, typer.Argument(help="give | withdraw | show (the decisions so far)", show_default=False)
+    ] = "show",
+    by: Annotated[str, typer.Option("--by", help="Who decided: the name and role on the signed form.")] = "",
+    note: Annotated[str, typer.Option(help="Where the form is kept, or any remark.")] = "",
+    home: HomeOption = None,
+) -> None:
+    """Record a client's consent to pool its published KPIs into the program's anonymous benchmarks."""
+    from forgeline.clients import get_client
+    from forgeline.program import benchmarks, consent
+
+    settings = _settings(home)
+    get_client(settings, client_id)  # the client must exist
+    if decision not in ("give", "withdraw", "show"):
+        raise typer.BadParameter("give, withdraw or show", param_hint="DECISION")
+    if decision != "show":
+        if not by.strip():
+            raise typer.BadParameter(
+                "say who decided, e.g. --by 'Kim Minsu, plant manager'", param_hint="--by"
+            )
+        consent.record(settings, client_id, given=decision == "give", by=by, note=note)
+        summary = benchmarks.build(settings)
+        console.print(
+            f"Benchmarks rebuilt: {summary.released} cells released, {summary.suppressed} suppressed "
+            f"({summary.consenting} consenting clients)."
+        )
+    kept = consent.decisions(settings, client_id)
+    if not kept:
+        console.print(f"{client_id} has not decided: its figures are not pooled. Scope 'benchmarks': ")
+        console.print(f"  {consent.SCOPES['benchmarks']}.")
+        return
+    table = Table("when (UTC)", "scope", "decision", "by", "note")
+    for d in kept:
+        table.add_row(f"{d.at:%Y-%m-%d %H:%M}", d.scope, "given" if d.given else "withdrawn", d.by, d.note)
+    console.print(table)
+    state = "pooled" if consent.has_consented(settings, client_id) else "not pooled"
+    console.print(f"In force: {client_id}'s figures are {state}.")
+
+
+@app.command("benchmarks")
+def benchmarks_command(home: HomeOption = None) -> None:
+    """Rebuild the pooled benchmarks from the consenting clients' published figures, and show them."""
+    from forgeline.program import benchmarks
+
+    settings = _settings(home)
+    summary = benchmarks.build(settings)
+    store = benchmarks.read_store(settings.benchmarks_path)
+    cells = store["cells"].merge(store["releases"], on=["release_id", "cell", "metric"], how="left")
+    table = Table("benchmark", "figure", "factories", "p25", "median", "p75")
+    for row in cells[cells["status"] == "released"].sort_values(["cell", "metric"]).itertuples(index=False):
+        metric = benchmarks.METRICS[row.metric]
+        quartiles = (benchmarks.shown(v, metric) for v in (row.p25, row.p50, row.p75))
+        table.add_row(row.cell, metric.label, str(int(row.n)), *quartiles)
+    if summary.released:
+        console.print(table)
+    for reason, count in cells.loc[cells["status"] == "suppressed", "reason"].value_counts().items():
+        console.print(f"Suppressed, {count} cell(s): {reason}.")
+    console.print(
+        f"{summary.consenting} consenting clients; {summary.released} cells released, {summary.suppressed} "
+        f"suppressed. Store: {summary.path}"
+    )
 
 
 @app.command("add-client")

@@ -198,6 +198,20 @@ class Settings:
         """A program's tuned level rules; without it, the rules shipped in forgeline/program/."""
         return self.program_dir / "level_rules.yml"
 
+    def consent_path(self, client_id: str) -> Path:
+        """The client's decisions on pooling its figures into benchmarks (forgeline/program/consent.py)."""
+        return self.program_dir / "consent" / f"{check_client_id(client_id)}.yml"
+
+    @property
+    def benchmarks_path(self) -> Path:
+        """The program store: pooled benchmarks of consenting clients, aggregates only, and their ledger."""
+        return self.program_dir / "benchmarks.duckdb"
+
+    @property
+    def program_lock_path(self) -> Path:
+        """Held while the program store is rebuilt (a leading underscore: never a client id)."""
+        return self.home / "locks" / "_program-store.lock"
+
     @property
     def program_targets_path(self) -> Path:
         """A program's own targets (a share of the cohort at a level by a date); else the shipped ones."""

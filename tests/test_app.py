@@ -26,6 +26,7 @@ APP = REPO_ROOT / "apps" / "forgeline_app.py"
 CLIENT_PAGES = [
     "app_pages/client/kpis.py",
     "app_pages/client/level.py",
+    "app_pages/client/benchmarks.py",
     "app_pages/client/data_quality.py",
     "app_pages/client/models.py",
 ]
@@ -207,6 +208,13 @@ def test_data_module_refuses_other_clients(
             reader(user, other.id)
     assert [c.id for c in data.clients(user)] == [me.id]
     assert data.program_overview(user)["client_id"].tolist() == [me.id]
+    for reader in (data.benchmark_position, data.value_ledger, data.consent_decisions):
+        with pytest.raises(AccessDenied):
+            reader(user, other.id)
+    with pytest.raises(AccessDenied):
+        data.record_consent(user, other.id, given=False)
+    with pytest.raises(AccessDenied):
+        data.benchmark_cells(user)  # a client sees its own band, never the benchmarks' figures
     mine = data.cohort(user)  # never offered to a client; had a page asked, it holds only the client
     assert set(mine.clients["client_id"]) == {me.id}
     assert set(mine.readiness["client_id"]) <= {me.id} and set(mine.history["client_id"]) <= {me.id}
@@ -415,3 +423,67 @@ def test_a_client_login_gets_no_cohort_dashboard(
     at = log_in(open_app(), me.id, demo_password(me.id))
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(COHORT_PAGE)
+
+
+def test_a_client_sees_its_benchmark_band_and_decides_on_pooling_itself(
+    open_app: Callable[[], AppTest], program: Settings, clients: list[ClientConfig]
+) -> None:
+    from forgeline.program import benchmarks, consent
+
+    store = benchmarks.read_store(program.benchmarks_path)
+    released = store["cells"][store["cells"]["status"] == "released"]
+    assert len(released), "the demo's consenting clients give at least one benchmark"
+    members = set(
+        store["contributions"].loc[
+            store["contributions"]["release_id"].isin(released["release_id"]), "contributor"
+        ]
+    )
+    me = next(c for c in clients if c.id in members)
+    at = log_in(open_app(), me.id, demo_password(me.id))
+    at.switch_page("app_pages/client/benchmarks.py").run()
+    assert_ok(at, "benchmarks page")
+    text = page_text(at)
+    assert "Pooled: consent given" in text and "quartile" in text
+    assert len(at.get("plotly_chart")) == 1  # where it stands
+    for other in clients:
+        if other.id != me.id:
+            assert other.id not in text and other.name not in text
+    # Released quartiles are the consultant's: the client sees its band and its own figures only.
+    from forgeline.publish import current_snapshot
+
+    mine = benchmarks.snapshot_figures(current_snapshot(program, me.id), me.id, me.process)
+    own = {benchmarks.shown(v, benchmarks.METRICS[m]) for m, v in mine.values.items()}
+    for row in store["releases"][store["releases"]["release_id"].isin(released["release_id"])].itertuples():
+        for quartile in (row.p25, row.p75):
+            figure = benchmarks.shown(quartile, benchmarks.METRICS[row.metric])
+            assert figure in own or figure not in text, figure
+
+    # Withdrawing takes its figures out at once; giving consent again brings the same benchmark back.
+    before = released[["cell", "metric", "release_id"]].to_dict("records")
+    at.checkbox(key="consent_confirm").check().run()
+    next(b for b in at.button if b.label == "Stop pooling my figures").click().run()
+    assert_ok(at, "withdrawn")
+    assert not consent.has_consented(program, me.id)
+    assert consent.decisions(program, me.id)[-1].by.endswith(f"({me.id}, app login)")
+    after = benchmarks.read_store(program.benchmarks_path)
+    assert not set(after["cells"].loc[after["cells"]["status"] == "released", "release_id"]) & {
+        r["release_id"] for r in before
+    }
+    at.checkbox(key="consent_confirm").check().run()
+    next(b for b in at.button if b.label == "Pool my figures").click().run()
+    assert consent.has_consented(program, me.id)
+    again = benchmarks.read_store(program.benchmarks_path)["cells"]
+    assert again[again["status"] == "released"][["cell", "metric", "release_id"]].to_dict("records") == before
+
+
+def test_a_consultant_sees_the_benchmarks_figures_but_cannot_decide_for_a_client(
+    open_app: Callable[[], AppTest], clients: list[ClientConfig]
+) -> None:
+    at = log_in(open_app(), "consultant", demo_password("consultant"))
+    at.switch_page(COHORT_PAGE).run()
+    assert_ok(at, "cohort as consultant")
+    assert "Pooled benchmarks" in page_text(at)
+    at.switch_page("app_pages/client/benchmarks.py").run()
+    assert_ok(at, "benchmarks page as consultant")
+    assert not [b for b in at.button if "pooling" in b.label.lower() or "pool my" in b.label.lower()]
+    assert "forgeline consent" in page_text(at)

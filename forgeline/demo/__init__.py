@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from forgeline.clients import ClientConfig, parse_client_config, save_mapping_text
 from forgeline.demo import synthetic
 from forgeline.demo.synthetic import Scale
+from forgeline.program import consent
 from forgeline.settings import DEMO_DIR, Settings
 
 DATA = DEMO_DIR / "data"
@@ -98,6 +99,10 @@ def _deliveries(client_id: str, scale: Scale, landing: Path) -> None:
                 tmp.replace(path)
 
 
+# Demo clients that decline to pool their figures (every other demo client consents): a cohort shows both.
+DEMO_DECLINES = frozenset({"gwangyang-steel"})
+
+
 def prepare_demo_program(settings: Settings, scale: Scale = "full") -> list[ClientConfig]:
     """Write the demo clients' configurations and landing files into the workspace."""
     if scale not in ("small", "full"):
@@ -116,4 +121,13 @@ def prepare_demo_program(settings: Settings, scale: Scale = "full") -> list[Clie
         landing = settings.landing_dir(config.id)
         landing.mkdir(parents=True, exist_ok=True)
         _deliveries(config.id, scale, landing)
+        # The demo's made-up consent forms; a decision taken since (in the app) is never overwritten.
+        if not consent.decisions(settings, config.id):
+            consent.record(
+                settings,
+                config.id,
+                given=config.id not in DEMO_DECLINES,
+                by="demo: signed form (made up)",
+                note="the demo program's consent, recorded when the demo was prepared",
+            )
     return clients

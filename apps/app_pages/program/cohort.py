@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from apps import data, ui
+from forgeline.program.benchmarks import METRICS, K, shown
 from forgeline.program.cohort import CLIMBED, DROPPED, NOT_ASSESSED, STALLED, progress
 from forgeline.program.levels import figure
 
@@ -114,9 +115,9 @@ with right:
     if history.empty:
         st.caption("No level history yet: it grows with every published run.")
     else:
-        shown = history.dropna(subset=["level"]).assign(level=lambda f: f["level"].astype(int))
+        assessed_runs = history.dropna(subset=["level"]).assign(level=lambda f: f["level"].astype(int))
         fig = px.line(
-            shown,
+            assessed_runs,
             x="assessed_at",
             y="level",
             color="name",
@@ -141,10 +142,10 @@ else:
     order = view.sort_values(["level", "name"], ascending=[False, True], na_position="last")["client_id"]
     grid = readiness.pivot_table(index="client_id", columns="rule_id", values="progress", aggfunc="first")
     grid = grid.reindex(index=order, columns=rules["rule_id"])
-    shown = readiness.assign(
+    labelled = readiness.assign(
         text=[figure(v, k) for v, k in zip(readiness["value"], readiness["kind"], strict=True)]
     )
-    text = shown.pivot_table(index="client_id", columns="rule_id", values="text", aggfunc="first")
+    text = labelled.pivot_table(index="client_id", columns="rule_id", values="text", aggfunc="first")
     text = text.reindex(index=order, columns=rules["rule_id"]).fillna("")
     fig = go.Figure(
         go.Heatmap(
@@ -213,3 +214,47 @@ rows = picked.selection.rows if picked else []
 if rows:
     st.session_state[ui.CLIENT_KEY] = table.iloc[rows[0]]["client_id"]
     st.switch_page(LEVEL_PAGE)
+
+# -- pooled benchmarks: the aggregates, never a factory's figure ------------------------------------------
+st.subheader("Pooled benchmarks")
+cells = data.benchmark_cells(user)
+if cells.empty:
+    st.caption("No benchmark yet: they are built from the clients that consent to pool their figures.")
+else:
+    released = cells[cells["status"] == "released"]
+    st.caption(
+        f"{len(released)} of {len(cells)} cells released, over every consenting client (the filters above do "
+        f"not apply). A cell needs at least {K} factories, and two releases differ by no factory or by {K}; "
+        "the others are suppressed. Quartiles are Harrell-Davis estimates, rounded."
+    )
+
+    def quartile(column: str) -> list[str]:
+        return [
+            shown(v, METRICS[m]) if m in METRICS else ""
+            for v, m in zip(cells[column], cells["metric"], strict=True)
+        ]
+
+    table = cells.assign(
+        figure=cells["metric"].map(lambda m: METRICS[m].label if m in METRICS else m),
+        p25=quartile("p25"),
+        p50=quartile("p50"),
+        p75=quartile("p75"),
+        factories=[
+            str(int(n)) if st_ == "released" else ""
+            for n, st_ in zip(cells["n"], cells["status"], strict=True)
+        ],
+    ).sort_values(["status", "cell", "figure"])
+    st.dataframe(
+        table[["cell", "figure", "status", "factories", "p25", "p50", "p75", "reason"]],
+        hide_index=True,
+        column_config={
+            "cell": "Benchmark",
+            "figure": "Figure",
+            "status": "Status",
+            "factories": st.column_config.TextColumn("Factories", width="small"),
+            "p25": "25th pct",
+            "p50": "Median",
+            "p75": "75th pct",
+            "reason": "Why suppressed",
+        },
+    )

@@ -1,0 +1,504 @@
+"""Pooled benchmarks ("my manufacturing data"): consenting clients' KPIs pooled into anonymous distributions
+that return value to each contributor, with a ledger of who contributed to what.
+
+The program store (:attr:`Settings.benchmarks_path`, one DuckDB file) is built only from the published
+snapshots of clients whose consent is in force (forgeline/program/consent.py). It holds aggregates and the
+ledger, never a row of any client's data:
+
+- **cells**: every factory, each process type (``process:`` in the mapping) and each size band (machines
+  seen in the data), per metric of :data:`METRICS`;
+- **k-anonymity**: a cell is released only with at least :data:`K` contributors; its figures are the
+  Harrell-Davis quartiles (each a weighted mean of every contributor's value) rounded to the metric's
+  step, never a minimum, a maximum or a single factory's value;
+- **differencing**: two releases of a cell differ by no contributor or by at least :data:`K`, and so do
+  two cells released together for one metric (a cell with the same factories as a bigger one is not
+  released twice). A client that joins a released cell waits until :data:`K` contributors have changed
+  (the cell's figures are refreshed meanwhile on the same contributors); a contributor that leaves
+  (withdrawn consent, a purge, no more data) suppresses the cell until :data:`K` have changed, so no pair
+  of releases isolates one factory;
+- **ledger**: each release keeps its contributors; a client sees the releases its data went into and its
+  own position in each cell (a quartile band), never a peer's value or identity.
+
+:func:`build` rebuilds the store under the program lock and replaces it atomically; the program flow runs
+it after every program run, and consent changes and purges run it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import pandas as pd
+from filelock import FileLock
+from scipy.stats.mstats import hdquantiles
+
+from forgeline.clients import list_clients
+from forgeline.program import consent
+from forgeline.publish import current_snapshot
+from forgeline.settings import Settings
+
+log = logging.getLogger("forgeline.program.benchmarks")
+
+K = 5  # contributors a released cell needs, and contributors that must change between two releases
+ALL = "all factories"
+SAME_AS = "the same factories as"  # why a cell is not released twice
+TOMBSTONE = "left-"  # stands in the ledger for a purged client: it still counts as a change, names no one
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    unit: str  # "share" or a unit of measure
+    better: Literal["higher", "lower"]
+    sql: str  # one value from the snapshot's marts (NULL when the client has no such data)
+    tables: tuple[str, ...]  # the marts it reads
+    round_to: Callable[[float], float]
+
+
+def _step(step: float) -> Callable[[float], float]:
+    return lambda v: round(round(v / step) * step, 10)
+
+
+def _significant(digits: int) -> Callable[[float], float]:
+    return lambda v: 0.0 if v == 0 else round(v, digits - 1 - math.floor(math.log10(abs(v))))
+
+
+# Client-level roll-ups of the marts: weighted by time and counts, never a mean of machine-days (one machine
+# that ran one day must not weigh as much as a line that ran all year).
+_OEE_PARTS = """
+    with d as (select * from marts.oee_daily where planned_time_s > 0)
+    select {expr} from d
+"""
+# Quality (and so OEE) only from a client whose counts ever show a reject: counts without rejects mean the
+# rejects are not recorded, and would pool a quality of 100 % the plant never measured.
+_REJECTS_RECORDED = "where exists (select 1 from marts.oee_daily where good_count < total_count)"
+_AVAILABILITY = "sum(run_time_s) filter (where availability is not null) / nullif(sum(planned_time_s) filter (where availability is not null), 0)"  # noqa: E501
+_PERFORMANCE = (
+    "sum(performance * run_time_s) / nullif(sum(run_time_s) filter (where performance is not null), 0)"  # noqa: E501
+)
+_QUALITY = "sum(good_count) filter (where total_count > 0) / nullif(sum(total_count), 0)"
+
+METRICS: dict[str, Metric] = {
+    "oee": Metric(
+        "OEE",
+        "share",
+        "higher",
+        _OEE_PARTS.format(expr=f"({_AVAILABILITY}) * ({_PERFORMANCE}) * ({_QUALITY})") + _REJECTS_RECORDED,
+        ("oee_daily",),
+        _step(0.01),
+    ),
+    "availability": Metric(
+        "availability", "share", "higher", _OEE_PARTS.format(expr=_AVAILABILITY), ("oee_daily",), _step(0.01)
+    ),
+    "performance": Metric(
+        "performance", "share", "higher", _OEE_PARTS.format(expr=_PERFORMANCE), ("oee_daily",), _step(0.01)
+    ),
+    "quality": Metric(
+        "quality",
+        "share",
+        "higher",
+        _OEE_PARTS.format(expr=_QUALITY) + _REJECTS_RECORDED,
+        ("oee_daily",),
+        _step(0.001),
+    ),
+    "defect_rate": Metric(
+        "defect rate",
+        "share",
+        "lower",
+        "select sum(defect_count) / nullif(sum(inspected_count), 0) from marts.defect_rate_daily",
+        ("defect_rate_daily",),
+        _step(0.001),
+    ),
+    "kwh_per_unit": Metric(
+        "energy per good unit",
+        "kWh",
+        "lower",
+        "select sum(energy_kwh) / nullif(sum(good_count), 0) from marts.energy_daily where good_count > 0",
+        ("energy_daily",),
+        _significant(2),
+    ),
+    "co2_kg_per_unit": Metric(
+        "CO2 per good unit",
+        "kg",
+        "lower",
+        "select sum(co2_kg) / nullif(sum(good_count), 0) from marts.energy_daily where good_count > 0",
+        ("energy_daily",),
+        _significant(2),
+    ),
+    "mtbf_h": Metric(
+        "MTBF",
+        "h",
+        "higher",
+        "select sum(operating_time_h) / nullif(sum(failure_count), 0) from marts.maintenance_kpis",
+        ("maintenance_kpis",),
+        _significant(2),
+    ),
+    "mttr_h": Metric(
+        "MTTR",
+        "h",
+        "lower",
+        "select sum(mttr_h * failure_count) / "
+        "nullif(sum(failure_count) filter (where mttr_h is not null), 0) from marts.maintenance_kpis",
+        ("maintenance_kpis",),
+        _significant(2),
+    ),
+}
+
+# Size bands by the machines seen in the client's data (upper bounds exclusive).
+SIZE_BANDS = [(10, "1–9 machines"), (50, "10–49 machines"), (math.inf, "50+ machines")]
+_MACHINES_SQL = {
+    "oee_daily": "select machine_id from marts.oee_daily",
+    "defect_rate_daily": "select machine_id from marts.defect_rate_daily",
+    "maintenance_kpis": "select machine_id from marts.maintenance_kpis",
+}
+
+BANDS = {1: "top quartile", 2: "second quartile", 3: "third quartile", 4: "bottom quartile"}
+
+# Column types of the store's tables (a column of missing values still gets its type).
+STORE_TYPES = {
+    "release_id": "string",
+    "cell": "string",
+    "metric": "string",
+    "released_at": "datetime64[us, UTC]",
+    "n": "Int64",
+    "p25": "float64",
+    "p50": "float64",
+    "p75": "float64",
+    "contributor": "string",
+    "status": "string",
+    "reason": "string",
+    "client_id": "string",
+    "built_at": "datetime64[us, UTC]",
+    "consenting": "Int64",
+    "released": "Int64",
+    "suppressed": "Int64",
+}
+STORE_TABLES = {
+    "releases": ["release_id", "cell", "metric", "released_at", "n", "p25", "p50", "p75"],
+    "contributions": ["release_id", "contributor"],
+    "cells": ["cell", "metric", "status", "release_id", "reason"],
+    "pending": ["client_id", "cell", "metric", "reason"],
+    "builds": ["built_at", "consenting", "released", "suppressed"],
+}
+
+
+# -- one client's figures, from its published snapshot ------------------------------------------------------
+@dataclass(frozen=True)
+class ClientFigures:
+    client_id: str
+    process: str
+    machines: int
+    values: dict[str, float]  # metric -> value (only the metrics the client has data for)
+
+    @property
+    def size_band(self) -> str:
+        return next(label for bound, label in SIZE_BANDS if self.machines < bound)
+
+    @property
+    def cells(self) -> list[str]:
+        return [ALL, f"size: {self.size_band}", *([f"process: {self.process}"] if self.process else [])]
+
+
+def snapshot_figures(snapshot: Path, client_id: str, process: str) -> ClientFigures | None:
+    """The client's KPIs from its published snapshot; None when the snapshot holds no data that passed the
+    gate (a run that failed before any passed) or cannot be read."""
+    try:
+        con = duckdb.connect(str(snapshot), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        marts = {
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
+        if not marts:
+            return None
+        values: dict[str, float] = {}
+        for name, metric in METRICS.items():
+            if set(metric.tables) <= marts:
+                row = con.execute(metric.sql).fetchone()
+                if row and row[0] is not None and math.isfinite(float(row[0])):
+                    values[name] = float(row[0])
+        seen = [sql for table, sql in _MACHINES_SQL.items() if table in marts]
+        machines = (
+            con.execute(f"select count(distinct machine_id) from ({' union all '.join(seen)})").fetchone()[0]
+            if seen
+            else 0
+        )
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return ClientFigures(client_id, process, int(machines or 0), values)
+
+
+def shown(value: float, metric: Metric) -> str:
+    """A figure as people read it: shares in %, other units with their unit."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if metric.unit == "share":
+        return f"{value:.1%}"
+    return f"{value:,.3g} {metric.unit}"
+
+
+def band(value: float, p25: float, p50: float, p75: float, better: str) -> int:
+    """The client's quartile (1 = best) against a released cell, in the metric's good direction."""
+    if better == "higher":
+        return 1 if value >= p75 else 2 if value >= p50 else 3 if value >= p25 else 4
+    return 1 if value <= p25 else 2 if value <= p50 else 3 if value <= p75 else 4
+
+
+# -- the store --------------------------------------------------------------------------------------------
+def read_store(path: Path) -> dict[str, pd.DataFrame]:
+    """Every table of the program store (empty frames before the first build)."""
+    frames = {
+        name: pd.DataFrame({c: pd.Series(dtype=STORE_TYPES[c]) for c in columns})
+        for name, columns in STORE_TABLES.items()
+    }
+    if not path.exists():
+        return frames
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        present = {
+            row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()
+        }
+        for name in STORE_TABLES:
+            if name in present:
+                frames[name] = con.execute(f"select * from {name}").df()
+    finally:
+        con.close()
+    return frames
+
+
+def _write_store(path: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """Write every table to a new file, then switch to it atomically (readers see the old or the new)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    con = duckdb.connect(str(partial))
+    try:
+        for name, frame in frames.items():
+            columns = STORE_TABLES[name]
+            typed = frame.reindex(columns=columns).astype({c: STORE_TYPES[c] for c in columns})
+            con.register("frame_to_copy", typed)
+            con.execute(f"create table {name} as select * from frame_to_copy")
+            con.unregister("frame_to_copy")
+    finally:
+        con.close()
+    os.replace(partial, path)
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    consenting: int
+    released: int
+    suppressed: int
+    path: Path
+
+
+def build(settings: Settings, now: datetime | None = None) -> BuildSummary:
+    """Rebuild the program store from the consenting clients' current snapshots (see the module's rules)."""
+    now = now or datetime.now(UTC)
+    settings.program_lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(settings.program_lock_path, timeout=600, thread_local=False):
+        previous = read_store(settings.benchmarks_path)
+        figures: list[ClientFigures] = []
+        consenting = 0
+        for config in list_clients(settings):
+            if not consent.has_consented(settings, config.id):
+                continue
+            consenting += 1
+            snapshot = current_snapshot(settings, config.id)
+            found = snapshot_figures(snapshot, config.id, config.process) if snapshot else None
+            if found is not None:
+                figures.append(found)
+        frames = _decide(previous, figures, now)
+        frames["builds"] = _appended(
+            previous["builds"],
+            [
+                {
+                    "built_at": now,
+                    "consenting": consenting,
+                    "released": int((frames["cells"]["status"] == "released").sum()),
+                    "suppressed": int((frames["cells"]["status"] == "suppressed").sum()),
+                }
+            ],
+            "builds",
+        )
+        _write_store(settings.benchmarks_path, frames)
+    summary = BuildSummary(
+        consenting,
+        int((frames["cells"]["status"] == "released").sum()),
+        int((frames["cells"]["status"] == "suppressed").sum()),
+        settings.benchmarks_path,
+    )
+    log.info(
+        "Benchmarks: %d consenting clients; %d cells released, %d suppressed (fewer than %d factories, or "
+        "too few changed since the last release).",
+        summary.consenting,
+        summary.released,
+        summary.suppressed,
+        K,
+    )
+    return summary
+
+
+def _decide(previous: dict[str, pd.DataFrame], figures: list[ClientFigures], now: datetime) -> dict[str, Any]:
+    """The new store: each (cell, metric) released, refreshed, kept waiting or suppressed."""
+    releases = previous["releases"]
+    contributions = previous["contributions"]
+    new_releases: list[dict[str, Any]] = []
+    new_contributions: list[dict[str, Any]] = []
+    cells: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    by_cell: dict[tuple[str, str], dict[str, float]] = {}
+    for client in figures:
+        for cell in client.cells:
+            for metric, value in client.values.items():
+                by_cell.setdefault((cell, metric), {})[client.client_id] = value
+    known = {(r.cell, r.metric) for r in releases.itertuples()} | set(by_cell)
+    # Per metric, every factory first, then the bigger cells: each cell is checked against those released
+    # before it in this build (two overlapping cells must not differ by one factory either).
+    order = sorted(known, key=lambda k: (k[1], k[0] != ALL, -len(by_cell.get(k, {})), k[0]))
+    released_now: dict[str, list[tuple[str, set[str]]]] = {}
+    last_releases = {key: _last_release(releases, contributions, *key) for key in known}
+    for cell, metric in order:
+        now_in = by_cell.get((cell, metric), {})
+        last = last_releases[(cell, metric)]
+        last_set = last[1] if last else frozenset()
+        joined, left = set(now_in) - last_set, last_set - set(now_in)
+        if last is None or len(joined | left) >= K:
+            chosen, reason = set(now_in), ""
+        elif not left:  # only joiners, fewer than K: the same contributors, refreshed; the joiners wait
+            chosen = set(last_set)
+            reason = f"joins with the cell's next release, once {K} factories have joined or left"
+        else:
+            chosen, reason = (
+                set(),
+                (
+                    f"a contributor left; released again once {K} factories have joined or left, so that no "
+                    "two releases tell one factory apart"
+                ),
+            )
+        if len(chosen) < K:
+            reason = reason if not chosen and reason else f"fewer than {K} consenting factories"
+            chosen = set()
+        # Against every benchmark of this metric: released before in this build, and each cell's last
+        # release (a purged or withdrawn factory's tombstone included), by 0 or at least K factories.
+        earlier = [
+            (other, set(last[1]), False) for (other, m), last in last_releases.items() if m == metric and last
+        ]
+        for other, members, this_build in [
+            *[(o, ms, True) for o, ms in released_now.get(metric, [])],
+            *earlier,
+        ]:
+            apart = len(chosen ^ members) if chosen else 0
+            if chosen and (0 < apart < K or (apart == 0 and this_build)):
+                reason = (
+                    f"{SAME_AS} the '{other}' benchmark"
+                    if apart == 0
+                    else f"differs from the '{other}' benchmark by fewer than {K} factories, which would "
+                    "tell them apart"
+                )
+                chosen = set()
+        if chosen:
+            released_now.setdefault(metric, []).append((cell, chosen))
+        if not reason.startswith(SAME_AS):  # a twin's factories are pooled in the other benchmark
+            pending += [
+                {"client_id": c, "cell": cell, "metric": metric, "reason": reason}
+                for c in sorted(set(now_in) - chosen)
+            ]
+        if not chosen:
+            cells.append(
+                {"cell": cell, "metric": metric, "status": "suppressed", "release_id": None, "reason": reason}
+            )
+            continue
+        quartiles = _quartiles([now_in[c] for c in sorted(chosen)], METRICS[metric])
+        same = last is not None and last_set == chosen and last[2] == quartiles
+        release_id = last[0] if same else f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+        if not same:
+            new_releases.append(
+                {
+                    "release_id": release_id,
+                    "cell": cell,
+                    "metric": metric,
+                    "released_at": now,
+                    "n": len(chosen),
+                    "p25": quartiles[0],
+                    "p50": quartiles[1],
+                    "p75": quartiles[2],
+                }
+            )
+            new_contributions += [{"release_id": release_id, "contributor": c} for c in sorted(chosen)]
+        cells.append(
+            {"cell": cell, "metric": metric, "status": "released", "release_id": release_id, "reason": ""}
+        )
+    return {
+        "releases": _appended(releases, new_releases, "releases"),
+        "contributions": _appended(contributions, new_contributions, "contributions"),
+        "cells": pd.DataFrame(cells, columns=STORE_TABLES["cells"]),
+        "pending": pd.DataFrame(pending, columns=STORE_TABLES["pending"]),
+    }
+
+
+def _appended(frame: pd.DataFrame, rows: list[dict[str, Any]], table: str) -> pd.DataFrame:
+    columns = STORE_TABLES[table]
+    added = pd.DataFrame(rows, columns=columns).astype({c: STORE_TYPES[c] for c in columns})
+    if frame.empty:
+        return added
+    return (
+        pd.concat([frame.astype({c: STORE_TYPES[c] for c in columns}), added], ignore_index=True)
+        if rows
+        else frame
+    )
+
+
+def _quartiles(values: list[float], metric: Metric) -> list[float]:
+    """Harrell-Davis quartiles, rounded to the metric's step: each a weighted mean of every contributor's
+    value, so none is one factory's figure (as the plain quartiles of five values would be)."""
+    found = hdquantiles(np.asarray(values, dtype="float64"), prob=[0.25, 0.5, 0.75])
+    return [metric.round_to(float(v)) for v in np.asarray(found)]
+
+
+def _last_release(
+    releases: pd.DataFrame, contributions: pd.DataFrame, cell: str, metric: str
+) -> tuple[str, frozenset[str], list[float]] | None:
+    """The cell's newest release: its id, its contributors and its quartiles."""
+    mine = releases[(releases["cell"] == cell) & (releases["metric"] == metric)]
+    if mine.empty:
+        return None
+    last = mine.sort_values("released_at", kind="stable").iloc[-1]
+    members = frozenset(contributions.loc[contributions["release_id"] == last["release_id"], "contributor"])
+    return str(last["release_id"]), members, [float(last["p25"]), float(last["p50"]), float(last["p75"])]
+
+
+def forget(settings: Settings, client_id: str) -> None:
+    """Take a purged client out of the store: its name leaves the ledger (a tombstone keeps counting it as a
+    change, so the next releases cannot be differenced against the earlier ones), then rebuild."""
+    settings.program_lock_path.parent.mkdir(parents=True, exist_ok=True)
+    if settings.benchmarks_path.exists():
+        with FileLock(settings.program_lock_path, timeout=600, thread_local=False):
+            frames = read_store(settings.benchmarks_path)
+            tombstone = f"{TOMBSTONE}{secrets.token_hex(6)}"
+            contributions = frames["contributions"]
+            contributions.loc[contributions["contributor"] == client_id, "contributor"] = tombstone
+            frames["pending"] = frames["pending"][frames["pending"]["client_id"] != client_id]
+            # The figures its data went into go too: the ledger keeps that they were released, not what.
+            releases = frames["releases"]
+            touched = releases["release_id"].isin(
+                contributions.loc[contributions["contributor"] == tombstone, "release_id"]
+            )
+            releases.loc[touched, ["p25", "p50", "p75"]] = None
+            _write_store(settings.benchmarks_path, frames)
+    build(settings)
