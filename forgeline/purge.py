@@ -37,6 +37,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -51,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from forgeline.locking import client_lock, open_warehouse
-from forgeline.settings import Settings, check_client_id
+from forgeline.settings import CLIENT_ID_PATTERN, Settings, check_client_id
 
 Progress = Callable[[str], None]
 
@@ -73,6 +74,70 @@ _PREFECT_DELETABLE = ("log", "events", "event_resources", "task_run_state_cache"
 
 class PurgeError(RuntimeError):
     """A step of the purge could not be done; the message says which and what to do (then run it again)."""
+
+
+class Trace:
+    """Finds the client's id in bytes or text, never inside another client's longer id: purging ``acme``
+    must not touch ``acme-press``'s files, log lines or records (their names hold ``acme`` too)."""
+
+    def __init__(self, client_id: str, others: list[str]) -> None:
+        self.client_id = client_id
+        # Another id holding this one wins where both match (tried first, longest first); group 1 is ours.
+        longer = sorted((o for o in others if client_id in o and o != client_id), key=len, reverse=True)
+        alternatives = [re.escape(o) for o in longer] + [f"({re.escape(client_id)})"]
+        self._text = re.compile("|".join(alternatives))
+        self._bytes = re.compile("|".join(alternatives).encode("utf-8"))
+        self.needle = client_id.encode("utf-8")
+        self.margin = max(len(o) for o in [client_id, *longer])  # the longest match, in bytes (ASCII ids)
+
+    def in_text(self, text: str) -> bool:
+        return self.client_id in text and any(m.group(1) for m in self._text.finditer(text))
+
+    def in_bytes(self, data: bytes, first: bool = True, final: bool = True) -> bool:
+        """Whether ``data`` holds the id; in a window of a longer file, only a match whose surroundings are
+        all inside the window is judged (``first``/``final``: the window starts/ends the file)."""
+        if self.needle not in data:
+            return False
+        for match in self._bytes.finditer(data):
+            if match.group(1) is None:
+                continue
+            whole_before = first or match.start() >= self.margin
+            whole_after = final or match.end() <= len(data) - self.margin
+            if whole_before and whole_after:
+                return True
+        return False
+
+    def blank(self, text: str) -> str:
+        """``text`` with the id replaced by PURGED_MARK (other clients' ids left as they are)."""
+        return self._text.sub(lambda m: PURGED_MARK if m.group(1) else m.group(0), text)
+
+    def in_file(self, path: Path) -> bool:
+        """Whether the file's bytes hold the id (read in blocks; each window overlaps the last)."""
+        carry, first = b"", True
+        try:
+            with path.open("rb") as handle:
+                while True:
+                    block = handle.read(_CHUNK)
+                    window = carry + block
+                    if self.in_bytes(window, first=first, final=not block):
+                        return True
+                    if not block:
+                        return False
+                    # Three margins: every match not judged in this window is judged whole in the next
+                    # (which still starts the file when the carry is all of this one).
+                    keep = 3 * self.margin
+                    carry, first = window[-keep:], first and len(window) <= keep
+        except OSError:
+            return False
+
+
+def known_client_ids(settings: Settings) -> list[str]:
+    """Every client id the workspace knows of: folders of clients, deliveries, snapshots, warehouses."""
+    folders = [settings.clients_dir, settings.published_root, settings.warehouse_dir]
+    probe = "a" * 2  # any valid id: only the parent folders of these per-client paths are wanted
+    folders += [p(probe).parent for p in (settings.landing_dir, settings.quality_dir, settings.dbt_dir)]
+    names = {p.name.split(".")[0] for folder in folders if folder.is_dir() for p in folder.iterdir()}
+    return sorted(n for n in names if CLIENT_ID_PATTERN.match(n))
 
 
 @dataclass
@@ -194,13 +259,13 @@ def _log_files(settings: Settings) -> list[Path]:
     return sorted(p for p in root.rglob("*.log") if p.is_file()) if root.exists() else []
 
 
-def _scrub_log_lines(path: Path, needle: bytes) -> int:
+def _scrub_log_lines(path: Path, trace: Trace) -> int:
     """Rewrite a log file without its lines naming the client; returns the lines removed."""
     data = path.read_bytes()
-    if needle not in data:
+    if not trace.in_bytes(data):
         return 0
     lines = data.splitlines(keepends=True)
-    kept = [line for line in lines if needle not in line]
+    kept = [line for line in lines if not trace.in_bytes(line)]
     _write_atomically(path, b"".join(kept))
     return len(lines) - len(kept)
 
@@ -273,10 +338,11 @@ def _mlflow_found(client: Any, client_id: str) -> _MlflowFound:
     return found
 
 
-def _purge_mlflow(settings: Settings, client_id: str, progress: Progress) -> list[Item]:
+def _purge_mlflow(settings: Settings, trace: Trace, progress: Progress) -> list[Item]:
     from forgeline.standard_models import _STORE_LOCK
     from forgeline.standard_models.store import store_path
 
+    client_id = trace.client_id
     client = _mlflow_client(settings)
     if client is None:
         return []
@@ -307,7 +373,7 @@ def _purge_mlflow(settings: Settings, client_id: str, progress: Progress) -> lis
     if server_artifacts is not None and store is None and server_artifacts.exists():
         _remove([server_artifacts])  # what a tracking server kept of the experiment, if gc left any
     path = store_path(settings)
-    if path is not None and path.exists() and _holds(path, client_id.encode()):
+    if path is not None and path.exists() and trace.in_file(path):
         progress("  MLflow: compacting the store so no freed page keeps the client (VACUUM)…")
         _vacuum_sqlite(path)
     return found.items
@@ -518,7 +584,7 @@ def _is_text(column: Any) -> bool:
     return isinstance(kind, sa.String | sa.Text | sa.JSON) or "JSON" in type(kind).__name__.upper()
 
 
-def _sweep_database(url: str, client_id: str, run_ids: list[str], dry_run: bool) -> dict[str, int]:
+def _sweep_database(url: str, trace: Trace, run_ids: list[str], dry_run: bool) -> dict[str, int]:
     """Rows of a Prefect database naming the client (or one of its deleted runs): deleted from the tables
     that are per run or per event (logs, events), the id replaced elsewhere. Counts per table.
 
@@ -527,66 +593,84 @@ def _sweep_database(url: str, client_id: str, run_ids: list[str], dry_run: bool)
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
     counts: dict[str, int] = {}
     try:
         meta = sa.MetaData()
         with warnings.catch_warnings():  # Prefect's expression indexes and cyclic keys: nothing we use
             warnings.simplefilter("ignore", sa.exc.SAWarning)
             meta.reflect(engine)
-        position = sa.func.strpos if engine.dialect.name == "postgresql" else sa.func.instr
+        position = sa.func.instr if sqlite else sa.func.strpos
         resources = [f"prefect.flow-run.{i}" for i in run_ids] + [f"prefect.task-run.{i}" for i in run_ids]
         with engine.begin() as con:
             for table in meta.tables.values():
+                keys = list(table.primary_key.columns)
                 columns = [c for c in table.columns if _is_text(c)]
-                names = sa.or_(*(position(sa.cast(c, sa.Text), client_id) > 0 for c in columns))
+                if not keys or not columns:
+                    continue
+                # SQL finds the candidates; Trace decides (another client's longer id is not this one).
+                texts = [sa.cast(c, sa.Text).label(c.name) for c in columns]
+                candidates = con.execute(
+                    sa.select(*keys, *texts).where(
+                        sa.or_(*(position(sa.cast(c, sa.Text), trace.client_id) > 0 for c in columns))
+                    )
+                ).all()
+                named = [r for r in candidates if any(trace.in_text(v) for v in r[len(keys) :] if v)]
                 if table.name in _PREFECT_DELETABLE:
-                    chosen = [names] if columns else []
+                    gone = {tuple(r[: len(keys)]) for r in named}
+                    by_run = []
                     for key in ("flow_run_id", "task_run_id"):
                         if key in table.c and run_ids:
-                            chosen.append(sa.cast(table.c[key], sa.Text).in_(run_ids))
+                            by_run.append(sa.cast(table.c[key], sa.Text).in_(run_ids))
                     if "resource_id" in table.c and resources:
-                        chosen.append(table.c.resource_id.in_(resources))
-                    if not chosen:
-                        continue
-                    where = sa.or_(*chosen)
-                    if table.name == "events" and "event_resources" in meta.tables and not dry_run:
-                        # Each event's resources are rows of their own: they go with the event.
-                        resources_table = meta.tables["event_resources"]
-                        ids = [r[0] for r in con.execute(sa.select(table.c.id).where(where))]
-                        for start in range(0, len(ids), 500):
-                            con.execute(
-                                resources_table.delete().where(
-                                    resources_table.c.event_id.in_(ids[start : start + 500])
+                        by_run.append(table.c.resource_id.in_(resources))
+                    if by_run:
+                        gone |= {tuple(r) for r in con.execute(sa.select(*keys).where(sa.or_(*by_run)))}
+                    if gone and not dry_run:
+                        _delete_rows(con, table, keys, sorted(gone, key=str))
+                        if table.name == "events" and "event_resources" in meta.tables:
+                            # Each event's resources are rows of their own: they go with the event.
+                            resources_table = meta.tables["event_resources"]
+                            ids = [row[0] for row in gone]
+                            for start in range(0, len(ids), 500):
+                                con.execute(
+                                    resources_table.delete().where(
+                                        resources_table.c.event_id.in_(ids[start : start + 500])
+                                    )
                                 )
-                            )
-                    n = con.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar() or 0
-                    if n and not dry_run:
-                        con.execute(table.delete().where(where))
-                elif columns:
-                    n = con.execute(sa.select(sa.func.count()).select_from(table).where(names)).scalar() or 0
-                    if n and not dry_run:
-                        for c in columns:
-                            replaced = sa.func.replace(sa.cast(c, sa.Text), client_id, PURGED_MARK)
-                            # SQLite keeps JSON as text (a CAST to JSON would turn it into a number).
-                            keep_text = (
-                                isinstance(c.type, sa.String | sa.Text) or engine.dialect.name == "sqlite"
-                            )
-                            value = replaced if keep_text else sa.cast(replaced, c.type)
-                            con.execute(
-                                table.update()
-                                .where(position(sa.cast(c, sa.Text), client_id) > 0)
-                                .values({c.name: value})
-                            )
+                    n = len(gone)
                 else:
-                    n = 0
+                    n = len(named)
+                    for row in [] if dry_run else named:
+                        values = {}
+                        for c, text in zip(columns, row[len(keys) :], strict=True):
+                            if text and trace.in_text(text):
+                                blanked = sa.literal(trace.blank(text), sa.Text())
+                                # SQLite keeps JSON as text (a CAST to JSON would make it a number).
+                                plain = sqlite or isinstance(c.type, sa.String | sa.Text)
+                                values[c.name] = blanked if plain else sa.cast(blanked, c.type)
+                        match = sa.and_(*(k == v for k, v in zip(keys, row[: len(keys)], strict=True)))
+                        con.execute(table.update().where(match).values(values))
                 if n:
-                    counts[table.name] = counts.get(table.name, 0) + int(n)
+                    counts[table.name] = counts.get(table.name, 0) + n
     finally:
         engine.dispose()
     return counts
 
 
-def _purge_prefect(settings: Settings, client_id: str, progress: Progress) -> tuple[list[Item], list[str]]:
+def _delete_rows(con: Any, table: Any, keys: list[Any], rows: list[tuple[Any, ...]]) -> None:
+    import sqlalchemy as sa
+
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        if len(keys) == 1:
+            con.execute(table.delete().where(keys[0].in_([r[0] for r in chunk])))
+        else:
+            con.execute(table.delete().where(sa.tuple_(*keys).in_(chunk)))
+
+
+def _purge_prefect(settings: Settings, trace: Trace, progress: Progress) -> tuple[list[Item], list[str]]:
+    client_id = trace.client_id
     if not _prefect_present(settings):
         return [], []
     where = os.environ.get("PREFECT_API_URL") or "the workspace's Prefect API"
@@ -609,7 +693,7 @@ def _purge_prefect(settings: Settings, client_id: str, progress: Progress) -> tu
         )
     else:
         progress("  Prefect: deleting events and shared log lines that name the client (SQL; no API does)…")
-        swept = _sweep_database(database, client_id, found["run_ids"], dry_run=False)
+        swept = _sweep_database(database, trace, found["run_ids"], dry_run=False)
         items += [
             Item("Prefect events", swept.get("events", 0) + swept.get("event_resources", 0), "rows"),
             Item("Prefect log lines naming the client", swept.get("log", 0), "lines"),
@@ -623,13 +707,12 @@ def _purge_prefect(settings: Settings, client_id: str, progress: Progress) -> tu
         if sqlite_file is not None and sqlite_file.exists():
             _vacuum_sqlite(sqlite_file)
     # Results Prefect kept on disk (an engagement's outcome names its client): the files holding it go.
-    needle = client_id.encode()
     result_files = [
         p
         for folder in {settings.prefect_results_dir, Path(found["storage"])}
         if folder.is_dir()
         for p in folder.rglob("*")
-        if p.is_file() and _holds(p, needle)
+        if p.is_file() and trace.in_file(p)
     ]
     files, size = _tree(result_files)
     _remove(result_files)
@@ -637,7 +720,7 @@ def _purge_prefect(settings: Settings, client_id: str, progress: Progress) -> tu
     return items, remaining
 
 
-def _prefect_inventory(settings: Settings, client_id: str) -> tuple[list[Item], list[str]]:
+def _prefect_inventory(settings: Settings, trace: Trace) -> tuple[list[Item], list[str]]:
     """What Prefect holds of the client: read from the ephemeral API's database when it is here (starting
     the API takes half a minute), else asked of the server."""
     if not _prefect_present(settings):
@@ -645,9 +728,9 @@ def _prefect_inventory(settings: Settings, client_id: str) -> tuple[list[Item], 
     database = _prefect_database(settings)
     sqlite_file = _sqlite_file(database)
     if sqlite_file is not None and not os.environ.get("PREFECT_API_URL"):
-        swept = _sweep_database(database, client_id, [], dry_run=True)
+        swept = _sweep_database(database, trace, [], dry_run=True)
         return [Item("Prefect records naming the client", sum(swept.values()), "rows")], []
-    found = _prefect_child("count", client_id)
+    found = _prefect_child("count", trace.client_id)
     items = [
         Item("Prefect flow runs", found["flow_runs"], "runs"),
         Item("Prefect task runs", found["task_runs"], "runs"),
@@ -659,20 +742,6 @@ def _prefect_inventory(settings: Settings, client_id: str) -> tuple[list[Item], 
 
 
 # -- files on disk: search, compaction, atomic writes --------------------------------------------------------
-def _holds(path: Path, needle: bytes) -> bool:
-    """Whether the file's bytes contain ``needle`` (read in blocks, overlapping by the needle's length)."""
-    try:
-        with path.open("rb") as handle:
-            tail = b""
-            while block := handle.read(_CHUNK):
-                if needle in tail + block:
-                    return True
-                tail = block[-len(needle) :]
-    except OSError:
-        return False
-    return False
-
-
 def _vacuum_sqlite(path: Path) -> None:
     """Rebuild a SQLite file without free pages (deleted rows stay in them otherwise), and empty its WAL."""
     con = sqlite3.connect(path, timeout=120, isolation_level=None)
@@ -693,25 +762,22 @@ def _write_atomically(path: Path, content: str | bytes) -> None:
     os.replace(tmp, path)
 
 
-def search_workspace(settings: Settings, needle: bytes, skip: frozenset[Path] = frozenset()) -> list[Path]:
-    """Every file (or folder) under the workspace whose name or bytes hold ``needle``."""
-    text = needle.decode("utf-8", "replace")
+def search_workspace(settings: Settings, trace: Trace, skip: frozenset[Path] = frozenset()) -> list[Path]:
+    """Every file or folder under the workspace whose name or bytes hold the client's id."""
     found: list[Path] = []
     for root, dirs, names in os.walk(settings.home):
-        for name in dirs:
-            if text in name:
-                found.append(Path(root) / name)
+        found += [Path(root) / name for name in dirs if trace.in_text(name)]
         for name in names:
             path = Path(root) / name
             if path in skip or path.is_symlink():
                 continue
-            if text in name or _holds(path, needle):
+            if trace.in_text(name) or trace.in_file(path):
                 found.append(path)
     return found
 
 
-def _blank(settings: Settings, path: Path, client_id: str) -> str:
-    return str(path.relative_to(settings.home)).replace(client_id, "<client>")
+def _blank(settings: Settings, path: Path, trace: Trace) -> str:
+    return trace.blank(str(path.relative_to(settings.home)))
 
 
 # -- the purge -----------------------------------------------------------------------------------------------
@@ -721,6 +787,8 @@ class Purge:
     def __init__(self, settings: Settings, client_id: str) -> None:
         self.settings = settings
         self.client_id = client_id
+        # Other clients' ids that hold this one: known before anything of this client goes.
+        self.trace = Trace(client_id, known_client_ids(settings))
 
     def inventory(self) -> Inventory:
         """What is left of the client, store by store (nothing is changed)."""
@@ -738,19 +806,20 @@ class Purge:
         inventory.items.append(
             Item("program run records listing it", len(_program_records(s, cid)), "records")
         )
-        needle = cid.encode()
-        lines = sum(sum(1 for line in p.read_bytes().splitlines() if needle in line) for p in _log_files(s))
+        lines = sum(
+            sum(1 for line in p.read_bytes().splitlines() if self.trace.in_bytes(line)) for p in _log_files(s)
+        )
         inventory.items.append(Item("log lines naming it", lines, "lines"))
         client = _mlflow_client(s)
         if client is not None:
             inventory.items += _mlflow_found(client, cid).items
-        prefect_items, notes = _prefect_inventory(s, cid)
+        prefect_items, notes = _prefect_inventory(s, self.trace)
         inventory.items += prefect_items
         inventory.notes += notes
         # Deleted rows linger in a SQLite file's free pages until it is compacted: a purge stopped before
         # that left them, and running it again must finish the job.
         for path in self._shared_databases():
-            if inventory.empty and path.exists() and _holds(path, needle):
+            if inventory.empty and path.exists() and self.trace.in_file(path):
                 inventory.items.append(Item(f"freed pages of {path.name}", 1, "file"))
         return inventory
 
@@ -780,8 +849,8 @@ class Purge:
         # Model tracking and orchestration before the files: a purge stopped in them leaves the files, so
         # the client is still seen as there and running the purge again finishes it.
         progress("  MLflow: looking for the client's experiment and registered models…")
-        removed += _purge_mlflow(s, cid, progress)
-        prefect_items, remaining_notes = _purge_prefect(s, cid, progress)
+        removed += _purge_mlflow(s, self.trace, progress)
+        prefect_items, remaining_notes = _purge_prefect(s, self.trace, progress)
         removed += prefect_items
         for kind, paths, files, size in stores:
             if files or any(p.exists() for p in paths):
@@ -793,8 +862,7 @@ class Purge:
         rewritten, deleted = _rewrite_program_records(s, cid)
         removed.append(Item("program run records rewritten without it", rewritten, "records"))
         removed.append(Item("program run records of it alone", deleted, "records"))
-        needle = cid.encode()
-        lines = sum(_scrub_log_lines(p, needle) for p in _log_files(s))
+        lines = sum(_scrub_log_lines(p, self.trace) for p in _log_files(s))
         removed.append(Item("log lines naming it", lines, "lines"))
         if rewritten or deleted or lines:
             progress(f"  run records rewritten: {rewritten}, removed: {deleted}; log lines removed: {lines}")
@@ -806,8 +874,8 @@ class Purge:
 
         progress("Searching the whole workspace for anything left of the client…")
         lock = s.run_lock_path(cid)
-        left = search_workspace(s, needle, skip=frozenset({lock}))
-        remaining = [f"{_blank(s, p, cid)}: holds the client's id" for p in left] + remaining_notes
+        left = search_workspace(s, self.trace, skip=frozenset({lock}))
+        remaining = [f"{_blank(s, p, self.trace)}: holds the client's id" for p in left] + remaining_notes
         path = self._write_certificate(purged_at, by, removed, rebuilt, remaining)
         progress(f"Certificate written: {path}")
         return Certificate(path=path, removed=removed, remaining=remaining)

@@ -339,3 +339,87 @@ def test_an_unknown_client_has_nothing_to_purge_and_leaves_no_trace(
 def test_an_invalid_id_is_refused_in_one_line(workspace: Settings) -> None:
     result = runner.invoke(app, ["purge", "../etc", "--yes"])
     assert result.exit_code == 1 and "is not valid" in result.output
+
+
+def test_a_client_whose_id_another_holds_is_purged_without_touching_the_other(files_only: Settings) -> None:
+    from forgeline.auth import authenticate, set_login
+
+    assert runner.invoke(app, ["add-client", "acme"]).exit_code == 0
+    set_login(files_only, "ann", "a-long-password", "client", "Ann", "acme")
+    files_only.landing_dir("acme").mkdir(parents=True, exist_ok=True)
+    (files_only.landing_dir("acme") / "a.csv").write_text("machine\nACME-A1\n")
+    result = runner.invoke(app, ["purge", "acme", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "Still found" not in result.output  # acme-press's files hold "acme" but are not acme's
+    assert (
+        not files_only.client_dir("acme").exists()
+        and authenticate(files_only, "ann", "a-long-password") is None
+    )
+    assert (files_only.landing_dir("acme-press") / "shots.csv").exists()
+    assert authenticate(files_only, "kim", "a-long-password") is not None
+
+
+@pytest.mark.parametrize("chunk", [3, 5, 7, 11, 1 << 20])
+def test_trace_finds_the_id_but_never_inside_a_longer_id_in_any_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    import forgeline.purge as purge
+
+    monkeypatch.setattr(purge, "_CHUNK", chunk)
+    trace = purge.Trace("acme", ["acme-press", "big-acme", "other"])
+    for text, holds in [
+        ("engagement-acme-press and big-acme", False),
+        ("engagement-acme", True),
+        ("xx acme-press xx acme", True),
+        ("acme-pres", True),  # not another client's id: a truncated one is this client's
+        ("", False),
+    ]:
+        for pad in range(0, 9):
+            path = tmp_path / "f"
+            path.write_bytes(("." * pad + text + "." * pad).encode())
+            assert trace.in_file(path) is holds, (text, pad)
+            assert trace.in_text("." * pad + text) is holds
+    assert trace.blank("acme, acme-press, big-acme") == "[purged client], acme-press, big-acme"
+    assert purge.Trace("press", ["acme-press"]).in_text("acme-press") is False
+    assert purge.Trace("press", ["acme-press"]).in_text("engagement-press") is True
+
+
+def test_the_prefect_sweep_deletes_rows_naming_the_client_and_blanks_shared_ones(tmp_path: Path) -> None:
+    import sqlite3
+
+    from forgeline.purge import Trace, _sweep_database
+
+    db = tmp_path / "prefect.db"
+    con = sqlite3.connect(db)
+    con.executescript(
+        """
+        CREATE TABLE flow_run (id CHAR(36) PRIMARY KEY, name VARCHAR, parameters JSON);
+        CREATE TABLE log (id CHAR(36) PRIMARY KEY, flow_run_id CHAR(36), message TEXT);
+        CREATE TABLE events (id CHAR(36) PRIMARY KEY, resource_id VARCHAR, payload JSON);
+        CREATE TABLE event_resources (id CHAR(36) PRIMARY KEY, event_id CHAR(36), resource_id VARCHAR);
+        INSERT INTO flow_run VALUES ('p', 'bold-fox', '{"clients": ["acme", "acme-press"]}');
+        INSERT INTO log VALUES ('1', 'p', 'Progress: acme publishing'), ('2', 'p', 'acme-press done'),
+            ('3', 'gone-run', 'Loaded shots.csv: 12 rows');
+        INSERT INTO events VALUES ('e1', 'prefect.flow-run.x', '{"name": "engagement-acme"}'),
+            ('e2', 'prefect.flow-run.y', '{"name": "engagement-acme-press"}'),
+            ('e3', 'prefect.flow-run.gone-run', '{"state": "Completed"}');
+        INSERT INTO event_resources VALUES ('r1', 'e1', 'prefect.flow-run.x'),
+            ('r2', 'e2', 'prefect.flow-run.y'),
+            ('r3', 'e3', 'prefect.flow-run.gone-run');
+        """
+    )
+    con.commit()
+    trace = Trace("acme", ["acme-press"])
+    assert _sweep_database(f"sqlite:///{db}", trace, [], dry_run=True) == {
+        "flow_run": 1,
+        "log": 1,
+        "events": 1,
+    }
+    counts = _sweep_database(f"sqlite:///{db}", trace, ["gone-run"], dry_run=False)
+    assert counts == {"flow_run": 1, "log": 2, "events": 2, "event_resources": 1}
+    assert con.execute("SELECT id FROM log").fetchall() == [("2",)]
+    assert con.execute("SELECT id FROM events").fetchall() == [("e2",)]
+    assert con.execute("SELECT id FROM event_resources").fetchall() == [("r2",)]
+    (parameters,) = con.execute("SELECT parameters FROM flow_run").fetchone()
+    assert json.loads(parameters) == {"clients": ["[purged client]", "acme-press"]}
+    con.close()
