@@ -911,6 +911,7 @@ def purge_command(
 
     from forgeline.locking import ClientBusy
     from forgeline.purge import PurgeError, purging
+    from forgeline.standard_models.store import MlflowStoreError
 
     settings = _settings(home)
     try:
@@ -942,8 +943,11 @@ def purge_command(
     except ClientBusy as exc:
         console.print(f"[red]Busy:[/red] {escape(str(exc))} Nothing was purged.", soft_wrap=True)
         raise typer.Exit(EXIT_BUSY) from None
-    except PurgeError as exc:
-        _fail(f"the purge of {client_id} stopped: {escape(str(exc))}")
+    except (PurgeError, MlflowStoreError, OSError) as exc:
+        _fail(
+            f"the purge of {client_id} stopped: {escape(str(exc))} What was removed so far stays removed; "
+            f"once the cause is fixed, `forgeline purge {client_id}` finishes the job."
+        )
     for line in certificate.remaining:
         console.print(f"[yellow]Still found:[/yellow] {escape(line)}", soft_wrap=True)
     console.print(

@@ -215,9 +215,14 @@ def _remove(paths: list[Path]) -> None:
 
 def _warehouse_tables(settings: Settings, client_id: str) -> int:
     """Tables and views in the client's warehouse (raises WarehouseInUse if another program holds it)."""
+    import duckdb
+
     if not settings.warehouse_path(client_id).exists():
         return 0
-    con = open_warehouse(settings, client_id, read_only=True)
+    try:
+        con = open_warehouse(settings, client_id, read_only=True)
+    except duckdb.Error:  # damaged (a killed first ingest): it goes all the same, its tables uncounted
+        return 0
     try:
         tables = con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0]
         views = con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()[0]
@@ -339,40 +344,33 @@ def _mlflow_found(client: Any, client_id: str) -> _MlflowFound:
 
 
 def _purge_mlflow(settings: Settings, trace: Trace, progress: Progress) -> list[Item]:
-    from forgeline.standard_models import _STORE_LOCK
     from forgeline.standard_models.store import store_path
 
-    client_id = trace.client_id
     client = _mlflow_client(settings)
     if client is None:
         return []
-    with _STORE_LOCK:
-        found = _mlflow_found(client, client_id)
-        for name in found.registered:
-            progress(f"  MLflow: deleting registered model {name} and its versions…")
-            client.delete_registered_model(name)  # a hard delete in MLflow's SQL registry
-        if found.experiment_id is not None:
-            progress(
-                f"  MLflow: deleting {len(found.runs)} run(s) and {len(found.logged_models)} logged model(s) "
-                "permanently…"
-            )
-            # MLflow only soft-deletes (runs, logged models, the experiment); `mlflow gc` then removes
-            # what is deleted, artifacts included, for good.
-            for model_id in found.logged_models:
-                with suppress(Exception):  # already deleted by an earlier, interrupted purge
-                    client.delete_logged_model(model_id)
-            for run_id in found.active_runs:
-                client.delete_run(run_id)
-            if found.experiment_active:
-                client.delete_experiment(found.experiment_id)
-            _mlflow_gc(settings, found)
-    server_artifacts = (
-        settings.mlflow_server_artifacts_dir / found.experiment_id if found.experiment_id else None
-    )
-    store = store_path(settings)
-    if server_artifacts is not None and store is None and server_artifacts.exists():
-        _remove([server_artifacts])  # what a tracking server kept of the experiment, if gc left any
+    found = _mlflow_found(client, trace.client_id)
+    for name in found.registered:
+        progress(f"  MLflow: deleting registered model {name} and its versions…")
+        client.delete_registered_model(name)  # a hard delete in MLflow's SQL registry
+    if found.experiment_id is not None:
+        progress(
+            f"  MLflow: deleting {len(found.runs)} run(s) and {len(found.logged_models)} logged model(s) "
+            "permanently…"
+        )
+        # MLflow only soft-deletes (runs, logged models, the experiment); `mlflow gc` then removes what is
+        # deleted, artifacts included, for good.
+        for model_id in found.logged_models:
+            client.delete_logged_model(model_id)
+        for run_id in found.active_runs:
+            client.delete_run(run_id)
+        if found.experiment_active:
+            client.delete_experiment(found.experiment_id)
+        _mlflow_gc(settings, found)
     path = store_path(settings)
+    if path is None and found.experiment_id is not None:
+        # What a tracking server kept of the experiment in the workspace, if gc left anything.
+        _remove([settings.mlflow_server_artifacts_dir / found.experiment_id])
     if path is not None and path.exists() and trace.in_file(path):
         progress("  MLflow: compacting the store so no freed page keeps the client (VACUUM)…")
         _vacuum_sqlite(path)
