@@ -462,10 +462,10 @@ def _prefect_child(mode: str, client_id: str) -> dict[str, Any]:
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(_CHILD_RESULT):
             return json.loads(line.removeprefix(_CHILD_RESULT))
-    tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+    lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+    last = lines[-1] if lines else "no output"
     raise PurgeError(
-        f"Prefect's API did not answer ({tail or 'no output'}). Check PREFECT_API_URL or the workspace's "
-        "Prefect folder, then run `forgeline purge` again: the steps done so far are kept."
+        f"Prefect's API did not answer ({last}): check PREFECT_API_URL (or the workspace's Prefect folder)."
     )
 
 
