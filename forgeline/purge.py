@@ -586,8 +586,10 @@ def _sweep_database(url: str, trace: Trace, run_ids: list[str], dry_run: bool) -
     """Rows of a Prefect database naming the client (or one of its deleted runs): deleted from the tables
     that are per run or per event (logs, events), the id replaced elsewhere. Counts per table.
 
-    This is SQL because Prefect's API deletes no events and no single log line of a run that must stay
-    (the program's, which other clients share)."""
+    This is SQL, the one place Forgeline writes Prefect's tables, because Prefect 3.8 has no API for it:
+    events leave only by its retention (the server's db_vacuum service, ``server.events.retention_period``),
+    and logs are deleted only with their whole run, never line by line from a run that must stay (the
+    program's, which other clients share)."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
