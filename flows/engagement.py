@@ -60,6 +60,8 @@ REASONS_SHOWN = 3  # the gate's failures named in a snapshot's reason (all are i
 # A worker's run holds its client's global concurrency slot under a lease it renews; a worker that dies
 # stops renewing, and the slot is free again this long after (plus the server's 15 s sweep).
 SLOT_LEASE_S = 60
+# How a client's engagement flow run is named (forgeline/purge.py finds a client's runs by it).
+ENGAGEMENT_RUN_NAME = "engagement-{client_id}"
 
 
 @task(task_run_name="ingest {config.id}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -221,7 +223,8 @@ def gate_reason(gate: Any, shown: int = REASONS_SHOWN) -> str:
     )
 
 
-def _slot_name(client_id: str) -> str:
+def slot_name(client_id: str) -> str:
+    """The client's global concurrency limit (also removed when the client is purged)."""
     return f"forgeline-client-{client_id}"
 
 
@@ -237,7 +240,7 @@ def client_slot(client_id: str, timeout_s: float) -> Iterator[None]:
     from prefect.concurrency.sync import concurrency
     from prefect.exceptions import ObjectAlreadyExists
 
-    name = _slot_name(client_id)
+    name = slot_name(client_id)
     # Two runs of the client may create it at the same moment: then it exists, which is all we need.
     with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):
         client.upsert_global_concurrency_limit_by_name(name, limit=1)
@@ -267,7 +270,7 @@ def _from_deployment() -> bool:
     return deployment.id is not None
 
 
-@flow(name="client-engagement", flow_run_name="engagement-{client_id}", log_prints=True)
+@flow(name="client-engagement", flow_run_name=ENGAGEMENT_RUN_NAME, log_prints=True)
 def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcome:
     """Run one client end to end. A failed gate still publishes (so the client sees what to fix)."""
     settings = get_settings(home)

@@ -49,7 +49,11 @@ class ProgramRunError(RuntimeError):
     """Raised after all clients ran when at least one engagement failed."""
 
 
-@task(task_run_name="engagement {client_id}", cache_policy=NO_CACHE)
+# How the program's task running a client's engagement is named (forgeline/purge.py finds it by it).
+ENGAGEMENT_TASK_RUN_NAME = "engagement {client_id}"
+
+
+@task(task_run_name=ENGAGEMENT_TASK_RUN_NAME, cache_policy=NO_CACHE)
 def run_engagement(client_id: str, home: str) -> EngagementOutcome:
     """One client's engagement as a subflow, so it shows as its own run with its own logs."""
     return engagement_flow(client_id=client_id, home=home)

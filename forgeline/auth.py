@@ -179,3 +179,13 @@ def require_client(user: User, client_id: str) -> str:
     if user.sees_every_client or client_id == user.client_id:
         return check_client_id(client_id)
     raise AccessDenied(f"{user.username} may not see client {client_id!r}.")
+
+
+def remove_logins_for(settings: Settings, client_id: str, *, dry_run: bool = False) -> list[str]:
+    """Remove every login that sees ``client_id`` (a client purged at the end of its engagement); return
+    their names. ``dry_run`` only names them. Consultants' logins are kept: they see every client."""
+    users = _load(settings)
+    gone = sorted(name for name, entry in users.items() if (entry or {}).get("client_id") == client_id)
+    if gone and not dry_run:
+        _save(settings, {name: entry for name, entry in users.items() if name not in gone})
+    return gone

@@ -16,6 +16,7 @@ forgeline add-login USER --client ID   give a client's staff (or a consultant, a
 forgeline models list ID               each standard model's versions, champion, decisions, alias history
 forgeline models promote ID MODEL V    make version V champion by hand (--reason; --yes against the policy)
 forgeline models rollback ID MODEL     back to the previous champion in the history (--reason)
+forgeline purge ID [--yes] [--by NAME] remove every trace of a client at the end of its engagement
 forgeline app                          serve the Streamlit app
 forgeline demo                         prepare and run the demo program, then serve the app
 
@@ -979,6 +980,67 @@ def models_rollback_command(
         )
     _confirm_override(registered, target, policy_objections(client, registered, target), yes, "rolled back")
     _change_champion(settings, config, client, registered, target, current, reason, by, "rollback")
+
+
+@app.command("purge")
+def purge_command(
+    client_id: Annotated[str, typer.Argument(help="The client to remove from the workspace, everywhere.")],
+    yes: Annotated[bool, typer.Option("--yes", help="No confirmation prompt (for scripts).")] = False,
+    by: ByOption = None,
+    home: HomeOption = None,
+) -> None:
+    """End an engagement: remove every trace of a client (files, warehouse, snapshots, quality results,
+    MLflow, Prefect runs, logins, run records and logs) and write a purge certificate that holds no data."""
+    from rich.markup import escape
+
+    from forgeline.locking import ClientBusy
+    from forgeline.purge import PurgeError, purging
+    from forgeline.standard_models.store import MlflowStoreError
+
+    settings = _settings(home)
+    try:
+        check_client_id(client_id)
+    except ValueError as exc:
+        _fail(escape(str(exc)))
+    try:
+        with purging(settings, client_id) as purge:
+            console.print(f"Looking for everything {client_id} left in {settings.home}…")
+            inventory = purge.inventory()
+            if inventory.empty:
+                console.print(f"Nothing is left of {client_id} in {settings.home}: nothing to purge.")
+                return
+            console.print(f"[bold]A purge of {client_id} removes, for good:[/bold]")
+            for line in inventory.lines():
+                console.print(f"  {escape(line)}", soft_wrap=True)
+            if not yes:
+                try:
+                    confirmed = typer.confirm(
+                        f"Remove every trace of {client_id}? This cannot be undone", default=False
+                    )
+                except typer.Abort:  # no terminal to answer on (a script): the same as no
+                    confirmed = False
+                if not confirmed:
+                    _fail(f"not purged: {client_id} is kept as it was. Give --yes to purge without a prompt.")
+            certificate = purge.run(
+                by or _os_user(), progress=lambda line: console.print(escape(line), soft_wrap=True)
+            )
+    except ClientBusy as exc:
+        console.print(f"[red]Busy:[/red] {escape(str(exc))} Nothing was purged.", soft_wrap=True)
+        raise typer.Exit(EXIT_BUSY) from None
+    except (PurgeError, MlflowStoreError, OSError) as exc:
+        _fail(
+            f"the purge of {client_id} stopped: {escape(str(exc))} What was removed so far stays removed; "
+            f"once the cause is fixed, `forgeline purge {client_id}` finishes the job."
+        )
+    for line in certificate.remaining:
+        console.print(f"[yellow]Still found:[/yellow] {escape(line)}", soft_wrap=True)
+    console.print(
+        f"{client_id} is purged. Certificate (no data of the client; it identifies it by a salted hash): "
+        f"{certificate.path}",
+        soft_wrap=True,
+    )
+    if certificate.remaining:
+        _fail("some traces could not be removed (listed above and in the certificate).")
 
 
 @app.command("app")

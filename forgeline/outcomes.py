@@ -97,7 +97,7 @@ def write_program_record(
         "clients": [dataclasses.asdict(o) for o in outcomes],
     }
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.runs_dir / f"{run_id}.json"
+    path = settings.program_run_path(run_id)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     tmp.replace(path)

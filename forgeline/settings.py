@@ -88,6 +88,11 @@ class Settings:
         """The client's working DuckDB file: written by ingestion and dbt only, one writer at a time."""
         return self.warehouse_dir / f"{check_client_id(client_id)}.duckdb"
 
+    def warehouse_files(self, client_id: str) -> list[Path]:
+        """The client's warehouse file and the companions DuckDB keeps beside it (``.wal``, ``.tmp``)."""
+        # "<id>." never matches another client's "<id>-more.duckdb": ids hold no dot.
+        return sorted(self.warehouse_dir.glob(f"{check_client_id(client_id)}.*"))
+
     # -- resources: one memory budget for the program, shared by the clients running side by side ------
     @property
     def memory_budget_bytes(self) -> int:
@@ -135,12 +140,16 @@ class Settings:
         """DuckDB's memory cap while loading files: big deliveries spill to disk instead of growing RAM."""
         return os.environ.get("FORGELINE_INGEST_MEMORY_LIMIT", "512MB")
 
+    def dbt_dir(self, client_id: str) -> Path:
+        """Everything dbt writes for one client: its target (artefacts) and its logs."""
+        return self.home / "dbt" / check_client_id(client_id)
+
     def dbt_target_dir(self, client_id: str) -> Path:
         """dbt artefacts per client, so that clients can build side by side."""
-        return self.home / "dbt" / check_client_id(client_id) / "target"
+        return self.dbt_dir(client_id) / "target"
 
     def dbt_log_dir(self, client_id: str) -> Path:
-        return self.home / "dbt" / check_client_id(client_id) / "logs"
+        return self.dbt_dir(client_id) / "logs"
 
     def run_lock_path(self, client_id: str) -> Path:
         """Held while a run or an ingest writes the client's warehouse (see forgeline/locking.py)."""
@@ -176,6 +185,10 @@ class Settings:
     @property
     def mlflow_artifact_root(self) -> Path:
         return self.mlflow_dir / "artifacts"
+
+    def mlflow_artifact_dir(self, client_id: str) -> Path:
+        """The artifact location of the client's experiment with the embedded store (runs, logged models)."""
+        return self.mlflow_artifact_root / check_client_id(client_id)
 
     # -- published deliverables -----------------------------------------------------------------
     @property
@@ -217,6 +230,12 @@ class Settings:
         """A program's own targets (a share of the cohort at a level by a date); else the shipped ones."""
         return self.program_dir / "targets.yml"
 
+    @property
+    def purge_certificates_dir(self) -> Path:
+        """Certificates of clients purged at the end of their engagement (forgeline/purge.py writes them,
+        a consultant or auditor reads them). No client data in them: not even the id, only its salted hash."""
+        return self.program_dir / "purges"
+
     # -- apps -----------------------------------------------------------------------------------
     @property
     def users_path(self) -> Path:
@@ -237,6 +256,14 @@ class Settings:
         """The client's last complete run: its inputs' fingerprint and outcome (see forgeline/changes.py)."""
         return self.runs_dir / "clients" / f"{check_client_id(client_id)}.json"
 
+    def program_run_path(self, run_id: str) -> Path:
+        """The record of one program run (forgeline/outcomes.py)."""
+        return self.runs_dir / f"{run_id}.json"
+
+    def program_run_paths(self) -> list[Path]:
+        """Every program run's record, oldest first (run ids sort by time)."""
+        return sorted(self.runs_dir.glob("*.json"))
+
     # -- the distributed set-up (docs/deploy.md) -------------------------------------------------
     @property
     def deploy_state_dir(self) -> Path:
@@ -244,7 +271,12 @@ class Settings:
         Per machine (pid files name this machine's processes); ``FORGELINE_DEPLOY_DIR`` puts it on local
         disk instead of the shared workspace."""
         chosen = os.environ.get("FORGELINE_DEPLOY_DIR")
-        return Path(chosen or self.home / "deploy" / socket.gethostname()).resolve()
+        return Path(chosen or self.deploy_root / socket.gethostname()).resolve()
+
+    @property
+    def deploy_root(self) -> Path:
+        """Every machine's state of the distributed set-up on the shared workspace (one folder per host)."""
+        return self.home / "deploy"
 
     @property
     def deploy_host(self) -> str:

@@ -132,7 +132,7 @@ def _experiment_id(client: Any, settings: Settings, client_id: str) -> str:
         return experiment.experiment_id
     location: str | None = None
     if not settings.mlflow_tracking_uri.startswith(("http:", "https:")):
-        folder = settings.mlflow_artifact_root / client_id
+        folder = settings.mlflow_artifact_dir(client_id)
         folder.mkdir(parents=True, exist_ok=True)
         location = folder.as_uri()
     try:
