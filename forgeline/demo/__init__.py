@@ -1,4 +1,5 @@
-"""The demo program: eight client factories, each delivering its own exports in its own format.
+"""The demo program: eight client factories, each delivering its own exports in its own format, and at full
+scale four seeded synthetic plants (labelled so) that fill its cohort.
 
 Each client is onboarded the way a data engineer onboards a real one: a mapping file
 (``demo/clients/<id>/mapping.yml``, copied as it is into the workspace) and its files put into its
@@ -14,6 +15,7 @@ import io
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import yaml
 
 from forgeline.clients import ClientConfig, parse_client_config, save_mapping_text
 from forgeline.demo import synthetic
@@ -31,16 +33,45 @@ STEEL_SMALL_ROWS = 59 * 96  # January and February 2018, 15-minute intervals
 CNC_SMALL_RUNS = 6  # the first runs' servo logs (the run sheet always comes whole)
 
 
+# The synthetic cohort plants keep miraero-parts' Excel diary, so they are onboarded with its mapping.
+COHORT_TEMPLATE = "miraero-parts"
+COHORT_REGIONS = {"synth-gaon": "경북", "synth-narae": "충북", "synth-daon": "경기", "synth-raum": "경남"}
+
+
 def demo_mapping_text(client_id: str) -> str:
-    return (MAPPINGS / client_id / "mapping.yml").read_text(encoding="utf-8")
+    """The client's mapping file; a synthetic cohort plant's is miraero-parts' with its own name and site."""
+    if client_id not in synthetic.COHORT_PLANTS:
+        return (MAPPINGS / client_id / "mapping.yml").read_text(encoding="utf-8")
+    plant = synthetic.COHORT_PLANTS[client_id]
+    mapping = yaml.safe_load(demo_mapping_text(COHORT_TEMPLATE))
+    mapping.update(id=client_id, name=plant.name, region=COHORT_REGIONS[client_id])
+    mapping["logins"] = [{"username": client_id, "display_name": plant.name}]
+    site = f"{client_id.upper()}-1"
+    for row in mapping["masters"]["sites"]:
+        row.update(
+            site_id=site, site_name=f"{plant.name.split(' ')[0]} 공장", region=COHORT_REGIONS[client_id]
+        )
+    for row in mapping["masters"]["equipment"]:
+        row["site_id"] = site
+    header = (
+        "# A seeded synthetic plant of the demo cohort (forgeline/demo/synthetic.py), labelled as such.\n"
+    )
+    return header + yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False)
 
 
-def demo_clients() -> list[ClientConfig]:
-    """The demo clients, read from their mapping files (what a data engineer wrote for each)."""
-    return [
+def demo_clients(scale: Scale = "small") -> list[ClientConfig]:
+    """The demo clients, read from their mapping files (what a data engineer wrote for each); at full scale
+    also the synthetic cohort plants that bring its pooled benchmarks to 5 factories."""
+    real = [
         parse_client_config(path.read_text(encoding="utf-8"), path)
         for path in sorted(MAPPINGS.glob("*/mapping.yml"))
     ]
+    cohort = (
+        [parse_client_config(demo_mapping_text(c), c) for c in synthetic.COHORT_PLANTS]
+        if scale == "full"
+        else []
+    )
+    return real + cohort
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
@@ -90,12 +121,13 @@ def _deliveries(client_id: str, scale: Scale, landing: Path) -> None:
     elif client_id == "dongbang-rig":
         for name, content in synthetic.rig_exports(scale).items():
             _write_if_changed(landing / name, content)
-    elif client_id == "miraero-parts":
+    elif client_id == "miraero-parts" or client_id in synthetic.COHORT_PLANTS:
+        plant = synthetic.COHORT_PLANTS.get(client_id, synthetic.MIRAERO)
         for year, month in synthetic.plant_diary_months(scale):
             path = landing / f"생산일보_{year}-{month:02d}.xlsx"
             if not path.exists():  # xlsx bytes carry zip timestamps: write once, never rewrite
                 tmp = path.with_name(f".{path.name}.partial")
-                synthetic.plant_diary_workbook(year, month, tmp)
+                synthetic.plant_diary_workbook(year, month, tmp, plant)
                 tmp.replace(path)
 
 
@@ -115,7 +147,7 @@ def prepare_demo_program(settings: Settings, scale: Scale = "full") -> list[Clie
             f"use another --home (or FORGELINE_HOME) for the {scale!r} scale, or delete that workspace."
         )
     marker.write_text(scale)
-    clients = demo_clients()
+    clients = demo_clients(scale)
     for config in clients:
         save_mapping_text(settings, config.id, demo_mapping_text(config.id))
         landing = settings.landing_dir(config.id)

@@ -198,15 +198,39 @@ PRODUCTION_HEADER = [
 DOWNTIME_HEADER = ["일자", "근무조", "라인", "비가동사유", "비가동시간(분)", "비고"]
 
 
+@dataclass(frozen=True)
+class PlantProfile:
+    """How a diary-keeping plant runs: its seed, speed, defect rates and stops (its ground truth)."""
+
+    name: str
+    seed: int
+    speed: tuple[float, float] = (0.82, 0.95)  # share of the ideal rate while running
+    defect_rate: float = 0.018  # lines L1 and L3
+    defect_rate_l2: float = 0.035
+    stops_max: int = 2  # unplanned stops per shift and line: 0..stops_max
+
+
+MIRAERO = PlantProfile("미래로정밀", PLANT_SEED)
+# Seeded synthetic plants that keep the same Excel diary: they fill the demo cohort so that its pooled
+# benchmarks reach 5 factories. Labelled "(synthetic)" wherever they show.
+COHORT_PLANTS: dict[str, PlantProfile] = {
+    "synth-gaon": PlantProfile("가온정밀 A (synthetic)", PLANT_SEED + 1, (0.70, 0.85), 0.030, 0.050, 3),
+    "synth-narae": PlantProfile("나래가공 B (synthetic)", PLANT_SEED + 2, (0.88, 0.97), 0.008, 0.015, 1),
+    "synth-daon": PlantProfile("다온산업 C (synthetic)", PLANT_SEED + 3, (0.76, 0.90), 0.022, 0.041, 2),
+    "synth-raum": PlantProfile("라움테크 D (synthetic)", PLANT_SEED + 4, (0.80, 0.92), 0.014, 0.062, 4),
+}
+
+
 def plant_diary_months(scale: Scale) -> list[tuple[int, int]]:
     return [(2026, 10)] if scale == "small" else [(2026, 8), (2026, 9), (2026, 10)]
 
 
-def plant_diary_workbook(year: int, month: int, path: Path) -> None:
-    """Write miraero-parts' monthly Excel diary: title row, blank row, headers on row 3, two sheets."""
+def plant_diary_workbook(year: int, month: int, path: Path, plant: PlantProfile = MIRAERO) -> None:
+    """Write a plant's monthly Excel diary (miraero-parts' by default): title row, blank row, headers on
+    row 3, two sheets."""
     from openpyxl import Workbook
 
-    rng = np.random.default_rng(PLANT_SEED + year * 100 + month)
+    rng = np.random.default_rng(plant.seed + year * 100 + month)
     production: list[list] = []
     downtime: list[list] = []
     day = datetime(year, month, 1)
@@ -216,13 +240,14 @@ def plant_diary_workbook(year: int, month: int, path: Path) -> None:
                 for line, product in PLANT_LINES.items():
                     planned = 480
                     stops = []
-                    for _ in range(int(rng.integers(0, 3))):
+                    for _ in range(int(rng.integers(0, plant.stops_max + 1))):
                         reason = str(rng.choice(DOWNTIME_REASONS, p=[0.3, 0.25, 0.2, 0.1, 0.15]))
                         stops.append((reason, int(rng.integers(10, 90))))
                     lost = sum(m for _, m in stops)
-                    speed = rng.uniform(0.82, 0.95)
+                    speed = rng.uniform(*plant.speed)
                     produced = int((planned - lost) * 60 / PLANT_IDEAL_CYCLE_S[product] * speed)
-                    defects = int(rng.binomial(produced, 0.018 if line != "L2" else 0.035))
+                    rate = plant.defect_rate if line != "L2" else plant.defect_rate_l2
+                    defects = int(rng.binomial(produced, rate))
                     kind = str(rng.choice(DEFECT_TYPES, p=[0.4, 0.3, 0.2, 0.1])) if defects else None
                     production.append(
                         [
@@ -249,7 +274,7 @@ def plant_diary_workbook(year: int, month: int, path: Path) -> None:
     ]:
         sheet = workbook.active if sheet_name == "생산실적" else workbook.create_sheet(sheet_name)
         sheet.title = sheet_name
-        sheet.append([f"{year}년 {month}월 생산일보 (미래로정밀)"])
+        sheet.append([f"{year}년 {month}월 생산일보 ({plant.name})"])
         sheet.append([])
         sheet.append(header)
         for i, row in enumerate(rows):
