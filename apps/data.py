@@ -9,6 +9,7 @@ a newly published snapshot is read as soon as ``CURRENT`` names it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ QUERIES: dict[str, tuple[str, str]] = {
     "level": ("meta.level", "SELECT * FROM meta.level"),
     "level_evidence": ("meta.level_evidence", "SELECT * FROM meta.level_evidence ORDER BY level"),
     "level_history": ("meta.level_history", "SELECT * FROM meta.level_history ORDER BY assessed_at"),
+    "recommendations": ("meta.recommendations", "SELECT * FROM meta.recommendations ORDER BY rank"),
     "table_profile": (
         "meta.table_profile",
         "SELECT schema_name, table_name, row_count FROM meta.table_profile ORDER BY schema_name, table_name",
@@ -326,6 +328,11 @@ def level_evidence(user: User, client_id: str) -> pd.DataFrame:
     return _query(user, client_id, "level_evidence")
 
 
+def recommendations(user: User, client_id: str) -> pd.DataFrame:
+    """What to run or do next, ranked (forgeline/program/recommendations.py); empty before they were made."""
+    return _query(user, client_id, "recommendations")
+
+
 def level_history(user: User, client_id: str) -> pd.DataFrame:
     """The client's level at each run since levels were kept (empty before)."""
     return _query(user, client_id, "level_history")
@@ -430,15 +437,26 @@ def consent_decisions(user: User, client_id: str) -> list[consents.Decision]:
     return consents.decisions(get_settings(), client_id)
 
 
-def record_consent(user: User, client_id: str, given: bool) -> pooled.BuildSummary:
-    """A client login's own decision, then the benchmarks rebuilt with (or without) its figures. Only the
-    client decides in the app; a consultant records a signed form with `forgeline consent`."""
+def consent_in_force(user: User, client_id: str) -> consents.Decision | None:
+    """The client's decision in force on pooling its figures (None: it never decided, which means no)."""
     require_client(user, client_id)
-    if user.role != "client":
+    return consents.in_force(get_settings(), client_id)
+
+
+def record_consent(user: User, client_id: str, given: bool) -> pooled.BuildSummary | None:
+    """A client login's own decision, then the benchmarks rebuilt with (or without) its figures; None when
+    the rebuild failed (the decision stands and the next program run rebuilds). Only the client decides in
+    the app; a consultant records a signed form with `forgeline consent`."""
+    require_client(user, client_id)
+    if not user.is_client:
         raise AccessDenied(f"{user.username} may not decide for {client_id}: consent is the client's own.")
     settings = get_settings()
     consents.record(settings, client_id, given, by=f"{user.display_name} ({user.username}, app login)")
-    return pooled.build(settings)
+    try:
+        return pooled.build(settings)
+    except Exception:  # noqa: BLE001 - never show a client another's error; the log keeps it
+        logging.getLogger("forgeline.apps").exception("Benchmarks not rebuilt after %s's decision", client_id)
+        return None
 
 
 def benchmark_cells(user: User) -> pd.DataFrame:
@@ -446,68 +464,54 @@ def benchmark_cells(user: User) -> pd.DataFrame:
     consultant or a program manager sees (never a client login: it sees its own position only)."""
     if not user.sees_every_client:
         raise AccessDenied(f"{user.username} may not see the benchmarks' figures; its position is its own.")
-    store = _store()
-    return store["cells"].merge(store["releases"], on=["release_id", "cell", "metric"], how="left")
+    return pooled.current_cells(_store())
 
 
 def benchmark_position(user: User, client_id: str) -> pd.DataFrame:
-    """The client's own figures and its quartile band in each released cell it belongs to, never the cell's
-    figures; empty when the client has not consented (it gets back what it pools)."""
+    """The client's band in each benchmark its figures went into at the last build (the build computed it
+    from the figure it pooled), with its own figure beside it; never a cell's figures or a peer's. Only a
+    contributor has a position: a client that waits or has not consented has none."""
     require_client(user, client_id)
-    settings = get_settings()
-    config = client(user, client_id)
-    snapshot = current_snapshot(settings, client_id)
-    mine = pooled.snapshot_figures(snapshot, client_id, config.process) if snapshot else None
-    if mine is None or not consents.has_consented(settings, client_id):
-        return pd.DataFrame()
     store = _store()
-    cells = store["cells"].merge(store["releases"], on=["release_id", "cell", "metric"], how="left")
-    rows = []
-    for cell in mine.cells:
-        for metric, value in mine.values.items():
-            found = cells[(cells["cell"] == cell) & (cells["metric"] == metric)]
-            row = found.iloc[0] if len(found) else None
-            if row is not None and str(row["reason"]).startswith(pooled.SAME_AS):
-                continue  # the same peers as a bigger benchmark, where the client's position is shown
-            definition = pooled.METRICS[metric]
-            released = row is not None and row["status"] == "released" and not pd.isna(row["p50"])
-            rank = (
-                pooled.band(value, row["p25"], row["p50"], row["p75"], definition.better)
-                if released
-                else None
-            )
-            rows.append(
-                {
-                    "metric": metric,
-                    "label": definition.label,
-                    "cell": cell,
-                    "value": pooled.shown(value, definition),
-                    "band": rank,
-                    "band_name": pooled.BANDS[rank] if rank else "",
-                    "factories": int(row["n"]) if released else None,
-                    "released_at": row["released_at"] if released else None,
-                    "why_not": "" if released else (row["reason"] if row is not None else "not pooled yet"),
-                }
-            )
-    return pd.DataFrame(rows)
+    mine = store["positions"][store["positions"]["client_id"] == client_id]
+    if mine.empty:
+        return pd.DataFrame(columns=["metric", "label", "cell", "value", "band", "band_name", "factories"])
+    sizes = store["releases"].set_index("release_id")["n"]
+    snapshot = current_snapshot(get_settings(), client_id)
+    own = pooled.snapshot_figures(snapshot, client_id, "") if snapshot else None
+    return pd.DataFrame(
+        [
+            {
+                "metric": row.metric,
+                "label": pooled.label(row.metric),
+                "cell": row.cell,
+                "value": pooled.shown(own.values[row.metric], pooled.METRICS[row.metric])
+                if own and row.metric in own.values
+                else "",
+                "band": int(row.band),
+                "band_name": pooled.BANDS[int(row.band)],
+                "factories": int(sizes.get(row.release_id, 0)),
+            }
+            for row in mine.itertuples(index=False)
+        ]
+    )
 
 
 def value_ledger(user: User, client_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What the client's data went into (release, cell, metric, factories, when) and what still waits, with
-    why; only its own rows of the ledger."""
+    """What the client's data went into (benchmark, figure, factories, when) and what still waits, with why;
+    only its own rows of the ledger."""
     require_client(user, client_id)
     store = _store()
     mine = store["contributions"][store["contributions"]["contributor"] == client_id]
     used = store["releases"][store["releases"]["release_id"].isin(mine["release_id"])]
-    used = used.assign(
-        label=used["metric"].map(lambda m: pooled.METRICS[m].label if m in pooled.METRICS else m)
-    )
+    used = used.assign(label=used["metric"].map(pooled.label))
     waiting = store["pending"][store["pending"]["client_id"] == client_id]
-    waiting = waiting.assign(
-        label=waiting["metric"].map(lambda m: pooled.METRICS[m].label if m in pooled.METRICS else m)
-    )
     # One row per figure and reason, its benchmarks together: the cells of one figure wait for one reason.
-    waiting = waiting.groupby(["label", "reason"], sort=False, as_index=False).agg(cell=("cell", ", ".join))
+    waiting = (
+        waiting.assign(label=waiting["metric"].map(pooled.label))
+        .groupby(["label", "reason"], sort=False, as_index=False)
+        .agg(cell=("cell", ", ".join))
+    )
     return (
         used[["cell", "label", "n", "released_at"]].sort_values("released_at", ascending=False),
         waiting[["cell", "label", "reason"]],

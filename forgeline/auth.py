@@ -44,6 +44,11 @@ class User:
         return self.role == "consultant"
 
     @property
+    def is_client(self) -> bool:
+        """A client's own login: it alone decides its consent to pooling (forgeline/program/consent.py)."""
+        return self.role == "client"
+
+    @property
     def sees_every_client(self) -> bool:
         """Consultants and program managers see the whole cohort; a client login sees only its own."""
         return self.role in ("consultant", "program_manager")

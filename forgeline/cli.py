@@ -152,11 +152,12 @@ def levels_command(
 ) -> None:
     """Each client's smart-factory level (1-5) from its own data, the evidence, and the steps to the next."""
     import pandas as pd
+    from rich.markup import escape
 
     from forgeline.clients import get_client, list_clients
     from forgeline.program.cohort import load_targets, progress, targets_path
     from forgeline.program.levels import figure
-    from forgeline.publish import current_level
+    from forgeline.publish import current_level, current_meta
 
     settings = _settings(home)
     clients = [get_client(settings, client_id)] if client_id else list_clients(settings)
@@ -212,6 +213,11 @@ def levels_command(
             console.print(
                 f"  - {row.step} (now {figure(row.value, row.kind)}; needs {figure(row.at_least, row.kind)})"
             )
+    recommended = current_meta(settings, config.id, "recommendations")
+    if recommended is not None and len(recommended):
+        console.print("Recommended next (from its own data; the benefit is today's exposure, not a promise):")
+        for row in recommended.head(5).itertuples(index=False):
+            console.print(escape(f"  {row.rank}. {row.title} ({row.kind}): {row.benefit}."))
 
 
 @app.command("consent")
@@ -264,7 +270,7 @@ def benchmarks_command(home: HomeOption = None) -> None:
     settings = _settings(home)
     summary = benchmarks.build(settings)
     store = benchmarks.read_store(settings.benchmarks_path)
-    cells = store["cells"].merge(store["releases"], on=["release_id", "cell", "metric"], how="left")
+    cells = benchmarks.current_cells(store)
     table = Table("benchmark", "figure", "factories", "p25", "median", "p75")
     for row in cells[cells["status"] == "released"].sort_values(["cell", "metric"]).itertuples(index=False):
         metric = benchmarks.METRICS[row.metric]

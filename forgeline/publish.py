@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from forgeline.clients import ClientConfig
-from forgeline.program import cohort, levels
+from forgeline.program import cohort, levels, recommendations
 from forgeline.quality import GATE_COLUMNS
 from forgeline.settings import Settings
 
@@ -207,9 +207,9 @@ def current_level(settings: Settings, client_id: str) -> tuple[dict[str, Any], p
     return (summary.iloc[0].to_dict(), evidence) if len(summary) else None
 
 
-def _level_history(settings: Settings, client_id: str) -> pd.DataFrame | None:
-    """The level history the current snapshot carries (None before the first publish, or in a snapshot
-    from before it was kept: the history then starts with this run)."""
+def current_meta(settings: Settings, client_id: str, table: str) -> pd.DataFrame | None:
+    """One ``meta`` table of the client's current snapshot (None before the first publish, or in a snapshot
+    from before that table was published)."""
     snapshot = current_snapshot(settings, client_id)
     if snapshot is None:
         return None
@@ -219,9 +219,9 @@ def _level_history(settings: Settings, client_id: str) -> pd.DataFrame | None:
         return None
     try:
         catalog = con.execute("SELECT current_database()").fetchone()
-        if catalog is None or "level_history" not in _meta_tables(con, catalog[0]):
+        if catalog is None or table not in _meta_tables(con, catalog[0]):
             return None
-        return con.execute("SELECT * FROM meta.level_history").df()
+        return con.execute(f'SELECT * FROM meta."{table}"').df()
     except duckdb.Error:
         return None
     finally:
@@ -305,7 +305,7 @@ def publish_client(
     partial = folder / f".{run.run_id}.duckdb.partial"
     held_back = run.status == GATE_FAILED or run.gate_passed is False
     good = last_good_data(settings, config.id) if held_back else None
-    earlier_levels = _level_history(settings, config.id)
+    earlier_levels = current_meta(settings, config.id, "level_history")  # None: the history starts now
     finished_at = datetime.now(UTC)
 
     gate_frame = gate_results if gate_results is not None else pd.DataFrame(columns=GATE_COLUMNS)
@@ -412,6 +412,9 @@ def publish_client(
         # No data passed the gate yet: no level to show either.
         unverified = held_back and good is None
         level, evidence = _level_frames(settings, config, con, None if unverified else source, model_frames)
+        recommended = _recommendations(
+            config, con, None if unverified else source, level, evidence, model_frames
+        )
         level_history = cohort.history_with(
             earlier_levels,
             run.run_id,
@@ -437,6 +440,7 @@ def publish_client(
             "level": level,
             "level_evidence": evidence,
             "level_history": level_history,
+            "recommendations": recommended,
         }.items():
             con.register("frame_to_copy", frame)
             con.execute(f"CREATE TABLE meta.{name} AS SELECT * FROM frame_to_copy")
@@ -500,6 +504,30 @@ def _level_frames(
         rules.version,
     )
     return assessment.frames()
+
+
+def _recommendations(
+    config: ClientConfig,
+    con: duckdb.DuckDBPyConnection,
+    source: str | None,
+    level: pd.DataFrame,
+    evidence: pd.DataFrame,
+    model_frames: dict[str, pd.DataFrame],
+) -> pd.DataFrame:
+    """What to run or do next (forgeline/program/recommendations.py), from this run's warehouse; for a run
+    whose gate failed, the last good snapshot's (none if it has none), as for the level."""
+    if source != "warehouse" or level.empty:
+        if source == "previous" and "recommendations" in _meta_tables(con, "previous"):
+            return con.execute("SELECT * FROM previous.meta.recommendations").df()
+        return recommendations.empty()
+    next_level = level["next_level"].iloc[0]
+    return recommendations.recommend(
+        recommendations.facts(con, "warehouse", evidence),
+        evidence,
+        None if pd.isna(next_level) else int(next_level),
+        model_frames["model_results"],
+        list(config.models),
+    )
 
 
 def _meta_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:

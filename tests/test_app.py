@@ -381,6 +381,7 @@ def test_a_client_sees_its_level_with_the_evidence_and_the_next_step(
         for rule in level.rules:
             assert rule.says in text, rule.id
     assert rules.version in text
+    assert "Recommended next" in text and "*Benefit:*" in text  # ranked from its own data
     others = [c for c in clients if c.id != config.id]
     assert not any(c.name in text or c.id in text for c in others)
 
@@ -443,8 +444,9 @@ def test_a_client_sees_its_benchmark_band_and_decides_on_pooling_itself(
     at.switch_page("app_pages/client/benchmarks.py").run()
     assert_ok(at, "benchmarks page")
     text = page_text(at)
-    assert "Pooled: consent given" in text and "quartile" in text
-    assert len(at.get("plotly_chart")) == 1  # where it stands
+    assert "Pooled: consent given" in text
+    [chart] = at.get("plotly_chart")  # where it stands: its band in each benchmark it went into
+    assert "quartile" in chart.proto.spec and "all factories" in chart.proto.spec
     for other in clients:
         if other.id != me.id:
             assert other.id not in text and other.name not in text
@@ -454,7 +456,7 @@ def test_a_client_sees_its_benchmark_band_and_decides_on_pooling_itself(
     mine = benchmarks.snapshot_figures(current_snapshot(program, me.id), me.id, me.process)
     own = {benchmarks.shown(v, benchmarks.METRICS[m]) for m, v in mine.values.items()}
     for row in store["releases"][store["releases"]["release_id"].isin(released["release_id"])].itertuples():
-        for quartile in (row.p25, row.p75):
+        for quartile in (row.p25, row.p50, row.p75):
             figure = benchmarks.shown(quartile, benchmarks.METRICS[row.metric])
             assert figure in own or figure not in text, figure
 
@@ -487,3 +489,17 @@ def test_a_consultant_sees_the_benchmarks_figures_but_cannot_decide_for_a_client
     assert_ok(at, "benchmarks page as consultant")
     assert not [b for b in at.button if "pooling" in b.label.lower() or "pool my" in b.label.lower()]
     assert "forgeline consent" in page_text(at)
+
+
+def test_the_cohort_page_refuses_a_client_login_even_when_run_directly(
+    program: Settings, clients: list[ClientConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORGELINE_HOME", str(program.home))
+    me = clients[0]
+    at = AppTest.from_file(str(REPO_ROOT / "apps" / COHORT_PAGE), default_timeout=60)
+    at.session_state["user"] = User(username=me.id, display_name=me.name, role="client", client_id=me.id)
+    at.run()
+    assert [e.value for e in at.error] == [
+        "The cohort dashboard is for the program's managers and consultants."
+    ]
+    assert not at.dataframe and not at.get("plotly_chart")

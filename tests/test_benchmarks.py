@@ -186,3 +186,72 @@ def test_two_benchmarks_that_differ_by_one_factory_are_not_both_released(workspa
     store = benchmarks.read_store(workspace.benchmarks_path)
     casting = store["cells"][store["cells"]["cell"] == "process: die casting"].iloc[0]
     assert casting["status"] == "suppressed" and "by fewer than 5 factories" in casting["reason"]
+
+
+def test_a_release_never_differs_by_one_factory_from_any_earlier_one(workspace: Settings) -> None:
+    """Over time in one benchmark: A, then A and five more, then A and one outlier must not be released,
+    since A alone was (the pair would isolate the outlier)."""
+    join(workspace, RATES)
+    benchmarks.build(workspace, now=T0)
+    more = {
+        f"{name}-cast": 0.03 + i / 100 for i, name in enumerate(["kilo", "lima", "mike", "nova", "oscar"])
+    }
+    join(workspace, more)
+    benchmarks.build(workspace, now=T0 + timedelta(days=1))
+    assert (released(workspace)["n"] == 10).all()
+    for client_id in more:
+        consent.record(workspace, client_id, given=False, by="plant manager")
+    join(workspace, {"fox-cast": 0.9})
+    benchmarks.build(workspace, now=T0 + timedelta(days=2))
+    store = benchmarks.read_store(workspace.benchmarks_path)
+    assert released(workspace).empty
+    assert store["cells"]["reason"].str.contains("an earlier release of this benchmark|by fewer than 5").all()
+
+
+def test_two_benchmarks_of_different_cells_and_times_never_isolate_one_factory(workspace: Settings) -> None:
+    """Across cells and time: every factory released on five casters; later die casting would hold the same
+    five plus one outlier caster, and must stay suppressed for as long as that earlier release stands."""
+    join(workspace, RATES)
+    benchmarks.build(workspace, now=T0)
+    for i, name in enumerate(["p1", "p2", "p3", "p4", "p5"]):
+        publish_fake(workspace, f"{name}-press", 0.05 + i / 100, process="metal stamping")
+        consent.record(workspace, f"{name}-press", given=True, by="plant manager")
+    join(workspace, {"fox-cast": 0.9})
+    for day in (1, 2):
+        benchmarks.build(workspace, now=T0 + timedelta(days=day))
+        store = benchmarks.read_store(workspace.benchmarks_path)
+        casting = store["cells"][store["cells"]["cell"] == "process: die casting"].iloc[0]
+        assert casting["status"] == "suppressed", casting["reason"]
+
+
+def test_one_factorys_new_figure_does_not_show_as_a_change_of_the_benchmark(workspace: Settings) -> None:
+    """The same five contributors: a release is refreshed only every REFRESH_DAYS, so a change of one
+    factory's figure between two builds is never the only difference between two releases."""
+    join(workspace, RATES)
+    benchmarks.build(workspace, now=T0)
+    before = figures(workspace)
+    publish_fake(workspace, "echo-cast", 0.30)
+    benchmarks.build(workspace, now=T0 + timedelta(days=1))
+    assert figures(workspace) == before
+    benchmarks.build(workspace, now=T0 + timedelta(days=benchmarks.REFRESH_DAYS))
+    assert figures(workspace) != before and (released(workspace)["n"] == 5).all()
+
+
+def test_an_unreadable_contributor_keeps_its_benchmark_standing(workspace: Settings) -> None:
+    join(workspace, RATES)
+    benchmarks.build(workspace, now=T0)
+    before = figures(workspace)
+    (workspace.published_dir("echo-cast") / "run-1.duckdb").write_bytes(b"not a database")
+    benchmarks.build(workspace, now=T0 + timedelta(days=40))
+    assert figures(workspace) == before  # not a leaver: nothing to suppress, nothing new to release
+
+
+def test_only_contributors_get_a_position_computed_from_what_they_pooled(workspace: Settings) -> None:
+    join(workspace, RATES)
+    benchmarks.build(workspace, now=T0)
+    join(workspace, {"fox-cast": 0.001})  # waits: it gets no band to probe the quartiles with
+    benchmarks.build(workspace, now=T0 + timedelta(days=1))
+    positions = benchmarks.read_store(workspace.benchmarks_path)["positions"]
+    assert set(positions["client_id"]) == set(RATES)
+    bands = dict(zip(positions["client_id"], positions["band"], strict=True))
+    assert bands["ace-cast"] == 1 and bands["echo-cast"] == 4  # lowest defect rate best, highest worst

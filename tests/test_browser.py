@@ -105,9 +105,8 @@ def test_the_program_manager_sees_the_cohort_and_opens_a_clients_evidence(
             page.get_by_role("button", name="Log in").click()
             page.get_by_role("heading", name="Cohort dashboard").wait_for()
             page.get_by_text(re.compile(r"^Level 3\+")).wait_for()
-            assert (
-                page.locator(".js-plotly-plot").nth(2).wait_for() is None
-            )  # distribution, history, readiness
+            page.locator(".js-plotly-plot").nth(2).wait_for()  # distribution, history, readiness
+            assert page.locator(".js-plotly-plot").count() == 3
             page.screenshot(path=str(tmp_path / "cohort.png"))
             shown = page.inner_text("body")
             assert all(c.name in shown for c in clients)

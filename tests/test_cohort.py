@@ -43,7 +43,8 @@ def test_the_distribution_counts_every_level_and_leaves_out_the_unassessed() -> 
     [
         ([3, 1, 1, 1, 1, 1, 1, 1], 1, False),  # 1 of 8 at L3+: 25 % of 8 needs 2
         ([3, 4, 1, 1, 1, 1, 1, 1], 0, True),  # exactly at the goal
-        ([3, 1, 1, None], 0, True),  # the unassessed client counts for no target
+        ([3, 1, 1, None], 0, True),  # 25 % of four clients: one
+        ([3, 1, None, None, None, None, None, None], 1, False),  # the unassessed reach no level
     ],
 )
 def test_a_target_says_how_many_clients_are_still_to_lift(levels: list, missing: int, met: bool) -> None:
@@ -111,3 +112,18 @@ def test_readiness_is_how_far_each_rule_is_along() -> None:
     found = cohort.readiness({"acme-press": evidence, "empty-co": evidence.iloc[0:0]})
     assert found["client_id"].unique().tolist() == ["acme-press"]
     assert found["progress"].tolist() == [0.5, 1.0, 0.0]
+
+
+def test_levels_under_earlier_rules_do_not_count_as_movement() -> None:
+    frame = history((1, 60), (1, 40))
+    tuned = cohort.history_with(frame, "run-9", NOW - pd.Timedelta(days=1), 3, "v2", False)
+    found = cohort.movement(tuned, NOW, stalled_after_days=28)
+    assert found["movement"] == NEW and found["previous_level"] is None  # not "climbed" from 1 to 3
+
+
+def test_a_target_names_the_clients_not_assessed_yet() -> None:
+    targets = cohort.Targets(
+        version="t", targets=[cohort.Target(at_least_level=3, share=0.25, by=date(2027, 1, 1))]
+    )
+    [goal] = cohort.progress(pd.Series([3, None], dtype="Int64"), targets, date(2026, 11, 25))
+    assert goal.says.startswith("Goal met") and "now 1 of 2 (50%), 1 not assessed yet" in goal.says

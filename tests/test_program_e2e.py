@@ -162,6 +162,7 @@ def test_each_client_has_its_level_with_the_evidence_and_the_cli_prints_it(progr
     )
     assert one.returncode == 0, one.stdout + one.stderr
     assert f"level {reached['sejin-diecast']}" in one.stdout and "holds" in one.stdout
+    assert "Recommended next" in one.stdout and "1. " in one.stdout
 
 
 def evidence_of(settings: Settings, client_id: str) -> dict[str, bool]:

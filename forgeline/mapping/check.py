@@ -108,7 +108,7 @@ def check_client(
     sample_rows: int | None = DEFAULT_SAMPLE_ROWS,
 ) -> CheckReport:
     """Dry-run the mapping on the landed files (or ``files``), ``sample_rows`` rows per file at most."""
-    from forgeline.standard_models import CATALOG
+    from forgeline.standard_models import CATALOG, missing_inputs
 
     landing = settings.landing_dir(config.id)
     scan = scan_landing(landing)
@@ -172,13 +172,8 @@ def check_client(
     finally:
         con.close()
     filled = {name for name, rows in report.entity_rows.items() if rows > 0}
-    for model_name, module in CATALOG.items():
-        needed = [t.removeprefix("fct_") for t in module.REQUIRED_TABLES]
-        missing = [t for t in needed if t not in filled]
-        # A model that can read any of several tables (a forecast: orders, counts or cycles) needs one.
-        either = [t.removeprefix("fct_") for t in getattr(module, "REQUIRED_ANY", [])]
-        if either and not any(t in filled for t in either):
-            missing.append(" or ".join(either))
+    for model_name in CATALOG:
+        missing = missing_inputs(model_name, filled)
         report.models[model_name] = "supported" if not missing else f"needs {', '.join(missing)}"
     for level, alternatives, meaning in LEVEL_EVIDENCE:
         met = any(all(v in filled for v in option) for option in alternatives)

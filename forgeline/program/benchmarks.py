@@ -10,14 +10,17 @@ ledger, never a row of any client's data:
 - **k-anonymity**: a cell is released only with at least :data:`K` contributors; its figures are the
   Harrell-Davis quartiles (each a weighted mean of every contributor's value) rounded to the metric's
   step, never a minimum, a maximum or a single factory's value;
-- **differencing**: two releases of a cell differ by no contributor or by at least :data:`K`, and so do
-  two cells released together for one metric (a cell with the same factories as a bigger one is not
-  released twice). A client that joins a released cell waits until :data:`K` contributors have changed
-  (the cell's figures are refreshed meanwhile on the same contributors); a contributor that leaves
-  (withdrawn consent, a purge, no more data) suppresses the cell until :data:`K` have changed, so no pair
-  of releases isolates one factory;
-- **ledger**: each release keeps its contributors; a client sees the releases its data went into and its
-  own position in each cell (a quartile band), never a peer's value or identity.
+- **differencing**: a release holds the same factories as every earlier release of its figure (in any
+  cell) or differs from each by at least :data:`K`, and a cell holding the same factories as one released
+  in the same build is not released twice. A client that joins waits until :data:`K` factories have
+  changed; a contributor that leaves (withdrawn consent, a purge) suppresses every cell it was in until
+  :data:`K` have changed. A contributor whose figures cannot be read this time has not left: its cells
+  stand as last released. A release on unchanged contributors is refreshed at most every
+  :data:`REFRESH_DAYS`, so no pair of releases shows one factory's change alone;
+- **ledger and positions**: each release keeps its contributors; at each build every contributor gets its
+  quartile band in each released cell, from the figure it pooled. A client sees the releases its data
+  went into and its bands, never a peer's value or identity, and a client that only waits gets no band
+  (it could otherwise probe the quartiles with its own figure).
 
 :func:`build` rebuilds the store under the program lock and replaces it atomically; the program flow runs
 it after every program run, and consent changes and purges run it at once.
@@ -31,7 +34,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +52,7 @@ from forgeline.settings import Settings
 log = logging.getLogger("forgeline.program.benchmarks")
 
 K = 5  # contributors a released cell needs, and contributors that must change between two releases
+REFRESH_DAYS = 28  # a release on unchanged contributors is refreshed at most this often (see _decide)
 ALL = "all factories"
 SAME_AS = "the same factories as"  # why a cell is not released twice
 TOMBSTONE = "left-"  # stands in the ledger for a purged client: it still counts as a change, names no one
@@ -181,11 +185,13 @@ STORE_TYPES = {
     "consenting": "Int64",
     "released": "Int64",
     "suppressed": "Int64",
+    "band": "Int64",
 }
 STORE_TABLES = {
     "releases": ["release_id", "cell", "metric", "released_at", "n", "p25", "p50", "p75"],
     "contributions": ["release_id", "contributor"],
     "cells": ["cell", "metric", "status", "release_id", "reason"],
+    "positions": ["client_id", "cell", "metric", "release_id", "band"],
     "pending": ["client_id", "cell", "metric", "reason"],
     "builds": ["built_at", "consenting", "released", "suppressed"],
 }
@@ -314,16 +320,24 @@ def build(settings: Settings, now: datetime | None = None) -> BuildSummary:
     with FileLock(settings.program_lock_path, timeout=600, thread_local=False):
         previous = read_store(settings.benchmarks_path)
         figures: list[ClientFigures] = []
+        unreadable: set[str] = set()
         consenting = 0
         for config in list_clients(settings):
-            if not consent.has_consented(settings, config.id):
+            try:
+                pooled = consent.has_consented(settings, config.id)
+            except ValueError as exc:  # a damaged record counts as no consent, and says so
+                log.error("%s", exc)
+                pooled = False
+            if not pooled:
                 continue
             consenting += 1
             snapshot = current_snapshot(settings, config.id)
             found = snapshot_figures(snapshot, config.id, config.process) if snapshot else None
-            if found is not None:
+            if found is None:
+                unreadable.add(config.id)  # still a contributor: its cells stand as last released
+            else:
                 figures.append(found)
-        frames = _decide(previous, figures, now)
+        frames = _decide(previous, figures, unreadable, now)
         frames["builds"] = _appended(
             previous["builds"],
             [
@@ -345,7 +359,7 @@ def build(settings: Settings, now: datetime | None = None) -> BuildSummary:
     )
     log.info(
         "Benchmarks: %d consenting clients; %d cells released, %d suppressed (fewer than %d factories, or "
-        "too few changed since the last release).",
+        "too few changed since an earlier release).",
         summary.consenting,
         summary.released,
         summary.suppressed,
@@ -354,66 +368,90 @@ def build(settings: Settings, now: datetime | None = None) -> BuildSummary:
     return summary
 
 
-def _decide(previous: dict[str, pd.DataFrame], figures: list[ClientFigures], now: datetime) -> dict[str, Any]:
-    """The new store: each (cell, metric) released, refreshed, kept waiting or suppressed."""
-    releases = previous["releases"]
-    contributions = previous["contributions"]
+@dataclass(frozen=True)
+class _Release:
+    release_id: str
+    cell: str
+    members: frozenset[str]
+    quartiles: tuple[float, float, float]
+    released_at: datetime
+
+
+def _releases_by_metric(releases: pd.DataFrame, contributions: pd.DataFrame) -> dict[str, list[_Release]]:
+    """Every release ever made, per metric, oldest first, with its contributors (tombstones included)."""
+    members = contributions.groupby("release_id")["contributor"].agg(frozenset).to_dict()
+    found: dict[str, list[_Release]] = {}
+    for row in releases.sort_values("released_at", kind="stable").itertuples(index=False):
+        found.setdefault(str(row.metric), []).append(
+            _Release(
+                str(row.release_id),
+                str(row.cell),
+                members.get(row.release_id, frozenset()),
+                (float(row.p25), float(row.p50), float(row.p75)),
+                pd.Timestamp(row.released_at).to_pydatetime(),
+            )
+        )
+    return found
+
+
+def _decide(
+    previous: dict[str, pd.DataFrame], figures: list[ClientFigures], unreadable: set[str], now: datetime
+) -> dict[str, Any]:
+    """The new store: each (cell, metric) released anew, kept as last released, or suppressed; the
+    contributors' bands; who waits and why. ``unreadable``: consenting clients whose figures could not be
+    read this time (they have not left: their cells stand as last released)."""
+    releases, contributions = previous["releases"], previous["contributions"]
+    history = _releases_by_metric(releases, contributions)
     new_releases: list[dict[str, Any]] = []
     new_contributions: list[dict[str, Any]] = []
     cells: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
+    positions: list[dict[str, Any]] = []
     by_cell: dict[tuple[str, str], dict[str, float]] = {}
     for client in figures:
         for cell in client.cells:
             for metric, value in client.values.items():
                 by_cell.setdefault((cell, metric), {})[client.client_id] = value
-    known = {(r.cell, r.metric) for r in releases.itertuples()} | set(by_cell)
-    # Per metric, every factory first, then the bigger cells: each cell is checked against those released
-    # before it in this build (two overlapping cells must not differ by one factory either).
+    known = {(r.cell, metric) for metric, rs in history.items() for r in rs} | set(by_cell)
+    # Per metric, every factory first, then the bigger cells: each is checked against the releases made
+    # before it in this build too (two overlapping cells must not differ by one factory either).
     order = sorted(known, key=lambda k: (k[1], k[0] != ALL, -len(by_cell.get(k, {})), k[0]))
-    released_now: dict[str, list[tuple[str, set[str]]]] = {}
-    last_releases = {key: _last_release(releases, contributions, *key) for key in known}
+    released_now: dict[str, list[tuple[str, frozenset[str]]]] = {}
     for cell, metric in order:
         now_in = by_cell.get((cell, metric), {})
-        last = last_releases[(cell, metric)]
-        last_set = last[1] if last else frozenset()
-        joined, left = set(now_in) - last_set, last_set - set(now_in)
+        mine = [r for r in history.get(metric, []) if r.cell == cell]
+        last = mine[-1] if mine else None
+        last_set = last.members if last else frozenset()
+        joined = set(now_in) - last_set
+        left = last_set - set(now_in) - unreadable  # an unreadable contributor has not left
+        keep: _Release | None = None  # the last release, standing as it was
         if last is None or len(joined | left) >= K:
-            chosen, reason = set(now_in), ""
-        elif not left:  # only joiners, fewer than K: the same contributors, refreshed; the joiners wait
-            chosen = set(last_set)
-            reason = f"joins with the cell's next release, once {K} factories have joined or left"
-        else:
+            chosen, reason = frozenset(now_in), ""
+        elif left:
             chosen, reason = (
-                set(),
+                frozenset(),
                 (
                     f"a contributor left; released again once {K} factories have joined or left, so that no "
                     "two releases tell one factory apart"
                 ),
             )
+        else:  # the same contributors (joiners, fewer than K, wait)
+            chosen, reason = (
+                last_set,
+                f"joins with the cell's next release, once {K} factories have joined or left",
+            )
+            stale = now - last.released_at >= timedelta(days=REFRESH_DAYS)
+            if last_set & unreadable or not stale:
+                keep = (
+                    last  # refreshed at most every REFRESH_DAYS, so no refresh isolates one factory's change
+                )
         if len(chosen) < K:
             reason = reason if not chosen and reason else f"fewer than {K} consenting factories"
-            chosen = set()
-        # Against every benchmark of this metric: released before in this build, and each cell's last
-        # release (a purged or withdrawn factory's tombstone included), by 0 or at least K factories.
-        earlier = [
-            (other, set(last[1]), False) for (other, m), last in last_releases.items() if m == metric and last
-        ]
-        for other, members, this_build in [
-            *[(o, ms, True) for o, ms in released_now.get(metric, [])],
-            *earlier,
-        ]:
-            apart = len(chosen ^ members) if chosen else 0
-            if chosen and (0 < apart < K or (apart == 0 and this_build)):
-                reason = (
-                    f"{SAME_AS} the '{other}' benchmark"
-                    if apart == 0
-                    else f"differs from the '{other}' benchmark by fewer than {K} factories, which would "
-                    "tell them apart"
-                )
-                chosen = set()
+            chosen = frozenset()
         if chosen:
-            released_now.setdefault(metric, []).append((cell, chosen))
+            problem = _apart(chosen, metric, cell, history, released_now)
+            if problem:
+                chosen, reason = frozenset(), problem
         if not reason.startswith(SAME_AS):  # a twin's factories are pooled in the other benchmark
             pending += [
                 {"client_id": c, "cell": cell, "metric": metric, "reason": reason}
@@ -424,32 +462,70 @@ def _decide(previous: dict[str, pd.DataFrame], figures: list[ClientFigures], now
                 {"cell": cell, "metric": metric, "status": "suppressed", "release_id": None, "reason": reason}
             )
             continue
-        quartiles = _quartiles([now_in[c] for c in sorted(chosen)], METRICS[metric])
-        same = last is not None and last_set == chosen and last[2] == quartiles
-        release_id = last[0] if same else f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-        if not same:
-            new_releases.append(
-                {
-                    "release_id": release_id,
-                    "cell": cell,
-                    "metric": metric,
-                    "released_at": now,
-                    "n": len(chosen),
-                    "p25": quartiles[0],
-                    "p50": quartiles[1],
-                    "p75": quartiles[2],
-                }
-            )
-            new_contributions += [{"release_id": release_id, "contributor": c} for c in sorted(chosen)]
+        released_now.setdefault(metric, []).append((cell, chosen))
+        if keep is not None:
+            release_id, quartiles = keep.release_id, list(keep.quartiles)
+        else:
+            quartiles = _quartiles([now_in[c] for c in sorted(chosen)], METRICS[metric])
+            same = last is not None and last_set == chosen and list(last.quartiles) == quartiles
+            release_id = last.release_id if same else f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+            if not same:
+                new_releases.append(
+                    {
+                        "release_id": release_id,
+                        "cell": cell,
+                        "metric": metric,
+                        "released_at": now,
+                        "n": len(chosen),
+                        "p25": quartiles[0],
+                        "p50": quartiles[1],
+                        "p75": quartiles[2],
+                    }
+                )
+                new_contributions += [{"release_id": release_id, "contributor": c} for c in sorted(chosen)]
         cells.append(
             {"cell": cell, "metric": metric, "status": "released", "release_id": release_id, "reason": ""}
         )
+        # Each contributor's band, from the figure it pooled: what it gets back (and only contributors).
+        positions += [
+            {
+                "client_id": c,
+                "cell": cell,
+                "metric": metric,
+                "release_id": release_id,
+                "band": band(now_in[c], *quartiles, METRICS[metric].better),
+            }
+            for c in sorted(chosen)
+            if c in now_in
+        ]
     return {
         "releases": _appended(releases, new_releases, "releases"),
         "contributions": _appended(contributions, new_contributions, "contributions"),
         "cells": pd.DataFrame(cells, columns=STORE_TABLES["cells"]),
         "pending": pd.DataFrame(pending, columns=STORE_TABLES["pending"]),
+        "positions": pd.DataFrame(positions, columns=STORE_TABLES["positions"]),
     }
+
+
+def _apart(
+    chosen: frozenset[str],
+    metric: str,
+    cell: str,
+    history: dict[str, list[_Release]],
+    released_now: dict[str, list[tuple[str, frozenset[str]]]],
+) -> str:
+    """Why ``chosen`` may not be released for ``metric`` (empty: it may): it differs from some release of the
+    metric, ever made in any cell, by 1 to K-1 factories; or it holds the same factories as a benchmark
+    released in this build (not released twice)."""
+    for other, members in released_now.get(metric, []):
+        if members == chosen:
+            return f"{SAME_AS} the '{other}' benchmark"
+    earlier = [(r.cell, r.members) for r in history.get(metric, [])] + released_now.get(metric, [])
+    for other, members in earlier:
+        if 0 < len(chosen ^ members) < K:
+            where = "an earlier release of this benchmark" if other == cell else f"the '{other}' benchmark"
+            return f"differs from {where} by fewer than {K} factories, which would tell them apart"
+    return ""
 
 
 def _appended(frame: pd.DataFrame, rows: list[dict[str, Any]], table: str) -> pd.DataFrame:
@@ -483,6 +559,15 @@ def _last_release(
     return str(last["release_id"]), members, [float(last["p25"]), float(last["p50"]), float(last["p75"])]
 
 
+def current_cells(store: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The store's cells as of its last build, each with its release's figures (none when suppressed)."""
+    return store["cells"].merge(store["releases"], on=["release_id", "cell", "metric"], how="left")
+
+
+def label(metric: str) -> str:
+    return METRICS[metric].label if metric in METRICS else metric
+
+
 def forget(settings: Settings, client_id: str) -> None:
     """Take a purged client out of the store: its name leaves the ledger (a tombstone keeps counting it as a
     change, so the next releases cannot be differenced against the earlier ones), then rebuild."""
@@ -494,6 +579,7 @@ def forget(settings: Settings, client_id: str) -> None:
             contributions = frames["contributions"]
             contributions.loc[contributions["contributor"] == client_id, "contributor"] = tombstone
             frames["pending"] = frames["pending"][frames["pending"]["client_id"] != client_id]
+            frames["positions"] = frames["positions"][frames["positions"]["client_id"] != client_id]
             # The figures its data went into go too: the ledger keeps that they were released, not what.
             releases = frames["releases"]
             touched = releases["release_id"].isin(

@@ -138,24 +138,28 @@ def distribution(levels: pd.Series) -> pd.DataFrame:
 @dataclass(frozen=True)
 class TargetProgress:
     target: Target
-    reached: int  # assessed clients at the target's level or above
+    reached: int  # clients at the target's level or above
+    cohort: int  # clients in view, assessed or not: a client not assessed yet has not reached any level
     assessed: int
     missing: int  # clients still to lift there for the target to hold
     days_left: int
 
     @property
     def share(self) -> float:
-        return self.reached / self.assessed if self.assessed else 0.0
+        return self.reached / self.cohort if self.cohort else 0.0
 
     @property
     def met(self) -> bool:
-        return self.assessed > 0 and self.missing == 0
+        return self.cohort > 0 and self.missing == 0
 
     @property
     def says(self) -> str:
-        if not self.assessed:
-            return f"Goal: {self.target.says}. No client is assessed yet."
-        now = f"now {self.reached} of {self.assessed} ({self.share:.0%})"
+        if not self.cohort:
+            return f"Goal: {self.target.says}. No client in the program yet."
+        unassessed = self.cohort - self.assessed
+        now = f"now {self.reached} of {self.cohort} ({self.share:.0%})" + (
+            f", {unassessed} not assessed yet" if unassessed else ""
+        )
         if self.met:
             return f"Goal met: {self.target.says}; {now}."
         when = (
@@ -165,16 +169,18 @@ class TargetProgress:
 
 
 def progress(levels: pd.Series, targets: Targets, today: date) -> list[TargetProgress]:
-    """Each target against the assessed cohort's levels (clients not yet assessed count for no target)."""
-    assessed = pd.to_numeric(levels, errors="coerce").dropna().astype(int)
+    """Each target against the whole cohort: every client counts; one not assessed yet reaches no level."""
+    numeric = pd.to_numeric(levels, errors="coerce")
+    assessed = numeric.dropna().astype(int)
     found = []
     for target in targets.targets:
         reached = int((assessed >= target.at_least_level).sum())
-        needed = math.ceil(target.share * len(assessed) - 1e-9)  # 25 % of 8 is 2, not 3 from float dust
+        needed = math.ceil(target.share * len(numeric) - 1e-9)  # 25 % of 8 is 2, not 3 from float dust
         found.append(
             TargetProgress(
                 target=target,
                 reached=reached,
+                cohort=len(numeric),
                 assessed=len(assessed),
                 missing=max(0, needed - reached),
                 days_left=(target.by - today).days,
@@ -188,13 +194,17 @@ def movement(history: pd.DataFrame, today: pd.Timestamp, stalled_after_days: int
 
     - ``level``, ``previous_level``: at its newest run and at the run before it;
     - ``since``: when it first reached its level (in the latest unbroken stretch at that level);
-    - ``movement``: ``climbed`` or ``dropped`` against its level at the window's start, ``stalled`` when it
+    - ``movement``: ``climbed`` or ``dropped`` against its level at the window's start (runs assessed with
+      the newest rules only), ``stalled`` when it
       has stood still for the whole window below the top level, ``steady`` at the top (or back where it
       was after a move within the window), ``new`` when its history is shorter than the window.
     """
     assessed = history.dropna(subset=["level"]).sort_values("assessed_at", kind="stable")
     if assessed.empty:
         return {"level": None, "previous_level": None, "since": None, "movement": NOT_ASSESSED}
+    # Only runs assessed with the newest rules: tuned thresholds move levels without the factory moving.
+    version = assessed["rules_version"].astype("string").fillna("")
+    assessed = assessed[version == version.iloc[-1]]
     levels = assessed["level"].astype(int).to_list()
     times = pd.to_datetime(assessed["assessed_at"], utc=True).to_list()
     level = levels[-1]

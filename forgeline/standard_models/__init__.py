@@ -117,6 +117,18 @@ class TrainingBlocked(RuntimeError):
     """Training was asked for a client whose quality gate did not pass."""
 
 
+def missing_inputs(model_name: str, filled: set[str]) -> list[str]:
+    """The core tables (without ``fct_``) a catalog model needs and ``filled`` (the core tables holding rows,
+    named the same way) lacks; a model that reads any of several (a forecast: orders, counts or cycles)
+    needs one of them. Empty: the data is there."""
+    module = CATALOG[model_name]
+    missing = [t.removeprefix("fct_") for t in module.REQUIRED_TABLES if t.removeprefix("fct_") not in filled]
+    either = [t.removeprefix("fct_") for t in getattr(module, "REQUIRED_ANY", [])]
+    if either and not any(t in filled for t in either):
+        missing.append(" or ".join(either))
+    return missing
+
+
 def registered_model_name(client_id: str, model_name: str) -> str:
     return f"{client_id}__{model_name}"
 

@@ -16,7 +16,7 @@ ui.client_header("My data & benchmarks", config)
 
 # -- consent ----------------------------------------------------------------------------------------------
 decisions = data.consent_decisions(user, config.id)
-latest = decisions[-1] if decisions else None
+latest = data.consent_in_force(user, config.id)
 pooled = latest is not None and latest.given
 st.subheader("Pooling your figures")
 st.markdown(
@@ -31,7 +31,7 @@ else:
         f"{state} on {ui.when(latest.at, config.timezone)} by {latest.by}.",
         icon=":material/handshake:" if pooled else ":material/lock:",
     )
-if user.role == "client":
+if user.is_client:
     label = "Stop pooling my figures" if pooled else "Pool my figures"
     confirmed = st.checkbox(
         "I decide this for my factory" + (": its figures leave the next benchmarks" if pooled else ""),
@@ -39,8 +39,11 @@ if user.role == "client":
     )
     if st.button(label, disabled=not confirmed, icon=":material/handshake:"):
         with st.spinner("Recording your decision and rebuilding the benchmarks…"):
-            data.record_consent(user, config.id, given=not pooled)
-        st.rerun()
+            rebuilt = data.record_consent(user, config.id, given=not pooled)
+        if rebuilt is None:
+            st.warning("Your decision is recorded; the benchmarks follow it at the program's next run.")
+        else:
+            st.rerun()
 else:
     st.caption(
         "Only the client decides this, in its own login; a signed form is recorded with "
@@ -66,47 +69,37 @@ st.subheader("Where you stand")
 position = data.benchmark_position(user, config.id)
 if position.empty:
     st.caption(
-        "Nothing to show: a factory sees its position once it pools its figures and its published results "
-        "hold figures to compare."
+        f"No position yet: a factory sees where it stands once its figures are pooled into a benchmark of "
+        f"at least {K} factories (what waits, and why, is below)."
     )
 else:
-    ranked = position[position["band"].notna()]
-    if ranked.empty:
-        st.caption(f"No benchmark holds your figures' peers yet: a benchmark needs at least {K} factories.")
-    else:
-        order = [4, 3, 2, 1]  # bottom quartile on the left, the top on the right
-        rows = [f"{r.label} · {r.cell}" for r in ranked.itertuples()]
-        fig = go.Figure(
-            go.Heatmap(
-                z=[[1 if band == int(r.band) else 0 for band in order] for r in ranked.itertuples()],
-                x=[BANDS[b] for b in order],
-                y=rows,
-                text=[
-                    [r.value if band == int(r.band) else "" for band in order] for r in ranked.itertuples()
-                ],
-                texttemplate="%{text}",
-                colorscale=[[0, "#eceff1"], [1, "#1565c0"]],
-                showscale=False,
-                hovertemplate="%{y}: %{x}<extra></extra>",
-                xgap=3,
-                ygap=3,
-            )
+    order = [4, 3, 2, 1]  # bottom quartile on the left, the top on the right
+    rows = [f"{r.label} · {r.cell}" for r in position.itertuples()]
+    fig = go.Figure(
+        go.Heatmap(
+            z=[[1 if b == r.band else 0 for b in order] for r in position.itertuples()],
+            x=[BANDS[b] for b in order],
+            y=rows,
+            text=[[r.value if b == r.band else "" for b in order] for r in position.itertuples()],
+            texttemplate="%{text}",
+            colorscale=[[0, "#eceff1"], [1, "#1565c0"]],
+            showscale=False,
+            hovertemplate="%{y}: %{x}<extra></extra>",
+            xgap=3,
+            ygap=3,
         )
-        fig.update_layout(height=110 + 40 * len(rows))
-        fig.update_xaxes(side="top")
-        fig.update_yaxes(autorange="reversed")
-        ui.chart(fig, key="benchmark_position", hovermode="closest")
-        st.caption(
-            "Your own figure sits in the quartile of its peers it falls in (the right: the best quarter, by "
-            "each figure's good direction: higher OEE, lower defect rate). Peers' figures and names are "
-            f"never shown; each benchmark pools at least {K} factories."
-        )
-        for r in ranked[ranked["band"] == 1].itertuples():
-            st.success(f"Top quartile for {r.label} among {r.cell} ({int(r.factories)} factories).")
-    waiting = position[position["band"].isna()]
-    for why, rows in waiting.groupby("why_not", sort=False):
-        figures = ", ".join(dict.fromkeys(rows["label"]))
-        st.caption(f"Not compared yet: {figures} ({why}).")
+    )
+    fig.update_layout(height=110 + 40 * len(rows))
+    fig.update_xaxes(side="top")
+    fig.update_yaxes(autorange="reversed")
+    ui.chart(fig, key="benchmark_position", hovermode="closest")
+    st.caption(
+        "Your figure sits in the quartile of its peers it fell in at the last build (the right: the best "
+        "quarter, by each figure's good direction: higher OEE, lower defect rate). Peers' figures and names "
+        f"are never shown; each benchmark pools at least {K} factories."
+    )
+    for r in position[position["band"] == 1].itertuples():
+        st.success(f"Top quartile for {r.label} among {r.cell} ({r.factories} factories).")
 
 # -- ledger -----------------------------------------------------------------------------------------------
 st.subheader("What your data went into")

@@ -68,6 +68,38 @@ if len(gaps):
 elif reached == top:
     st.success("Every level's rules hold.")
 
+# -- what to run or do next, ranked from the client's own data ----------------------------------------------
+recommended = data.recommendations(user, config.id)
+if len(recommended):
+    st.subheader("Recommended next")
+    st.caption(
+        "Ranked from this factory's own data: ready standard models with the largest measured exposure "
+        "first, then the steps to the next level, then what more data would open. The benefit is the "
+        "exposure at today's rate, not a promised saving."
+    )
+    top = recommended.head(3)
+    for item in top.itertuples(index=False):
+        badge = {"standard model": ":material/model_training:", "level step": ":material/stairs:"}.get(
+            item.kind, ":material/add_chart:"
+        )
+        with st.container(border=True):
+            st.markdown(f"{badge} **{item.rank}. {item.title}** · {item.kind}")
+            st.markdown(f"*Why:* {item.why}.  \n*Needs:* {item.needs}.  \n*Benefit:* {item.benefit}.")
+    rest = recommended.iloc[len(top) :]
+    if len(rest):
+        with st.expander(f"{len(rest)} more"):
+            st.dataframe(
+                rest[["rank", "title", "kind", "benefit", "needs"]],
+                hide_index=True,
+                column_config={
+                    "rank": st.column_config.NumberColumn("", width="small"),
+                    "title": "Recommendation",
+                    "kind": "Kind",
+                    "benefit": "Benefit",
+                    "needs": "Needs",
+                },
+            )
+
 st.subheader("The evidence, rule by rule")
 table = evidence.assign(
     level=evidence["level"].map(lambda lv: f"L{lv}"),

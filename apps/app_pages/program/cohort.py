@@ -15,8 +15,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from apps import data, ui
-from forgeline.program.benchmarks import METRICS, K, shown
-from forgeline.program.cohort import CLIMBED, DROPPED, NOT_ASSESSED, STALLED, progress
+from forgeline.program.benchmarks import METRICS, K, label, shown
+from forgeline.program.cohort import CLIMBED, DROPPED, NOT_ASSESSED, STALLED, distribution, progress
 from forgeline.program.levels import figure
 
 LEVEL_PAGE = "app_pages/client/level.py"
@@ -37,11 +37,11 @@ if clients.empty:
 # -- filters: industry, region, process (empty: all) --------------------------------------------------------
 columns = st.columns(3)
 chosen = {}
-for column, (field, label) in zip(
+for column, (field, title) in zip(
     columns, [("industry", "Industry"), ("region", "Region"), ("process", "Process")], strict=True
 ):
     options = sorted(v for v in clients[field].dropna().unique() if v)
-    chosen[field] = column.multiselect(label, options, key=f"cohort_{field}", placeholder="all")
+    chosen[field] = column.multiselect(title, options, key=f"cohort_{field}", placeholder="all")
 view = clients
 for field, values in chosen.items():
     if values:
@@ -80,15 +80,9 @@ cols[4].metric("Models in operation", int(operating.sum()), help="champions trac
 left, right = st.columns(2)
 with left:
     st.subheader("Level distribution")
-    counts = (
-        view[assessed]
-        .assign(level=lambda f: f["level"].astype(int))
-        .groupby("level")["name"]
-        .agg(["count", lambda n: ", ".join(sorted(n))])
-        .reindex(range(6), fill_value=0)
-    )
-    counts.columns = ["clients", "who"]
-    counts["who"] = counts["who"].replace(0, "")
+    counts = distribution(view["level"]).set_index("level")
+    who = view[assessed].assign(level=lambda f: f["level"].astype(int)).groupby("level")["name"]
+    counts["who"] = who.agg(lambda n: ", ".join(sorted(n))).reindex(counts.index, fill_value="")
     goal_level = max((t.at_least_level for t in cohort.targets.targets), default=None)
     fig = go.Figure(
         go.Bar(
@@ -235,7 +229,7 @@ else:
         ]
 
     table = cells.assign(
-        figure=cells["metric"].map(lambda m: METRICS[m].label if m in METRICS else m),
+        figure=cells["metric"].map(label),
         p25=quartile("p25"),
         p50=quartile("p50"),
         p75=quartile("p75"),

@@ -1,0 +1,334 @@
+"""AI solution recommendations: from a client's own data readiness, level gaps and KPIs, a ranked list of
+the standard models or improvement actions to run next, each with the data it needs, the benefit estimated
+from the client's own figures, and why.
+
+Publish makes the list on every run, from the same snapshot it publishes (marts, model results, level
+evidence), and stores it as ``meta.recommendations``. The order:
+
+1. standard models whose data is ready and that are not in operation yet, the largest measured exposure
+   first (the share of parts lost to defects, of operating time lost to repairs);
+2. the steps that close the next smart-factory level's gaps (the level rules' own steps);
+3. ready models whose benefit cannot be put as a share (energy, demand);
+4. models whose data is not there yet, with the data to collect.
+
+Benefits are the client's exposure at its current rate ("97 defective parts a month at 5.5 %"), never a
+promised saving: what a model recovers of it shows on its results once it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+DAYS_PER_MONTH = 30.4
+COLUMNS = ["rank", "kind", "solution", "title", "why", "needs", "benefit", "ready"]
+STANDARD_MODEL, LEVEL_STEP, DATA_TO_COLLECT = "standard model", "level step", "data to collect"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the client's published marts and evidence say, as the recommendations read it."""
+
+    measures: dict[str, float]  # level measure -> value (forgeline/program/levels.py)
+    filled: frozenset[str]  # core tables holding rows, without "fct_" (standard_models.missing_inputs)
+    days: int  # production days in the marts
+    inspected: float
+    defects: float
+    failures: float
+    operating_h: float
+    repair_h: float
+    machines_with_log: int
+    energy_days: int
+    energy_kwh: float
+    co2_kg: float
+    good_units: float
+
+    def per_month(self, total: float, days: int | None = None) -> float:
+        span = self.days if days is None else days
+        return total / span * DAYS_PER_MONTH if span else 0.0
+
+
+def _one(con: duckdb.DuckDBPyConnection, catalog: str, table: str, sql: str) -> tuple:
+    """A row of figures from one mart, zeros when the warehouse lacks it (or a column it reads)."""
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = ? and table_schema = 'marts' "
+        "and table_name = ?",
+        [catalog, table],
+    ).fetchone()[0]
+    if not found:
+        return tuple()
+    try:
+        return con.execute(sql.replace("{m}", f'"{catalog}".marts."{table}"')).fetchone() or tuple()
+    except duckdb.BinderException:  # a mart written by hand or by an older Forgeline lacks a column
+        return tuple()
+
+
+def facts(con: duckdb.DuckDBPyConnection, catalog: str, evidence: pd.DataFrame) -> Facts:
+    """The client's figures from the warehouse attached as ``catalog`` (its core tables and marts), and its
+    level measures."""
+
+    def nums(row: tuple, n: int) -> list[float]:
+        return [float(v or 0) for v in row] if row else [0.0] * n
+
+    days, good = nums(
+        _one(con, catalog, "oee_daily", "select count(distinct production_date), sum(good_count) from {m}"), 2
+    )
+    defect_days, inspected, defects = nums(
+        _one(
+            con,
+            catalog,
+            "defect_rate_daily",
+            "select count(distinct production_date), sum(inspected_count), sum(defect_count) from {m}",
+        ),
+        3,
+    )
+    failures, operating_h, repair_h, machines = nums(
+        _one(
+            con,
+            catalog,
+            "maintenance_kpis",
+            "select sum(failure_count), sum(operating_time_h), sum(mttr_h * failure_count), "
+            "count(*) filter (where failure_count > 0) from {m}",
+        ),
+        4,
+    )
+    energy_days, kwh, co2 = nums(
+        _one(
+            con,
+            catalog,
+            "energy_daily",
+            "select count(distinct reading_date), sum(energy_kwh), sum(co2_kg) from {m}",
+        ),
+        3,
+    )
+    tables = con.execute(
+        "select table_name from information_schema.tables where table_catalog = ? and table_schema = 'core'",
+        [catalog],
+    ).fetchall()
+    filled = frozenset(
+        name.removeprefix("fct_")
+        for (name,) in tables
+        if con.execute(f'select exists (select 1 from "{catalog}".core."{name}")').fetchone()[0]
+    )
+    measures = (
+        dict(
+            zip(
+                evidence["measure"],
+                pd.to_numeric(evidence["value"], errors="coerce").fillna(0.0),
+                strict=True,
+            )
+        )
+        if len(evidence)
+        else {}
+    )
+    return Facts(
+        measures=measures,
+        filled=filled,
+        days=int(max(days, defect_days)),
+        inspected=inspected,
+        defects=defects,
+        failures=failures,
+        operating_h=operating_h,
+        repair_h=repair_h,
+        machines_with_log=int(machines),
+        energy_days=int(energy_days),
+        energy_kwh=kwh,
+        co2_kg=co2,
+        good_units=good,
+    )
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A standard model as a recommendation: what it does, what it needs, when the data is there, and the
+    exposure it addresses (a sentence, and a share of production where one can be measured)."""
+
+    model: str
+    title: str
+    does: str
+    needs: str
+    enough: Callable[[Facts], bool]  # beyond the model's tables (standard_models.missing_inputs)
+    benefit: Callable[[Facts], str]
+    exposure: Callable[[Facts], float | None]
+
+    def ready(self, found: Facts) -> bool:
+        from forgeline.standard_models import missing_inputs  # the catalog's own rule (heavy imports)
+
+        return not missing_inputs(self.model, set(found.filled)) and self.enough(found)
+
+
+def _defect_benefit(f: Facts) -> str:
+    if not f.inspected:
+        return "defects are not counted yet, so their cost cannot be estimated"
+    rate = f.defects / f.inspected
+    return (
+        f"defect cost at the current rate: {f.per_month(f.defects):,.0f} defective parts a month "
+        f"({rate:.1%} of {f.per_month(f.inspected):,.0f} inspected)"
+    )
+
+
+def _repair_benefit(f: Facts) -> str:
+    if not f.failures or not f.operating_h:
+        return "no failure is recorded yet, so downtime cannot be estimated"
+    return (
+        f"a failure every {f.operating_h / f.failures:,.0f} operating hours, "
+        f"{f.repair_h / f.failures:,.1f} h of repair each: "
+        f"{f.repair_h / f.operating_h * 1000:,.0f} h of repairs per 1,000 operating hours"
+    )
+
+
+def _downtime_share(f: Facts) -> float | None:
+    return f.repair_h / f.operating_h if f.failures and f.operating_h else None
+
+
+SOLUTIONS = [
+    Solution(
+        "defect_prediction",
+        "Predict defects per cycle, with the parameters that drive them and their operating windows",
+        "scores each cycle's risk of a defect from its process parameters and names the settings to keep",
+        "process parameters of each cycle linked to its inspection result, with some defects found",
+        lambda f: f.defects > 0,
+        _defect_benefit,
+        lambda f: f.defects / f.inspected if f.inspected else None,
+    ),
+    Solution(
+        "failure_prediction",
+        "Predict machine failures a day ahead",
+        "warns of a machine's failure within 24 hours from its sensors and its maintenance history",
+        "a maintenance log with failures, and the machines' sensor readings",
+        lambda f: f.failures > 0,
+        _repair_benefit,
+        _downtime_share,
+    ),
+    Solution(
+        "sensor_anomalies",
+        "Watch the sensors for unusual behaviour",
+        "flags a machine whose sensor signals move away from their normal, without labelled incidents",
+        "the machines' sensor readings, collected automatically",
+        lambda f: True,
+        _repair_benefit,
+        _downtime_share,
+    ),
+    Solution(
+        "energy_baseline",
+        "Set an energy baseline and measure savings (IPMVP)",
+        "learns the expected kWh from production and calendar, and reports savings and anomalies in kWh "
+        "and CO2",
+        "energy meter readings (15-minute or hourly) for at least 4 weeks",
+        lambda f: f.energy_days >= 28,
+        lambda f: (
+            (
+                f"{f.per_month(f.energy_kwh, f.energy_days):,.0f} kWh and "
+                f"{f.per_month(f.co2_kg, f.energy_days):,.0f} kg CO2 a month; each 1 % saved is "
+                f"{f.per_month(f.energy_kwh, f.energy_days) / 100:,.0f} kWh"
+            )
+            if f.energy_days
+            else "energy is not metered yet"
+        ),
+        lambda f: None,
+    ),
+    Solution(
+        "demand_forecast",
+        "Forecast production per product, a day and a week ahead",
+        "forecasts each product's daily quantity for planning, against the same weekday last week",
+        "production counts, work orders or cycles per product and day",
+        lambda f: True,
+        lambda f: (
+            f"plans {f.per_month(f.good_units):,.0f} good units a month"
+            if f.good_units
+            else "production is not counted per day yet"
+        ),
+        lambda f: None,
+    ),
+    Solution(
+        "remaining_useful_life",
+        "Estimate the remaining life of run-to-failure units",
+        "estimates how many cycles each running unit has left, from the history of units run to failure",
+        "cycles with process parameters for units run until they failed",
+        lambda f: True,
+        lambda f: "replacements planned before failure instead of after it",
+        lambda f: None,
+    ),
+]
+
+
+def recommend(
+    found: Facts,
+    evidence: pd.DataFrame,
+    next_level: int | None,
+    model_results: pd.DataFrame,
+    configured: list[str],
+) -> pd.DataFrame:
+    """The ranked recommendations (see the module's order); models in operation are not recommended."""
+    champions = (
+        set(model_results.loc[model_results["is_champion"].fillna(False).astype(bool), "model_name"])
+        if len(model_results)
+        else set()
+    )
+    trained = set(model_results["model_name"]) if len(model_results) else set()
+    tiers: list[tuple[int, float, dict]] = []
+    for solution in SOLUTIONS:
+        if solution.model in champions:
+            continue
+        ready = solution.ready(found)
+        exposure = solution.exposure(found) if ready else None
+        if ready:
+            if solution.model in trained:
+                why = (
+                    "it is trained but not yet champion: see its results for what holds it back (often too "
+                    "few positive cases in the holdout); keep delivering"
+                )
+            elif solution.model in configured:
+                why = f"the data is ready and the mapping asks for it: it {solution.does}"
+            else:
+                why = (
+                    f"the data is ready: it {solution.does}. Add `{solution.model}` to the mapping's `models`"
+                )
+            tier = 1 if exposure else 3
+        else:
+            why = f"it {solution.does}; the data it needs is not delivered yet"
+            tier = 4
+        tiers.append(
+            (
+                tier,
+                -(exposure or 0.0),
+                {
+                    "kind": STANDARD_MODEL if ready else DATA_TO_COLLECT,
+                    "solution": solution.model,
+                    "title": solution.title,
+                    "why": why,
+                    "needs": solution.needs,
+                    "benefit": solution.benefit(found),
+                    "ready": ready,
+                },
+            )
+        )
+    if next_level is not None and len(evidence):
+        gaps = evidence[(evidence["level"] == next_level) & ~evidence["passed"].astype(bool)]
+        for order, gap in enumerate(gaps.itertuples(index=False)):
+            tiers.append(
+                (
+                    2,
+                    float(order),
+                    {
+                        "kind": LEVEL_STEP,
+                        "solution": gap.rule_id,
+                        "title": str(gap.step)[:1].upper() + str(gap.step)[1:],
+                        "why": f"level {next_level} needs {gap.says}",
+                        "needs": str(gap.meaning),
+                        "benefit": f"closes a gap to smart-factory level {next_level}",
+                        "ready": False,
+                    },
+                )
+            )
+    ranked = [row for _, _, row in sorted(tiers, key=lambda t: (t[0], t[1]))]
+    frame = pd.DataFrame(ranked, columns=COLUMNS[1:])
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame.astype({"rank": "int64", "ready": "bool"})
+
+
+def empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=COLUMNS).astype({"rank": "int64", "ready": "bool"})
