@@ -8,8 +8,8 @@ ledger, never a row of any client's data:
 - **cells**: every factory, each process type (``process:`` in the mapping) and each size band (machines
   seen in the data), per metric of :data:`METRICS`;
 - **k-anonymity**: a cell is released only with at least :data:`K` contributors; its figures are the
-  Harrell-Davis quartiles (each a weighted mean of every contributor's value) rounded to the metric's
-  step, never a minimum, a maximum or a single factory's value;
+  Harrell-Davis quartiles (each a weighted mean of every contributor's value, so one factory's figure
+  only where values tie) rounded to the metric's step, never a minimum or a maximum;
 - **differencing**: a release holds the same factories as every earlier release of its figure (in any
   cell) or differs from each by at least :data:`K`, and a cell holding the same factories as one released
   in the same build is not released twice. A client that joins waits until :data:`K` factories have
@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -206,12 +207,16 @@ class ClientFigures:
     values: dict[str, float]  # metric -> value (only the metrics the client has data for)
 
     @property
-    def size_band(self) -> str:
+    def size_band(self) -> str | None:
+        """None when the data names no machine (counts per plant only): no size to compare by."""
+        if not self.machines:
+            return None
         return next(label for bound, label in SIZE_BANDS if self.machines < bound)
 
     @property
     def cells(self) -> list[str]:
-        return [ALL, f"size: {self.size_band}", *([f"process: {self.process}"] if self.process else [])]
+        size = [f"size: {self.size_band}"] if self.size_band else []
+        return [ALL, *size, *([f"process: {self.process}"] if self.process else [])]
 
 
 def snapshot_figures(snapshot: Path, client_id: str, process: str) -> ClientFigures | None:
@@ -453,8 +458,10 @@ def _decide(
             if problem:
                 chosen, reason = frozenset(), problem
         if not reason.startswith(SAME_AS):  # a twin's factories are pooled in the other benchmark
+            # What a waiting client reads: never the name of a cell other than its own.
+            told = re.sub(r"the '[^']*' benchmark", "another benchmark", reason)
             pending += [
-                {"client_id": c, "cell": cell, "metric": metric, "reason": reason}
+                {"client_id": c, "cell": cell, "metric": metric, "reason": told}
                 for c in sorted(set(now_in) - chosen)
             ]
         if not chosen:
@@ -542,7 +549,7 @@ def _appended(frame: pd.DataFrame, rows: list[dict[str, Any]], table: str) -> pd
 
 def _quartiles(values: list[float], metric: Metric) -> list[float]:
     """Harrell-Davis quartiles, rounded to the metric's step: each a weighted mean of every contributor's
-    value, so none is one factory's figure (as the plain quartiles of five values would be)."""
+    value, so not one factory's figure as the plain quartiles of five values are (unless values tie)."""
     found = hdquantiles(np.asarray(values, dtype="float64"), prob=[0.25, 0.5, 0.75])
     return [metric.round_to(float(v)) for v in np.asarray(found)]
 

@@ -11,6 +11,7 @@ scope is the one in force; withdrawing takes the client's figures out of the nex
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -87,7 +88,7 @@ def record(
     kept.decisions.append(decision)
     path = settings.consent_path(client_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".yml.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")  # two writers never share one
     tmp.write_text(
         yaml.safe_dump(kept.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
