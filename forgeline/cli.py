@@ -213,7 +213,8 @@ def levels_command(
             console.print(
                 f"  - {row.step} (now {figure(row.value, row.kind)}; needs {figure(row.at_least, row.kind)})"
             )
-    recommended = current_meta(settings, config.id, "recommendations")
+    found = current_meta(settings, config.id, "recommendations")
+    recommended = found["recommendations"] if found else None
     if recommended is not None and len(recommended):
         console.print("Recommended next (from its own data; the benefit is today's exposure, not a promise):")
         for row in recommended.head(5).itertuples(index=False):

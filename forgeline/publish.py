@@ -187,29 +187,16 @@ def current_run_info(settings: Settings, client_id: str) -> dict[str, Any] | Non
 def current_level(settings: Settings, client_id: str) -> tuple[dict[str, Any], pd.DataFrame] | None:
     """The client's published smart-factory level (``meta.level``'s row) and its evidence, one row per
     rule (``meta.level_evidence``); None before the first publish, or when no data has passed the gate."""
-    snapshot = current_snapshot(settings, client_id)
-    if snapshot is None:
-        return None
-    try:
-        con = duckdb.connect(str(snapshot), read_only=True)
-    except duckdb.Error:
-        return None  # unreadable: as for the run row, the client shows as not assessed
-    try:
-        catalog = con.execute("SELECT current_database()").fetchone()
-        if catalog is None or not {"level", "level_evidence"} <= _meta_tables(con, catalog[0]):
-            return None  # published before levels were assessed
-        summary = con.execute("SELECT * FROM meta.level").df()
-        evidence = con.execute("SELECT * FROM meta.level_evidence ORDER BY level").df()
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-    return (summary.iloc[0].to_dict(), evidence) if len(summary) else None
+    found = current_meta(settings, client_id, "level", "level_evidence")
+    if found is None or found["level"].empty:
+        return None  # never published, unreadable, published before levels were assessed, or no good data
+    evidence = found["level_evidence"].sort_values("level", kind="stable").reset_index(drop=True)
+    return found["level"].iloc[0].to_dict(), evidence
 
 
-def current_meta(settings: Settings, client_id: str, table: str) -> pd.DataFrame | None:
-    """One ``meta`` table of the client's current snapshot (None before the first publish, or in a snapshot
-    from before that table was published)."""
+def current_meta(settings: Settings, client_id: str, *tables: str) -> dict[str, pd.DataFrame] | None:
+    """``meta`` tables of the client's current snapshot, all read from that one file; None before the first
+    publish, when the file cannot be read, or when it predates one of the tables."""
     snapshot = current_snapshot(settings, client_id)
     if snapshot is None:
         return None
@@ -219,9 +206,9 @@ def current_meta(settings: Settings, client_id: str, table: str) -> pd.DataFrame
         return None
     try:
         catalog = con.execute("SELECT current_database()").fetchone()
-        if catalog is None or table not in _meta_tables(con, catalog[0]):
+        if catalog is None or not set(tables) <= _meta_tables(con, catalog[0]):
             return None
-        return con.execute(f'SELECT * FROM meta."{table}"').df()
+        return {table: con.execute(f'SELECT * FROM meta."{table}"').df() for table in tables}
     except duckdb.Error:
         return None
     finally:
@@ -305,7 +292,8 @@ def publish_client(
     partial = folder / f".{run.run_id}.duckdb.partial"
     held_back = run.status == GATE_FAILED or run.gate_passed is False
     good = last_good_data(settings, config.id) if held_back else None
-    earlier_levels = current_meta(settings, config.id, "level_history")  # None: the history starts now
+    earlier = current_meta(settings, config.id, "level_history")
+    earlier_levels = earlier["level_history"] if earlier else None  # None: the history starts with this run
     finished_at = datetime.now(UTC)
 
     gate_frame = gate_results if gate_results is not None else pd.DataFrame(columns=GATE_COLUMNS)
