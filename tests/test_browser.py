@@ -78,6 +78,18 @@ def test_a_client_sees_its_own_kpis_and_nothing_else(
             for other in others:
                 for leaked in (other.id, other.name):
                     assert leaked not in shown and leaked not in html, f"{CLIENT} sees {leaked}"
+
+            # Its own benchmark band and ledger, and still nothing of another client.
+            page.get_by_role("link", name="My data & benchmarks").click()
+            page.get_by_role("heading", name="Where you stand").wait_for()
+            page.get_by_text("What your data went into").wait_for()
+            page.screenshot(path=str(tmp_path / f"{CLIENT}_benchmarks.png"))
+            shown, html = page.inner_text("body"), page.content()
+            assert "Pooled: consent given" in shown
+            assert not page.locator("[data-testid='stException']").count()
+            for other in others:
+                for leaked in (other.id, other.name):
+                    assert leaked not in shown and leaked not in html, f"{CLIENT} sees {leaked} (benchmarks)"
         finally:
             browser.close()
     assert (tmp_path / f"{CLIENT}_kpis.png").stat().st_size > 10_000

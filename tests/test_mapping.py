@@ -46,23 +46,25 @@ def test_every_demo_mapping_validates() -> None:
     assert {c.id for c in clients} >= {"hanul-cnc", "daesung-melting"}
 
 
-def test_the_synthetic_cohort_plants_are_labelled_and_their_diaries_map_cleanly(workspace: Settings) -> None:
+def test_the_synthetic_cohort_plants_are_labelled_and_their_exports_map_cleanly(workspace: Settings) -> None:
     from forgeline.demo import demo_mapping_text, synthetic
 
     full = demo_clients("full")
     cohort = [c for c in full if c.id in synthetic.COHORT_PLANTS]
     assert len(full) == 12 and len(cohort) == 4
     assert all(c.name.endswith("(synthetic)") for c in cohort)  # labelled wherever the name shows
-    plant = cohort[0]
+    # The plant that connected its lines' PLCs: its diary and its state log both map cleanly.
+    plant = next(c for c in cohort if synthetic.COHORT_PLANTS[c.id].plc_states)
+    profile = synthetic.COHORT_PLANTS[plant.id]
     save_mapping_text(workspace, plant.id, demo_mapping_text(plant.id))
     landing = workspace.landing_dir(plant.id)
     landing.mkdir(parents=True)
-    synthetic.plant_diary_workbook(
-        2026, 10, landing / "생산일보_2026-10.xlsx", synthetic.COHORT_PLANTS[plant.id]
-    )
+    synthetic.plant_diary_workbook(2026, 10, landing / "생산일보_2026-10.xlsx", profile)
+    (landing / "line_states_2026-10.csv").write_bytes(synthetic.plant_state_log(2026, 10, profile))
     report = check_client(workspace, plant, sample_rows=None)
     assert report.ok, [s.error for s in report.sources]
     assert report.entity_rows["production_counts"] > 100 and not report.blocking
+    assert report.entity_rows["machine_states"] > 1000
 
 
 @pytest.mark.parametrize(

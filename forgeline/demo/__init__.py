@@ -53,6 +53,29 @@ def demo_mapping_text(client_id: str) -> str:
         )
     for row in mapping["masters"]["equipment"]:
         row["site_id"] = site
+    if plant.plc_states:  # its lines' PLCs are connected: machine states with their own timestamps
+        mapping["sources"].append(
+            {
+                "name": "plc_states",
+                "files": "line_states_*.csv",
+                "format": "csv",
+                "required_columns": ["timestamp", "line", "status"],
+                "feeds": {
+                    "machine_states": {
+                        "fields": {
+                            "machine_id": "line",
+                            "state": {
+                                "column": "status",
+                                "map": {"RUN": "running", "IDLE": "idle", "DOWN": "down"},
+                            },
+                            "state_text": "status",
+                            "started_at": "timestamp",
+                        },
+                        "sample_period": f"{synthetic.STATE_SAMPLE_MIN} min",
+                    }
+                },
+            }
+        )
     header = (
         "# A seeded synthetic plant of the demo cohort (forgeline/demo/synthetic.py), labelled as such.\n"
     )
@@ -129,6 +152,9 @@ def _deliveries(client_id: str, scale: Scale, landing: Path) -> None:
                 tmp = path.with_name(f".{path.name}.partial")
                 synthetic.plant_diary_workbook(year, month, tmp, plant)
                 tmp.replace(path)
+            if plant.plc_states:
+                log = synthetic.plant_state_log(year, month, plant)
+                _write_if_changed(landing / f"line_states_{year}-{month:02d}.csv", log)
 
 
 # Demo clients that decline to pool their figures (every other demo client consents): a cohort shows both.

@@ -208,6 +208,7 @@ class PlantProfile:
     defect_rate: float = 0.018  # lines L1 and L3
     defect_rate_l2: float = 0.035
     stops_max: int = 2  # unplanned stops per shift and line: 0..stops_max
+    plc_states: bool = False  # the plant connected its lines' PLCs: a state log every 5 minutes (level 2)
 
 
 MIRAERO = PlantProfile("미래로정밀", PLANT_SEED)
@@ -215,7 +216,9 @@ MIRAERO = PlantProfile("미래로정밀", PLANT_SEED)
 # benchmarks reach 5 factories. Labelled "(synthetic)" wherever they show.
 COHORT_PLANTS: dict[str, PlantProfile] = {
     "synth-gaon": PlantProfile("가온정밀 A (synthetic)", PLANT_SEED + 1, (0.70, 0.85), 0.030, 0.050, 3),
-    "synth-narae": PlantProfile("나래가공 B (synthetic)", PLANT_SEED + 2, (0.88, 0.97), 0.008, 0.015, 1),
+    "synth-narae": PlantProfile(
+        "나래가공 B (synthetic)", PLANT_SEED + 2, (0.88, 0.97), 0.008, 0.015, 1, True
+    ),
     "synth-daon": PlantProfile("다온산업 C (synthetic)", PLANT_SEED + 3, (0.76, 0.90), 0.022, 0.041, 2),
     "synth-raum": PlantProfile("라움테크 D (synthetic)", PLANT_SEED + 4, (0.80, 0.92), 0.014, 0.062, 4),
 }
@@ -285,6 +288,39 @@ def plant_diary_workbook(year: int, month: int, path: Path, plant: PlantProfile 
     workbook.properties.created = fixed
     workbook.properties.modified = fixed
     workbook.save(path)
+
+
+STATE_SAMPLE_MIN = 5
+STATE_SHIFTS = {
+    "주간": (8, 9),
+    "야간": (20, 9),
+}  # starts at (hour) and lasts (hours), as the mapping's shifts
+
+
+def plant_state_log(year: int, month: int, plant: PlantProfile) -> bytes:
+    """A connected plant's PLC state log for one month: each line's state every 5 minutes of its shifts
+    (RUN; IDLE for the hour's break; DOWN for its stops), with the PLC's own timestamps."""
+    rng = np.random.default_rng(plant.seed + 7 + year * 100 + month)
+    lines = ["timestamp,line,status"]
+    day = datetime(year, month, 1)
+    while day.month == month:
+        if day.weekday() < 6:  # Sundays off, as the diary
+            for start_hour, hours in STATE_SHIFTS.values():
+                start = day + timedelta(hours=start_hour)
+                samples = hours * 60 // STATE_SAMPLE_MIN
+                for line in PLANT_LINES:
+                    states = ["RUN"] * samples
+                    pause = samples // 2
+                    states[pause : pause + 60 // STATE_SAMPLE_MIN] = ["IDLE"] * (60 // STATE_SAMPLE_MIN)
+                    for _ in range(int(rng.integers(0, plant.stops_max + 1))):
+                        length = int(rng.integers(2, 18))  # 10 to 90 minutes, as the diary's stops
+                        at = int(rng.integers(0, samples - length))
+                        states[at : at + length] = ["DOWN"] * length
+                    for i, state in enumerate(states):
+                        stamp = start + timedelta(minutes=i * STATE_SAMPLE_MIN)
+                        lines.append(f"{stamp:%Y-%m-%d %H:%M:%S},{line},{state}")
+        day += timedelta(days=1)
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 RIG_SEED = 20261124
