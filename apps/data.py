@@ -453,7 +453,7 @@ def record_consent(user: User, client_id: str, given: bool) -> pooled.BuildSumma
     settings = get_settings()
     consents.record(settings, client_id, given, by=f"{user.display_name} ({user.username}, app login)")
     try:
-        return pooled.build(settings)
+        return pooled.build(settings, wait_s=10)  # a program run rebuilding meanwhile follows the decision
     except Exception:  # noqa: BLE001 - never show a client another's error; the log keeps it
         logging.getLogger("forgeline.apps").exception("Benchmarks not rebuilt after %s's decision", client_id)
         return None

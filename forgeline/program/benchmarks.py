@@ -318,11 +318,12 @@ class BuildSummary:
     path: Path
 
 
-def build(settings: Settings, now: datetime | None = None) -> BuildSummary:
-    """Rebuild the program store from the consenting clients' current snapshots (see the module's rules)."""
+def build(settings: Settings, now: datetime | None = None, wait_s: float = 600) -> BuildSummary:
+    """Rebuild the program store from the consenting clients' current snapshots (see the module's rules).
+    Waits up to ``wait_s`` for another build to finish (filelock.Timeout after that)."""
     now = now or datetime.now(UTC)
     settings.program_lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(settings.program_lock_path, timeout=600, thread_local=False):
+    with FileLock(settings.program_lock_path, timeout=wait_s, thread_local=False):
         previous = read_store(settings.benchmarks_path)
         figures: list[ClientFigures] = []
         unreadable: set[str] = set()
