@@ -206,7 +206,7 @@ def program_flow(
     elif to_run:
         outcomes.update(_run_here(to_run, home, run_id, settings))
 
-    if to_run:
+    if to_run or _benchmarks_stale(settings):
         _pool_benchmarks(settings)
     outcomes_list = [outcomes[client_id] for client_id in chosen]
     record_path = write_program_record(settings, run_id, started, datetime.now(UTC), outcomes_list)
@@ -217,6 +217,12 @@ def program_flow(
             f"Engagement failed for {failed}; see {record_path} and each client's flow logs."
         )
     return outcomes_list
+
+
+def _benchmarks_stale(settings: Any) -> bool:
+    from forgeline.program import benchmarks
+
+    return benchmarks.stale(settings)
 
 
 def _pool_benchmarks(settings: Any) -> None:

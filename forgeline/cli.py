@@ -678,6 +678,11 @@ def _unchanged_program(settings, chosen: list[str]):
         "Nothing changed since the last runs (no new delivery, same mappings and code): the published "
         "results stand."
     )
+    from forgeline.program import benchmarks
+
+    if benchmarks.stale(settings):  # a consent decision since the last build: it takes effect now
+        summary = benchmarks.build(settings)
+        console.print(f"Benchmarks rebuilt after a consent decision: {summary.released} cells released.")
     return outcomes
 
 

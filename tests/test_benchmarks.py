@@ -258,3 +258,13 @@ def test_only_contributors_get_a_position_computed_from_what_they_pooled(workspa
     assert set(positions["client_id"]) == set(RATES)
     bands = dict(zip(positions["client_id"], positions["band"], strict=True))
     assert bands["ace-cast"] == 1 and bands["echo-cast"] == 4  # lowest defect rate best, highest worst
+
+
+def test_a_consent_decision_after_the_last_build_makes_the_store_stale(workspace: Settings) -> None:
+    assert not benchmarks.stale(workspace)  # nobody decided: nothing to build
+    join(workspace, RATES)
+    assert benchmarks.stale(workspace)  # decisions, no store yet
+    benchmarks.build(workspace, now=T0)
+    assert not benchmarks.stale(workspace)
+    consent.record(workspace, "ace-cast", given=False, by="plant manager")
+    assert benchmarks.stale(workspace)  # a withdrawal takes effect at the next run, even an unchanged one

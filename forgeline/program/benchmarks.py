@@ -187,6 +187,7 @@ STORE_TYPES = {
     "released": "Int64",
     "suppressed": "Int64",
     "band": "Int64",
+    "decisions_seen_ns": "Int64",
 }
 STORE_TABLES = {
     "releases": ["release_id", "cell", "metric", "released_at", "n", "p25", "p50", "p75"],
@@ -194,7 +195,7 @@ STORE_TABLES = {
     "cells": ["cell", "metric", "status", "release_id", "reason"],
     "positions": ["client_id", "cell", "metric", "release_id", "band"],
     "pending": ["client_id", "cell", "metric", "reason"],
-    "builds": ["built_at", "consenting", "released", "suppressed"],
+    "builds": ["built_at", "consenting", "released", "suppressed", "decisions_seen_ns"],
 }
 
 
@@ -324,6 +325,7 @@ def build(settings: Settings, now: datetime | None = None, wait_s: float = 600) 
     now = now or datetime.now(UTC)
     settings.program_lock_path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(settings.program_lock_path, timeout=wait_s, thread_local=False):
+        decisions_seen = _last_decision_ns(settings)  # before reading them: a later one makes the store stale
         previous = read_store(settings.benchmarks_path)
         figures: list[ClientFigures] = []
         unreadable: set[str] = set()
@@ -352,6 +354,7 @@ def build(settings: Settings, now: datetime | None = None, wait_s: float = 600) 
                     "consenting": consenting,
                     "released": int((frames["cells"]["status"] == "released").sum()),
                     "suppressed": int((frames["cells"]["status"] == "suppressed").sum()),
+                    "decisions_seen_ns": decisions_seen,
                 }
             ],
             "builds",
@@ -541,11 +544,8 @@ def _appended(frame: pd.DataFrame, rows: list[dict[str, Any]], table: str) -> pd
     added = pd.DataFrame(rows, columns=columns).astype({c: STORE_TYPES[c] for c in columns})
     if frame.empty:
         return added
-    return (
-        pd.concat([frame.astype({c: STORE_TYPES[c] for c in columns}), added], ignore_index=True)
-        if rows
-        else frame
-    )
+    earlier = frame.reindex(columns=columns).astype({c: STORE_TYPES[c] for c in columns})  # older stores
+    return pd.concat([earlier, added], ignore_index=True) if rows else earlier
 
 
 def _quartiles(values: list[float], metric: Metric) -> list[float]:
@@ -565,6 +565,26 @@ def _last_release(
     last = mine.sort_values("released_at", kind="stable").iloc[-1]
     members = frozenset(contributions.loc[contributions["release_id"] == last["release_id"], "contributor"])
     return str(last["release_id"]), members, [float(last["p25"]), float(last["p50"]), float(last["p75"])]
+
+
+def _last_decision_ns(settings: Settings) -> int:
+    """When the newest consent decision of any client was written (0: none yet)."""
+    folder = settings.consent_path("aa").parent
+    return max((p.stat().st_mtime_ns for p in folder.glob("*.yml")), default=0) if folder.is_dir() else 0
+
+
+def stale(settings: Settings) -> bool:
+    """Whether a consent decision came after the last build read the decisions: then even a program run
+    with nothing new to run rebuilds, so a withdrawal always takes effect (a decision written while a
+    build ran counts as after it)."""
+    decided = _last_decision_ns(settings)
+    if not decided:
+        return False
+    builds = read_store(settings.benchmarks_path)["builds"]
+    seen = builds.reindex(columns=STORE_TABLES["builds"])[
+        "decisions_seen_ns"
+    ].dropna()  # older stores lack it
+    return seen.empty or decided > int(seen.iloc[-1])
 
 
 def current_cells(store: dict[str, pd.DataFrame]) -> pd.DataFrame:
