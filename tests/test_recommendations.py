@@ -53,7 +53,7 @@ def test_the_largest_measured_exposure_comes_first_then_the_next_levels_steps() 
     first = found.iloc[0]
     assert first["kind"] == rec.STANDARD_MODEL and first["ready"]
     assert "1,520 defective parts a month (5.0% of 30,400 inspected)" in first["benefit"]
-    assert "Add `defect_prediction` to the mapping's `models`" in first["why"]
+    assert "does not run for this factory yet" in first["why"]
     step = found[found["kind"] == rec.LEVEL_STEP].iloc[0]
     assert step["title"] == "Connect the PLC cycle counter" and "level 2" in step["benefit"]
     assert "collection_coverage" not in found["solution"].tolist()  # a rule that holds is no gap

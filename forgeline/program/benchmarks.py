@@ -166,7 +166,7 @@ _MACHINES_SQL = {
     "maintenance_kpis": "select machine_id from marts.maintenance_kpis",
 }
 
-BANDS = {1: "top quartile", 2: "second quartile", 3: "third quartile", 4: "bottom quartile"}
+BANDS = {1: "top 25 %", 2: "above the median", 3: "below the median", 4: "bottom 25 %"}
 
 # Column types of the store's tables (a column of missing values still gets its type).
 STORE_TYPES = {

@@ -284,9 +284,7 @@ def recommend(
             elif solution.model in configured:
                 why = f"the data is ready and the mapping asks for it: it {solution.does}"
             else:
-                why = (
-                    f"the data is ready: it {solution.does}. Add `{solution.model}` to the mapping's `models`"
-                )
+                why = f"the data is ready and it does not run for this factory yet: it {solution.does}"
             tier = 1 if exposure else 3
         else:
             why = f"it {solution.does}; the data it needs is not delivered yet"
@@ -317,7 +315,7 @@ def recommend(
                         "kind": LEVEL_STEP,
                         "solution": gap.rule_id,
                         "title": str(gap.step)[:1].upper() + str(gap.step)[1:],
-                        "why": f"level {next_level} needs {gap.says}",
+                        "why": f"level {next_level} needs: {gap.says}",
                         "needs": str(gap.meaning),
                         "benefit": f"closes a gap to smart-factory level {next_level}",
                         "ready": False,

@@ -26,7 +26,12 @@ st.markdown(
 if latest is None:
     st.info("Not pooled: no decision recorded yet.", icon=":material/lock:")
 else:
-    state = "Pooled: consent given" if pooled else "Not pooled: consent withdrawn"
+    ever_given = any(d.given for d in decisions)
+    state = (
+        "Pooled: consent given"
+        if pooled
+        else f"Not pooled: consent {'withdrawn' if ever_given else 'declined'}"
+    )
     st.info(
         f"{state} on {ui.when(latest.at, config.timezone)} by {latest.by}.",
         icon=":material/handshake:" if pooled else ":material/lock:",
@@ -35,7 +40,7 @@ if user.is_client:
     label = "Stop pooling my figures" if pooled else "Pool my figures"
     confirmed = st.checkbox(
         "I decide this for my factory" + (": its figures leave the next benchmarks" if pooled else ""),
-        key="consent_confirm",
+        key=f"consent_confirm_{len(decisions)}",  # a new box after each decision: never left ticked
     )
     if st.button(label, disabled=not confirmed, icon=":material/handshake:"):
         with st.spinner("Recording your decision and rebuilding the benchmarks…"):
@@ -70,7 +75,7 @@ position = data.benchmark_position(user, config.id)
 if position.empty:
     st.caption(
         f"No position yet: a factory sees where it stands once its figures are pooled into a benchmark of "
-        f"at least {K} factories (what waits, and why, is below)."
+        f"at least {K} factories" + (" (what waits, and why, is below)." if pooled else ".")
     )
 else:
     order = [4, 3, 2, 1]  # bottom quartile on the left, the top on the right
@@ -94,12 +99,12 @@ else:
     fig.update_yaxes(autorange="reversed")
     ui.chart(fig, key="benchmark_position", hovermode="closest")
     st.caption(
-        "Your figure sits in the quartile of its peers it fell in at the last build (the right: the best "
-        "quarter, by each figure's good direction: higher OEE, lower defect rate). Peers' figures and names "
+        "Your figure sits in the quarter of its peers it fell in at the last build (the right: the best "
+        "25 %, by each figure's good direction: higher OEE, lower defect rate). Peers' figures and names "
         f"are never shown; each benchmark pools at least {K} factories."
     )
     for r in position[position["band"] == 1].itertuples():
-        st.success(f"Top quartile for {r.label} among {r.cell} ({r.factories} factories).")
+        st.success(f"In the top 25 % for {r.label} among {r.cell} ({r.factories} factories).")
 
 # -- ledger -----------------------------------------------------------------------------------------------
 st.subheader("What your data went into")

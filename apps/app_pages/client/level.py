@@ -73,9 +73,9 @@ recommended = data.recommendations(user, config.id)
 if len(recommended):
     st.subheader("Recommended next")
     st.caption(
-        "Ranked from this factory's own data: ready standard models with the largest measured exposure "
-        "first, then the steps to the next level, then what more data would open. The benefit is the "
-        "exposure at today's rate, not a promised saving."
+        "Ranked from this factory's own data: ready standard models with a measured exposure (largest "
+        "first), then the steps to the next level, then other ready models, then what more data would "
+        "open. The benefit is the exposure at today's rate, not a promised saving."
     )
     top = recommended.head(3)
     for item in top.itertuples(index=False):

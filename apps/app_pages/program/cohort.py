@@ -34,6 +34,54 @@ if clients.empty:
     st.info("No client is published yet: the cohort fills as clients' runs are published.")
     st.stop()
 
+
+def pooled_benchmarks() -> None:
+    """The pooled benchmarks' cells: the aggregates, never a factory's figure (the filters do not apply)."""
+    st.subheader("Pooled benchmarks")
+    cells = data.benchmark_cells(user)
+    if cells.empty:
+        st.caption("No benchmark yet: they are built from the clients that consent to pool their figures.")
+        return
+    released = cells[cells["status"] == "released"]
+    st.caption(
+        f"{len(released)} of {len(cells)} cells released, over every consenting client (the filters above do "
+        f"not apply). A cell needs at least {K} factories, and a release holds the same factories as each "
+        f"earlier one of its figure or differs from it by at least {K}; the others are suppressed. Quartiles "
+        "are Harrell-Davis estimates, rounded."
+    )
+
+    def quartile(column: str) -> list[str]:
+        return [
+            shown(v, METRICS[m]) if m in METRICS else ""
+            for v, m in zip(cells[column], cells["metric"], strict=True)
+        ]
+
+    table = cells.assign(
+        figure=cells["metric"].map(label),
+        p25=quartile("p25"),
+        p50=quartile("p50"),
+        p75=quartile("p75"),
+        factories=[
+            str(int(n)) if st_ == "released" else ""
+            for n, st_ in zip(cells["n"], cells["status"], strict=True)
+        ],
+    ).sort_values(["status", "cell", "figure"])
+    st.dataframe(
+        table[["cell", "figure", "status", "factories", "p25", "p50", "p75", "reason"]],
+        hide_index=True,
+        column_config={
+            "cell": "Benchmark",
+            "figure": "Figure",
+            "status": "Status",
+            "factories": st.column_config.TextColumn("Factories", width="small"),
+            "p25": "25th pct",
+            "p50": "Median",
+            "p75": "75th pct",
+            "reason": st.column_config.TextColumn("Why suppressed", width="large"),
+        },
+    )
+
+
 # -- filters: industry, region, process (empty: all) --------------------------------------------------------
 columns = st.columns(3)
 chosen = {}
@@ -48,6 +96,7 @@ for field, values in chosen.items():
         view = view[view[field].isin(values)]
 if view.empty:
     st.info("No client matches these filters.")
+    pooled_benchmarks()
     st.stop()
 in_view = set(view["client_id"])
 readiness = cohort.readiness[cohort.readiness["client_id"].isin(in_view)]
@@ -62,6 +111,7 @@ st.caption(
 for goal in progress(view["level"], cohort.targets, datetime.now(UTC).date()):
     st.markdown(f"**Level {goal.target.at_least_level}+**: {goal.says}")
     st.progress(min(goal.share / goal.target.share, 1.0) if goal.assessed else 0.0)
+st.caption("Each bar: how far the cohort is along the way to its goal (full: the goal is met).")
 
 assessed = view["level"].notna()
 operating = readiness[readiness["measure"] == "tracked_champions"].groupby("client_id")["value"].sum()
@@ -86,7 +136,7 @@ with left:
     goal_level = max((t.at_least_level for t in cohort.targets.targets), default=None)
     fig = go.Figure(
         go.Bar(
-            x=[f"L{lv}" if lv else "below L1" for lv in counts.index],
+            x=[f"L{lv}" for lv in counts.index],
             y=counts["clients"],
             text=counts["clients"].where(counts["clients"] > 0, ""),
             marker_color=[
@@ -119,9 +169,12 @@ with right:
             markers=True,
             labels={"assessed_at": "", "level": "level", "name": ""},
             height=300,
+            color_discrete_sequence=px.colors.qualitative.Dark24,  # a colour per client up to 24
         )
         fig.update_yaxes(range=[-0.3, 5.3], dtick=1)
+        fig.update_layout(showlegend=False)  # 12+ names would fill the chart: hover names the line
         ui.chart(fig, key="cohort_history", hovermode="closest")
+        st.caption("Hover a line for its client; the table below gives each client's level and since when.")
 
 # -- data readiness: every client against every rule --------------------------------------------------------
 st.subheader("Data readiness, rule by rule")
@@ -129,15 +182,16 @@ if readiness.empty:
     st.caption("No client has level evidence yet.")
 else:
     rules = readiness.drop_duplicates("rule_id").sort_values(["level", "rule_id"], kind="stable")
-    # Two short lines per column: a rule's full words are on the level page (and on hover).
-    labels = [
-        f"L{r.level}<br>{r.rule_id.replace('_', '<br>', 1).replace('_', ' ')}" for r in rules.itertuples()
-    ]
+    # Short names, angled: a rule's full words are on the level page.
+    labels = [f"L{r.level} {r.rule_id.replace('_', ' ')}" for r in rules.itertuples()]
     order = view.sort_values(["level", "name"], ascending=[False, True], na_position="last")["client_id"]
     grid = readiness.pivot_table(index="client_id", columns="rule_id", values="progress", aggfunc="first")
     grid = grid.reindex(index=order, columns=rules["rule_id"])
     labelled = readiness.assign(
-        text=[figure(v, k) for v, k in zip(readiness["value"], readiness["kind"], strict=True)]
+        text=[
+            figure(v, k) + (" d" if k == "days" else "")
+            for v, k in zip(readiness["value"], readiness["kind"], strict=True)
+        ]
     )
     text = labelled.pivot_table(index="client_id", columns="rule_id", values="text", aggfunc="first")
     text = text.reindex(index=order, columns=rules["rule_id"]).fillna("")
@@ -156,12 +210,12 @@ else:
         )
     )
     fig.update_layout(height=140 + 40 * len(grid))
-    fig.update_xaxes(side="top", tickangle=0)
+    fig.update_xaxes(side="top", tickangle=-30)
     fig.update_yaxes(autorange="reversed")  # the highest level first, as in the table below
     ui.chart(fig, key="cohort_readiness", hovermode="closest")
     st.caption(
-        "Each cell: what the client's data shows for a rule of the level rules. Dark green: the rule holds; "
-        "lighter: part of the way there."
+        "Each cell: what the client's data shows for a rule of the level rules (d: days; %: a share; else a "
+        "count). Dark green: the rule holds; lighter: part of the way there."
     )
 
 # -- the clients, each a link to its evidence --------------------------------------------------------
@@ -189,6 +243,7 @@ picked = st.dataframe(
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
+    height=38 + 35 * len(table),  # every client, no inner scrolling
     key="cohort_table",
     column_config={
         "name": "Client",
@@ -209,46 +264,4 @@ if rows:
     st.session_state[ui.CLIENT_KEY] = table.iloc[rows[0]]["client_id"]
     st.switch_page(LEVEL_PAGE)
 
-# -- pooled benchmarks: the aggregates, never a factory's figure ------------------------------------------
-st.subheader("Pooled benchmarks")
-cells = data.benchmark_cells(user)
-if cells.empty:
-    st.caption("No benchmark yet: they are built from the clients that consent to pool their figures.")
-else:
-    released = cells[cells["status"] == "released"]
-    st.caption(
-        f"{len(released)} of {len(cells)} cells released, over every consenting client (the filters above do "
-        f"not apply). A cell needs at least {K} factories, and two releases differ by no factory or by {K}; "
-        "the others are suppressed. Quartiles are Harrell-Davis estimates, rounded."
-    )
-
-    def quartile(column: str) -> list[str]:
-        return [
-            shown(v, METRICS[m]) if m in METRICS else ""
-            for v, m in zip(cells[column], cells["metric"], strict=True)
-        ]
-
-    table = cells.assign(
-        figure=cells["metric"].map(label),
-        p25=quartile("p25"),
-        p50=quartile("p50"),
-        p75=quartile("p75"),
-        factories=[
-            str(int(n)) if st_ == "released" else ""
-            for n, st_ in zip(cells["n"], cells["status"], strict=True)
-        ],
-    ).sort_values(["status", "cell", "figure"])
-    st.dataframe(
-        table[["cell", "figure", "status", "factories", "p25", "p50", "p75", "reason"]],
-        hide_index=True,
-        column_config={
-            "cell": "Benchmark",
-            "figure": "Figure",
-            "status": "Status",
-            "factories": st.column_config.TextColumn("Factories", width="small"),
-            "p25": "25th pct",
-            "p50": "Median",
-            "p75": "75th pct",
-            "reason": "Why suppressed",
-        },
-    )
+pooled_benchmarks()
