@@ -236,7 +236,10 @@ def consent_command(
     from forgeline.program import benchmarks, consent
 
     settings = _settings(home)
-    get_client(settings, client_id)  # the client must exist
+    try:
+        get_client(settings, client_id)  # the client must exist
+    except ValueError as exc:
+        _fail(str(exc))
     if decision not in ("give", "withdraw", "show"):
         raise typer.BadParameter("give, withdraw or show", param_hint="DECISION")
     if decision != "show":
@@ -252,7 +255,7 @@ def consent_command(
         )
     kept = consent.decisions(settings, client_id)
     if not kept:
-        console.print(f"{client_id} has not decided: its figures are not pooled. Scope 'benchmarks': ")
+        console.print(f"{client_id} has not decided, so its figures are not pooled. Pooling means: ")
         console.print(f"  {consent.SCOPES['benchmarks']}.")
         return
     table = Table("when (UTC)", "scope", "decision", "by", "note")

@@ -185,3 +185,25 @@ def test_a_broken_level_rules_file_stops_the_run_at_once_naming_it(workspace: Se
 
     listed = runner.invoke(app, ["levels"])
     assert listed.exit_code == 0 and "not assessed yet" in " ".join(listed.output.split())
+
+
+def test_consent_is_recorded_shown_and_withdrawn_from_the_command_line(workspace: Settings) -> None:
+    assert runner.invoke(app, ["add-client", "acme-press", "--name", "에이스프레스"]).exit_code == 0
+    shown = runner.invoke(app, ["consent", "acme-press"])
+    assert shown.exit_code == 0 and "has not decided, so its figures are not pooled" in shown.output
+    refused = runner.invoke(app, ["consent", "acme-press", "give"])
+    assert refused.exit_code == 2 and "say who decided" in refused.output
+    given = runner.invoke(
+        app, ["consent", "acme-press", "give", "--by", "김민수 공장장", "--note", "form #12"]
+    )
+    assert given.exit_code == 0, given.output
+    assert "Benchmarks rebuilt: 0 cells released" in given.output and "figures are pooled" in given.output
+    withdrawn = runner.invoke(app, ["consent", "acme-press", "withdraw", "--by", "김민수 공장장"])
+    assert withdrawn.exit_code == 0 and "figures are not pooled" in withdrawn.output
+    assert "김민수 공장장" in withdrawn.output and "withdrawn" in withdrawn.output
+    unknown = runner.invoke(app, ["consent", "nobody-here", "give", "--by", "x"])
+    assert (
+        unknown.exit_code == 1 and "no such mapping" in unknown.output and "Traceback" not in unknown.output
+    )
+    listed = runner.invoke(app, ["benchmarks"])
+    assert listed.exit_code == 0 and "0 cells released" in " ".join(listed.output.split())
