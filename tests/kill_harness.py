@@ -13,7 +13,9 @@ What is compared, and what is left out (and why):
   load-time columns left out (``meta.load_batches.loaded_at``, ``meta.rejected_files.rejected_at``), and
   ``meta.model_results`` without ``mlflow_run_id`` and ``trained_at`` (a run id and a time differ between
   two runs that trained the same model); of ``meta.run`` its status, gate verdict and whether its marts are
-  its own (its run id and times differ by nature). No ``.partial`` file may remain.
+  its own (its run id and times differ by nature), and of ``meta.level_history`` its latest row's level,
+  rules and whether it was carried (a log of runs: a killed run that had published adds a row, and run
+  ids and times differ by nature). No ``.partial`` file may remain.
 - **MLflow**: registered models, their live versions per model, which version holds ``champion`` and the
   training-data fingerprint of its run, the number of FINISHED runs per model and their metrics; no run may
   be RUNNING. FAILED runs (the killed ones, closed at the next start) are allowed and not compared.
@@ -223,13 +225,19 @@ def _schema_digests(path: Path, schemas: tuple[str, ...], prefix: str) -> dict[s
         found = {
             f"{prefix}{s}.{t}": _table_digest(con, catalog, s, t)
             for s, t in tables
-            if (s, t) != ("meta", "run")
+            if (s, t) not in (("meta", "run"), ("meta", "level_history"))
         }
         if prefix == "published:":  # meta.run: what the run was, not its id and times
             status, gate_passed, own = con.execute(
                 "SELECT status, gate_passed, data_run_id = run_id FROM meta.run"
             ).fetchone()
             found["published:meta.run"] = f"{status} gate_passed={gate_passed} own_marts={own}"
+            if ("meta", "level_history") in tables:  # a log of runs: a killed run that published adds one
+                latest = con.execute(
+                    "SELECT level, rules_version, carried FROM meta.level_history "
+                    "ORDER BY assessed_at DESC LIMIT 1"
+                ).fetchone()
+                found["published:meta.level_history"] = f"latest {latest}"
         return found
     finally:
         con.close()
