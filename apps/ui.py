@@ -127,8 +127,9 @@ def gate_label(passed: Any) -> str:
     return "passed" if bool(passed) else "FAILED"
 
 
-def chart(figure: Any, key: str | None = None, hovermode: str = "x unified") -> None:
-    """Show a plotly figure with the app's common layout (compact margins, legend on top).
+def chart(figure: Any, key: str | None = None, hovermode: str = "x unified", clickable: bool = False) -> Any:
+    """Show a plotly figure with the app's common layout (compact margins, legend on top); with
+    ``clickable``, a click on a point reruns the page and the points clicked are returned (else None).
 
     Streamlit's chart theme draws a plotly title over a top legend, so a title is shown as text instead.
     """
@@ -141,4 +142,8 @@ def chart(figure: Any, key: str | None = None, hovermode: str = "x unified") -> 
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title_text": ""},
         hovermode=hovermode,
     )
-    st.plotly_chart(figure, key=key)
+    if not clickable:
+        st.plotly_chart(figure, key=key)
+        return None
+    event = st.plotly_chart(figure, key=key, on_select="rerun", selection_mode="points")
+    return event.selection.points if event else None

@@ -35,6 +35,12 @@ if clients.empty:
     st.stop()
 
 
+def open_evidence(client_id: str) -> None:
+    """Every figure leads to the client's evidence: its Smart-factory level page."""
+    st.session_state[ui.CLIENT_KEY] = client_id
+    st.switch_page(LEVEL_PAGE)
+
+
 def pooled_benchmarks() -> None:
     """The pooled benchmarks' cells: the aggregates, never a factory's figure (the filters do not apply)."""
     st.subheader("Pooled benchmarks")
@@ -173,8 +179,13 @@ with right:
         )
         fig.update_yaxes(range=[-0.3, 5.3], dtick=1)
         fig.update_layout(showlegend=False)  # 12+ names would fill the chart: hover names the line
-        ui.chart(fig, key="cohort_history", hovermode="closest")
-        st.caption("Hover a line for its client; the table below gives each client's level and since when.")
+        clicked = ui.chart(fig, key="cohort_history", hovermode="closest", clickable=True)
+        by_name = {name: client_id for client_id, name in names.items()}
+        for point in clicked or []:
+            trace = fig.data[point.get("curve_number", 0)]
+            if trace.name in by_name:
+                open_evidence(by_name[trace.name])
+        st.caption("Hover a line for its client; click a point to open its evidence.")
 
 # -- data readiness: every client against every rule --------------------------------------------------------
 st.subheader("Data readiness, rule by rule")
@@ -209,13 +220,29 @@ else:
             hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
         )
     )
+    # Heatmaps send no click to Streamlit: an invisible marker on every cell takes the click.
+    fig.add_trace(
+        go.Scatter(
+            x=[x for _ in grid.index for x in labels],
+            y=[names[c] for c in grid.index for _ in labels],
+            mode="markers",
+            marker={"size": 28, "opacity": 0},
+            text=[t for row in text.to_numpy() for t in row],
+            hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",  # the cell's hover, on top of it
+            showlegend=False,
+        )
+    )
     fig.update_layout(height=140 + 40 * len(grid))
     fig.update_xaxes(side="top", tickangle=-30)
     fig.update_yaxes(autorange="reversed")  # the highest level first, as in the table below
-    ui.chart(fig, key="cohort_readiness", hovermode="closest")
+    by_name = {name: client_id for client_id, name in names.items()}
+    for point in ui.chart(fig, key="cohort_readiness", hovermode="closest", clickable=True) or []:
+        if point.get("y") in by_name:
+            open_evidence(by_name[point["y"]])
     st.caption(
         "Each cell: what the client's data shows for a rule of the level rules (d: days; %: a share; else a "
-        "count). Dark green: the rule holds; lighter: part of the way there."
+        "count). Dark green: the rule holds; lighter: part of the way there. Click a cell to open the "
+        "client's evidence."
     )
 
 # -- the clients, each a link to its evidence --------------------------------------------------------
@@ -261,7 +288,6 @@ picked = st.dataframe(
 st.caption("Select a client's row to open its level evidence.")
 rows = picked.selection.rows if picked else []
 if rows:
-    st.session_state[ui.CLIENT_KEY] = table.iloc[rows[0]]["client_id"]
-    st.switch_page(LEVEL_PAGE)
+    open_evidence(table.iloc[rows[0]]["client_id"])
 
 pooled_benchmarks()
