@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -29,6 +30,17 @@ def served_app(program_run: Settings, tmp_path_factory: pytest.TempPathFactory, 
     """The app served on the program's workspace; stopped when the module's tests are done."""
     with app_server(program_run.home, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
         yield url
+
+
+def log_in(browser: Any, url: str, username: str) -> Any:
+    """A new page of the served app, logged in with the demo password of ``username``."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(url)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(demo_password(username))
+    page.get_by_role("button", name="Log in").click()
+    return page
 
 
 def _published_numbers(settings: Settings, client_id: str) -> tuple[int, int]:
@@ -56,12 +68,7 @@ def test_a_client_sees_its_own_kpis_and_nothing_else(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**chromium_launch)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            page.goto(served_app)
-            page.get_by_role("textbox", name="Username").fill(CLIENT)
-            page.get_by_role("textbox", name="Password").fill(demo_password(CLIENT))
-            page.get_by_role("button", name="Log in").click()
+            page = log_in(browser, served_app, CLIENT)
             page.get_by_role("heading", name="Program overview").wait_for()
 
             page.get_by_role("link", name="Client KPIs").click()
@@ -109,12 +116,7 @@ def test_the_program_manager_sees_the_cohort_and_opens_a_clients_evidence(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**chromium_launch)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            page.goto(served_app)
-            page.get_by_role("textbox", name="Username").fill("manager")
-            page.get_by_role("textbox", name="Password").fill(demo_password("manager"))
-            page.get_by_role("button", name="Log in").click()
+            page = log_in(browser, served_app, "manager")
             page.get_by_role("heading", name="Cohort dashboard").wait_for()
             page.get_by_text(re.compile(r"^Level 3\+")).wait_for()
             page.locator(".js-plotly-plot").nth(2).wait_for()  # distribution, history, readiness
