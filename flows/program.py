@@ -32,6 +32,7 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from flows.engagement import engagement_flow  # noqa: E402
 from forgeline.clients import client_ids, list_clients  # noqa: E402
 from forgeline.outcomes import EngagementOutcome, new_run_id, unchanged_outcomes, write_program_record  # noqa: E402
+from forgeline.program import benchmarks  # noqa: E402
 from forgeline.scheduling import MemoryScheduler, ProgramProgress, delivered_bytes, memory_estimate, track  # noqa: E402
 
 # At most this many clients side by side (FORGELINE_PARALLEL_CLIENTS, default 2: the cores); fewer when
@@ -206,7 +207,7 @@ def program_flow(
     elif to_run:
         outcomes.update(_run_here(to_run, home, run_id, settings))
 
-    if to_run or _benchmarks_stale(settings):
+    if to_run or benchmarks.stale(settings):
         _pool_benchmarks(settings)
     outcomes_list = [outcomes[client_id] for client_id in chosen]
     record_path = write_program_record(settings, run_id, started, datetime.now(UTC), outcomes_list)
@@ -219,17 +220,9 @@ def program_flow(
     return outcomes_list
 
 
-def _benchmarks_stale(settings: Any) -> bool:
-    from forgeline.program import benchmarks
-
-    return benchmarks.stale(settings)
-
-
 def _pool_benchmarks(settings: Any) -> None:
     """Rebuild the pooled benchmarks from the consenting clients' new snapshots (forgeline/program/
     benchmarks.py). A failure here leaves the last store standing and the clients' results published."""
-    from forgeline.program import benchmarks
-
     logger = get_run_logger()
     started = time.monotonic()
     try:

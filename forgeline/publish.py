@@ -468,12 +468,8 @@ def _level_frames(
     """The client's smart-factory level and its evidence (forgeline/program/levels.py), from this run's
     data; for a run whose gate failed, the last good snapshot's (none if it has none)."""
     if source != "warehouse":
-        if source == "previous" and {"level", "level_evidence"} <= _meta_tables(con, "previous"):
-            return (
-                con.execute("SELECT * FROM previous.meta.level").df(),
-                con.execute("SELECT * FROM previous.meta.level_evidence").df(),
-            )
-        return levels.empty_frames()
+        carried = _carried(con, source, "level", "level_evidence")
+        return (carried[0], carried[1]) if carried else levels.empty_frames()
     rules, digest = levels.load_rules(levels.rules_path(settings))
     sources = levels.Sources(
         con=con,
@@ -505,17 +501,24 @@ def _recommendations(
     """What to run or do next (forgeline/program/recommendations.py), from this run's warehouse; for a run
     whose gate failed, the last good snapshot's (none if it has none), as for the level."""
     if source != "warehouse" or level.empty:
-        if source == "previous" and "recommendations" in _meta_tables(con, "previous"):
-            return con.execute("SELECT * FROM previous.meta.recommendations").df()
-        return recommendations.empty()
+        carried = _carried(con, source, "recommendations")
+        return carried[0] if carried else recommendations.empty()
     next_level = level["next_level"].iloc[0]
     return recommendations.recommend(
-        recommendations.facts(con, "warehouse", evidence),
+        recommendations.facts(con, "warehouse"),
         evidence,
         None if pd.isna(next_level) else int(next_level),
         model_frames["model_results"],
         list(config.models),
     )
+
+
+def _carried(con: duckdb.DuckDBPyConnection, source: str | None, *tables: str) -> list[pd.DataFrame] | None:
+    """For a run whose gate failed, these meta tables of the last good snapshot (attached as ``previous``);
+    None when there is none, or it predates one of them."""
+    if source != "previous" or not set(tables) <= _meta_tables(con, "previous"):
+        return None
+    return [con.execute(f'SELECT * FROM previous.meta."{table}"').df() for table in tables]
 
 
 def _meta_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:

@@ -137,8 +137,8 @@ def known_client_ids(settings: Settings) -> list[str]:
     """Every client id the workspace knows of: folders of clients, deliveries, snapshots, warehouses."""
     folders = [settings.clients_dir, settings.published_root, settings.warehouse_dir]
     probe = "a" * 2  # any valid id: only the parent folders of these per-client paths are wanted
-    per_client = (settings.landing_dir, settings.quality_dir, settings.dbt_dir, settings.consent_path)
-    folders += [p(probe).parent for p in per_client]
+    folders += [p(probe).parent for p in (settings.landing_dir, settings.quality_dir, settings.dbt_dir)]
+    folders.append(settings.consent_dir)
     names = {p.name.split(".")[0] for folder in folders if folder.is_dir() for p in folder.iterdir()}
     return sorted(n for n in names if CLIENT_ID_PATTERN.match(n))
 

@@ -211,9 +211,14 @@ class Settings:
         """A program's tuned level rules; without it, the rules shipped in forgeline/program/."""
         return self.program_dir / "level_rules.yml"
 
+    @property
+    def consent_dir(self) -> Path:
+        """The clients' decisions on pooling their figures, one file each (forgeline/program/consent.py)."""
+        return self.program_dir / "consent"
+
     def consent_path(self, client_id: str) -> Path:
         """The client's decisions on pooling its figures into benchmarks (forgeline/program/consent.py)."""
-        return self.program_dir / "consent" / f"{check_client_id(client_id)}.yml"
+        return self.consent_dir / f"{check_client_id(client_id)}.yml"
 
     @property
     def benchmarks_path(self) -> Path:

@@ -14,7 +14,6 @@ DELIVERED = frozenset(
     {"cycles", "cycle_parameters", "quality_results", "sensor_readings", "maintenance_events"}
 )
 BASE = rec.Facts(
-    measures={"linked_cycle_share": 0.9, "automatic_days": 60.0, "recorded_days": 30.0},
     filled=DELIVERED,
     days=30,
     inspected=30_000,
@@ -22,7 +21,6 @@ BASE = rec.Facts(
     failures=10,
     operating_h=2_000,
     repair_h=40,  # 2 % of operating time in repairs
-    machines_with_log=3,
     energy_days=0,
     energy_kwh=0,
     co2_kg=0,

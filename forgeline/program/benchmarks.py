@@ -346,26 +346,27 @@ def build(settings: Settings, now: datetime | None = None, wait_s: float = 600) 
             else:
                 figures.append(found)
         frames = _decide(previous, figures, unreadable, now)
+        status = frames["cells"]["status"]
+        summary = BuildSummary(
+            consenting,
+            int((status == "released").sum()),
+            int((status == "suppressed").sum()),
+            settings.benchmarks_path,
+        )
         frames["builds"] = _appended(
             previous["builds"],
             [
                 {
                     "built_at": now,
                     "consenting": consenting,
-                    "released": int((frames["cells"]["status"] == "released").sum()),
-                    "suppressed": int((frames["cells"]["status"] == "suppressed").sum()),
+                    "released": summary.released,
+                    "suppressed": summary.suppressed,
                     "decisions_seen_ns": decisions_seen,
                 }
             ],
             "builds",
         )
         _write_store(settings.benchmarks_path, frames)
-    summary = BuildSummary(
-        consenting,
-        int((frames["cells"]["status"] == "released").sum()),
-        int((frames["cells"]["status"] == "suppressed").sum()),
-        settings.benchmarks_path,
-    )
     log.info(
         "Benchmarks: %d consenting clients; %d cells released, %d suppressed (fewer than %d factories, or "
         "too few changed since an earlier release).",
@@ -555,21 +556,9 @@ def _quartiles(values: list[float], metric: Metric) -> list[float]:
     return [metric.round_to(float(v)) for v in np.asarray(found)]
 
 
-def _last_release(
-    releases: pd.DataFrame, contributions: pd.DataFrame, cell: str, metric: str
-) -> tuple[str, frozenset[str], list[float]] | None:
-    """The cell's newest release: its id, its contributors and its quartiles."""
-    mine = releases[(releases["cell"] == cell) & (releases["metric"] == metric)]
-    if mine.empty:
-        return None
-    last = mine.sort_values("released_at", kind="stable").iloc[-1]
-    members = frozenset(contributions.loc[contributions["release_id"] == last["release_id"], "contributor"])
-    return str(last["release_id"]), members, [float(last["p25"]), float(last["p50"]), float(last["p75"])]
-
-
 def _last_decision_ns(settings: Settings) -> int:
     """When the newest consent decision of any client was written (0: none yet)."""
-    folder = settings.consent_path("aa").parent
+    folder = settings.consent_dir
     return max((p.stat().st_mtime_ns for p in folder.glob("*.yml")), default=0) if folder.is_dir() else 0
 
 
@@ -580,10 +569,8 @@ def stale(settings: Settings) -> bool:
     decided = _last_decision_ns(settings)
     if not decided:
         return False
-    builds = read_store(settings.benchmarks_path)["builds"]
-    seen = builds.reindex(columns=STORE_TABLES["builds"])[
-        "decisions_seen_ns"
-    ].dropna()  # older stores lack it
+    builds = read_store(settings.benchmarks_path)["builds"].reindex(columns=STORE_TABLES["builds"])
+    seen = builds["decisions_seen_ns"].dropna()  # a store from before this column: stale
     return seen.empty or decided > int(seen.iloc[-1])
 
 

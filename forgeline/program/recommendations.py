@@ -30,9 +30,8 @@ STANDARD_MODEL, LEVEL_STEP, DATA_TO_COLLECT = "standard model", "level step", "d
 
 @dataclass(frozen=True)
 class Facts:
-    """What the client's published marts and evidence say, as the recommendations read it."""
+    """What the client's core tables and marts say, as the recommendations read them."""
 
-    measures: dict[str, float]  # level measure -> value (forgeline/program/levels.py)
     filled: frozenset[str]  # core tables holding rows, without "fct_" (standard_models.missing_inputs)
     days: int  # production days in the marts
     inspected: float
@@ -40,7 +39,6 @@ class Facts:
     failures: float
     operating_h: float
     repair_h: float
-    machines_with_log: int
     energy_days: int
     energy_kwh: float
     co2_kg: float
@@ -66,9 +64,8 @@ def _one(con: duckdb.DuckDBPyConnection, catalog: str, table: str, sql: str) -> 
         return tuple()
 
 
-def facts(con: duckdb.DuckDBPyConnection, catalog: str, evidence: pd.DataFrame) -> Facts:
-    """The client's figures from the warehouse attached as ``catalog`` (its core tables and marts), and its
-    level measures."""
+def facts(con: duckdb.DuckDBPyConnection, catalog: str) -> Facts:
+    """The client's figures from the warehouse attached as ``catalog``: its core tables and marts."""
 
     def nums(row: tuple, n: int) -> list[float]:
         return [float(v or 0) for v in row] if row else [0.0] * n
@@ -85,15 +82,14 @@ def facts(con: duckdb.DuckDBPyConnection, catalog: str, evidence: pd.DataFrame) 
         ),
         3,
     )
-    failures, operating_h, repair_h, machines = nums(
+    failures, operating_h, repair_h = nums(
         _one(
             con,
             catalog,
             "maintenance_kpis",
-            "select sum(failure_count), sum(operating_time_h), sum(mttr_h * failure_count), "
-            "count(*) filter (where failure_count > 0) from {m}",
+            "select sum(failure_count), sum(operating_time_h), sum(mttr_h * failure_count) from {m}",
         ),
-        4,
+        3,
     )
     energy_days, kwh, co2 = nums(
         _one(
@@ -113,19 +109,7 @@ def facts(con: duckdb.DuckDBPyConnection, catalog: str, evidence: pd.DataFrame) 
         for (name,) in tables
         if con.execute(f'select exists (select 1 from "{catalog}".core."{name}")').fetchone()[0]
     )
-    measures = (
-        dict(
-            zip(
-                evidence["measure"],
-                pd.to_numeric(evidence["value"], errors="coerce").fillna(0.0),
-                strict=True,
-            )
-        )
-        if len(evidence)
-        else {}
-    )
     return Facts(
-        measures=measures,
         filled=filled,
         days=int(max(days, defect_days)),
         inspected=inspected,
@@ -133,7 +117,6 @@ def facts(con: duckdb.DuckDBPyConnection, catalog: str, evidence: pd.DataFrame) 
         failures=failures,
         operating_h=operating_h,
         repair_h=repair_h,
-        machines_with_log=int(machines),
         energy_days=int(energy_days),
         energy_kwh=kwh,
         co2_kg=co2,
