@@ -17,6 +17,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEMO_DIR = REPO_ROOT / "demo"
+# Third-party files fetched at set-up (make env), never at run time: the offline Data Docs' assets.
+VENDOR_DIR = REPO_ROOT / ".tools" / "vendor"
 
 CLIENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
