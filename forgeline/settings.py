@@ -280,6 +280,29 @@ class Settings:
         chosen = os.environ.get("FORGELINE_DEPLOY_DIR")
         return Path(chosen or self.deploy_root / socket.gethostname()).resolve()
 
+    # -- the stack's own tools (forgeline serve-tools) -----------------------------------------
+    @property
+    def tools_dir(self) -> Path:
+        """The tools' logs and their docs site (links into the clients' folders, rebuilt at each start)."""
+        return self.home / "tools"
+
+    @property
+    def tools_site_dir(self) -> Path:
+        return self.tools_dir / "site"
+
+    @property
+    def tools_host(self) -> str:
+        """Where the tools listen (``FORGELINE_TOOLS_HOST``): this machine only unless told otherwise."""
+        return os.environ.get("FORGELINE_TOOLS_HOST", "127.0.0.1")
+
+    @property
+    def tools_ports(self) -> dict[str, int]:
+        """The MLflow UI and the docs site (``FORGELINE_MLFLOW_UI_PORT``, ``FORGELINE_DOCS_PORT``)."""
+        return {
+            "mlflow": int(os.environ.get("FORGELINE_MLFLOW_UI_PORT", "5050")),
+            "docs": int(os.environ.get("FORGELINE_DOCS_PORT", "8580")),
+        }
+
     @property
     def deploy_root(self) -> Path:
         """Every machine's state of the distributed set-up on the shared workspace (one folder per host)."""
