@@ -35,7 +35,13 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-env: $(VENV)/.synced
+# The Data Docs' stylesheets and scripts, from the npm registry at set-up (pinned, checksummed): the
+# pages then open offline, as on a factory server (forgeline/quality/offline_docs.py).
+$(TOOLS)/vendor/.fetched: forgeline/quality/offline_docs.py $(VENV)/.synced
+	$(PY) -m forgeline.quality.offline_docs fetch
+	@touch $@
+
+env: $(VENV)/.synced $(TOOLS)/vendor/.fetched
 
 demo: env
 	$(PY) -m forgeline.cli demo --scale $(SCALE) --port $(PORT) $(if $(filter 0,$(SERVE)),--no-serve,--serve)

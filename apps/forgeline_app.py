@@ -49,6 +49,7 @@ else:
     if user.is_consultant:  # onboarding writes client mappings: never offered to a client login
         pages["Engagement"] = [
             st.Page("app_pages/engagement/onboarding.py", title="Onboarding", icon=":material/upload_file:"),
+            st.Page("app_pages/engagement/tools.py", title="Stack tools", icon=":material/construction:"),
         ]
     page = st.navigation(pages)
 

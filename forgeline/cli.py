@@ -30,6 +30,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -1103,6 +1104,34 @@ def serve(home: Path, port: int) -> None:
             server.wait()
         except KeyboardInterrupt:
             server.wait()
+
+
+@app.command("serve-tools")
+def serve_tools_command(
+    home: HomeOption = None,
+    dbt_docs: Annotated[
+        bool, typer.Option(help="Run dbt docs generate for each client first (about 10 s a client).")
+    ] = True,
+) -> None:
+    """Serve the stack's own tools for consultants: the MLflow UI, dbt docs and Data Docs (Ctrl+C stops)."""
+    from forgeline import tools
+
+    settings = _settings(home)
+    settings.tools_dir.mkdir(parents=True, exist_ok=True)  # before the tools: the MLflow UI logs here
+    where = tools.urls(settings)
+    try:
+        with tools.Tools(settings, generate_dbt_docs=dbt_docs, progress=console.print):
+            console.print(
+                f"MLflow UI:            {where.mlflow}\n"
+                f"dbt docs, Data Docs:  {where.docs}\n"
+                "Every client's data shows here: for consultants only (Ctrl+C to stop)."
+            )
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            threading.Event().wait()
+    except OSError as error:  # a port in use
+        _fail(f"Could not serve the tools: {error}. Set FORGELINE_MLFLOW_UI_PORT / FORGELINE_DOCS_PORT.")
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command("demo")

@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from forgeline import tools
 from forgeline.locking import client_lock, open_warehouse
 from forgeline.program import benchmarks
 from forgeline.settings import CLIENT_ID_PATTERN, Settings, check_client_id
@@ -66,6 +67,7 @@ _CHILD_RESULT = "FORGELINE-PURGE-RESULT "
 # ``(name, forget(settings, client_id))``; the certificate lists the names.
 PROGRAM_STORES_TO_REBUILD: list[tuple[str, Callable[[Settings, str], None]]] = [
     ("pooled benchmarks", benchmarks.forget),
+    ("the tools' docs site", tools.forget),
 ]
 
 # Rows of Prefect's tables that are the client's alone once they name it: deleted. A row of any other table

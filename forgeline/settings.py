@@ -17,6 +17,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEMO_DIR = REPO_ROOT / "demo"
+# Third-party files fetched at set-up (make env), never at run time: the offline Data Docs' assets.
+VENDOR_DIR = REPO_ROOT / ".tools" / "vendor"
 
 CLIENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
@@ -277,6 +279,29 @@ class Settings:
         disk instead of the shared workspace."""
         chosen = os.environ.get("FORGELINE_DEPLOY_DIR")
         return Path(chosen or self.deploy_root / socket.gethostname()).resolve()
+
+    # -- the stack's own tools (forgeline serve-tools) -----------------------------------------
+    @property
+    def tools_dir(self) -> Path:
+        """The tools' logs and their docs site (links into the clients' folders, rebuilt at each start)."""
+        return self.home / "tools"
+
+    @property
+    def tools_site_dir(self) -> Path:
+        return self.tools_dir / "site"
+
+    @property
+    def tools_host(self) -> str:
+        """Where the tools listen (``FORGELINE_TOOLS_HOST``): this machine only unless told otherwise."""
+        return os.environ.get("FORGELINE_TOOLS_HOST", "127.0.0.1")
+
+    @property
+    def tools_ports(self) -> dict[str, int]:
+        """The MLflow UI and the docs site (``FORGELINE_MLFLOW_UI_PORT``, ``FORGELINE_DOCS_PORT``)."""
+        return {
+            "mlflow": int(os.environ.get("FORGELINE_MLFLOW_UI_PORT", "5050")),
+            "docs": int(os.environ.get("FORGELINE_DOCS_PORT", "8580")),
+        }
 
     @property
     def deploy_root(self) -> Path:

@@ -390,6 +390,9 @@ def run_gate(settings: Settings, config: ClientConfig, chunk_rows: int = CHUNK_R
     _prune(context, config.id, set(gate.tables_checked))
     context.clean_data_docs()  # rebuilt from the kept results only: no pages of pruned runs linger
     context.build_data_docs()
+    from forgeline.quality import offline_docs  # here: `python -m` of that module imports this package
+
+    offline_docs.localize(settings.data_docs_site(config.id))  # no CDN: factory servers are offline
     index = settings.data_docs_site(config.id) / "index.html"
     gate.data_docs_index = str(index) if index.exists() else None
     _write_atomically(
