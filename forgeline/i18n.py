@@ -205,7 +205,8 @@ def update_catalogs() -> None:
         )
         if lang == "en":  # English is the source language: a new message is its own translation
             for message in catalog:
-                if message.id and not message.string:
+                strings = (message.string,) if isinstance(message.string, str) else message.string
+                if message.id and not any(strings):
                     message.string = message.id
         with path.open("wb") as handle:
             write_po(handle, catalog, width=110, sort_by_file=True, omit_header=False, include_lineno=False)

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from forgeline.program.benchmarks import METRICS
-from forgeline.reports.period import Period
+from forgeline.reports.period import Period, last_full_month, month
 
 # The dated marts and their date column: what a period filters.
 DATED_MARTS = {
@@ -33,9 +33,10 @@ DAILY_COLUMNS = ["day", *OEE_PARTS, "defect_rate", "energy_kwh", "co2_kg"]
 
 
 class NoDataInPeriod(LookupError):
-    """The snapshot holds no day of data in the period; ``span`` is what it covers (None: no dated data)."""
+    """The snapshot holds no day of data in the period; ``span`` is what it covers (None: no dated data at
+    all, and ``period`` None when none was asked for)."""
 
-    def __init__(self, period: Period, span: tuple[date, date] | None) -> None:
+    def __init__(self, period: Period | None, span: tuple[date, date] | None) -> None:
         super().__init__(str(period))
         self.period = period
         self.span = span
@@ -107,21 +108,22 @@ def read_content(
     snapshot: Path, client_id: str, period: Period | None, findings: list[Finding]
 ) -> ReportContent:
     """The report's content for ``period`` (None: the last full month of data) from ``snapshot``."""
-    from forgeline.reports.period import last_full_month
-
     con = duckdb.connect()
     try:
         con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
         tables = _tables(con)
         run = con.execute("SELECT * FROM snap.meta.run").df().iloc[0].to_dict()
         span = _span(con, client_id, tables)
-        if period is None:
-            if span is None:
-                raise NoDataInPeriod(Period(date.today(), date.today()), None)
-            period = last_full_month(*span)
+        if span is None:
+            raise NoDataInPeriod(period, None)
         _period_views(con, client_id, tables)
+        if period is None:
+            period = last_full_month(*span)
+            _window(con, period.start, period.end)
+            if not _has_rows(con, tables):  # data with a hole there: the latest month it has data in
+                period = month(span[1].year, span[1].month)
         _window(con, period.start, period.end)
-        if span is None or not _has_rows(con, tables):
+        if not _has_rows(con, tables):
             raise NoDataInPeriod(period, span)
         recorded = _rejects_recorded(con, client_id, tables)
         kpis = _kpis(con, tables, recorded)

@@ -31,7 +31,7 @@ SHEETS: dict[str, tuple[str, list[Column]]] = {
         N_("Key figures"),
         [
             Column("figure", N_("Figure")),
-            Column("value", N_("Value")),
+            Column("value", N_("Value"), "#,##0.0##"),
             Column("unit", N_("Unit")),
             Column("note", N_("Note")),
         ],
@@ -177,7 +177,8 @@ def _frames(c: ReportContent) -> dict[str, pd.DataFrame]:
             [
                 {
                     "figure": words.label(words.KPI_LABELS, k.key),
-                    "value": k.value,
+                    # Shares in percent here: one column holds several units, each named beside its value.
+                    "value": None if k.value is None else k.value * 100 if k.unit == "share" else k.value,
                     "unit": "%" if k.unit == "share" else k.unit,
                     "note": words.label(words.NOT_MEASURED_WHY, k.key)
                     if k.value is None
@@ -188,7 +189,8 @@ def _frames(c: ReportContent) -> dict[str, pd.DataFrame]:
         ),
         "daily": c.daily,
         "machines": c.machines,
-        **c.tables,
+        # A mart the client has no rows in (no energy meters, no maintenance log) gets no empty sheet.
+        **{name: frame for name, frame in c.tables.items() if len(frame)},
     }
     if len(c.evidence):
         frames["level"] = pd.DataFrame(
