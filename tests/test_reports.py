@@ -453,3 +453,27 @@ def test_korean_formats_numbers_dates_and_plurals() -> None:
         assert i18n.ngettext("{n} day", "{n} days", 1).format(n=1) == "1 day"
     with pytest.raises(ValueError, match="ko, en"):
         i18n.check_language("fr")
+
+
+# -- the app's download ----------------------------------------------------------------------------------
+@pytest.mark.app
+def test_a_client_downloads_its_own_report_from_the_app(
+    published: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from forgeline.auth import User
+    from forgeline.settings import REPO_ROOT
+
+    monkeypatch.setenv("FORGELINE_HOME", str(published.home))
+    at = AppTest.from_file(str(REPO_ROOT / "apps" / "forgeline_app.py"), default_timeout=60)
+    at.session_state["user"] = User(KOREAN.id, KOREAN.name, "client", KOREAN.id)
+    at.session_state["client_id"] = OTHER.id  # a trick that must not widen what the login sees
+    at.run()
+    at.switch_page("app_pages/client/reports.py").run()
+    assert not at.exception
+    at.button(key="report_make").click().run()
+    assert not at.exception and not at.warning
+    names = [b.proto.label for b in at.get("download_button")]
+    assert names == [f"forgeline-{KOREAN.id}-2026-11-ko.{s}" for s in ("pdf", "xlsx")]  # the newest month
+    assert OTHER.id not in str(at.main) and OTHER.name not in str(at.main)

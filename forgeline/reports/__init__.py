@@ -11,15 +11,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from forgeline import i18n
 from forgeline.i18n import _
 from forgeline.publish import current_snapshot
-from forgeline.reports.content import Finding, NoDataInPeriod, ReportContent, read_content
+from forgeline.reports.content import Finding, NoDataInPeriod, ReportContent, data_span, read_content
 from forgeline.reports.fonts import FontMissing
-from forgeline.reports.period import Period, PeriodError, parse_period
+from forgeline.reports.period import Period, PeriodError, month, parse_period
 from forgeline.settings import Settings, check_client_id
 
 __all__ = [
@@ -30,8 +31,10 @@ __all__ = [
     "Report",
     "ReportError",
     "build_report",
+    "filed_reports",
     "make_report",
     "parse_period",
+    "report_months",
 ]
 
 
@@ -142,6 +145,28 @@ def make_report(
 ) -> tuple[Path, Path]:
     """Build the report and write its PDF and Excel files into ``out_dir``; their paths."""
     return build_report(settings, client_id, period, lang, findings).write(out_dir)
+
+
+def report_months(settings: Settings, client_id: str) -> list[Period]:
+    """The months the client's published data has days in, newest first (what a report can cover)."""
+    snapshot = current_snapshot(settings, client_id)
+    span = data_span(snapshot, client_id) if snapshot else None
+    if span is None:
+        return []
+    months, first = [], span[0].replace(day=1)
+    while first <= span[1]:
+        months.append(month(first.year, first.month))
+        first = months[-1].end + timedelta(days=1)
+    return months[::-1]
+
+
+def filed_reports(settings: Settings, client_id: str) -> list[Path]:
+    """The reports filed in the client's downloads folder (the monthly deployment's), newest first."""
+    folder = settings.client_downloads_dir(client_id)
+    found = (
+        [p for p in folder.glob("forgeline-*.*") if p.suffix in (".pdf", ".xlsx")] if folder.is_dir() else []
+    )
+    return sorted(found, key=lambda p: p.name, reverse=True)
 
 
 def _delivered_findings(settings: Settings, client_id: str, period: Period) -> list[Any]:

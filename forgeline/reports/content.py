@@ -178,6 +178,16 @@ def read_content(
     )
 
 
+def data_span(snapshot: Path, client_id: str) -> tuple[date, date] | None:
+    """The first and last day of the client's dated figures in the snapshot (None: none)."""
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
+        return _span(con, client_id, _tables(con))
+    finally:
+        con.close()
+
+
 def _text(value: Any) -> str:
     return "" if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else str(value)
 
