@@ -4,9 +4,9 @@
 by store (every path from :mod:`forgeline.settings`; docs/architecture.md says who writes each):
 
 - files: its folder (mapping, history, client models, samples, filed reports), landing and withdrawn
-  files, the
-  warehouse file and DuckDB's companions, dbt's target and logs, the quality gate's project and Data
-  Docs, published snapshots, its last-run record, its MLflow artifacts, and at the very end its lock file;
+  files, the warehouse file and DuckDB's companions, dbt's target and logs, the quality gate's project and
+  Data Docs, published snapshots, its last-run record, its MLflow artifacts, and at the very end its lock
+  file;
 - records shared with other clients, rewritten without it: program run records (``runs/<run_id>.json``),
   logins (``auth/users.yml``, through :func:`forgeline.auth.remove_logins_for`), log files of the
   distributed set-up (lines naming the client);
