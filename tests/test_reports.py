@@ -366,7 +366,9 @@ def test_cli_writes_both_files_and_names_what_to_do_when_it_cannot(
         app, ["report", OTHER.id, "--period", "2026-10-01..2026-10-11", "--lang", "ko", *home]
     )
     assert done.exit_code == 0, done.output
-    files = sorted(published.client_downloads_dir(OTHER.id).iterdir())  # by default: the client's downloads
+    folder = published.client_downloads_dir(OTHER.id)  # by default: the client's downloads...
+    assert folder.is_relative_to(published.client_dir(OTHER.id))  # ...in its folder, which a purge removes
+    files = sorted(folder.iterdir())
     assert [p.name for p in files] == [
         f"forgeline-{OTHER.id}-2026-10-01_2026-10-11-ko.{s}" for s in ("pdf", "xlsx")
     ]
