@@ -42,6 +42,7 @@ def _figure(height: float = HEIGHT_IN) -> tuple[plt.Figure, plt.Axes]:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=DPI)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)  # grid lines behind bars, not across them
     return fig, ax
 
 

@@ -100,6 +100,11 @@ class ReportContent:
     quality: DataQuality
     findings: list[Finding] = field(default_factory=list)
 
+    @property
+    def days_with_data(self) -> int:
+        """Days of the period with any daily figure."""
+        return int(self.daily.drop(columns="day").notna().any(axis=1).sum())
+
     def kpi(self, key: str) -> Kpi | None:
         return next((k for k in self.kpis if k.key == key), None)
 

@@ -150,7 +150,7 @@ def _title_page(pdf: FPDF, c: ReportContent) -> None:
         )
     pdf.ln(6)
     _heading(pdf, _("Key figures"), size=13)
-    days = int(c.daily[["oee", "defect_rate", "energy_kwh"]].notna().any(axis=1).sum()) if len(c.daily) else 0
+    days = c.days_with_data
     rows = []
     for kpi in c.kpis:
         note = ""

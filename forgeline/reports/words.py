@@ -118,6 +118,8 @@ def kpi_value(value: float | None, unit: str) -> str:
 def level_name(level: int | None) -> str:
     if level is None:
         return _(NOT_MEASURED)
+    if level == 0:  # no level reached yet: its name says so
+        return label(LEVEL_NAMES, 0)
     return _("Level {level}: {name}").format(level=level, name=label(LEVEL_NAMES, level))
 
 
