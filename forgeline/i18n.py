@@ -205,7 +205,7 @@ def update_catalogs() -> None:
         )
         if lang == "en":  # English is the source language: a new message is its own translation
             for message in catalog:
-                strings = (message.string,) if isinstance(message.string, str) else message.string
+                strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
                 if message.id and not any(strings):
                     message.string = message.id
         with path.open("wb") as handle:

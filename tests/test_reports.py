@@ -252,6 +252,7 @@ def test_the_korean_report_names_the_client_period_and_kpis_in_korean(korean: Re
     assert "측정 안 됨" in text and "데이터에 에너지 계량값이 없습니다" in text  # no energy meters
     assert "사출기1호" in korean.cells()  # Korean machine names survive into the workbook
     assert "이 기간에 전달된 진단 결과가 없습니다." in text
+    assert "설비 고장을 하루 전에 예측" in text and "Predict machine failures" not in text  # a shipped step
 
 
 def test_the_english_report_carries_kpis_caveats_plain_data_quality_and_findings(english: Read) -> None:
@@ -439,6 +440,20 @@ def test_every_message_of_the_source_has_both_languages() -> None:
             assert all(i18n.format_fields(f) == expected for f in forms), (
                 f"{lang}: {key!r} changes its fields"
             )
+
+
+def test_every_shipped_next_step_has_its_words() -> None:
+    """The program layer publishes its steps in English; each shipped one is in the catalogs."""
+    import yaml
+
+    from forgeline.program.levels import SHIPPED_RULES
+    from forgeline.program.recommendations import SOLUTIONS
+    from forgeline.reports.words import STEP_TITLES
+
+    shipped = yaml.safe_load(SHIPPED_RULES.read_text(encoding="utf-8"))
+    steps = [str(rule["step"]) for level in shipped["levels"] for rule in level["rules"]]
+    titles = [s[:1].upper() + s[1:] for s in steps] + [s.title for s in SOLUTIONS]
+    assert not [t for t in titles if t not in STEP_TITLES], "add the new step to reports/words.py STEP_TITLES"
 
 
 def test_korean_formats_numbers_dates_and_plurals() -> None:

@@ -204,7 +204,8 @@ def _frames(c: ReportContent) -> dict[str, pd.DataFrame]:
         )
     if len(c.recommendations):
         frames["recommendations"] = c.recommendations.assign(
-            kind=c.recommendations["kind"].map(lambda k: words.label(words.RECOMMENDATION_KINDS, k))
+            kind=c.recommendations["kind"].map(lambda k: words.label(words.RECOMMENDATION_KINDS, k)),
+            title=c.recommendations["title"].map(words.step_title),
         )
     if len(c.models):
         frames["models"] = c.models.assign(

@@ -246,15 +246,15 @@ def _level(pdf: FPDF, c: ReportContent) -> None:
     if c.recommendations.empty:
         _text(pdf, _("No recommendations in the published results."))
         return
-    # The steps' and recommendations' sentences are published in English by the program layer.
+    # The reasons beside the steps are sentences with the client's figures, published in English.
     for r in c.recommendations.head(6).itertuples():
         kind = words.label(words.RECOMMENDATION_KINDS, r.kind)
-        _text(pdf, f"{int(r.rank)}. {r.title}", size=10, bold=True)
+        _text(pdf, f"{int(r.rank)}. {words.step_title(r.title)}", size=10, bold=True)
         _text(pdf, f"{kind} · {r.benefit}", size=9, muted=True)
     if i18n.current_language() != "en":
         _text(
             pdf,
-            _("The steps above are worded in English, as the program's rules publish them."),
+            _("The reasons beside the steps are worded in English, as the program publishes them."),
             size=8,
             muted=True,
         )

@@ -75,6 +75,49 @@ RECOMMENDATION_KINDS = {
     "level step": N_("step to the next level"),
     "data to collect": N_("data to collect"),
 }
+# The program layer publishes its next steps in English (forgeline/program/recommendations.py, the level
+# rules' steps). The shipped ones have words in the catalogs; a program's own, or one whose text it changed,
+# is not among them and stays as published.
+STEP_TITLES = {
+    N_("Predict defects per cycle, with the parameters that drive them and their operating windows"),
+    N_("Predict machine failures a day ahead"),
+    N_("Watch the sensors for unusual behaviour"),
+    N_("Set an energy baseline and measure savings (IPMVP)"),
+    N_("Forecast production per product, a day and a week ahead"),
+    N_("Estimate the remaining life of run-to-failure units"),
+    N_(
+        "Record each day's production and defect counts per product or lot (a POP terminal or a shared "
+        "spreadsheet is enough) and deliver them each week"
+    ),
+    N_(
+        "Write the lot (or work-order) number on every inspection record, so each result traces to what was "
+        "made"
+    ),
+    N_(
+        "Connect the machine's PLC cycle counter or state signal (a timestamped record every cycle or "
+        "minute) and deliver its log"
+    ),
+    N_(
+        "Keep the automatic collection running on every production day (gaps usually mean a logger that "
+        "stops with the machine or a file that is not exported)"
+    ),
+    N_(
+        "Export the process parameters of each cycle (temperatures, pressures, speeds) with the cycle or "
+        "shot number that the inspection records also carry"
+    ),
+    N_(
+        "Add the defect_prediction standard model to the client's models; it finds the parameters that drive "
+        "defects and the window to run each in"
+    ),
+    N_(
+        "Keep delivering after a champion is chosen: each run scores the new data and compares the scores "
+        "with the outcomes as they arrive"
+    ),
+    N_(
+        "Forgeline's common schema records no control actions yet: closed-loop evidence needs the "
+        "controller's action log (which set-point changed, when, on which model output)"
+    ),
+}
 # The core tables the quality checks read, as a factory manager names what they hold.
 TABLE_WORDS = {
     "fct_cycles": N_("cycles"),
@@ -103,6 +146,11 @@ OTHER_CHECK = N_("a check on {column} failed")
 def label(table: dict[Any, str], key: Any) -> str:
     """``key``'s words in the current language; the key itself when it has none."""
     return _(table[key]) if key in table else str(key)
+
+
+def step_title(title: str) -> str:
+    """A next step's title in the current language when it is one of the shipped ones, else as published."""
+    return _(title) if title in STEP_TITLES else title
 
 
 def kpi_value(value: float | None, unit: str) -> str:
