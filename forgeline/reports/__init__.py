@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from forgeline import i18n
 from forgeline.i18n import _
 from forgeline.publish import current_snapshot
@@ -171,7 +173,9 @@ def filed_reports(settings: Settings, client_id: str) -> list[Path]:
 
 def _delivered_findings(settings: Settings, client_id: str, period: Period) -> list[Any]:
     """The findings and recommendations a consultant delivered to this client for the period (the workbench,
-    forgeline/program/findings.py); none while the workbench is not installed."""
+    forgeline/program/findings.py); none while the workbench is not installed. ``period`` has ``start`` and
+    ``end`` dates, both in. Each item needs title, body and kind (finding | recommendation); evidence (a
+    description) and chart (evidence data: a frame, records or columns; x first) are optional."""
     try:
         from forgeline.program.findings import findings_for  # type: ignore[import-not-found]
     except ImportError:
@@ -184,13 +188,18 @@ def as_finding(item: Any) -> Finding:
     if isinstance(item, Finding):
         return item
     get = item.get if isinstance(item, dict) else (lambda name, default=None: getattr(item, name, default))
-    kind = str(get("kind", "finding") or "finding")
+    kind = get("kind", "finding")
+    kind = str(getattr(kind, "value", kind) or "finding")  # a plain string or an enum's value
+    chart = get("chart", None)
+    chart = get("evidence_chart", None) if chart is None else chart
+    if chart is not None and not isinstance(chart, pd.DataFrame):
+        chart = pd.DataFrame(chart)  # records or columns of x and series
     return Finding(
         title=str(get("title", "") or ""),
         body=str(get("body", "") or ""),
         kind="recommendation" if kind == "recommendation" else "finding",
         evidence=str(get("evidence", "") or get("evidence_description", "") or ""),
-        chart=get("chart", None) if get("chart", None) is not None else get("evidence_chart", None),
+        chart=chart,
         chart_title=str(get("chart_title", "") or ""),
         chart_unit=str(get("chart_unit", "") or ""),
     )
