@@ -494,3 +494,24 @@ def test_a_client_downloads_its_own_report_from_the_app(
     names = [b.proto.label for b in at.get("download_button")]
     assert names == [f"forgeline-{KOREAN.id}-2026-11-ko.{s}" for s in ("pdf", "xlsx")]  # the newest month
     assert OTHER.id not in str(at.main) and OTHER.name not in str(at.main)
+
+
+def test_figures_held_back_after_a_failed_gate_say_so(published: Settings, tmp_path: Path) -> None:
+    """The newest delivery failed the gate: the report shows the last good figures and says so."""
+    settings = get_settings(tmp_path / "home")
+    source = published.published_dir(OTHER.id)
+    target = settings.published_dir(OTHER.id)
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        (target / path.name).write_bytes(path.read_bytes())
+    failed = RunInfo(
+        "20261120T000000000000Z", datetime.now(UTC), "gate_failed", False, "cycle times out of range"
+    )
+    settings.warehouse_dir.mkdir(parents=True)
+    (settings.warehouse_dir / f"{OTHER.id}.duckdb").write_bytes(
+        published.warehouse_path(OTHER.id).read_bytes()
+    )
+    publish_client(settings, OTHER, failed, None, [])
+    text = _read(build_report(settings, OTHER.id, lang="en", findings=[])).text
+    assert "did not pass the data-quality checks" in text
+    assert "Availability" in text and "83.3%" in text  # the last good run's figures, still shown
