@@ -75,7 +75,8 @@ def daily_lines(daily: pd.DataFrame, series: dict[str, str], share: bool, unit: 
         ax.set_ylim(0, 1.0 if len(series) > 1 else min(1.0, max(0.01, peak * 1.25)))
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if len(series) > 1 else 1))
     else:
-        ax.set_ylim(bottom=0)
+        if not (daily[list(series)] < 0).any().any():  # quantities from 0; a signed measure keeps its sign
+            ax.set_ylim(bottom=0)
         ax.set_ylabel(unit)
     if len(series) > 1:
         ax.legend(loc="lower left", ncols=len(series), fontsize=8, frameon=False, bbox_to_anchor=(0, 1.0))
