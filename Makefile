@@ -16,7 +16,7 @@ export UV_COMPILE_BYTECODE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help env demo test test-fast lint format browser deploy clean scheduler scheduler-stop worker test-distributed
+.PHONY: help env demo test test-fast lint format browser fonts deploy clean scheduler scheduler-stop worker test-distributed
 
 help:
 	@echo "make demo        set up, prepare and run the demo program, serve the app (SERVE=0: no serving)"
@@ -43,7 +43,7 @@ $(TOOLS)/vendor/.fetched: forgeline/quality/offline_docs.py $(VENV)/.synced
 
 env: $(VENV)/.synced $(TOOLS)/vendor/.fetched
 
-demo: env
+demo: env fonts
 	$(PY) -m forgeline.cli demo --scale $(SCALE) --port $(PORT) $(if $(filter 0,$(SERVE)),--no-serve,--serve)
 
 # The browser test needs Debian's Chromium (never a downloaded browser: the machines are offline).
@@ -55,10 +55,20 @@ browser:
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser test"; fi; \
 	fi
 
-test: env browser
+# Reports draw Korean text (client names, the Korean report) on the server: Debian's Nanum fonts, found through
+# fontconfig; never a font downloaded at run time.
+fonts:
+	@if ! fc-list 2>/dev/null | grep -qi nanumgothic; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's fonts-nanum for the reports' Korean text..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum fontconfig >/dev/null; \
+	  else echo "fonts-nanum is missing: run 'sudo apt-get install fonts-nanum' for the Korean reports"; fi; \
+	fi
+
+test: env browser fonts
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: env
+test-fast: env fonts
 	$(PY) -m pytest -m "not dbt and not gate and not models and not e2e and not app and not browser" $(PYTEST_ARGS)
 
 # The kill harness: `forgeline run` killed with SIGKILL at 20+ seeded points, each re-run must converge.

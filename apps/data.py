@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from forgeline import reports
 from forgeline.auth import AccessDenied, User, require_client, visible_clients
 from forgeline.program import benchmarks as pooled
 from forgeline.program import cohort as cohort_figures
@@ -516,3 +517,53 @@ def value_ledger(user: User, client_id: str) -> tuple[pd.DataFrame, pd.DataFrame
         used[["cell", "label", "n", "released_at"]].sort_values("released_at", ascending=False),
         waiting[["cell", "label", "reason"]],
     )
+
+
+# -- reports (forgeline/reports/) --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportFile:
+    name: str  # the file's name only: never a server path
+    data: bytes
+    mime: str
+
+
+_MIME = {
+    ".pdf": "application/pdf",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def report_months(user: User, client_id: str) -> list[str]:
+    """The months a report of the client can cover (``2026-10``), newest first."""
+    require_client(user, client_id)
+    return [str(p) for p in reports.report_months(get_settings(), client_id)]
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)
+def _report(snapshot: str, client_id: str, period: str, lang: str) -> tuple[ReportFile, ReportFile]:
+    """One report, made once per snapshot, period and language (``snapshot`` keys the cache: a new publish
+    makes a new report)."""
+    made = reports.build_report(get_settings(), client_id, reports.parse_period(period), lang)
+    return (
+        ReportFile(f"{made.stem}.pdf", made.pdf, _MIME[".pdf"]),
+        ReportFile(f"{made.stem}.xlsx", made.xlsx, _MIME[".xlsx"]),
+    )
+
+
+def client_report(user: User, client_id: str, period: str, lang: str) -> tuple[ReportFile, ReportFile]:
+    """The client's report (PDF, Excel) for a month, from its published snapshot only; ReportError when it
+    cannot be made (the message says why)."""
+    require_client(user, client_id)  # before the client's snapshot is looked for
+    snapshot = current_snapshot(get_settings(), client_id)
+    if snapshot is None:
+        raise reports.ReportError("Nothing is published for this client yet.")
+    return _report(str(snapshot), client_id, period, lang)
+
+
+def filed_reports(user: User, client_id: str) -> list[ReportFile]:
+    """The reports filed for the client by the monthly schedule, newest first."""
+    require_client(user, client_id)
+    return [
+        ReportFile(p.name, p.read_bytes(), _MIME[p.suffix])
+        for p in reports.filed_reports(get_settings(), client_id)
+    ]

@@ -44,6 +44,7 @@ else:
             ),
             st.Page("app_pages/client/data_quality.py", title="Data quality", icon=":material/fact_check:"),
             st.Page("app_pages/client/models.py", title="Model results", icon=":material/model_training:"),
+            st.Page("app_pages/client/reports.py", title="Reports", icon=":material/download:"),
         ],
     }
     if user.is_consultant:  # onboarding writes client mappings: never offered to a client login

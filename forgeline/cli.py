@@ -17,6 +17,8 @@ forgeline models list ID               each standard model's versions, champion,
 forgeline models promote ID MODEL V    make version V champion by hand (--reason; --yes against the policy)
 forgeline models rollback ID MODEL     back to the previous champion in the history (--reason)
 forgeline purge ID [--yes] [--by NAME] remove every trace of a client at the end of its engagement
+forgeline report ID [--period P] [--lang ko|en] [--out DIR]
+                                       the client's report (PDF and Excel) for a month or a range of days
 forgeline app                          serve the Streamlit app
 forgeline demo                         prepare and run the demo program, then serve the app
 
@@ -1057,6 +1059,58 @@ def purge_command(
     )
     if certificate.remaining:
         _fail("some traces could not be removed (listed above and in the certificate).")
+
+
+@app.command("report")
+def report_command(
+    client_id: Annotated[str, typer.Argument(help="The client whose report this is.")],
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="A month (2026-10) or days (2026-10-01..2026-10-31); default: the last full month."
+        ),
+    ] = None,
+    lang: Annotated[str | None, typer.Option(help="ko or en (default: FORGELINE_LANG, else en).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the files (default: the client's downloads folder).")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Write the client's report, a PDF and an Excel workbook, from its published results only."""
+    from rich.markup import escape
+
+    from forgeline import i18n
+    from forgeline.i18n import _
+    from forgeline.reports import PeriodError, ReportError, build_report, parse_period
+
+    settings = _settings(home)
+    try:
+        chosen = i18n.check_language(lang)
+    except ValueError:
+        raise typer.BadParameter("ko or en", param_hint="--lang") from None
+    with i18n.use_language(chosen):
+        try:
+            check_client_id(client_id)
+            wanted = parse_period(period) if period else None
+        except (ValueError, PeriodError) as exc:
+            _fail(escape(str(exc)))
+        folder = out or settings.client_downloads_dir(client_id)
+        try:
+            report = build_report(settings, client_id, wanted, chosen)
+            pdf, xlsx = report.write(folder)
+        except ReportError as exc:
+            _fail(escape(str(exc)))
+        except OSError as exc:
+            _fail(
+                escape(
+                    _("The report could not be written to {folder}: {error}").format(folder=folder, error=exc)
+                )
+            )
+        console.print(
+            _("Report of {client} for {period}:").format(client=client_id, period=report.period.label())
+        )
+        console.print(f"  {pdf}", soft_wrap=True)
+        console.print(f"  {xlsx}", soft_wrap=True)
 
 
 @app.command("app")

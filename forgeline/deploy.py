@@ -415,7 +415,7 @@ def serve(stack: Stack, workers: int = 1, limit: int = 3) -> list[str]:
         f"Workers on pool {POOL!r}: {', '.join(started) or 'already running'} (logs in {stack.log_dir})",
         f"Workspace:           {stack.settings.home}",
         "Deployments:         forgeline-program/program-nightly (02:00 Asia/Seoul), "
-        "client-engagement/client-engagement",
+        "client-engagement/client-engagement, forgeline-reports/reports-monthly (the 1st, 06:00 Asia/Seoul)",
         "Run the program now: PREFECT_API_URL="
         f"{stack.api_url} .venv/bin/prefect deployment run forgeline-program/program-nightly",
         "Stop everything:     make scheduler-stop   (or: forgeline serve-scheduler --stop)",

@@ -3,9 +3,10 @@
 ``forgeline purge CLIENT`` (forgeline/cli.py) is a thin front to this module. What a client leaves, store
 by store (every path from :mod:`forgeline.settings`; docs/architecture.md says who writes each):
 
-- files: its folder (mapping, history, client models, samples), landing and withdrawn files, the
-  warehouse file and DuckDB's companions, dbt's target and logs, the quality gate's project and Data
-  Docs, published snapshots, its last-run record, its MLflow artifacts, and at the very end its lock file;
+- files: its folder (mapping, history, client models, samples, filed reports), landing and withdrawn
+  files, the warehouse file and DuckDB's companions, dbt's target and logs, the quality gate's project and
+  Data Docs, published snapshots, its last-run record, its MLflow artifacts, and at the very end its lock
+  file;
 - records shared with other clients, rewritten without it: program run records (``runs/<run_id>.json``),
   logins (``auth/users.yml``, through :func:`forgeline.auth.remove_logins_for`), log files of the
   distributed set-up (lines naming the client);
@@ -194,7 +195,7 @@ def _file_stores(settings: Settings, client_id: str) -> list[tuple[str, list[Pat
         ("withdrawn files", [settings.withdrawn_dir(client_id)]),
         ("last-run record", [settings.last_run_path(client_id)]),
         ("consent record", [settings.consent_path(client_id)]),
-        ("client folder (mapping, history, client models)", [settings.client_dir(client_id)]),
+        ("client folder (mapping, history, client models, filed reports)", [settings.client_dir(client_id)]),
     ]
 
 

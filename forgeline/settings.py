@@ -69,6 +69,10 @@ class Settings:
         """Client-local SQL models (the escape hatch for exports a mapping cannot describe)."""
         return self.client_dir(client_id) / "models"
 
+    def client_downloads_dir(self, client_id: str) -> Path:
+        """Files the client downloads (its monthly reports): in its folder, so a purge removes them."""
+        return self.client_dir(client_id) / "downloads"
+
     def mapping_history_dir(self, client_id: str) -> Path:
         """Earlier versions of the mapping, one file each, kept when a new one is saved."""
         return self.client_dir(client_id) / "history"

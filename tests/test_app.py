@@ -29,6 +29,7 @@ CLIENT_PAGES = [
     "app_pages/client/benchmarks.py",
     "app_pages/client/data_quality.py",
     "app_pages/client/models.py",
+    "app_pages/client/reports.py",
 ]
 ALL_PAGES = ["app_pages/program/overview.py", *CLIENT_PAGES]
 COHORT_PAGE = "app_pages/program/cohort.py"

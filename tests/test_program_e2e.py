@@ -333,6 +333,7 @@ def test_prefect_deployments_are_accepted(tmp_path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "forgeline-program/program-nightly" in done.stdout
     assert "client-engagement/client-engagement" in done.stdout
+    assert "forgeline-reports/reports-monthly" in done.stdout
 
 
 def test_a_client_whose_data_fails_the_gate_is_published_but_not_trained(

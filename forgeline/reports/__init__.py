@@ -1,0 +1,205 @@
+"""Client reports: a PDF and an Excel workbook per client and period, in Korean or English, built only from
+the client's published snapshot (forgeline/publish.py), never from its warehouse or any other client's data.
+
+``make_report`` is the one entry: the CLI (`forgeline report`), the app's download and the monthly Prefect
+deployment (flows/reports.py) all call it. The findings a consultant delivered come from the workbench
+through ``_delivered_findings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forgeline import i18n
+from forgeline.i18n import _
+from forgeline.publish import current_snapshot
+from forgeline.reports.content import Finding, NoDataInPeriod, ReportContent, data_span, read_content
+from forgeline.reports.fonts import FontMissing
+from forgeline.reports.period import Period, PeriodError, month, parse_period
+from forgeline.settings import Settings, check_client_id
+
+__all__ = [
+    "Finding",
+    "FontMissing",
+    "Period",
+    "PeriodError",
+    "Report",
+    "ReportError",
+    "build_report",
+    "filed_reports",
+    "make_report",
+    "parse_period",
+    "report_months",
+]
+
+
+class ReportError(RuntimeError):
+    """A report that cannot be made; the message (in the report's language) says what to do."""
+
+
+@dataclass(frozen=True)
+class Report:
+    client_id: str
+    period: Period
+    lang: str
+    pdf: bytes
+    xlsx: bytes
+
+    @property
+    def stem(self) -> str:
+        return f"forgeline-{self.client_id}-{self.period.slug}-{self.lang}"
+
+    def write(self, folder: Path) -> tuple[Path, Path]:
+        """Both files into ``folder``: each written under a temporary name, then renamed."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for suffix, data in ((".pdf", self.pdf), (".xlsx", self.xlsx)):
+            final = folder / f"{self.stem}{suffix}"
+            partial = folder / f".{final.name}.partial"
+            partial.write_bytes(data)
+            partial.replace(final)
+            written.append(final)
+        return written[0], written[1]
+
+
+def build_report(
+    settings: Settings,
+    client_id: str,
+    period: Period | None = None,
+    lang: str | None = None,
+    findings: Iterable[Any] | None = None,
+) -> Report:
+    """The client's report for ``period`` (None: the last full month of its data) in ``lang``.
+
+    ``findings``: what the report's Findings section lists (items with title, body, kind, evidence and
+    optional chart data); None asks the workbench for the findings delivered for the period.
+    """
+    with i18n.use_language(lang) as chosen:
+        check_client_id(client_id)
+        if (
+            not settings.client_config_path(client_id).exists()
+            and not settings.published_dir(client_id).exists()
+        ):
+            raise ReportError(
+                _("There is no client {client} in this program: `forgeline clients` lists them.").format(
+                    client=client_id
+                )
+            )
+        snapshot = current_snapshot(settings, client_id)
+        if snapshot is None:
+            raise ReportError(
+                _(
+                    "{client} has no published results yet: run its engagement first "
+                    "(`forgeline run {client}`)."
+                ).format(client=client_id)
+            )
+        try:
+            content = read_content(snapshot, client_id, period, [])
+        except NoDataInPeriod as exc:
+            if exc.span is None:
+                raise ReportError(
+                    _(
+                        "{client}'s published results hold no daily figures (production, quality or energy) "
+                        "to report on."
+                    ).format(client=client_id)
+                ) from exc
+            raise ReportError(
+                _(
+                    "{client} has no data in {period}: its data covers {first} to {last}; choose a period "
+                    "inside it with --period."
+                ).format(
+                    client=client_id,
+                    period=str(exc.period),
+                    first=exc.span[0].isoformat(),
+                    last=exc.span[1].isoformat(),
+                )
+            ) from exc
+        listed = _delivered_findings(settings, client_id, content.period) if findings is None else findings
+        content = dataclasses.replace(content, findings=[as_finding(item) for item in listed])
+        return _render(content, chosen)
+
+
+def _render(content: ReportContent, lang: str) -> Report:
+    from forgeline.reports.excel import render_excel
+    from forgeline.reports.pdf import render_pdf
+
+    try:
+        pdf = render_pdf(content)
+    except FontMissing as exc:
+        raise ReportError(str(exc)) from exc
+    return Report(content.client_id, content.period, lang, pdf, render_excel(content))
+
+
+def make_report(
+    settings: Settings,
+    client_id: str,
+    out_dir: Path,
+    period: Period | None = None,
+    lang: str | None = None,
+    findings: Iterable[Any] | None = None,
+) -> tuple[Path, Path]:
+    """Build the report and write its PDF and Excel files into ``out_dir``; their paths."""
+    return build_report(settings, client_id, period, lang, findings).write(out_dir)
+
+
+def report_months(settings: Settings, client_id: str) -> list[Period]:
+    """The months the client's published data has days in, newest first (what a report can cover)."""
+    snapshot = current_snapshot(settings, client_id)
+    span = data_span(snapshot, client_id) if snapshot else None
+    if span is None:
+        return []
+    months, first = [], span[0].replace(day=1)
+    while first <= span[1]:
+        months.append(month(first.year, first.month))
+        first = months[-1].end + timedelta(days=1)
+    return months[::-1]
+
+
+def filed_reports(settings: Settings, client_id: str) -> list[Path]:
+    """The reports filed in the client's downloads folder (the monthly deployment's), newest first."""
+    folder = settings.client_downloads_dir(client_id)
+    found = (
+        [p for p in folder.glob("forgeline-*.*") if p.suffix in (".pdf", ".xlsx")] if folder.is_dir() else []
+    )
+    return sorted(found, key=lambda p: p.name, reverse=True)
+
+
+def _delivered_findings(settings: Settings, client_id: str, period: Period) -> list[Any]:
+    """The findings and recommendations a consultant delivered to this client for the period (the workbench,
+    forgeline/program/findings.py); none while the workbench is not installed. ``period`` has ``start`` and
+    ``end`` dates, both in. Each item needs title, body and kind (finding | recommendation); evidence (a
+    description) and chart (evidence data: a frame, records or columns; x first) are optional."""
+    try:
+        from forgeline.program.findings import findings_for  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    return list(findings_for(settings, client_id, statuses=("delivered",), period=period))
+
+
+def as_finding(item: Any) -> Finding:
+    """A Finding from whatever the caller passes: a Finding, a mapping or an object with the same fields."""
+    if isinstance(item, Finding):
+        return item
+    get = item.get if isinstance(item, dict) else (lambda name, default=None: getattr(item, name, default))
+    kind = get("kind", "finding")
+    kind = str(getattr(kind, "value", kind) or "finding")  # a plain string or an enum's value
+    chart = get("chart", None)
+    chart = get("evidence_chart", None) if chart is None else chart
+    if chart is not None and not isinstance(chart, pd.DataFrame):
+        chart = pd.DataFrame(chart)  # records or columns of x and series
+    return Finding(
+        title=str(get("title", "") or ""),
+        body=str(get("body", "") or ""),
+        kind="recommendation" if kind == "recommendation" else "finding",
+        evidence=str(get("evidence", "") or get("evidence_description", "") or ""),
+        chart=chart,
+        chart_title=str(get("chart_title", "") or ""),
+        chart_unit=str(get("chart_unit", "") or ""),
+    )
