@@ -46,9 +46,10 @@ else:
             st.Page("app_pages/client/models.py", title="Model results", icon=":material/model_training:"),
         ],
     }
-    if user.is_consultant:  # onboarding writes client mappings: never offered to a client login
+    if user.is_consultant:  # onboarding and the workbench write: never offered to another login
         pages["Engagement"] = [
             st.Page("app_pages/engagement/onboarding.py", title="Onboarding", icon=":material/upload_file:"),
+            st.Page("app_pages/engagement/workbench.py", title="Workbench", icon=":material/edit_note:"),
         ]
     page = st.navigation(pages)
 
