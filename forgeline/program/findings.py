@@ -953,7 +953,7 @@ def _check_window(
             None if pd.isna(row["holds_later"]) else bool(row["holds_later"]), "not checked"
         ),
         "model version": str(version["model_version"]) if version else "",
-        "sentence": str(row["sentence"]),
+        "in words": str(row["sentence"]),
     }
     return f"operating window of {p.parameter} recommended by {p.model_name}", figures
 

@@ -98,7 +98,9 @@ def _picker(prefix: str) -> dict[str, Any] | None:
     if not kinds:
         st.caption("The client's published results offer no evidence yet.")
         return None
-    kind = st.selectbox("Evidence", kinds, format_func=EVIDENCE_LABELS.get, key=f"{prefix}ev_kind")
+    kind = st.selectbox(
+        "Kind of evidence to attach", kinds, format_func=EVIDENCE_LABELS.get, key=f"{prefix}ev_kind"
+    )
     if kind == "kpi_chart":
         left, middle, right = st.columns([1, 2, 1])
         kpi = left.selectbox(
