@@ -311,3 +311,19 @@ def test_forget_leaves_no_byte_of_the_client_and_keeps_the_others(program: Setti
     assert ACME.encode() not in data and b"M2 runs" in data  # the other's finding says the same
     assert findings.finding(program, OTHER, kept.finding_id).title == kept.title
     assert not list(program.workbench_path.parent.glob(".*partial*"))
+
+
+def test_the_cli_lists_a_clients_findings_and_shows_one_with_its_history(program: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from forgeline.cli import app
+
+    first = draft(program)
+    findings.review(program, ACME, first.finding_id, version=1, by="lee", approve=False, note="cite MTTR")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["findings", ACME], terminal_width=200)
+    assert listed.exit_code == 0 and first.finding_id in listed.output and "draft" in listed.output
+    assert "No delivered findings" in runner.invoke(app, ["findings", ACME, "--delivered"]).output
+    one = runner.invoke(app, ["findings", ACME, first.finding_id], terminal_width=200)
+    assert one.exit_code == 0 and "OEE, 2026-10-01 to 2026-10-05" in one.output and "cite MTTR" in one.output
+    assert runner.invoke(app, ["findings", OTHER, first.finding_id]).exit_code == 1  # not the other's
