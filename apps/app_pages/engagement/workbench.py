@@ -70,8 +70,12 @@ def _save(prefix: str, current_id: str | None, based_on: int | None) -> None:
             "Saved as version {version}, a draft: another consultant reviews it before it is delivered.",
         )
     if ERROR not in st.session_state:
-        for key in _editor_keys(prefix):  # the next edit starts from what was saved
-            del st.session_state[key]
+        _restart(prefix)  # the next edit starts from what was saved
+
+
+def _restart(prefix: str) -> None:
+    for key in _editor_keys(prefix):
+        del st.session_state[key]
 
 
 def _attach(prefix: str, params: dict[str, Any]) -> None:
@@ -160,6 +164,17 @@ def _editor(current: Any | None) -> None:
         st.session_state[f"{prefix}kind"] = current.kind if current else KINDS[0]
         st.session_state[f"{prefix}title"] = current.title if current else ""
         st.session_state[f"{prefix}body"] = current.body if current else ""
+        # The version this edit starts from: saving refuses it if another consultant saved one since.
+        st.session_state[f"{prefix}based_on"] = current.version if current else None
+    based_on = st.session_state[f"{prefix}based_on"]
+    if current and based_on != current.version:
+        st.warning(
+            f"This edit started from version {based_on}; version {current.version} was saved since. "
+            "Start again from it (your changes here are dropped), or copy them first."
+        )
+        st.button(
+            "Start again from the newest version", key=f"{prefix}restart", on_click=_restart, args=(prefix,)
+        )
     st.radio("Kind", KINDS, horizontal=True, key=f"{prefix}kind")
     st.text_input("Title", key=f"{prefix}title")
     st.text_area("What was found, or what to do", key=f"{prefix}body", height=120)
@@ -189,7 +204,7 @@ def _editor(current: Any | None) -> None:
         type="primary",
         key=f"{prefix}save",
         on_click=_save,
-        args=(prefix, current.finding_id if current else None, current.version if current else None),
+        args=(prefix, current.finding_id if current else None, based_on),
     )
 
 
