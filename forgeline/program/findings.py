@@ -399,9 +399,9 @@ def _states(frames: dict[str, pd.DataFrame], client_id: str) -> dict[str, list[F
         for row in rows.itertuples(index=False):
             own = mine[mine["version"] == row.version]
             status = _STATUS_AFTER[own["action"].iloc[-1]] if len(own) else "draft"
-            last = {a: own[own["action"] == a].tail(1) for a in ("reviewed", "delivered")}
+            reviewed, delivered = _last(own, "reviewed"), _last(own, "delivered")
             if status == "draft":  # changes asked after a review: that review no longer stands
-                last["reviewed"] = last["reviewed"].iloc[0:0]
+                reviewed = (None, None)
             if len(withdrawn):
                 status = "withdrawn"
             states.append(
@@ -419,20 +419,24 @@ def _states(frames: dict[str, pd.DataFrame], client_id: str) -> dict[str, list[F
                     created_by=str(first["author"]),
                     created_at=_timestamp(first["written_at"]),
                     evidence=_evidence_from(row.evidence),
-                    reviewed_by=str(last["reviewed"]["actor"].iloc[0]) if len(last["reviewed"]) else None,
-                    reviewed_at=_timestamp(last["reviewed"]["acted_at"].iloc[0])
-                    if len(last["reviewed"])
-                    else None,
-                    delivered_by=str(last["delivered"]["actor"].iloc[0]) if len(last["delivered"]) else None,
-                    delivered_at=_timestamp(last["delivered"]["acted_at"].iloc[0])
-                    if len(last["delivered"])
-                    else None,
-                    withdrawn_by=str(withdrawn["actor"].iloc[0]) if len(withdrawn) else None,
-                    withdrawn_at=_timestamp(withdrawn["acted_at"].iloc[0]) if len(withdrawn) else None,
+                    reviewed_by=reviewed[0],
+                    reviewed_at=reviewed[1],
+                    delivered_by=delivered[0],
+                    delivered_at=delivered[1],
+                    withdrawn_by=_last(withdrawn, "withdrawn")[0],
+                    withdrawn_at=_last(withdrawn, "withdrawn")[1],
                 )
             )
         found[str(finding_id)] = states
     return found
+
+
+def _last(events: pd.DataFrame, action: str) -> tuple[str | None, datetime | None]:
+    """Who did ``action`` last among ``events``, and when (None, None: never)."""
+    done = events[events["action"] == action]
+    if done.empty:
+        return None, None
+    return str(done["actor"].iloc[-1]), _timestamp(done["acted_at"].iloc[-1])
 
 
 def _one(frames: dict[str, pd.DataFrame], client_id: str, finding_id: str) -> list[Finding]:
