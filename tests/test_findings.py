@@ -5,6 +5,7 @@ history, the API a report calls, access through apps/data.py, and a purge's forg
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -253,6 +254,14 @@ def test_evidence_is_rendered_from_the_snapshot_and_checked_again_at_delivery(pr
     )
 
 
+@dataclass(frozen=True)
+class Month:
+    """A period as a report passes it (forgeline/reports' Period): start and end dates, both in."""
+
+    start: date
+    end: date
+
+
 def test_findings_for_a_period_and_the_store_takes_concurrent_writers(program: Settings) -> None:
     threads = [threading.Thread(target=draft, args=(program, ACME, f"c{i}")) for i in range(4)]
     for thread in threads:
@@ -263,6 +272,7 @@ def test_findings_for_a_period_and_the_store_takes_concurrent_writers(program: S
     assert sorted(f.author for f in written) == ["c0", "c1", "c2", "c3"]  # none lost to another
     october = (date(2026, 10, 1), date(2026, 10, 31))
     assert len(findings.findings_for(program, ACME, statuses=("draft",), period=october)) == 4  # its KPI
+    assert len(findings.findings_for(program, ACME, statuses=("draft",), period=Month(*october))) == 4
     later = (date(2020, 1, 1), date(2020, 1, 31))
     assert findings.findings_for(program, ACME, statuses=("draft",), period=later) == []
     with pytest.raises(ValueError, match="unknown status"):

@@ -44,9 +44,11 @@ the figures.
 
 - ``findings_for(settings, client_id, *, statuses=("delivered",), period=None) -> list[Finding]``: each
   finding at most once; with ``"delivered"`` among ``statuses``, a finding whose current version is a new
-  draft is given as the version delivered last. ``period=(first_day, last_day)`` keeps findings whose
-  version was delivered (or, if not delivered, written) in it or whose KPI evidence overlaps it.
-- ``evidence_view(settings, client_id, evidence) -> EvidenceView``: the chart's data or the figures.
+  draft is given as the version delivered last. ``period``, ``(first_day, last_day)`` or any object with
+  ``start`` and ``end`` dates (both in; a report's period), keeps findings whose version was delivered
+  (or, if not delivered, written) in it or whose KPI evidence overlaps it.
+- ``evidence_view(settings, client_id, evidence) -> EvidenceView``: the chart's data (``days``: a frame of
+  ``day``, ``value``, every day of the evidence's period, a missing day as NaN) or the figures.
 - :class:`Finding` (title, body, kind, status, version, author, timestamps, evidence) and
   :class:`Evidence` (kind, params, description, figures, checked_run).
 
@@ -64,7 +66,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import duckdb
 import pandas as pd
@@ -100,6 +102,14 @@ _SCHEMA = {
         "acted_at TIMESTAMPTZ, note VARCHAR"
     ),
 }
+
+
+@runtime_checkable
+class Span(Protocol):
+    """A period as reports pass it: an object with ``start`` and ``end`` dates, both in."""
+
+    start: date
+    end: date
 
 
 class FindingError(ValueError):
@@ -462,7 +472,7 @@ def findings_for(
     client_id: str,
     *,
     statuses: tuple[str, ...] = ("delivered",),
-    period: tuple[date, date] | None = None,
+    period: tuple[date, date] | Span | None = None,
 ) -> list[Finding]:
     """The client's findings in ``statuses`` (see the module's API), newest first."""
     unknown = set(statuses) - set(STATUSES)
@@ -479,8 +489,8 @@ def findings_for(
     return sorted(chosen, key=lambda f: f.delivered_at or f.written_at, reverse=True)
 
 
-def _in_period(found: Finding, period: tuple[date, date]) -> bool:
-    first, last = period
+def _in_period(found: Finding, period: tuple[date, date] | Span) -> bool:
+    first, last = (period.start, period.end) if isinstance(period, Span) else period
     when = (found.delivered_at or found.written_at).date()
     if first <= when <= last:
         return True
