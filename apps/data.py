@@ -5,6 +5,10 @@ file of that client is touched. Snapshots are immutable files, so there is no lo
 (``st.cache_resource``): each query opens the current snapshot read-only and closes it at once, and a
 flow's atomic switch or pruning is never blocked. Results are cached per (snapshot path, query name), so
 a newly published snapshot is read as soon as ``CURRENT`` names it.
+
+The workbench's findings (forgeline/program/findings.py) go through here too: consultants write them,
+program managers read them, and a client login reads only its own delivered findings, never a draft, a
+review note or the history.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from forgeline.auth import AccessDenied, User, require_client, visible_clients
 from forgeline.program import benchmarks as pooled
 from forgeline.program import cohort as cohort_figures
 from forgeline.program import consent as consents
+from forgeline.program import findings as findings_store
 from forgeline.publish import current_snapshot
 from forgeline.settings import CLIENT_ID_PATTERN, get_settings
 
@@ -567,3 +572,115 @@ def filed_reports(user: User, client_id: str) -> list[ReportFile]:
         ReportFile(p.name, p.read_bytes(), _MIME[p.suffix])
         for p in reports.filed_reports(get_settings(), client_id)
     ]
+
+
+# -- the consultant workbench (forgeline/program/findings.py) ----------------------------------------------
+# Not cached: the store is a small file read in milliseconds, and a consultant's save must show at once.
+def _may_write(user: User, client_id: str) -> None:
+    require_client(user, client_id)
+    if not user.is_consultant:
+        raise AccessDenied(f"{user.username} may read findings, not write them: consultants write them.")
+
+
+def _may_read_all(user: User, client_id: str) -> None:
+    require_client(user, client_id)
+    if not user.sees_every_client:  # drafts, reviews and history are the program's, never a client's
+        raise AccessDenied(f"{user.username} sees only the findings delivered to it.")
+
+
+def findings(
+    user: User, client_id: str, statuses: tuple[str, ...] = findings_store.STATUSES
+) -> list[findings_store.Finding]:
+    """The client's findings in ``statuses``; a client login gets only its own delivered ones (each as the
+    version delivered last), whatever it asks for."""
+    require_client(user, client_id)
+    if user.is_client:
+        statuses = ("delivered",)
+    return findings_store.findings_for(get_settings(), client_id, statuses=statuses)
+
+
+def finding(
+    user: User, client_id: str, finding_id: str, version: int | None = None
+) -> findings_store.Finding:
+    """One finding as its newest version (or ``version``) stands: consultants and program managers."""
+    _may_read_all(user, client_id)
+    return findings_store.finding(get_settings(), client_id, finding_id, version)
+
+
+def finding_history(user: User, client_id: str, finding_id: str) -> list[findings_store.HistoryEntry]:
+    """Who wrote, reviewed, delivered or withdrew which version, when: consultants and program managers."""
+    _may_read_all(user, client_id)
+    return findings_store.history(get_settings(), client_id, finding_id)
+
+
+def evidence_choices(user: User, client_id: str) -> findings_store.EvidenceChoices:
+    """What the client's snapshot offers as evidence (the workbench's pickers)."""
+    _may_write(user, client_id)
+    return findings_store.evidence_choices(get_settings(), client_id)
+
+
+def check_evidence(user: User, client_id: str, params: dict[str, Any]) -> findings_store.Evidence:
+    """One piece of evidence checked against the client's snapshot (raises EvidenceError)."""
+    _may_write(user, client_id)
+    return findings_store.check_evidence(get_settings(), client_id, params)
+
+
+def evidence_view(
+    user: User, client_id: str, evidence: findings_store.Evidence
+) -> findings_store.EvidenceView:
+    """What to draw for one piece of evidence, from the client's own snapshot."""
+    require_client(user, client_id)
+    return findings_store.evidence_view(get_settings(), client_id, evidence)
+
+
+def write_finding(
+    user: User, client_id: str, *, kind: str, title: str, body: str, evidence: list[dict[str, Any]]
+) -> findings_store.Finding:
+    _may_write(user, client_id)
+    return findings_store.write(
+        get_settings(), client_id, kind=kind, title=title, body=body, evidence=evidence, by=user.username
+    )
+
+
+def revise_finding(
+    user: User,
+    client_id: str,
+    finding_id: str,
+    *,
+    based_on: int,
+    kind: str,
+    title: str,
+    body: str,
+    evidence: list[dict[str, Any]],
+) -> findings_store.Finding:
+    _may_write(user, client_id)
+    return findings_store.revise(
+        get_settings(),
+        client_id,
+        finding_id,
+        based_on=based_on,
+        kind=kind,
+        title=title,
+        body=body,
+        evidence=evidence,
+        by=user.username,
+    )
+
+
+def review_finding(
+    user: User, client_id: str, finding_id: str, *, version: int, approve: bool, note: str = ""
+) -> findings_store.Finding:
+    _may_write(user, client_id)
+    return findings_store.review(
+        get_settings(), client_id, finding_id, version=version, by=user.username, approve=approve, note=note
+    )
+
+
+def deliver_finding(user: User, client_id: str, finding_id: str, *, version: int) -> findings_store.Finding:
+    _may_write(user, client_id)
+    return findings_store.deliver(get_settings(), client_id, finding_id, version=version, by=user.username)
+
+
+def withdraw_finding(user: User, client_id: str, finding_id: str, *, reason: str) -> findings_store.Finding:
+    _may_write(user, client_id)
+    return findings_store.withdraw(get_settings(), client_id, finding_id, by=user.username, reason=reason)

@@ -47,10 +47,11 @@ else:
             st.Page("app_pages/client/reports.py", title="Reports", icon=":material/download:"),
         ],
     }
-    if user.is_consultant:  # onboarding writes client mappings: never offered to a client login
+    if user.is_consultant:  # onboarding and the workbench write: never offered to another login
         pages["Engagement"] = [
             st.Page("app_pages/engagement/onboarding.py", title="Onboarding", icon=":material/upload_file:"),
             st.Page("app_pages/engagement/tools.py", title="Stack tools", icon=":material/construction:"),
+            st.Page("app_pages/engagement/workbench.py", title="Workbench", icon=":material/edit_note:"),
         ]
     page = st.navigation(pages)
 

@@ -12,6 +12,7 @@ forgeline run [ID...]                  run some clients, or the whole program
 forgeline levels [ID]                  each client's smart-factory level, its evidence and the next steps
 forgeline consent ID give --by NAME   record a client's consent to pool its KPIs (withdraw; show)
 forgeline benchmarks                   rebuild the pooled benchmarks of consenting clients and show them
+forgeline findings ID [FINDING]        consultants' findings on a client; one's evidence and history
 forgeline add-login USER --client ID   give a client's staff (or a consultant, a program manager) a login
 forgeline models list ID               each standard model's versions, champion, decisions, alias history
 forgeline models promote ID MODEL V    make version V champion by hand (--reason; --yes against the policy)
@@ -291,6 +292,60 @@ def benchmarks_command(home: HomeOption = None) -> None:
         f"{summary.consenting} consenting clients; {summary.released} cells released, {summary.suppressed} "
         f"suppressed. Store: {summary.path}"
     )
+
+
+@app.command("findings")
+def findings_command(
+    client_id: Annotated[str, typer.Argument(help="The client whose findings to list.")],
+    finding_id: Annotated[
+        str | None, typer.Argument(help="One finding: its evidence and its history.", show_default=False)
+    ] = None,
+    delivered: Annotated[bool, typer.Option("--delivered", help="Only what the client sees.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """The consultants' findings and recommendations on a client (written in the app's Workbench)."""
+    from forgeline.program import findings
+
+    settings = _settings(home)
+    try:
+        check_client_id(client_id)
+    except ValueError as exc:
+        _fail(str(exc))
+    if finding_id:
+        try:
+            current = findings.finding(settings, client_id, finding_id)
+        except LookupError as exc:
+            _fail(str(exc))
+        console.print(
+            f"[bold]{current.title}[/bold] · {current.kind} · {current.status}, version {current.version}"
+        )
+        console.print(current.body, soft_wrap=True)
+        for e in current.evidence:
+            figures = "; ".join(f"{k} {v}" for k, v in e.figures.items() if v)
+            console.print(
+                f"  evidence: {e.description} ({figures}; checked on run {e.checked_run})", soft_wrap=True
+            )
+        table = Table("when (UTC)", "version", "what", "by", "changed", "note")
+        for h in findings.history(settings, client_id, finding_id):
+            what = h.action.replace("_", " ")
+            table.add_row(f"{h.at:%Y-%m-%d %H:%M}", str(h.version), what, h.by, ", ".join(h.changed), h.note)
+        console.print(table)
+        return
+    statuses = ("delivered",) if delivered else findings.STATUSES
+    listed = findings.findings_for(settings, client_id, statuses=statuses)
+    if not listed:
+        console.print(
+            f"No {'delivered ' if delivered else ''}findings on {client_id} yet (the app's Workbench)."
+        )
+        return
+    table = Table("id", "kind", "status", "v.", "title", "by", "written (UTC)")
+    for column in (0, 6):
+        table.columns[column].no_wrap = True
+    for f in listed:
+        written = f"{f.written_at:%Y-%m-%d %H:%M}"
+        table.add_row(f.finding_id, f.kind, f.status, str(f.version), f.title, f.author, written)
+    console.print(table)
+    console.print(f"One finding's evidence and history: `forgeline findings {client_id} ID`.")
 
 
 @app.command("add-client")

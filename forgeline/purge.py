@@ -8,6 +8,7 @@ by store (every path from :mod:`forgeline.settings`; docs/architecture.md says w
   Data Docs, published snapshots, its last-run record, its MLflow artifacts, and at the very end its lock
   file;
 - records shared with other clients, rewritten without it: program run records (``runs/<run_id>.json``),
+  the consultants' findings on it with every version and event (``program/workbench.duckdb``, written anew),
   logins (``auth/users.yml``, through :func:`forgeline.auth.remove_logins_for`), log files of the
   distributed set-up (lines naming the client);
 - MLflow: the client's registered models (with their versions, tags, aliases), its experiment with every
@@ -54,7 +55,7 @@ from typing import Any
 
 from forgeline import tools
 from forgeline.locking import client_lock, open_warehouse
-from forgeline.program import benchmarks
+from forgeline.program import benchmarks, findings
 from forgeline.settings import CLIENT_ID_PATTERN, Settings, check_client_id
 
 Progress = Callable[[str], None]
@@ -69,6 +70,7 @@ _CHILD_RESULT = "FORGELINE-PURGE-RESULT "
 PROGRAM_STORES_TO_REBUILD: list[tuple[str, Callable[[Settings, str], None]]] = [
     ("pooled benchmarks", benchmarks.forget),
     ("the tools' docs site", tools.forget),
+    ("consultants' findings", findings.forget),
 ]
 
 # Rows of Prefect's tables that are the client's alone once they name it: deleted. A row of any other table
@@ -262,6 +264,15 @@ def _rewrite_program_records(settings: Settings, client_id: str) -> tuple[int, i
         _write_atomically(path, json.dumps(record, indent=2, ensure_ascii=False, default=str))
         rewritten += 1
     return rewritten, deleted
+
+
+def _findings_items(settings: Settings, client_id: str) -> list[Item]:
+    """The consultants' findings on the client and their versions (forgeline/program/findings.py)."""
+    written, versions = findings.count(settings, client_id)
+    return [
+        Item("consultants' findings", written, "findings"),
+        Item("findings' versions", versions, "versions"),
+    ]
 
 
 def _log_files(settings: Settings) -> list[Path]:
@@ -810,6 +821,7 @@ class Purge:
         snapshots = len(list(s.published_dir(cid).glob("*.duckdb"))) if s.published_dir(cid).exists() else 0
         inventory.items.append(Item("published snapshot files", snapshots, "snapshots"))
         inventory.items.append(Item("logins", len(remove_logins_for(s, cid, dry_run=True)), "logins"))
+        inventory.items += _findings_items(s, cid)
         inventory.items.append(
             Item("program run records listing it", len(_program_records(s, cid)), "records")
         )
@@ -845,6 +857,7 @@ class Purge:
         removed: list[Item] = []
         progress(f"Purging {cid} from {s.home}…")
         tables = _warehouse_tables(s, cid)
+        written = _findings_items(s, cid)  # counted before the store forgets them (at the end)
         # Sizes before anything goes (MLflow's gc removes the artifacts before their folder is removed).
         stores = [(kind, paths, *_tree(paths)) for kind, paths in _file_stores(s, cid)]
         snapshots = len(list(s.published_dir(cid).glob("*.duckdb"))) if s.published_dir(cid).exists() else 0
@@ -873,6 +886,7 @@ class Purge:
         removed.append(Item("log lines naming it", lines, "lines"))
         if rewritten or deleted or lines:
             progress(f"  run records rewritten: {rewritten}, removed: {deleted}; log lines removed: {lines}")
+        removed += written
         rebuilt = []
         for name, rebuild in PROGRAM_STORES_TO_REBUILD:
             progress(f"  recomputing {name} without the client…")

@@ -237,6 +237,17 @@ class Settings:
         return self.home / "locks" / "_program-store.lock"
 
     @property
+    def workbench_path(self) -> Path:
+        """Consultants' findings and recommendations, each version and event (program/findings.py)."""
+        return self.program_dir / "workbench.duckdb"
+
+    @property
+    def workbench_lock_path(self) -> Path:
+        """Held while the workbench store is written (its own lock: a benchmarks build may hold the program
+        store's for minutes, and a consultant's save should not wait for it)."""
+        return self.home / "locks" / "_workbench.lock"
+
+    @property
     def program_targets_path(self) -> Path:
         """A program's own targets (a share of the cohort at a level by a date); else the shipped ones."""
         return self.program_dir / "targets.yml"

@@ -505,3 +505,68 @@ def test_the_cohort_page_refuses_a_client_login_even_when_run_directly(
         "The cohort dashboard is for the program's managers and consultants."
     ]
     assert not at.dataframe and not at.get("plotly_chart")
+
+
+WORKBENCH = "app_pages/engagement/workbench.py"
+
+
+def test_the_workbench_takes_a_finding_through_review_to_its_client_only(
+    open_app: Callable[[], AppTest], program: Settings, clients: list[ClientConfig]
+) -> None:
+    from forgeline.auth import set_login
+    from forgeline.program import findings
+
+    set_login(program, "reviewer", "reviewer-password", "consultant", "Reviewer")
+    me = next(c for c in clients if c.id == "daehan-molding")  # KPIs, a model, windows and level gaps
+    title = "S12 runs a fraction of its planned time"
+
+    # A consultant writes it with two pieces of evidence picked from the snapshot, previewed first.
+    at = log_in(open_app(), "consultant", demo_password("consultant"))
+    at.switch_page(WORKBENCH).run()
+    at.selectbox(key=PICKER).select(me.id).run()
+    new = f"wb_{me.id}_new_"
+    assert at.get("plotly_chart"), "the KPI chart's preview"
+    at.button(key=f"{new}attach").click().run()
+    at.selectbox(key=f"{new}ev_kind").select("operating_window").run()
+    at.button(key=f"{new}attach").click().run()
+    at.text_input(key=f"{new}title").input(title)
+    at.text_area(key=f"{new}body").input("Its stops follow mould changes; keep the window below.")
+    at.button(key=f"{new}save").click().run()
+    assert_ok(at, "workbench after saving")
+    assert [s.value for s in at.success] == ["Saved as a draft (version 1)."]
+    assert any("reviewer is never its author" in i.value for i in at.info)  # no approve for its author
+    assert not [b for b in at.button if b.label == "Approve"]
+
+    # Another consultant approves and delivers it; the history says who did what.
+    at = log_in(open_app(), "reviewer", "reviewer-password")
+    at.switch_page(WORKBENCH).run()
+    at.selectbox(key=PICKER).select(me.id).run()
+    (draft,) = findings.findings_for(program, me.id, statuses=("draft",))
+    finding_id = draft.finding_id
+    at.selectbox(key="wb_pick").select(finding_id).run()
+    at.text_input(key=f"wb_note_{finding_id}").input("checked against the OEE mart")
+    at.button(key=f"wb_approve_{finding_id}").click().run()
+    at.button(key=f"wb_deliver_{finding_id}").click().run()
+    assert_ok(at, "workbench after delivery")
+    assert [s.value for s in at.success] == ["Version 1 delivered: the client sees it now."]
+    history = at.dataframe[-1].value
+    assert history[["what", "by"]].values.tolist() == [
+        ["written", "consultant"],
+        ["reviewed", "reviewer"],
+        ["delivered", "reviewer"],
+    ]
+
+    # The client sees it on its level page with the chart, never the review note; no other client does.
+    at = log_in(open_app(), me.id, demo_password(me.id))
+    at.switch_page("app_pages/client/level.py").run()
+    assert_ok(at, "level page with findings")
+    text = page_text(at)
+    assert "Findings from your consultants" in text and title in text and "operating window of" in text
+    assert "checked against the OEE mart" not in text and "reviewer" not in text
+    assert any((c.key or "").startswith("delivered_") for c in at.get("plotly_chart"))
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(WORKBENCH)
+    other = next(c for c in clients if c.id != me.id)
+    at = log_in(open_app(), other.id, demo_password(other.id))
+    at.switch_page("app_pages/client/level.py").run()
+    assert title not in page_text(at)

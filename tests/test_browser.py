@@ -2,6 +2,7 @@
 
 A client logs in, opens its KPI page and sees its own published numbers, and nothing of any other client.
 The program manager logs in to the cohort dashboard and opens a client's level evidence from its table.
+A consultant opens the Workbench and previews a piece of evidence.
 """
 
 from __future__ import annotations
@@ -140,3 +141,23 @@ def test_the_program_manager_sees_the_cohort_and_opens_a_clients_evidence(
         finally:
             browser.close()
     assert (tmp_path / "cohort.png").stat().st_size > 10_000
+
+
+def test_a_consultant_opens_the_workbench_and_previews_evidence(
+    served_app: str, tmp_path: Path, chromium_launch: dict
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        try:
+            page = log_in(browser, served_app, "consultant")
+            page.get_by_role("link", name="Workbench").click()
+            page.get_by_role("heading", name="New finding or recommendation").wait_for()
+            page.get_by_text("Preview", exact=True).wait_for()
+            page.locator(".js-plotly-plot").first.wait_for()  # the KPI chart the evidence would show
+            page.screenshot(path=str(tmp_path / "workbench.png"))
+            assert not page.locator("[data-testid='stException']").count()
+        finally:
+            browser.close()
+    assert (tmp_path / "workbench.png").stat().st_size > 10_000

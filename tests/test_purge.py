@@ -128,6 +128,42 @@ def _find(settings: Settings, needles: dict[str, bytes]) -> dict[str, list[str]]
     return {what: paths for what, paths in found.items() if paths}
 
 
+def _write_findings(settings: Settings, client_id: str) -> None:
+    """A finding on the client, delivered, then a second version (a draft) naming one of its machines."""
+    from forgeline.program import findings
+
+    mapping = yaml.safe_load(settings.client_config_path(client_id).read_text(encoding="utf-8"))
+    machine = mapping["masters"]["equipment"][0]["machine_name"]
+    choices = findings.evidence_choices(settings, client_id)
+    kpi, (first, last, _) = next(iter(choices.kpis.items()))
+    evidence = [
+        {"kind": "kpi_chart", "kpi": kpi, "start": str(first), "end": str(last)},
+        {"kind": "level_gap", "rule_id": choices.gaps[0][0]},
+    ]
+    found = findings.write(
+        settings,
+        client_id,
+        kind="finding",
+        title="Planned time lost",
+        body="See the chart.",
+        evidence=evidence,
+        by="kim",
+    )
+    findings.review(settings, client_id, found.finding_id, version=1, by="lee")
+    findings.deliver(settings, client_id, found.finding_id, version=1, by="lee")
+    findings.revise(
+        settings,
+        client_id,
+        found.finding_id,
+        based_on=1,
+        kind="recommendation",
+        title=f"{machine}: plan its mould changes",
+        body=f"{machine} loses most of its planned time after a change.",
+        evidence=evidence,
+        by="kim",
+    )
+
+
 @pytest.fixture(scope="module")
 def purged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Two demo clients run by `forgeline run`, then PURGED purged by `forgeline purge --yes`."""
@@ -140,6 +176,8 @@ def purged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ensure_demo_logins(settings, clients)
     run = _forgeline(settings, "run", PURGED, KEPT)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for client_id in (PURGED, KEPT):
+        _write_findings(settings, client_id)
     needles = _needles(settings, PURGED)
     before = _find(settings, needles)
     prefect_before = _prefect_view(settings, create_slot=slot_name(PURGED))
@@ -173,8 +211,14 @@ def test_no_file_in_the_workspace_holds_the_client_id_or_its_data(purged: dict[s
     assert any(p.startswith("prefect/prefect.db") for p in purged["before"]["id"])
     assert "mlflow/mlflow.db" in purged["before"]["id"]
     assert any(p.endswith(".duckdb") for p in purged["before"]["name (Korean)"])
-    # ...and in the program layer: its consent record and the pooled benchmarks' ledger.
-    assert {"program/benchmarks.duckdb", f"program/consent/{PURGED}.yml"} <= set(purged["before"]["id"])
+    # ...and in the program layer: its consent record, the pooled benchmarks' ledger and the findings.
+    assert {
+        "program/benchmarks.duckdb",
+        f"program/consent/{PURGED}.yml",
+        "program/workbench.duckdb",
+    } <= set(purged["before"]["id"])
+    # A finding's text names one of its machines.
+    assert any("program/workbench.duckdb" in purged["before"][w] for w in needles if w.startswith("machine "))
     assert _find(settings, needles) == {}
 
 
@@ -230,6 +274,15 @@ def test_the_other_client_is_intact_and_the_app_still_reads_it(
     assert [c.id for c in data.clients(consultant)] == [KEPT]
     assert not data.model_results(consultant, KEPT).empty
     assert not data.oee_daily(consultant, KEPT).empty
+    # The other client's findings stay, every version; the purged client's are gone.
+    (kept,) = data.findings(consultant, KEPT)
+    assert kept.version == 2 and data.findings(User(KEPT, KEPT, "client", KEPT), KEPT)[0].version == 1
+    assert [e.action for e in data.finding_history(consultant, KEPT, kept.finding_id)] == [
+        "written",
+        "reviewed",
+        "delivered",
+        "written",
+    ]
     records = [json.loads(p.read_text()) for p in settings.program_run_paths()]
     assert [[c["client_id"] for c in r["clients"]] for r in records] == [[KEPT]]
     assert settings.warehouse_path(KEPT).exists() and settings.landing_dir(KEPT).exists()
@@ -263,10 +316,13 @@ def test_the_certificate_verifies_against_the_id_and_holds_no_data(purged: dict[
         "logins",
         "program run records rewritten without it",
         "consent record",
+        "consultants' findings",
+        "findings' versions",
     ):
         assert removed[kind] > 0, kind
     assert certificate["remaining"] == []
     assert "pooled benchmarks" in certificate["program_stores_recomputed"]
+    assert removed["consultants' findings"] == 1 and removed["findings' versions"] == 2
 
 
 @pytest.mark.e2e

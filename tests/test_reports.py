@@ -9,8 +9,7 @@ read back as a person would get them: the PDF's text (pypdf), its pages drawn (p
 from __future__ import annotations
 
 import io
-import sys
-import types
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ from forgeline import i18n
 from forgeline.cli import app
 from forgeline.clients import ClientConfig
 from forgeline.publish import RunInfo, current_snapshot, publish_client
-from forgeline.reports import Finding, Report, ReportError, _delivered_findings, build_report
+from forgeline.reports import Report, ReportError, _delivered_findings, build_report
 from forgeline.reports.content import read_content
 from forgeline.reports.period import Period, PeriodError, last_full_month, month, parse_period
 from forgeline.settings import Settings, get_settings
@@ -338,24 +337,38 @@ def test_a_client_report_holds_nothing_of_another_client(
         assert trace not in english.text and trace not in english.cells()
 
 
-def test_delivered_findings_come_from_the_workbench_when_it_is_there(
-    published: Settings, monkeypatch: pytest.MonkeyPatch
+def test_delivered_findings_come_from_the_workbench_with_their_evidence_chart(
+    published: Settings, tmp_path: Path
 ) -> None:
+    """A finding written, reviewed by another consultant and delivered in the real workbench store reaches
+    the report with its evidence described and its KPI chart's days; a draft never does."""
+    from forgeline.program import findings as workbench
+
+    settings = get_settings(tmp_path / "home")  # its own workbench store, the same published snapshot
+    shutil.copytree(published.home, settings.home)
     period = month(2026, 10)
-    assert _delivered_findings(published, KOREAN.id, period) == []  # no workbench installed: none
-    asked = {}
-
-    def findings_for(settings: Settings, client_id: str, statuses: tuple[str, ...], period: Period) -> list:
-        asked.update(client_id=client_id, statuses=statuses, period=period)
-        return [Finding("Stops cluster on night shifts", "…", "finding", "Stops by shift")]
-
-    monkeypatch.setitem(
-        sys.modules, "forgeline.program.findings", types.SimpleNamespace(findings_for=findings_for)
+    assert _delivered_findings(settings, KOREAN.id, period) == []
+    evidence = [{"kind": "kpi_chart", "kpi": "oee", "start": "2026-10-01", "end": "2026-10-31"}]
+    draft = workbench.write(
+        settings, KOREAN.id, kind="finding", title="Draft only", body="…", evidence=evidence, by="kim"
     )
-    assert [f.title for f in _delivered_findings(published, KOREAN.id, period)] == [
-        "Stops cluster on night shifts"
-    ]
-    assert asked == {"client_id": KOREAN.id, "statuses": ("delivered",), "period": period}
+    shown = workbench.write(
+        settings,
+        KOREAN.id,
+        kind="recommendation",
+        title="Night shifts lose OEE",
+        body="Stops cluster at night.",
+        evidence=evidence,
+        by="kim",
+    )
+    workbench.review(settings, KOREAN.id, shown.finding_id, version=1, by="lee")
+    workbench.deliver(settings, KOREAN.id, shown.finding_id, version=1, by="lee")
+    [delivered] = _delivered_findings(settings, KOREAN.id, period)
+    assert (delivered.title, delivered.kind) == ("Night shifts lose OEE", "recommendation")
+    assert "OEE" in delivered.evidence and draft.title != delivered.title
+    assert delivered.chart is not None and delivered.chart["value"].notna().any()
+    text = _read(build_report(settings, KOREAN.id, period=period, lang="en")).text
+    assert "Night shifts lose OEE" in text and "Draft only" not in text
 
 
 def test_cli_writes_both_files_and_names_what_to_do_when_it_cannot(

@@ -171,16 +171,28 @@ def filed_reports(settings: Settings, client_id: str) -> list[Path]:
     return sorted(found, key=lambda p: p.name, reverse=True)
 
 
-def _delivered_findings(settings: Settings, client_id: str, period: Period) -> list[Any]:
-    """The findings and recommendations a consultant delivered to this client for the period (the workbench,
-    forgeline/program/findings.py); none while the workbench is not installed. ``period`` has ``start`` and
-    ``end`` dates, both in. Each item needs title, body and kind (finding | recommendation); evidence (a
-    description) and chart (evidence data: a frame, records or columns; x first) are optional."""
-    try:
-        from forgeline.program.findings import findings_for  # type: ignore[import-not-found]
-    except ImportError:
-        return []
-    return list(findings_for(settings, client_id, statuses=("delivered",), period=period))
+def _delivered_findings(settings: Settings, client_id: str, period: Period) -> list[Finding]:
+    """The findings and recommendations consultants delivered to this client for the period (the workbench,
+    forgeline/program/findings.py): each with its evidence described, and the first KPI chart it rests on
+    drawn from the client's own snapshot (every day of the period, a missing day as a gap)."""
+    from forgeline.program import findings as workbench
+
+    delivered = []
+    for item in workbench.findings_for(settings, client_id, statuses=("delivered",), period=period):
+        chart = next((piece for piece in item.evidence if piece.kind == "kpi_chart"), None)
+        view = workbench.evidence_view(settings, client_id, chart) if chart is not None else None
+        delivered.append(
+            Finding(
+                title=item.title,
+                body=item.body,
+                kind="recommendation" if item.kind == "recommendation" else "finding",
+                evidence="; ".join(piece.description for piece in item.evidence),
+                chart=view.days if view is not None else None,
+                chart_title=view.title if view is not None else "",
+                chart_unit=view.unit if view is not None else "",
+            )
+        )
+    return delivered
 
 
 def as_finding(item: Any) -> Finding:

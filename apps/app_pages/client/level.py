@@ -1,11 +1,12 @@
-"""Smart-factory level: the level the client's own data shows, rule by rule, and the steps to the next."""
+"""Smart-factory level: the level the client's own data shows, rule by rule, the steps to the next, and the
+findings and recommendations the consultants delivered."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from apps import data, ui
+from apps import data, findings_view, ui
 from forgeline.program.levels import figure
 
 user = ui.require_user()
@@ -99,6 +100,8 @@ if len(recommended):
                     "needs": "Needs",
                 },
             )
+
+findings_view.delivered_section(user, config)  # what the consultants delivered, with its evidence
 
 st.subheader("The evidence, rule by rule")
 table = evidence.assign(

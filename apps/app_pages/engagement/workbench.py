@@ -1,0 +1,371 @@
+"""Workbench: the consultants' findings and recommendations for one engagement, each with its evidence from
+the client's published results, from draft through review to delivery, with every version's history.
+
+For consultants only (it writes findings); the rules are forgeline/program/findings.py's, the access
+checks apps/data.py's. The client sees delivered findings on its level page (apps/findings_view.py).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from apps import data, findings_view, ui
+from forgeline.program.findings import KINDS, KPIS, EvidenceError, FindingError
+
+NEW = "__new__"
+PICK = "wb_pick"  # the finding open on the page
+FLASH = "_wb_flash"  # what the last action did (kept across the rerun its callback causes)
+ERROR = "_wb_error"
+EVIDENCE_LABELS = {
+    "kpi_chart": "KPI chart for a period",
+    "model_result": "Model result",
+    "operating_window": "Operating window",
+    "level_gap": "Level gap",
+}
+
+user = ui.require_user()
+if not user.is_consultant:
+    st.error("The workbench is for consultants: a client sees the findings delivered to it.")
+    st.stop()
+config = ui.choose_client(user)
+ui.client_header("Workbench", config)
+st.caption(
+    "Findings and recommendations for this engagement, each linked to its evidence in the client's "
+    "published results. A draft is reviewed by another consultant, then delivered; every edit is a new "
+    "version that goes through review again, and the client keeps the version delivered last until then."
+)
+
+
+# -- callbacks: each calls data.py and says what happened on the next run -----------------------------------
+def _act(action: Any, done: str, open_id: str | None = None) -> None:
+    try:
+        found = action()
+    except (FindingError, LookupError) as exc:
+        st.session_state[ERROR] = str(exc)
+        return
+    st.session_state[FLASH] = done.format(version=found.version)
+    st.session_state[PICK] = open_id or found.finding_id
+
+
+def _editor_keys(prefix: str) -> list[str]:
+    return [k for k in st.session_state if str(k).startswith(prefix)]
+
+
+def _save(prefix: str, current_id: str | None, based_on: int | None) -> None:
+    fields = {
+        "kind": st.session_state[f"{prefix}kind"],
+        "title": st.session_state[f"{prefix}title"],
+        "body": st.session_state[f"{prefix}body"],
+        "evidence": list(st.session_state[f"{prefix}evidence"]),
+    }
+    if current_id is None:
+        _act(lambda: data.write_finding(user, config.id, **fields), "Saved as a draft (version {version}).")
+    else:
+        _act(
+            lambda: data.revise_finding(user, config.id, current_id, based_on=based_on, **fields),
+            "Saved as version {version}, a draft: another consultant reviews it before it is delivered.",
+        )
+    if ERROR not in st.session_state:
+        _restart(prefix)  # the next edit starts from what was saved
+
+
+def _restart(prefix: str) -> None:
+    for key in _editor_keys(prefix):
+        del st.session_state[key]
+
+
+def _attach(prefix: str, params: dict[str, Any]) -> None:
+    st.session_state[f"{prefix}evidence"] = [*st.session_state[f"{prefix}evidence"], params]
+
+
+def _detach(prefix: str, index: int) -> None:
+    evidence = list(st.session_state[f"{prefix}evidence"])
+    evidence.pop(index)
+    st.session_state[f"{prefix}evidence"] = evidence
+
+
+# -- the evidence picker, fed by the client's snapshot -------------------------------------------------------
+def _picker(prefix: str) -> dict[str, Any] | None:
+    """The evidence chosen in the pickers (None when the snapshot offers none)."""
+    choices = data.evidence_choices(user, config.id)
+    offered = {
+        "kpi_chart": choices.kpis,
+        "model_result": choices.models,
+        "operating_window": choices.windows,
+        "level_gap": choices.gaps,
+    }
+    kinds = [k for k, held in offered.items() if held]
+    if not kinds:
+        st.caption("The client's published results offer no evidence yet.")
+        return None
+    kind = st.selectbox(
+        "Kind of evidence to attach", kinds, format_func=EVIDENCE_LABELS.get, key=f"{prefix}ev_kind"
+    )
+    if kind == "kpi_chart":
+        left, middle, right = st.columns([1, 2, 1])
+        kpi = left.selectbox(
+            "KPI", list(choices.kpis), format_func=lambda k: KPIS[k].label, key=f"{prefix}kpi"
+        )
+        first, last, machines = choices.kpis[kpi]
+        period = middle.date_input(
+            "Period",
+            value=(max(first, last - timedelta(days=29)), last),
+            min_value=first,
+            max_value=last,
+            key=f"{prefix}period_{kpi}",  # per KPI: their days differ
+        )
+        start, end = (period[0], period[-1]) if isinstance(period, tuple) and period else (first, last)
+        machine = (
+            right.selectbox(
+                "Machine", ["", *machines], format_func=lambda m: m or "all", key=f"{prefix}machine_{kpi}"
+            )
+            if machines
+            else ""
+        )
+        return {"kind": kind, "kpi": kpi, "start": str(start), "end": str(end), "machine": machine or None}
+    if kind == "model_result":
+        model, version, _ = choices.models[
+            st.selectbox(
+                "Model result",
+                range(len(choices.models)),
+                format_func=lambda i: choices.models[i][2],
+                key=f"{prefix}model",
+            )
+        ]
+        return {"kind": kind, "model_name": model, "model_version": version}
+    if kind == "operating_window":
+        model, parameter, _ = choices.windows[
+            st.selectbox(
+                "Operating window",
+                range(len(choices.windows)),
+                format_func=lambda i: f"{choices.windows[i][1]} ({choices.windows[i][0]})",
+                key=f"{prefix}window",
+            )
+        ]
+        return {"kind": kind, "model_name": model, "parameter": parameter}
+    rule = st.selectbox(
+        "Level gap",
+        [r for r, _ in choices.gaps],
+        format_func=dict(choices.gaps).get,
+        key=f"{prefix}gap",
+    )
+    return {"kind": kind, "rule_id": rule}
+
+
+def _editor(current: Any | None) -> None:
+    """Write a new finding, or a new version of ``current``."""
+    prefix = f"wb_{config.id}_{current.finding_id if current else 'new'}_"
+    if f"{prefix}evidence" not in st.session_state:
+        st.session_state[f"{prefix}evidence"] = [dict(e.params) for e in current.evidence] if current else []
+        st.session_state[f"{prefix}kind"] = current.kind if current else KINDS[0]
+        st.session_state[f"{prefix}title"] = current.title if current else ""
+        st.session_state[f"{prefix}body"] = current.body if current else ""
+        # The version this edit starts from: saving refuses it if another consultant saved one since.
+        st.session_state[f"{prefix}based_on"] = current.version if current else None
+    based_on = st.session_state[f"{prefix}based_on"]
+    if current and based_on != current.version:
+        st.warning(
+            f"This edit started from version {based_on}; version {current.version} was saved since. "
+            "Start again from it (your changes here are dropped), or copy them first."
+        )
+        st.button(
+            "Start again from the newest version", key=f"{prefix}restart", on_click=_restart, args=(prefix,)
+        )
+    st.radio("Kind", KINDS, horizontal=True, key=f"{prefix}kind")
+    st.text_input("Title", key=f"{prefix}title")
+    st.text_area("What was found, or what to do", key=f"{prefix}body", height=120)
+
+    st.markdown("**Evidence**")
+    attached = st.session_state[f"{prefix}evidence"]
+    for i, params in enumerate(attached):
+        left, right = st.columns([5, 1])
+        left.markdown(f"{i + 1}. {_describe(params)}")
+        right.button("Remove", key=f"{prefix}rm{i}", on_click=_detach, args=(prefix, i))
+    chosen = _picker(prefix)
+    if chosen is not None:
+        with st.container(border=True):
+            st.caption("Preview")
+            try:
+                checked = data.check_evidence(user, config.id, chosen)
+            except EvidenceError as exc:
+                st.error(str(exc))
+            else:
+                findings_view.show_evidence(user, config.id, checked, key=f"{prefix}preview")
+                st.button(
+                    "Attach this evidence", key=f"{prefix}attach", on_click=_attach, args=(prefix, chosen)
+                )
+    label = "Save as a new version" if current else "Save draft"
+    st.button(
+        label,
+        type="primary",
+        key=f"{prefix}save",
+        on_click=_save,
+        args=(prefix, current.finding_id if current else None, based_on),
+    )
+
+
+def _describe(params: dict[str, Any]) -> str:
+    kind = params.get("kind")
+    if kind == "kpi_chart":
+        on = f", {params['machine']}" if params.get("machine") else ""
+        return f"{KPIS[params['kpi']].label}{on}, {params['start']} to {params['end']}"
+    if kind == "model_result":
+        return f"{params['model_name']} version {params['model_version']}"
+    if kind == "operating_window":
+        return f"operating window of {params['parameter']} ({params['model_name']})"
+    return f"level gap: {params.get('rule_id')}"
+
+
+# -- the page ------------------------------------------------------------------------------------------------
+if FLASH in st.session_state:
+    st.success(st.session_state.pop(FLASH))
+if ERROR in st.session_state:
+    st.error(st.session_state.pop(ERROR))
+
+everything = data.findings(user, config.id)
+delivered = {f.finding_id: f.version for f in data.findings(user, config.id, ("delivered",))}
+if everything:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "title": f.title,
+                    "kind": f.kind,
+                    "status": f.status,
+                    "version": f.version,
+                    "client sees": f"version {delivered[f.finding_id]}" if f.finding_id in delivered else "–",
+                    "last written by": f.author,
+                    "written": findings_view.utc(f.written_at),
+                }
+                for f in everything
+            ]
+        ),
+        hide_index=True,
+    )
+by_id = {f.finding_id: f for f in everything}
+if st.session_state.get(PICK) not in [NEW, *by_id]:
+    st.session_state[PICK] = NEW
+picked = st.selectbox(
+    "Open",
+    [NEW, *by_id],
+    format_func=lambda i: (
+        "New finding or recommendation"
+        if i == NEW
+        else f"{by_id[i].title} · {by_id[i].status}, version {by_id[i].version}"
+    ),
+    key=PICK,
+)
+
+if picked == NEW:
+    st.subheader("New finding or recommendation")
+    _editor(None)
+    st.stop()
+
+current = by_id[picked]
+st.subheader(current.title)
+st.caption(
+    f"{current.kind} · **{current.status}** · version {current.version}, written by {current.author} "
+    f"{findings_view.utc(current.written_at)}"
+    + (f" · reviewed by {current.reviewed_by}" if current.reviewed_by else "")
+    + (f" · client sees version {delivered[picked]}" if picked in delivered else "")
+)
+findings_view.show_finding(user, config.id, current, key=f"wb_{picked}_{current.version}")
+
+if current.status == "draft":
+    if current.author == user.username:
+        st.info("Another consultant reviews this version: a reviewer is never its author.")
+    else:
+        note_key = f"wb_note_{picked}"
+        st.text_input("Review note (kept in the history; the client never sees it)", key=note_key)
+        left, right = st.columns(2)
+        left.button(
+            "Approve",
+            key=f"wb_approve_{picked}",
+            on_click=_act,
+            args=(
+                lambda: data.review_finding(
+                    user,
+                    config.id,
+                    picked,
+                    version=current.version,
+                    approve=True,
+                    note=st.session_state[note_key],
+                ),
+                "Version {version} reviewed: it can be delivered.",
+            ),
+        )
+        right.button(
+            "Ask for changes",
+            key=f"wb_changes_{picked}",
+            on_click=_act,
+            args=(
+                lambda: data.review_finding(
+                    user,
+                    config.id,
+                    picked,
+                    version=current.version,
+                    approve=False,
+                    note=st.session_state[note_key],
+                ),
+                "Changes asked for on version {version}: it stays a draft.",
+            ),
+        )
+elif current.status == "reviewed":
+    st.button(
+        "Deliver to the client",
+        type="primary",
+        key=f"wb_deliver_{picked}",
+        on_click=_act,
+        args=(
+            lambda: data.deliver_finding(user, config.id, picked, version=current.version),
+            "Version {version} delivered: the client sees it now.",
+        ),
+    )
+
+if current.status != "withdrawn":
+    with st.expander("Edit: write a new version"):
+        _editor(current)
+    with st.expander("Withdraw"):
+        reason_key = f"wb_reason_{picked}"
+        st.text_input("Why", key=reason_key)
+        st.button(
+            "Withdraw this finding",
+            key=f"wb_withdraw_{picked}",
+            on_click=_act,
+            args=(
+                lambda: data.withdraw_finding(user, config.id, picked, reason=st.session_state[reason_key]),
+                "Withdrawn: the client no longer sees it.",
+            ),
+        )
+
+st.subheader("History")
+entries = data.finding_history(user, config.id, picked)
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "when": findings_view.utc(e.at),
+                "version": e.version,
+                "what": e.action.replace("_", " "),
+                "by": e.by,
+                "changed": ", ".join(e.changed),
+                "note": e.note,
+            }
+            for e in entries
+        ]
+    ),
+    hide_index=True,
+)
+if current.version > 1:
+    with st.expander("Earlier versions"):
+        for version in range(current.version - 1, 0, -1):
+            earlier = data.finding(user, config.id, picked, version)
+            when = findings_view.utc(earlier.written_at)
+            st.markdown(f"**Version {version}** ({earlier.status}) by {earlier.author}, {when}")
+            st.markdown(f"*{earlier.title}*  \n{earlier.body}")
+            described = "; ".join(e.description for e in earlier.evidence)
+            st.caption(f"Evidence: {described}" if described else "No evidence.")
