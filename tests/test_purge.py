@@ -20,6 +20,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from forgeline import tools
 from forgeline.cli import EXIT_BUSY, app
 from forgeline.settings import REPO_ROOT, Settings, get_settings
 
@@ -178,6 +179,8 @@ def purged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     for client_id in (PURGED, KEPT):
         _write_findings(settings, client_id)
+    site = tools.build_site(settings, generate_dbt_docs=False, progress=lambda _: None)  # serve-tools' links
+    assert (site / "data-docs" / PURGED).is_symlink()
     needles = _needles(settings, PURGED)
     before = _find(settings, needles)
     prefect_before = _prefect_view(settings, create_slot=slot_name(PURGED))
@@ -216,10 +219,14 @@ def test_no_file_in_the_workspace_holds_the_client_id_or_its_data(purged: dict[s
         "program/benchmarks.duckdb",
         f"program/consent/{PURGED}.yml",
         "program/workbench.duckdb",
+        "tools/site/index.html",  # the tools' docs site lists it
     } <= set(purged["before"]["id"])
     # A finding's text names one of its machines.
     assert any("program/workbench.duckdb" in purged["before"][w] for w in needles if w.startswith("machine "))
     assert _find(settings, needles) == {}
+    # The docs site was rebuilt without it: the other client's links stay.
+    site = settings.tools_site_dir
+    assert not (site / "data-docs" / PURGED).exists() and (site / "data-docs" / KEPT).is_symlink()
 
 
 @pytest.mark.e2e
