@@ -17,21 +17,19 @@ the two things plain ``streamlit run`` cannot do. ``forgeline app`` and the test
 from __future__ import annotations
 
 import logging
-from http.cookies import SimpleCookie
 from typing import Any
 
 import streamlit as st
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 from starlette.routing import Route
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
+from apps.ui import SESSION_HEADER, SESSION_ROUTE
 from forgeline import auth
 from forgeline.settings import get_settings
 
-SESSION_ROUTE = "/_forgeline/session"
-SESSION_HEADER = "X-Forgeline-Session"
 _CLOSED_PATHS = ("/_stcore/metrics",)
 _STREAM_PATH = "/_stcore/stream"
 
@@ -40,12 +38,11 @@ log = logging.getLogger("forgeline.app")
 
 def _cookie_session(headers: list[tuple[bytes, bytes]]) -> auth.Session | None:
     """The live session the request's cookie carries, if any."""
-    cookie = SimpleCookie()
+    cookies: dict[str, str] = {}
     for name, value in headers:
         if name == b"cookie":
-            cookie.load(value.decode("latin-1"))
-    morsel = cookie.get(auth.SESSION_COOKIE)
-    return auth.session_user(get_settings(), morsel.value if morsel else None)
+            cookies.update(cookie_parser(value.decode("latin-1")))
+    return auth.session_user(get_settings(), cookies.get(auth.SESSION_COOKIE))
 
 
 def _is_consultant(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -26,7 +26,7 @@ CLIENT_KEY = "client_id"  # the chosen client, kept across pages
 _PICKER_KEY = "_client_picker"  # the selectbox's own state (Streamlit drops it on pages without it)
 _COOKIE_TODO = "_session_cookie_todo"  # the token to put in the cookie, or "" to remove it
 _LOGGED_OUT = "_logged_out"  # this tab logged out: never fall back to the cookie it connected with
-SESSION_ROUTE = "/_forgeline/session"  # apps/serve.py's route (not imported: it starts a server)
+SESSION_ROUTE = "/_forgeline/session"  # served by apps/serve.py: the page posts the token here
 SESSION_HEADER = "X-Forgeline-Session"
 
 

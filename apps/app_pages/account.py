@@ -14,9 +14,9 @@ st.title("Password")
 
 with st.form("change_password", clear_on_submit=True):
     st.subheader("Change your password")
-    current = st.text_input("Current password", type="password", autocomplete="current-password")
-    new = st.text_input("New password (at least 8 characters)", type="password", autocomplete="new-password")
-    again = st.text_input("New password again", type="password", autocomplete="new-password")
+    current = st.text_input("Current password", type="password", key="pw_current")
+    new = st.text_input("New password (at least 8 characters)", type="password", key="pw_new")
+    again = st.text_input("New password again", type="password", key="pw_again")
     if st.form_submit_button("Change password", type="primary"):
         if new != again:
             st.error("The new passwords differ.")
@@ -28,6 +28,7 @@ with st.form("change_password", clear_on_submit=True):
             else:
                 # Every session of this login has ended (other tabs, other browsers); this one goes on.
                 ui.start_session(issue_session(settings, user))
+                ui.sync_session_cookie()  # now: a reload must find the new session's cookie
                 st.success("Password changed. Your other sessions have ended.")
 
 if user.is_consultant:
@@ -38,13 +39,14 @@ if user.is_consultant:
         target = st.selectbox(
             "Login",
             [u.username for u in resettable],
+            key="reset_login",
             format_func=lambda name: next(
                 f"{u.username} · {u.display_name} · {u.client_id or 'program manager'}"
                 for u in resettable
                 if u.username == name
             ),
         )
-        new = st.text_input("Their new password", type="password", autocomplete="new-password")
+        new = st.text_input("Their new password", type="password", key="reset_new")
         if st.form_submit_button("Reset password") and target:
             try:
                 reset_password(settings, target, new, by=user)
