@@ -96,8 +96,16 @@ def test_a_program_manager_sees_every_client_but_is_no_consultant(workspace: Set
 
 
 # -- sessions, throttling, passwords ----------------------------------------------------------------
-def test_a_session_token_is_signed_expires_and_renews_within_a_day(workspace: Settings) -> None:
-    ensure_demo_logins(workspace, demo_clients())
+@pytest.fixture
+def logins(workspace: Settings) -> None:
+    """Four demo logins (fewer bcrypt hashes than the whole demo program's)."""
+    set_login(workspace, "consultant", "forgeline-demo", "consultant", "Consultant")
+    set_login(workspace, "manager", "manager-demo", "program_manager", "Program manager")
+    for client_id in ("sejin-diecast", "hanbit-press"):
+        set_login(workspace, client_id, f"{client_id}-demo", "client", client_id, client_id=client_id)
+
+
+def test_a_session_token_is_signed_expires_and_renews_within_a_day(workspace: Settings, logins: None) -> None:
     user = authenticate(workspace, "hanbit-press", "hanbit-press-demo")
     assert user is not None
     t0 = 1_900_000_000.0
@@ -115,12 +123,11 @@ def test_a_session_token_is_signed_expires_and_renews_within_a_day(workspace: Se
     assert session_user(workspace, renewed, now=t0 + SESSION_MAX_S + 1) is None
     # Another workspace's key does not open it.
     other = get_settings(workspace.home.parent / "other")
-    ensure_demo_logins(other, demo_clients())
+    set_login(other, "hanbit-press", "hanbit-press-demo", "client", "Hanbit", client_id="hanbit-press")
     assert session_user(other, token, now=t0 + 60) is None
 
 
-def test_logging_out_ends_every_session_of_the_login(workspace: Settings) -> None:
-    ensure_demo_logins(workspace, demo_clients())
+def test_logging_out_ends_every_session_of_the_login(workspace: Settings, logins: None) -> None:
     user = authenticate(workspace, "consultant", "forgeline-demo")
     assert user is not None
     tab_a, tab_b = issue_session(workspace, user), issue_session(workspace, user)
@@ -138,13 +145,12 @@ def test_logging_out_ends_every_session_of_the_login(workspace: Settings) -> Non
 
 
 def test_an_unknown_login_costs_one_bcrypt_check_like_a_known_one(
-    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+    workspace: Settings, logins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import bcrypt
 
     from forgeline import auth
 
-    ensure_demo_logins(workspace, demo_clients())
     checked: list[bytes] = []
     real = bcrypt.checkpw
 
@@ -167,10 +173,9 @@ def test_an_unknown_login_costs_one_bcrypt_check_like_a_known_one(
     assert auth._dummy_hash()[:7] == stored[:7] == b"$2b$10$"
 
 
-def test_failed_logins_are_throttled_per_login_and_per_address(workspace: Settings) -> None:
+def test_failed_logins_are_throttled_per_login_and_per_address(workspace: Settings, logins: None) -> None:
     from forgeline.auth import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_LOGIN, THROTTLE_WINDOW_S
 
-    ensure_demo_logins(workspace, demo_clients())
     t0 = 1_900_000_000.0
     for i in range(MAX_FAILURES_PER_LOGIN):
         assert log_in(workspace, "consultant", "wrong", "10.0.0.1", now=t0 + i) is None
@@ -198,8 +203,9 @@ def test_failed_logins_are_throttled_per_login_and_per_address(workspace: Settin
     assert "guess-" not in text and "10.9.9.9" not in text and "consultant" not in text
 
 
-def test_a_password_is_changed_by_its_owner_and_reset_by_a_consultant(workspace: Settings) -> None:
-    ensure_demo_logins(workspace, demo_clients())
+def test_a_password_is_changed_by_its_owner_and_reset_by_a_consultant(
+    workspace: Settings, logins: None
+) -> None:
     client = authenticate(workspace, "sejin-diecast", "sejin-diecast-demo")
     consultant = authenticate(workspace, "consultant", "forgeline-demo")
     manager = authenticate(workspace, "manager", "manager-demo")
