@@ -326,3 +326,28 @@ def test_metrics_and_cache_clearing_are_for_consultants_only(
     while _cache_entries(served_app, as_consultant) and time.monotonic() < deadline:
         time.sleep(1)
     assert _cache_entries(served_app, as_consultant) == 0
+
+
+def test_failed_logins_from_one_address_are_throttled(
+    served_app: str, program_run: Settings, chromium_launch: dict
+) -> None:
+    """The address the throttle counts is the browser's, as a TLS proxy on this machine forwards it."""
+    from playwright.sync_api import sync_playwright
+
+    from forgeline.auth import MAX_FAILURES_PER_ADDRESS
+    from forgeline.auth import log_in as attempt
+
+    address = "203.0.113.7"  # a documentation address: no other test's
+    for i in range(MAX_FAILURES_PER_ADDRESS):  # earlier guesses of many names from that address
+        assert attempt(program_run, f"guess-{i}", "wrong-password", address) is None
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        try:
+            proxied = browser.new_context(viewport=VIEWPORT, extra_http_headers={"X-Forwarded-For": address})
+            page = log_in(proxied, served_app, CLIENT)
+            page.get_by_text("Too many failed logins.").wait_for()
+            _login_form(page)
+            page = log_in(browser, served_app, CLIENT)  # another address gets in
+            page.get_by_role("heading", name="Program overview").wait_for()
+        finally:
+            browser.close()
