@@ -76,7 +76,8 @@ def sync_session_cookie() -> None:
         f"fetch({json.dumps(SESSION_ROUTE)}, {{method: {json.dumps(method)}, credentials: 'same-origin', "
         f"headers: {{{json.dumps(SESSION_HEADER)}: {json.dumps(todo)}}}}});"
     )
-    st.html(f"<script>{call}</script>", unsafe_allow_javascript=True)
+    # The script removes itself once run: the token does not stay in the page.
+    st.html(f"<script>{call} document.currentScript?.remove();</script>", unsafe_allow_javascript=True)
 
 
 def require_user() -> User:
