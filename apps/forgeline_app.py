@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from apps import ui
-from forgeline.auth import AccessDenied, User
+from forgeline.auth import ROLES, AccessDenied, User
 
 st.set_page_config(page_title="Forgeline", page_icon=":material/factory:", layout="wide")
 LOGIN = "app_pages/login.py"
@@ -50,14 +50,14 @@ def login_pages() -> list[st.Page]:
     """Before login: the login form, also under every page's URL, so a deep link (e.g. /models) asks for
     the login and then opens that page (a rerun keeps the page's URL; Streamlit falls back to the
     login's first page, without an error, when the role may not open it)."""
-    every_url = [p.url_path for section in pages_for(_EVERY_PAGE).values() for p in section]
+    # Every role's pages (only their URLs are read: no page runs, no data is opened).
+    probes = [User("", "", role, client_id="-" if role == "client" else None) for role in ROLES]
+    every_url = dict.fromkeys(p.url_path for u in probes for pages in pages_for(u).values() for p in pages)
     return [
         st.Page(LOGIN, title="Log in", icon=":material/login:", default=True),
         *(st.Page(LOGIN, title="Log in", url_path=url) for url in every_url),
     ]
 
-
-_EVERY_PAGE = User(username="", display_name="", role="consultant")  # a consultant is offered every page
 
 user = ui.current_user()
 ui.sync_session_cookie()
