@@ -1,7 +1,8 @@
 """Forgeline's Streamlit app: the consultants' workbench and each client's portal.
 
-Thin entrypoint: page config, the login gate, then one ``st.navigation``. Before login the only page is
-the login form; afterwards the pages read published snapshots through ``apps.data`` only.
+Thin entrypoint: page config, the login gate, then one ``st.navigation``. Before login every URL shows the
+login form; afterwards the pages read published snapshots through ``apps.data`` only. Served through
+``apps/serve.py`` (session cookie, consultant-only metrics and cache clearing).
 """
 
 from __future__ import annotations
@@ -9,23 +10,14 @@ from __future__ import annotations
 import streamlit as st
 
 from apps import ui
-from forgeline.auth import AccessDenied
+from forgeline.auth import ROLES, AccessDenied, User
 
 st.set_page_config(page_title="Forgeline", page_icon=":material/factory:", layout="wide")
+LOGIN = "app_pages/login.py"
 
-user = ui.current_user()
-if user is None:
-    page = st.navigation(
-        [st.Page("app_pages/login.py", title="Log in", icon=":material/login:")], position="hidden"
-    )
-else:
-    with st.sidebar:
-        who = {
-            "consultant": "consultant · every client",
-            "program_manager": "program manager · the cohort",
-        }.get(user.role, f"client · {user.client_id}")
-        st.markdown(f"**{user.display_name}**  \n{who}")
-        st.button("Log out", on_click=ui.log_out, icon=":material/logout:")
+
+def pages_for(user: User) -> dict[str, list[st.Page]]:
+    """The pages ``user`` may open, by section (the first one is where the login lands)."""
     program = [
         st.Page("app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:")
     ]
@@ -50,10 +42,39 @@ else:
     if user.is_consultant:  # onboarding and the workbench write: never offered to another login
         pages["Engagement"] = [
             st.Page("app_pages/engagement/onboarding.py", title="Onboarding", icon=":material/upload_file:"),
-            st.Page("app_pages/engagement/tools.py", title="Stack tools", icon=":material/construction:"),
             st.Page("app_pages/engagement/workbench.py", title="Workbench", icon=":material/edit_note:"),
+            st.Page("app_pages/engagement/tools.py", title="Stack tools", icon=":material/construction:"),
         ]
-    page = st.navigation(pages)
+    pages["Account"] = [st.Page("app_pages/account.py", title="Password", icon=":material/key:")]
+    return pages
+
+
+def login_pages() -> list[st.Page]:
+    """Before login: the login form, also under every page's URL, so a deep link (e.g. /models) asks for
+    the login and then opens that page (a rerun keeps the page's URL; Streamlit falls back to the
+    login's first page, without an error, when the role may not open it)."""
+    # Every role's pages (only their URLs are read: no page runs, no data is opened).
+    probes = [User("", "", role, client_id="-" if role == "client" else None) for role in ROLES]
+    every_url = dict.fromkeys(p.url_path for u in probes for pages in pages_for(u).values() for p in pages)
+    return [
+        st.Page(LOGIN, title="Log in", icon=":material/login:", default=True),
+        *(st.Page(LOGIN, title="Log in", url_path=url) for url in every_url),
+    ]
+
+
+user = ui.current_user()
+ui.sync_session_cookie()
+if user is None:
+    page = st.navigation(login_pages(), position="hidden")
+else:
+    with st.sidebar:
+        who = {
+            "consultant": "consultant · every client",
+            "program_manager": "program manager · the cohort",
+        }.get(user.role, f"client · {user.client_id}")
+        st.markdown(f"**{user.display_name}**  \n{who}")
+        st.button("Log out", on_click=ui.log_out, icon=":material/logout:")
+    page = st.navigation(pages_for(user))
 
 try:
     page.run()

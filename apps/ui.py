@@ -1,7 +1,12 @@
-"""What every page shares: the logged-in user, the client picker and number formats."""
+"""What every page shares: the logged-in user and its session, the client picker and number formats.
+
+The session's rules are forgeline/auth.py's; here only where the token lives: in the Streamlit session
+(this tab) and in an HttpOnly cookie (a reload, a new tab), which ``apps/serve.py`` sets and removes when
+the page asks it to (:func:`sync_session_cookie`)."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any
@@ -11,16 +16,68 @@ import pandas as pd
 import streamlit as st
 
 from apps import data
+from forgeline import auth
 from forgeline.auth import User
+from forgeline.settings import get_settings
 
 USER_KEY = "user"
+SESSION_KEY = "_session_token"  # the signed token of this tab's session
 CLIENT_KEY = "client_id"  # the chosen client, kept across pages
 _PICKER_KEY = "_client_picker"  # the selectbox's own state (Streamlit drops it on pages without it)
+_COOKIE_TODO = "_session_cookie_todo"  # the token to put in the cookie, or "" to remove it
+_LOGGED_OUT = "_logged_out"  # this tab logged out: never fall back to the cookie it connected with
+SESSION_ROUTE = "/_forgeline/session"  # served by apps/serve.py: the page posts the token here
+SESSION_HEADER = "X-Forgeline-Session"
 
 
 def current_user() -> User | None:
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, User) else None
+    """The user of this tab's session, checked on every page view (signature, expiry, revocation);
+    a tab without one takes the session cookie it connected with (a reload, a new tab)."""
+    token = st.session_state.get(SESSION_KEY)
+    if token is None and not st.session_state.get(_LOGGED_OUT):
+        token = st.context.cookies.get(auth.SESSION_COOKIE)
+    if not token:
+        st.session_state.pop(USER_KEY, None)
+        return None
+    settings = get_settings()
+    session = auth.session_user(settings, token)
+    if session is None:  # expired, forged, or ended by a logout elsewhere
+        _forget()
+        return None
+    if session.due_for_renewal():
+        start_session(auth.renew_session(settings, session))
+    else:
+        st.session_state[SESSION_KEY] = token
+    st.session_state[USER_KEY] = session.user
+    return session.user
+
+
+def start_session(token: str) -> None:
+    """This tab is logged in with ``token``; the browser gets it as a cookie on the next page view."""
+    st.session_state[SESSION_KEY] = token
+    st.session_state[_COOKIE_TODO] = token
+    st.session_state.pop(_LOGGED_OUT, None)
+
+
+def _forget() -> None:
+    st.session_state.clear()
+    st.session_state[_LOGGED_OUT] = True
+    st.session_state[_COOKIE_TODO] = ""
+
+
+def sync_session_cookie() -> None:
+    """Ask the server to set or remove the session cookie when the session changed (login, renewal,
+    logout). The token passes through this page's script once; the cookie itself is HttpOnly."""
+    todo = st.session_state.pop(_COOKIE_TODO, None)
+    if todo is None:
+        return
+    method = "POST" if todo else "DELETE"
+    call = (
+        f"fetch({json.dumps(SESSION_ROUTE)}, {{method: {json.dumps(method)}, credentials: 'same-origin', "
+        f"headers: {{{json.dumps(SESSION_HEADER)}: {json.dumps(todo)}}}}});"
+    )
+    # The script removes itself once run: the token does not stay in the page.
+    st.html(f"<script>{call} document.currentScript?.remove();</script>", unsafe_allow_javascript=True)
 
 
 def require_user() -> User:
@@ -33,7 +90,11 @@ def require_user() -> User:
 
 
 def log_out() -> None:
-    st.session_state.clear()
+    """End the login's sessions everywhere (every tab and browser), then this tab's state and cookie."""
+    user = current_user()
+    if user is not None:
+        auth.end_sessions(get_settings(), user.username)
+    _forget()
 
 
 def _remember_pick() -> None:

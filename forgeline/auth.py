@@ -5,17 +5,37 @@ every client of the program and onboards them; a program manager sees every clie
 and the cohort, and changes nothing; a client login sees exactly one client. Every read the apps make goes
 through :func:`visible_clients` / :func:`require_client`, so a client can reach no other client's
 snapshot by any page, parameter or URL.
+
+It also owns sessions and the rules of logging in (the app only shows forms and carries the cookie):
+
+- a session is a token signed with itsdangerous (the workspace's ``auth/session.key``), timestamped and
+  expiring after :data:`SESSION_IDLE_S` unused, renewed as it is used, never older than
+  :data:`SESSION_MAX_S`; it names the login and the login's *session epoch* in ``users.yml``;
+- logging out, a password change or a reset raises the epoch: every session of that login, in any tab or
+  browser, stops working at its next page view (revocation on the server, not only a deleted cookie);
+- failed logins are counted per login name and per address in ``auth/login_failures.json`` and refused
+  for a while past a limit; every attempt that is not refused runs exactly one bcrypt check (against a
+  dummy hash for an unknown name), so a failure takes the same time whether or not the login exists.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
-from collections.abc import Iterable
+import secrets
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
 import bcrypt
 import yaml
+from filelock import FileLock
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from forgeline.clients import ClientConfig
 from forgeline.settings import Settings, check_client_id
@@ -28,8 +48,30 @@ DEMO_CONSULTANT_PASSWORD = "forgeline-demo"
 DEMO_PROGRAM_MANAGER = "manager"
 
 
+BCRYPT_ROUNDS = 10
+
+SESSION_COOKIE = "forgeline_session"
+SESSION_IDLE_S = 30 * 60  # a session not used for this long ends (its cookie expires with it)
+SESSION_RENEW_S = 5 * 60  # a session used after this gets a fresh token (and cookie)
+SESSION_MAX_S = 12 * 3600  # no session outlives a working day, however much it is used
+
+THROTTLE_WINDOW_S = 15 * 60  # failures older than this are forgotten
+MAX_FAILURES_PER_LOGIN = 5  # per login name typed (known or not: the same rule for both)
+MAX_FAILURES_PER_ADDRESS = 20  # per client address (one office behind one address may mistype)
+
+
 class AccessDenied(PermissionError):
     """A login asked for a client it may not see."""
+
+
+class LoginThrottled(PermissionError):
+    """Too many failed logins lately for this name or address; no password was checked."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        minutes = max(1, round(retry_after_s / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        super().__init__(f"Too many failed logins. Try again in {minutes} {unit}.")
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -60,7 +102,37 @@ def demo_password(username: str) -> str:
 
 
 def _hash(password: str) -> str:
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=10)).decode("ascii")
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode("ascii")
+
+
+@cache
+def _dummy_hash() -> bytes:
+    """A hash no password is known for, at the real hashes' cost: checked when the login is unknown, so
+    an unknown name costs one bcrypt check as a known one does (made once per process)."""
+    return bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=BCRYPT_ROUNDS))
+
+
+def _check_password(password: str, stored: bytes | None) -> bool:
+    """Exactly one bcrypt check whatever the input: against ``stored``, or the dummy hash when there is
+    none or it is damaged (the answer is then False)."""
+    usable = stored is not None and stored.startswith(b"$2")
+    try:
+        ok = bcrypt.checkpw(password.encode("utf-8"), stored if usable else _dummy_hash())  # type: ignore[arg-type]
+    except ValueError:  # a damaged hash in users.yml: refuse, after the same work as any refusal
+        bcrypt.checkpw(password.encode("utf-8"), _dummy_hash())
+        ok = False
+    return ok and usable
+
+
+@contextmanager
+def _users_locked(settings: Settings) -> Iterator[dict[str, dict]]:
+    """users.yml read and written under its lock: a logout raising an epoch never loses a concurrent
+    password change (both rewrite the file)."""
+    settings.auth_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(settings.users_path.with_suffix(".yml.lock"), thread_local=False):
+        users = _load(settings)
+        yield users
+        _save(settings, users)
 
 
 def _load(settings: Settings) -> dict[str, dict]:
@@ -95,16 +167,25 @@ def set_login(
         raise ValueError(f"Login {username!r}: unknown role {role!r}; use one of {', '.join(ROLES)}.")
     elif client_id:
         raise ValueError(f"Login {username!r}: a {role} sees every client; leave client_id empty.")
+    _check_new_password(username, password)
+    with _users_locked(settings) as users:
+        users[username] = {
+            "display_name": display_name,
+            "role": role,
+            "client_id": client_id,
+            "password_hash": _hash(password),
+            # A replaced login's earlier sessions end: its epoch only ever goes up.
+            "session_epoch": _epoch(users.get(username)) + 1,
+        }
+
+
+def _check_new_password(username: str, password: str) -> None:
     if len(password) < 8:
         raise ValueError(f"Login {username!r}: use a password of at least 8 characters.")
-    users = _load(settings)
-    users[username] = {
-        "display_name": display_name,
-        "role": role,
-        "client_id": client_id,
-        "password_hash": _hash(password),
-    }
-    _save(settings, users)
+
+
+def _epoch(entry: dict | None) -> int:
+    return int((entry or {}).get("session_epoch") or 0)
 
 
 def ensure_demo_logins(settings: Settings, clients: Iterable[ClientConfig]) -> dict[str, str]:
@@ -137,25 +218,27 @@ def ensure_demo_logins(settings: Settings, clients: Iterable[ClientConfig]) -> d
             "role": role,
             "client_id": client_id,
             "password_hash": _hash(password),
+            "session_epoch": _epoch(entry) + 1,
         }
         changed = True
     if changed:
-        _save(settings, users)
+        with _users_locked(settings) as locked:
+            locked.update(users)
     return {username: demo_password(username) for username, *_ in wanted}
 
 
 def authenticate(settings: Settings, username: str, password: str) -> User | None:
-    """The user for a correct username and password, else None (the same answer for either mistake)."""
+    """The user for a correct username and password, else None (the same answer for either mistake).
+
+    Always exactly one bcrypt check, whether the login exists or not (see :func:`_check_password`)."""
     entry = _load(settings).get((username or "").strip())
-    if not entry or not password:
+    stored = str(entry.get("password_hash", "")).encode() if entry else None
+    if not _check_password(password or "", stored) or not password:
         return None
-    stored = str(entry.get("password_hash", "")).encode()
-    try:
-        ok = bcrypt.checkpw(password.encode("utf-8"), stored)
-    except ValueError:  # a damaged hash in users.yml: refuse rather than crash the login page
-        ok = False
-    if not ok:
-        return None
+    return _user(username.strip(), entry)  # type: ignore[arg-type]
+
+
+def _user(username: str, entry: dict) -> User | None:
     role = entry.get("role")
     if role not in ROLES:
         return None
@@ -163,11 +246,192 @@ def authenticate(settings: Settings, username: str, password: str) -> User | Non
     if role == "client" and not client_id:
         return None
     return User(
-        username=username.strip(),
+        username=username,
         display_name=str(entry.get("display_name") or username),
         role=role,
         client_id=client_id,
     )
+
+
+# -- logging in: throttled per name and per address ------------------------------------------------
+def log_in(
+    settings: Settings, username: str, password: str, address: str | None, *, now: float | None = None
+) -> User | None:
+    """:func:`authenticate`, counted: past :data:`MAX_FAILURES_PER_LOGIN` failures of this name or
+    :data:`MAX_FAILURES_PER_ADDRESS` of this address in :data:`THROTTLE_WINDOW_S`, raise
+    :class:`LoginThrottled` without checking the password.
+
+    The attempt is counted as a failure *before* the check and taken back when it succeeds, so attempts
+    sent side by side cannot pass the limit together."""
+    now = time.time() if now is None else now
+    keys = [_failure_key(settings, "login", (username or "").strip())]
+    limits = [MAX_FAILURES_PER_LOGIN]
+    if address:
+        keys.append(_failure_key(settings, "address", address))
+        limits.append(MAX_FAILURES_PER_ADDRESS)
+    with _failures_locked(settings, now) as failures:
+        for key, limit in zip(keys, limits, strict=True):
+            recent = failures.get(key, [])
+            if len(recent) >= limit:
+                raise LoginThrottled(recent[-limit] + THROTTLE_WINDOW_S - now)
+        for key in keys:
+            failures.setdefault(key, []).append(now)
+    user = authenticate(settings, username, password)
+    if user is not None:
+        with _failures_locked(settings, now) as failures:
+            failures.pop(keys[0], None)  # the login proved itself: its name's count starts again
+            if len(keys) > 1 and now in failures.get(keys[1], []):
+                failures[keys[1]].remove(now)  # and this success is no failure of its address
+    return user
+
+
+def _failure_key(settings: Settings, kind: str, value: str) -> str:
+    """What the failures file keys by: an HMAC, never the name or address typed (a password typed into
+    the name field must not land in a file; a purged client's login name must not stay in one)."""
+    digest = hmac.new(_session_key(settings), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{kind}:{digest[:32]}"
+
+
+@contextmanager
+def _failures_locked(settings: Settings, now: float) -> Iterator[dict[str, list[float]]]:
+    path = settings.login_failures_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path.with_suffix(".lock"), thread_local=False):
+        try:
+            failures = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            failures = {}
+        # Forget what is past the window, so the file stays small.
+        failures = {k: [t for t in times if now - t < THROTTLE_WINDOW_S] for k, times in failures.items()}
+        failures = {k: times for k, times in failures.items() if times}
+        yield failures
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(failures), encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+
+
+# -- sessions: signed, expiring tokens, revoked on the server ---------------------------------------
+@dataclass(frozen=True)
+class Session:
+    user: User
+    token: str
+    issued_at: float
+    login_at: float
+
+    def due_for_renewal(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) - self.issued_at >= SESSION_RENEW_S
+
+
+class _ClockSigner(TimestampSigner):
+    """itsdangerous' timestamp signer with its clock as a parameter (tests ask for expired tokens)."""
+
+    def __init__(self, *args: Any, now: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._now = now
+
+    def get_timestamp(self) -> int:
+        return int(time.time() if self._now is None else self._now)
+
+
+def _session_key(settings: Settings) -> bytes:
+    """The workspace's signing key, made on first use (32 random bytes, owner-only); every app process
+    and the CLI of one workspace share it, so a cookie stays valid across a restart."""
+    path = settings.session_key_path
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # atomic and never over another process's key: the first one wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return bytes.fromhex(path.read_text(encoding="ascii").strip())
+
+
+def _serializer(settings: Settings, now: float | None) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        _session_key(settings), salt="forgeline-session", signer=_ClockSigner, signer_kwargs={"now": now}
+    )
+
+
+def issue_session(
+    settings: Settings, user: User, *, login_at: float | None = None, now: float | None = None
+) -> str:
+    """A signed session token for ``user`` (who just logged in, or whose session is renewed: then
+    ``login_at`` is the original login's time)."""
+    now = time.time() if now is None else now
+    entry = _load(settings).get(user.username)
+    payload = {"u": user.username, "e": _epoch(entry), "l": int(now if login_at is None else login_at)}
+    return _serializer(settings, now).dumps(payload)
+
+
+def session_user(settings: Settings, token: str | None, *, now: float | None = None) -> Session | None:
+    """The session ``token`` carries, if it is genuine, unexpired, not revoked and its login still
+    exists with the same rights; else None."""
+    if not token:
+        return None
+    now = time.time() if now is None else now
+    try:
+        payload, issued = _serializer(settings, now).loads(
+            token, max_age=SESSION_IDLE_S, return_timestamp=True
+        )
+    except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(payload, dict) or now - float(payload.get("l", 0)) > SESSION_MAX_S:
+        return None
+    username = str(payload.get("u", ""))
+    entry = _load(settings).get(username)
+    if not entry or payload.get("e") != _epoch(entry):
+        return None  # logged out, password changed or reset, login replaced or removed
+    user = _user(username, entry)
+    if user is None:
+        return None
+    return Session(user=user, token=token, issued_at=issued.timestamp(), login_at=float(payload["l"]))
+
+
+def renew_session(settings: Settings, session: Session, *, now: float | None = None) -> str:
+    """A fresh token for a session in use (same login time: renewal never passes :data:`SESSION_MAX_S`)."""
+    return issue_session(settings, session.user, login_at=session.login_at, now=now)
+
+
+def end_sessions(settings: Settings, username: str) -> None:
+    """End every session of ``username``, in every tab and browser (logout; a password change)."""
+    with _users_locked(settings) as users:
+        if username in users:
+            users[username]["session_epoch"] = _epoch(users[username]) + 1
+
+
+# -- passwords: changed by their owner, reset by a consultant or the operator -----------------------
+def change_password(settings: Settings, username: str, current: str, new: str) -> None:
+    """The login's own change: the current password must be right. Its other sessions end."""
+    if authenticate(settings, username, current) is None:
+        raise ValueError("The current password is not correct.")
+    reset_password(settings, username, new)
+
+
+def reset_password(settings: Settings, username: str, new: str, *, by: User | None = None) -> None:
+    """Set a login's password and end its sessions. ``by``, in the app, must be a consultant resetting a
+    client's or a program manager's login; None is the operator at the command line (any login)."""
+    _check_new_password(username, new)
+    with _users_locked(settings) as users:
+        entry = users.get(username)
+        if entry is None:
+            raise ValueError(f"There is no login {username!r}.")
+        if by is not None and not (by.is_consultant and entry.get("role") in ("client", "program_manager")):
+            raise AccessDenied(f"{by.username} may not reset the password of {username!r}.")
+        entry["password_hash"] = _hash(new)
+        entry["session_epoch"] = _epoch(entry) + 1
+
+
+def logins(settings: Settings) -> list[User]:
+    """Every login (no hashes), for a consultant's reset form."""
+    found = (_user(name, entry or {}) for name, entry in sorted(_load(settings).items()))
+    return [u for u in found if u is not None]
 
 
 def visible_clients(user: User, client_ids: Iterable[str]) -> list[str]:
@@ -192,5 +456,7 @@ def remove_logins_for(settings: Settings, client_id: str, *, dry_run: bool = Fal
     users = _load(settings)
     gone = sorted(name for name, entry in users.items() if (entry or {}).get("client_id") == client_id)
     if gone and not dry_run:
-        _save(settings, {name: entry for name, entry in users.items() if name not in gone})
+        with _users_locked(settings) as locked:
+            for name in gone:
+                locked.pop(name, None)
     return gone

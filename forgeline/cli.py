@@ -14,6 +14,7 @@ forgeline consent ID give --by NAME   record a client's consent to pool its KPIs
 forgeline benchmarks                   rebuild the pooled benchmarks of consenting clients and show them
 forgeline findings ID [FINDING]        consultants' findings on a client; one's evidence and history
 forgeline add-login USER --client ID   give a client's staff (or a consultant, a program manager) a login
+forgeline passwd USER                  set a login's password (its sessions end everywhere)
 forgeline models list ID               each standard model's versions, champion, decisions, alias history
 forgeline models promote ID MODEL V    make version V champion by hand (--reason; --yes against the policy)
 forgeline models rollback ID MODEL     back to the previous champion in the history (--reason)
@@ -674,6 +675,29 @@ def add_login(
     console.print(f"Login {username} saved in {settings.users_path}; it sees {sees}.")
 
 
+@app.command("passwd")
+def passwd_command(
+    username: Annotated[str, typer.Argument(help="The login whose password is set.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="New password", hide_input=True, confirmation_prompt=True, help="At least 8 characters."
+        ),
+    ] = "",
+    home: HomeOption = None,
+) -> None:
+    """Set a login's password (a forgotten one, or a client's reset by its consultant); every session of
+    the login ends, in every browser."""
+    from forgeline.auth import reset_password
+
+    settings = _settings(home)
+    try:
+        reset_password(settings, username, password)
+    except ValueError as exc:
+        _fail(f"not changed: {exc}")
+    console.print(f"The password of {username} is set; its sessions have ended.")
+
+
 @app.command("run")
 def run_command(
     client_ids: Annotated[list[str] | None, typer.Argument(help="Clients to run (default: all).")] = None,
@@ -1168,41 +1192,57 @@ def report_command(
         console.print(f"  {xlsx}", soft_wrap=True)
 
 
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        envvar="FORGELINE_APP_ADDRESS",
+        help="Address to listen on (default 127.0.0.1: this machine only; see docs/security.md).",
+    ),
+]
+
+
 @app.command("app")
 def app_command(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    address: AddressOption = None,
     home: HomeOption = None,
 ) -> None:
     """Serve the Forgeline app (consultant workbench and client portal)."""
     settings = _settings(home)
-    serve(settings.home, port)
+    serve(settings.home, port, address or settings.app_address)
 
 
-def streamlit_command(port: int, address: str | None = None) -> list[str]:
-    """The command that serves the app (``forgeline app``, ``make demo`` and the browser test)."""
+def streamlit_command(port: int, address: str = "127.0.0.1") -> list[str]:
+    """The command that serves the app (``forgeline app``, ``make demo`` and the browser test): the
+    launcher ``apps/serve.py`` (session cookie, consultant-only metrics and cache clearing), on
+    ``address`` (this machine only unless told otherwise)."""
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(REPO_ROOT / "apps" / "forgeline_app.py"),
+        str(REPO_ROOT / "apps" / "serve.py"),
         "--server.port",
         str(port),
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--server.address",
+        address,
     ]
-    return [*command, "--server.address", address] if address else command
+    return command
 
 
-def serve(home: Path, port: int) -> None:
+def serve(home: Path, port: int, address: str) -> None:
     """Serve the app in a child process until it ends. A SIGTERM or SIGHUP to this process is passed on to
     the server (a child would otherwise outlive a terminated parent); Ctrl+C reaches both as before. Not
     exec'd: this process may hold Prefect's temporary API, which it stops at exit."""
     env = {**os.environ, "FORGELINE_HOME": str(home)}
-    console.print(f"Serving Forgeline on http://localhost:{port}  (Ctrl+C to stop)")
-    with subprocess.Popen(streamlit_command(port), env=env, cwd=REPO_ROOT) as server:
+    shown = "localhost" if address == "127.0.0.1" else address
+    console.print(f"Serving Forgeline on http://{shown}:{port}  (Ctrl+C to stop)")
+    with subprocess.Popen(streamlit_command(port, address), env=env, cwd=REPO_ROOT) as server:
 
         def pass_on(signum: int, _frame: object) -> None:
             server.send_signal(signum)
@@ -1248,6 +1288,7 @@ def demo_command(
     scale: Annotated[str, typer.Option(help="full (the demo) or small (quick look).")] = "full",
     serve_app: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the app afterwards.")] = True,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    address: AddressOption = None,
     home: HomeOption = None,
 ) -> None:
     """Prepare the demo program (the clients in `demo/clients`), run it, print the logins, serve the app."""
@@ -1269,7 +1310,7 @@ def demo_command(
     console.print(f"App: http://localhost:{port}")
     console.print(table)
     if serve_app:
-        serve(settings.home, port)
+        serve(settings.home, port, address or settings.app_address)
 
 
 @app.command("serve-scheduler")

@@ -260,9 +260,30 @@ class Settings:
 
     # -- apps -----------------------------------------------------------------------------------
     @property
+    def auth_dir(self) -> Path:
+        """Logins and sessions (forgeline/auth.py owns every file in it)."""
+        return self.home / "auth"
+
+    @property
     def users_path(self) -> Path:
-        """Logins of consultants and clients (bcrypt hashes only)."""
-        return self.home / "auth" / "users.yml"
+        """Logins of consultants and clients (bcrypt hashes only) and each login's session epoch."""
+        return self.auth_dir / "users.yml"
+
+    @property
+    def session_key_path(self) -> Path:
+        """The key that signs session cookies (made on first use, readable by its owner only)."""
+        return self.auth_dir / "session.key"
+
+    @property
+    def login_failures_path(self) -> Path:
+        """Recent failed logins per login name and per address (keyed by HMAC: never what was typed)."""
+        return self.auth_dir / "login_failures.json"
+
+    @property
+    def app_address(self) -> str:
+        """The address the app listens on (``FORGELINE_APP_ADDRESS``; default 127.0.0.1: this machine only,
+        serve others through a TLS reverse proxy, docs/security.md)."""
+        return os.environ.get("FORGELINE_APP_ADDRESS", "127.0.0.1")
 
     @property
     def prefect_home(self) -> Path:

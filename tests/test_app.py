@@ -15,7 +15,8 @@ import pytest
 from google.protobuf import text_format
 from streamlit.testing.v1 import AppTest
 
-from forgeline.auth import AccessDenied, User, demo_password
+from apps import ui
+from forgeline.auth import AccessDenied, User, demo_password, issue_session
 from forgeline.clients import ClientConfig, list_clients
 from forgeline.publish import current_snapshot
 from forgeline.settings import REPO_ROOT, Settings
@@ -499,7 +500,8 @@ def test_the_cohort_page_refuses_a_client_login_even_when_run_directly(
     monkeypatch.setenv("FORGELINE_HOME", str(program.home))
     me = clients[0]
     at = AppTest.from_file(str(REPO_ROOT / "apps" / COHORT_PAGE), default_timeout=60)
-    at.session_state["user"] = User(username=me.id, display_name=me.name, role="client", client_id=me.id)
+    user = User(username=me.id, display_name=me.name, role="client", client_id=me.id)
+    at.session_state[ui.SESSION_KEY] = issue_session(program, user)  # a real session of the client
     at.run()
     assert [e.value for e in at.error] == [
         "The cohort dashboard is for the program's managers and consultants."
@@ -570,3 +572,59 @@ def test_the_workbench_takes_a_finding_through_review_to_its_client_only(
     at = log_in(open_app(), other.id, demo_password(other.id))
     at.switch_page("app_pages/client/level.py").run()
     assert title not in page_text(at)
+
+
+# -- logins and sessions ----------------------------------------------------------------------------
+ACCOUNT_PAGE = "app_pages/account.py"
+
+
+def test_repeated_failed_logins_are_refused_without_a_check(
+    open_app: Callable[[], AppTest], program: Settings
+) -> None:
+    from forgeline.auth import MAX_FAILURES_PER_LOGIN, set_login
+
+    set_login(program, "probe-throttle", "the-right-password", "client", "Probe", client_id="sejin-diecast")
+    for _ in range(MAX_FAILURES_PER_LOGIN):
+        at = log_in(open_app(), "probe-throttle", "a-wrong-password")
+        assert [e.value for e in at.error] == ["Username or password is not correct."]
+    at = log_in(open_app(), "probe-throttle", "the-right-password")
+    assert [e.value for e in at.error] == ["Too many failed logins. Try again in 15 minutes."]
+    assert "user" not in at.session_state and [t.value for t in at.title] == ["Forgeline"]
+
+
+def test_a_login_changes_its_password_and_a_consultant_resets_it(
+    open_app: Callable[[], AppTest], program: Settings
+) -> None:
+    from forgeline.auth import authenticate, set_login
+
+    set_login(program, "probe-password", "first-password", "client", "Probe", client_id="sejin-diecast")
+    probe = log_in(open_app(), "probe-password", "first-password")
+    probe.switch_page(ACCOUNT_PAGE).run()
+    assert_ok(probe, "password page")
+    assert not probe.selectbox  # a client resets nobody's password
+    probe.text_input(key="pw_current").input("first-password")
+    probe.text_input(key="pw_new").input("second-password")
+    probe.text_input(key="pw_again").input("second-password")
+    next(b for b in probe.button if b.label == "Change password").click().run()
+    assert [s.value for s in probe.success] == ["Password changed. Your other sessions have ended."]
+    assert authenticate(program, "probe-password", "second-password") is not None
+    probe.switch_page(CLIENT_PAGES[0]).run()
+    assert_ok(probe, "after the change")  # this tab's session goes on with the new password
+
+    consultant = log_in(open_app(), "consultant", demo_password("consultant"))
+    consultant.switch_page(ACCOUNT_PAGE).run()
+    assert_ok(consultant, "password page as consultant")
+    logins = consultant.selectbox(key="reset_login").options
+    assert any(o.startswith("probe-password") for o in logins) and not any(
+        o.startswith("consultant") for o in logins
+    )
+    consultant.selectbox(key="reset_login").select("probe-password")
+    consultant.text_input(key="reset_new").input("third-password")
+    next(b for b in consultant.button if b.label == "Reset password").click().run()
+    assert [s.value for s in consultant.success] == [
+        "The password of probe-password is reset; its sessions have ended."
+    ]
+    assert authenticate(program, "probe-password", "third-password") is not None
+    # The reset ended the probe's session: its next page view asks for a login.
+    probe.switch_page(CLIENT_PAGES[1]).run()
+    assert [t.value for t in probe.title] == ["Forgeline"] and probe.text_input(key="username")

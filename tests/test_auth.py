@@ -1,20 +1,33 @@
-"""Fast tier: logins are bcrypt-hashed, idempotent, and a client login is scoped to its own client."""
+"""Fast tier: logins are bcrypt-hashed, idempotent, and a client login is scoped to its own client;
+sessions are signed, expire and are revoked on the server; failed logins are throttled and cost the same
+work for an unknown login; passwords are changed and reset."""
 
 from __future__ import annotations
 
 import pytest
 
 from forgeline.auth import (
+    SESSION_IDLE_S,
+    SESSION_MAX_S,
+    SESSION_RENEW_S,
     AccessDenied,
+    LoginThrottled,
     authenticate,
+    change_password,
     demo_password,
+    end_sessions,
     ensure_demo_logins,
+    issue_session,
+    log_in,
+    renew_session,
     require_client,
+    reset_password,
+    session_user,
     set_login,
     visible_clients,
 )
 from forgeline.demo import demo_clients
-from forgeline.settings import Settings
+from forgeline.settings import Settings, get_settings
 
 
 def test_demo_logins_are_hashed_and_stable(workspace: Settings) -> None:
@@ -80,3 +93,144 @@ def test_a_program_manager_sees_every_client_but_is_no_consultant(workspace: Set
         set_login(workspace, "pm", "long-enough-pw", "program_manager", "PM", client_id="acme-press")
     with pytest.raises(ValueError, match="unknown role"):
         set_login(workspace, "pm", "long-enough-pw", "auditor", "PM")  # type: ignore[arg-type]
+
+
+# -- sessions, throttling, passwords ----------------------------------------------------------------
+@pytest.fixture
+def logins(workspace: Settings) -> None:
+    """Four demo logins (fewer bcrypt hashes than the whole demo program's)."""
+    set_login(workspace, "consultant", "forgeline-demo", "consultant", "Consultant")
+    set_login(workspace, "manager", "manager-demo", "program_manager", "Program manager")
+    for client_id in ("sejin-diecast", "hanbit-press"):
+        set_login(workspace, client_id, f"{client_id}-demo", "client", client_id, client_id=client_id)
+
+
+def test_a_session_token_is_signed_expires_and_renews_within_a_day(workspace: Settings, logins: None) -> None:
+    user = authenticate(workspace, "hanbit-press", "hanbit-press-demo")
+    assert user is not None
+    t0 = 1_900_000_000.0
+    token = issue_session(workspace, user, now=t0)
+    session = session_user(workspace, token, now=t0 + 60)
+    assert session is not None and session.user == user and not session.due_for_renewal(t0 + 60)
+    assert session_user(workspace, token, now=t0 + SESSION_IDLE_S + 1) is None  # unused too long
+    assert session_user(workspace, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), now=t0) is None
+    assert session_user(workspace, "forged.token.value", now=t0) is None
+    # Used, it is renewed with the same login time; past a working day even a renewed one ends.
+    assert session.due_for_renewal(t0 + SESSION_RENEW_S)
+    later = t0 + SESSION_MAX_S - 10
+    renewed = renew_session(workspace, session, now=later - 60)
+    assert session_user(workspace, renewed, now=later) is not None
+    assert session_user(workspace, renewed, now=t0 + SESSION_MAX_S + 1) is None
+    # Another workspace's key does not open it.
+    other = get_settings(workspace.home.parent / "other")
+    set_login(other, "hanbit-press", "hanbit-press-demo", "client", "Hanbit", client_id="hanbit-press")
+    assert session_user(other, token, now=t0 + 60) is None
+
+
+def test_logging_out_ends_every_session_of_the_login(workspace: Settings, logins: None) -> None:
+    user = authenticate(workspace, "consultant", "forgeline-demo")
+    assert user is not None
+    tab_a, tab_b = issue_session(workspace, user), issue_session(workspace, user)
+    other = authenticate(workspace, "sejin-diecast", "sejin-diecast-demo")
+    assert other is not None
+    theirs = issue_session(workspace, other)
+    end_sessions(workspace, "consultant")
+    assert session_user(workspace, tab_a) is None and session_user(workspace, tab_b) is None
+    assert session_user(workspace, theirs) is not None  # another login's session is untouched
+    fresh = issue_session(workspace, user)
+    assert session_user(workspace, fresh) is not None  # logging in again works
+    # A login replaced by `forgeline add-login` (or removed) loses its sessions too.
+    set_login(workspace, "consultant", "a-new-password", "consultant", "Consultant")
+    assert session_user(workspace, fresh) is None
+
+
+def test_an_unknown_login_costs_one_bcrypt_check_like_a_known_one(
+    workspace: Settings, logins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bcrypt
+
+    from forgeline import auth
+
+    checked: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def spy(password: bytes, hashed: bytes) -> bool:
+        checked.append(hashed)
+        return real(password, hashed)
+
+    monkeypatch.setattr(auth.bcrypt, "checkpw", spy)
+    stored = auth._load(workspace)["consultant"]["password_hash"].encode()
+    for username, password, against in [
+        ("consultant", "wrong-password", stored),
+        ("nobody", "wrong-password", auth._dummy_hash()),
+        ("nobody", "", auth._dummy_hash()),
+        ("consultant", "", stored),
+    ]:
+        checked.clear()
+        assert authenticate(workspace, username, password) is None
+        assert checked == [against], (username, password)
+    # The dummy hash costs what a real one does: the same bcrypt cost factor.
+    assert auth._dummy_hash()[:7] == stored[:7] == b"$2b$10$"
+
+
+def test_failed_logins_are_throttled_per_login_and_per_address(workspace: Settings, logins: None) -> None:
+    from forgeline.auth import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_LOGIN, THROTTLE_WINDOW_S
+
+    t0 = 1_900_000_000.0
+    for i in range(MAX_FAILURES_PER_LOGIN):
+        assert log_in(workspace, "consultant", "wrong", "10.0.0.1", now=t0 + i) is None
+    # The right password is refused now, without being checked, from any address.
+    with pytest.raises(LoginThrottled, match="Too many failed logins"):
+        log_in(workspace, "consultant", "forgeline-demo", "10.0.0.2", now=t0 + 10)
+    # An unknown name is throttled the same way (the answer does not tell names apart).
+    for i in range(MAX_FAILURES_PER_LOGIN):
+        assert log_in(workspace, "nobody", "wrong", "10.0.0.3", now=t0 + i) is None
+    with pytest.raises(LoginThrottled):
+        log_in(workspace, "nobody", "wrong", "10.0.0.3", now=t0 + 10)
+    # Other logins still get in; after the window the throttled one does too.
+    assert log_in(workspace, "manager", "manager-demo", "10.0.0.1", now=t0 + 10) is not None
+    assert log_in(workspace, "consultant", "forgeline-demo", "10.0.0.2", now=t0 + THROTTLE_WINDOW_S + 5)
+
+    # Per address: many names from one address.
+    start = t0 + 10 * THROTTLE_WINDOW_S
+    for i in range(MAX_FAILURES_PER_ADDRESS):
+        assert log_in(workspace, f"guess-{i}", "wrong", "10.9.9.9", now=start + i) is None
+    with pytest.raises(LoginThrottled):
+        log_in(workspace, "consultant", "forgeline-demo", "10.9.9.9", now=start + 30)
+    assert log_in(workspace, "consultant", "forgeline-demo", "10.0.0.1", now=start + 30) is not None
+    # The file keeps no name or address as typed.
+    text = workspace.login_failures_path.read_text(encoding="utf-8")
+    assert "guess-" not in text and "10.9.9.9" not in text and "consultant" not in text
+
+
+def test_a_password_is_changed_by_its_owner_and_reset_by_a_consultant(
+    workspace: Settings, logins: None
+) -> None:
+    client = authenticate(workspace, "sejin-diecast", "sejin-diecast-demo")
+    consultant = authenticate(workspace, "consultant", "forgeline-demo")
+    manager = authenticate(workspace, "manager", "manager-demo")
+    assert client and consultant and manager
+    old_session = issue_session(workspace, client)
+    with pytest.raises(ValueError, match="current password"):
+        change_password(workspace, "sejin-diecast", "wrong-password", "a-new-password")
+    with pytest.raises(ValueError, match="8 characters"):
+        change_password(workspace, "sejin-diecast", "sejin-diecast-demo", "short")
+    change_password(workspace, "sejin-diecast", "sejin-diecast-demo", "a-new-password")
+    assert authenticate(workspace, "sejin-diecast", "sejin-diecast-demo") is None
+    assert authenticate(workspace, "sejin-diecast", "a-new-password") == client
+    assert session_user(workspace, old_session) is None  # other sessions end with the old password
+
+    session = issue_session(workspace, client)
+    reset_password(workspace, "sejin-diecast", "reset-by-consultant", by=consultant)
+    assert authenticate(workspace, "sejin-diecast", "reset-by-consultant") == client
+    assert session_user(workspace, session) is None
+    for by, target in [(client, "hanbit-press"), (manager, "sejin-diecast"), (consultant, "manager")]:
+        if by is consultant:
+            reset_password(workspace, target, "reset-by-consultant", by=by)  # a program manager: allowed
+            continue
+        with pytest.raises(AccessDenied):
+            reset_password(workspace, target, "sneaky-password", by=by)
+    with pytest.raises(AccessDenied):
+        reset_password(workspace, "consultant", "sneaky-password", by=consultant)  # consultants: the CLI
+    with pytest.raises(ValueError, match="no login"):
+        reset_password(workspace, "nobody", "long-enough-pw")

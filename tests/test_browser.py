@@ -3,11 +3,17 @@
 A client logs in, opens its KPI page and sees its own published numbers, and nothing of any other client.
 The program manager logs in to the cohort dashboard and opens a client's level evidence from its table.
 A consultant opens the Workbench and previews a piece of evidence.
+A session survives a reload and a new tab, a deep link lands after the login, logout ends the session in
+every tab, a forged, expired or revoked cookie is refused; Streamlit's metrics and cache clearing answer
+consultants only.
 """
 
 from __future__ import annotations
 
 import re
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +21,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from forgeline.auth import demo_password
+from forgeline.auth import SESSION_COOKIE, SESSION_IDLE_S, demo_password
 from forgeline.clients import list_clients
 from forgeline.publish import current_snapshot
 from forgeline.settings import Settings
@@ -24,20 +30,28 @@ pytestmark = pytest.mark.browser
 
 CLIENT = "sejin-diecast"
 PAGE_TIMEOUT_MS = 30_000
+VIEWPORT = {"width": 1400, "height": 2400}
 
 
 @pytest.fixture(scope="module")
-def served_app(program_run: Settings, tmp_path_factory: pytest.TempPathFactory, app_server) -> Iterator[str]:
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("streamlit") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def served_app(program_run: Settings, server_log: Path, app_server) -> Iterator[str]:
     """The app served on the program's workspace; stopped when the module's tests are done."""
-    with app_server(program_run.home, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
+    with app_server(program_run.home, server_log) as url:
         yield url
 
 
-def log_in(browser: Any, url: str, username: str) -> Any:
-    """A new page of the served app, logged in with the demo password of ``username``."""
-    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+def log_in(browser: Any, url: str, username: str, path: str = "") -> Any:
+    """A new page of the served app (at ``path``, e.g. ``/models``), logged in with the demo password of
+    ``username``. ``browser`` may be a browser context: its pages share cookies, as a browser's tabs do."""
+    is_browser = hasattr(browser, "new_context")  # a context's pages take their viewport from it
+    page = browser.new_page(**({"viewport": VIEWPORT} if is_browser else {}))
     page.set_default_timeout(PAGE_TIMEOUT_MS)
-    page.goto(url)
+    page.goto(url + path)
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(demo_password(username))
     page.get_by_role("button", name="Log in").click()
@@ -141,6 +155,203 @@ def test_the_program_manager_sees_the_cohort_and_opens_a_clients_evidence(
         finally:
             browser.close()
     assert (tmp_path / "cohort.png").stat().st_size > 10_000
+
+
+# -- sessions and what only consultants may do ------------------------------------------------------
+def _session_cookie(context: Any) -> dict:
+    """The session cookie, once the page has asked the server for it (one fetch after the login)."""
+    deadline = time.monotonic() + 10
+    while not (found := [c for c in context.cookies() if c["name"] == SESSION_COOKIE]):
+        assert time.monotonic() < deadline, "no session cookie was set"
+        time.sleep(0.1)
+    return found[0]
+
+
+def _login_form(page: Any) -> None:
+    page.get_by_role("textbox", name="Username").wait_for()
+    assert not page.get_by_role("button", name="Log out").count()
+
+
+def test_a_session_survives_reload_and_new_tab_and_logout_ends_it_everywhere(
+    served_app: str, program_run: Settings, chromium_launch: dict
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        try:
+            # A deep link before login asks for the login, then opens the page it named.
+            context = browser.new_context(viewport=VIEWPORT)
+            page = log_in(context, served_app, CLIENT, "/models")
+            page.get_by_role("heading", name="Model results").wait_for()
+            assert page.url.endswith("/models")
+            page.get_by_role("button", name="Log out").wait_for()
+            cookie = _session_cookie(context)
+            assert (
+                cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+            )  # plain http
+            assert 0 < cookie["expires"] - time.time() <= SESSION_IDLE_S
+            assert cookie["value"] not in page.content()  # the token passed through the page, and left it
+
+            page.reload()  # a reload keeps the session and the page
+            page.get_by_role("heading", name="Model results").wait_for()
+            page.get_by_role("button", name="Log out").wait_for()
+
+            tab = context.new_page()  # a new tab too, at another deep link
+            tab.set_default_timeout(PAGE_TIMEOUT_MS)
+            tab.goto(served_app + "/kpis")
+            tab.get_by_role("heading", name="Client KPIs").wait_for()
+            assert not tab.locator("[data-testid='stException']").count()
+
+            # Logging out in the first tab ends the session in the second at its next step, and the old
+            # cookie, replayed in another browser, opens nothing (revoked on the server, not only deleted).
+            page.get_by_role("button", name="Log out").click()
+            _login_form(page)
+            tab.get_by_role("link", name="Model results").click()
+            _login_form(tab)
+            replay = browser.new_context()
+            replay.add_cookies([{**cookie, "expires": time.time() + 600}])
+            again = replay.new_page()
+            again.goto(served_app + "/kpis")
+            _login_form(again)
+
+            # A client's deep link to a consultant's page lands on its own first page after the login.
+            page = log_in(browser.new_context(), served_app, CLIENT, "/cohort")
+            page.get_by_role("heading", name="Program overview").wait_for()
+            assert not page.get_by_text("Page not found").count()
+        finally:
+            browser.close()
+
+
+def test_a_forged_or_expired_cookie_is_refused(
+    served_app: str, program_run: Settings, chromium_launch: dict
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from forgeline.auth import authenticate, issue_session
+
+    user = authenticate(program_run, CLIENT, demo_password(CLIENT))
+    assert user is not None
+    expired = issue_session(program_run, user, now=time.time() - SESSION_IDLE_S - 60)
+    genuine = issue_session(program_run, user)
+    forged = genuine.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAA"  # the same claims, not signed by us
+    host = served_app.split("//", 1)[1].split(":")[0]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        try:
+            for value in (forged, expired, genuine):
+                context = browser.new_context()
+                context.add_cookies([{"name": SESSION_COOKIE, "value": value, "domain": host, "path": "/"}])
+                page = context.new_page()
+                page.set_default_timeout(PAGE_TIMEOUT_MS)
+                page.goto(served_app + "/kpis")
+                if value is genuine:  # the control: the same way in with a real cookie works
+                    page.get_by_role("heading", name="Client KPIs").wait_for()
+                else:
+                    _login_form(page)
+        finally:
+            browser.close()
+
+
+def _run_finished(page: Any) -> None:
+    """Wait until Streamlit's run of the page is over (its status widget says "Running" meanwhile)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached")
+
+
+def _metrics(url: str, token: str | None) -> tuple[int, str]:
+    headers = {"Cookie": f"{SESSION_COOKIE}={token}"} if token else {}
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{url}/_stcore/metrics", headers=headers)
+        ) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def _send_clear_cache(url: str, token: str | None) -> None:
+    """What any page could send on Streamlit's websocket: the message that clears every user's cache."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from websockets.sync.client import connect
+
+    headers = {"Origin": url, **({"Cookie": f"{SESSION_COOKIE}={token}"} if token else {})}
+    with connect(url.replace("http", "ws", 1) + "/_stcore/stream", additional_headers=headers) as ws:
+        ws.send(BackMsg(clear_cache=True).SerializeToString())
+        time.sleep(0.5)
+
+
+def _cache_entries(url: str, consultant: str) -> int:
+    """The cached entries Streamlit's metrics count (their figure is refreshed every 5 s at most)."""
+    status, text = _metrics(url, consultant)
+    assert status == 200
+    return sum(1 for line in text.splitlines() if line.startswith("cache_memory_bytes{"))
+
+
+def test_metrics_and_cache_clearing_are_for_consultants_only(
+    served_app: str, program_run: Settings, server_log: Path, chromium_launch: dict
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from forgeline.auth import authenticate, issue_session
+
+    consultant = authenticate(program_run, "consultant", demo_password("consultant"))
+    client = authenticate(program_run, CLIENT, demo_password(CLIENT))
+    assert consultant is not None and client is not None
+    as_consultant, as_client = issue_session(program_run, consultant), issue_session(program_run, client)
+
+    assert _metrics(served_app, None)[0] == 403
+    assert _metrics(served_app, as_client)[0] == 403
+    assert _metrics(served_app, "forged")[0] == 403
+    with sync_playwright() as pw:  # a page drawn fills Streamlit's caches
+        browser = pw.chromium.launch(**chromium_launch)
+        try:
+            page = log_in(browser, served_app, "consultant")
+            page.get_by_role("heading", name="Program overview").wait_for()
+            _run_finished(page)  # else the run, still filling caches, could outlast the clear below
+        finally:
+            browser.close()
+
+    refused = "Refused clear_cache from a connection without a consultant's session."
+    before = server_log.read_text().count(refused)
+    _send_clear_cache(served_app, None)
+    _send_clear_cache(served_app, as_client)
+    deadline = time.monotonic() + 10
+    while server_log.read_text().count(refused) < before + 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert server_log.read_text().count(refused) == before + 2
+    assert _cache_entries(served_app, as_consultant) > 0  # the figure's first count: nothing was cleared
+
+    _send_clear_cache(served_app, as_consultant)  # a consultant may
+    deadline = time.monotonic() + 15  # the metrics keep their figure for 5 s
+    while _cache_entries(served_app, as_consultant) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _cache_entries(served_app, as_consultant) == 0
+
+
+def test_failed_logins_from_one_address_are_throttled(
+    served_app: str, program_run: Settings, chromium_launch: dict
+) -> None:
+    """The address the throttle counts is the browser's, as a TLS proxy on this machine forwards it."""
+    from playwright.sync_api import sync_playwright
+
+    from forgeline.auth import MAX_FAILURES_PER_ADDRESS
+    from forgeline.auth import log_in as attempt
+
+    address = "203.0.113.7"  # a documentation address: no other test's
+    for i in range(MAX_FAILURES_PER_ADDRESS):  # earlier guesses of many names from that address
+        assert attempt(program_run, f"guess-{i}", "wrong-password", address) is None
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        try:
+            proxied = browser.new_context(viewport=VIEWPORT, extra_http_headers={"X-Forwarded-For": address})
+            page = log_in(proxied, served_app, CLIENT)
+            page.get_by_text("Too many failed logins.").wait_for()
+            _login_form(page)
+            page = log_in(browser, served_app, CLIENT)  # another address gets in
+            page.get_by_role("heading", name="Program overview").wait_for()
+        finally:
+            browser.close()
 
 
 def test_a_consultant_opens_the_workbench_and_previews_evidence(

@@ -72,6 +72,38 @@ def test_add_login_scopes_a_client_login(workspace: Settings) -> None:
     assert both.exit_code == 1 and "exactly one" in both.output
 
 
+def test_passwd_sets_a_password_and_ends_the_logins_sessions(workspace: Settings) -> None:
+    from forgeline.auth import authenticate, issue_session, session_user, set_login
+
+    set_login(workspace, "kim", "first-password", "client", "Kim", client_id="acme-press")
+    user = authenticate(workspace, "kim", "first-password")
+    assert user is not None
+    session = issue_session(workspace, user)
+    result = runner.invoke(app, ["passwd", "kim"], input="second-password\nsecond-password\n")
+    assert result.exit_code == 0, result.output
+    assert authenticate(workspace, "kim", "second-password") == user
+    assert session_user(workspace, session) is None  # signed out everywhere
+    unknown = runner.invoke(app, ["passwd", "nobody", "--password", "long-enough-pw"])
+    assert unknown.exit_code == 1 and "no login 'nobody'" in unknown.output
+
+
+def test_the_app_listens_on_this_machine_only_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    from forgeline.cli import streamlit_command
+    from forgeline.settings import REPO_ROOT, get_settings
+
+    command = streamlit_command(8501)
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+    assert command[command.index("run") + 1].endswith("apps/serve.py")  # the launcher with the guards
+    monkeypatch.setenv("FORGELINE_APP_ADDRESS", "10.0.0.5")
+    assert get_settings().app_address == "10.0.0.5"
+    config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["address"] == "127.0.0.1"
+    assert config["global"]["developmentMode"] is False
+    assert config["client"]["showErrorDetails"] == "none" and config["client"]["toolbarMode"] == "viewer"
+
+
 def test_ingest_of_a_broken_file_says_what_to_fix_without_a_traceback(
     workspace: Settings, tmp_path: Path
 ) -> None:

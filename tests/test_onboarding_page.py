@@ -14,7 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apps import onboarding as ob
-from forgeline.auth import User, set_login
+from apps import ui
+from forgeline.auth import User, issue_session, set_login
 from forgeline.clients import load_client_config, save_mapping_text
 from forgeline.settings import REPO_ROOT, Settings, get_settings
 
@@ -249,7 +250,7 @@ def test_an_existing_client_gets_a_source_for_new_files(
 
 
 @pytest.mark.app
-def test_a_client_login_never_gets_onboarding(open_app: Callable[[], AppTest]) -> None:
+def test_a_client_login_never_gets_onboarding(open_app: Callable[[], AppTest], workspace: Settings) -> None:
     at = _log_in(open_app(), *CLIENT_LOGIN)
     _assert_ok(at, "client login")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
@@ -257,7 +258,8 @@ def test_a_client_login_never_gets_onboarding(open_app: Callable[[], AppTest]) -
 
     # The page itself refuses a client login too, whatever way it is reached.
     page = AppTest.from_file(str(PAGE_FILE), default_timeout=60)
-    page.session_state["user"] = User("demo-plant", "데모공장", "client", "demo-plant")
+    client = User("demo-plant", "데모공장", "client", "demo-plant")
+    page.session_state[ui.SESSION_KEY] = issue_session(workspace, client)  # a real session of the client
     page.run()
     assert not page.exception
     assert [e.value for e in page.error] == [REFUSAL]

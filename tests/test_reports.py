@@ -492,12 +492,15 @@ def test_a_client_downloads_its_own_report_from_the_app(
 ) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from forgeline.auth import User
+    from apps import ui
+    from forgeline.auth import User, issue_session, set_login
     from forgeline.settings import REPO_ROOT
 
     monkeypatch.setenv("FORGELINE_HOME", str(published.home))
+    set_login(published, KOREAN.id, f"{KOREAN.id}-password", "client", KOREAN.name, client_id=KOREAN.id)
     at = AppTest.from_file(str(REPO_ROOT / "apps" / "forgeline_app.py"), default_timeout=60)
-    at.session_state["user"] = User(KOREAN.id, KOREAN.name, "client", KOREAN.id)
+    user = User(KOREAN.id, KOREAN.name, "client", KOREAN.id)
+    at.session_state[ui.SESSION_KEY] = issue_session(published, user)  # a real session of the client
     at.session_state["client_id"] = OTHER.id  # a trick that must not widen what the login sees
     at.run()
     at.switch_page("app_pages/client/reports.py").run()

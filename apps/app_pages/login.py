@@ -1,11 +1,11 @@
-"""Login: the only page before a user is known."""
+"""Login: the only page before a user is known (under every page's URL, so a deep link works)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from apps import ui
-from forgeline.auth import authenticate
+from forgeline.auth import LoginThrottled, issue_session, log_in
 from forgeline.settings import get_settings
 
 st.title("Forgeline")
@@ -17,10 +17,15 @@ with st.form("login"):
     submitted = st.form_submit_button("Log in", type="primary")
 
 if submitted:
-    user = authenticate(get_settings(), username, password)
-    if user is None:
-        # The same message for either mistake: do not tell which usernames exist.
-        st.error("Username or password is not correct.")
+    settings = get_settings()
+    try:
+        user = log_in(settings, username, password, st.context.ip_address)
+    except LoginThrottled as exc:
+        st.error(str(exc))
     else:
-        st.session_state[ui.USER_KEY] = user
-        st.rerun()
+        if user is None:
+            # The same message for either mistake: do not tell which usernames exist.
+            st.error("Username or password is not correct.")
+        else:
+            ui.start_session(issue_session(settings, user))
+            st.rerun()  # the same URL: the page a deep link named, if this login may open it

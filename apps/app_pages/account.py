@@ -1,0 +1,56 @@
+"""Password: every login changes its own; a consultant also resets a client's or a program manager's."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from apps import ui
+from forgeline.auth import AccessDenied, change_password, issue_session, logins, reset_password
+from forgeline.settings import get_settings
+
+user = ui.require_user()
+settings = get_settings()
+st.title("Password")
+
+with st.form("change_password", clear_on_submit=True):
+    st.subheader("Change your password")
+    current = st.text_input("Current password", type="password", key="pw_current")
+    new = st.text_input("New password (at least 8 characters)", type="password", key="pw_new")
+    again = st.text_input("New password again", type="password", key="pw_again")
+    if st.form_submit_button("Change password", type="primary"):
+        if new != again:
+            st.error("The new passwords differ.")
+        else:
+            try:
+                change_password(settings, user.username, current, new)
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                # Every session of this login has ended (other tabs, other browsers); this one goes on.
+                ui.start_session(issue_session(settings, user))
+                ui.sync_session_cookie()  # now: a reload must find the new session's cookie
+                st.success("Password changed. Your other sessions have ended.")
+
+if user.is_consultant:
+    resettable = [u for u in logins(settings) if u.role in ("client", "program_manager")]
+    with st.form("reset_password", clear_on_submit=True):
+        st.subheader("Reset a login's password")
+        st.caption("Tell its owner the new password by phone or in person, never in an e-mail.")
+        target = st.selectbox(
+            "Login",
+            [u.username for u in resettable],
+            key="reset_login",
+            format_func=lambda name: next(
+                f"{u.username} · {u.display_name} · {u.client_id or 'program manager'}"
+                for u in resettable
+                if u.username == name
+            ),
+        )
+        new = st.text_input("Their new password", type="password", key="reset_new")
+        if st.form_submit_button("Reset password") and target:
+            try:
+                reset_password(settings, target, new, by=user)
+            except (ValueError, AccessDenied) as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"The password of {target} is reset; its sessions have ended.")
