@@ -277,9 +277,11 @@ def _findings_items(settings: Settings, client_id: str) -> list[Item]:
 
 def _log_files(settings: Settings) -> list[Path]:
     """Log files Forgeline's processes write outside a client's folders: the distributed set-up's servers
-    and workers (forgeline/deploy.py; dbt's logs are per client, removed with its dbt folder)."""
-    root = settings.deploy_root
-    return sorted(p for p in root.rglob("*.log") if p.is_file()) if root.exists() else []
+    and workers (forgeline/deploy.py) and the stack's tools (forgeline/tools.py: the MLflow UI logs the
+    requests it answers, which name clients' experiments and models). dbt's logs are per client, removed
+    with its dbt folder."""
+    roots = [root for root in (settings.deploy_root, settings.tools_dir) if root.exists()]
+    return sorted(p for root in roots for p in root.rglob("*.log") if p.is_file())
 
 
 def _scrub_log_lines(path: Path, trace: Trace) -> int:

@@ -10,8 +10,8 @@
   :mod:`forgeline.quality.offline_docs`).
 
 The tools have no login of their own and show every client's data, so they are for consultants only: the
-app links them on a consultants' page, and they bind to localhost (reach them through the TLS proxy's
-authenticated path or an SSH tunnel; docs/deploy.md). The docs site is made of links into the clients'
+app links them on a consultants' page, and they bind to localhost (reach them through an SSH tunnel;
+docs/security.md).  The docs site is made of links into the clients'
 folders, rebuilt at each start (a purged client leaves nothing in it).
 """
 

@@ -697,10 +697,13 @@ def withdraw(
 def forget(settings: Settings, client_id: str) -> None:
     """Remove every finding, version and event of a purged client; the store is written anew, so no freed
     page of the file keeps any of them."""
+    check_client_id(client_id)
     if not settings.workbench_path.exists():
+        # A first write killed before its switch leaves only its new file: it may hold the client's rows.
+        settings.workbench_path.with_name(f".{settings.workbench_path.name}.partial").unlink(missing_ok=True)
         return
     with _writing(settings) as batch:
-        batch.forget = check_client_id(client_id)
+        batch.forget = client_id
 
 
 def _not_withdrawn(current: Finding) -> None:
