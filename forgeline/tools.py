@@ -17,9 +17,12 @@ folders, rebuilt at each start (a purged client leaves nothing in it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -160,11 +163,13 @@ class Tools:
         self.server = docs_server(site, self.settings.tools_host, self.settings.tools_ports["docs"])
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         with open(self.settings.tools_dir / "mlflow-ui.log", "ab") as log:
+            # Its own process group: `mlflow ui` starts a server with workers, all stopped together.
             self.mlflow = subprocess.Popen(
                 mlflow_ui_command(self.settings),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         return self
 
@@ -173,8 +178,11 @@ class Tools:
             self.server.shutdown()
             self.server.server_close()
         if self.mlflow is not None and self.mlflow.poll() is None:
-            self.mlflow.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.mlflow.pid, signal.SIGTERM)
             try:
                 self.mlflow.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.mlflow.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.mlflow.pid, signal.SIGKILL)
+                self.mlflow.wait()

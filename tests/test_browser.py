@@ -372,3 +372,87 @@ def test_a_consultant_opens_the_workbench_and_previews_evidence(
         finally:
             browser.close()
     assert (tmp_path / "workbench.png").stat().st_size > 10_000
+
+
+# -- every page, as a consultant and as a client ----------------------------------------------------------
+# A page is drawn when its script run has finished and every Plotly chart has drawn its SVG.
+_DRAWN = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
+    if (!chart.querySelector('.main-svg')) return false;
+  }
+  return !document.querySelector('[data-testid="stSkeleton"]');
+}"""
+# Tofu: a character no font holds is drawn as the same empty box as any other such character. A Korean
+# syllable drawn exactly like a private-use character has no font.
+_TOFU = """(text) => {
+  const font = getComputedStyle(document.querySelector('h1') || document.body).fontFamily;
+  const draw = (s) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 64; canvas.height = 64;
+    const ctx = canvas.getContext('2d');
+    ctx.font = `40px ${font}`;
+    ctx.fillText(s, 4, 48);
+    return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(',');
+  };
+  return [...text].filter((ch) => /[\\uac00-\\ud7a3]/.test(ch) && draw(ch) === draw('\\ue000'));
+}"""
+
+
+def _walk_every_page(page: Any, home: Path, forbidden: list[str]) -> list[str]:
+    """Open each page of the sidebar; each one drawn with no exception, no server path, nothing forbidden."""
+    page.wait_for_function(_DRAWN)
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    titles = [links.nth(i).inner_text().strip() for i in range(links.count())]
+    for title in titles:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        page.wait_for_function(_DRAWN)
+        text = page.locator('[data-testid="stMain"]').inner_text()
+        assert not page.locator("[data-testid='stException']").count(), title
+        assert str(home) not in text and "/tmp/" not in text, f"a server path on {title}"
+        for other in forbidden:
+            assert other not in text, f"{other!r} on {title}"
+    return titles
+
+
+def test_every_page_as_a_consultant_and_as_a_client_with_korean_drawn_and_reports_downloaded(
+    served_app: str, program_run: Settings, tmp_path: Path, chromium_launch: dict
+) -> None:
+    import openpyxl
+    from playwright.sync_api import sync_playwright
+    from pypdf import PdfReader
+
+    clients = {c.id: c for c in list_clients(program_run)}
+    me = clients[CLIENT]
+    others = [c.name.split(" (")[0] for c in clients.values() if c.id != me.id]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        try:
+            consultant = log_in(browser, served_app, "consultant")
+            walked = _walk_every_page(consultant, program_run.home, forbidden=[])
+            assert {"Workbench", "Stack tools", "Cohort dashboard", "Reports"} <= set(walked)
+
+            page = log_in(browser, served_app, me.id)
+            walked = _walk_every_page(page, program_run.home, forbidden=others)
+            assert "Workbench" not in walked and "Stack tools" not in walked
+            assert page.evaluate(_TOFU, me.name) == [], "Korean drawn as empty boxes"
+            assert me.name.split(" (")[0] in page.locator('[data-testid="stMain"]').inner_text()
+
+            # Its report, both files, from the Reports page.
+            page.locator('[data-testid="stSidebarNav"] a', has_text="Reports").first.click()
+            page.wait_for_function(_DRAWN)
+            page.get_by_role("button", name="Make the report").click()
+            page.wait_for_function(_DRAWN)
+            files = {}
+            for suffix in ("pdf", "xlsx"):
+                with page.expect_download() as download:
+                    page.get_by_role("button", name=re.compile(rf"\.{suffix}$")).first.click()
+                files[suffix] = tmp_path / download.value.suggested_filename
+                download.value.save_as(files[suffix])
+        finally:
+            browser.close()
+    text = "".join(p.extract_text() for p in PdfReader(files["pdf"]).pages)
+    assert me.name.split(" (")[0] in text and not any(other in text for other in others)
+    workbook = openpyxl.load_workbook(files["xlsx"], read_only=True)
+    assert len(workbook.sheetnames) >= 2
