@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -375,10 +376,13 @@ def test_a_consultant_opens_the_workbench_and_previews_evidence(
 
 
 # -- every page, as a consultant and as a client ----------------------------------------------------------
-# A page is drawn when its script run has finished and every Plotly chart has drawn its SVG.
-_DRAWN = """() => {
+# A page is drawn when its script run has finished, its heading is not the last page's, and every Plotly
+# chart has drawn its SVG.
+_DRAWN = """(previous) => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const heading = document.querySelector('[data-testid="stMain"] h1');
+  if (!heading || heading.textContent === previous) return false;
   for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
     if (!chart.querySelector('.main-svg')) return false;
   }
@@ -402,18 +406,27 @@ _TOFU = """(text) => {
 
 def _walk_every_page(page: Any, home: Path, forbidden: list[str]) -> list[str]:
     """Open each page of the sidebar; each one drawn with no exception, no server path, nothing forbidden."""
-    page.wait_for_function(_DRAWN)
+    page.locator('[data-testid="stSidebarNav"] a').first.wait_for()
+    page.wait_for_function(_DRAWN, arg="")
     links = page.locator('[data-testid="stSidebarNav"] a')
-    titles = [links.nth(i).inner_text().strip() for i in range(links.count())]
-    for title in titles:
-        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
-        page.wait_for_function(_DRAWN)
+    # Each link's text is its icon's name, then its title; its address names the page.
+    pages = {
+        links.nth(i).inner_text().strip().splitlines()[-1]: links.nth(i).get_attribute("href")
+        for i in range(links.count())
+    }
+    for title, href in pages.items():
+        link = page.locator(f'[data-testid="stSidebarNav"] a[href="{href}"]')
+        here = page.url.split("?")[0].rstrip("/")
+        if urllib.parse.urljoin(page.url, href).rstrip("/") != here:  # not the page already open
+            previous = page.locator('[data-testid="stMain"] h1').first.inner_text()
+            link.click()
+            page.wait_for_function(_DRAWN, arg=previous)
         text = page.locator('[data-testid="stMain"]').inner_text()
         assert not page.locator("[data-testid='stException']").count(), title
         assert str(home) not in text and "/tmp/" not in text, f"a server path on {title}"
         for other in forbidden:
             assert other not in text, f"{other!r} on {title}"
-    return titles
+    return list(pages)
 
 
 def test_every_page_as_a_consultant_and_as_a_client_with_korean_drawn_and_reports_downloaded(
@@ -440,13 +453,13 @@ def test_every_page_as_a_consultant_and_as_a_client_with_korean_drawn_and_report
             assert me.name.split(" (")[0] in page.locator('[data-testid="stMain"]').inner_text()
 
             # Its report, both files, from the Reports page.
+            previous = page.locator('[data-testid="stMain"] h1').first.inner_text()
             page.locator('[data-testid="stSidebarNav"] a', has_text="Reports").first.click()
-            page.wait_for_function(_DRAWN)
+            page.wait_for_function(_DRAWN, arg=previous)
             page.get_by_role("button", name="Make the report").click()
-            page.wait_for_function(_DRAWN)
             files = {}
             for suffix in ("pdf", "xlsx"):
-                with page.expect_download() as download:
+                with page.expect_download() as download:  # the buttons come once the report is made
                     page.get_by_role("button", name=re.compile(rf"\.{suffix}$")).first.click()
                 files[suffix] = tmp_path / download.value.suggested_filename
                 download.value.save_as(files[suffix])
