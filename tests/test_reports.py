@@ -531,3 +531,21 @@ def test_figures_held_back_after_a_failed_gate_say_so(published: Settings, tmp_p
     text = _read(build_report(settings, OTHER.id, lang="en", findings=[])).text
     assert "did not pass the data-quality checks" in text
     assert "Availability" in text and "83.3%" in text  # the last good run's figures, still shown
+
+
+def test_the_workbook_stores_text_as_text_and_blanks_oee_without_rejects(published: Settings) -> None:
+    from forgeline.reports.content import Finding
+
+    hostile = Finding(title='=HYPERLINK("http://x.example","click")', body="+1+2", evidence="@SUM(A1)")
+    book = openpyxl.load_workbook(
+        io.BytesIO(build_report(published, OTHER.id, month(2026, 10), "en", findings=[hostile]).xlsx)
+    )
+    row = [c for c in book["Findings"][2]]
+    assert [c.value for c in row[1:]] == [hostile.title, hostile.body, hostile.evidence]
+    assert all(c.data_type == "s" and c.quotePrefix for c in row[1:])  # never a formula Excel runs
+    sheet = book["OEE by machine and day"]
+    header = [c.value for c in sheet[1]]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    quality, oee = header.index("Quality (%)"), header.index("OEE (%)")
+    assert rows and all(r[quality] is None and r[oee] is None for r in rows)  # not measured, as page 1 says
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)  # by day

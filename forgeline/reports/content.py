@@ -142,6 +142,8 @@ def read_content(
             for name in [*DATED_MARTS, "defect_pareto", "maintenance_kpis"]
             if name in tables["marts"]
         }
+        if "oee_daily" in period_tables:
+            period_tables["oee_daily"] = _oee_rows(period_tables["oee_daily"], recorded)
         meta = {
             name: con.execute(f"SELECT * FROM snap.meta.{name}").df()
             if name in tables["meta"]
@@ -266,6 +268,15 @@ def _value(con: duckdb.DuckDBPyConnection, name: str, tables: dict[str, set[str]
         return None
     row = con.execute(metric.sql).fetchone()
     return float(row[0]) if row and row[0] is not None and math.isfinite(float(row[0])) else None
+
+
+def _oee_rows(rows: pd.DataFrame, recorded: bool) -> pd.DataFrame:
+    """The period's OEE rows by day, then machine; quality and OEE blank for a client that records no
+    reject (not measured, as the key figures say), never the 100 % its counts would read."""
+    rows = rows.sort_values([c for c in ("production_date", "machine_id") if c in rows], kind="stable")
+    if not recorded:
+        rows = rows.assign(**{c: float("nan") for c in ("quality", "oee") if c in rows})
+    return rows.reset_index(drop=True)
 
 
 def _rejects_recorded(con: duckdb.DuckDBPyConnection, tables: dict[str, set[str]]) -> bool:
