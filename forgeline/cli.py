@@ -1160,7 +1160,7 @@ def report_command(
 
     from forgeline import i18n
     from forgeline.i18n import _
-    from forgeline.reports import PeriodError, ReportError, build_report, parse_period
+    from forgeline.reports import NothingToReport, PeriodError, ReportError, build_report, parse_period
 
     settings = _settings(home)
     try:
@@ -1177,6 +1177,9 @@ def report_command(
         try:
             report = build_report(settings, client_id, wanted, chosen)
             pdf, xlsx = report.write(folder)
+        except NothingToReport as exc:
+            hint = _("Choose a period inside it with --period.") if exc.span else ""
+            _fail(escape(f"{exc} {hint}".strip()))
         except ReportError as exc:
             _fail(escape(str(exc)))
         except OSError as exc:

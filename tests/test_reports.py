@@ -549,3 +549,34 @@ def test_the_workbook_stores_text_as_text_and_blanks_oee_without_rejects(publish
     quality, oee = header.index("Quality (%)"), header.index("OEE (%)")
     assert rows and all(r[quality] is None and r[oee] is None for r in rows)  # not measured, as page 1 says
     assert [r[0] for r in rows] == sorted(r[0] for r in rows)  # by day
+
+
+def test_the_monthly_schedule_files_last_calendar_month_and_fails_on_a_missing_font(
+    published: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.logging import disable_run_logger
+
+    from flows.reports import client_report
+    from forgeline.reports import fonts, report_months
+    from forgeline.reports.period import previous_month
+
+    seoul_first = datetime(2026, 10, 31, 21, 0, tzinfo=UTC)  # 1 November 06:00 in Seoul
+    assert previous_month(seoul_first, "Asia/Seoul") == month(2026, 10)  # not "the last full month"
+    assert previous_month(seoul_first, "UTC") == month(2026, 9)
+    # OTHER's data ends on 11 October (never October's last day): the schedule still files October.
+    home = str(published.home)
+    with disable_run_logger():
+        filed = client_report.fn(OTHER.id, "en", "2026-10", home)
+        assert [Path(p).name for p in filed] == [
+            f"forgeline-{OTHER.id}-2026-10-en.pdf",
+            f"forgeline-{OTHER.id}-2026-10-en.xlsx",
+        ]
+        assert client_report.fn(OTHER.id, "en", "2025-01", home) == []  # no data that month: skipped
+        fonts.korean_font.cache_clear()
+        monkeypatch.setenv("FORGELINE_REPORT_FONT", "/nonexistent/font.ttf")
+        try:
+            with pytest.raises(ReportError, match="FORGELINE_REPORT_FONT"):  # a failure, never a skip
+                client_report.fn(OTHER.id, "en", "2026-10", home)
+        finally:
+            fonts.korean_font.cache_clear()
+    assert report_months(published, KOREAN.id) == [month(2026, 11), month(2026, 10)]  # months with data only

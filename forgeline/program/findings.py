@@ -76,7 +76,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from forgeline import i18n
 from forgeline.i18n import N_, _
 from forgeline.publish import current_snapshot
-from forgeline.reports.content import Figures, figures
+from forgeline.reports.content import DEFAULT_TIMEZONE, Figures, figures, snapshot_timezone
 from forgeline.settings import Settings, check_client_id
 
 Kind = Literal["finding", "recommendation"]
@@ -85,7 +85,6 @@ KINDS: tuple[Kind, ...] = ("finding", "recommendation")
 STATUSES: tuple[Status, ...] = ("draft", "reviewed", "delivered", "withdrawn")
 EVIDENCE_KINDS = ("kpi_chart", "model_result", "operating_window", "level_gap")
 TITLE_MAX = 200
-DEFAULT_TIMEZONE = "Asia/Seoul"  # as publish and the app assume for a client that names none
 LOCK_WAIT_S = 30  # writes take milliseconds; a longer wait means something is stuck
 
 # What each event makes of the version's status (withdrawn: the whole finding).
@@ -446,21 +445,9 @@ def findings_for(
 
 
 def client_timezone(settings: Settings, client_id: str) -> str:
-    """The client's time zone as its published snapshot states it (Asia/Seoul without one): a period's days
-    are the client's days."""
+    """The client's time zone as its published snapshot states it: a period's days are the client's days."""
     path = current_snapshot(settings, check_client_id(client_id))
-    if path is None:
-        return DEFAULT_TIMEZONE
-    with _attached(path, "snap") as con:
-        if not _has(con, "meta.run") or "timezone" not in {
-            r[0]
-            for r in con.execute(
-                "select column_name from duckdb_columns() where database_name = 'snap' "
-                "and schema_name = 'meta' and table_name = 'run'"
-            ).fetchall()
-        }:
-            return DEFAULT_TIMEZONE
-        return str(_value(con, "select timezone from snap.meta.run") or DEFAULT_TIMEZONE)
+    return snapshot_timezone(path) if path is not None else DEFAULT_TIMEZONE
 
 
 def _in_period(found: Finding, period: tuple[date, date] | Span, zone: str = "UTC") -> bool:

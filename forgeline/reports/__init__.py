@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pandas as pd
 from forgeline import i18n
 from forgeline.i18n import _
 from forgeline.publish import current_snapshot
-from forgeline.reports.content import Finding, NoDataInPeriod, ReportContent, data_span, read_content
+from forgeline.reports.content import Finding, NoDataInPeriod, ReportContent, data_months, read_content
 from forgeline.reports.fonts import FontMissing
 from forgeline.reports.period import Period, PeriodError, month, parse_period
 from forgeline.settings import Settings, check_client_id
@@ -28,6 +28,7 @@ from forgeline.settings import Settings, check_client_id
 __all__ = [
     "Finding",
     "FontMissing",
+    "NothingToReport",
     "Period",
     "PeriodError",
     "Report",
@@ -42,6 +43,15 @@ __all__ = [
 
 class ReportError(RuntimeError):
     """A report that cannot be made; the message (in the report's language) says what to do."""
+
+
+class NothingToReport(ReportError):
+    """The client has nothing to report on (nothing published, no data in the period): a schedule skips it,
+    where any other ReportError (a missing font) is a failure to fix."""
+
+    def __init__(self, message: str, span: tuple[date, date] | None = None) -> None:
+        super().__init__(message)
+        self.span = span  # the days the data covers, when the period asked for holds none of them
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,7 @@ def build_report(
             )
         snapshot = current_snapshot(settings, client_id)
         if snapshot is None:
-            raise ReportError(
+            raise NothingToReport(
                 _(
                     "{client} has no published results yet: run its engagement first "
                     "(`forgeline run {client}`)."
@@ -104,22 +114,20 @@ def build_report(
             content = read_content(snapshot, client_id, period, [])
         except NoDataInPeriod as exc:
             if exc.span is None:
-                raise ReportError(
+                raise NothingToReport(
                     _(
                         "{client}'s published results hold no daily figures (production, quality or energy) "
                         "to report on."
                     ).format(client=client_id)
                 ) from exc
-            raise ReportError(
-                _(
-                    "{client} has no data in {period}: its data covers {first} to {last}; choose a period "
-                    "inside it with --period."
-                ).format(
+            raise NothingToReport(
+                _("{client} has no data in {period}: its data covers {first} to {last}.").format(
                     client=client_id,
                     period=str(exc.period),
                     first=exc.span[0].isoformat(),
                     last=exc.span[1].isoformat(),
-                )
+                ),
+                exc.span,
             ) from exc
         listed = _delivered_findings(settings, client_id, content.period) if findings is None else findings
         content = dataclasses.replace(content, findings=[as_finding(item) for item in listed])
@@ -150,16 +158,10 @@ def make_report(
 
 
 def report_months(settings: Settings, client_id: str) -> list[Period]:
-    """The months the client's published data has days in, newest first (what a report can cover)."""
+    """The months the client's published data has days in, newest first (what a report can cover): a month
+    between them without any day of data is not offered."""
     snapshot = current_snapshot(settings, client_id)
-    span = data_span(snapshot, client_id) if snapshot else None
-    if span is None:
-        return []
-    months, first = [], span[0].replace(day=1)
-    while first <= span[1]:
-        months.append(month(first.year, first.month))
-        first = months[-1].end + timedelta(days=1)
-    return months[::-1]
+    return [month(d.year, d.month) for d in data_months(snapshot, client_id)] if snapshot else []
 
 
 def filed_reports(settings: Settings, client_id: str) -> list[Path]:

@@ -30,6 +30,7 @@ DATED_MARTS = {
     "defect_rate_daily": "production_date",
     "energy_daily": "reading_date",
 }
+DEFAULT_TIMEZONE = "Asia/Seoul"  # as publish and the app take it for a client that names none
 OEE_PARTS = ("oee", "availability", "performance", "quality")
 DAILY_COLUMNS = ["day", *OEE_PARTS, "defect_rate", "energy_kwh", "co2_kg"]
 
@@ -167,7 +168,7 @@ def read_content(
         client_name=str(run.get("client_name") or client_id),
         industry=_text(run.get("industry")),
         process=_text(run.get("process")),
-        timezone=_text(run.get("timezone")) or "Asia/Seoul",
+        timezone=_text(run.get("timezone")) or DEFAULT_TIMEZONE,
         period=period,
         span=span,
         published_at=run.get("data_finished_at") if held_back else run.get("finished_at"),
@@ -187,14 +188,40 @@ def read_content(
     )
 
 
-def data_span(snapshot: Path, client_id: str) -> tuple[date, date] | None:
-    """The first and last day of the client's dated figures in the snapshot (None: none)."""
+def data_months(snapshot: Path, client_id: str) -> list[date]:
+    """The first day of each month the client's dated figures have any day in, newest first."""
     con = duckdb.connect()
     try:
         con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
-        return _span(con, client_id, _tables(con))
+        parts = [
+            f"SELECT {column} AS d FROM snap.marts.{name} WHERE client_id = $client"
+            for name, column in DATED_MARTS.items()
+            if name in _tables(con)["marts"]
+        ]
+        if not parts:
+            return []
+        dated = " UNION ALL ".join(parts)
+        rows = con.execute(
+            f"SELECT DISTINCT date_trunc('month', d)::DATE FROM ({dated}) ORDER BY 1 DESC",
+            {"client": client_id},
+        ).fetchall()
     finally:
         con.close()
+    return [r[0] for r in rows]
+
+
+def snapshot_timezone(snapshot: Path) -> str:
+    """The client's time zone as its snapshot's run states it (Asia/Seoul when it names none)."""
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
+        if "run" not in _tables(con)["meta"]:
+            return DEFAULT_TIMEZONE
+        run = con.execute("SELECT * FROM snap.meta.run").df()
+    finally:
+        con.close()
+    zone = _text(run["timezone"].iloc[0]) if "timezone" in run and len(run) else ""
+    return zone or DEFAULT_TIMEZONE
 
 
 def _text(value: Any) -> str:
