@@ -28,7 +28,7 @@ from forgeline.cli import app
 from forgeline.clients import ClientConfig
 from forgeline.publish import RunInfo, current_snapshot, publish_client
 from forgeline.reports import Report, ReportError, _delivered_findings, build_report
-from forgeline.reports.content import read_content
+from forgeline.reports.content import Finding, read_content
 from forgeline.reports.period import Period, PeriodError, last_full_month, month, parse_period
 from forgeline.settings import Settings, get_settings
 
@@ -224,14 +224,14 @@ def korean(published: Settings) -> Read:
 
 @pytest.fixture(scope="module")
 def english(published: Settings) -> Read:
-    finding = {
-        "title": "Mould temperature runs high before defects",
-        "body": "Check the cooling circuit.",
-        "kind": "recommendation",
-        "evidence": "Mould temperature, October",
-        "chart": EVIDENCE,
-        "chart_unit": "°C",
-    }
+    finding = Finding(
+        title="Mould temperature runs high before defects",
+        body="Check the cooling circuit.",
+        kind="recommendation",
+        evidence="Mould temperature, October",
+        chart=EVIDENCE,
+        chart_unit="°C",
+    )
     return _read(build_report(published, KOREAN.id, lang="en", findings=[finding]))
 
 
@@ -357,7 +357,7 @@ def test_delivered_findings_come_from_the_workbench_with_their_evidence_chart(
         KOREAN.id,
         kind="recommendation",
         title="Night shifts lose OEE",
-        body="Stops cluster at night.",
+        body="**Stops** cluster at night.",
         evidence=evidence,
         by="kim",
     )
@@ -369,6 +369,24 @@ def test_delivered_findings_come_from_the_workbench_with_their_evidence_chart(
     assert delivered.chart is not None and delivered.chart["value"].notna().any()
     text = _read(build_report(settings, KOREAN.id, period=period, lang="en")).text
     assert "Night shifts lose OEE" in text and "Draft only" not in text
+    assert "**" not in text and "Stops cluster at night." in text  # Markdown printed plainly
+    assert "days with data: 5" in text  # the evidence's figures, not only its name
+    korean = _read(build_report(settings, KOREAN.id, period=period, lang="ko"))
+    assert "일별" in korean.text and "데이터가 있는 날: 5" in korean.text and "day by day" not in korean.text
+    [row] = list(korean.book["진단 결과"].iter_rows(min_row=2, values_only=True))
+    assert "일별" in row[3] and "데이터가 있는 날: 5" in row[3] and "day by day" not in row[3]
+
+
+def test_a_share_evidence_chart_is_drawn_in_percent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forgeline.reports import charts
+
+    drawn = []
+    monkeypatch.setattr(
+        charts, "daily_lines", lambda frame, series, share, unit="": drawn.append(share) or b""
+    )
+    charts.evidence_chart(pd.DataFrame({"day": pd.to_datetime(["2026-10-01"]), "value": [0.8]}), "share")
+    charts.evidence_chart(pd.DataFrame({"day": pd.to_datetime(["2026-10-01"]), "value": [3.0]}), "kWh")
+    assert drawn == [True, False]
 
 
 def test_cli_writes_both_files_and_names_what_to_do_when_it_cannot(

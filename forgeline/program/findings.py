@@ -1081,7 +1081,9 @@ def evidence_view(settings: Settings, client_id: str, evidence: Evidence) -> Evi
         live = check_evidence(settings, client_id, evidence.params)
     except EvidenceError as exc:
         return EvidenceView(
-            evidence.description,
+            describe_kpi(KpiChart.model_validate(evidence.params))
+            if evidence.kind == "kpi_chart"
+            else evidence.description,
             evidence.figures,
             current=False,
             note=f"As published in run {evidence.checked_run}; the current results no longer hold it ({exc})",

@@ -13,9 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
 
 from forgeline import i18n
 from forgeline.i18n import _
@@ -84,12 +81,12 @@ def build_report(
     client_id: str,
     period: Period | None = None,
     lang: str | None = None,
-    findings: Iterable[Any] | None = None,
+    findings: Iterable[Finding] | None = None,
 ) -> Report:
     """The client's report for ``period`` (None: the last full month of its data) in ``lang``.
 
-    ``findings``: what the report's Findings section lists (items with title, body, kind, evidence and
-    optional chart data); None asks the workbench for the findings delivered for the period.
+    ``findings``: what the report's Findings section lists; None (always, but in tests) asks the workbench
+    for the findings delivered for the period.
     """
     with i18n.use_language(lang) as chosen:
         check_client_id(client_id)
@@ -130,7 +127,7 @@ def build_report(
                 exc.span,
             ) from exc
         listed = _delivered_findings(settings, client_id, content.period) if findings is None else findings
-        content = dataclasses.replace(content, findings=[as_finding(item) for item in listed])
+        content = dataclasses.replace(content, findings=list(listed))
         return _render(content, chosen)
 
 
@@ -151,7 +148,7 @@ def make_report(
     out_dir: Path,
     period: Period | None = None,
     lang: str | None = None,
-    findings: Iterable[Any] | None = None,
+    findings: Iterable[Finding] | None = None,
 ) -> tuple[Path, Path]:
     """Build the report and write its PDF and Excel files into ``out_dir``; their paths."""
     return build_report(settings, client_id, period, lang, findings).write(out_dir)
@@ -175,45 +172,32 @@ def filed_reports(settings: Settings, client_id: str) -> list[Path]:
 
 def _delivered_findings(settings: Settings, client_id: str, period: Period) -> list[Finding]:
     """The findings and recommendations consultants delivered to this client for the period (the workbench,
-    forgeline/program/findings.py): each with its evidence described, and the first KPI chart it rests on
-    drawn from the client's own snapshot (every day of the period, a missing day as a gap)."""
+    forgeline/program/findings.py), in the current language: each piece of evidence described with its
+    figures, and the first KPI chart it rests on drawn from the client's own snapshot (every day of the
+    period, a missing day as a gap)."""
     from forgeline.program import findings as workbench
 
     delivered = []
     for item in workbench.findings_for(settings, client_id, statuses=("delivered",), period=period):
-        chart = next((piece for piece in item.evidence if piece.kind == "kpi_chart"), None)
-        view = workbench.evidence_view(settings, client_id, chart) if chart is not None else None
+        views = [(piece, workbench.evidence_view(settings, client_id, piece)) for piece in item.evidence]
+        chart = next(
+            (view for piece, view in views if piece.kind == "kpi_chart" and view.days is not None), None
+        )
         delivered.append(
             Finding(
                 title=item.title,
                 body=item.body,
                 kind="recommendation" if item.kind == "recommendation" else "finding",
-                evidence="; ".join(piece.description for piece in item.evidence),
-                chart=view.days if view is not None else None,
-                chart_title=view.title if view is not None else "",
-                chart_unit=view.unit if view is not None else "",
+                evidence="; ".join(view.title for _piece, view in views),
+                figures=tuple(
+                    (workbench.figure_name(name), value)
+                    for _piece, view in views
+                    for name, value in view.figures.items()
+                    if value
+                ),
+                chart=chart.days if chart is not None else None,
+                chart_title=chart.title if chart is not None else "",
+                chart_unit=chart.unit if chart is not None else "",
             )
         )
     return delivered
-
-
-def as_finding(item: Any) -> Finding:
-    """A Finding from whatever the caller passes: a Finding, a mapping or an object with the same fields."""
-    if isinstance(item, Finding):
-        return item
-    get = item.get if isinstance(item, dict) else (lambda name, default=None: getattr(item, name, default))
-    kind = get("kind", "finding")
-    kind = str(getattr(kind, "value", kind) or "finding")  # a plain string or an enum's value
-    chart = get("chart", None)
-    chart = get("evidence_chart", None) if chart is None else chart
-    if chart is not None and not isinstance(chart, pd.DataFrame):
-        chart = pd.DataFrame(chart)  # records or columns of x and series
-    return Finding(
-        title=str(get("title", "") or ""),
-        body=str(get("body", "") or ""),
-        kind="recommendation" if kind == "recommendation" else "finding",
-        evidence=str(get("evidence", "") or get("evidence_description", "") or ""),
-        chart=chart,
-        chart_title=str(get("chart_title", "") or ""),
-        chart_unit=str(get("chart_unit", "") or ""),
-    )

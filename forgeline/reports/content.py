@@ -47,16 +47,18 @@ class NoDataInPeriod(LookupError):
 
 @dataclass(frozen=True)
 class Finding:
-    """One finding or recommendation a consultant delivered, with its evidence.
+    """One finding or recommendation a consultant delivered, with its evidence, in the report's language.
 
-    ``chart``: optional evidence data, a frame whose first column is the x axis (days or labels) and whose
-    other columns are series (drawn as lines for days, bars for labels), in ``chart_unit``.
+    ``body``: Markdown as written in the app (printed plainly). ``evidence``: what each piece shows;
+    ``figures``: the figures it rests on, (name, value) already formatted. ``chart``: optional, a frame of
+    ``day`` and one series per further column, in ``chart_unit`` ("share": drawn in %).
     """
 
     title: str
     body: str
     kind: Literal["finding", "recommendation"] = "finding"
     evidence: str = ""
+    figures: tuple[tuple[str, str], ...] = ()
     chart: pd.DataFrame | None = None
     chart_title: str = ""
     chart_unit: str = ""

@@ -218,8 +218,10 @@ def _frames(c: ReportContent) -> dict[str, pd.DataFrame]:
             {
                 "kind": _("Recommendation") if f.kind == "recommendation" else _("Finding"),
                 "title": f.title,
-                "body": f.body,
-                "evidence": f.evidence,
+                "body": words.plain(f.body),
+                "evidence": "; ".join(
+                    [f.evidence, *(f"{name}: {value}" for name, value in f.figures)][0 if f.evidence else 1 :]
+                ),
             }
             for f in c.findings
         ],
