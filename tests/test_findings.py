@@ -414,3 +414,33 @@ def test_the_cli_lists_a_clients_findings_and_shows_one_with_its_history(program
         and "cite MTTR" in one.output
     )
     assert runner.invoke(app, ["findings", OTHER, first.finding_id]).exit_code == 1  # not the other's
+
+
+def test_a_save_while_another_holds_the_store_says_to_try_again(
+    program: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from filelock import FileLock
+
+    before = findings.stamp(program)
+    draft(program)
+    assert findings.stamp(program) != before  # a report cache keyed on it sees the write
+    monkeypatch.setattr(findings, "LOCK_WAIT_S", 0.1)
+    program.workbench_lock_path.parent.mkdir(parents=True, exist_ok=True)
+    held = FileLock(program.workbench_lock_path)
+    done = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with held:
+            done.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    done.wait(10)
+    try:
+        with pytest.raises(findings.Busy, match="Another consultant is saving.*try again"):
+            draft(program)
+    finally:
+        release.set()
+        holder.join()

@@ -598,3 +598,39 @@ def test_the_monthly_schedule_files_last_calendar_month_and_fails_on_a_missing_f
         finally:
             fonts.korean_font.cache_clear()
     assert report_months(published, KOREAN.id) == [month(2026, 11), month(2026, 10)]  # months with data only
+
+
+def test_the_apps_report_shows_a_delivery_at_once_and_filed_reports_are_read_on_download(
+    published: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps import data
+    from forgeline.auth import User
+    from forgeline.program import findings as workbench
+
+    settings = get_settings(tmp_path / "home")  # its own workbench store, the same published snapshot
+    shutil.copytree(published.home, settings.home)
+    monkeypatch.setenv("FORGELINE_HOME", str(settings.home))
+    kim = User("kim", "Kim", "consultant")
+    before, _ = data.client_report(kim, KOREAN.id, "2026-10", "en")
+    found = workbench.write(
+        settings,
+        KOREAN.id,
+        kind="finding",
+        title="Delivered after the first download",
+        body="…",
+        evidence=[{"kind": "kpi_chart", "kpi": "oee", "start": "2026-10-01", "end": "2026-10-31"}],
+        by="kim",
+    )
+    workbench.review(settings, KOREAN.id, found.finding_id, version=1, by="lee")
+    workbench.deliver(settings, KOREAN.id, found.finding_id, version=1, by="lee")
+    after, _ = data.client_report(kim, KOREAN.id, "2026-10", "en")
+    text = lambda pdf: "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)  # noqa: E731
+    assert "Delivered after the first download" not in text(before.data)
+    assert "Delivered after the first download" in text(after.data)  # not the cached report of before
+
+    filed = settings.client_downloads_dir(KOREAN.id) / f"forgeline-{KOREAN.id}-2026-10-en.pdf"
+    filed.parent.mkdir(parents=True, exist_ok=True)
+    filed.write_bytes(b"%PDF-filed")
+    [listed] = data.filed_reports(kim, KOREAN.id)
+    assert listed.name == filed.name and callable(listed.data)  # listed by name, not read
+    assert listed.data() == b"%PDF-filed"

@@ -70,7 +70,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import duckdb
 import pandas as pd
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from forgeline import i18n
@@ -125,6 +125,10 @@ class EvidenceError(FindingError):
 
 class Conflict(FindingError):
     """The finding changed since the version the action was based on."""
+
+
+class Busy(FindingError):
+    """The store stayed locked by another writer for the whole wait."""
 
 
 # -- KPIs a chart can show: one value per day, rolled up as the client's report rolls it up ------------------
@@ -290,10 +294,20 @@ def _writing(settings: Settings) -> Iterator[_Batch]:
     block without an error, a new file with the old rows (less a forgotten client's) and the batch is
     switched in atomically."""
     settings.workbench_lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(settings.workbench_lock_path, timeout=LOCK_WAIT_S, thread_local=False):
+    lock = FileLock(settings.workbench_lock_path, timeout=LOCK_WAIT_S, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise Busy(
+            f"Another consultant is saving to the workbench (busy for {LOCK_WAIT_S} s); nothing was saved: "
+            "try again in a moment."
+        ) from exc
+    try:
         batch = _Batch(_frames(settings))
         yield batch
         _rewrite(settings, batch)
+    finally:
+        lock.release()
 
 
 @dataclass
@@ -499,6 +513,16 @@ def history(settings: Settings, client_id: str, finding_id: str) -> list[History
             )
         )
     return entries
+
+
+def stamp(settings: Settings) -> str:
+    """Changes whenever the store is written (each write switches in a new file): a cache of anything made
+    from findings (a report) keys on it, so a delivery or a withdrawal shows at once."""
+    try:
+        found = settings.workbench_path.stat()
+    except FileNotFoundError:
+        return "none"
+    return f"{found.st_ino}-{found.st_mtime_ns}-{found.st_size}"
 
 
 def count(settings: Settings, client_id: str) -> tuple[int, int]:
