@@ -634,3 +634,32 @@ def test_the_apps_report_shows_a_delivery_at_once_and_filed_reports_are_read_on_
     [listed] = data.filed_reports(kim, KOREAN.id)
     assert listed.name == filed.name and callable(listed.data)  # listed by name, not read
     assert listed.data() == b"%PDF-filed"
+
+
+def test_a_report_is_written_atomically_both_files_or_neither(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from forgeline import atomic
+
+    report = Report("acme-press", month(2026, 10), "en", b"%PDF-new", b"xlsx-new")
+    folder = tmp_path / "out"
+    pdf, xlsx = report.write(folder)
+    assert (pdf.read_bytes(), xlsx.read_bytes()) == (b"%PDF-new", b"xlsx-new")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([pdf.name, xlsx.name])  # no temporary left
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        if len(synced) == 2:  # the workbook's flush fails: nothing may be replaced yet
+            raise OSError("disk full")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    newer = Report("acme-press", month(2026, 10), "en", b"%PDF-newer", b"xlsx-newer")
+    with pytest.raises(OSError, match="disk full"):
+        newer.write(folder)
+    assert (pdf.read_bytes(), xlsx.read_bytes()) == (b"%PDF-new", b"xlsx-new")  # the PDF not replaced alone
+    assert sorted(p.name for p in folder.iterdir()) == sorted([pdf.name, xlsx.name])

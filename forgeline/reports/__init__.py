@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from forgeline import i18n
+from forgeline.atomic import write_files
 from forgeline.i18n import _
 from forgeline.publish import current_snapshot
 from forgeline.reports.content import Finding, NoDataInPeriod, ReportContent, data_months, read_content
@@ -64,16 +65,11 @@ class Report:
         return f"forgeline-{self.client_id}-{self.period.slug}-{self.lang}"
 
     def write(self, folder: Path) -> tuple[Path, Path]:
-        """Both files into ``folder``: each written under a temporary name, then renamed."""
-        folder.mkdir(parents=True, exist_ok=True)
-        written = []
-        for suffix, data in ((".pdf", self.pdf), (".xlsx", self.xlsx)):
-            final = folder / f"{self.stem}{suffix}"
-            partial = folder / f".{final.name}.partial"
-            partial.write_bytes(data)
-            partial.replace(final)
-            written.append(final)
-        return written[0], written[1]
+        """Both files into ``folder``, atomically (forgeline/atomic.py): both written and flushed before
+        either replaces an earlier version."""
+        pdf, xlsx = folder / f"{self.stem}.pdf", folder / f"{self.stem}.xlsx"
+        write_files({pdf: self.pdf, xlsx: self.xlsx})
+        return pdf, xlsx
 
 
 def build_report(
