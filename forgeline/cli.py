@@ -1151,7 +1151,11 @@ def report_command(
     ] = None,
     lang: Annotated[str | None, typer.Option(help="ko or en (default: FORGELINE_LANG, else en).")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the files (default: the client's downloads folder).")
+        Path | None,
+        typer.Option(
+            help="Folder for the files (default: the current folder; only the monthly schedule files reports "
+            "in the client's downloads folder, which its portal lists)."
+        ),
     ] = None,
     home: HomeOption = None,
 ) -> None:
@@ -1173,7 +1177,7 @@ def report_command(
             wanted = parse_period(period) if period else None
         except (ValueError, PeriodError) as exc:
             _fail(escape(str(exc)))
-        folder = out or settings.client_downloads_dir(client_id)
+        folder = out or Path.cwd()  # a consultant's copy never lands on the client's page
         try:
             report = build_report(settings, client_id, wanted, chosen)
             pdf, xlsx = report.write(folder)

@@ -390,16 +390,20 @@ def test_a_share_evidence_chart_is_drawn_in_percent(monkeypatch: pytest.MonkeyPa
 
 
 def test_cli_writes_both_files_and_names_what_to_do_when_it_cannot(
-    published: Settings, tmp_path: Path
+    published: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
     home = ["--home", str(published.home)]
+    monkeypatch.chdir(tmp_path)
     done = runner.invoke(
         app, ["report", OTHER.id, "--period", "2026-10-01..2026-10-11", "--lang", "ko", *home]
     )
     assert done.exit_code == 0, done.output
-    folder = published.client_downloads_dir(OTHER.id)  # by default: the client's downloads...
-    assert folder.is_relative_to(published.client_dir(OTHER.id))  # ...in its folder, which a purge removes
+    folder = tmp_path  # by default the current folder: a consultant's copy is not filed for the client
+    downloads = published.client_downloads_dir(OTHER.id)
+    assert not downloads.exists() or not any(
+        p.name.startswith(f"forgeline-{OTHER.id}-2026-10-01") for p in downloads.iterdir()
+    )
     files = sorted(folder.iterdir())
     assert [p.name for p in files] == [
         f"forgeline-{OTHER.id}-2026-10-01_2026-10-11-ko.{s}" for s in ("pdf", "xlsx")
