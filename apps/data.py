@@ -14,6 +14,7 @@ review note or the history.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from forgeline.program import cohort as cohort_figures
 from forgeline.program import consent as consents
 from forgeline.program import findings as findings_store
 from forgeline.publish import current_snapshot
-from forgeline.settings import CLIENT_ID_PATTERN, get_settings
+from forgeline.settings import CLIENT_ID_PATTERN, Settings, get_settings
 
 CACHE_TTL_S = 60
 
@@ -528,7 +529,7 @@ def value_ledger(user: User, client_id: str) -> tuple[pd.DataFrame, pd.DataFrame
 @dataclass(frozen=True)
 class ReportFile:
     name: str  # the file's name only: never a server path
-    data: bytes
+    data: bytes | Callable[[], bytes]  # a filed report's bytes are read on download
     mime: str
 
 
@@ -545,10 +546,13 @@ def report_months(user: User, client_id: str) -> list[str]:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=16, show_spinner=False)
-def _report(snapshot: str, client_id: str, period: str, lang: str) -> tuple[ReportFile, ReportFile]:
-    """One report, made once per snapshot, period and language (``snapshot`` keys the cache: a new publish
-    makes a new report)."""
-    made = reports.build_report(get_settings(), client_id, reports.parse_period(period), lang)
+def _report(
+    snapshot: str, findings_stamp: str, client_id: str, period: str, lang: str, _settings: Settings
+) -> tuple[ReportFile, ReportFile]:
+    """One report, made once per snapshot, state of the workbench, period and language (``snapshot`` and
+    ``findings_stamp`` key the cache: a new publish, a delivery or a withdrawal makes a new report; the
+    snapshot's path names the workspace, so ``_settings`` is left out of the key)."""
+    made = reports.build_report(_settings, client_id, reports.parse_period(period), lang)
     return (
         ReportFile(f"{made.stem}.pdf", made.pdf, _MIME[".pdf"]),
         ReportFile(f"{made.stem}.xlsx", made.xlsx, _MIME[".xlsx"]),
@@ -559,17 +563,19 @@ def client_report(user: User, client_id: str, period: str, lang: str) -> tuple[R
     """The client's report (PDF, Excel) for a month, from its published snapshot only; ReportError when it
     cannot be made (the message says why)."""
     require_client(user, client_id)  # before the client's snapshot is looked for
-    snapshot = current_snapshot(get_settings(), client_id)
+    settings = get_settings()
+    snapshot = current_snapshot(settings, client_id)
     if snapshot is None:
         raise reports.ReportError("Nothing is published for this client yet.")
-    return _report(str(snapshot), client_id, period, lang)
+    return _report(str(snapshot), findings_store.stamp(settings), client_id, period, lang, settings)
 
 
 def filed_reports(user: User, client_id: str) -> list[ReportFile]:
-    """The reports filed for the client by the monthly schedule, newest first."""
+    """The reports filed for the client by the monthly schedule, newest first: names only, each file read
+    when it is downloaded (``data`` a callable, as ``st.download_button`` takes it)."""
     require_client(user, client_id)
     return [
-        ReportFile(p.name, p.read_bytes(), _MIME[p.suffix])
+        ReportFile(p.name, p.read_bytes, _MIME[p.suffix])
         for p in reports.filed_reports(get_settings(), client_id)
     ]
 

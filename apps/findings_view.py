@@ -56,4 +56,4 @@ def delivered_section(user: User, config: data.PublishedClient) -> None:
     for found in delivered:
         with st.container(border=True):
             show_finding(user, config.id, found, key=f"delivered_{found.finding_id}")
-            st.caption(f"Delivered {utc(found.delivered_at)} · version {found.version}")
+            st.caption(f"Delivered {ui.when(found.delivered_at, config.timezone)} · version {found.version}")

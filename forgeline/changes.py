@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from forgeline.atomic import write_atomically
 from forgeline.ingest.landing import scan_landing
 from forgeline.locking import open_warehouse
 from forgeline.program.levels import rules_path
@@ -177,17 +178,15 @@ def record_completed_run(
     """Written last, atomically: a run stopped before this line leaves the previous record or none."""
     path = settings.last_run_path(client_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(
+    write_atomically(
+        path,
         json.dumps(
             {"fingerprint": fingerprint, "landing": landing, "outcome": outcome},
             indent=2,
             ensure_ascii=False,
             default=str,
         ),
-        encoding="utf-8",
     )
-    tmp.replace(path)
 
 
 def forget_completed_run(settings: Settings, client_id: str) -> None:

@@ -1151,7 +1151,11 @@ def report_command(
     ] = None,
     lang: Annotated[str | None, typer.Option(help="ko or en (default: FORGELINE_LANG, else en).")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the files (default: the client's downloads folder).")
+        Path | None,
+        typer.Option(
+            help="Folder for the files (default: the current folder; only the monthly schedule files reports "
+            "in the client's downloads folder, which its portal lists)."
+        ),
     ] = None,
     home: HomeOption = None,
 ) -> None:
@@ -1160,7 +1164,7 @@ def report_command(
 
     from forgeline import i18n
     from forgeline.i18n import _
-    from forgeline.reports import PeriodError, ReportError, build_report, parse_period
+    from forgeline.reports import NothingToReport, PeriodError, ReportError, build_report, parse_period
 
     settings = _settings(home)
     try:
@@ -1173,10 +1177,13 @@ def report_command(
             wanted = parse_period(period) if period else None
         except (ValueError, PeriodError) as exc:
             _fail(escape(str(exc)))
-        folder = out or settings.client_downloads_dir(client_id)
+        folder = out or Path.cwd()  # a consultant's copy never lands on the client's page
         try:
             report = build_report(settings, client_id, wanted, chosen)
             pdf, xlsx = report.write(folder)
+        except NothingToReport as exc:
+            hint = _("Choose a period inside it with --period.") if exc.span else ""
+            _fail(escape(f"{exc} {hint}".strip()))
         except ReportError as exc:
             _fail(escape(str(exc)))
         except OSError as exc:

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from forgeline import tools
+from forgeline.atomic import write_atomically
 from forgeline.locking import client_lock, open_warehouse
 from forgeline.program import benchmarks, findings
 from forgeline.settings import CLIENT_ID_PATTERN, Settings, check_client_id
@@ -261,7 +262,7 @@ def _rewrite_program_records(settings: Settings, client_id: str) -> tuple[int, i
             path.unlink()
             deleted += 1
             continue
-        _write_atomically(path, json.dumps(record, indent=2, ensure_ascii=False, default=str))
+        write_atomically(path, json.dumps(record, indent=2, ensure_ascii=False, default=str))
         rewritten += 1
     return rewritten, deleted
 
@@ -291,7 +292,7 @@ def _scrub_log_lines(path: Path, trace: Trace) -> int:
         return 0
     lines = data.splitlines(keepends=True)
     kept = [line for line in lines if not trace.in_bytes(line)]
-    _write_atomically(path, b"".join(kept))
+    write_atomically(path, b"".join(kept))
     return len(lines) - len(kept)
 
 
@@ -772,16 +773,6 @@ def _vacuum_sqlite(path: Path) -> None:
         con.close()
 
 
-def _write_atomically(path: Path, content: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def search_workspace(settings: Settings, trace: Trace, skip: frozenset[Path] = frozenset()) -> list[Path]:
     """Every file or folder under the workspace whose name or bytes hold the client's id."""
     found: list[Path] = []
@@ -939,7 +930,7 @@ class Purge:
         folder = self.settings.purge_certificates_dir
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{purged_at.strftime('%Y%m%dT%H%M%S%fZ')}-{digest[:12]}.json"
-        _write_atomically(path, text + "\n")
+        write_atomically(path, text + "\n")
         return path
 
 

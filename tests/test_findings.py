@@ -37,11 +37,13 @@ def publish_fake(settings: Settings, client_id: str, run: str = "run-1", model_v
     )
     con.execute(
         """create table marts.oee_daily as
-        select m as machine_id, d::date as production_date, 28800.0 as planned_time_s,
+        select ? as client_id, m as machine_id, m as machine_name, d::date as production_date,
+               28800.0 as planned_time_s,
                28800.0 * a as run_time_s, 1000 as total_count, 990 as good_count,
                a as availability, 0.9 as performance, 0.99 as quality, a * 0.9 * 0.99 as oee
         from (values ('M1', 0.8), ('M2', 0.6)) machines(m, a),
-             (values ('2026-10-01'), ('2026-10-02'), ('2026-10-04'), ('2026-10-05')) days(d)"""
+             (values ('2026-10-01'), ('2026-10-02'), ('2026-10-04'), ('2026-10-05')) days(d)""",
+        [client_id],
     )
     con.execute(
         "create table meta.model_results as select 'defect_prediction' as model_name, ? as model_version, "
@@ -235,7 +237,10 @@ def test_evidence_the_snapshot_does_not_hold_is_refused_with_what_it_holds(
 def test_evidence_is_rendered_from_the_snapshot_and_checked_again_at_delivery(program: Settings) -> None:
     first = draft(program)
     chart, model, window, gap = first.evidence
-    assert chart.description == "OEE, 2026-10-01 to 2026-10-05, day by day" and chart.checked_run == "run-1"
+    assert (
+        chart.description == "OEE, 1 October 2026 to 5 October 2026, day by day"
+        and chart.checked_run == "run-1"
+    )
     view = findings.evidence_view(program, ACME, chart)
     assert view.unit == "share" and len(view.days) == 5  # every day of the period...
     assert view.days["value"].isna().tolist() == [False, False, True, False, False]  # ...the gap a gap
@@ -252,6 +257,74 @@ def test_evidence_is_rendered_from_the_snapshot_and_checked_again_at_delivery(pr
     assert (
         not stale.current and "As published in run run-1" in stale.note and stale.figures["model"] == "0.610"
     )
+
+
+def _reshape(settings: Settings, client_id: str, sql: str, args: list | None = None) -> None:
+    """Change the client's current fake snapshot in place (a test's own data)."""
+    path = settings.published_dir(client_id) / "run-1.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(sql, args or [])
+    finally:
+        con.close()
+
+
+def test_kpi_evidence_is_the_reports_own_rollup_of_the_clients_rows_only(program: Settings) -> None:
+    from forgeline.reports.content import read_content
+    from forgeline.reports.period import Period
+
+    # Machines whose counts and quality differ, and another client's rows in the same file (never counted).
+    _reshape(
+        program,
+        ACME,
+        "update marts.oee_daily set total_count = 500, good_count = 450, quality = 0.9, "
+        "oee = availability * 0.9 * 0.9 where machine_id = 'M2'",
+    )
+    _reshape(
+        program,
+        ACME,
+        "insert into marts.oee_daily "
+        "select 'stranger' as client_id, * exclude (client_id) from marts.oee_daily",
+    )
+    days = findings.evidence_view(program, ACME, findings.check_evidence(program, ACME, KPI)).days
+    snapshot = program.published_dir(ACME) / "run-1.duckdb"
+    report = read_content(snapshot, ACME, Period(date(2026, 10, 1), date(2026, 10, 5)), [])
+    assert days["value"].tolist() == pytest.approx(report.daily["oee"].tolist(), nan_ok=True)
+    assert days["value"].iloc[0] == pytest.approx(0.7 * 0.9 * 1440 / 1500)  # A x P x Q, as benchmarks
+    assert days["value"].iloc[0] != pytest.approx((0.8 * 0.9 * 0.99 + 0.6 * 0.9 * 0.9) / 2)  # not a mean
+    good = findings.check_evidence(program, ACME, {**KPI, "kpi": "good_units"})
+    assert good.figures["over the period"] == "5,760 units"  # (990 + 450) x 4 days, the stranger's not
+    assert good.figures["highest day"] == "1,440 units"
+
+
+def test_oee_and_quality_are_not_evidence_for_a_client_that_never_records_a_reject(program: Settings) -> None:
+    _reshape(program, ACME, "update marts.oee_daily set good_count = total_count")
+    offered = findings.evidence_choices(program, ACME).kpis
+    assert "oee" not in offered and "quality" not in offered and "availability" in offered
+    with pytest.raises(EvidenceError, match="never record a reject"):
+        findings.check_evidence(program, ACME, KPI)
+
+
+def test_a_finding_delivered_early_on_the_1st_in_seoul_counts_in_that_month(program: Settings) -> None:
+    from datetime import UTC, datetime
+
+    _reshape(program, ACME, "alter table meta.run add column timezone varchar default 'Asia/Seoul'")
+    found = findings.write(
+        program,
+        ACME,
+        kind="finding",
+        title="t",
+        body="b",
+        evidence=[MODEL],
+        by="kim",
+        now=datetime(2026, 10, 31, 20, 0, tzinfo=UTC),  # 2026-11-01 05:00 in Seoul
+    )
+    november = (date(2026, 11, 1), date(2026, 11, 30))
+    october = (date(2026, 10, 1), date(2026, 10, 31))
+    assert [
+        f.finding_id for f in findings.findings_for(program, ACME, statuses=("draft",), period=november)
+    ] == [found.finding_id]
+    assert findings.findings_for(program, ACME, statuses=("draft",), period=october) == []
 
 
 @dataclass(frozen=True)
@@ -335,5 +408,39 @@ def test_the_cli_lists_a_clients_findings_and_shows_one_with_its_history(program
     assert listed.exit_code == 0 and first.finding_id in listed.output and "draft" in listed.output
     assert "No delivered findings" in runner.invoke(app, ["findings", ACME, "--delivered"]).output
     one = runner.invoke(app, ["findings", ACME, first.finding_id], terminal_width=200)
-    assert one.exit_code == 0 and "OEE, 2026-10-01 to 2026-10-05" in one.output and "cite MTTR" in one.output
+    assert (
+        one.exit_code == 0
+        and "OEE, 1 October 2026 to 5 October 2026" in one.output
+        and "cite MTTR" in one.output
+    )
     assert runner.invoke(app, ["findings", OTHER, first.finding_id]).exit_code == 1  # not the other's
+
+
+def test_a_save_while_another_holds_the_store_says_to_try_again(
+    program: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from filelock import FileLock
+
+    before = findings.stamp(program)
+    draft(program)
+    assert findings.stamp(program) != before  # a report cache keyed on it sees the write
+    monkeypatch.setattr(findings, "LOCK_WAIT_S", 0.1)
+    program.workbench_lock_path.parent.mkdir(parents=True, exist_ok=True)
+    held = FileLock(program.workbench_lock_path)
+    done = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with held:
+            done.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    done.wait(10)
+    try:
+        with pytest.raises(findings.Busy, match="Another consultant is saving.*try again"):
+            draft(program)
+    finally:
+        release.set()
+        holder.join()

@@ -28,7 +28,7 @@ from forgeline.cli import app
 from forgeline.clients import ClientConfig
 from forgeline.publish import RunInfo, current_snapshot, publish_client
 from forgeline.reports import Report, ReportError, _delivered_findings, build_report
-from forgeline.reports.content import read_content
+from forgeline.reports.content import Finding, read_content
 from forgeline.reports.period import Period, PeriodError, last_full_month, month, parse_period
 from forgeline.settings import Settings, get_settings
 
@@ -224,14 +224,14 @@ def korean(published: Settings) -> Read:
 
 @pytest.fixture(scope="module")
 def english(published: Settings) -> Read:
-    finding = {
-        "title": "Mould temperature runs high before defects",
-        "body": "Check the cooling circuit.",
-        "kind": "recommendation",
-        "evidence": "Mould temperature, October",
-        "chart": EVIDENCE,
-        "chart_unit": "°C",
-    }
+    finding = Finding(
+        title="Mould temperature runs high before defects",
+        body="Check the cooling circuit.",
+        kind="recommendation",
+        evidence="Mould temperature, October",
+        chart=EVIDENCE,
+        chart_unit="°C",
+    )
     return _read(build_report(published, KOREAN.id, lang="en", findings=[finding]))
 
 
@@ -357,7 +357,7 @@ def test_delivered_findings_come_from_the_workbench_with_their_evidence_chart(
         KOREAN.id,
         kind="recommendation",
         title="Night shifts lose OEE",
-        body="Stops cluster at night.",
+        body="**Stops** cluster at night.",
         evidence=evidence,
         by="kim",
     )
@@ -369,19 +369,41 @@ def test_delivered_findings_come_from_the_workbench_with_their_evidence_chart(
     assert delivered.chart is not None and delivered.chart["value"].notna().any()
     text = _read(build_report(settings, KOREAN.id, period=period, lang="en")).text
     assert "Night shifts lose OEE" in text and "Draft only" not in text
+    assert "**" not in text and "Stops cluster at night." in text  # Markdown printed plainly
+    assert "days with data: 5" in text  # the evidence's figures, not only its name
+    korean = _read(build_report(settings, KOREAN.id, period=period, lang="ko"))
+    assert "일별" in korean.text and "데이터가 있는 날: 5" in korean.text and "day by day" not in korean.text
+    [row] = list(korean.book["진단 결과"].iter_rows(min_row=2, values_only=True))
+    assert "일별" in row[3] and "데이터가 있는 날: 5" in row[3] and "day by day" not in row[3]
+
+
+def test_a_share_evidence_chart_is_drawn_in_percent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forgeline.reports import charts
+
+    drawn = []
+    monkeypatch.setattr(
+        charts, "daily_lines", lambda frame, series, share, unit="": drawn.append(share) or b""
+    )
+    charts.evidence_chart(pd.DataFrame({"day": pd.to_datetime(["2026-10-01"]), "value": [0.8]}), "share")
+    charts.evidence_chart(pd.DataFrame({"day": pd.to_datetime(["2026-10-01"]), "value": [3.0]}), "kWh")
+    assert drawn == [True, False]
 
 
 def test_cli_writes_both_files_and_names_what_to_do_when_it_cannot(
-    published: Settings, tmp_path: Path
+    published: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
     home = ["--home", str(published.home)]
+    monkeypatch.chdir(tmp_path)
     done = runner.invoke(
         app, ["report", OTHER.id, "--period", "2026-10-01..2026-10-11", "--lang", "ko", *home]
     )
     assert done.exit_code == 0, done.output
-    folder = published.client_downloads_dir(OTHER.id)  # by default: the client's downloads...
-    assert folder.is_relative_to(published.client_dir(OTHER.id))  # ...in its folder, which a purge removes
+    folder = tmp_path  # by default the current folder: a consultant's copy is not filed for the client
+    downloads = published.client_downloads_dir(OTHER.id)
+    assert not downloads.exists() or not any(
+        p.name.startswith(f"forgeline-{OTHER.id}-2026-10-01") for p in downloads.iterdir()
+    )
     files = sorted(folder.iterdir())
     assert [p.name for p in files] == [
         f"forgeline-{OTHER.id}-2026-10-01_2026-10-11-ko.{s}" for s in ("pdf", "xlsx")
@@ -531,3 +553,117 @@ def test_figures_held_back_after_a_failed_gate_say_so(published: Settings, tmp_p
     text = _read(build_report(settings, OTHER.id, lang="en", findings=[])).text
     assert "did not pass the data-quality checks" in text
     assert "Availability" in text and "83.3%" in text  # the last good run's figures, still shown
+
+
+def test_the_workbook_stores_text_as_text_and_blanks_oee_without_rejects(published: Settings) -> None:
+    from forgeline.reports.content import Finding
+
+    hostile = Finding(title='=HYPERLINK("http://x.example","click")', body="+1+2", evidence="@SUM(A1)")
+    book = openpyxl.load_workbook(
+        io.BytesIO(build_report(published, OTHER.id, month(2026, 10), "en", findings=[hostile]).xlsx)
+    )
+    row = [c for c in book["Findings"][2]]
+    assert [c.value for c in row[1:]] == [hostile.title, hostile.body, hostile.evidence]
+    assert all(c.data_type == "s" and c.quotePrefix for c in row[1:])  # never a formula Excel runs
+    sheet = book["OEE by machine and day"]
+    header = [c.value for c in sheet[1]]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    quality, oee = header.index("Quality (%)"), header.index("OEE (%)")
+    assert rows and all(r[quality] is None and r[oee] is None for r in rows)  # not measured, as page 1 says
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)  # by day
+
+
+def test_the_monthly_schedule_files_last_calendar_month_and_fails_on_a_missing_font(
+    published: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.logging import disable_run_logger
+
+    from flows.reports import client_report
+    from forgeline.reports import fonts, report_months
+    from forgeline.reports.period import previous_month
+
+    seoul_first = datetime(2026, 10, 31, 21, 0, tzinfo=UTC)  # 1 November 06:00 in Seoul
+    assert previous_month(seoul_first, "Asia/Seoul") == month(2026, 10)  # not "the last full month"
+    assert previous_month(seoul_first, "UTC") == month(2026, 9)
+    # OTHER's data ends on 11 October (never October's last day): the schedule still files October.
+    home = str(published.home)
+    with disable_run_logger():
+        filed = client_report.fn(OTHER.id, "en", "2026-10", home)
+        assert [Path(p).name for p in filed] == [
+            f"forgeline-{OTHER.id}-2026-10-en.pdf",
+            f"forgeline-{OTHER.id}-2026-10-en.xlsx",
+        ]
+        assert client_report.fn(OTHER.id, "en", "2025-01", home) == []  # no data that month: skipped
+        fonts.korean_font.cache_clear()
+        monkeypatch.setenv("FORGELINE_REPORT_FONT", "/nonexistent/font.ttf")
+        try:
+            with pytest.raises(ReportError, match="FORGELINE_REPORT_FONT"):  # a failure, never a skip
+                client_report.fn(OTHER.id, "en", "2026-10", home)
+        finally:
+            fonts.korean_font.cache_clear()
+    assert report_months(published, KOREAN.id) == [month(2026, 11), month(2026, 10)]  # months with data only
+
+
+def test_the_apps_report_shows_a_delivery_at_once_and_filed_reports_are_read_on_download(
+    published: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps import data
+    from forgeline.auth import User
+    from forgeline.program import findings as workbench
+
+    settings = get_settings(tmp_path / "home")  # its own workbench store, the same published snapshot
+    shutil.copytree(published.home, settings.home)
+    monkeypatch.setenv("FORGELINE_HOME", str(settings.home))
+    kim = User("kim", "Kim", "consultant")
+    before, _ = data.client_report(kim, KOREAN.id, "2026-10", "en")
+    found = workbench.write(
+        settings,
+        KOREAN.id,
+        kind="finding",
+        title="Delivered after the first download",
+        body="…",
+        evidence=[{"kind": "kpi_chart", "kpi": "oee", "start": "2026-10-01", "end": "2026-10-31"}],
+        by="kim",
+    )
+    workbench.review(settings, KOREAN.id, found.finding_id, version=1, by="lee")
+    workbench.deliver(settings, KOREAN.id, found.finding_id, version=1, by="lee")
+    after, _ = data.client_report(kim, KOREAN.id, "2026-10", "en")
+    text = lambda pdf: "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)  # noqa: E731
+    assert "Delivered after the first download" not in text(before.data)
+    assert "Delivered after the first download" in text(after.data)  # not the cached report of before
+
+    filed = settings.client_downloads_dir(KOREAN.id) / f"forgeline-{KOREAN.id}-2026-10-en.pdf"
+    filed.parent.mkdir(parents=True, exist_ok=True)
+    filed.write_bytes(b"%PDF-filed")
+    [listed] = data.filed_reports(kim, KOREAN.id)
+    assert listed.name == filed.name and callable(listed.data)  # listed by name, not read
+    assert listed.data() == b"%PDF-filed"
+
+
+def test_a_report_is_written_atomically_both_files_or_neither(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from forgeline import atomic
+
+    report = Report("acme-press", month(2026, 10), "en", b"%PDF-new", b"xlsx-new")
+    folder = tmp_path / "out"
+    pdf, xlsx = report.write(folder)
+    assert (pdf.read_bytes(), xlsx.read_bytes()) == (b"%PDF-new", b"xlsx-new")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([pdf.name, xlsx.name])  # no temporary left
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        if len(synced) == 2:  # the workbook's flush fails: nothing may be replaced yet
+            raise OSError("disk full")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    newer = Report("acme-press", month(2026, 10), "en", b"%PDF-newer", b"xlsx-newer")
+    with pytest.raises(OSError, match="disk full"):
+        newer.write(folder)
+    assert (pdf.read_bytes(), xlsx.read_bytes()) == (b"%PDF-new", b"xlsx-new")  # the PDF not replaced alone
+    assert sorted(p.name for p in folder.iterdir()) == sorted([pdf.name, xlsx.name])

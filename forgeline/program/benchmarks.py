@@ -84,8 +84,10 @@ _OEE_PARTS = """
     select {expr} from d
 """
 # Quality (and so OEE) only from a client whose counts ever show a reject: counts without rejects mean the
-# rejects are not recorded, and would pool a quality of 100 % the plant never measured.
-_REJECTS_RECORDED = "where exists (select 1 from marts.oee_daily where good_count < total_count)"
+# rejects are not recorded, and would pool a quality of 100 % the plant never measured. The one statement of
+# that rule: reports and the workbench's evidence (forgeline/reports/content.py) evaluate it too.
+REJECTS_RECORDED = "exists (select 1 from marts.oee_daily where good_count < total_count)"
+_REJECTS_RECORDED = f"where {REJECTS_RECORDED}"
 _AVAILABILITY = "sum(run_time_s) filter (where availability is not null) / nullif(sum(planned_time_s) filter (where availability is not null), 0)"  # noqa: E501
 _PERFORMANCE = (
     "sum(performance * run_time_s) / nullif(sum(run_time_s) filter (where performance is not null), 0)"  # noqa: E501

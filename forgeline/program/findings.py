@@ -70,10 +70,13 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import duckdb
 import pandas as pd
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from forgeline import i18n
+from forgeline.i18n import N_, _
 from forgeline.publish import current_snapshot
+from forgeline.reports.content import DEFAULT_TIMEZONE, Figures, figures, snapshot_timezone
 from forgeline.settings import Settings, check_client_id
 
 Kind = Literal["finding", "recommendation"]
@@ -124,74 +127,29 @@ class Conflict(FindingError):
     """The finding changed since the version the action was based on."""
 
 
-# -- KPIs a chart can show: one value per day from a mart of the snapshot ------------------------------------
+class Busy(FindingError):
+    """The store stayed locked by another writer for the whole wait."""
+
+
+# -- KPIs a chart can show: one value per day, rolled up as the client's report rolls it up ------------------
 @dataclass(frozen=True)
 class Kpi:
-    label: str
+    label: str  # marked for the catalogs (N_): translated where shown
     unit: str  # "share" or a unit of measure
-    table: str
-    day: str  # the table's date column
-    value: str  # one day's value from that day's rows (weighted, never a mean of machine-days)
-    by_machine: bool  # whether the table has a machine_id (energy is metered per site)
-    only_if: str = ""  # a condition the client's data must meet for the KPI to mean anything
+    figure: str  # the report's figure (forgeline/reports/content.py Figures): its one roll-up of the KPI
+    by_machine: bool  # whether the mart has a machine_id (energy is metered per site)
 
 
-_REJECTS = "exists (select 1 from marts.oee_daily where good_count < total_count)"
 KPIS: dict[str, Kpi] = {
-    "oee": Kpi(
-        "OEE",
-        "share",
-        "marts.oee_daily",
-        "production_date",
-        "sum(oee * planned_time_s) / nullif(sum(planned_time_s) filter (where oee is not null), 0)",
-        True,
-    ),
-    "availability": Kpi(
-        "availability",
-        "share",
-        "marts.oee_daily",
-        "production_date",
-        "sum(run_time_s) filter (where availability is not null) / "
-        "nullif(sum(planned_time_s) filter (where availability is not null), 0)",
-        True,
-    ),
-    "performance": Kpi(
-        "performance",
-        "share",
-        "marts.oee_daily",
-        "production_date",
-        "sum(performance * run_time_s) / nullif(sum(run_time_s) filter (where performance is not null), 0)",
-        True,
-    ),
-    "quality": Kpi(
-        "quality",
-        "share",
-        "marts.oee_daily",
-        "production_date",
-        "sum(good_count) / nullif(sum(total_count), 0)",
-        True,
-        # Counts without a single reject mean rejects are not recorded: a quality of 100 % nobody measured.
-        only_if=_REJECTS,
-    ),
-    "good_units": Kpi("good units", "units", "marts.oee_daily", "production_date", "sum(good_count)", True),
-    "defect_rate": Kpi(
-        "defect rate",
-        "share",
-        "marts.defect_rate_daily",
-        "production_date",
-        "sum(defect_count) / nullif(sum(inspected_count), 0)",
-        True,
-    ),
-    "energy_kwh": Kpi("energy", "kWh", "marts.energy_daily", "reading_date", "sum(energy_kwh)", False),
-    "co2_kg": Kpi("CO2", "kg", "marts.energy_daily", "reading_date", "sum(co2_kg)", False),
-    "kwh_per_good_unit": Kpi(
-        "energy per good unit",
-        "kWh",
-        "marts.energy_daily",
-        "reading_date",
-        "sum(energy_kwh) filter (where good_count > 0) / nullif(sum(good_count), 0)",
-        False,
-    ),
+    "oee": Kpi(N_("OEE"), "share", "oee", True),
+    "availability": Kpi(N_("availability"), "share", "availability", True),
+    "performance": Kpi(N_("performance"), "share", "performance", True),
+    "quality": Kpi(N_("quality"), "share", "quality", True),
+    "good_units": Kpi(N_("good units"), "units", "good_units", True),
+    "defect_rate": Kpi(N_("defect rate"), "share", "defect_rate", True),
+    "energy_kwh": Kpi(N_("energy"), "kWh", "energy_kwh", False),
+    "co2_kg": Kpi(N_("CO2"), "kg", "co2_kg", False),
+    "kwh_per_good_unit": Kpi(N_("energy per good unit"), "kWh", "kwh_per_unit", False),
 }
 
 
@@ -336,10 +294,20 @@ def _writing(settings: Settings) -> Iterator[_Batch]:
     block without an error, a new file with the old rows (less a forgotten client's) and the batch is
     switched in atomically."""
     settings.workbench_lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(settings.workbench_lock_path, timeout=LOCK_WAIT_S, thread_local=False):
+    lock = FileLock(settings.workbench_lock_path, timeout=LOCK_WAIT_S, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise Busy(
+            f"Another consultant is saving to the workbench (busy for {LOCK_WAIT_S} s); nothing was saved: "
+            "try again in a moment."
+        ) from exc
+    try:
         batch = _Batch(_frames(settings))
         yield batch
         _rewrite(settings, batch)
+    finally:
+        lock.release()
 
 
 @dataclass
@@ -479,19 +447,28 @@ def findings_for(
     if unknown:
         raise ValueError(f"unknown status {sorted(unknown)}; use {', '.join(STATUSES)}")
     chosen = []
+    zone = client_timezone(settings, client_id) if period is not None else "UTC"
     for versions in _states(_frames(settings, check_client_id(client_id)), client_id).values():
         shown = versions[-1] if versions[-1].status in statuses else None
         if shown is None and "delivered" in statuses and versions[-1].status != "withdrawn":
             delivered = [v for v in versions if v.status == "delivered"]
             shown = delivered[-1] if delivered else None
-        if shown is not None and (period is None or _in_period(shown, period)):
+        if shown is not None and (period is None or _in_period(shown, period, zone)):
             chosen.append(shown)
     return sorted(chosen, key=lambda f: f.delivered_at or f.written_at, reverse=True)
 
 
-def _in_period(found: Finding, period: tuple[date, date] | Span) -> bool:
+def client_timezone(settings: Settings, client_id: str) -> str:
+    """The client's time zone as its published snapshot states it: a period's days are the client's days."""
+    path = current_snapshot(settings, check_client_id(client_id))
+    return snapshot_timezone(path) if path is not None else DEFAULT_TIMEZONE
+
+
+def _in_period(found: Finding, period: tuple[date, date] | Span, zone: str = "UTC") -> bool:
     first, last = (period.start, period.end) if isinstance(period, Span) else period
-    when = (found.delivered_at or found.written_at).date()
+    stamp = pd.Timestamp(found.delivered_at or found.written_at)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    when = stamp.tz_convert(zone).date()  # the client's day, not UTC's
     if first <= when <= last:
         return True
     return any(
@@ -536,6 +513,16 @@ def history(settings: Settings, client_id: str, finding_id: str) -> list[History
             )
         )
     return entries
+
+
+def stamp(settings: Settings) -> str:
+    """Changes whenever the store is written (each write switches in a new file): a cache of anything made
+    from findings (a report) keys on it, so a delivery or a withdrawal shows at once."""
+    try:
+        found = settings.workbench_path.stat()
+    except FileNotFoundError:
+        return "none"
+    return f"{found.st_ino}-{found.st_mtime_ns}-{found.st_size}"
 
 
 def count(settings: Settings, client_id: str) -> tuple[int, int]:
@@ -771,8 +758,8 @@ def _event_row(
 
 # -- evidence against the published snapshot ------------------------------------------------------------
 @contextmanager
-def _snapshot(settings: Settings, client_id: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
-    """The client's current snapshot attached read-only as ``snap``, and its run id."""
+def _snapshot(settings: Settings, client_id: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, str, Path]]:
+    """The client's current snapshot attached read-only as ``snap``, its run id and its path."""
     path = current_snapshot(settings, client_id)
     if path is None:
         raise EvidenceError(f"{client_id} has no published results yet: evidence comes from a published run.")
@@ -781,7 +768,7 @@ def _snapshot(settings: Settings, client_id: str) -> Iterator[tuple[duckdb.DuckD
         run = (
             _value(con, "select coalesce(data_run_id, run_id) from meta.run") if _has(con, "meta.run") else ""
         )
-        yield con, str(run or path.stem)
+        yield con, str(run or path.stem), path
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -801,12 +788,15 @@ def _value(con: duckdb.DuckDBPyConnection, sql: str, args: list[Any] | None = No
 
 
 def shown(value: Any, unit: str) -> str:
-    """A figure as people read it: shares in %, other units with their unit ('–' when missing)."""
+    """A figure as people read it, in the current language's format: shares in %, other units with their
+    unit, to about four significant digits ('–' when missing)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
     if unit == "share":
-        return f"{float(value):.1%}"
-    return f"{float(value):,.4g} {unit}".strip()
+        return i18n.percent(float(value))
+    size = abs(float(value))
+    digits = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 1 else 3
+    return f"{i18n.number(float(value), digits)} {_(UNITS) if unit == UNITS else unit}".strip()
 
 
 def check_evidence(settings: Settings, client_id: str, params: dict[str, Any]) -> Evidence:
@@ -819,81 +809,108 @@ def check_evidence(settings: Settings, client_id: str, params: dict[str, Any]) -
             f"{'.'.join(map(str, e['loc'])) or 'evidence'}: {e['msg']}" for e in exc.errors()
         )
         raise EvidenceError(f"The evidence is not complete: {problems}.") from exc
-    with _snapshot(settings, client_id) as (con, run):
+    with _snapshot(settings, client_id) as (con, run, path):
         if isinstance(parsed, KpiChart):
-            description, figures = _check_kpi(con, client_id, parsed)
+            with figures(path, client_id) as rolled:
+                description, found = _check_kpi(rolled, client_id, parsed)
         elif isinstance(parsed, ModelResult):
-            description, figures = _check_model(con, client_id, parsed)
+            description, found = _check_model(con, client_id, parsed)
         elif isinstance(parsed, OperatingWindow):
-            description, figures = _check_window(con, client_id, parsed)
+            description, found = _check_window(con, client_id, parsed)
         else:
-            description, figures = _check_gap(con, client_id, parsed)
-    return Evidence(parsed.kind, parsed.model_dump(mode="json"), description, figures, run)
+            description, found = _check_gap(con, client_id, parsed)
+    return Evidence(parsed.kind, parsed.model_dump(mode="json"), description, found, run)
 
 
-def _check_kpi(con: duckdb.DuckDBPyConnection, client_id: str, p: KpiChart) -> tuple[str, dict[str, str]]:
+def _check_kpi(rolled: Figures, client_id: str, p: KpiChart) -> tuple[str, dict[str, str]]:
     kpi = KPIS[p.kpi]
-    if not _has(con, kpi.table) or not _value(con, f"select count(*) from {kpi.table}"):
-        raise EvidenceError(f"{client_id}'s published data holds no {_what(kpi)}, so it has no {kpi.label}.")
-    if kpi.only_if and not _value(con, f"select {kpi.only_if}"):
+    label = _(kpi.label)
+    if rolled.span(kpi.figure) is None:
         raise EvidenceError(
-            f"{client_id}'s counts never record a reject, so its {kpi.label} is not measured "
-            "(it would read 100 %)."
+            f"{client_id}'s published data holds no {_what(rolled, kpi)}, so it has no {label}."
+        )
+    if not rolled.measured(kpi.figure):
+        raise EvidenceError(
+            f"{client_id}'s counts never record a reject, so its {label} is not measured "
+            "(its report says so too)."
         )
     if p.machine and not kpi.by_machine:
-        raise EvidenceError(f"{kpi.label} is metered per site, not per machine: leave the machine out.")
-    first, last = con.execute(
-        f"select min({kpi.day})::date, max({kpi.day})::date from {kpi.table}"
-    ).fetchone()
+        raise EvidenceError(f"{label} is metered per site, not per machine: leave the machine out.")
+    first, last = rolled.span(kpi.figure) or (None, None)
     if p.machine:
-        machines = [
-            r[0] for r in con.execute(f"select distinct machine_id from {kpi.table} order by 1").fetchall()
-        ]
+        machines = rolled.machines(kpi.figure)
         if p.machine not in machines:
             raise EvidenceError(
-                f"{client_id}'s {kpi.label} names no machine {p.machine!r}; it holds {', '.join(machines)}."
+                f"{client_id}'s {label} names no machine {p.machine!r}; it holds {', '.join(machines)}."
             )
-        first, last = con.execute(
-            f"select min({kpi.day})::date, max({kpi.day})::date from {kpi.table} where machine_id = ?",
-            [p.machine],
-        ).fetchone()
-    days = _kpi_days(con, p)
+        first, last = rolled.span(kpi.figure, p.machine) or (first, last)
+    days = rolled.days(kpi.figure, p.start, p.end, p.machine)
     if days.empty:
         on = f" for {p.machine}" if p.machine else ""
         raise EvidenceError(
-            f"{client_id}'s published {kpi.label}{on} runs from {first} to {last}; "
+            f"{client_id}'s published {label}{on} runs from {first} to {last}; "
             f"{p.start} to {p.end} holds no day of it."
         )
     values = days["value"].dropna()
-    on = f", {p.machine}" if p.machine else ""
-    description = f"{kpi.label}{on}, {p.start} to {p.end}, day by day"
-    figures = {
-        "days with data": f"{len(days)}",
-        "first": shown(values.iloc[0] if len(values) else None, kpi.unit),
-        "last": shown(values.iloc[-1] if len(values) else None, kpi.unit),
-        "lowest": shown(values.min() if len(values) else None, kpi.unit),
-        "highest": shown(values.max() if len(values) else None, kpi.unit),
+    found = {
+        FIGURE_DAYS: i18n.number(len(days)),
+        FIGURE_PERIOD: shown(rolled.value(kpi.figure, p.start, p.end, p.machine), kpi.unit),
+        FIGURE_LOWEST: shown(values.min() if len(values) else None, kpi.unit),
+        FIGURE_HIGHEST: shown(values.max() if len(values) else None, kpi.unit),
     }
-    return description, figures
+    return describe_kpi(p), found
 
 
-def _what(kpi: Kpi) -> str:
+UNITS = N_("units")  # a count's unit, translated where shown
+# The figures' names: stored in English (the source), translated where shown (figure_name).
+FIGURE_DAYS = N_("days with data")
+FIGURE_PERIOD = N_("over the period")
+FIGURE_LOWEST = N_("lowest day")
+FIGURE_HIGHEST = N_("highest day")
+_FIGURE_NAMES = (
+    FIGURE_DAYS,
+    FIGURE_PERIOD,
+    FIGURE_LOWEST,
+    FIGURE_HIGHEST,
+    N_("metric"),
+    N_("model"),
+    N_("baseline"),
+    N_("champion"),
+    N_("decision"),
+    N_("window"),
+    N_("defect rate inside"),
+    N_("defect rate outside"),
+    N_("held on later cycles"),
+    N_("model version"),
+    N_("in words"),
+    N_("level"),
+    N_("rule"),
+    N_("data shows"),
+    N_("needs"),
+    N_("step"),
+    N_("rules version"),
+)
+
+
+def figure_name(name: str) -> str:
+    """A figure's name in the current language."""
+    return _(name) if name in _FIGURE_NAMES else name
+
+
+def describe_kpi(p: KpiChart) -> str:
+    """What a KPI chart shows, in the current language."""
+    kpi = _(KPIS[p.kpi].label)
+    return _("{kpi}, {start} to {end}, day by day").format(
+        kpi=f"{kpi}, {p.machine}" if p.machine else kpi, start=i18n.day(p.start), end=i18n.day(p.end)
+    )
+
+
+def _what(rolled: Figures, kpi: Kpi) -> str:
     return {
-        "marts.oee_daily": "production counts",
-        "marts.defect_rate_daily": "inspection results",
-        "marts.energy_daily": "energy readings",
-    }[kpi.table]
-
-
-def _kpi_days(con: duckdb.DuckDBPyConnection, p: KpiChart) -> pd.DataFrame:
-    """One row per day with data in the period: ``day``, ``value``."""
-    kpi = KPIS[p.kpi]
-    machine = "and machine_id = $machine" if p.machine else ""
-    return con.execute(
-        f"select {kpi.day}::date as day, {kpi.value} as value from {kpi.table} "
-        f"where {kpi.day}::date between $start and $end {machine} group by 1 order by 1",
-        {"start": p.start, "end": p.end, **({"machine": p.machine} if p.machine else {})},
-    ).df()
+        "oee_daily": "production counts",
+        "defect_rate_daily": "inspection results",
+        "energy_daily": "energy readings",
+    }[rolled.mart(kpi.figure)]
 
 
 def _model_row(con: duckdb.DuckDBPyConnection, model_name: str) -> dict[str, Any] | None:
@@ -930,17 +947,19 @@ def _check_model(
         "metric": metric,
         "model": _metric(row["model_metric"], unit),
         "baseline": f"{_metric(row['baseline_metric'], unit)} ({row['baseline_name']})",
-        "champion": "yes" if bool(row["is_champion"]) else "no",
+        "champion": _("yes") if bool(row["is_champion"]) else _("no"),
         "decision": str(row.get("champion_decision") or ""),
     }
-    return f"{p.model_name} version {p.model_version}: {metric} on its time-ordered holdout", figures
+    return _("{model} version {version}: {metric} on its time-ordered holdout").format(
+        model=p.model_name, version=p.model_version, metric=metric
+    ), figures
 
 
 def _metric(value: Any, unit: str) -> str:
     """A model's score: with its unit (RMSE in kWh), else a bare ratio to three decimals (PR-AUC)."""
     if value is None or pd.isna(value):
         return "–"
-    return shown(value, unit) if unit else f"{float(value):.3f}"
+    return shown(value, unit) if unit else i18n.number(float(value), 3)
 
 
 def _check_window(
@@ -963,16 +982,21 @@ def _check_window(
     version = _model_row(con, p.model_name)
     unit = str(row["unit"] or "")
     figures = {
-        "window": f"{float(row['low']):g} to under {float(row['high']):g} {unit}".strip(),
+        "window": _("{low} to under {high}").format(
+            low=f"{float(row['low']):g}", high=f"{float(row['high']):g}"
+        )
+        + (f" {unit}" if unit else ""),
         "defect rate inside": shown(row["inside_rate"], "share"),
         "defect rate outside": shown(row["outside_rate"], "share"),
-        "held on later cycles": {True: "yes", False: "no"}.get(
-            None if pd.isna(row["holds_later"]) else bool(row["holds_later"]), "not checked"
+        "held on later cycles": {True: _("yes"), False: _("no")}.get(
+            None if pd.isna(row["holds_later"]) else bool(row["holds_later"]), _("not checked")
         ),
         "model version": str(version["model_version"]) if version else "",
         "in words": str(row["sentence"]),
     }
-    return f"operating window of {p.parameter} recommended by {p.model_name}", figures
+    return _("operating window of {parameter} recommended by {model}").format(
+        parameter=p.parameter, model=p.model_name
+    ), figures
 
 
 def _check_gap(con: duckdb.DuckDBPyConnection, client_id: str, p: LevelGap) -> tuple[str, dict[str, str]]:
@@ -1000,7 +1024,7 @@ def _check_gap(con: duckdb.DuckDBPyConnection, client_id: str, p: LevelGap) -> t
         "step": str(row["step"]),
         "rules version": str(version or ""),
     }
-    return f"level {int(row['level'])} gap: {row['says']}", figures
+    return _("level {level} gap: {rule}").format(level=int(row["level"]), rule=row["says"]), figures
 
 
 # -- what the pickers offer, and what to draw --------------------------------------------------------------
@@ -1020,25 +1044,15 @@ def evidence_choices(settings: Settings, client_id: str) -> EvidenceChoices:
     current snapshot holds (empty choices before its first publish)."""
     if current_snapshot(settings, check_client_id(client_id)) is None:
         return EvidenceChoices({}, [], [], [], "")
-    with _snapshot(settings, client_id) as (con, run):
+    with _snapshot(settings, client_id) as (con, run, path):
         kpis: dict[str, tuple[date, date, tuple[str, ...]]] = {}
-        for name, kpi in KPIS.items():
-            if not _has(con, kpi.table) or (kpi.only_if and not _value(con, f"select {kpi.only_if}")):
-                continue
-            first, last = con.execute(
-                f"select min({kpi.day})::date, max({kpi.day})::date from {kpi.table}"
-            ).fetchone()
-            if first is None:
-                continue
-            machines = (
-                tuple(
-                    r[0]
-                    for r in con.execute(f"select distinct machine_id from {kpi.table} order by 1").fetchall()
-                )
-                if kpi.by_machine
-                else ()
-            )
-            kpis[name] = (first, last, machines)
+        with figures(path, client_id) as rolled:
+            for name, kpi in KPIS.items():
+                span = rolled.span(kpi.figure)
+                if span is None or not rolled.measured(kpi.figure):
+                    continue  # e.g. OEE of a client that never records a reject: its report says not measured
+                machines = tuple(rolled.machines(kpi.figure)) if kpi.by_machine else ()
+                kpis[name] = (span[0], span[1], machines)
         models = (
             [
                 (str(m), str(v), f"{m} version {v}")
@@ -1091,7 +1105,9 @@ def evidence_view(settings: Settings, client_id: str, evidence: Evidence) -> Evi
         live = check_evidence(settings, client_id, evidence.params)
     except EvidenceError as exc:
         return EvidenceView(
-            evidence.description,
+            describe_kpi(KpiChart.model_validate(evidence.params))
+            if evidence.kind == "kpi_chart"
+            else evidence.description,
             evidence.figures,
             current=False,
             note=f"As published in run {evidence.checked_run}; the current results no longer hold it ({exc})",
@@ -1099,8 +1115,8 @@ def evidence_view(settings: Settings, client_id: str, evidence: Evidence) -> Evi
     if live.kind != "kpi_chart":
         return EvidenceView(live.description, live.figures)
     params = KpiChart.model_validate(live.params)
-    with _snapshot(settings, client_id) as (con, _):
-        days = _kpi_days(con, params)
+    with _snapshot(settings, client_id) as (_con, _run, path), figures(path, client_id) as rolled:
+        days = rolled.days(KPIS[params.kpi].figure, params.start, params.end, params.machine)
     every = pd.DataFrame({"day": pd.date_range(params.start, params.end, freq="D")})
     days = every.merge(
         days.assign(day=pd.to_datetime(days["day"])), on="day", how="left"

@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from forgeline.atomic import write_atomically
 from forgeline.clients import ClientConfig
 from forgeline.locking import open_warehouse
 from forgeline.settings import Settings
@@ -238,12 +239,6 @@ def _read_states(path: Path) -> dict[str, Any]:
     return states if isinstance(states, dict) else {}
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # readers never see half a file
-
-
 def _store(
     context: Any, definition: Any, results: list[Any], meta: dict[str, Any], batch_id: str | None, run_id: Any
 ) -> None:
@@ -398,11 +393,11 @@ def run_gate(settings: Settings, config: ClientConfig, chunk_rows: int = CHUNK_R
         log.warning("%s: Data Docs left with their CDN links: %s", config.id, error)
     index = settings.data_docs_site(config.id) / "index.html"
     gate.data_docs_index = str(index) if index.exists() else None
-    _write_atomically(
+    write_atomically(
         project / "gate.json",
         json.dumps({**gate.summary(), "data_docs_index": gate.data_docs_index}, indent=2, ensure_ascii=False),
     )
-    _write_atomically(states_file, json.dumps(states, ensure_ascii=False))
+    write_atomically(states_file, json.dumps(states, ensure_ascii=False))
     verdict = "passed" if gate.passed else f"FAILED ({len(gate.failed())} expectation(s))"
     log.info(
         "%s: quality gate %s on %d table(s); Data Docs: %s",

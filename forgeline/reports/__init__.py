@@ -11,16 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
 
 from forgeline import i18n
+from forgeline.atomic import write_files
 from forgeline.i18n import _
 from forgeline.publish import current_snapshot
-from forgeline.reports.content import Finding, NoDataInPeriod, ReportContent, data_span, read_content
+from forgeline.reports.content import Finding, NoDataInPeriod, ReportContent, data_months, read_content
 from forgeline.reports.fonts import FontMissing
 from forgeline.reports.period import Period, PeriodError, month, parse_period
 from forgeline.settings import Settings, check_client_id
@@ -28,6 +26,7 @@ from forgeline.settings import Settings, check_client_id
 __all__ = [
     "Finding",
     "FontMissing",
+    "NothingToReport",
     "Period",
     "PeriodError",
     "Report",
@@ -44,6 +43,15 @@ class ReportError(RuntimeError):
     """A report that cannot be made; the message (in the report's language) says what to do."""
 
 
+class NothingToReport(ReportError):
+    """The client has nothing to report on (nothing published, no data in the period): a schedule skips it,
+    where any other ReportError (a missing font) is a failure to fix."""
+
+    def __init__(self, message: str, span: tuple[date, date] | None = None) -> None:
+        super().__init__(message)
+        self.span = span  # the days the data covers, when the period asked for holds none of them
+
+
 @dataclass(frozen=True)
 class Report:
     client_id: str
@@ -57,16 +65,11 @@ class Report:
         return f"forgeline-{self.client_id}-{self.period.slug}-{self.lang}"
 
     def write(self, folder: Path) -> tuple[Path, Path]:
-        """Both files into ``folder``: each written under a temporary name, then renamed."""
-        folder.mkdir(parents=True, exist_ok=True)
-        written = []
-        for suffix, data in ((".pdf", self.pdf), (".xlsx", self.xlsx)):
-            final = folder / f"{self.stem}{suffix}"
-            partial = folder / f".{final.name}.partial"
-            partial.write_bytes(data)
-            partial.replace(final)
-            written.append(final)
-        return written[0], written[1]
+        """Both files into ``folder``, atomically (forgeline/atomic.py): both written and flushed before
+        either replaces an earlier version."""
+        pdf, xlsx = folder / f"{self.stem}.pdf", folder / f"{self.stem}.xlsx"
+        write_files({pdf: self.pdf, xlsx: self.xlsx})
+        return pdf, xlsx
 
 
 def build_report(
@@ -74,12 +77,12 @@ def build_report(
     client_id: str,
     period: Period | None = None,
     lang: str | None = None,
-    findings: Iterable[Any] | None = None,
+    findings: Iterable[Finding] | None = None,
 ) -> Report:
     """The client's report for ``period`` (None: the last full month of its data) in ``lang``.
 
-    ``findings``: what the report's Findings section lists (items with title, body, kind, evidence and
-    optional chart data); None asks the workbench for the findings delivered for the period.
+    ``findings``: what the report's Findings section lists; None (always, but in tests) asks the workbench
+    for the findings delivered for the period.
     """
     with i18n.use_language(lang) as chosen:
         check_client_id(client_id)
@@ -94,7 +97,7 @@ def build_report(
             )
         snapshot = current_snapshot(settings, client_id)
         if snapshot is None:
-            raise ReportError(
+            raise NothingToReport(
                 _(
                     "{client} has no published results yet: run its engagement first "
                     "(`forgeline run {client}`)."
@@ -104,25 +107,23 @@ def build_report(
             content = read_content(snapshot, client_id, period, [])
         except NoDataInPeriod as exc:
             if exc.span is None:
-                raise ReportError(
+                raise NothingToReport(
                     _(
                         "{client}'s published results hold no daily figures (production, quality or energy) "
                         "to report on."
                     ).format(client=client_id)
                 ) from exc
-            raise ReportError(
-                _(
-                    "{client} has no data in {period}: its data covers {first} to {last}; choose a period "
-                    "inside it with --period."
-                ).format(
+            raise NothingToReport(
+                _("{client} has no data in {period}: its data covers {first} to {last}.").format(
                     client=client_id,
                     period=str(exc.period),
                     first=exc.span[0].isoformat(),
                     last=exc.span[1].isoformat(),
-                )
+                ),
+                exc.span,
             ) from exc
         listed = _delivered_findings(settings, client_id, content.period) if findings is None else findings
-        content = dataclasses.replace(content, findings=[as_finding(item) for item in listed])
+        content = dataclasses.replace(content, findings=list(listed))
         return _render(content, chosen)
 
 
@@ -143,23 +144,17 @@ def make_report(
     out_dir: Path,
     period: Period | None = None,
     lang: str | None = None,
-    findings: Iterable[Any] | None = None,
+    findings: Iterable[Finding] | None = None,
 ) -> tuple[Path, Path]:
     """Build the report and write its PDF and Excel files into ``out_dir``; their paths."""
     return build_report(settings, client_id, period, lang, findings).write(out_dir)
 
 
 def report_months(settings: Settings, client_id: str) -> list[Period]:
-    """The months the client's published data has days in, newest first (what a report can cover)."""
+    """The months the client's published data has days in, newest first (what a report can cover): a month
+    between them without any day of data is not offered."""
     snapshot = current_snapshot(settings, client_id)
-    span = data_span(snapshot, client_id) if snapshot else None
-    if span is None:
-        return []
-    months, first = [], span[0].replace(day=1)
-    while first <= span[1]:
-        months.append(month(first.year, first.month))
-        first = months[-1].end + timedelta(days=1)
-    return months[::-1]
+    return [month(d.year, d.month) for d in data_months(snapshot, client_id)] if snapshot else []
 
 
 def filed_reports(settings: Settings, client_id: str) -> list[Path]:
@@ -173,45 +168,32 @@ def filed_reports(settings: Settings, client_id: str) -> list[Path]:
 
 def _delivered_findings(settings: Settings, client_id: str, period: Period) -> list[Finding]:
     """The findings and recommendations consultants delivered to this client for the period (the workbench,
-    forgeline/program/findings.py): each with its evidence described, and the first KPI chart it rests on
-    drawn from the client's own snapshot (every day of the period, a missing day as a gap)."""
+    forgeline/program/findings.py), in the current language: each piece of evidence described with its
+    figures, and the first KPI chart it rests on drawn from the client's own snapshot (every day of the
+    period, a missing day as a gap)."""
     from forgeline.program import findings as workbench
 
     delivered = []
     for item in workbench.findings_for(settings, client_id, statuses=("delivered",), period=period):
-        chart = next((piece for piece in item.evidence if piece.kind == "kpi_chart"), None)
-        view = workbench.evidence_view(settings, client_id, chart) if chart is not None else None
+        views = [(piece, workbench.evidence_view(settings, client_id, piece)) for piece in item.evidence]
+        chart = next(
+            (view for piece, view in views if piece.kind == "kpi_chart" and view.days is not None), None
+        )
         delivered.append(
             Finding(
                 title=item.title,
                 body=item.body,
                 kind="recommendation" if item.kind == "recommendation" else "finding",
-                evidence="; ".join(piece.description for piece in item.evidence),
-                chart=view.days if view is not None else None,
-                chart_title=view.title if view is not None else "",
-                chart_unit=view.unit if view is not None else "",
+                evidence="; ".join(view.title for _piece, view in views),
+                figures=tuple(
+                    (workbench.figure_name(name), value)
+                    for _piece, view in views
+                    for name, value in view.figures.items()
+                    if value
+                ),
+                chart=chart.days if chart is not None else None,
+                chart_title=chart.title if chart is not None else "",
+                chart_unit=chart.unit if chart is not None else "",
             )
         )
     return delivered
-
-
-def as_finding(item: Any) -> Finding:
-    """A Finding from whatever the caller passes: a Finding, a mapping or an object with the same fields."""
-    if isinstance(item, Finding):
-        return item
-    get = item.get if isinstance(item, dict) else (lambda name, default=None: getattr(item, name, default))
-    kind = get("kind", "finding")
-    kind = str(getattr(kind, "value", kind) or "finding")  # a plain string or an enum's value
-    chart = get("chart", None)
-    chart = get("evidence_chart", None) if chart is None else chart
-    if chart is not None and not isinstance(chart, pd.DataFrame):
-        chart = pd.DataFrame(chart)  # records or columns of x and series
-    return Finding(
-        title=str(get("title", "") or ""),
-        body=str(get("body", "") or ""),
-        kind="recommendation" if kind == "recommendation" else "finding",
-        evidence=str(get("evidence", "") or get("evidence_description", "") or ""),
-        chart=chart,
-        chart_title=str(get("chart_title", "") or ""),
-        chart_unit=str(get("chart_unit", "") or ""),
-    )

@@ -107,24 +107,10 @@ def machine_bars(names: list[str], values: list[float | None]) -> bytes:
 
 
 def evidence_chart(frame: pd.DataFrame, unit: str) -> bytes:
-    """A finding's evidence: lines over days when the first column holds dates, else grouped bars."""
+    """A finding's evidence: lines over its days (the first column), a day without data a gap; a share
+    (``unit`` "share") in %."""
     x, series = frame.columns[0], list(frame.columns[1:])
-    dates = pd.api.types.is_datetime64_any_dtype(frame[x]) or frame[x].map(lambda v: hasattr(v, "year")).all()
-    if dates:
-        days = pd.to_datetime(frame[x])
-        every = pd.DataFrame({"day": pd.date_range(days.min(), days.max(), freq="D")})
-        filled = every.merge(frame.rename(columns={x: "day"}).assign(day=days), on="day", how="left")
-        return daily_lines(filled, {s: str(s) for s in series}, share=False, unit=unit)
-    fig, ax = _figure()
-    width = 0.8 / max(1, len(series))
-    positions = range(len(frame))
-    for i, (colour, column) in enumerate(zip(COLOURS, series, strict=False)):
-        ax.bar(
-            [p + i * width for p in positions], frame[column], width=width, color=colour, label=str(column)
-        )
-    ax.set_xticks([p + width * (len(series) - 1) / 2 for p in positions], [str(v) for v in frame[x]])
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel(unit)
-    if len(series) > 1:
-        ax.legend(fontsize=8, frameon=False)
-    return _png(fig)
+    days = pd.to_datetime(frame[x])
+    every = pd.DataFrame({"day": pd.date_range(days.min(), days.max(), freq="D")})
+    filled = every.merge(frame.rename(columns={x: "day"}).assign(day=days), on="day", how="left")
+    return daily_lines(filled, {s: str(s) for s in series}, share=unit == "share", unit=unit)

@@ -11,6 +11,8 @@ views of the snapshot's marts; a figure the data cannot support is ``None`` ("no
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from forgeline.program.benchmarks import METRICS
+from forgeline.program.benchmarks import METRICS, REJECTS_RECORDED
 from forgeline.reports.period import Period, last_full_month, month
 
 # The dated marts and their date column: what a period filters.
@@ -28,6 +30,7 @@ DATED_MARTS = {
     "defect_rate_daily": "production_date",
     "energy_daily": "reading_date",
 }
+DEFAULT_TIMEZONE = "Asia/Seoul"  # as publish and the app take it for a client that names none
 OEE_PARTS = ("oee", "availability", "performance", "quality")
 DAILY_COLUMNS = ["day", *OEE_PARTS, "defect_rate", "energy_kwh", "co2_kg"]
 
@@ -44,16 +47,18 @@ class NoDataInPeriod(LookupError):
 
 @dataclass(frozen=True)
 class Finding:
-    """One finding or recommendation a consultant delivered, with its evidence.
+    """One finding or recommendation a consultant delivered, with its evidence, in the report's language.
 
-    ``chart``: optional evidence data, a frame whose first column is the x axis (days or labels) and whose
-    other columns are series (drawn as lines for days, bars for labels), in ``chart_unit``.
+    ``body``: Markdown as written in the app (printed plainly). ``evidence``: what each piece shows;
+    ``figures``: the figures it rests on, (name, value) already formatted. ``chart``: optional, a frame of
+    ``day`` and one series per further column, in ``chart_unit`` ("share": drawn in %).
     """
 
     title: str
     body: str
     kind: Literal["finding", "recommendation"] = "finding"
     evidence: str = ""
+    figures: tuple[tuple[str, str], ...] = ()
     chart: pd.DataFrame | None = None
     chart_title: str = ""
     chart_unit: str = ""
@@ -122,6 +127,7 @@ def read_content(
         if span is None:
             raise NoDataInPeriod(period, None)
         _period_views(con, client_id, tables)
+        recorded = _rejects_recorded(con, tables)
         if period is None:
             period = last_full_month(*span)
             _window(con, period.start, period.end)
@@ -130,7 +136,6 @@ def read_content(
         _window(con, period.start, period.end)
         if not _has_rows(con, tables):
             raise NoDataInPeriod(period, span)
-        recorded = _rejects_recorded(con, client_id, tables)
         kpis = _kpis(con, tables, recorded)
         daily = _daily(con, period, tables, recorded)
         machines = _machines(con, tables, recorded)
@@ -140,6 +145,8 @@ def read_content(
             for name in [*DATED_MARTS, "defect_pareto", "maintenance_kpis"]
             if name in tables["marts"]
         }
+        if "oee_daily" in period_tables:
+            period_tables["oee_daily"] = _oee_rows(period_tables["oee_daily"], recorded)
         meta = {
             name: con.execute(f"SELECT * FROM snap.meta.{name}").df()
             if name in tables["meta"]
@@ -163,7 +170,7 @@ def read_content(
         client_name=str(run.get("client_name") or client_id),
         industry=_text(run.get("industry")),
         process=_text(run.get("process")),
-        timezone=_text(run.get("timezone")) or "Asia/Seoul",
+        timezone=_text(run.get("timezone")) or DEFAULT_TIMEZONE,
         period=period,
         span=span,
         published_at=run.get("data_finished_at") if held_back else run.get("finished_at"),
@@ -183,14 +190,40 @@ def read_content(
     )
 
 
-def data_span(snapshot: Path, client_id: str) -> tuple[date, date] | None:
-    """The first and last day of the client's dated figures in the snapshot (None: none)."""
+def data_months(snapshot: Path, client_id: str) -> list[date]:
+    """The first day of each month the client's dated figures have any day in, newest first."""
     con = duckdb.connect()
     try:
         con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
-        return _span(con, client_id, _tables(con))
+        parts = [
+            f"SELECT {column} AS d FROM snap.marts.{name} WHERE client_id = $client"
+            for name, column in DATED_MARTS.items()
+            if name in _tables(con)["marts"]
+        ]
+        if not parts:
+            return []
+        dated = " UNION ALL ".join(parts)
+        rows = con.execute(
+            f"SELECT DISTINCT date_trunc('month', d)::DATE FROM ({dated}) ORDER BY 1 DESC",
+            {"client": client_id},
+        ).fetchall()
     finally:
         con.close()
+    return [r[0] for r in rows]
+
+
+def snapshot_timezone(snapshot: Path) -> str:
+    """The client's time zone as its snapshot's run states it (Asia/Seoul when it names none)."""
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
+        if "run" not in _tables(con)["meta"]:
+            return DEFAULT_TIMEZONE
+        run = con.execute("SELECT * FROM snap.meta.run").df()
+    finally:
+        con.close()
+    zone = _text(run["timezone"].iloc[0]) if "timezone" in run and len(run) else ""
+    return zone or DEFAULT_TIMEZONE
 
 
 def _text(value: Any) -> str:
@@ -266,16 +299,22 @@ def _value(con: duckdb.DuckDBPyConnection, name: str, tables: dict[str, set[str]
     return float(row[0]) if row and row[0] is not None and math.isfinite(float(row[0])) else None
 
 
-def _rejects_recorded(con: duckdb.DuckDBPyConnection, client_id: str, tables: dict[str, set[str]]) -> bool:
-    """Whether the client records rejects at all (any day with fewer good than made, in all its data)."""
+def _oee_rows(rows: pd.DataFrame, recorded: bool) -> pd.DataFrame:
+    """The period's OEE rows by day, then machine; quality and OEE blank for a client that records no
+    reject (not measured, as the key figures say), never the 100 % its counts would read."""
+    rows = rows.sort_values([c for c in ("production_date", "machine_id") if c in rows], kind="stable")
+    if not recorded:
+        rows = rows.assign(**{c: float("nan") for c in ("quality", "oee") if c in rows})
+    return rows.reset_index(drop=True)
+
+
+def _rejects_recorded(con: duckdb.DuckDBPyConnection, tables: dict[str, set[str]]) -> bool:
+    """Whether the client records rejects at all: the benchmarks' rule (``REJECTS_RECORDED``) over all its
+    data (the window opened to every day, every machine; the caller sets its own window next)."""
     if "oee_daily" not in tables["marts"]:
         return False
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM snap.marts.oee_daily WHERE client_id = ? AND good_count < total_count",
-            [client_id],
-        ).fetchone()[0]
-    )
+    _window(con, date.min, date.max)
+    return bool(con.execute(f"SELECT {REJECTS_RECORDED}").fetchone()[0])
 
 
 def _oee_parts(
@@ -400,3 +439,108 @@ def _quality(meta: dict[str, pd.DataFrame], run: dict[str, Any]) -> DataQuality:
         if len(problems)
         else [],
     )
+
+
+# -- the KPI roll-ups of any window: one owner for the report and the workbench's evidence --------------
+# Figures that are plain totals of a mart (no rate to weigh): the mart and the sum.
+TOTALS = {
+    "good_units": ("oee_daily", "sum(good_count)"),
+    "energy_kwh": ("energy_daily", "sum(energy_kwh)"),
+    "co2_kg": ("energy_daily", "sum(co2_kg)"),
+}
+
+
+class Figures:
+    """A client's rows of its published snapshot, rolled up for any window (days, optionally one machine) by
+    the report's own rules: OEE and its factors, defect rate and energy per unit by the benchmarks'
+    ``METRICS`` (quality and OEE only where rejects are recorded), totals from :data:`TOTALS`. The report
+    (:func:`read_content`) and the consultants' KPI evidence (forgeline/program/findings.py) both read it,
+    so a finding's chart never shows a figure the report calls not measured, or another value of it."""
+
+    def __init__(self, snapshot: Path, client_id: str) -> None:
+        self.con = duckdb.connect()
+        try:
+            self.con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
+            self.tables = _tables(self.con)
+            _period_views(self.con, client_id, self.tables)
+            self.rejects_recorded = _rejects_recorded(self.con, self.tables)
+        except BaseException:
+            self.con.close()
+            raise
+
+    def close(self) -> None:
+        self.con.close()
+
+    def mart(self, key: str) -> str:
+        """The mart a figure reads."""
+        return (
+            TOTALS[key][0] if key in TOTALS else "oee_daily" if key in OEE_PARTS else METRICS[key].tables[0]
+        )
+
+    def measured(self, key: str) -> bool:
+        """Whether the client's data can support the figure at all (its mart, and recorded rejects for
+        quality and OEE)."""
+        if self.mart(key) not in self.tables["marts"]:
+            return False
+        return self.rejects_recorded or key not in ("oee", "quality")
+
+    def value(self, key: str, start: date, end: date, machine: str | None = None) -> float | None:
+        """The figure over ``start``..``end`` (both in), of one machine if named; None: not measured."""
+        if not self.measured(key):
+            return None
+        _window(self.con, start, end, machine)
+        if key in OEE_PARTS:
+            return _oee_parts(self.con, self.tables, self.rejects_recorded)[key]
+        if key in TOTALS:
+            row = self.con.execute(f"SELECT {TOTALS[key][1]} FROM marts.{TOTALS[key][0]}").fetchone()
+            return None if row is None or row[0] is None else float(row[0])
+        return _value(self.con, key, self.tables)
+
+    def days(self, key: str, start: date, end: date, machine: str | None = None) -> pd.DataFrame:
+        """One row per day of ``start``..``end`` with rows in the figure's mart: ``day``, ``value`` (NaN on a
+        day whose data cannot support it)."""
+        rows = []
+        if self.measured(key):
+            mart = self.mart(key)
+            _window(self.con, start, end, machine)
+            dated = [
+                r[0]
+                for r in self.con.execute(
+                    f"SELECT DISTINCT {DATED_MARTS[mart]}::DATE FROM marts.{mart} ORDER BY 1"
+                ).fetchall()
+            ]
+            rows = [(d, self.value(key, d, d, machine)) for d in dated]
+        frame = pd.DataFrame(rows, columns=["day", "value"])
+        return frame.astype({"value": "float64"})
+
+    def span(self, key: str, machine: str | None = None) -> tuple[date, date] | None:
+        """The first and last day of the figure's mart (of one machine if named)."""
+        mart = self.mart(key)
+        if mart not in self.tables["marts"]:
+            return None
+        _window(self.con, date.min, date.max, machine)
+        low, high = self.con.execute(
+            f"SELECT min({DATED_MARTS[mart]})::DATE, max({DATED_MARTS[mart]})::DATE FROM marts.{mart}"
+        ).fetchone()
+        return (low, high) if low is not None else None
+
+    def machines(self, key: str) -> list[str]:
+        """The machines the figure's mart names (none for a mart metered per site)."""
+        mart = self.mart(key)
+        if mart not in self.tables["marts"] or mart not in ("oee_daily", "defect_rate_daily"):
+            return []
+        _window(self.con, date.min, date.max)
+        return [
+            r[0]
+            for r in self.con.execute(f"SELECT DISTINCT machine_id FROM marts.{mart} ORDER BY 1").fetchall()
+        ]
+
+
+@contextmanager
+def figures(snapshot: Path, client_id: str) -> Iterator[Figures]:
+    """:class:`Figures` of the client's snapshot, closed on leaving."""
+    found = Figures(snapshot, client_id)
+    try:
+        yield found
+    finally:
+        found.close()

@@ -218,8 +218,10 @@ def _frames(c: ReportContent) -> dict[str, pd.DataFrame]:
             {
                 "kind": _("Recommendation") if f.kind == "recommendation" else _("Finding"),
                 "title": f.title,
-                "body": f.body,
-                "evidence": f.evidence,
+                "body": words.plain(f.body),
+                "evidence": "; ".join(
+                    [f.evidence, *(f"{name}: {value}" for name, value in f.figures)][0 if f.evidence else 1 :]
+                ),
             }
             for f in c.findings
         ],
@@ -251,13 +253,22 @@ def _cell(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _sheet(book: Workbook, title: str, frame: pd.DataFrame, columns: list[Column]) -> None:
     sheet = book.create_sheet(title=title[:31])  # Excel's limit on a sheet's name
     present = [c for c in columns if c.source in frame.columns]
     sheet.append([_(c.header) for c in present])
     fix: Callable[[object], object] = _cell
-    for row in frame[[c.source for c in present]].itertuples(index=False):
-        sheet.append([fix(v) for v in row])
+    for number, row in enumerate(frame[[c.source for c in present]].itertuples(index=False), start=2):
+        for index, value in enumerate(row, start=1):
+            cell = sheet.cell(number, index, fix(value))
+            if isinstance(cell.value, str):
+                # Text stays text: a client's machine name or a consultant's title starting with = + - @ is
+                # never a formula Excel would run (formula injection).
+                cell.data_type = "s"
+                cell.quotePrefix = cell.value[:1] in _FORMULA_START
     for index, column in enumerate(present, start=1):
         letter = get_column_letter(index)
         for cell in sheet[letter][1:]:

@@ -377,8 +377,10 @@ def _findings(pdf: FPDF, c: ReportContent) -> None:
     for f in c.findings:
         kind = _("Recommendation") if f.kind == "recommendation" else _("Finding")
         _text(pdf, f"{kind}: {f.title}", size=11, bold=True)
-        _text(pdf, f.body, size=10)
+        _text(pdf, words.plain(f.body), size=10)
         if f.evidence:
             _text(pdf, _("Evidence: {evidence}").format(evidence=f.evidence), size=9, muted=True)
+        for name, value in f.figures:
+            _text(pdf, f"· {name}: {value}", size=9, muted=True)
         if f.chart is not None and len(f.chart) and len(f.chart.columns) > 1:
             _image(pdf, charts.evidence_chart(f.chart, f.chart_unit), f.chart_title or f.title)

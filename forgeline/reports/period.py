@@ -9,7 +9,8 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from forgeline import i18n
 from forgeline.i18n import _
@@ -90,3 +91,11 @@ def last_full_month(first_day: date, last_day: date) -> Period:
     previous = latest.start - timedelta(days=1)
     candidate = month(previous.year, previous.month)
     return candidate if candidate.end >= first_day else latest
+
+
+def previous_month(at: datetime, timezone: str) -> Period:
+    """The calendar month before the one ``at`` falls in, in the client's time zone (what a monthly schedule
+    reports: run on the 1st, last month, whatever days its data has)."""
+    local = (at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC"))).astimezone(ZoneInfo(timezone)).date()
+    before = local.replace(day=1) - timedelta(days=1)
+    return month(before.year, before.month)

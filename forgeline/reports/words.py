@@ -201,3 +201,24 @@ def failed_check(failure: dict[str, Any]) -> str:
         label(TABLE_WORDS, failure["table_name"]) if failure["table_name"] in TABLE_WORDS else _("records")
     )
     return _("{where}: {what}").format(where=where, what=what)
+
+
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+# Emphasis by * or ~ or `, anywhere; by _ only around words (snake_case stays as written).
+_EMPHASIS = re.compile(r"(\*\*|\*|~~|`)(?=\S)(.+?)(?<=\S)\1|(?<!\w)(__|_)(?=\S)(.+?)(?<=\S)\3(?!\w)")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+_BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
+_QUOTE = re.compile(r"^\s{0,3}>\s?", re.MULTILINE)
+
+
+def plain(markdown: str) -> str:
+    """A finding's body, written in Markdown for the app, as plain text for print: emphasis, code marks,
+    headings' and quotes' marks dropped, links as 'text (address)', bullets as '·'."""
+    text = _LINK.sub(r"\1 (\2)", markdown)
+    text = _HEADING.sub("", text)
+    text = _QUOTE.sub("", text)
+    text = _BULLET.sub(r"\1· ", text)
+    previous = None
+    while previous != text:  # nested emphasis (**_x_**)
+        previous, text = text, _EMPHASIS.sub(lambda m: m[2] if m[1] else m[4], text)
+    return text.strip()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from apps import data, ui
-from forgeline.reports import ReportError
+from forgeline.reports import NothingToReport, ReportError
 
 LANGUAGES = {"ko": "한국어", "en": "English"}
 
@@ -37,6 +37,8 @@ if st.session_state.get("report_request") == (config.id, period, lang):
     try:
         with st.spinner("Making the report…"):
             pdf, xlsx = data.client_report(user, config.id, period, lang)
+    except NothingToReport as exc:
+        st.warning(f"{exc} Choose another month above.")
     except ReportError as exc:
         st.warning(str(exc))
     else:
