@@ -318,11 +318,19 @@ def run_info(user: User, client_id: str) -> dict[str, Any] | None:
     return frame.iloc[0].to_dict() if len(frame) else None
 
 
-def data_docs_path(user: User, client_id: str) -> str:
-    """Where the client's Great Expectations Data Docs are (shown as a path; the app serves no files)."""
+def data_docs_link(user: User, client_id: str) -> str | None:
+    """The address of the client's Great Expectations Data Docs on the stack's tools (forgeline serve-tools),
+    for consultants only (the tools show every client's data); None when the tools are not serving them.
+    Never a server path."""
+    from forgeline import tools
+
     require_client(user, client_id)
-    site = get_settings().data_docs_site(client_id)
-    return str(site / "index.html")
+    if not user.is_consultant:
+        return None
+    settings = get_settings()
+    link = tools.urls(settings).data_docs(client_id)
+    served = (settings.tools_site_dir / "data-docs" / client_id).exists()
+    return link if served and tools.answers(link) else None
 
 
 def level(user: User, client_id: str) -> pd.DataFrame:

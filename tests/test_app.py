@@ -199,7 +199,7 @@ def test_data_module_refuses_other_clients(
         data.table_profile,
         data.load_batches,
         data.run_info,
-        data.data_docs_path,
+        data.data_docs_link,
         data.client,
         data.level,
         data.level_evidence,

@@ -1,4 +1,5 @@
-"""Data quality: the gate's verdict and expectations, rows per table, loaded files, Data Docs path."""
+"""Data quality: the gate's verdict and expectations, rows per table, loaded files, and for consultants a link
+to the Data Docs."""
 
 from __future__ import annotations
 
@@ -154,6 +155,13 @@ if not problems.empty:
         },
     )
 
-st.header("Great Expectations Data Docs")
-st.caption("The full validation report, on the Forgeline server (open it there in a browser):")
-st.code(data.data_docs_path(user, config.id), language=None)
+if user.is_consultant:  # the full report lists rows as delivered: the consultants' tool
+    st.header("Great Expectations Data Docs")
+    link = data.data_docs_link(user, config.id)
+    if link:
+        st.link_button("Open the full validation report", link, icon=":material/open_in_new:")
+    else:
+        st.caption(
+            "The full validation report opens from the Stack tools once `forgeline serve-tools` runs on the "
+            "server."
+        )
