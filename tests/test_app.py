@@ -578,6 +578,31 @@ def test_the_workbench_takes_a_finding_through_review_to_its_client_only(
 ACCOUNT_PAGE = "app_pages/account.py"
 
 
+def test_a_revoked_session_writes_nothing_through_a_widget_callback(
+    open_app: Callable[[], AppTest], program: Settings, clients: list[ClientConfig]
+) -> None:
+    """Streamlit runs a button's callback before the page's script, so before the session is checked
+    again: the write itself checks it (apps/data.py require_live)."""
+    from forgeline.auth import set_login
+    from forgeline.program import findings
+
+    set_login(program, "probe-revoked", "probe-password", "consultant", "Probe")
+    me = clients[0]
+    title = "Written after this login became a client's"
+    at = log_in(open_app(), "probe-revoked", "probe-password")
+    at.switch_page(WORKBENCH).run()
+    at.selectbox(key=PICKER).select(me.id).run()
+    new = f"wb_{me.id}_new_"
+    at.button(key=f"{new}attach").click().run()
+    at.text_input(key=f"{new}title").input(title)
+    at.text_area(key=f"{new}body").input("Never saved.")
+    # Meanwhile the operator makes it a client's login: its session ends.
+    set_login(program, "probe-revoked", "probe-password", "client", "Probe", client_id=me.id)
+    at.button(key=f"{new}save").click().run()
+    assert title not in [f.title for f in findings.findings_for(program, me.id)]
+    assert [t.value for t in at.title] == ["Forgeline"] and at.text_input(key="username")
+
+
 def test_repeated_failed_logins_are_refused_without_a_check(
     open_app: Callable[[], AppTest], program: Settings
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apps import ui
+from apps import data, ui
 from forgeline.auth import AccessDenied, change_password, issue_session, logins, reset_password
 from forgeline.settings import get_settings
 
@@ -22,8 +22,9 @@ with st.form("change_password", clear_on_submit=True):
             st.error("The new passwords differ.")
         else:
             try:
+                data.require_live(user)  # the session checked again just before the change
                 change_password(settings, user.username, current, new)
-            except ValueError as exc:
+            except (ValueError, AccessDenied) as exc:
                 st.error(str(exc))
             else:
                 # Every session of this login has ended (other tabs, other browsers); this one goes on.
@@ -49,7 +50,7 @@ if user.is_consultant:
         new = st.text_input("Their new password", type="password", key="reset_new")
         if st.form_submit_button("Reset password") and target:
             try:
-                reset_password(settings, target, new, by=user)
+                reset_password(settings, target, new, by=data.require_live(user))
             except (ValueError, AccessDenied) as exc:
                 st.error(str(exc))
             else:
