@@ -617,6 +617,23 @@ def test_repeated_failed_logins_are_refused_without_a_check(
     assert "user" not in at.session_state and [t.value for t in at.title] == ["Forgeline"]
 
 
+def test_the_password_page_counts_wrong_current_passwords_like_failed_logins(
+    open_app: Callable[[], AppTest], program: Settings
+) -> None:
+    from forgeline.auth import MAX_FAILURES_PER_LOGIN, authenticate, set_login
+
+    set_login(program, "probe-guess", "first-password", "client", "Probe", client_id="sejin-diecast")
+    at = log_in(open_app(), "probe-guess", "first-password")
+    at.switch_page(ACCOUNT_PAGE).run()
+    for i in range(MAX_FAILURES_PER_LOGIN + 1):  # a stolen session guessing the current password
+        at.text_input(key="pw_current").input(f"guess-{i}-password")
+        at.text_input(key="pw_new").input("second-password")
+        at.text_input(key="pw_again").input("second-password")
+        next(b for b in at.button if b.label == "Change password").click().run()
+    assert [e.value for e in at.error] == ["Too many failed logins. Try again in 15 minutes."]
+    assert authenticate(program, "probe-guess", "first-password") is not None
+
+
 def test_a_login_changes_its_password_and_a_consultant_resets_it(
     open_app: Callable[[], AppTest], program: Settings
 ) -> None:
