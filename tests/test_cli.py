@@ -117,6 +117,7 @@ def test_the_app_listens_on_this_machine_only_unless_told(monkeypatch: pytest.Mo
     assert config["server"]["address"] == "127.0.0.1"
     assert config["global"]["developmentMode"] is False
     assert config["client"]["showErrorDetails"] == "none" and config["client"]["toolbarMode"] == "viewer"
+    assert config["server"]["enableAgentApi"] is False  # no HTTP door around the session's checks
 
 
 def test_ingest_of_a_broken_file_says_what_to_fix_without_a_traceback(
