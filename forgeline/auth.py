@@ -63,6 +63,9 @@ SESSION_MAX_S = 12 * 3600  # no session outlives a working day, however much it 
 THROTTLE_WINDOW_S = 15 * 60  # failures older than this are forgotten
 MAX_FAILURES_PER_LOGIN = 5  # per login name typed (known or not: the same rule for both)
 MAX_FAILURES_PER_ADDRESS = 20  # per client address (one office behind one address may mistype)
+# An address a login succeeded from within this long is exempt from that name's limit (not the address's):
+# whoever fails a known name from elsewhere cannot lock its owner out.
+KNOWN_ADDRESS_S = 30 * 24 * 3600
 
 
 class AccessDenied(PermissionError):
@@ -305,13 +308,19 @@ def log_in(
     sent side by side cannot pass the limit together. A password change checks the current password
     through here too (:func:`change_password`): a stolen session guesses no faster than a login form."""
     now = time.time() if now is None else now
-    keys = [_failure_key(settings, "login", (username or "").strip())]
+    name = (username or "").strip()
+    keys = [_failure_key(settings, "login", name)]
     limits = [MAX_FAILURES_PER_LOGIN]
+    known = None  # the key of "this name succeeded from this address lately"
     if address:
-        keys.append(_failure_key(settings, "address", normalise_address(address)))
+        where = normalise_address(address)
+        keys.append(_failure_key(settings, "address", where))
         limits.append(MAX_FAILURES_PER_ADDRESS)
+        known = _failure_key(settings, "known", f"{name}\n{where}")
     with _failures_locked(settings, now) as failures:
         for key, limit in zip(keys, limits, strict=True):
+            if key == keys[0] and known in failures:
+                continue  # its owner's own address: the name's limit is not for it (the address's is)
             recent = failures.get(key, [])
             if len(recent) >= limit:
                 raise LoginThrottled(recent[-limit] + THROTTLE_WINDOW_S - now)
@@ -323,6 +332,8 @@ def log_in(
             failures.pop(keys[0], None)  # the login proved itself: its name's count starts again
             if len(keys) > 1 and now in failures.get(keys[1], []):
                 failures[keys[1]].remove(now)  # and this success is no failure of its address
+            if known is not None:
+                failures[known] = [now]
     return user
 
 
@@ -365,8 +376,15 @@ def _failures_locked(settings: Settings, now: float) -> Iterator[dict[str, list[
             failures = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             failures = {}
-        # Forget what is past the window, so the file stays small.
-        failures = {k: [t for t in times if now - t < THROTTLE_WINDOW_S] for k, times in failures.items()}
+        # Forget what is past the window (a success's address: past KNOWN_ADDRESS_S), so the file stays small.
+        failures = {
+            k: [
+                t
+                for t in times
+                if now - t < (KNOWN_ADDRESS_S if k.startswith("known:") else THROTTLE_WINDOW_S)
+            ]
+            for k, times in failures.items()
+        }
         failures = {k: times for k, times in failures.items() if times}
         yield failures
         _write_private(path, json.dumps(failures))

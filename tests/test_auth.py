@@ -392,3 +392,23 @@ def test_addresses_are_counted_by_ipv4_or_ipv6_64_and_an_operator_unlocks_a_name
         log_in(workspace, "consultant", "forgeline-demo", None, now=t0 + 10)
     assert unlock(workspace, "consultant") and not unlock(workspace, "consultant")
     assert log_in(workspace, "consultant", "forgeline-demo", None, now=t0 + 11) is not None
+
+
+def test_failing_a_known_name_from_elsewhere_does_not_lock_out_its_owner(
+    workspace: Settings, logins: None
+) -> None:
+    from forgeline.auth import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_LOGIN, THROTTLE_WINDOW_S
+
+    t0 = 1_900_000_000.0
+    assert log_in(workspace, "consultant", "forgeline-demo", "10.0.0.1", now=t0) is not None  # its office
+    for i in range(MAX_FAILURES_PER_LOGIN):  # someone else, once every few minutes, for ever
+        assert log_in(workspace, "consultant", "wrong", "10.6.6.6", now=t0 + 60 + i) is None
+    with pytest.raises(LoginThrottled):  # from any address it never succeeded from: locked
+        log_in(workspace, "consultant", "forgeline-demo", "10.0.0.2", now=t0 + 120)
+    assert log_in(workspace, "consultant", "forgeline-demo", "10.0.0.1", now=t0 + 120) is not None
+    # Its own address still has the address's limit: guessing from there is no faster.
+    start = t0 + 2 * THROTTLE_WINDOW_S
+    for i in range(MAX_FAILURES_PER_ADDRESS):
+        log_in(workspace, "consultant", "wrong", "10.0.0.1", now=start + i)
+    with pytest.raises(LoginThrottled):
+        log_in(workspace, "consultant", "forgeline-demo", "10.0.0.1", now=start + 30)
