@@ -22,9 +22,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from forgeline import reports
-from forgeline.auth import AccessDenied, User, require_client, visible_clients
+from forgeline.auth import AccessDenied, User, require_client, session_user, visible_clients
 from forgeline.program import benchmarks as pooled
 from forgeline.program import cohort as cohort_figures
 from forgeline.program import consent as consents
@@ -458,11 +459,30 @@ def consent_in_force(user: User, client_id: str) -> consents.Decision | None:
     return consents.in_force(get_settings(), client_id)
 
 
+def require_live(user: User) -> User:
+    """``user`` if this tab's session still stands for it, checked now; AccessDenied otherwise.
+
+    Every write calls it (findings, consent; onboarding's save and the Password page too): a widget's
+    callback runs *before* the page's script, so before ``ui.current_user()`` checks the session again,
+    with the user of the previous run. A login logged out, reset, removed or given another role since
+    writes nothing. Outside a Streamlit script run (the CLI, a test calling this module) there is no
+    session to check and the caller is trusted code."""
+    if get_script_run_ctx() is None:
+        return user
+    from apps.ui import SESSION_KEY  # here: apps.ui imports this module
+
+    session = session_user(get_settings(), st.session_state.get(SESSION_KEY))
+    if session is None or session.user != user:
+        raise AccessDenied(f"The session of {user.username} has ended: log in again.")
+    return user
+
+
 def record_consent(user: User, client_id: str, given: bool) -> pooled.BuildSummary | None:
     """A client login's own decision, then the benchmarks rebuilt with (or without) its figures; None when
     the rebuild failed (the decision stands and the next program run rebuilds). Only the client decides in
     the app; a consultant records a signed form with `forgeline consent`."""
     require_client(user, client_id)
+    require_live(user)
     if not user.is_client:
         raise AccessDenied(f"{user.username} may not decide for {client_id}: consent is the client's own.")
     settings = get_settings()
@@ -594,6 +614,7 @@ def _may_write(user: User, client_id: str) -> None:
     require_client(user, client_id)
     if not user.is_consultant:
         raise AccessDenied(f"{user.username} may read findings, not write them: consultants write them.")
+    require_live(user)  # a callback's user may be a revoked session's
 
 
 def _may_read_all(user: User, client_id: str) -> None:

@@ -10,9 +10,11 @@ It also owns sessions and the rules of logging in (the app only shows forms and 
 
 - a session is a token signed with itsdangerous (the workspace's ``auth/session.key``), timestamped and
   expiring after :data:`SESSION_IDLE_S` unused, renewed as it is used, never older than
-  :data:`SESSION_MAX_S`; it names the login and the login's *session epoch* in ``users.yml``;
-- logging out, a password change or a reset raises the epoch: every session of that login, in any tab or
-  browser, stops working at its next page view (revocation on the server, not only a deleted cookie);
+  :data:`SESSION_MAX_S`; it names the login and the login's *session epoch* in ``users.yml``, a random
+  nonce drawn anew at every create, replace, reset, role change and logout;
+- any of these changes the epoch: every earlier session of that login, in any tab or browser, stops
+  working at its next page view (revocation on the server, not only a deleted cookie), and a login
+  removed and created again under the same name never meets its earlier epoch (it is no counter);
 - failed logins are counted per login name and per address in ``auth/login_failures.json`` and refused
   for a while past a limit; every attempt that is not refused runs exactly one bcrypt check (against a
   dummy hash for an unknown name), so a failure takes the same time whether or not the login exists.
@@ -22,14 +24,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import secrets
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import bcrypt
@@ -49,6 +53,7 @@ DEMO_PROGRAM_MANAGER = "manager"
 
 
 BCRYPT_ROUNDS = 10
+MAX_PASSWORD_BYTES = 72  # bcrypt reads no further (bcrypt 5 refuses longer input)
 
 SESSION_COOKIE = "forgeline_session"
 SESSION_IDLE_S = 30 * 60  # a session not used for this long ends (its cookie expires with it)
@@ -58,6 +63,9 @@ SESSION_MAX_S = 12 * 3600  # no session outlives a working day, however much it 
 THROTTLE_WINDOW_S = 15 * 60  # failures older than this are forgotten
 MAX_FAILURES_PER_LOGIN = 5  # per login name typed (known or not: the same rule for both)
 MAX_FAILURES_PER_ADDRESS = 20  # per client address (one office behind one address may mistype)
+# An address a login succeeded from within this long is exempt from that name's limit (not the address's):
+# whoever fails a known name from elsewhere cannot lock its owner out.
+KNOWN_ADDRESS_S = 30 * 24 * 3600
 
 
 class AccessDenied(PermissionError):
@@ -80,6 +88,9 @@ class User:
     display_name: str
     role: Role
     client_id: str | None = None  # set for client logins only
+    # The login's session epoch when this user was verified (password or token): a session issued for it
+    # carries this one, never a newer one read later. Not part of the identity (==).
+    epoch: str = field(default="", compare=False, repr=False)
 
     @property
     def is_consultant(self) -> bool:
@@ -114,14 +125,18 @@ def _dummy_hash() -> bytes:
 
 def _check_password(password: str, stored: bytes | None) -> bool:
     """Exactly one bcrypt check whatever the input: against ``stored``, or the dummy hash when there is
-    none or it is damaged (the answer is then False)."""
+    none or it is damaged (the answer is then False). A password longer than bcrypt reads
+    (:data:`MAX_PASSWORD_BYTES`) is never one that was set: it costs the same one check and fails."""
+    secret = password.encode("utf-8")
+    too_long = len(secret) > MAX_PASSWORD_BYTES
+    secret = secret[:MAX_PASSWORD_BYTES]  # only for the work: the answer is False anyway
     usable = stored is not None and stored.startswith(b"$2")
     try:
-        ok = bcrypt.checkpw(password.encode("utf-8"), stored if usable else _dummy_hash())  # type: ignore[arg-type]
+        ok = bcrypt.checkpw(secret, stored if usable else _dummy_hash())  # type: ignore[arg-type]
     except ValueError:  # a damaged hash in users.yml: refuse, after the same work as any refusal
-        bcrypt.checkpw(password.encode("utf-8"), _dummy_hash())
+        bcrypt.checkpw(secret, _dummy_hash())
         ok = False
-    return ok and usable
+    return ok and usable and not too_long
 
 
 @contextmanager
@@ -144,10 +159,18 @@ def _load(settings: Settings) -> dict[str, dict]:
 
 def _save(settings: Settings, users: dict[str, dict]) -> None:
     settings.users_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = settings.users_path.with_suffix(".yml.tmp")
-    tmp.write_text(yaml.safe_dump({"users": users}, allow_unicode=True, sort_keys=True), encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    tmp.replace(settings.users_path)
+    _write_private(settings.users_path, yaml.safe_dump({"users": users}, allow_unicode=True, sort_keys=True))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text`` through a temporary file that is owner-only from its
+    creation (never readable by others, not even between its creation and a chmod)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)  # a leftover of a killed writer: never reuse its mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    tmp.replace(path)
 
 
 def set_login(
@@ -174,25 +197,40 @@ def set_login(
             "role": role,
             "client_id": client_id,
             "password_hash": _hash(password),
-            # A replaced login's earlier sessions end: its epoch only ever goes up.
-            "session_epoch": _epoch(users.get(username)) + 1,
+            # A replaced login's earlier sessions end, and a new one under an old name never takes them
+            # over: a fresh random epoch, never a counter that starts again.
+            "session_epoch": _new_epoch(),
         }
 
 
 def _check_new_password(username: str, password: str) -> None:
     if len(password) < 8:
         raise ValueError(f"Login {username!r}: use a password of at least 8 characters.")
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise ValueError(
+            f"Login {username!r}: use a password of at most {MAX_PASSWORD_BYTES} bytes in UTF-8 "
+            f"(this one has {len(password.encode('utf-8'))}; a Korean character takes 3)."
+        )
 
 
-def _epoch(entry: dict | None) -> int:
-    return int((entry or {}).get("session_epoch") or 0)
+def _new_epoch() -> str:
+    return secrets.token_hex(16)
+
+
+def _epoch(entry: dict | None) -> str:
+    """The login's session epoch ("" when it has none: no session is valid then). An epoch of an older
+    workspace (a counter) is read as text and replaced by a nonce at the login's next change."""
+    value = (entry or {}).get("session_epoch")
+    return "" if value is None or value == "" else str(value)
 
 
 def ensure_demo_logins(settings: Settings, clients: Iterable[ClientConfig]) -> dict[str, str]:
     """Create the demo consultant, the demo program manager and one login per client; return
     ``{username: password}``.
 
-    Re-running keeps hashes that still match, so the file only changes when a login is new.
+    Re-running keeps hashes that still match, so the file only changes when a login is new. The slow part
+    (bcrypt) runs on a copy read without the lock; under the lock each entry is replaced only if it is
+    still the one checked, so a logout or a reset made meanwhile is never reverted.
     """
     users = _load(settings)
     wanted: list[tuple[str, str, Role, str | None]] = [
@@ -202,7 +240,7 @@ def ensure_demo_logins(settings: Settings, clients: Iterable[ClientConfig]) -> d
     for config in clients:
         for login in config.logins:
             wanted.append((login.username, login.display_name, "client", config.id))
-    changed = False
+    new: dict[str, tuple[dict | None, dict]] = {}  # name -> (the entry checked, its replacement)
     for username, display_name, role, client_id in wanted:
         password = demo_password(username)
         entry = users.get(username)
@@ -210,20 +248,24 @@ def ensure_demo_logins(settings: Settings, clients: Iterable[ClientConfig]) -> d
             entry
             and entry.get("role") == role
             and entry.get("client_id") == client_id
-            and bcrypt.checkpw(password.encode(), str(entry.get("password_hash", "")).encode())
+            and _check_password(password, str(entry.get("password_hash", "")).encode())
         ):
             continue
-        users[username] = {
-            "display_name": display_name,
-            "role": role,
-            "client_id": client_id,
-            "password_hash": _hash(password),
-            "session_epoch": _epoch(entry) + 1,
-        }
-        changed = True
-    if changed:
+        new[username] = (
+            entry,
+            {
+                "display_name": display_name,
+                "role": role,
+                "client_id": client_id,
+                "password_hash": _hash(password),
+                "session_epoch": _new_epoch(),
+            },
+        )
+    if new:
         with _users_locked(settings) as locked:
-            locked.update(users)
+            for username, (checked, replacement) in new.items():
+                if locked.get(username) == checked:  # else changed meanwhile: that change stands
+                    locked[username] = replacement
     return {username: demo_password(username) for username, *_ in wanted}
 
 
@@ -250,6 +292,7 @@ def _user(username: str, entry: dict) -> User | None:
         display_name=str(entry.get("display_name") or username),
         role=role,
         client_id=client_id,
+        epoch=_epoch(entry),
     )
 
 
@@ -262,15 +305,22 @@ def log_in(
     :class:`LoginThrottled` without checking the password.
 
     The attempt is counted as a failure *before* the check and taken back when it succeeds, so attempts
-    sent side by side cannot pass the limit together."""
+    sent side by side cannot pass the limit together. A password change checks the current password
+    through here too (:func:`change_password`): a stolen session guesses no faster than a login form."""
     now = time.time() if now is None else now
-    keys = [_failure_key(settings, "login", (username or "").strip())]
+    name = (username or "").strip()
+    keys = [_failure_key(settings, "login", name)]
     limits = [MAX_FAILURES_PER_LOGIN]
+    known = None  # the key of "this name succeeded from this address lately"
     if address:
-        keys.append(_failure_key(settings, "address", address))
+        where = normalise_address(address)
+        keys.append(_failure_key(settings, "address", where))
         limits.append(MAX_FAILURES_PER_ADDRESS)
+        known = _failure_key(settings, "known", f"{name}\n{where}")
     with _failures_locked(settings, now) as failures:
         for key, limit in zip(keys, limits, strict=True):
+            if key == keys[0] and known in failures:
+                continue  # its owner's own address: the name's limit is not for it (the address's is)
             recent = failures.get(key, [])
             if len(recent) >= limit:
                 raise LoginThrottled(recent[-limit] + THROTTLE_WINDOW_S - now)
@@ -282,7 +332,32 @@ def log_in(
             failures.pop(keys[0], None)  # the login proved itself: its name's count starts again
             if len(keys) > 1 and now in failures.get(keys[1], []):
                 failures[keys[1]].remove(now)  # and this success is no failure of its address
+            if known is not None:
+                failures[known] = [now]
     return user
+
+
+def normalise_address(address: str) -> str:
+    """What the per-address count keys by: an IPv4 address as it is (also when written as IPv6,
+    ``::ffff:a.b.c.d``), an IPv6 address by its /64 (one host holds a whole /64: counting each address
+    would let it guess without limit)."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip()
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def unlock(settings: Settings, username: str) -> bool:
+    """Forget the recent failed logins of ``username`` (the operator's ``forgeline unlock``); True when
+    there were any. The per-address counts stay."""
+    key = _failure_key(settings, "login", username.strip())
+    with _failures_locked(settings, time.time()) as failures:
+        return failures.pop(key, None) is not None
 
 
 def _failure_key(settings: Settings, kind: str, value: str) -> str:
@@ -301,14 +376,18 @@ def _failures_locked(settings: Settings, now: float) -> Iterator[dict[str, list[
             failures = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             failures = {}
-        # Forget what is past the window, so the file stays small.
-        failures = {k: [t for t in times if now - t < THROTTLE_WINDOW_S] for k, times in failures.items()}
+        # Forget what is past the window (a success's address: past KNOWN_ADDRESS_S), so the file stays small.
+        failures = {
+            k: [
+                t
+                for t in times
+                if now - t < (KNOWN_ADDRESS_S if k.startswith("known:") else THROTTLE_WINDOW_S)
+            ]
+            for k, times in failures.items()
+        }
         failures = {k: times for k, times in failures.items() if times}
         yield failures
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(failures), encoding="utf-8")
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
+        _write_private(path, json.dumps(failures))
 
 
 # -- sessions: signed, expiring tokens, revoked on the server ---------------------------------------
@@ -363,11 +442,27 @@ def issue_session(
     settings: Settings, user: User, *, login_at: float | None = None, now: float | None = None
 ) -> str:
     """A signed session token for ``user`` (who just logged in, or whose session is renewed: then
-    ``login_at`` is the original login's time)."""
+    ``login_at`` is the original login's time).
+
+    The token carries the epoch ``user`` was verified under (:func:`authenticate`, :func:`session_user`),
+    not the one users.yml holds now: a password verified just before a reset or a logout elsewhere
+    gets a session that is already over. A ``User`` made without one (the CLI, tests) takes the
+    current epoch, given one first if the login has none."""
     now = time.time() if now is None else now
-    entry = _load(settings).get(user.username)
-    payload = {"u": user.username, "e": _epoch(entry), "l": int(now if login_at is None else login_at)}
+    epoch = user.epoch or _current_epoch(settings, user.username)
+    payload = {"u": user.username, "e": epoch, "l": int(now if login_at is None else login_at)}
     return _serializer(settings, now).dumps(payload)
+
+
+def _current_epoch(settings: Settings, username: str) -> str:
+    epoch = _epoch(_load(settings).get(username))
+    if epoch:
+        return epoch
+    with _users_locked(settings) as users:  # an entry written by hand, without an epoch
+        if username not in users:
+            return ""
+        users[username]["session_epoch"] = _epoch(users[username]) or _new_epoch()
+        return users[username]["session_epoch"]
 
 
 def session_user(settings: Settings, token: str | None, *, now: float | None = None) -> Session | None:
@@ -386,7 +481,8 @@ def session_user(settings: Settings, token: str | None, *, now: float | None = N
         return None
     username = str(payload.get("u", ""))
     entry = _load(settings).get(username)
-    if not entry or payload.get("e") != _epoch(entry):
+    epoch = _epoch(entry)
+    if not entry or not epoch or not hmac.compare_digest(str(payload.get("e")), epoch):
         return None  # logged out, password changed or reset, login replaced or removed
     user = _user(username, entry)
     if user is None:
@@ -403,29 +499,54 @@ def end_sessions(settings: Settings, username: str) -> None:
     """End every session of ``username``, in every tab and browser (logout; a password change)."""
     with _users_locked(settings) as users:
         if username in users:
-            users[username]["session_epoch"] = _epoch(users[username]) + 1
+            users[username]["session_epoch"] = _new_epoch()
 
 
 # -- passwords: changed by their owner, reset by a consultant or the operator -----------------------
-def change_password(settings: Settings, username: str, current: str, new: str) -> None:
-    """The login's own change: the current password must be right. Its other sessions end."""
-    if authenticate(settings, username, current) is None:
-        raise ValueError("The current password is not correct.")
-    reset_password(settings, username, new)
-
-
-def reset_password(settings: Settings, username: str, new: str, *, by: User | None = None) -> None:
-    """Set a login's password and end its sessions. ``by``, in the app, must be a consultant resetting a
-    client's or a program manager's login; None is the operator at the command line (any login)."""
+def change_password(
+    settings: Settings,
+    username: str,
+    current: str,
+    new: str,
+    address: str | None = None,
+    *,
+    now: float | None = None,
+) -> User:
+    """The login's own change: the current password must be right, checked and counted as a login is
+    (:func:`log_in`: raises :class:`LoginThrottled` past the limits). Its other sessions end; the user
+    returned carries the new epoch, for this tab's new session."""
     _check_new_password(username, new)
+    if log_in(settings, username, current, address, now=now) is None:
+        raise ValueError("The current password is not correct.")
+    return _set_password(settings, username, new, by=None, own=True)
+
+
+def reset_password(settings: Settings, username: str, new: str, *, by: User | None = None) -> User:
+    """Set a login's password and end its sessions; return the login (with its new epoch). ``by``, in
+    the app, must be a consultant resetting a client's or a program manager's login; None is the
+    operator at the command line (any login). Who reset it and when is kept in the entry
+    (``reset_by``, ``reset_at``; the operator is ``command line``)."""
+    return _set_password(settings, username, new, by=by, own=False)
+
+
+def _set_password(settings: Settings, username: str, new: str, *, by: User | None, own: bool) -> User:
+    _check_new_password(username, new)
+    password_hash = _hash(new)  # before the lock: nobody waits for bcrypt
     with _users_locked(settings) as users:
         entry = users.get(username)
         if entry is None:
             raise ValueError(f"There is no login {username!r}.")
         if by is not None and not (by.is_consultant and entry.get("role") in ("client", "program_manager")):
             raise AccessDenied(f"{by.username} may not reset the password of {username!r}.")
-        entry["password_hash"] = _hash(new)
-        entry["session_epoch"] = _epoch(entry) + 1
+        entry["password_hash"] = password_hash
+        entry["session_epoch"] = _new_epoch()
+        if not own:
+            entry["reset_by"] = by.username if by is not None else "command line"
+            entry["reset_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        user = _user(username, entry)
+    if user is None:
+        raise ValueError(f"The login {username!r} has no valid role in {settings.users_path}.")
+    return user
 
 
 def logins(settings: Settings) -> list[User]:

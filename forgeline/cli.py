@@ -14,7 +14,8 @@ forgeline consent ID give --by NAME   record a client's consent to pool its KPIs
 forgeline benchmarks                   rebuild the pooled benchmarks of consenting clients and show them
 forgeline findings ID [FINDING]        consultants' findings on a client; one's evidence and history
 forgeline add-login USER --client ID   give a client's staff (or a consultant, a program manager) a login
-forgeline passwd USER                  set a login's password (its sessions end everywhere)
+forgeline passwd USER                  set a login's password (asked for; its sessions end everywhere)
+forgeline unlock USER                  forget a login name's failed logins (it can log in again at once)
 forgeline models list ID               each standard model's versions, champion, decisions, alias history
 forgeline models promote ID MODEL V    make version V champion by hand (--reason; --yes against the policy)
 forgeline models rollback ID MODEL     back to the previous champion in the history (--reason)
@@ -643,14 +644,10 @@ def add_login(
         typer.Option("--program-manager", help="Sees all results and the cohort; changes nothing."),
     ] = False,
     display_name: Annotated[str, typer.Option("--name", help="Name shown in the app.")] = "",
-    password: Annotated[
-        str,
-        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters."),
-    ] = "",
     home: HomeOption = None,
 ) -> None:
     """Add or reset a login: a client login sees only its client; a consultant or a program manager sees
-    every client."""
+    every client. The password is asked for (twice, not shown), never taken from the command line."""
     from forgeline.auth import set_login
     from forgeline.clients import get_client
 
@@ -661,6 +658,7 @@ def add_login(
     try:
         if client_id:
             get_client(settings, client_id)  # the client must exist
+        password = _ask_password("Password")
         set_login(
             settings,
             username,
@@ -678,24 +676,42 @@ def add_login(
 @app.command("passwd")
 def passwd_command(
     username: Annotated[str, typer.Argument(help="The login whose password is set.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt="New password", hide_input=True, confirmation_prompt=True, help="At least 8 characters."
-        ),
-    ] = "",
     home: HomeOption = None,
 ) -> None:
     """Set a login's password (a forgotten one, or a client's reset by its consultant); every session of
-    the login ends, in every browser."""
-    from forgeline.auth import reset_password
+    the login ends, in every browser. The password is asked for, never taken from the command line."""
+    from forgeline.auth import logins, reset_password
 
     settings = _settings(home)
+    if username not in {u.username for u in logins(settings)}:
+        _fail(f"not changed: There is no login {username!r}.")
     try:
-        reset_password(settings, username, password)
+        reset_password(settings, username, _ask_password("New password"))
     except ValueError as exc:
         _fail(f"not changed: {exc}")
     console.print(f"The password of {username} is set; its sessions have ended.")
+
+
+def _ask_password(label: str) -> str:
+    """A password typed at the terminal, twice, not shown: never an option or an argument, which `ps` and
+    the shell's history would keep. Without a terminal it is read from standard input (two lines)."""
+    return typer.prompt(label, hide_input=True, confirmation_prompt=True)
+
+
+@app.command("unlock")
+def unlock_command(
+    username: Annotated[str, typer.Argument(help="The login name whose failed logins are forgotten.")],
+    home: HomeOption = None,
+) -> None:
+    """Let a login in again at once after too many failed logins of its name (someone may keep a known
+    name locked by failing once every few minutes: see README, Security). Its address counts stay."""
+    from forgeline.auth import unlock
+
+    settings = _settings(home)
+    if unlock(settings, username):
+        console.print(f"The failed logins of {username} are forgotten: it can log in again now.")
+    else:
+        console.print(f"{username} had no recent failed logins.")
 
 
 @app.command("run")

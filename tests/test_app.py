@@ -578,6 +578,31 @@ def test_the_workbench_takes_a_finding_through_review_to_its_client_only(
 ACCOUNT_PAGE = "app_pages/account.py"
 
 
+def test_a_revoked_session_writes_nothing_through_a_widget_callback(
+    open_app: Callable[[], AppTest], program: Settings, clients: list[ClientConfig]
+) -> None:
+    """Streamlit runs a button's callback before the page's script, so before the session is checked
+    again: the write itself checks it (apps/data.py require_live)."""
+    from forgeline.auth import set_login
+    from forgeline.program import findings
+
+    set_login(program, "probe-revoked", "probe-password", "consultant", "Probe")
+    me = clients[0]
+    title = "Written after this login became a client's"
+    at = log_in(open_app(), "probe-revoked", "probe-password")
+    at.switch_page(WORKBENCH).run()
+    at.selectbox(key=PICKER).select(me.id).run()
+    new = f"wb_{me.id}_new_"
+    at.button(key=f"{new}attach").click().run()
+    at.text_input(key=f"{new}title").input(title)
+    at.text_area(key=f"{new}body").input("Never saved.")
+    # Meanwhile the operator makes it a client's login: its session ends.
+    set_login(program, "probe-revoked", "probe-password", "client", "Probe", client_id=me.id)
+    at.button(key=f"{new}save").click().run()
+    assert title not in [f.title for f in findings.findings_for(program, me.id, statuses=findings.STATUSES)]
+    assert [t.value for t in at.title] == ["Forgeline"] and at.text_input(key="username")
+
+
 def test_repeated_failed_logins_are_refused_without_a_check(
     open_app: Callable[[], AppTest], program: Settings
 ) -> None:
@@ -590,6 +615,23 @@ def test_repeated_failed_logins_are_refused_without_a_check(
     at = log_in(open_app(), "probe-throttle", "the-right-password")
     assert [e.value for e in at.error] == ["Too many failed logins. Try again in 15 minutes."]
     assert "user" not in at.session_state and [t.value for t in at.title] == ["Forgeline"]
+
+
+def test_the_password_page_counts_wrong_current_passwords_like_failed_logins(
+    open_app: Callable[[], AppTest], program: Settings
+) -> None:
+    from forgeline.auth import MAX_FAILURES_PER_LOGIN, authenticate, set_login
+
+    set_login(program, "probe-guess", "first-password", "client", "Probe", client_id="sejin-diecast")
+    at = log_in(open_app(), "probe-guess", "first-password")
+    at.switch_page(ACCOUNT_PAGE).run()
+    for i in range(MAX_FAILURES_PER_LOGIN + 1):  # a stolen session guessing the current password
+        at.text_input(key="pw_current").input(f"guess-{i}-password")
+        at.text_input(key="pw_new").input("second-password")
+        at.text_input(key="pw_again").input("second-password")
+        next(b for b in at.button if b.label == "Change password").click().run()
+    assert [e.value for e in at.error] == ["Too many failed logins. Try again in 15 minutes."]
+    assert authenticate(program, "probe-guess", "first-password") is not None
 
 
 def test_a_login_changes_its_password_and_a_consultant_resets_it(

@@ -137,7 +137,10 @@ def test_logging_out_ends_every_session_of_the_login(workspace: Settings, logins
     end_sessions(workspace, "consultant")
     assert session_user(workspace, tab_a) is None and session_user(workspace, tab_b) is None
     assert session_user(workspace, theirs) is not None  # another login's session is untouched
-    fresh = issue_session(workspace, user)
+    assert session_user(workspace, issue_session(workspace, user)) is None  # verified before the logout
+    again = authenticate(workspace, "consultant", "forgeline-demo")
+    assert again is not None
+    fresh = issue_session(workspace, again)
     assert session_user(workspace, fresh) is not None  # logging in again works
     # A login replaced by `forgeline add-login` (or removed) loses its sessions too.
     set_login(workspace, "consultant", "a-new-password", "consultant", "Consultant")
@@ -234,3 +237,178 @@ def test_a_password_is_changed_by_its_owner_and_reset_by_a_consultant(
         reset_password(workspace, "consultant", "sneaky-password", by=consultant)  # consultants: the CLI
     with pytest.raises(ValueError, match="no login"):
         reset_password(workspace, "nobody", "long-enough-pw")
+
+
+def test_a_login_removed_and_created_again_gets_none_of_its_earlier_sessions(
+    workspace: Settings, logins: None
+) -> None:
+    from forgeline.auth import remove_logins_for
+
+    user = authenticate(workspace, "sejin-diecast", "sejin-diecast-demo")
+    assert user is not None
+    token = issue_session(workspace, user)
+    assert remove_logins_for(workspace, "sejin-diecast") == ["sejin-diecast"]
+    set_login(workspace, "sejin-diecast", "sejin-diecast-demo", "client", "Sejin", client_id="sejin-diecast")
+    assert session_user(workspace, token) is None  # the same name again: not the same login
+    # Moved with its name to another client, it takes no session along either.
+    again = issue_session(workspace, authenticate(workspace, "sejin-diecast", "sejin-diecast-demo"))  # type: ignore[arg-type]
+    set_login(workspace, "sejin-diecast", "sejin-diecast-demo", "client", "Sejin", client_id="hanbit-press")
+    assert session_user(workspace, again) is None
+    epochs = {str(e["session_epoch"]) for e in _entries(workspace).values()}
+    assert len(epochs) == len(_entries(workspace)) and all(len(e) == 32 for e in epochs)  # random nonces
+
+
+def _entries(workspace: Settings) -> dict[str, dict]:
+    from forgeline import auth
+
+    return auth._load(workspace)
+
+
+def test_a_session_carries_the_epoch_its_password_was_checked_under(
+    workspace: Settings, logins: None
+) -> None:
+    """A password verified just before a reset (or a logout elsewhere) gets a session that is already over,
+    not one under the new epoch."""
+    user = authenticate(workspace, "sejin-diecast", "sejin-diecast-demo")
+    assert user is not None
+    reset_password(workspace, "sejin-diecast", "reset-meanwhile")  # between the check and the token
+    assert session_user(workspace, issue_session(workspace, user)) is None
+    # Renewal keeps the epoch the token was checked under too.
+    fresh = authenticate(workspace, "sejin-diecast", "reset-meanwhile")
+    assert fresh is not None
+    session = session_user(workspace, issue_session(workspace, fresh))
+    assert session is not None
+    end_sessions(workspace, "sejin-diecast")
+    assert session_user(workspace, renew_session(workspace, session)) is None
+    entry = _entries(workspace)["sejin-diecast"]
+    assert entry["reset_by"] == "command line" and entry["reset_at"].endswith("Z")  # the reset is recorded
+
+
+def test_the_current_password_check_of_a_change_is_throttled_like_a_login(
+    workspace: Settings, logins: None
+) -> None:
+    from forgeline.auth import MAX_FAILURES_PER_LOGIN
+
+    t0 = 1_900_000_000.0
+    for i in range(MAX_FAILURES_PER_LOGIN):
+        with pytest.raises(ValueError, match="current password"):
+            change_password(
+                workspace, "sejin-diecast", f"guess-{i}", "a-new-password", "10.0.0.7", now=t0 + i
+            )
+    with pytest.raises(LoginThrottled):  # even the right one, unchecked
+        change_password(
+            workspace, "sejin-diecast", "sejin-diecast-demo", "a-new-password", "10.0.0.7", now=t0 + 9
+        )
+    with pytest.raises(LoginThrottled):  # and the login form shares the count
+        log_in(workspace, "sejin-diecast", "sejin-diecast-demo", "10.0.0.8", now=t0 + 9)
+    assert authenticate(workspace, "sejin-diecast", "sejin-diecast-demo") is not None  # unchanged
+
+
+def test_a_password_over_72_bytes_is_refused_when_set_and_fails_at_login_after_one_check(
+    workspace: Settings, logins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bcrypt
+
+    from forgeline import auth
+
+    korean = "우리공장의스마트팩토리비밀번호는아주길고안전합니다하하"  # 27 characters, 81 bytes
+    assert len(korean.encode()) > 72
+    with pytest.raises(ValueError, match="at most 72 bytes"):
+        set_login(workspace, "kim", korean, "client", "Kim", client_id="sejin-diecast")
+    with pytest.raises(ValueError, match="at most 72 bytes"):
+        reset_password(workspace, "sejin-diecast", korean)
+    checked: list[bytes] = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(auth.bcrypt, "checkpw", lambda p, h: checked.append(h) or real(p, h))
+    stored = auth._load(workspace)["consultant"]["password_hash"].encode()
+    for password in (korean, "forgeline-demo" + "x" * 80, "x" * 10_000):
+        checked.clear()
+        assert authenticate(workspace, "consultant", password) is None  # no crash, no success
+        assert checked == [stored]
+        checked.clear()
+        assert log_in(workspace, "nobody", password, "10.0.0.9") is None
+        assert checked == [auth._dummy_hash()]
+
+
+def test_demo_logins_never_revert_a_change_made_while_they_hash(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forgeline import auth
+
+    ensure_demo_logins(workspace, [])
+    consultant = authenticate(workspace, "consultant", "forgeline-demo")
+    assert consultant is not None
+    token = issue_session(workspace, consultant)
+    real_hash = auth._hash
+
+    def slow_hash(password: str) -> str:  # the consultant logs out while the new logins are hashed
+        end_sessions(workspace, "consultant")
+        return real_hash(password)
+
+    monkeypatch.setattr(auth, "_hash", slow_hash)
+    ensure_demo_logins(workspace, demo_clients()[:1])
+    assert session_user(workspace, token) is None  # the logout stands
+    assert authenticate(
+        workspace, demo_clients()[0].logins[0].username, demo_clients()[0].logins[0].username + "-demo"
+    )
+
+
+def test_users_and_failures_files_are_owner_only_from_their_creation(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+
+    from forgeline import auth
+
+    monkeypatch.setattr(auth.os, "chmod", lambda *a, **k: None)  # no repair after the fact
+    old = os.umask(0)
+    try:
+        set_login(workspace, "kim", "long-enough-pw", "client", "Kim", client_id="sejin-diecast")
+        log_in(workspace, "kim", "wrong-password", "10.0.0.1")
+    finally:
+        os.umask(old)
+    for path in (workspace.users_path, workspace.login_failures_path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_addresses_are_counted_by_ipv4_or_ipv6_64_and_an_operator_unlocks_a_name(
+    workspace: Settings, logins: None
+) -> None:
+    from forgeline.auth import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_LOGIN, normalise_address, unlock
+
+    assert normalise_address("::ffff:10.1.2.3") == normalise_address("10.1.2.3") == "10.1.2.3"
+    assert normalise_address("2001:db8:1:2::1") == normalise_address("2001:db8:1:2:ffff::9")
+    assert normalise_address("2001:db8:1:2::1") != normalise_address("2001:db8:1:3::1")
+    t0 = 1_900_000_000.0
+    for i in range(MAX_FAILURES_PER_ADDRESS):  # one host walking its /64
+        assert log_in(workspace, f"guess-{i}", "wrong", f"2001:db8:1:2::{i + 1:x}", now=t0 + i) is None
+    with pytest.raises(LoginThrottled):
+        log_in(workspace, "manager", "manager-demo", "2001:db8:1:2::abcd", now=t0 + 30)
+
+    for i in range(MAX_FAILURES_PER_LOGIN):
+        log_in(workspace, "consultant", "wrong", None, now=t0 + i)
+    with pytest.raises(LoginThrottled):
+        log_in(workspace, "consultant", "forgeline-demo", None, now=t0 + 10)
+    assert unlock(workspace, "consultant") and not unlock(workspace, "consultant")
+    assert log_in(workspace, "consultant", "forgeline-demo", None, now=t0 + 11) is not None
+
+
+def test_failing_a_known_name_from_elsewhere_does_not_lock_out_its_owner(
+    workspace: Settings, logins: None
+) -> None:
+    from forgeline.auth import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_LOGIN, THROTTLE_WINDOW_S
+
+    t0 = 1_900_000_000.0
+    assert log_in(workspace, "consultant", "forgeline-demo", "10.0.0.1", now=t0) is not None  # its office
+    for i in range(MAX_FAILURES_PER_LOGIN):  # someone else, once every few minutes, for ever
+        assert log_in(workspace, "consultant", "wrong", "10.6.6.6", now=t0 + 60 + i) is None
+    with pytest.raises(LoginThrottled):  # from any address it never succeeded from: locked
+        log_in(workspace, "consultant", "forgeline-demo", "10.0.0.2", now=t0 + 120)
+    assert log_in(workspace, "consultant", "forgeline-demo", "10.0.0.1", now=t0 + 120) is not None
+    # Its own address still has the address's limit: guessing from there is no faster.
+    start = t0 + 2 * THROTTLE_WINDOW_S
+    for i in range(MAX_FAILURES_PER_ADDRESS):
+        log_in(workspace, "consultant", "wrong", "10.0.0.1", now=start + i)
+    with pytest.raises(LoginThrottled):
+        log_in(workspace, "consultant", "forgeline-demo", "10.0.0.1", now=start + 30)

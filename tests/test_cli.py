@@ -55,21 +55,20 @@ def test_add_login_scopes_a_client_login(workspace: Settings) -> None:
     from forgeline.auth import authenticate
 
     assert runner.invoke(app, ["add-client", "acme-press"]).exit_code == 0
-    result = runner.invoke(
-        app, ["add-login", "acme-staff", "--client", "acme-press", "--password", "s3cret-pass"]
-    )
+    typed = "s3cret-pass\ns3cret-pass\n"  # asked for twice, never an option
+    result = runner.invoke(app, ["add-login", "acme-staff", "--client", "acme-press"], input=typed)
     assert result.exit_code == 0, result.output
+    assert "s3cret-pass" not in result.output  # not echoed
     user = authenticate(workspace, "acme-staff", "s3cret-pass")
     assert user is not None and user.client_id == "acme-press"
 
-    unknown = runner.invoke(
-        app, ["add-login", "x-staff", "--client", "no-such-plant", "--password", "s3cret-pass"]
-    )
+    unknown = runner.invoke(app, ["add-login", "x-staff", "--client", "no-such-plant"], input=typed)
     assert unknown.exit_code == 1 and "no such mapping" in unknown.output
-    both = runner.invoke(
-        app, ["add-login", "y", "--consultant", "--client", "acme-press", "--password", "s3cret-pass"]
-    )
+    both = runner.invoke(app, ["add-login", "y", "--consultant", "--client", "acme-press"], input=typed)
     assert both.exit_code == 1 and "exactly one" in both.output
+    # A password on the command line (ps, shell history) is refused before anything is written.
+    on_line = runner.invoke(app, ["add-login", "z", "--consultant", "--password", "s3cret-pass"])
+    assert on_line.exit_code == 2 and authenticate(workspace, "z", "s3cret-pass") is None
 
 
 def test_passwd_sets_a_password_and_ends_the_logins_sessions(workspace: Settings) -> None:
@@ -83,8 +82,24 @@ def test_passwd_sets_a_password_and_ends_the_logins_sessions(workspace: Settings
     assert result.exit_code == 0, result.output
     assert authenticate(workspace, "kim", "second-password") == user
     assert session_user(workspace, session) is None  # signed out everywhere
-    unknown = runner.invoke(app, ["passwd", "nobody", "--password", "long-enough-pw"])
+    unknown = runner.invoke(app, ["passwd", "nobody"], input="long-enough-pw\nlong-enough-pw\n")
     assert unknown.exit_code == 1 and "no login 'nobody'" in unknown.output
+    on_line = runner.invoke(app, ["passwd", "kim", "--password", "third-password"])
+    assert on_line.exit_code == 2 and authenticate(workspace, "kim", "third-password") is None
+
+
+def test_unlock_lets_a_locked_out_login_in_at_once(workspace: Settings) -> None:
+    from forgeline.auth import MAX_FAILURES_PER_LOGIN, LoginThrottled, log_in, set_login
+
+    set_login(workspace, "kim", "first-password", "client", "Kim", client_id="acme-press")
+    for _ in range(MAX_FAILURES_PER_LOGIN):
+        assert log_in(workspace, "kim", "a-guess", "10.0.0.1") is None
+    with pytest.raises(LoginThrottled):
+        log_in(workspace, "kim", "first-password", "10.0.0.2")
+    result = runner.invoke(app, ["unlock", "kim"])
+    assert result.exit_code == 0 and "can log in again" in result.output, result.output
+    assert log_in(workspace, "kim", "first-password", "10.0.0.2") is not None
+    assert "no recent failed logins" in runner.invoke(app, ["unlock", "kim"]).output
 
 
 def test_the_app_listens_on_this_machine_only_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,6 +117,7 @@ def test_the_app_listens_on_this_machine_only_unless_told(monkeypatch: pytest.Mo
     assert config["server"]["address"] == "127.0.0.1"
     assert config["global"]["developmentMode"] is False
     assert config["client"]["showErrorDetails"] == "none" and config["client"]["toolbarMode"] == "viewer"
+    assert config["server"]["enableAgentApi"] is False  # no HTTP door around the session's checks
 
 
 def test_ingest_of_a_broken_file_says_what_to_fix_without_a_traceback(

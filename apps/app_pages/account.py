@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apps import ui
-from forgeline.auth import AccessDenied, change_password, issue_session, logins, reset_password
+from apps import data, ui
+from forgeline.auth import (
+    AccessDenied,
+    LoginThrottled,
+    change_password,
+    issue_session,
+    logins,
+    reset_password,
+)
 from forgeline.settings import get_settings
 
 user = ui.require_user()
@@ -22,12 +29,14 @@ with st.form("change_password", clear_on_submit=True):
             st.error("The new passwords differ.")
         else:
             try:
-                change_password(settings, user.username, current, new)
-            except ValueError as exc:
+                data.require_live(user)  # the session checked again just before the change
+                # Counted like a login: a stolen session guesses the current password no faster.
+                changed = change_password(settings, user.username, current, new, st.context.ip_address)
+            except (ValueError, LoginThrottled, AccessDenied) as exc:
                 st.error(str(exc))
             else:
                 # Every session of this login has ended (other tabs, other browsers); this one goes on.
-                ui.start_session(issue_session(settings, user))
+                ui.start_session(issue_session(settings, changed))
                 ui.sync_session_cookie()  # now: a reload must find the new session's cookie
                 st.success("Password changed. Your other sessions have ended.")
 
@@ -49,7 +58,7 @@ if user.is_consultant:
         new = st.text_input("Their new password", type="password", key="reset_new")
         if st.form_submit_button("Reset password") and target:
             try:
-                reset_password(settings, target, new, by=user)
+                reset_password(settings, target, new, by=data.require_live(user))
             except (ValueError, AccessDenied) as exc:
                 st.error(str(exc))
             else:

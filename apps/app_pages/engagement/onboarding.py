@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from apps import data, ui
 from apps import onboarding as ob
-from apps import ui
 from forgeline.clients import ClientConfigError
 from forgeline.mapping.entities import ENTITIES
 from forgeline.mapping.inspect import ColumnProfile, mapped_share
@@ -80,9 +80,10 @@ def _yaml_edited() -> None:
 
 def _save(client_id: str, is_new: bool) -> None:
     try:
+        data.require_live(user)  # a callback runs before the page checks the session again
         st.session_state[SAVED] = ob.save(settings, client_id, st.session_state[MAPPING])
         st.session_state.pop(SAVE_ERROR, None)
-    except (ClientConfigError, ValueError, OSError) as exc:
+    except (ClientConfigError, ValueError, OSError) as exc:  # OSError: also AccessDenied
         st.session_state[SAVE_ERROR] = str(exc)
         return
     if is_new:  # from now on it is an existing client: pick it (its draft and samples stay)

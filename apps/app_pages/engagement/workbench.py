@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from apps import data, findings_view, ui
+from forgeline.auth import AccessDenied
 from forgeline.program.findings import KINDS, KPIS, EvidenceError, FindingError
 
 NEW = "__new__"
@@ -44,7 +45,7 @@ st.caption(
 def _act(action: Any, done: str, open_id: str | None = None) -> None:
     try:
         found = action()
-    except (FindingError, LookupError) as exc:
+    except (FindingError, LookupError, AccessDenied) as exc:  # AccessDenied: the session ended meanwhile
         st.session_state[ERROR] = str(exc)
         return
     st.session_state[FLASH] = done.format(version=found.version)
