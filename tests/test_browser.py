@@ -449,13 +449,13 @@ def test_every_page_as_a_consultant_and_as_a_client_with_korean_drawn_and_report
             page = log_in(browser, served_app, me.id)
             walked = _walk_every_page(page, program_run.home, forbidden=others)
             assert "Workbench" not in walked and "Stack tools" not in walked
-            assert page.evaluate(_TOFU, me.name) == [], "Korean drawn as empty boxes"
-            assert me.name.split(" (")[0] in page.locator('[data-testid="stMain"]').inner_text()
 
-            # Its report, both files, from the Reports page.
+            # Its report, both files, from the Reports page (which names the client in Korean).
             previous = page.locator('[data-testid="stMain"] h1').first.inner_text()
             page.locator('[data-testid="stSidebarNav"] a', has_text="Reports").first.click()
             page.wait_for_function(_DRAWN, arg=previous)
+            assert me.name.split(" (")[0] in page.locator('[data-testid="stMain"]').inner_text()
+            assert page.evaluate(_TOFU, me.name) == [], "Korean drawn as empty boxes"
             page.get_by_role("button", name="Make the report").click()
             files = {}
             for suffix in ("pdf", "xlsx"):
