@@ -90,3 +90,13 @@ def last_full_month(first_day: date, last_day: date) -> Period:
     previous = latest.start - timedelta(days=1)
     candidate = month(previous.year, previous.month)
     return candidate if candidate.end >= first_day else latest
+
+
+def period_before(period: Period) -> Period:
+    """The period to compare ``period`` with: the month before a month, else as many days just before."""
+    if period.is_month:
+        previous = period.start - timedelta(days=1)
+        return month(previous.year, previous.month)
+    length = period.end - period.start
+    end = period.start - timedelta(days=1)
+    return Period(end - length, end)
