@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from forgeline.program import cohort as cohort_figures
 from forgeline.program import consent as consents
 from forgeline.program import findings as findings_store
 from forgeline.publish import current_snapshot
+from forgeline.reports import content as report_content
+from forgeline.reports.period import Period
 from forgeline.settings import CLIENT_ID_PATTERN, get_settings
 
 CACHE_TTL_S = 60
@@ -572,6 +575,50 @@ def filed_reports(user: User, client_id: str) -> list[ReportFile]:
         ReportFile(p.name, p.read_bytes(), _MIME[p.suffix])
         for p in reports.filed_reports(get_settings(), client_id)
     ]
+
+
+# -- a period's KPIs (forgeline/reports/content.py: the report's own roll-ups, never a second copy) ---------
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _span(snapshot: str, client_id: str) -> tuple[date, date] | None:
+    return report_content.data_span(Path(snapshot), client_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _default_periods(snapshot: str, client_id: str) -> tuple[Period, Period] | None:
+    return report_content.default_periods(Path(snapshot), client_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def _period_figures(
+    snapshot: str, client_id: str, start: date, end: date, daily: bool
+) -> report_content.PeriodFigures:
+    return report_content.period_figures(Path(snapshot), client_id, Period(start, end), daily=daily)
+
+
+def data_span(user: User, client_id: str) -> tuple[date, date] | None:
+    """The first and last day of the client's published daily figures (None: none)."""
+    require_client(user, client_id)
+    snapshot = current_snapshot(get_settings(), client_id)
+    return _span(str(snapshot), client_id) if snapshot else None
+
+
+def default_periods(user: User, client_id: str) -> tuple[Period, Period] | None:
+    """The period shown by default (the last full month with data, as the report's) and the month before."""
+    require_client(user, client_id)
+    snapshot = current_snapshot(get_settings(), client_id)
+    return _default_periods(str(snapshot), client_id) if snapshot else None
+
+
+def period_figures(
+    user: User, client_id: str, period: Period, daily: bool = True
+) -> report_content.PeriodFigures | None:
+    """The client's KPIs over ``period``, time-weighted as in its report and the pooled benchmarks; a figure
+    the data cannot support is None. None before the client's first publish."""
+    require_client(user, client_id)
+    snapshot = current_snapshot(get_settings(), client_id)
+    if snapshot is None:
+        return None
+    return _period_figures(str(snapshot), client_id, period.start, period.end, daily)
 
 
 # -- the consultant workbench (forgeline/program/findings.py) ----------------------------------------------

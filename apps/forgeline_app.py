@@ -26,17 +26,26 @@ else:
         }.get(user.role, f"client · {user.client_id}")
         st.markdown(f"**{user.display_name}**  \n{who}")
         st.button("Log out", on_click=ui.log_out, icon=":material/logout:")
-    program = [
-        st.Page("app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:")
-    ]
-    if user.sees_every_client:  # the cohort compares clients: never offered to a client login
+    home = st.Page(
+        "app_pages/client/home.py",
+        title="Home" if user.is_client else "Client home",
+        icon=":material/home:",
+        default=user.is_client,
+    )
+    pages: dict[str, list] = {}
+    if user.sees_every_client:  # the program's pages compare clients: never offered to a client login
+        program = [
+            st.Page("app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:")
+        ]
         program.insert(
             0 if user.role == "program_manager" else 1,
             st.Page("app_pages/program/cohort.py", title="Cohort dashboard", icon=":material/groups:"),
         )
-    pages = {
-        "Program": program,
+        pages["Program"] = program
+    pages |= {
+        # A client login lands on its Home; a consultant opens any client's from the client picker.
         "Client": [
+            home,
             st.Page("app_pages/client/kpis.py", title="Client KPIs", icon=":material/monitoring:"),
             st.Page("app_pages/client/level.py", title="Smart-factory level", icon=":material/stairs:"),
             st.Page(
