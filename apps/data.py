@@ -25,6 +25,7 @@ import streamlit as st
 
 from forgeline import reports
 from forgeline.auth import AccessDenied, User, require_client, visible_clients
+from forgeline.ingest import upload
 from forgeline.program import benchmarks as pooled
 from forgeline.program import cohort as cohort_figures
 from forgeline.program import consent as consents
@@ -619,6 +620,19 @@ def period_figures(
     if snapshot is None:
         return None
     return _period_figures(str(snapshot), client_id, period.start, period.end, daily)
+
+
+# -- a client's upload of new exports (forgeline/ingest/upload.py) ------------------------------------------
+def upload_export(user: User, client_id: str, name: str, content: bytes) -> upload.UploadResult:
+    """Check an uploaded export against the client's mapping and, if it fits, deliver it to the client's
+    landing folder for the next run. The client itself or a consultant; a program manager changes nothing."""
+    require_client(user, client_id)
+    if not (user.is_client or user.is_consultant):
+        raise AccessDenied(f"{user.username} may not deliver data for {client_id}.")
+    from forgeline.clients import get_client
+
+    settings = get_settings()
+    return upload.deliver_upload(settings, get_client(settings, client_id), name, content)
 
 
 # -- the consultant workbench (forgeline/program/findings.py) ----------------------------------------------

@@ -56,6 +56,10 @@ else:
             st.Page("app_pages/client/reports.py", title="Reports", icon=":material/download:"),
         ],
     }
+    if user.is_client or user.is_consultant:  # a program manager changes nothing
+        pages["Client"].append(
+            st.Page("app_pages/client/upload.py", title="Send new data", icon=":material/upload:")
+        )
     if user.is_consultant:  # onboarding and the workbench write: never offered to another login
         pages["Engagement"] = [
             st.Page("app_pages/engagement/onboarding.py", title="Onboarding", icon=":material/upload_file:"),
