@@ -33,7 +33,7 @@ else:
     st.subheader(f"{now_period.label()} against {before_period.label()}")
     kpi_view.comparison(now, before)
     span = data.data_span(user, config.id)
-    runs = f"Your data runs from {span[0]:%d %B %Y} to {span[1]:%d %B %Y}. " if span else ""
+    runs = f"The data runs from {span[0]:%d %B %Y} to {span[1]:%d %B %Y}. " if span else ""
     compared = (
         "Arrows are green where the figure got better."
         if before.has_data
@@ -68,11 +68,11 @@ with left:
 with right:
     position = data.benchmark_position(user, config.id)
     if len(position):  # only a contributor has a position: nothing for a factory that does not pool
-        st.subheader("Among your peers")
+        st.subheader("Among your peers" if user.is_client else "Among its peers")
         st.markdown(
             "\n".join(f"- {r.label} among {r.cell}: **{r.band_name}**" for r in position.itertuples())
         )
-        st.page_link(BENCHMARKS_PAGE, label="Your data & benchmarks", icon=":material/handshake:")
+        st.page_link(BENCHMARKS_PAGE, label="What the data went into", icon=":material/handshake:")
 
 # -- findings the consultants delivered ---------------------------------------------------------------------
 st.subheader("From your consultants" if user.is_client else "Delivered to the client")
