@@ -70,7 +70,13 @@ def test_a_client_sees_its_own_kpis_and_nothing_else(
         browser = pw.chromium.launch(**chromium_launch)
         try:
             page = log_in(browser, served_app, CLIENT)
-            page.get_by_role("heading", name="Program overview").wait_for()
+            # It lands on its own Home: the month against the one before, its level, its band.
+            page.get_by_role("heading", name="Home").wait_for()
+            page.get_by_text("Smart-factory level", exact=True).wait_for()
+            page.get_by_text("OEE", exact=True).first.wait_for()
+            page.screenshot(path=str(tmp_path / f"{CLIENT}_home.png"))
+            home = page.inner_text("body")
+            assert str(program_run.home) not in home and "Program overview" not in home
 
             page.get_by_role("link", name="Client KPIs").click()
             page.get_by_role("heading", name="Client KPIs").wait_for()
