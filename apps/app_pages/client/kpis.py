@@ -101,10 +101,12 @@ if span is not None:
     if not now.has_data:
         st.info("No data in this period: pick days inside the range your data covers.")
     shown = kpi_view.comparison(now, before)
-    st.caption(
-        "OEE and its factors are weighted by each machine's planned and running time over the whole period "
-        "(never an average of machine-days). Energy and CO₂ are totals: compare periods of equal length."
-    )
+    notes = {
+        "oee": "OEE and its factors are weighted by each machine's planned and running time over the whole "
+        "period (never an average of machine-days).",
+        "energy_kwh": "Energy and CO₂ are totals: compare periods of equal length.",
+    }
+    st.caption(" ".join(text for key, text in notes.items() if key in shown))
 
     factory, machines = st.tabs(["Whole factory", "Per machine"])
     daily = now.daily
