@@ -66,7 +66,7 @@ else:
             st.Page("app_pages/engagement/tools.py", title="Stack tools", icon=":material/construction:"),
             st.Page("app_pages/engagement/workbench.py", title="Workbench", icon=":material/edit_note:"),
         ]
-    page = st.navigation(pages)
+    page = st.navigation(pages, expanded=True)  # every page listed: no "View more" hiding a consultant's
 
 try:
     page.run()
