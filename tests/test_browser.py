@@ -78,6 +78,8 @@ def test_a_client_sees_its_own_kpis_and_nothing_else(
             page.get_by_role("heading", name="Home").wait_for()
             page.get_by_role("heading", name="Smart-factory level").wait_for()
             page.get_by_text("OEE", exact=True).first.wait_for()
+            page.get_by_role("heading", name="From your consultants").wait_for()  # drawn to its end
+            page.get_by_role("heading", name="Reports").wait_for()
             page.screenshot(path=str(tmp_path / f"{CLIENT}_home.png"))
             home = page.inner_text("body")
             assert str(program_run.home) not in home and "Program overview" not in home
