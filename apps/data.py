@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,14 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from forgeline import reports
 from forgeline.auth import AccessDenied, User, require_client, session_user, visible_clients
+from forgeline.ingest import upload
 from forgeline.program import benchmarks as pooled
 from forgeline.program import cohort as cohort_figures
 from forgeline.program import consent as consents
 from forgeline.program import findings as findings_store
 from forgeline.publish import current_snapshot
+from forgeline.reports import content as report_content
+from forgeline.reports.period import Period
 from forgeline.settings import CLIENT_ID_PATTERN, Settings, get_settings
 
 CACHE_TTL_S = 60
@@ -606,6 +610,63 @@ def filed_reports(user: User, client_id: str) -> list[ReportFile]:
         ReportFile(p.name, p.read_bytes, _MIME[p.suffix])
         for p in reports.filed_reports(get_settings(), client_id)
     ]
+
+
+# -- a period's KPIs (forgeline/reports/content.py: the report's own roll-ups, never a second copy) ---------
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _span(snapshot: str, client_id: str) -> tuple[date, date] | None:
+    return report_content.data_span(Path(snapshot), client_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _default_periods(snapshot: str, client_id: str) -> tuple[Period, Period] | None:
+    return report_content.default_periods(Path(snapshot), client_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def _period_figures(
+    snapshot: str, client_id: str, start: date, end: date, daily: bool
+) -> report_content.PeriodFigures:
+    return report_content.period_figures(Path(snapshot), client_id, Period(start, end), daily=daily)
+
+
+def data_span(user: User, client_id: str) -> tuple[date, date] | None:
+    """The first and last day of the client's published daily figures (None: none)."""
+    require_client(user, client_id)
+    snapshot = current_snapshot(get_settings(), client_id)
+    return _span(str(snapshot), client_id) if snapshot else None
+
+
+def default_periods(user: User, client_id: str) -> tuple[Period, Period] | None:
+    """The period shown by default (the last full month with data, as the report's) and the month before."""
+    require_client(user, client_id)
+    snapshot = current_snapshot(get_settings(), client_id)
+    return _default_periods(str(snapshot), client_id) if snapshot else None
+
+
+def period_figures(
+    user: User, client_id: str, period: Period, daily: bool = True
+) -> report_content.PeriodFigures | None:
+    """The client's KPIs over ``period``, time-weighted as in its report and the pooled benchmarks; a figure
+    the data cannot support is None. None before the client's first publish."""
+    require_client(user, client_id)
+    snapshot = current_snapshot(get_settings(), client_id)
+    if snapshot is None:
+        return None
+    return _period_figures(str(snapshot), client_id, period.start, period.end, daily)
+
+
+# -- a client's upload of new exports (forgeline/ingest/upload.py) ------------------------------------------
+def upload_export(user: User, client_id: str, name: str, content: bytes) -> upload.UploadResult:
+    """Check an uploaded export against the client's mapping and, if it fits, deliver it to the client's
+    landing folder for the next run. The client itself or a consultant; a program manager changes nothing."""
+    require_client(user, client_id)
+    if not (user.is_client or user.is_consultant):
+        raise AccessDenied(f"{user.username} may not deliver data for {client_id}.")
+    from forgeline.clients import get_client
+
+    settings = get_settings()
+    return upload.deliver_upload(settings, get_client(settings, client_id), name, content)
 
 
 # -- the consultant workbench (forgeline/program/findings.py) ----------------------------------------------

@@ -17,28 +17,37 @@ LOGIN = "app_pages/login.py"
 
 
 def pages_for(user: User) -> dict[str, list[st.Page]]:
-    """The pages ``user`` may open, by section (the first one is where the login lands)."""
-    program = [
-        st.Page("app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:")
-    ]
-    if user.sees_every_client:  # the cohort compares clients: never offered to a client login
+    """The pages ``user`` may open, by section (a client lands on its Home; the others on their first)."""
+    pages: dict[str, list[st.Page]] = {}
+    if user.sees_every_client:  # the program's pages compare clients: never offered to a client login
+        program = [
+            st.Page("app_pages/program/overview.py", title="Program overview", icon=":material/dashboard:")
+        ]
         program.insert(
             0 if user.role == "program_manager" else 1,
             st.Page("app_pages/program/cohort.py", title="Cohort dashboard", icon=":material/groups:"),
         )
-    pages = {
-        "Program": program,
-        "Client": [
-            st.Page("app_pages/client/kpis.py", title="Client KPIs", icon=":material/monitoring:"),
-            st.Page("app_pages/client/level.py", title="Smart-factory level", icon=":material/stairs:"),
-            st.Page(
-                "app_pages/client/benchmarks.py", title="My data & benchmarks", icon=":material/handshake:"
-            ),
-            st.Page("app_pages/client/data_quality.py", title="Data quality", icon=":material/fact_check:"),
-            st.Page("app_pages/client/models.py", title="Model results", icon=":material/model_training:"),
-            st.Page("app_pages/client/reports.py", title="Reports", icon=":material/download:"),
-        ],
-    }
+        pages["Program"] = program
+    home = st.Page(
+        "app_pages/client/home.py",
+        title="Home" if user.is_client else "Client home",
+        icon=":material/home:",
+        default=user.is_client,
+    )
+    pages["Client"] = [
+        # A client login lands on its Home; a consultant opens any client's from the client picker.
+        home,
+        st.Page("app_pages/client/kpis.py", title="Client KPIs", icon=":material/monitoring:"),
+        st.Page("app_pages/client/level.py", title="Smart-factory level", icon=":material/stairs:"),
+        st.Page("app_pages/client/benchmarks.py", title="My data & benchmarks", icon=":material/handshake:"),
+        st.Page("app_pages/client/data_quality.py", title="Data quality", icon=":material/fact_check:"),
+        st.Page("app_pages/client/models.py", title="Model results", icon=":material/model_training:"),
+        st.Page("app_pages/client/reports.py", title="Reports", icon=":material/download:"),
+    ]
+    if user.is_client or user.is_consultant:  # a program manager changes nothing
+        pages["Client"].append(
+            st.Page("app_pages/client/upload.py", title="Send new data", icon=":material/upload:")
+        )
     if user.is_consultant:  # onboarding and the workbench write: never offered to another login
         pages["Engagement"] = [
             st.Page("app_pages/engagement/onboarding.py", title="Onboarding", icon=":material/upload_file:"),
@@ -55,7 +64,9 @@ def login_pages() -> list[st.Page]:
     login's first page, without an error, when the role may not open it)."""
     # Every role's pages (only their URLs are read: no page runs, no data is opened).
     probes = [User("", "", role, client_id="-" if role == "client" else None) for role in ROLES]
-    every_url = dict.fromkeys(p.url_path for u in probes for pages in pages_for(u).values() for p in pages)
+    every_url = dict.fromkeys(
+        p.url_path for u in probes for pages in pages_for(u).values() for p in pages if p.url_path
+    )
     return [
         st.Page(LOGIN, title="Log in", icon=":material/login:", default=True),
         *(st.Page(LOGIN, title="Log in", url_path=url) for url in every_url),
@@ -74,7 +85,7 @@ else:
         }.get(user.role, f"client · {user.client_id}")
         st.markdown(f"**{user.display_name}**  \n{who}")
         st.button("Log out", on_click=ui.log_out, icon=":material/logout:")
-    page = st.navigation(pages_for(user))
+    page = st.navigation(pages_for(user), expanded=True)  # every page listed: none behind "View more"
 
 try:
     page.run()

@@ -131,10 +131,19 @@ def client_header(title: str, config: data.PublishedClient) -> None:
     st.caption(f"{config.name} · `{config.id}`" + (f" · {config.industry}" if config.industry else ""))
 
 
-def held_back_message(config: data.PublishedClient) -> str | None:
-    """What a page of figures says when the newest delivery failed the gate (None when it passed)."""
+def held_back_message(config: data.PublishedClient, plain: bool = False) -> str | None:
+    """What a page of figures says when the newest delivery failed the gate (None when it passed); ``plain``
+    for a client login: no run id, and not the gate's reason, which names internal tables and checks."""
     if not config.figures_held_back:
         return None
+    if plain:
+        failed = (
+            f"Your newest delivery ({when(config.finished_at, config.timezone)}) did not pass the quality "
+            "checks: see Data quality."
+        )
+        if config.data_run_id:
+            return f"{failed} The figures below are from your last delivery that passed."
+        return f"{failed} No delivery has passed them yet, so there are no figures to show."
     failed = (
         f"A newer delivery (run {config.run_id}, {when(config.finished_at, config.timezone)}) failed the "
         f"quality gate: {config.reason or 'see Data quality'}."
@@ -152,7 +161,7 @@ def held_back_banner(user: User, config: data.PublishedClient) -> None:
 
     Reads the client's published run through ``data`` (which checks the login first), never from ``config``.
     """
-    message = held_back_message(data.client(user, config.id))
+    message = held_back_message(data.client(user, config.id), plain=user.is_client)
     if message:
         st.warning(message, icon=":material/history:")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 
 import duckdb
 import pytest
@@ -19,12 +20,15 @@ from apps import ui
 from forgeline.auth import AccessDenied, User, demo_password, issue_session
 from forgeline.clients import ClientConfig, list_clients
 from forgeline.publish import current_snapshot
+from forgeline.reports.period import Period
 from forgeline.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.app
 
 APP = REPO_ROOT / "apps" / "forgeline_app.py"
+HOME = "app_pages/client/home.py"
 CLIENT_PAGES = [
+    HOME,
     "app_pages/client/kpis.py",
     "app_pages/client/level.py",
     "app_pages/client/benchmarks.py",
@@ -32,7 +36,7 @@ CLIENT_PAGES = [
     "app_pages/client/models.py",
     "app_pages/client/reports.py",
 ]
-ALL_PAGES = ["app_pages/program/overview.py", *CLIENT_PAGES]
+OVERVIEW = "app_pages/program/overview.py"
 COHORT_PAGE = "app_pages/program/cohort.py"
 PICKER = "_client_picker"
 
@@ -127,39 +131,70 @@ def test_consultant_opens_every_page_for_every_client(
     assert at.selectbox(key=PICKER).value == clients[-1].id
 
 
-def test_client_kpis_show_the_published_numbers(
+def _weighted_oee(program: Settings, client_id: str, start: object, end: object) -> dict[str, float | None]:
+    """OEE and its factors over a period straight from the snapshot, weighted by time and counts (Σ run ÷
+    Σ planned, Σ performance × run ÷ Σ run, Σ good ÷ Σ made), quality only where rejects are recorded."""
+    con = duckdb.connect(str(current_snapshot(program, client_id)), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT * FROM marts.oee_daily WHERE planned_time_s > 0 AND production_date BETWEEN ? AND ?",
+            [start, end],
+        ).df()
+        recorded = con.execute("SELECT count(*) FROM marts.oee_daily WHERE good_count < total_count")
+        recorded = recorded.fetchone()
+    finally:
+        con.close()
+    timed = rows[rows["availability"].notna()]
+    run = rows[rows["performance"].notna()]
+    availability = timed["run_time_s"].sum() / timed["planned_time_s"].sum() if len(timed) else None
+    performance = (
+        (run["performance"] * run["run_time_s"]).sum() / run["run_time_s"].sum() if len(run) else None
+    )
+    quality = rows["good_count"].sum() / rows["total_count"].sum() if recorded[0] and len(rows) else None
+    parts = (availability, performance, quality)
+    oee = None if None in parts else availability * performance * quality
+    return {"OEE": oee, "Availability": availability, "Performance": performance, "Quality": quality}
+
+
+def test_home_and_kpis_show_time_weighted_figures_or_not_measured(
     open_app: Callable[[], AppTest], program: Settings, clients: list[ClientConfig]
 ) -> None:
-    at = log_in(open_app(), "consultant", demo_password("consultant"))
-    at.switch_page(CLIENT_PAGES[0]).run()
-    for config in clients:
-        at.selectbox(key=PICKER).select(config.id).run()
-        con = duckdb.connect(str(current_snapshot(program, config.id)), read_only=True)
-        try:
-            avg_oee, machine_days = con.execute("SELECT avg(oee), count(*) FROM marts.oee_daily").fetchone()
-            inspected, days = con.execute(
-                "SELECT sum(inspected_count), count(*) FROM marts.defect_rate_daily"
-            ).fetchone()
-            kwh, energy_days = con.execute(
-                "SELECT sum(energy_kwh), count(*) FROM marts.energy_daily"
-            ).fetchone()
-        finally:
-            con.close()
+    from apps.kpi_view import delta_text
+    from forgeline.reports.content import data_span, default_periods
+
+    for client_id in ("sejin-diecast", "hanbit-press"):  # rejects recorded; counts without any reject
+        current, before = default_periods(current_snapshot(program, client_id), client_id)
+        expected = _weighted_oee(program, client_id, current.start, current.end)
+        at = log_in(open_app(), client_id, demo_password(client_id))
+        assert_ok(at, f"{client_id} home")
+        assert [t.value for t in at.title] == ["Home"]  # a client login lands on its own Home
+        assert f"{current.label()} against {before.label()}" in [s.value for s in at.subheader]
         metrics = {m.label: m.value for m in at.metric}
-        headers = [h.value for h in at.header]
-        assert ("OEE" in headers) == bool(machine_days), config.id
-        if machine_days:
-            # A client whose cycles carry no cycle time (hanul-cnc's run sheet) has machine-days, no OEE.
-            assert metrics["Average OEE"] == ("–" if avg_oee is None else f"{avg_oee:.1%}")
-        if days:
-            assert metrics["Inspected units"] == f"{int(inspected):,}"
-        if energy_days:
-            assert metrics["Energy"] == f"{kwh:,.0f} kWh"
-        if not (machine_days and days and energy_days):
-            assert any(c.value.startswith("Not in this client's exports") for c in at.caption), config.id
+        for label, value in expected.items():
+            assert metrics[label] == ("not measured" if value is None else f"{value:.1%}"), (client_id, label)
+        at.switch_page("app_pages/client/kpis.py").run()
+        assert_ok(at, f"{client_id} KPIs")
+        assert {m.label: m.value for m in at.metric}["OEE"] == metrics["OEE"]  # the same default period
+        assert [t.label for t in at.tabs] == ["Whole factory", "Per machine"]
+        if client_id == "hanbit-press":
+            assert any("a quality of 100 % would be a guess" in c.value for c in at.caption)
+    assert expected["Quality"] is None and expected["Availability"] is not None  # hanbit-press measured
+
+    # A chosen period is compared with the same number of days before it, with arrows.
+    first, last = data_span(current_snapshot(program, "hanbit-press"), "hanbit-press")
+    middle = first + (last - first) // 2
+    at.date_input(key="kpi_period").set_value((middle, last)).run()
+    assert_ok(at, "a chosen period")
+    half = _weighted_oee(program, "hanbit-press", middle, last)
+    assert {m.label: m.value for m in at.metric}["Availability"] == f"{half['Availability']:.1%}"
+    assert any(m.delta for m in at.metric)
+    assert delta_text(None, None) is None
+    # Days without data are gaps in every daily line, never joined.
+    spec = json.loads(next(c for c in at.get("plotly_chart") if c.key == "kpi_oee_daily").proto.spec)
+    assert all(trace.get("connectgaps") is False for trace in spec["data"])
 
 
-@pytest.mark.parametrize("page", ALL_PAGES)
+@pytest.mark.parametrize("page", CLIENT_PAGES)
 def test_a_client_login_sees_only_its_own_client(
     open_app: Callable[[], AppTest], clients: list[ClientConfig], page: str
 ) -> None:
@@ -171,7 +206,7 @@ def test_a_client_login_sees_only_its_own_client(
         at.query_params["client"] = others[0].id
         at.switch_page(page).run()
         assert_ok(at, f"{me.id} on {page}")
-        assert not at.selectbox, "a client login gets no client picker"
+        assert PICKER not in [s.key for s in at.selectbox], "a client login gets no client picker"
         text = page_text(at)
         assert me.name in text
         for other in others:
@@ -204,6 +239,9 @@ def test_data_module_refuses_other_clients(
         data.level,
         data.level_evidence,
         data.level_history,
+        data.data_span,
+        data.default_periods,
+        lambda u, c: data.period_figures(u, c, Period(date(2026, 1, 1), date(2026, 1, 31))),
     ]
     for reader in readers:
         with pytest.raises(AccessDenied):
@@ -419,13 +457,32 @@ def test_a_program_manager_lands_on_the_cohort_dashboard(
         at.switch_page("app_pages/engagement/onboarding.py")
 
 
-def test_a_client_login_gets_no_cohort_dashboard(
+def test_a_client_login_gets_no_program_page(
     open_app: Callable[[], AppTest], clients: list[ClientConfig]
 ) -> None:
     me = clients[0]
     at = log_in(open_app(), me.id, demo_password(me.id))
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page(COHORT_PAGE)
+    for page in (COHORT_PAGE, OVERVIEW):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(page)
+
+
+def test_a_client_reads_data_quality_in_plain_words_and_a_consultant_gets_the_detail(
+    open_app: Callable[[], AppTest], program: Settings
+) -> None:
+    page = "app_pages/client/data_quality.py"
+    at = log_in(open_app(), "sejin-diecast", demo_password("sejin-diecast"))
+    at.switch_page(page).run()
+    assert_ok(at, "data quality as the client")
+    text = page_text(at)
+    assert "quality checks" in text and "casting_2019Q1.parquet" in text  # its own file, by name
+    for internal in ("expect_", "raw.", "_load_batches", "fct_", "core.", "Data Docs", str(program.home)):
+        assert internal not in text, internal
+    at = log_in(open_app(), "consultant", demo_password("consultant"))
+    at.switch_page(page).run()
+    at.selectbox(key=PICKER).select("sejin-diecast").run()
+    text = page_text(at)
+    assert "expect_" in text and "Data Docs" in text and str(program.home) in text
 
 
 def test_a_client_sees_its_benchmark_band_and_decides_on_pooling_itself(
@@ -566,6 +623,9 @@ def test_the_workbench_takes_a_finding_through_review_to_its_client_only(
     assert "Findings from your consultants" in text and title in text and "operating window of" in text
     assert "checked against the OEE mart" not in text and "reviewer" not in text
     assert any((c.key or "").startswith("delivered_") for c in at.get("plotly_chart"))
+    at.switch_page(HOME).run()  # and on its Home, new, with the way to its evidence
+    assert_ok(at, "home with findings")
+    assert f":blue-badge[new] **{title}**" in page_text(at)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(WORKBENCH)
     other = next(c for c in clients if c.id != me.id)
@@ -670,3 +730,34 @@ def test_a_login_changes_its_password_and_a_consultant_resets_it(
     # The reset ended the probe's session: its next page view asks for a login.
     probe.switch_page(CLIENT_PAGES[1]).run()
     assert [t.value for t in probe.title] == ["Forgeline"] and probe.text_input(key="username")
+
+
+def test_an_uploaded_export_is_checked_against_the_mapping_and_only_then_delivered(
+    program: Settings, clients: list[ClientConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps import data
+
+    monkeypatch.setenv("FORGELINE_HOME", str(program.home))
+    me = User(username="hanbit-press", display_name="Hanbit", role="client", client_id="hanbit-press")
+    landing = program.landing_dir("hanbit-press")
+    export = (landing / "maintenance_log.csv").read_bytes()
+    before = sorted(p.name for p in landing.iterdir())
+
+    sent = data.upload_export(me, "hanbit-press", "maintenance_log.csv", export)  # the same export again
+    assert sent.delivered and "next nightly run" in sent.summary
+    assert sent.rows.get("maintenance events") == 11
+    wrong = data.upload_export(me, "hanbit-press", "holidays.xlsx", b"x")
+    assert not wrong.delivered and "not one of the exports agreed" in wrong.summary
+    broken = data.upload_export(me, "hanbit-press", "maintenance_log_2.csv", b"a;b\n\x00\x01\n")
+    assert not broken.delivered and broken.problems
+    assert sorted(p.name for p in landing.iterdir()) == before  # nothing refused reached the landing folder
+    for result in (sent, wrong, broken):
+        for text in (result.summary, *result.problems):
+            assert str(program.home) not in text and "/" not in text.replace("N/A", ""), text
+
+    other = next(c for c in clients if c.id != "hanbit-press")
+    with pytest.raises(AccessDenied):
+        data.upload_export(me, other.id, "x.csv", b"")
+    manager = User(username="manager", display_name="Manager", role="program_manager")
+    with pytest.raises(AccessDenied):
+        data.upload_export(manager, "hanbit-press", "maintenance_log.csv", export)

@@ -59,15 +59,19 @@ def log_in(browser: Any, url: str, username: str, path: str = "") -> Any:
     return page
 
 
-def _published_numbers(settings: Settings, client_id: str) -> tuple[int, int]:
-    """Inspected units and number of defect codes, read straight from the client's current snapshot."""
+def _published_numbers(settings: Settings, client_id: str) -> tuple[int, int, int]:
+    """Inspected and defective units and number of defect codes, straight from the client's snapshot."""
     con = duckdb.connect(str(current_snapshot(settings, client_id)), read_only=True)
     try:
-        inspected = con.execute("SELECT sum(inspected_count) FROM marts.defect_rate_daily").fetchone()[0]
+        inspected, defective, months = con.execute(
+            "SELECT sum(inspected_count), sum(defect_count), "
+            "count(DISTINCT date_trunc('month', production_date)) FROM marts.defect_rate_daily"
+        ).fetchone()
         codes = con.execute("SELECT count(*) FROM marts.defect_pareto").fetchone()[0]
     finally:
         con.close()
-    return int(inspected), int(codes)
+    assert months == 1, "the check below reads the default period as all of the data"
+    return int(inspected), int(defective), int(codes)
 
 
 def test_a_client_sees_its_own_kpis_and_nothing_else(
@@ -78,19 +82,28 @@ def test_a_client_sees_its_own_kpis_and_nothing_else(
     clients = list_clients(program_run)
     me = next(c for c in clients if c.id == CLIENT)
     others = [c for c in clients if c.id != CLIENT]
-    inspected, codes = _published_numbers(program_run, CLIENT)
+    inspected, defective, codes = _published_numbers(program_run, CLIENT)
     assert inspected > 0 and codes > 0
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**chromium_launch)
         try:
             page = log_in(browser, served_app, CLIENT)
-            page.get_by_role("heading", name="Program overview").wait_for()
+            # It lands on its own Home: the month against the one before, its level, its band.
+            page.get_by_role("heading", name="Home").wait_for()
+            page.get_by_role("heading", name="Smart-factory level").wait_for()
+            page.get_by_text("OEE", exact=True).first.wait_for()
+            page.get_by_role("heading", name="From your consultants").wait_for()  # drawn to its end
+            page.get_by_role("heading", name="Reports").wait_for()
+            page.screenshot(path=str(tmp_path / f"{CLIENT}_home.png"))
+            home = page.inner_text("body")
+            assert str(program_run.home) not in home and "Program overview" not in home
 
             page.get_by_role("link", name="Client KPIs").click()
             page.get_by_role("heading", name="Client KPIs").wait_for()
             page.get_by_text(re.compile(rf"^Defect Pareto \({codes} defect codes?\)$")).wait_for()
-            page.get_by_text(f"{inspected:,}", exact=True).wait_for()
+            # The defect rate of its data's month (all of it: the demo's die casting covers one month).
+            page.get_by_text(f"{defective / inspected:.2%}", exact=True).first.wait_for()
             page.locator(".js-plotly-plot").first.wait_for()
             page.screenshot(path=str(tmp_path / f"{CLIENT}_kpis.png"))
 

@@ -28,8 +28,15 @@ from forgeline.cli import app
 from forgeline.clients import ClientConfig
 from forgeline.publish import RunInfo, current_snapshot, publish_client
 from forgeline.reports import Report, ReportError, _delivered_findings, build_report
-from forgeline.reports.content import Finding, read_content
-from forgeline.reports.period import Period, PeriodError, last_full_month, month, parse_period
+from forgeline.reports.content import Finding, default_periods, period_figures, read_content
+from forgeline.reports.period import (
+    Period,
+    PeriodError,
+    last_full_month,
+    month,
+    parse_period,
+    period_before,
+)
 from forgeline.settings import Settings, get_settings
 
 KOREAN = ClientConfig(id="sejin-test", name="세진테스트 (Sejin Test)", industry="die casting")
@@ -316,6 +323,14 @@ def test_kpis_not_measured_where_the_data_cannot_support_them(published: Setting
     mine = read_content(current_snapshot(published, KOREAN.id), KOREAN.id, month(2026, 10), [])
     assert mine.kpi("energy_kwh").value is None and mine.kpi("mtbf_h").value is None
     assert mine.daily["oee"].notna().sum() == mine.days_with_data == len(OCTOBER)  # other days: gaps, not 0
+    # The app's periods read the same roll-ups; a period without data measures nothing dated.
+    snapshot = current_snapshot(published, KOREAN.id)
+    figures = period_figures(snapshot, KOREAN.id, month(2026, 10))
+    assert [(k.key, k.value) for k in figures.kpis] == [(k.key, k.value) for k in mine.kpis]
+    assert figures.daily.equals(mine.daily)
+    empty = period_figures(snapshot, KOREAN.id, month(2025, 1), daily=False)
+    assert not empty.has_data and all(k.value is None for k in empty.kpis if not k.whole_history)
+    assert default_periods(snapshot, KOREAN.id) == (mine.period, month(2026, 9))
 
 
 def test_a_client_report_holds_nothing_of_another_client(
@@ -438,6 +453,8 @@ def test_periods_read_and_default() -> None:
         2026, 11
     )  # no full month: the latest
     assert month(2026, 12).end - month(2026, 12).start == timedelta(days=30)
+    assert period_before(month(2026, 3)) == month(2026, 2)  # a month: the month before
+    assert period_before(parse_period("2026-10-11..2026-10-20")) == parse_period("2026-10-01..2026-10-10")
 
 
 def test_a_missing_font_is_a_clear_error(published: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from forgeline.program.benchmarks import METRICS, REJECTS_RECORDED
-from forgeline.reports.period import Period, last_full_month, month
+from forgeline.reports.period import Period, last_full_month, month, period_before
 
 # The dated marts and their date column: what a period filters.
 DATED_MARTS = {
@@ -129,10 +129,7 @@ def read_content(
         _period_views(con, client_id, tables)
         recorded = _rejects_recorded(con, tables)
         if period is None:
-            period = last_full_month(*span)
-            _window(con, period.start, period.end)
-            if not _has_rows(con, tables):  # data with a hole there: the latest month it has data in
-                period = month(span[1].year, span[1].month)
+            period = _default_period(con, tables, span)
         _window(con, period.start, period.end)
         if not _has_rows(con, tables):
             raise NoDataInPeriod(period, span)
@@ -188,6 +185,82 @@ def read_content(
         quality=_quality(meta, run),
         findings=findings,
     )
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    """A period's KPIs as the report computes them, without the rest of the report (what the app's pages
+    compare): ``kpis`` rolled up over the period, ``daily`` one row per day (a day without data: NaN, a
+    gap), ``machines`` per machine. ``has_data``: any dated row in the period at all."""
+
+    period: Period
+    kpis: list[Kpi]
+    daily: pd.DataFrame
+    machines: pd.DataFrame
+    has_data: bool
+
+    def kpi(self, key: str) -> Kpi | None:
+        return next((k for k in self.kpis if k.key == key), None)
+
+
+def period_figures(snapshot: Path, client_id: str, period: Period, daily: bool = True) -> PeriodFigures:
+    """The client's KPIs for ``period`` from ``snapshot``, by the same roll-ups as its report (``daily``
+    False skips the day-by-day rows, which cost a query set per day)."""
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
+        tables = _tables(con)
+        _period_views(con, client_id, tables)
+        _window(con, period.start, period.end)
+        if not _has_rows(con, tables):
+            empty = pd.DataFrame({"day": pd.to_datetime(period.days)}).reindex(columns=DAILY_COLUMNS)
+            # Nothing dated in the period; the undated maintenance figures stand for every period.
+            kpis = [k if k.whole_history else Kpi(k.key, None, k.unit) for k in _kpis(con, tables, False)]
+            return PeriodFigures(period, kpis, empty, pd.DataFrame(), False)
+        recorded = _rejects_recorded(con, tables)
+        kpis = _kpis(con, tables, recorded)
+        days = _daily(con, period, tables, recorded) if daily else pd.DataFrame(columns=DAILY_COLUMNS)
+        machines = _machines(con, tables, recorded)
+    finally:
+        con.close()
+    return PeriodFigures(period, kpis, days, machines, True)
+
+
+def default_periods(snapshot: Path, client_id: str) -> tuple[Period, Period] | None:
+    """The period a report or a landing page shows by default (the last full month of data, else the
+    latest month with data) and the month before it; None when the snapshot holds no dated figures."""
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
+        tables = _tables(con)
+        span = _span(con, client_id, tables)
+        if span is None:
+            return None
+        _period_views(con, client_id, tables)
+        current = _default_period(con, tables, span)
+    finally:
+        con.close()
+    return current, period_before(current)
+
+
+def _default_period(
+    con: duckdb.DuckDBPyConnection, tables: dict[str, set[str]], span: tuple[date, date]
+) -> Period:
+    period = last_full_month(*span)
+    _window(con, period.start, period.end)
+    if not _has_rows(con, tables):  # data with a hole there: the latest month it has data in
+        period = month(span[1].year, span[1].month)
+    return period
+
+
+def data_span(snapshot: Path, client_id: str) -> tuple[date, date] | None:
+    """The first and last day of the client's dated figures in the snapshot (None: none)."""
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
+        return _span(con, client_id, _tables(con))
+    finally:
+        con.close()
 
 
 def data_months(snapshot: Path, client_id: str) -> list[date]:

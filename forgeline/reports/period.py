@@ -99,3 +99,13 @@ def previous_month(at: datetime, timezone: str) -> Period:
     local = (at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC"))).astimezone(ZoneInfo(timezone)).date()
     before = local.replace(day=1) - timedelta(days=1)
     return month(before.year, before.month)
+
+
+def period_before(period: Period) -> Period:
+    """The period to compare ``period`` with: the month before a month, else as many days just before."""
+    if period.is_month:
+        previous = period.start - timedelta(days=1)
+        return month(previous.year, previous.month)
+    length = period.end - period.start
+    end = period.start - timedelta(days=1)
+    return Period(end - length, end)

@@ -1,15 +1,31 @@
-"""Data quality: the gate's verdict and expectations, rows per table, loaded files, and for consultants a link
-to the Data Docs."""
+"""Data quality: the gate's verdict and checks, what each table received, loaded and refused files.
+
+A client login reads it in plain words (what was checked and what was found, its own file names); no table,
+expectation or server path of the platform. Consultants keep the technical detail: expectation names, raw
+and core tables, the commands that fix a delivery and a link to the Data Docs on the stack's tools."""
 
 from __future__ import annotations
+
+from pathlib import PurePosixPath
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from apps import data, ui
+from forgeline.reports import words
 
 user = ui.require_user()
+plain = user.is_client  # a factory's staff: plain words only
+
+
+def table_words(name: str) -> str:
+    """A core table as a factory manager names what it holds: 'fct_machine_states' -> 'machine states'."""
+    if name in words.TABLE_WORDS:
+        return words.label(words.TABLE_WORDS, name)
+    return name.removeprefix("fct_").removeprefix("dim_").replace("_", " ")
+
+
 config = ui.choose_client(user)
 ui.client_header("Data quality", config)
 
@@ -19,7 +35,13 @@ if info is None:
     st.stop()
 
 published = data.client(user, config.id)
-if published.figures_held_back:
+if published.figures_held_back and plain:
+    st.info(
+        "This page shows your newest delivery, which did not pass the quality checks: what to fix is below. "
+        "The other pages keep showing the figures of your last delivery that passed.",
+        icon=":material/history:",
+    )
+elif published.figures_held_back:
     kept = f" (run {published.data_run_id})" if published.data_run_id else " (none passed yet)"
     st.info(
         f"This page shows the newest delivery, run {published.run_id}, which failed the quality gate: what "
@@ -30,7 +52,17 @@ if published.figures_held_back:
 gate = data.gate_results(user, config.id)
 failed = gate[~gate["success"].astype(bool)] if len(gate) else gate
 run_at = ui.when(info["finished_at"], config.timezone)
-if ui.is_missing(info["gate_passed"]):
+if plain:
+    if ui.is_missing(info["gate_passed"]):
+        st.warning(f"Your delivery of {run_at} has not been checked yet.")
+    elif bool(info["gate_passed"]):
+        st.success(f"Your delivery passed all {len(gate)} quality checks (checked {run_at}).")
+    else:
+        st.warning(
+            f"{len(failed)} of {len(gate)} quality checks found a problem in your delivery "
+            f"(checked {run_at}); its figures are not used until it is fixed."
+        )
+elif ui.is_missing(info["gate_passed"]):
     st.warning(f"The quality gate did not run for the run of {run_at}.")
 elif bool(info["gate_passed"]):
     st.success(f"Quality gate passed: {len(gate)} of {len(gate)} expectations met (run of {run_at}).")
@@ -40,9 +72,19 @@ else:
         "Models were not retrained on this data."
     )
 
-st.header("Expectations")
+st.header("Checks" if plain else "Expectations")
 if gate.empty:
-    st.caption("No expectation results in this snapshot.")
+    st.caption("No check results yet." if plain else "No expectation results in this snapshot.")
+elif plain:
+    # What went wrong, in the words the report uses; never a check's or a table's name.
+    for row in failed.to_dict("records"):
+        st.warning(words.failed_check(row), icon=":material/report:")
+    checked = sorted({table_words(t) for t in gate["table_name"] if t in words.TABLE_WORDS})
+    st.caption(
+        f"{len(gate) - len(failed)} of {len(gate)} checks found nothing wrong. They look for missing values, "
+        "records delivered twice, values outside a plausible range and values that could not be read, in: "
+        f"{', '.join(checked)}."
+    )
 else:
     st.dataframe(
         gate.assign(result=gate["success"].map({True: "met", False: "FAILED"}))[
@@ -59,10 +101,21 @@ else:
         },
     )
 
-st.header("Rows per table")
+st.header("What we received" if plain else "Rows per table")
 profile = data.table_profile(user, config.id)
 if profile.empty:
-    st.caption("No table profile in this snapshot.")
+    st.caption("Nothing counted yet." if plain else "No table profile in this snapshot.")
+elif plain:
+    # The standardized records only, named by what they hold (the platform's own tables are not the client's).
+    kept = profile[(profile["schema_name"] == "core") & (profile["row_count"] > 0)]
+    st.dataframe(
+        kept.assign(what=kept["table_name"].map(table_words))[["what", "row_count"]],
+        hide_index=True,
+        column_config={
+            "what": "Records",
+            "row_count": st.column_config.NumberColumn("How many", format="localized"),
+        },
+    )
 else:
     profile = profile[profile["row_count"] > 0].assign(
         table=lambda f: f["schema_name"] + "." + f["table_name"],
@@ -87,6 +140,22 @@ st.header("Loaded files")
 batches = data.load_batches(user, config.id)
 if batches.empty:
     st.caption("No load records in this snapshot.")
+elif plain:
+    status = batches.get("status", pd.Series("loaded", index=batches.index))
+    loaded = batches[status != "superseded"]
+    st.dataframe(
+        loaded.assign(
+            source_file=loaded["source_file"].map(lambda f: PurePosixPath(str(f)).name),  # its own file name
+            loaded_at=loaded["loaded_at"].map(lambda t: ui.when(t, config.timezone)),
+        )[["source_file", "rows", "loaded_at"]],
+        hide_index=True,
+        column_config={
+            "source_file": "File",
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "loaded_at": "Loaded at",
+        },
+    )
+    st.caption("A file delivered again under the same name replaces the earlier one.")
 else:
     # A file delivered again under the same name replaces the earlier delivery; that one is kept as history.
     status = batches.get("status", pd.Series("loaded", index=batches.index))  # older snapshots lack it
@@ -123,6 +192,11 @@ else:
 refused = data.rejected_files(user, config.id)
 if not refused.empty:
     st.subheader(f"Refused files ({len(refused)})")
+if not refused.empty and plain:
+    st.caption("Nothing from these files was loaded; your other files were. Your consultant looks at them.")
+    for name in sorted({PurePosixPath(str(f)).name for f in refused["source_file"]}):
+        st.warning(f"**{name}** could not be read in the agreed format.", icon=":material/block:")
+elif not refused.empty:
     st.caption(
         "Nothing from these files was loaded; the other files were. "
         "Fix the mapping and re-read them (`forgeline ingest <client> --retry`), or withdraw them "
@@ -134,7 +208,26 @@ if not refused.empty:
 
 problems = data.mapping_problems(user, config.id)
 if not problems.empty:
-    st.subheader(f"Rows quarantined by the mapping ({int(problems['cells'].sum()):,})")
+    left_out = int(problems["cells"].sum())
+    title = "Rows left out" if plain else "Rows quarantined by the mapping"
+    st.subheader(f"{title} ({left_out:,})")
+if not problems.empty and plain:
+    st.caption(
+        "These rows hold a value that could not be read (not a number or a time, an unknown code, a value "
+        "out of its range, an empty required field) and were left out; the other rows went on. The examples "
+        "name the file and the row."
+    )
+    st.dataframe(
+        problems[["column_name", "problem", "cells", "examples"]],
+        hide_index=True,
+        column_config={
+            "column_name": "Column",
+            "problem": "Reason",
+            "cells": st.column_config.NumberColumn("Rows", format="localized"),
+            "examples": "Where",
+        },
+    )
+elif not problems.empty:
     st.caption(
         "These rows broke a mapping rule (a value that is not a number or time, a code missing from the "
         "value map, an impossible unit, a value out of range, a time after the delivery, an empty required "
@@ -155,7 +248,7 @@ if not problems.empty:
         },
     )
 
-if user.is_consultant:  # the full report lists rows as delivered: the consultants' tool
+if user.is_consultant:  # the full report lists rows as delivered: the consultants' tool, never a path
     st.header("Great Expectations Data Docs")
     link = data.data_docs_link(user, config.id)
     if link:

@@ -1,6 +1,10 @@
-"""Client KPIs: OEE, defects, energy and maintenance; each section only where the client has data."""
+"""Client KPIs over a chosen period, against the period before or another one: OEE (time-weighted, as the
+report and the benchmarks roll it up), defects, energy and maintenance; the whole factory or machine by
+machine. A day without data is a gap, and a figure the data cannot support reads "not measured"."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import pandas as pd
 import plotly.express as px
@@ -8,38 +12,43 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from apps import data, ui
+from apps import data, kpi_view, ui
+from forgeline.reports.period import Period, period_before
 
 user = ui.require_user()
 config = ui.choose_client(user)
 ui.client_header("Client KPIs", config)
 ui.held_back_banner(user, config)
 
-oee = data.oee_daily(user, config.id)
-defects = data.defect_rate_daily(user, config.id)
-pareto = data.defect_pareto(user, config.id)
-energy = data.energy_daily(user, config.id)
+span = data.data_span(user, config.id)
 maintenance = data.maintenance_kpis(user, config.id)
-
-absent = [
-    name
-    for name, frames in {
-        "OEE": [oee],
-        "defects": [defects, pareto],
-        "energy": [energy],
-        "maintenance": [maintenance],
-    }.items()
-    if all(f.empty for f in frames)
-]
-if len(absent) == 4:
+if span is None and maintenance.empty:
     published = data.client(user, config.id)
     if published.figures_held_back and not published.data_run_id:
         st.info("No KPIs yet: they appear once a delivery passes the quality gate (see Data quality).")
     else:
         st.info("No published KPIs for this client yet: run its engagement first.")
     st.stop()
-if absent:
-    st.caption(f"Not in this client's exports: {', '.join(absent)}.")
+
+
+def picked_period(picked: object) -> Period | None:
+    """A date_input range as a Period (None while only its first day is picked)."""
+    days = [d for d in (picked if isinstance(picked, tuple | list) else (picked,)) if isinstance(d, date)]
+    return Period(min(days), max(days)) if len(days) == 2 else None
+
+
+def inside(period: Period, first: date, last: date) -> tuple[date, date]:
+    """``period`` cut to the days the data covers (a date input refuses a default outside its bounds); all
+    of them when the period lies outside."""
+    start, end = max(period.start, first), min(period.end, last)
+    return (start, end) if start <= end else (first, last)
+
+
+def with_every_day(frame: pd.DataFrame, day: str, period: Period) -> pd.DataFrame:
+    """``frame``'s rows on every day of ``period``: a day without a row gets NaN, which plotly draws as a gap
+    (a line never joins two days that are not consecutive)."""
+    days = pd.DataFrame({day: pd.to_datetime(period.days)})
+    return days.merge(frame.assign(**{day: pd.to_datetime(frame[day])}), on=day, how="left")
 
 
 def machine_label(frame: pd.DataFrame) -> pd.Series:
@@ -48,120 +57,207 @@ def machine_label(frame: pd.DataFrame) -> pd.Series:
     return frame["machine_id"]
 
 
-if not oee.empty:
-    st.header("OEE")
-    oee = oee.assign(machine=machine_label(oee))
-    cols = st.columns(5)
-    cols[0].metric("Average OEE", ui.pct(oee["oee"].mean()), help="Mean over machine-days")
-    cols[1].metric("Availability", ui.pct(oee["availability"].mean()))
-    cols[2].metric("Performance", ui.pct(oee["performance"].mean()))
-    cols[3].metric("Quality", ui.pct(oee["quality"].mean()))
-    cols[4].metric("Good units", ui.number(oee["good_count"].sum()))
+def share_text(value: object) -> str:
+    return kpi_view.NOT_MEASURED if ui.is_missing(value) else ui.pct(value)
 
-    fig = px.line(
-        oee,
-        x="production_date",
-        y="oee",
-        color="machine",
-        markers=True,
-        labels={"production_date": "", "oee": "OEE", "machine": ""},
-        title="OEE by machine and day",
-    )
-    fig.update_yaxes(tickformat=".0%")
-    ui.chart(fig, key="kpi_oee_line")
 
-    by_machine = (
-        oee.groupby("machine")[["availability", "performance", "quality", "oee"]].mean().reset_index()
-    )
-    long = by_machine.melt(id_vars="machine", var_name="factor", value_name="value")
-    fig = px.bar(
-        long,
-        x="machine",
-        y="value",
-        color="factor",
-        barmode="group",
-        text=long["value"].map(ui.pct),
-        labels={"machine": "", "value": "", "factor": ""},
-        title="Availability × performance × quality per machine (average)",
-    )
-    fig.update_yaxes(tickformat=".0%")
-    ui.chart(fig, key="kpi_oee_factors")
-
-if not defects.empty or not pareto.empty:
-    st.header("Defects")
-    if not defects.empty:
-        inspected, defective = defects["inspected_count"].sum(), defects["defect_count"].sum()
-        cols = st.columns(3)
-        cols[0].metric("Inspected units", ui.number(inspected))
-        cols[1].metric("Defective units", ui.number(defective))
-        cols[2].metric("Defect rate", ui.pct(defective / inspected if inspected else None, 2))
-        fig = px.line(
-            defects,
-            x="production_date",
-            y="defect_rate",
-            color="machine_id",
-            markers=True,
-            labels={"production_date": "", "defect_rate": "defect rate", "machine_id": ""},
-            title="Defect rate by machine and day",
+if span is not None:
+    current, _ = data.default_periods(user, config.id)
+    left, right = st.columns([3, 2])
+    period = picked_period(
+        left.date_input(
+            "Period",
+            value=inside(current, *span),
+            min_value=span[0],
+            max_value=span[1],
+            key="kpi_period",
+            help=f"Your data runs from {span[0]:%d %B %Y} to {span[1]:%d %B %Y}.",
         )
-        fig.update_yaxes(tickformat=".1%")
-        ui.chart(fig, key="kpi_defect_rate")
-    if not pareto.empty:
-        label = pareto["defect_name"].fillna(pareto["defect_code"])
-        fig = make_subplots(specs=[[{"secondary_y": True}]])
-        fig.add_trace(go.Bar(x=label, y=pareto["defect_count"], name="defects"), secondary_y=False)
-        fig.add_trace(
-            go.Scatter(x=label, y=pareto["cumulative_share"], name="cumulative share", mode="lines+markers"),
-            secondary_y=True,
+    )
+    mode = right.radio(
+        "Compare with", ["the period before", "a period I choose"], horizontal=True, key="kpi_compare_mode"
+    )
+    if period is None:
+        st.info("Pick the period's last day too.")
+        st.stop()
+    other = period_before(period)
+    if mode == "a period I choose":
+        other = (
+            picked_period(
+                st.date_input(
+                    "Compared period",
+                    value=inside(other, *span),
+                    min_value=span[0],
+                    max_value=span[1],
+                    key="kpi_compare_period",
+                )
+            )
+            or other
         )
-        fig.update_yaxes(title_text="defects", tickformat=",d", secondary_y=False)
-        fig.update_yaxes(
-            title_text="cumulative share", tickformat=".0%", range=[0, 1.05], dtick=0.2, secondary_y=True
-        )
-        codes = f"{len(pareto)} defect code" + ("" if len(pareto) == 1 else "s")
-        fig.update_layout(title=f"Defect Pareto ({codes})")
-        ui.chart(fig, key="kpi_pareto")
 
-if not energy.empty:
-    st.header("Energy and CO₂")
-    per_unit = energy["kwh_per_good_unit"].dropna()
-    cols = st.columns(4)
-    cols[0].metric("Energy", f"{ui.number(energy['energy_kwh'].sum())} kWh")
-    cols[1].metric("CO₂", f"{ui.number(energy['co2_kg'].sum() / 1000, 1)} t")
-    cols[2].metric("Energy per day", f"{ui.number(energy['energy_kwh'].mean())} kWh")
-    cols[3].metric("kWh per good unit", ui.number(per_unit.mean(), 3) if len(per_unit) else "–")
-    daily = energy.groupby("reading_date")[["energy_kwh", "co2_kg"]].sum().reset_index()
+    now = data.period_figures(user, config.id, period)
+    before = data.period_figures(user, config.id, other, daily=False)
+    st.header(f"{period.label()} against {other.label()}")
+    if not now.has_data:
+        st.info("No data in this period: pick days inside the range your data covers.")
+    shown = kpi_view.comparison(now, before)
+    notes = {
+        "oee": "OEE and its factors are weighted by each machine's planned and running time over the whole "
+        "period (never an average of machine-days).",
+        "energy_kwh": "Energy and CO₂ are totals: compare periods of equal length.",
+    }
+    st.caption(" ".join(text for key, text in notes.items() if key in shown))
+
+    factory, machines = st.tabs(["Whole factory", "Per machine"])
+    daily = now.daily
+    with factory:
+        oee_parts = [k for k in kpi_view.OEE_GROUP if daily[k].notna().any()]
+        if oee_parts:
+            long = daily.melt(id_vars="day", value_vars=oee_parts, var_name="factor", value_name="value")
+            long["factor"] = long["factor"].map(lambda k: kpi_view.SHOWN[k].label)
+            fig = px.line(
+                long,
+                x="day",
+                y="value",
+                color="factor",
+                markers=True,
+                labels={"day": "", "value": "", "factor": ""},
+                title="OEE and its factors per day",
+            )
+            fig.update_traces(connectgaps=False)
+            fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+            ui.chart(fig, key="kpi_oee_daily")
+            if "quality" not in oee_parts and "quality" in shown:
+                st.caption(
+                    "Quality and OEE: not measured. The counts delivered show no reject, so rejects are not "
+                    "recorded, and a quality of 100 % would be a guess."
+                )
+        if daily["defect_rate"].notna().any():
+            fig = px.line(
+                daily,
+                x="day",
+                y="defect_rate",
+                markers=True,
+                labels={"day": "", "defect_rate": "defect rate"},
+                title="Defect rate per day",
+            )
+            fig.update_traces(connectgaps=False)
+            fig.update_yaxes(tickformat=".1%", rangemode="tozero")
+            ui.chart(fig, key="kpi_defect_rate")
+        if daily["energy_kwh"].notna().any():
+            fig = make_subplots(specs=[[{"secondary_y": True}]])
+            fig.add_trace(
+                go.Bar(x=daily["day"], y=daily["energy_kwh"], name="energy (kWh)"), secondary_y=False
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=daily["day"],
+                    y=daily["co2_kg"],
+                    name="CO₂ (kg)",
+                    mode="lines+markers",
+                    connectgaps=False,
+                ),
+                secondary_y=True,
+            )
+            # Energy and CO₂ are never negative: both axes start at zero.
+            fig.update_yaxes(title_text="kWh", tickformat=",.0f", rangemode="nonnegative", secondary_y=False)
+            fig.update_yaxes(
+                title_text="kg CO₂", tickformat=",.0f", rangemode="nonnegative", secondary_y=True
+            )
+            fig.update_layout(title="Energy and CO₂ per day")
+            ui.chart(fig, key="kpi_energy")
+
+    with machines:
+        per_machine = now.machines
+        if per_machine.empty:
+            st.caption("No machine-level production figures in this period.")
+        else:
+            per_machine = per_machine.assign(machine=machine_label(per_machine))
+            st.dataframe(
+                per_machine.assign(**{k: per_machine[k].map(share_text) for k in kpi_view.OEE_GROUP})[
+                    [
+                        "machine",
+                        "days",
+                        "planned_h",
+                        "run_h",
+                        "total_count",
+                        "good_count",
+                        *kpi_view.OEE_GROUP,
+                    ]
+                ],
+                hide_index=True,
+                column_config={
+                    "machine": "Machine",
+                    "days": st.column_config.NumberColumn("Days", format="%d"),
+                    "planned_h": st.column_config.NumberColumn("Planned (h)", format="%.1f"),
+                    "run_h": st.column_config.NumberColumn("Running (h)", format="%.1f"),
+                    "total_count": st.column_config.NumberColumn("Made", format="localized"),
+                    "good_count": st.column_config.NumberColumn("Good", format="localized"),
+                    **{k: kpi_view.SHOWN[k].label for k in kpi_view.OEE_GROUP},
+                },
+            )
+            st.caption("Each machine's figures are weighted by its own time over the period.")
+            labels = dict(zip(per_machine["machine_id"], per_machine["machine"], strict=True))
+            chosen = st.selectbox("Machine", list(labels), format_func=labels.__getitem__, key="kpi_machine")
+            rows = data.oee_daily(user, config.id)
+            rows = rows[
+                (rows["machine_id"] == chosen)
+                & (pd.to_datetime(rows["production_date"]) >= pd.Timestamp(period.start))
+                & (pd.to_datetime(rows["production_date"]) <= pd.Timestamp(period.end))
+            ]
+            parts = [k for k in kpi_view.OEE_GROUP if rows[k].notna().any()]
+            if parts:
+                days = with_every_day(rows[["production_date", *parts]], "production_date", period)
+                long = days.melt(id_vars="production_date", var_name="factor", value_name="value")
+                long["factor"] = long["factor"].map(lambda k: kpi_view.SHOWN[k].label)
+                fig = px.line(
+                    long,
+                    x="production_date",
+                    y="value",
+                    color="factor",
+                    markers=True,
+                    labels={"production_date": "", "value": "", "factor": ""},
+                    title=f"{labels[chosen]} per day",
+                )
+                fig.update_traces(connectgaps=False)
+                fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+                ui.chart(fig, key="kpi_machine_daily")
+
+pareto = data.defect_pareto(user, config.id)
+if not pareto.empty:
+    st.header("Defects by type")
+    label = pareto["defect_name"].fillna(pareto["defect_code"])
     fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=label, y=pareto["defect_count"], name="defects"), secondary_y=False)
     fig.add_trace(
-        go.Bar(x=daily["reading_date"], y=daily["energy_kwh"], name="energy (kWh)"), secondary_y=False
-    )
-    fig.add_trace(
-        go.Scatter(x=daily["reading_date"], y=daily["co2_kg"], name="CO₂ (kg)", mode="lines"),
+        go.Scatter(x=label, y=pareto["cumulative_share"], name="cumulative share", mode="lines+markers"),
         secondary_y=True,
     )
-    fig.update_yaxes(title_text="kWh", tickformat=",.0f", secondary_y=False)
-    fig.update_yaxes(title_text="kg CO₂", tickformat=",.0f", secondary_y=True)
-    fig.update_layout(title="Energy and CO₂ per day")
-    ui.chart(fig, key="kpi_energy")
-    if len(per_unit):
-        fig = px.line(
-            energy.dropna(subset=["kwh_per_good_unit"]),
-            x="reading_date",
-            y="kwh_per_good_unit",
-            color="site_id",
-            labels={"reading_date": "", "kwh_per_good_unit": "kWh per good unit", "site_id": ""},
-            title="kWh per good unit",
-        )
-        ui.chart(fig, key="kpi_energy_per_unit")
-    else:
-        st.caption("kWh per good unit: no production counts for these sites.")
+    fig.update_yaxes(title_text="defects", tickformat=",d", rangemode="nonnegative", secondary_y=False)
+    fig.update_yaxes(
+        title_text="cumulative share", tickformat=".0%", range=[0, 1.05], dtick=0.2, secondary_y=True
+    )
+    codes = f"{len(pareto)} defect code" + ("" if len(pareto) == 1 else "s")
+    fig.update_layout(title=f"Defect Pareto ({codes})")
+    ui.chart(fig, key="kpi_pareto")
+    st.caption("Over all your delivered data.")
 
 if not maintenance.empty:
     st.header("Maintenance")
+    st.caption("Over all your delivered data: maintenance records are not split by period.")
+    # The report's roll-up over every machine (operating time ÷ failures), not a mean of machines' MTBFs.
+    whole = data.period_figures(
+        user, config.id, period if span else Period(date.today(), date.today()), False
+    )
+    mtbf, mttr = (whole.kpi("mtbf_h"), whole.kpi("mttr_h")) if whole else (None, None)
     cols = st.columns(3)
     cols[0].metric("Failures", ui.number(maintenance["failure_count"].sum()))
-    cols[1].metric("Average MTBF", f"{ui.number(maintenance['mtbf_h'].mean(), 1)} h")
-    cols[2].metric("Average MTTR", f"{ui.number(maintenance['mttr_h'].mean(), 2)} h")
+    cols[1].metric(
+        "MTBF",
+        kpi_view.value_text(mtbf),
+        help="Operating time ÷ failures, over all machines.",
+    )
+    cols[2].metric("MTTR", kpi_view.value_text(mttr), help="Repair time ÷ repairs, over all machines.")
     left, right = st.columns(2)
     with left:
         fig = px.bar(
