@@ -36,6 +36,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 (how the tests start Debian's Chromium)
 
 from forgeline.auth import DEMO_PROGRAM_MANAGER, demo_password, ensure_demo_logins  # noqa: E402
 from forgeline.cli import streamlit_command  # noqa: E402
@@ -43,17 +46,6 @@ from forgeline.clients import list_clients  # noqa: E402
 from forgeline.publish import current_snapshot  # noqa: E402
 from forgeline.settings import get_settings  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 VIEWPORT = {"width": 1400, "height": 900}
 PLAIN_PAGE = """
 import numpy as np
