@@ -383,11 +383,19 @@ def _oee_rows(rows: pd.DataFrame, recorded: bool) -> pd.DataFrame:
 
 def _rejects_recorded(con: duckdb.DuckDBPyConnection, tables: dict[str, set[str]]) -> bool:
     """Whether the client records rejects at all: the benchmarks' rule (``REJECTS_RECORDED``) over all its
-    data (the window opened to every day, every machine; the caller sets its own window next)."""
+    data (the window opened to every day, every machine, then put back as the caller had set it: a period's
+    figures computed after this call are the period's, not the whole history's)."""
     if "oee_daily" not in tables["marts"]:
         return False
+    saved = con.execute(
+        "SELECT getvariable('report_start'), getvariable('report_end'), getvariable('report_machine')"
+    ).fetchone()
     _window(con, date.min, date.max)
-    return bool(con.execute(f"SELECT {REJECTS_RECORDED}").fetchone()[0])
+    try:
+        return bool(con.execute(f"SELECT {REJECTS_RECORDED}").fetchone()[0])
+    finally:
+        if saved is not None and saved[0] is not None:
+            _window(con, saved[0], saved[1], saved[2])
 
 
 def _oee_parts(
