@@ -231,7 +231,7 @@ def test_a_session_survives_reload_and_new_tab_and_logout_ends_it_everywhere(
 
             # A client's deep link to a consultant's page lands on its own first page after the login.
             page = log_in(browser.new_context(), served_app, CLIENT, "/cohort")
-            page.get_by_role("heading", name="Program overview").wait_for()
+            page.get_by_role("heading", name="Home").wait_for()
             assert not page.get_by_text("Page not found").count()
         finally:
             browser.close()
@@ -363,7 +363,7 @@ def test_failed_logins_from_one_address_are_throttled(
             page.get_by_text("Too many failed logins.").wait_for()
             _login_form(page)
             page = log_in(browser, served_app, CLIENT)  # another address gets in
-            page.get_by_role("heading", name="Program overview").wait_for()
+            page.get_by_role("heading", name="Home").wait_for()
         finally:
             browser.close()
 
