@@ -167,15 +167,17 @@ def test_what_a_killed_publish_left_is_removed_at_the_next_publish(workspace: Se
 
 
 def make_oee_warehouse(settings: Settings, client_id: str, oee: float) -> None:
-    """A warehouse whose oee_daily has the mart's columns (the KPI page reads them all)."""
+    """A warehouse whose oee_daily has the mart's columns (the KPI page reads them all), its parts consistent
+    with ``oee``: the page rolls OEE up from run time, performance and counts, not from the stored column."""
     make_warehouse(settings, client_id, oee)
+    availability = oee / (0.9 * 0.99)
     con = duckdb.connect(str(settings.warehouse_path(client_id)))
     con.execute(
         "CREATE OR REPLACE TABLE marts.oee_daily AS SELECT ? AS client_id, 'M1' AS machine_id, "
         "'Press 1' AS machine_name, DATE '2026-01-01' AS production_date, 28800.0 AS planned_time_s, "
-        "25000.0 AS run_time_s, 1000 AS total_count, 990 AS good_count, 0.87 AS availability, "
+        "28800.0 * ? AS run_time_s, 1000 AS total_count, 990 AS good_count, ? AS availability, "
         "0.9 AS performance, 0.99 AS quality, ? AS oee",
-        [client_id, oee],
+        [client_id, availability, availability, oee],
     )
     con.close()
 
