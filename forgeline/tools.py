@@ -70,7 +70,7 @@ def build_site(settings: Settings, generate_dbt_docs: bool = True, progress: Pro
     ``dbt docs generate`` runs for each client whose warehouse is free (a client being run keeps last
     time's docs, or none); a client with neither docs is listed as such.
     """
-    from forgeline.locking import ClientBusy
+    from forgeline.locking import ClientBusy, client_lock
     from forgeline.standardize import StandardizeError, generate_docs
 
     site = settings.tools_site_dir
@@ -83,7 +83,8 @@ def build_site(settings: Settings, generate_dbt_docs: bool = True, progress: Pro
         if generate_dbt_docs and settings.warehouse_path(config.id).exists():
             progress(f"dbt docs generate for {config.id}…")
             try:
-                generate_docs(settings, config)
+                with client_lock(settings, config.id):  # a run of the client never meets it in its warehouse
+                    generate_docs(settings, config)
             except (ClientBusy, StandardizeError) as error:
                 progress(f"  {config.id}: dbt docs not regenerated ({str(error).splitlines()[0]})")
         has_dbt = (dbt_target / "index.html").exists() and (dbt_target / "catalog.json").exists()
