@@ -599,9 +599,7 @@ def revise(
     checked = _checked_all(settings, client_id, evidence)
     at = _now(now)
     with _writing(settings) as batch:
-        current = _one(batch.current, client_id, finding_id)[-1]
-        _not_withdrawn(current)
-        _newest(current, based_on)
+        current = _acting_on(batch, client_id, finding_id, based_on)
         version = current.version + 1
         batch.versions.append(
             _version_row(finding_id, version, client_id, kind, title, body, checked, by, at)
@@ -624,9 +622,7 @@ def review(
     """Approve the version (``reviewed``) or ask for changes with a note (it stays a draft)."""
     check_client_id(client_id)
     with _writing(settings) as batch:
-        current = _one(batch.current, client_id, finding_id)[-1]
-        _not_withdrawn(current)
-        _newest(current, version)
+        current = _acting_on(batch, client_id, finding_id, version)
         if current.status != "draft":
             raise FindingError(
                 f"Version {version} is {current.status}; only a draft is reviewed "
@@ -652,9 +648,7 @@ def deliver(
     """Deliver a reviewed version to the client (its evidence checked once more)."""
     check_client_id(client_id)
     with _writing(settings) as batch:
-        current = _one(batch.current, client_id, finding_id)[-1]
-        _not_withdrawn(current)
-        _newest(current, version)
+        current = _acting_on(batch, client_id, finding_id, version)
         if current.status != "reviewed":
             raise FindingError(
                 f"Version {version} is {current.status}; only a reviewed version is delivered."
@@ -691,6 +685,15 @@ def forget(settings: Settings, client_id: str) -> None:
         return
     with _writing(settings) as batch:
         batch.forget = client_id
+
+
+def _acting_on(batch: _Batch, client_id: str, finding_id: str, version: int) -> Finding:
+    """The finding's newest version, which an edit, review or delivery acts on: refused when the finding was
+    withdrawn or ``version`` is no longer its newest."""
+    current = _one(batch.current, client_id, finding_id)[-1]
+    _not_withdrawn(current)
+    _newest(current, version)
+    return current
 
 
 def _not_withdrawn(current: Finding) -> None:
