@@ -47,7 +47,7 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 # 2026, day before month, as Korea's partners in Europe read it; numbers are the same as en_US).
 _LOCALES = {"ko": "ko_KR", "en": "en_GB"}
 # The source Babel extracts messages from, and the names it treats as message markers.
-SOURCE_DIRS = ("forgeline",)
+SOURCE_DIRS = ("forgeline", "apps")
 KEYWORDS = {"_": None, "ngettext": (1, 2), "N_": None}
 
 _current: contextvars.ContextVar[Language] = contextvars.ContextVar("forgeline_language")
