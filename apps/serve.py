@@ -12,6 +12,10 @@ the two things plain ``streamlit run`` cannot do. ``forgeline app`` and the test
    ``st.App`` (its supported hook: it runs before Streamlit's own), answers 403 to the first and drops
    the second unless the request carries a live consultant session cookie. A consultant who logged in
    in this tab has the cookie from the next reload on.
+3. **Files are for logged-in users only.** Streamlit serves what a page hands out (a report's PDF, a
+   chart's image) at ``/media/<id>`` to anyone who has the URL, and such URLs end up in proxy logs and
+   browser histories. :class:`ConsultantOnly` answers 403 to a media request without a live session
+   cookie: a login's own page always carries it (the cookie is set the moment the login succeeds).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from forgeline import auth
 from forgeline.settings import get_settings
 
 _CLOSED_PATHS = ("/_stcore/metrics",)
+_MEDIA_SEGMENT = "/media/"  # Streamlit's media route, after the app's base URL if it has one
 _STREAM_PATH = "/_stcore/stream"
 
 log = logging.getLogger("forgeline.app")
@@ -51,7 +56,8 @@ def _is_consultant(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 class ConsultantOnly:
-    """ASGI middleware: Streamlit's metrics and its cache clearing for live consultant sessions only."""
+    """ASGI middleware: Streamlit's metrics and its cache clearing for live consultant sessions only, and
+    its media files for live sessions only."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -60,6 +66,9 @@ class ConsultantOnly:
         path = scope.get("path", "")
         if scope["type"] == "http" and path.endswith(_CLOSED_PATHS) and not _is_consultant(scope["headers"]):
             await Response("Forbidden", status_code=403)(scope, receive, send)
+            return
+        if scope["type"] == "http" and _MEDIA_SEGMENT in path and _cookie_session(scope["headers"]) is None:
+            await Response("Log in to download this file.", status_code=403)(scope, receive, send)
             return
         if scope["type"] == "websocket" and path.endswith(_STREAM_PATH):
             receive = self._without_clear_cache(scope, receive)
