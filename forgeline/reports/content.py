@@ -118,24 +118,18 @@ def read_content(
     snapshot: Path, client_id: str, period: Period | None, findings: list[Finding]
 ) -> ReportContent:
     """The report's content for ``period`` (None: the last full month of data) from ``snapshot``."""
-    con = duckdb.connect()
-    try:
-        con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
-        tables = _tables(con)
+    with figures(snapshot, client_id) as found:
+        con, tables, recorded = found.con, found.tables, found.rejects_recorded
         run = con.execute("SELECT * FROM snap.meta.run").df().iloc[0].to_dict()
         span = _span(con, client_id, tables)
         if span is None:
             raise NoDataInPeriod(period, None)
-        _period_views(con, client_id, tables)
-        recorded = _rejects_recorded(con, tables)
         if period is None:
             period = _default_period(con, tables, span)
-        _window(con, period.start, period.end)
-        if not _has_rows(con, tables):
+        figured = found.period(period)
+        if not figured.has_data:
             raise NoDataInPeriod(period, span)
-        kpis = _kpis(con, tables, recorded)
-        daily = _daily(con, period, tables, recorded)
-        machines = _machines(con, tables, recorded)
+        kpis, daily, machines = figured.kpis, figured.daily, figured.machines
         _window(con, period.start, period.end)
         period_tables = {
             name: con.execute(f"SELECT * EXCLUDE (client_id) FROM marts.{name}").df()
@@ -159,8 +153,6 @@ def read_content(
                 "mapping_problems",
             )
         }
-    finally:
-        con.close()
     held_back = str(run.get("status")) == "gate_failed"
     return ReportContent(
         client_id=client_id,
@@ -206,24 +198,8 @@ class PeriodFigures:
 def period_figures(snapshot: Path, client_id: str, period: Period, daily: bool = True) -> PeriodFigures:
     """The client's KPIs for ``period`` from ``snapshot``, by the same roll-ups as its report (``daily``
     False skips the day-by-day rows, which cost a query set per day)."""
-    con = duckdb.connect()
-    try:
-        con.execute("ATTACH ? AS snap (READ_ONLY)", [str(snapshot)])
-        tables = _tables(con)
-        _period_views(con, client_id, tables)
-        _window(con, period.start, period.end)
-        if not _has_rows(con, tables):
-            empty = pd.DataFrame({"day": pd.to_datetime(period.days)}).reindex(columns=DAILY_COLUMNS)
-            # Nothing dated in the period; the undated maintenance figures stand for every period.
-            kpis = [k if k.whole_history else Kpi(k.key, None, k.unit) for k in _kpis(con, tables, False)]
-            return PeriodFigures(period, kpis, empty, pd.DataFrame(), False)
-        recorded = _rejects_recorded(con, tables)
-        kpis = _kpis(con, tables, recorded)
-        days = _daily(con, period, tables, recorded) if daily else pd.DataFrame(columns=DAILY_COLUMNS)
-        machines = _machines(con, tables, recorded)
-    finally:
-        con.close()
-    return PeriodFigures(period, kpis, days, machines, True)
+    with figures(snapshot, client_id) as found:
+        return found.period(period, daily)
 
 
 def default_periods(snapshot: Path, client_id: str) -> tuple[Period, Period] | None:
@@ -534,9 +510,10 @@ TOTALS = {
 class Figures:
     """A client's rows of its published snapshot, rolled up for any window (days, optionally one machine) by
     the report's own rules: OEE and its factors, defect rate and energy per unit by the benchmarks'
-    ``METRICS`` (quality and OEE only where rejects are recorded), totals from :data:`TOTALS`. The report
-    (:func:`read_content`) and the consultants' KPI evidence (forgeline/program/findings.py) both read it,
-    so a finding's chart never shows a figure the report calls not measured, or another value of it."""
+    ``METRICS`` (quality and OEE only where rejects are recorded), totals from :data:`TOTALS`. The one way
+    in to a client's figures: the report (:func:`read_content`), the portal's period pages
+    (:func:`period_figures`) and the consultants' KPI evidence (forgeline/program/findings.py) all read it,
+    so no page or finding shows a figure the report calls not measured, or another value of it."""
 
     def __init__(self, snapshot: Path, client_id: str) -> None:
         self.con = duckdb.connect()
@@ -551,6 +528,21 @@ class Figures:
 
     def close(self) -> None:
         self.con.close()
+
+    def period(self, period: Period, daily: bool = True) -> PeriodFigures:
+        """The KPIs rolled up over ``period``, day by day (unless ``daily`` is False: a query set per day)
+        and per machine: what a report's key figures and the portal's KPI pages show."""
+        con, tables, recorded = self.con, self.tables, self.rejects_recorded
+        _window(con, period.start, period.end)
+        if not _has_rows(con, tables):
+            empty = pd.DataFrame({"day": pd.to_datetime(period.days)}).reindex(columns=DAILY_COLUMNS)
+            # Nothing dated in the period; the undated maintenance figures stand for every period.
+            kpis = [k if k.whole_history else Kpi(k.key, None, k.unit) for k in _kpis(con, tables, False)]
+            return PeriodFigures(period, kpis, empty, pd.DataFrame(), False)
+        kpis = _kpis(con, tables, recorded)
+        days = _daily(con, period, tables, recorded) if daily else pd.DataFrame(columns=DAILY_COLUMNS)
+        machines = _machines(con, tables, recorded)
+        return PeriodFigures(period, kpis, days, machines, True)
 
     def mart(self, key: str) -> str:
         """The mart a figure reads."""
