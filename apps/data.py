@@ -365,7 +365,6 @@ def program_overview(user: User) -> pd.DataFrame:
         info = run_info(user, config.id)
         gate = gate_results(user, config.id)
         models = model_results(user, config.id)
-        oee = oee_daily(user, config.id)
         assessed = level(user, config.id)
         failed = int((~gate["success"].astype(bool)).sum()) if len(gate) else 0
         rows.append(
@@ -392,7 +391,7 @@ def program_overview(user: User) -> pd.DataFrame:
                 "champions": int(models["is_champion"].fillna(False).astype(bool).sum())
                 if len(models)
                 else 0,
-                "avg_oee": float(oee["oee"].mean()) if len(oee) else None,
+                "avg_oee": whole_oee(user, config.id),
                 "level": int(assessed["level"].iloc[0]) if len(assessed) else None,
                 "timezone": config.timezone,
             }
@@ -628,6 +627,21 @@ def _period_figures(
     snapshot: str, client_id: str, start: date, end: date, daily: bool
 ) -> report_content.PeriodFigures:
     return report_content.period_figures(Path(snapshot), client_id, Period(start, end), daily=daily)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _whole_oee(snapshot: str, client_id: str) -> float | None:
+    with report_content.figures(Path(snapshot), client_id) as found:
+        return found.value("oee", date.min, date.max)
+
+
+def whole_oee(user: User, client_id: str) -> float | None:
+    """The client's OEE over all its published days, time-weighted as in its report (Σ good × ideal time ÷
+    Σ planned time: never a mean of machine-days, where one machine's single bad day drags a client down);
+    None where its data cannot support an OEE (no published OEE mart, or no rejects recorded)."""
+    require_client(user, client_id)
+    snapshot = current_snapshot(get_settings(), client_id)
+    return _whole_oee(str(snapshot), client_id) if snapshot else None
 
 
 def data_span(user: User, client_id: str) -> tuple[date, date] | None:

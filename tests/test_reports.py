@@ -333,6 +333,26 @@ def test_kpis_not_measured_where_the_data_cannot_support_them(published: Setting
     assert default_periods(snapshot, KOREAN.id) == (mine.period, month(2026, 9))
 
 
+def test_the_program_overview_rolls_oee_up_by_time_as_the_report_does(
+    published: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consultants' overview shows each client's OEE over all its days, time-weighted by the report's
+    own rule: one machine's single day at 0.1 % does not drag the plant down, as a mean of machine-days
+    did; a client that records no rejects has no OEE at all, not 100 % quality."""
+    from apps import data
+    from forgeline.auth import User
+
+    monkeypatch.setenv("FORGELINE_HOME", str(published.home))
+    overview = data.program_overview(User("consultant", "Consultant", "consultant")).set_index("client_id")
+    snapshot = current_snapshot(published, KOREAN.id)
+    whole = period_figures(snapshot, KOREAN.id, Period(OCTOBER[0], NOVEMBER[-1]), daily=False).kpi("oee")
+    assert whole is not None and whole.value is not None
+    assert overview.loc[KOREAN.id, "avg_oee"] == pytest.approx(whole.value)
+    machine_days = [0.75 * 0.9 * 0.98] * len(OCTOBER + NOVEMBER) + [0.001 * 0.5]
+    assert whole.value > sum(machine_days) / len(machine_days) + 0.03  # the old mean, dragged down
+    assert pd.isna(overview.loc[OTHER.id, "avg_oee"])
+
+
 def test_a_client_report_holds_nothing_of_another_client(
     published: Settings, english: Read, tmp_path: Path
 ) -> None:
