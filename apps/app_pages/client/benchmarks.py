@@ -23,9 +23,9 @@ st.subheader(_("Pooling your figures"))
 st.markdown(
     _(
         "**What pooling means:** the factory's published KPIs (OEE and its factors, defect rate, energy and "
-        "CO2 per unit, MTBF, MTTR) go into anonymous benchmarks with other consenting factories, at least {k} "
-        "in each; no row of its data and never its name leaves its own results. In return the factory sees "
-        "where it stands among its peers, and what its data went into."
+        "CO2 per unit, MTBF, MTTR) go into anonymous benchmarks with other consenting factories, at least "
+        "{k} in each; no row of its data and never its name leaves its own results. In return the factory "
+        "sees where it stands among its peers, and what its data went into."
     ).format(k=K)
 )
 if latest is None:
