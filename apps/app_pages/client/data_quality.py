@@ -257,10 +257,10 @@ elif not problems.empty:
         _(
             "These rows broke a mapping rule (a value that is not a number or time, a code missing from "
             "the value map, an impossible unit, a value out of range, a time after the delivery, an empty "
-            "required field) and were left out; the other rows went on. The quality gate blocks training only "
-            "when a rule leaves out more than its allowed share (see the gate's `mapping_quarantine` "
-            "expectations above). Fix mapping.yml or ask the client for a corrected export; the examples name "
-            "file and row."
+            "required field) and were left out; the other rows went on. The quality gate blocks training "
+            "only when a rule leaves out more than its allowed share (see the gate's `mapping_quarantine` "
+            "expectations above). Fix mapping.yml or ask the client for a corrected export; the examples "
+            "name file and row."
         )
     )
     st.dataframe(

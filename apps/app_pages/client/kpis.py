@@ -63,7 +63,7 @@ def share_text(value: object) -> str:
 
 
 if span is not None:
-    current, _ = data.default_periods(user, config.id)
+    current, _before = data.default_periods(user, config.id)
     left, right = st.columns([3, 2])
     period = picked_period(
         left.date_input(
