@@ -8,9 +8,15 @@ import streamlit as st
 
 from apps import data, ui
 from forgeline.auth import User
+from forgeline.i18n import N_, _
 from forgeline.program.findings import Evidence, Finding
 
 KIND_ICON = {"finding": ":material/search:", "recommendation": ":material/lightbulb:"}
+KIND_NAMES = {"finding": N_("finding"), "recommendation": N_("recommendation")}
+
+
+def kind_name(kind: str) -> str:
+    return _(KIND_NAMES[kind]) if kind in KIND_NAMES else kind
 
 
 def utc(value: object) -> str:
@@ -38,7 +44,7 @@ def show_evidence(user: User, client_id: str, evidence: Evidence, key: str) -> N
 
 def show_finding(user: User, client_id: str, found: Finding, key: str) -> None:
     """A finding's text and every piece of its evidence, rendered."""
-    st.markdown(f"{KIND_ICON.get(found.kind, '')} **{found.title}** · {found.kind}")
+    st.markdown(f"{KIND_ICON.get(found.kind, '')} **{found.title}** · {kind_name(found.kind)}")
     st.markdown(found.body)
     for i, evidence in enumerate(found.evidence):
         with st.container(border=True):
@@ -49,11 +55,17 @@ def delivered_section(user: User, config: data.PublishedClient) -> None:
     """The findings and recommendations delivered to the client, newest first: what a client page shows
     (never a draft, a reviewer's note or who changed what)."""
     delivered = data.findings(user, config.id, ("delivered",))
-    st.subheader("Findings from your consultants" if user.is_client else "Findings delivered to the client")
+    st.subheader(
+        _("Findings from your consultants") if user.is_client else _("Findings delivered to the client")
+    )
     if not delivered:
-        st.caption("No findings or recommendations delivered yet.")
+        st.caption(_("No findings or recommendations delivered yet."))
         return
     for found in delivered:
         with st.container(border=True):
             show_finding(user, config.id, found, key=f"delivered_{found.finding_id}")
-            st.caption(f"Delivered {ui.when(found.delivered_at, config.timezone)} · version {found.version}")
+            st.caption(
+                _("Delivered {when} · version {version}").format(
+                    when=ui.when(found.delivered_at, config.timezone), version=found.version
+                )
+            )

@@ -42,6 +42,7 @@ from filelock import FileLock
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from forgeline.clients import ClientConfig
+from forgeline.i18n import LANGUAGES, _, check_language, ngettext
 from forgeline.settings import Settings, check_client_id
 
 Role = Literal["consultant", "program_manager", "client"]
@@ -77,8 +78,13 @@ class LoginThrottled(PermissionError):
 
     def __init__(self, retry_after_s: float) -> None:
         minutes = max(1, round(retry_after_s / 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        super().__init__(f"Too many failed logins. Try again in {minutes} {unit}.")
+        super().__init__(
+            ngettext(
+                "Too many failed logins. Try again in {n} minute.",
+                "Too many failed logins. Try again in {n} minutes.",
+                minutes,
+            ).format(n=minutes)
+        )
         self.retry_after_s = retry_after_s
 
 
@@ -91,6 +97,9 @@ class User:
     # The login's session epoch when this user was verified (password or token): a session issued for it
     # carries this one, never a newer one read later. Not part of the identity (==).
     epoch: str = field(default="", compare=False, repr=False)
+    # The language the login chose in the app (None: none chosen yet, the program's default applies). A
+    # preference, not part of the identity (==).
+    language: str | None = field(default=None, compare=False)
 
     @property
     def is_consultant(self) -> bool:
@@ -205,11 +214,15 @@ def set_login(
 
 def _check_new_password(username: str, password: str) -> None:
     if len(password) < 8:
-        raise ValueError(f"Login {username!r}: use a password of at least 8 characters.")
+        raise ValueError(
+            _("Login {login!r}: use a password of at least 8 characters.").format(login=username)
+        )
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise ValueError(
-            f"Login {username!r}: use a password of at most {MAX_PASSWORD_BYTES} bytes in UTF-8 "
-            f"(this one has {len(password.encode('utf-8'))}; a Korean character takes 3)."
+            _(
+                "Login {login!r}: use a password of at most {most} bytes in UTF-8 (this one has {n}; a "
+                "Korean character takes 3)."
+            ).format(login=username, most=MAX_PASSWORD_BYTES, n=len(password.encode("utf-8")))
         )
 
 
@@ -293,6 +306,7 @@ def _user(username: str, entry: dict) -> User | None:
         role=role,
         client_id=client_id,
         epoch=_epoch(entry),
+        language=entry.get("language") if entry.get("language") in LANGUAGES else None,
     )
 
 
@@ -517,7 +531,7 @@ def change_password(
     returned carries the new epoch, for this tab's new session."""
     _check_new_password(username, new)
     if log_in(settings, username, current, address, now=now) is None:
-        raise ValueError("The current password is not correct.")
+        raise ValueError(_("The current password is not correct."))
     return _set_password(settings, username, new, by=None, own=True)
 
 
@@ -535,9 +549,11 @@ def _set_password(settings: Settings, username: str, new: str, *, by: User | Non
     with _users_locked(settings) as users:
         entry = users.get(username)
         if entry is None:
-            raise ValueError(f"There is no login {username!r}.")
+            raise ValueError(_("There is no login {login!r}.").format(login=username))
         if by is not None and not (by.is_consultant and entry.get("role") in ("client", "program_manager")):
-            raise AccessDenied(f"{by.username} may not reset the password of {username!r}.")
+            raise AccessDenied(
+                _("{by} may not reset the password of {login!r}.").format(by=by.username, login=username)
+            )
         entry["password_hash"] = password_hash
         entry["session_epoch"] = _new_epoch()
         if not own:
@@ -547,6 +563,15 @@ def _set_password(settings: Settings, username: str, new: str, *, by: User | Non
     if user is None:
         raise ValueError(f"The login {username!r} has no valid role in {settings.users_path}.")
     return user
+
+
+def set_language(settings: Settings, username: str, language: str) -> None:
+    """Remember the language ``username`` chose in the app (every tab and browser of the login reads it at
+    its next page view). Its sessions stay valid: a preference is no change of rights."""
+    chosen = check_language(language)
+    with _users_locked(settings) as users:
+        if username in users and users[username].get("language") != chosen:
+            users[username]["language"] = chosen
 
 
 def logins(settings: Settings) -> list[User]:

@@ -442,43 +442,93 @@ def _walk_every_page(page: Any, home: Path, forbidden: list[str]) -> list[str]:
     return list(pages)
 
 
+# What the walk looks for, in each language (apps/forgeline_app.py's titles, the Reports page's button, the
+# PDF's title: forgeline/locale/ko).
+WALK_WORDS = {
+    "en": {
+        "consultant pages": {"Workbench", "Stack tools", "Cohort dashboard", "Reports"},
+        "client-free pages": {"Workbench", "Stack tools"},
+        "reports": "Reports",
+        "make": "Make the report",
+        "username": "Username",
+        "password": "Password",
+        "log in": "Log in",
+        "pdf title": "Smart-factory report",
+    },
+    "ko": {
+        "consultant pages": {"작업대", "스택 도구", "참여 기업 현황판", "보고서"},
+        "client-free pages": {"작업대", "스택 도구"},
+        "reports": "보고서",
+        "make": "보고서 만들기",
+        "username": "아이디",
+        "password": "비밀번호",
+        "log in": "로그인",
+        "pdf title": "스마트공장 보고서",
+    },
+}
+
+
+def log_in_speaking(browser: Any, url: str, username: str, lang: str) -> Any:
+    """:func:`log_in` after picking ``lang`` with the login page's switch (the login keeps it)."""
+    words = WALK_WORDS[lang]
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(url)
+    page.get_by_text({"ko": "한국어", "en": "English"}[lang], exact=True).click()
+    page.get_by_role("textbox", name=words["username"]).fill(username)
+    page.get_by_role("textbox", name=words["password"]).fill(demo_password(username))
+    page.get_by_role("button", name=words["log in"]).click()
+    return page
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
 def test_every_page_as_a_consultant_and_as_a_client_with_korean_drawn_and_reports_downloaded(
-    served_app: str, program_run: Settings, tmp_path: Path, chromium_launch: dict
+    served_app: str, program_run: Settings, tmp_path: Path, chromium_launch: dict, lang: str
 ) -> None:
     import openpyxl
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader
 
+    from forgeline.auth import set_language
+
+    words = WALK_WORDS[lang]
     clients = {c.id: c for c in list_clients(program_run)}
     me = clients[CLIENT]
     others = [c.name.split(" (")[0] for c in clients.values() if c.id != me.id]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch)
-        try:
-            consultant = log_in(browser, served_app, "consultant")
-            walked = _walk_every_page(consultant, program_run.home, forbidden=[])
-            assert {"Workbench", "Stack tools", "Cohort dashboard", "Reports"} <= set(walked)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(**chromium_launch)
+            try:
+                consultant = log_in_speaking(browser, served_app, "consultant", lang)
+                walked = _walk_every_page(consultant, program_run.home, forbidden=[])
+                assert words["consultant pages"] <= set(walked)
 
-            page = log_in(browser, served_app, me.id)
-            walked = _walk_every_page(page, program_run.home, forbidden=others)
-            assert "Workbench" not in walked and "Stack tools" not in walked
+                page = log_in_speaking(browser, served_app, me.id, lang)
+                walked = _walk_every_page(page, program_run.home, forbidden=others)
+                assert not words["client-free pages"] & set(walked)
 
-            # Its report, both files, from the Reports page (which names the client in Korean).
-            previous = page.locator('[data-testid="stMain"] h1').first.inner_text()
-            page.locator('[data-testid="stSidebarNav"] a', has_text="Reports").first.click()
-            page.wait_for_function(_DRAWN, arg=previous)
-            assert me.name.split(" (")[0] in page.locator('[data-testid="stMain"]').inner_text()
-            assert page.evaluate(_TOFU, me.name) == [], "Korean drawn as empty boxes"
-            page.get_by_role("button", name="Make the report").click()
-            files = {}
-            for suffix in ("pdf", "xlsx"):
-                with page.expect_download() as download:  # the buttons come once the report is made
-                    page.get_by_role("button", name=re.compile(rf"\.{suffix}$")).first.click()
-                files[suffix] = tmp_path / download.value.suggested_filename
-                download.value.save_as(files[suffix])
-        finally:
-            browser.close()
+                # Its report, both files, from the Reports page (which names the client in Korean).
+                previous = page.locator('[data-testid="stMain"] h1').first.inner_text()
+                page.locator('[data-testid="stSidebarNav"] a', has_text=words["reports"]).first.click()
+                page.wait_for_function(_DRAWN, arg=previous)
+                assert me.name.split(" (")[0] in page.locator('[data-testid="stMain"]').inner_text()
+                assert page.evaluate(_TOFU, me.name) == [], "Korean drawn as empty boxes"
+                heading = page.locator('[data-testid="stMain"] h1').first.inner_text()
+                assert heading == words["reports"] and page.evaluate(_TOFU, heading) == []
+                page.get_by_role("button", name=words["make"]).click()
+                files = {}
+                for suffix in ("pdf", "xlsx"):
+                    with page.expect_download() as download:  # the buttons come once the report is made
+                        page.get_by_role("button", name=re.compile(rf"\.{suffix}$")).first.click()
+                    files[suffix] = tmp_path / download.value.suggested_filename
+                    download.value.save_as(files[suffix])
+            finally:
+                browser.close()
+    finally:  # the demo logins speak the default again for the module's other tests
+        for username in ("consultant", me.id):
+            set_language(program_run, username, "en")
     text = "".join(p.extract_text() for p in PdfReader(files["pdf"]).pages)
     assert me.name.split(" (")[0] in text and not any(other in text for other in others)
+    assert words["pdf title"] in text  # the report is made in the page's language by default
     workbook = openpyxl.load_workbook(files["xlsx"], read_only=True)
     assert len(workbook.sheetnames) >= 2

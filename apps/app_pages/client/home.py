@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from apps import data, kpi_view, ui
+from apps import data, findings_view, kpi_view, ui
+from forgeline.i18n import _
+from forgeline.reports import words
 
 NEW_FOR_DAYS = 30  # a delivered finding counts as new this long
 KPI_PAGE = "app_pages/client/kpis.py"
@@ -19,85 +21,112 @@ REPORTS_PAGE = "app_pages/client/reports.py"
 
 user = ui.require_user()
 config = ui.choose_client(user)
-ui.client_header("Home" if user.is_client else "Client home", config)
+ui.client_header(_("Home") if user.is_client else _("Client home"), config)
 ui.held_back_banner(user, config)
 
 # -- this period against the last ---------------------------------------------------------------------------
 periods = data.default_periods(user, config.id)
 if periods is None:
-    st.info("No figures yet: they appear here once a delivery of your data passes the quality checks.")
+    st.info(_("No figures yet: they appear here once a delivery of your data passes the quality checks."))
 else:
     now_period, before_period = periods
     now = data.period_figures(user, config.id, now_period, daily=False)
     before = data.period_figures(user, config.id, before_period, daily=False)
-    st.subheader(f"{now_period.label()} against {before_period.label()}")
+    st.subheader(_("{period} against {other}").format(period=now_period.label(), other=before_period.label()))
     kpi_view.comparison(now, before)
     span = data.data_span(user, config.id)
-    runs = f"The data runs from {span[0]:%d %B %Y} to {span[1]:%d %B %Y}. " if span else ""
+    runs = (
+        _("The data runs from {first} to {last}.").format(first=ui.day(span[0]), last=ui.day(span[1]))
+        if span
+        else ""
+    )
     compared = (
-        "Arrows are green where the figure got better."
+        _("Arrows are green where the figure got better.")
         if before.has_data
-        else f"{before_period.label()} holds no data to compare with."
+        else _("{period} holds no data to compare with.").format(period=before_period.label())
     )
-    st.caption(
-        f"{runs}The latest full month of it (or the latest month it has days in) against the month before. "
-        f"{compared} OEE weighs every machine by its planned and running time."
-    )
-    st.page_link(KPI_PAGE, label="Other periods, day by day and per machine", icon=":material/monitoring:")
+    said = _("The latest full month of it (or the latest month it has days in) against the month before.")
+    weighed = _("OEE weighs every machine by its planned and running time.")
+    st.caption(" ".join(text for text in (runs, said, compared, weighed) if text))
+    st.page_link(KPI_PAGE, label=_("Other periods, day by day and per machine"), icon=":material/monitoring:")
 
 left, right = st.columns(2)
 
 # -- level and the next step ------------------------------------------------------------------------------
 with left:
-    st.subheader("Smart-factory level")
+    st.subheader(_("Smart-factory level"))
     summary = data.level(user, config.id)
     if summary.empty:
-        st.caption("Not assessed yet: the level is assessed once a delivery passes the quality checks.")
+        st.caption(_("Not assessed yet: the level is assessed once a delivery passes the quality checks."))
     else:
         row = summary.iloc[0]
         reached = int(row["level"])
-        st.metric("Level your data shows", f"{reached} of 5" if reached else "below 1")
-        st.caption(str(row["level_name"]))
+        st.metric(
+            _("Level your data shows"),
+            _("{level} of {top}").format(level=reached, top=5) if reached else _("below 1"),
+        )
+        st.caption(
+            words.label(words.LEVEL_NAMES, reached)
+            if reached in words.LEVEL_NAMES
+            else str(row["level_name"])
+        )
         recommended = data.recommendations(user, config.id)
         if len(recommended):
             step = recommended.iloc[0]
-            st.markdown(f"**Next step:** {step['title']}  \n{step['why']}.")
-        st.page_link(LEVEL_PAGE, label="The evidence and every step", icon=":material/stairs:")
+            st.markdown(
+                _("**Next step:** {title}  \n{why}.").format(
+                    title=words.step_title(step["title"]), why=step["why"]
+                )
+            )
+        st.page_link(LEVEL_PAGE, label=_("The evidence and every step"), icon=":material/stairs:")
 
 # -- where the factory stands (its band only, never a peer's figure) ------------------------------------
 with right:
     position = data.benchmark_position(user, config.id)
     if len(position):  # only a contributor has a position: nothing for a factory that does not pool
-        st.subheader("Among your peers" if user.is_client else "Among its peers")
+        st.subheader(_("Among your peers") if user.is_client else _("Among its peers"))
         st.markdown(
-            "\n".join(f"- {r.label} among {r.cell}: **{r.band_name}**" for r in position.itertuples())
+            "\n".join(
+                "- "
+                + _("{figure} among {benchmark}: **{band}**").format(
+                    figure=ui.benchmark_figure(r.metric, r.label),
+                    benchmark=ui.benchmark_cell(r.cell),
+                    band=ui.band_name(r.band),
+                )
+                for r in position.itertuples()
+            )
         )
-        st.page_link(BENCHMARKS_PAGE, label="What the data went into", icon=":material/handshake:")
+        st.page_link(BENCHMARKS_PAGE, label=_("What the data went into"), icon=":material/handshake:")
 
 # -- findings the consultants delivered ---------------------------------------------------------------------
-st.subheader("From your consultants" if user.is_client else "Delivered to the client")
+st.subheader(_("From your consultants") if user.is_client else _("Delivered to the client"))
 delivered = data.findings(user, config.id, ("delivered",))
 if not delivered:
-    st.caption("No findings or recommendations delivered yet.")
+    st.caption(_("No findings or recommendations delivered yet."))
 else:
     recent = datetime.now(UTC) - timedelta(days=NEW_FOR_DAYS)
     listed = delivered  # newest first
     lines = []
     for found in listed[:5]:
         is_new = found.delivered_at is not None and found.delivered_at >= recent
+        badge = ":blue-badge[" + _("new") + "]" if is_new else ""
         lines.append(
-            f"- {':blue-badge[new]' if is_new else ''} **{found.title}** · {found.kind}, "
-            f"delivered {found.delivered_at:%d %B %Y}"
+            f"- {badge} **{found.title}** · "
+            + _("{kind}, delivered {day}").format(
+                kind=findings_view.kind_name(found.kind), day=ui.day(found.delivered_at)
+            )
         )
     st.markdown("\n".join(lines))
-    more = f" ({len(listed)} in all)" if len(listed) > 5 else ""
-    st.page_link(LEVEL_PAGE, label=f"Read them with their evidence{more}", icon=":material/lightbulb:")
+    label = _("Read them with their evidence")
+    if len(listed) > 5:
+        label = _("Read them with their evidence ({n} in all)").format(n=len(listed))
+    st.page_link(LEVEL_PAGE, label=label, icon=":material/lightbulb:")
 
 # -- downloads ------------------------------------------------------------------------------------------
-st.subheader("Reports")
+st.subheader(_("Reports"))
 filed = data.filed_reports(user, config.id)
 if not filed:
-    st.caption("No monthly report filed yet.")
+    st.caption(_("No monthly report filed yet."))
 cols = st.columns(4)
 for i, made in enumerate(filed[:4]):  # the newest month's PDF and Excel first
     cols[i % 4].download_button(
@@ -108,4 +137,4 @@ for i, made in enumerate(filed[:4]):  # the newest month's PDF and Excel first
         icon=":material/picture_as_pdf:" if made.name.endswith(".pdf") else ":material/table:",
         key=f"home_{made.name}",
     )
-st.page_link(REPORTS_PAGE, label="Every report, or one for another month", icon=":material/download:")
+st.page_link(REPORTS_PAGE, label=_("Every report, or one for another month"), icon=":material/download:")

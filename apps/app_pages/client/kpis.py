@@ -13,11 +13,12 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from apps import data, kpi_view, ui
+from forgeline.i18n import _, ngettext
 from forgeline.reports.period import Period, period_before
 
 user = ui.require_user()
 config = ui.choose_client(user)
-ui.client_header("Client KPIs", config)
+ui.client_header(_("Client KPIs"), config)
 ui.held_back_banner(user, config)
 
 span = data.data_span(user, config.id)
@@ -25,9 +26,9 @@ maintenance = data.maintenance_kpis(user, config.id)
 if span is None and maintenance.empty:
     published = data.client(user, config.id)
     if published.figures_held_back and not published.data_run_id:
-        st.info("No KPIs yet: they appear once a delivery passes the quality gate (see Data quality).")
+        st.info(_("No KPIs yet: they appear once a delivery passes the quality gate (see Data quality)."))
     else:
-        st.info("No published KPIs for this client yet: run its engagement first.")
+        st.info(_("No published KPIs for this client yet: run its engagement first."))
     st.stop()
 
 
@@ -58,35 +59,40 @@ def machine_label(frame: pd.DataFrame) -> pd.Series:
 
 
 def share_text(value: object) -> str:
-    return kpi_view.NOT_MEASURED if ui.is_missing(value) else ui.pct(value)
+    return _(kpi_view.NOT_MEASURED) if ui.is_missing(value) else ui.pct(value)
 
 
 if span is not None:
-    current, _ = data.default_periods(user, config.id)
+    current, _before = data.default_periods(user, config.id)
     left, right = st.columns([3, 2])
     period = picked_period(
         left.date_input(
-            "Period",
+            _("Period"),
             value=inside(current, *span),
             min_value=span[0],
             max_value=span[1],
             key="kpi_period",
-            help=f"Your data runs from {span[0]:%d %B %Y} to {span[1]:%d %B %Y}.",
+            help=_("Your data runs from {first} to {last}.").format(
+                first=ui.day(span[0]), last=ui.day(span[1])
+            ),
+            format=ui.date_input_format(),
         )
     )
+    modes = {"before": _("the period before"), "chosen": _("a period I choose")}
     mode = right.radio(
-        "Compare with", ["the period before", "a period I choose"], horizontal=True, key="kpi_compare_mode"
+        _("Compare with"), list(modes), format_func=modes.__getitem__, horizontal=True, key="kpi_compare_mode"
     )
     if period is None:
-        st.info("Pick the period's last day too.")
+        st.info(_("Pick the period's last day too."))
         st.stop()
     other = period_before(period)
-    if mode == "a period I choose":
+    if mode == "chosen":
         other = (
             picked_period(
                 st.date_input(
-                    "Compared period",
+                    _("Compared period"),
                     value=inside(other, *span),
+                    format=ui.date_input_format(),
                     min_value=span[0],
                     max_value=span[1],
                     key="kpi_compare_period",
@@ -97,24 +103,26 @@ if span is not None:
 
     now = data.period_figures(user, config.id, period)
     before = data.period_figures(user, config.id, other, daily=False)
-    st.header(f"{period.label()} against {other.label()}")
+    st.header(_("{period} against {other}").format(period=period.label(), other=other.label()))
     if not now.has_data:
-        st.info("No data in this period: pick days inside the range your data covers.")
+        st.info(_("No data in this period: pick days inside the range your data covers."))
     shown = kpi_view.comparison(now, before)
     notes = {
-        "oee": "OEE and its factors are weighted by each machine's planned and running time over the whole "
-        "period (never an average of machine-days).",
-        "energy_kwh": "Energy and CO₂ are totals: compare periods of equal length.",
+        "oee": _(
+            "OEE and its factors are weighted by each machine's planned and running time over the whole "
+            "period (never an average of machine-days)."
+        ),
+        "energy_kwh": _("Energy and CO₂ are totals: compare periods of equal length."),
     }
     st.caption(" ".join(text for key, text in notes.items() if key in shown))
 
-    factory, machines = st.tabs(["Whole factory", "Per machine"])
+    factory, machines = st.tabs([_("Whole factory"), _("Per machine")])
     daily = now.daily
     with factory:
         oee_parts = [k for k in kpi_view.OEE_GROUP if daily[k].notna().any()]
         if oee_parts:
             long = daily.melt(id_vars="day", value_vars=oee_parts, var_name="factor", value_name="value")
-            long["factor"] = long["factor"].map(lambda k: kpi_view.SHOWN[k].label)
+            long["factor"] = long["factor"].map(lambda k: kpi_view.SHOWN[k].name)
             fig = px.line(
                 long,
                 x="day",
@@ -122,15 +130,17 @@ if span is not None:
                 color="factor",
                 markers=True,
                 labels={"day": "", "value": "", "factor": ""},
-                title="OEE and its factors per day",
+                title=_("OEE and its factors per day"),
             )
             fig.update_traces(connectgaps=False)
             fig.update_yaxes(tickformat=".0%", rangemode="tozero")
             ui.chart(fig, key="kpi_oee_daily")
             if "quality" not in oee_parts and "quality" in shown:
                 st.caption(
-                    "Quality and OEE: not measured. The counts delivered show no reject, so rejects are not "
-                    "recorded, and a quality of 100 % would be a guess."
+                    _(
+                        "Quality and OEE: not measured. The counts delivered show no reject, so rejects are "
+                        "not recorded, and a quality of 100 % would be a guess."
+                    )
                 )
         if daily["defect_rate"].notna().any():
             fig = px.line(
@@ -138,8 +148,8 @@ if span is not None:
                 x="day",
                 y="defect_rate",
                 markers=True,
-                labels={"day": "", "defect_rate": "defect rate"},
-                title="Defect rate per day",
+                labels={"day": "", "defect_rate": _("defect rate")},
+                title=_("Defect rate per day"),
             )
             fig.update_traces(connectgaps=False)
             fig.update_yaxes(tickformat=".1%", rangemode="tozero")
@@ -147,13 +157,13 @@ if span is not None:
         if daily["energy_kwh"].notna().any():
             fig = make_subplots(specs=[[{"secondary_y": True}]])
             fig.add_trace(
-                go.Bar(x=daily["day"], y=daily["energy_kwh"], name="energy (kWh)"), secondary_y=False
+                go.Bar(x=daily["day"], y=daily["energy_kwh"], name=_("energy (kWh)")), secondary_y=False
             )
             fig.add_trace(
                 go.Scatter(
                     x=daily["day"],
                     y=daily["co2_kg"],
-                    name="CO₂ (kg)",
+                    name=_("CO₂ (kg)"),
                     mode="lines+markers",
                     connectgaps=False,
                 ),
@@ -162,15 +172,15 @@ if span is not None:
             # Energy and CO₂ are never negative: both axes start at zero.
             fig.update_yaxes(title_text="kWh", tickformat=",.0f", rangemode="nonnegative", secondary_y=False)
             fig.update_yaxes(
-                title_text="kg CO₂", tickformat=",.0f", rangemode="nonnegative", secondary_y=True
+                title_text=_("kg CO₂"), tickformat=",.0f", rangemode="nonnegative", secondary_y=True
             )
-            fig.update_layout(title="Energy and CO₂ per day")
+            fig.update_layout(title=_("Energy and CO₂ per day"))
             ui.chart(fig, key="kpi_energy")
 
     with machines:
         per_machine = now.machines
         if per_machine.empty:
-            st.caption("No machine-level production figures in this period.")
+            st.caption(_("No machine-level production figures in this period."))
         else:
             per_machine = per_machine.assign(machine=machine_label(per_machine))
             st.dataframe(
@@ -187,18 +197,20 @@ if span is not None:
                 ],
                 hide_index=True,
                 column_config={
-                    "machine": "Machine",
-                    "days": st.column_config.NumberColumn("Days", format="%d"),
-                    "planned_h": st.column_config.NumberColumn("Planned (h)", format="%.1f"),
-                    "run_h": st.column_config.NumberColumn("Running (h)", format="%.1f"),
-                    "total_count": st.column_config.NumberColumn("Made", format="localized"),
-                    "good_count": st.column_config.NumberColumn("Good", format="localized"),
-                    **{k: kpi_view.SHOWN[k].label for k in kpi_view.OEE_GROUP},
+                    "machine": _("Machine"),
+                    "days": st.column_config.NumberColumn(_("Days"), format="%d"),
+                    "planned_h": st.column_config.NumberColumn(_("Planned (h)"), format="%.1f"),
+                    "run_h": st.column_config.NumberColumn(_("Running (h)"), format="%.1f"),
+                    "total_count": st.column_config.NumberColumn(_("Made"), format="localized"),
+                    "good_count": st.column_config.NumberColumn(_("Good"), format="localized"),
+                    **{k: kpi_view.SHOWN[k].name for k in kpi_view.OEE_GROUP},
                 },
             )
-            st.caption("Each machine's figures are weighted by its own time over the period.")
+            st.caption(_("Each machine's figures are weighted by its own time over the period."))
             labels = dict(zip(per_machine["machine_id"], per_machine["machine"], strict=True))
-            chosen = st.selectbox("Machine", list(labels), format_func=labels.__getitem__, key="kpi_machine")
+            chosen = st.selectbox(
+                _("Machine"), list(labels), format_func=labels.__getitem__, key="kpi_machine"
+            )
             rows = data.oee_daily(user, config.id)
             rows = rows[
                 (rows["machine_id"] == chosen)
@@ -209,7 +221,7 @@ if span is not None:
             if parts:
                 days = with_every_day(rows[["production_date", *parts]], "production_date", period)
                 long = days.melt(id_vars="production_date", var_name="factor", value_name="value")
-                long["factor"] = long["factor"].map(lambda k: kpi_view.SHOWN[k].label)
+                long["factor"] = long["factor"].map(lambda k: kpi_view.SHOWN[k].name)
                 fig = px.line(
                     long,
                     x="production_date",
@@ -217,7 +229,7 @@ if span is not None:
                     color="factor",
                     markers=True,
                     labels={"production_date": "", "value": "", "factor": ""},
-                    title=f"{labels[chosen]} per day",
+                    title=_("{machine} per day").format(machine=labels[chosen]),
                 )
                 fig.update_traces(connectgaps=False)
                 fig.update_yaxes(tickformat=".0%", rangemode="tozero")
@@ -225,39 +237,39 @@ if span is not None:
 
 pareto = data.defect_pareto(user, config.id)
 if not pareto.empty:
-    st.header("Defects by type")
+    st.header(_("Defects by type"))
     label = pareto["defect_name"].fillna(pareto["defect_code"])
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=label, y=pareto["defect_count"], name="defects"), secondary_y=False)
+    fig.add_trace(go.Bar(x=label, y=pareto["defect_count"], name=_("defects")), secondary_y=False)
     fig.add_trace(
-        go.Scatter(x=label, y=pareto["cumulative_share"], name="cumulative share", mode="lines+markers"),
+        go.Scatter(x=label, y=pareto["cumulative_share"], name=_("cumulative share"), mode="lines+markers"),
         secondary_y=True,
     )
-    fig.update_yaxes(title_text="defects", tickformat=",d", rangemode="nonnegative", secondary_y=False)
+    fig.update_yaxes(title_text=_("defects"), tickformat=",d", rangemode="nonnegative", secondary_y=False)
     fig.update_yaxes(
-        title_text="cumulative share", tickformat=".0%", range=[0, 1.05], dtick=0.2, secondary_y=True
+        title_text=_("cumulative share"), tickformat=".0%", range=[0, 1.05], dtick=0.2, secondary_y=True
     )
-    codes = f"{len(pareto)} defect code" + ("" if len(pareto) == 1 else "s")
-    fig.update_layout(title=f"Defect Pareto ({codes})")
+    codes = ngettext("{n} defect code", "{n} defect codes", len(pareto)).format(n=len(pareto))
+    fig.update_layout(title=_("Defect Pareto ({codes})").format(codes=codes))
     ui.chart(fig, key="kpi_pareto")
-    st.caption("Over all your delivered data.")
+    st.caption(_("Over all your delivered data."))
 
 if not maintenance.empty:
-    st.header("Maintenance")
-    st.caption("Over all your delivered data: maintenance records are not split by period.")
+    st.header(_("Maintenance"))
+    st.caption(_("Over all your delivered data: maintenance records are not split by period."))
     # The report's roll-up over every machine (operating time ÷ failures), not a mean of machines' MTBFs.
     whole = data.period_figures(
         user, config.id, period if span else Period(date.today(), date.today()), False
     )
     mtbf, mttr = (whole.kpi("mtbf_h"), whole.kpi("mttr_h")) if whole else (None, None)
     cols = st.columns(3)
-    cols[0].metric("Failures", ui.number(maintenance["failure_count"].sum()))
+    cols[0].metric(_("Failures"), ui.number(maintenance["failure_count"].sum()))
     cols[1].metric(
         "MTBF",
         kpi_view.value_text(mtbf),
-        help="Operating time ÷ failures, over all machines.",
+        help=_("Operating time ÷ failures, over all machines."),
     )
-    cols[2].metric("MTTR", kpi_view.value_text(mttr), help="Repair time ÷ repairs, over all machines.")
+    cols[2].metric("MTTR", kpi_view.value_text(mttr), help=_("Repair time ÷ repairs, over all machines."))
     left, right = st.columns(2)
     with left:
         fig = px.bar(
@@ -265,8 +277,8 @@ if not maintenance.empty:
             x="machine_id",
             y="mtbf_h",
             text=maintenance["mtbf_h"].map(lambda v: ui.number(v, 1)),
-            labels={"machine_id": "", "mtbf_h": "hours"},
-            title="MTBF per machine (h)",
+            labels={"machine_id": "", "mtbf_h": _("hours")},
+            title=_("MTBF per machine (h)"),
         )
         ui.chart(fig, key="kpi_mtbf")
     with right:
@@ -275,18 +287,18 @@ if not maintenance.empty:
             x="machine_id",
             y="mttr_h",
             text=maintenance["mttr_h"].map(lambda v: ui.number(v, 2)),
-            labels={"machine_id": "", "mttr_h": "hours"},
-            title="MTTR per machine (h)",
+            labels={"machine_id": "", "mttr_h": _("hours")},
+            title=_("MTTR per machine (h)"),
         )
         ui.chart(fig, key="kpi_mttr")
     st.dataframe(
         maintenance,
         hide_index=True,
         column_config={
-            "machine_id": "Machine",
-            "failure_count": st.column_config.NumberColumn("Failures", format="%d"),
-            "operating_time_h": st.column_config.NumberColumn("Operating time (h)", format="%.1f"),
-            "mtbf_h": st.column_config.NumberColumn("MTBF (h)", format="%.1f"),
-            "mttr_h": st.column_config.NumberColumn("MTTR (h)", format="%.2f"),
+            "machine_id": _("Machine"),
+            "failure_count": st.column_config.NumberColumn(_("Failures"), format="%d"),
+            "operating_time_h": st.column_config.NumberColumn(_("Operating time (h)"), format="%.1f"),
+            "mtbf_h": st.column_config.NumberColumn(_("MTBF (h)"), format="%.1f"),
+            "mttr_h": st.column_config.NumberColumn(_("MTTR (h)"), format="%.2f"),
         },
     )

@@ -12,6 +12,8 @@ import streamlit as st
 from scipy.stats import norm
 
 from apps import data, ui
+from forgeline.i18n import _
+from forgeline.reports import words
 from forgeline.standard_models import model_card
 from forgeline.standard_models.champion import (
     MAX_NMBE,
@@ -34,7 +36,7 @@ SAVINGS_CV_RMSE, SAVINGS_NMBE = 0.30, MAX_NMBE
 
 user = ui.require_user()
 config = ui.choose_client(user)
-ui.client_header("Model results", config)
+ui.client_header(_("Model results"), config)
 ui.held_back_banner(user, config)
 
 models = data.model_results(user, config.id)
@@ -42,14 +44,18 @@ if models.empty:
     if config.models:
         info = data.run_info(user, config.id)
         if info is None:
-            reason = "not run yet"
+            reason = _("not run yet")
         elif not ui.is_missing(info.get("gate_passed")) and not bool(info["gate_passed"]):
-            reason = "the quality gate failed: see Data quality"
+            reason = _("the quality gate failed: see Data quality")
         else:  # trained only when time-ordered train and holdout parts both hold problem cases
-            reason = "not trained: the history is too short for a fair holdout; see the run's log"
-        st.info(f"No model results for {', '.join(config.models)} in the current snapshot ({reason}).")
+            reason = _("not trained: the history is too short for a fair holdout; see the run's log")
+        st.info(
+            _("No model results for {models} in the current snapshot ({reason}).").format(
+                models=", ".join(words.label(words.MODEL_LABELS, m) for m in config.models), reason=reason
+            )
+        )
     else:
-        st.info("No standard models are configured for this client.")
+        st.info(_("No standard models are configured for this client."))
     st.stop()
 
 features = data.model_features(user, config.id)
@@ -300,7 +306,7 @@ def _expected_value_reading(model, has_production: bool) -> None:
 
 def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: str) -> None:
     """The champion on every row after its training, week by week against the outcomes, drift flagged."""
-    st.markdown("**In operation**")
+    st.markdown("**" + _("In operation") + "**")
     if weeks.empty:
         st.caption(
             "No champion has scored rows after its training yet."
@@ -572,8 +578,8 @@ def _holdout_chart(model, days: pd.DataFrame) -> None:
 
 for model in models.itertuples():
     with st.container(border=True):
-        badge = " :green-badge[champion]" if model.is_champion else ""
-        st.subheader(f"{model.model_name}{badge}")
+        badge = " :green-badge[" + _("champion") + "]" if model.is_champion else ""
+        st.subheader(f"{words.label(words.MODEL_LABELS, model.model_name)}{badge}")
         beats = bool(model.beats_baseline)
         family = getattr(model, "family", "event")
         expected_value, remaining_life = family == "expected_value", family == "remaining_life"
@@ -584,12 +590,14 @@ for model in models.itertuples():
         unit = f" {model.unit}" if errors and model.unit and not forecast else ""  # MASE has no unit
         cols = st.columns(4)
         cols[0].metric(
-            f"{metric} (holdout)",
+            _("{metric} (holdout)").format(metric=metric),
             f"{ui.number(model.model_metric, digits)}{unit}",
             # An anomaly detector without incidents in its holdout has no score to compare.
             delta=None
             if ui.is_missing(model.model_metric) or ui.is_missing(model.baseline_metric)
-            else f"{model.model_metric - model.baseline_metric:+.{digits}f}{unit} vs baseline",
+            else _("{difference} vs baseline").format(
+                difference=f"{model.model_metric - model.baseline_metric:+.{digits}f}{unit}"
+            ),
             # Smaller is better for errors: a negative difference is the good one.
             delta_color="inverse" if errors else "normal" if beats else "inverse",
             help="Mean absolute scaled error over the week ahead: the forecast's miss over seasonal naive's "
@@ -603,13 +611,14 @@ for model in models.itertuples():
             if anomaly
             else None,
         )
-        baseline_help = f"Naive baseline: {model.baseline_name}."
-        cols[1].metric("Baseline", f"{ui.number(model.baseline_metric, digits)}{unit}", help=baseline_help)
-        rows = "cycles" if remaining_life else "rows"
-        cols[2].metric(f"Training {rows}", ui.number(model.n_train))
+        baseline_help = _("Naive baseline: {baseline}.").format(baseline=model.baseline_name)
+        cols[1].metric(_("Baseline"), f"{ui.number(model.baseline_metric, digits)}{unit}", help=baseline_help)
+        cols[2].metric(
+            _("Training cycles") if remaining_life else _("Training rows"), ui.number(model.n_train)
+        )
         positives = getattr(model, "n_test_positives", None)  # absent in snapshots before it was published
         cols[3].metric(
-            f"Holdout {rows}",
+            _("Holdout cycles") if remaining_life else _("Holdout rows"),
             ui.number(model.n_test),
             help=(
                 "The cycles of the units that failed last, held out whole, never seen in training."
@@ -683,20 +692,24 @@ for model in models.itertuples():
             st.markdown(":orange[Does not beat the baseline]: not promoted to champion.")
         trained = ui.when(model.trained_at, config.timezone)
         st.caption(f"Task {model.task} · MLflow run `{model.mlflow_run_id}` · trained {trained}")
-        with st.expander("Model card: data it needs, validation, baseline"):
+        with st.expander(_("Model card: data it needs, validation, baseline")):
             st.markdown(
                 model_card(model.model_name, getattr(model, "learner_note", "") or "")
-                or "No model card for this model."
+                or _("No model card for this model.")
             )
 
         left, right = st.columns(2)
         with left:
             if ui.is_missing(model.model_metric) or ui.is_missing(model.baseline_metric):
-                st.caption(f"No {metric} to compare: nothing in the holdout to score the model against.")
+                st.caption(
+                    _("No {metric} to compare: nothing in the holdout to score the model against.").format(
+                        metric=metric
+                    )
+                )
             else:
                 scores = pd.DataFrame(
                     {
-                        "scorer": ["model", "naive baseline"],
+                        "scorer": [_("model"), _("naive baseline")],
                         "value": [model.model_metric, model.baseline_metric],
                     }
                 )
@@ -707,16 +720,20 @@ for model in models.itertuples():
                     color="scorer",
                     text=[ui.number(v, digits) for v in scores["value"]],
                     labels={"scorer": "", "value": f"{metric} ({unit.strip()})" if unit else metric},
-                    title=f"{metric}: model vs baseline" + (" (smaller is better)" if errors else ""),
+                    title=(
+                        _("{metric}: model vs baseline (smaller is better)")
+                        if errors
+                        else _("{metric}: model vs baseline")
+                    ).format(metric=metric),
                 )
                 fig.update_layout(showlegend=False)
                 ui.chart(fig, key=f"model_vs_baseline_{model.model_name}", hovermode="closest")
         with right:
             mine = features[features["model_name"] == model.model_name] if len(features) else features
             if mine.empty:
-                st.caption("No feature importances published for this model.")
+                st.caption(_("No feature importances published for this model."))
             elif not (mine["importance"] > 0).any():
-                st.caption("Shuffling no single feature moved this model's holdout score.")
+                st.caption(_("Shuffling no single feature moved this model's holdout score."))
             else:
                 # Features that moved nothing are left out: an empty bar reads as a missing one.
                 top = (
@@ -731,19 +748,19 @@ for model in models.itertuples():
                     orientation="h",
                     labels={
                         "importance": (
-                            "rise in scaled error if shuffled"
+                            _("rise in scaled error if shuffled")
                             if forecast
-                            else f"RMSE rise if shuffled ({model.unit})"
+                            else _("RMSE rise if shuffled ({unit})").format(unit=model.unit)
                             if errors
-                            else "share of the alarms' distance from normal"
+                            else _("share of the alarms' distance from normal")
                             if anomaly
-                            else f"drop in {metric} if shuffled"
+                            else _("drop in {metric} if shuffled").format(metric=metric)
                         ),
                         "feature": "",
                     },
-                    title=f"What moved most in the alarms: top {len(top)} features"
+                    title=_("What moved most in the alarms: top {n} features").format(n=len(top))
                     if anomaly
-                    else f"Top {len(top)} features",
+                    else _("Top {n} features").format(n=len(top)),
                 )
                 fig.update_yaxes(categoryorder="total ascending")
                 if anomaly:
@@ -769,38 +786,42 @@ for model in models.itertuples():
         mine = windows[windows["model_name"] == model.model_name] if len(windows) else windows
         mine = mine.sort_values("rank", kind="stable") if "rank" in mine else mine
         if len(mine):
-            st.markdown("**Recommended operating windows** (chosen on earlier cycles, checked on later):")
+            st.markdown(_("**Recommended operating windows** (chosen on earlier cycles, checked on later):"))
             for window in mine.itertuples():
                 st.markdown(f"- {window.sentence[0].upper()}{window.sentence[1:]}.")
             # A window that is not significant is drawn as a hint, not beside the findings as their equal.
-            label = mine["parameter"].where(mine["confident"].astype(bool), mine["parameter"] + " (hint)")
+            label = mine["parameter"].where(
+                mine["confident"].astype(bool), mine["parameter"] + " " + _("(hint)")
+            )
             rates = pd.concat(
                 pd.DataFrame(
                     {
                         "parameter": label,
                         "where": where,
-                        "defect rate": mine[f"{side}_rate"],
+                        "rate": mine[f"{side}_rate"],
                         "low": mine[f"{side}_rate"] - mine[f"{side}_ci_low"],
                         "high": mine[f"{side}_ci_high"] - mine[f"{side}_rate"],
                     }
                 )
-                for side, where in (("inside", "inside the window"), ("outside", "outside"))
+                for side, where in (("inside", _("inside the window")), ("outside", _("outside")))
             )
             fig = px.bar(
                 rates,
-                x="defect rate",
+                x="rate",
                 y="parameter",
                 color="where",
                 barmode="group",
                 orientation="h",
                 error_x="high",
                 error_x_minus="low",
-                labels={"parameter": ""},
-                title="Defect rate inside and outside each window (95 % interval)",
+                labels={"parameter": "", "rate": _("defect rate"), "where": ""},
+                title=_("Defect rate inside and outside each window (95 % interval)"),
             )
             fig.update_xaxes(tickformat=".1%", rangemode="tozero")
             ui.chart(fig, key=f"model_windows_{model.model_name}", hovermode="closest")
             st.caption(
-                "An association in the client's own data, not a proof of cause: try a window on one machine "
-                "before making it the standard."
+                _(
+                    "An association in the client's own data, not a proof of cause: try a window on one "
+                    "machine before making it the standard."
+                )
             )

@@ -3,42 +3,59 @@ monthly reports the schedule filed. A client login gets only its own; a consulta
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
 from apps import data, ui
+from forgeline import i18n
+from forgeline.i18n import _
 from forgeline.reports import NothingToReport, ReportError
-
-LANGUAGES = {"ko": "한국어", "en": "English"}
 
 user = ui.require_user()
 config = ui.choose_client(user)
-ui.client_header("Reports", config)
+ui.client_header(_("Reports"), config)
 ui.held_back_banner(user, config)
 
 months = data.report_months(user, config.id)
 if not months:
-    st.info("No report yet: a report covers the days of published figures, and there are none so far.")
+    st.info(_("No report yet: a report covers the days of published figures, and there are none so far."))
     st.stop()
 
 st.caption(
-    "The factory's figures for a month: KPIs with their charts, the smart-factory level and the next steps, "
-    "model results with their caveats, data quality and the consultant's delivered findings. The PDF reads "
-    "as a report; the Excel workbook holds the tables behind it, one sheet each."
+    _(
+        "The factory's figures for a month: KPIs with their charts, the smart-factory level and the next "
+        "steps, model results with their caveats, data quality and the consultant's delivered findings. The "
+        "PDF reads as a report; the Excel workbook holds the tables behind it, one sheet each."
+    )
 )
 left, right = st.columns(2)
-period = left.select_slider("Month", months[::-1], value=months[0], key="report_month")
-lang = right.radio(
-    "Language", list(LANGUAGES), format_func=LANGUAGES.__getitem__, horizontal=True, key="report_lang"
+period = left.select_slider(
+    _("Month"),
+    months[::-1],
+    value=months[0],
+    key="report_month",
+    format_func=lambda m: i18n.month(date.fromisoformat(f"{m}-01")),
 )
-if st.button("Make the report", icon=":material/description:", key="report_make"):
+# The report's language: the page's own by default, either on request.
+if st.session_state.get("report_lang") not in ui.LANGUAGE_NAMES:
+    st.session_state["report_lang"] = i18n.current_language()
+lang = right.radio(
+    _("Report language"),
+    list(ui.LANGUAGE_NAMES),
+    format_func=ui.LANGUAGE_NAMES.__getitem__,
+    horizontal=True,
+    key="report_lang",
+)
+if st.button(_("Make the report"), icon=":material/description:", key="report_make"):
     st.session_state["report_request"] = (config.id, period, lang)
 
 if st.session_state.get("report_request") == (config.id, period, lang):
     try:
-        with st.spinner("Making the report…"):
+        with st.spinner(_("Making the report…")):
             pdf, xlsx = data.client_report(user, config.id, period, lang)
     except NothingToReport as exc:
-        st.warning(f"{exc} Choose another month above.")
+        st.warning(_("{problem} Choose another month above.").format(problem=exc))
     except ReportError as exc:
         st.warning(str(exc))
     else:
@@ -52,8 +69,8 @@ if st.session_state.get("report_request") == (config.id, period, lang):
             )
 
 filed = data.filed_reports(user, config.id)
-st.subheader("Monthly reports")
+st.subheader(_("Monthly reports"))
 if not filed:
-    st.caption("None filed yet: the monthly schedule files each month's report here.")
+    st.caption(_("None filed yet: the monthly schedule files each month's report here."))
 for made in filed:
     st.download_button(made.name, made.data, file_name=made.name, mime=made.mime, key=f"filed_{made.name}")
