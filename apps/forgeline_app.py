@@ -13,7 +13,9 @@ from apps import ui
 from forgeline.auth import ROLES, AccessDenied, User
 from forgeline.i18n import _, use_language
 
-st.set_page_config(page_title="Forgeline", page_icon=":material/factory:", layout="wide")
+# An emoji icon: the browser draws it. A material icon's favicon comes from fonts.gstatic.com, which an
+# air-gapped factory's browser cannot reach.
+st.set_page_config(page_title="Forgeline", page_icon="🏭", layout="wide")
 LOGIN = "app_pages/login.py"
 
 
@@ -101,3 +103,5 @@ with use_language(ui.language(user)):
     except AccessDenied:
         # data.py refuses any client the login may not see; say so without naming the other client.
         st.error(_("This login may not see that client's data."))
+    if user is not None:
+        ui.preload_charts()

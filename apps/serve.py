@@ -35,7 +35,6 @@ from forgeline import auth
 from forgeline.settings import get_settings
 
 _CLOSED_PATHS = ("/_stcore/metrics",)
-_MEDIA_SEGMENT = "/media/"  # Streamlit's media route, after the app's base URL if it has one
 _STREAM_PATH = "/_stcore/stream"
 
 log = logging.getLogger("forgeline.app")
@@ -67,7 +66,7 @@ class ConsultantOnly:
         if scope["type"] == "http" and path.endswith(_CLOSED_PATHS) and not _is_consultant(scope["headers"]):
             await Response("Forbidden", status_code=403)(scope, receive, send)
             return
-        if scope["type"] == "http" and _MEDIA_SEGMENT in path and _cookie_session(scope["headers"]) is None:
+        if scope["type"] == "http" and _is_media(path) and _cookie_session(scope["headers"]) is None:
             await Response("Log in to download this file.", status_code=403)(scope, receive, send)
             return
         if scope["type"] == "websocket" and path.endswith(_STREAM_PATH):
@@ -91,6 +90,13 @@ class ConsultantOnly:
                 return message
 
         return filtered
+
+
+def _is_media(path: str) -> bool:
+    """Whether ``path`` is Streamlit's media route (``/media/<id>``, after the app's base URL if it has one),
+    never its own static files (``/static/media/…``: the fonts every page, the login's too, needs)."""
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return path.startswith(f"/{base}/media/" if base else "/media/")
 
 
 def _is_clear_cache(data: bytes) -> bool:

@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -152,6 +153,33 @@ def sync_session_cookie() -> None:
     )
     # The script removes itself once run: the token does not stay in the page.
     st.html(f"<script>{call} document.currentScript?.remove();</script>", unsafe_allow_javascript=True)
+
+
+_CHARTS_PRELOADED = "_charts_preloaded"  # this tab's browser was asked to load the chart bundle
+
+
+@functools.cache
+def _chart_bundle_url() -> str | None:
+    """Where Streamlit serves its Plotly chart bundle (4.7 MB of JavaScript, which the browser loads and
+    compiles when a page first draws a chart); None if this Streamlit build names it otherwise."""
+    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
+    if len(found) != 1:
+        return None
+    base = st.get_option("server.baseUrlPath").strip("/")
+    return "/" + "/".join(part for part in (base, "static", "js", found[0].name) if part)
+
+
+def preload_charts() -> None:
+    """Once per tab, after a logged-in page is drawn: load the chart bundle while the browser is idle, so
+    that the first page with charts (a client's KPIs after its Home) does not wait for it. The browser
+    imports it from this server, as the page itself would (one module: the page's later import reuses it)."""
+    url = _chart_bundle_url()
+    if url is None or st.session_state.get(_CHARTS_PRELOADED):
+        return
+    st.session_state[_CHARTS_PRELOADED] = True
+    load = f"(window.requestIdleCallback || setTimeout)(() => import({json.dumps(url)}).catch(() => {{}}));"
+    with st.sidebar:
+        st.html(f"<script>{load} document.currentScript?.remove();</script>", unsafe_allow_javascript=True)
 
 
 def require_user() -> User:

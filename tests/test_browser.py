@@ -468,11 +468,40 @@ WALK_WORDS = {
 }
 
 
-def log_in_speaking(browser: Any, url: str, username: str, lang: str) -> Any:
-    """:func:`log_in` after picking ``lang`` with the login page's switch (the login keeps it)."""
+def record_problems(page: Any, url: str, problems: list[str]) -> None:
+    """Collect every request of ``page`` that failed, was refused (4xx, 5xx) or left this server: the app
+    must draw everything from its own server (an air-gapped factory's browser reaches nothing else), and a
+    refused font or script only shows as a page drawn wrongly."""
+    own = urllib.parse.urlsplit(url).netloc
+
+    def leaves(request: Any) -> None:
+        elsewhere = urllib.parse.urlsplit(request.url).netloc != own
+        if elsewhere and not request.url.startswith(("data:", "blob:")):
+            problems.append(f"left the server: {request.url}")
+
+    def refused(response: Any) -> None:
+        if response.status >= 400:
+            problems.append(f"{response.status}: {response.url}")
+
+    def failed(request: Any) -> None:
+        if request.failure != "net::ERR_ABORTED":  # a download: the browser takes it over from the page
+            problems.append(f"failed ({request.failure}): {request.url}")
+
+    page.on("request", leaves)
+    page.on("response", refused)
+    page.on("requestfailed", failed)
+
+
+def log_in_speaking(
+    browser: Any, url: str, username: str, lang: str, problems: list[str] | None = None
+) -> Any:
+    """:func:`log_in` after picking ``lang`` with the login page's switch (the login keeps it); the page's
+    failed, refused or outside requests go to ``problems`` if given."""
     words = WALK_WORDS[lang]
     page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(PAGE_TIMEOUT_MS)
+    if problems is not None:
+        record_problems(page, url, problems)
     page.goto(url)
     page.get_by_text({"ko": "한국어", "en": "English"}[lang], exact=True).click()
     page.get_by_role("textbox", name=words["username"]).fill(username)
@@ -499,11 +528,12 @@ def test_every_page_as_a_consultant_and_as_a_client_with_korean_drawn_and_report
         with sync_playwright() as pw:
             browser = pw.chromium.launch(**chromium_launch)
             try:
-                consultant = log_in_speaking(browser, served_app, "consultant", lang)
+                problems: list[str] = []
+                consultant = log_in_speaking(browser, served_app, "consultant", lang, problems)
                 walked = _walk_every_page(consultant, program_run.home, forbidden=[])
                 assert words["consultant pages"] <= set(walked)
 
-                page = log_in_speaking(browser, served_app, me.id, lang)
+                page = log_in_speaking(browser, served_app, me.id, lang, problems)
                 walked = _walk_every_page(page, program_run.home, forbidden=others)
                 assert not words["client-free pages"] & set(walked)
 
@@ -522,6 +552,7 @@ def test_every_page_as_a_consultant_and_as_a_client_with_korean_drawn_and_report
                         page.get_by_role("button", name=re.compile(rf"\.{suffix}$")).first.click()
                     files[suffix] = tmp_path / download.value.suggested_filename
                     download.value.save_as(files[suffix])
+                assert problems == [], problems  # every font, script and file came from the app's server
             finally:
                 browser.close()
     finally:  # the demo logins speak the default again for the module's other tests

@@ -20,7 +20,13 @@ def _streamlit_stand_in() -> Starlette:
     async def served(request: object) -> PlainTextResponse:
         return PlainTextResponse("the file")
 
-    return Starlette(routes=[Route("/media/{file_id:path}", served), Route("/_stcore/metrics", served)])
+    return Starlette(
+        routes=[
+            Route("/media/{file_id:path}", served),
+            Route("/static/{file:path}", served),
+            Route("/_stcore/metrics", served),
+        ]
+    )
 
 
 @pytest.fixture
@@ -49,6 +55,9 @@ def test_media_files_are_served_to_live_sessions_only(workspace: Settings, clien
     assert answer.status_code == 200 and answer.text == "the file"
     end_sessions(workspace, "hanbit-press")  # logged out everywhere: the URL stops working
     assert client.get(pdf, headers=_cookie(token)).status_code == 403
+    # Streamlit's own files stay open: the login page needs its fonts and scripts before anyone logs in.
+    assert client.get("/static/media/SourceSansVF-Upright.ttf.woff2").status_code == 200
+    assert client.get("/static/js/index.js").status_code == 200
 
 
 def test_metrics_are_for_consultants_only(workspace: Settings, client: TestClient) -> None:
