@@ -635,6 +635,50 @@ def test_the_workbench_takes_a_finding_through_review_to_its_client_only(
     assert title not in page_text(at)
 
 
+def test_the_program_pages_and_the_workbench_speak_korean(
+    open_app: Callable[[], AppTest], clients: list[ClientConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Korean chosen, a consultant's program pages and Workbench read in Korean; names stay as given."""
+    monkeypatch.setenv("FORGELINE_LANG", "ko")
+    at = log_in(open_app(), "consultant", demo_password("consultant"))
+    assert_ok(at, "overview in Korean")
+    assert [t.value for t in at.title] == ["프로그램 개요"]
+    assert [m.label for m in at.metric] == ["고객사", "게시됨", "게이트 통과", "챔피언 모델"]
+    text = page_text(at)
+    assert "평균 OEE" in text and "게이트 검증 항목" in text and "최근 실행" in text
+    assert all(c.name in text for c in clients)
+    assert "Program overview" not in text and "Average OEE" not in text
+
+    at.switch_page(COHORT_PAGE).run()
+    assert_ok(at, "cohort in Korean")
+    assert [t.value for t in at.title] == ["코호트 대시보드"]
+    assert "목표" in page_text(at) and at.metric[0].label == "평가된 고객사"
+
+    me = next(c for c in clients if c.id == "daehan-molding")
+    at.switch_page(WORKBENCH).run()
+    at.selectbox(key=PICKER).select(me.id).run()
+    assert_ok(at, "workbench in Korean")
+    new = f"wb_{me.id}_new_"
+    assert [t.value for t in at.title] == ["워크벤치"]
+    assert at.selectbox(key=f"{new}ev_kind").label == "첨부할 근거 종류"
+    assert at.selectbox(key=f"{new}ev_kind").value == "kpi_chart"  # the codes stay the widget's values
+    assert at.radio(key=f"{new}kind").label == "종류" and at.radio(key=f"{new}kind").options == [
+        "진단",
+        "권고",
+    ]
+    assert at.text_input(key=f"{new}title").label == "제목"
+    assert at.button(key=f"{new}attach").label == "이 근거 첨부"
+    assert at.button(key=f"{new}save").label == "초안 저장"
+    at.button(key=f"{new}attach").click().run()
+    at.text_input(key=f"{new}title").input("S12 가동 시간 부족")
+    at.button(key=f"{new}save").click().run()
+    assert_ok(at, "workbench after saving in Korean")
+    assert [s.value for s in at.success] == ["초안으로 저장했습니다(버전 1)."]
+    assert any("작성자는 자기 버전을 검토할 수 없습니다" in i.value for i in at.info)
+    history = page_text(at)
+    assert "이력" in history and "작성" in history
+
+
 # -- logins and sessions ----------------------------------------------------------------------------
 ACCOUNT_PAGE = "app_pages/account.py"
 
