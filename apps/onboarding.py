@@ -22,7 +22,13 @@ import yaml
 
 from forgeline import i18n
 from forgeline.auth import User, visible_clients
-from forgeline.clients import ClientConfigError, load_client_config, parse_client_config, save_mapping_text
+from forgeline.clients import (
+    FIX_THE_MAPPING,
+    ClientConfigError,
+    load_client_config,
+    parse_client_config,
+    save_mapping_text,
+)
 from forgeline.i18n import N_, _
 from forgeline.mapping.check import CheckReport, check_client
 from forgeline.mapping.entities import ENTITIES, Field, taxonomy
@@ -195,18 +201,10 @@ def describe_read(profile: FileProfile) -> str:
         _("header row {row}").format(row=profile.header_row) if profile.header_row else _("no header row")
     )
     if profile.skip_rows:
-        parts.append(
-            i18n.ngettext(
-                "{n} row skipped after the header", "{n} rows skipped after the header", profile.skip_rows
-            ).format(n=profile.skip_rows)
-        )
+        parts.append(_("{n} row(s) skipped after the header").format(n=profile.skip_rows))
     if profile.decimal == ",":
         parts.append(_("decimal comma"))
-    parts.append(
-        i18n.ngettext("{n} row sampled", "{n} rows sampled", profile.rows_sampled).format(
-            n=i18n.number(profile.rows_sampled)
-        )
-    )
+    parts.append(_("{n} rows sampled").format(n=i18n.number(profile.rows_sampled)))
     return " · ".join(parts)
 
 
@@ -296,11 +294,7 @@ def initial_text(
     doc["sources"] = [*sources, *added]
     names = ", ".join(s["name"] for s in added)
     return dump_doc(doc), [
-        i18n.ngettext(
-            "Drafted source {names} for the files no existing source reads.",
-            "Drafted sources {names} for the files no existing source reads.",
-            len(added),
-        ).format(names=names)
+        _("Drafted source(s) {names} for the files no existing source reads.").format(names=names)
     ]
 
 
@@ -739,18 +733,25 @@ def validate(text: str, client_id: str) -> tuple[ClientConfig | None, list[tuple
         if isinstance(cause, yaml.YAMLError):
             line = str(mark.line + 1) if mark is not None else "?"
             what = " ".join(str(getattr(cause, "problem", "") or cause).split())
-            return None, [(line, f"not valid YAML: {what}")]
+            return None, [(line, _("not valid YAML: {problem}").format(problem=what))]
         problems = []
         for raw in str(exc).splitlines():
             found = _PROBLEM_LINE.match(raw)
             if found:
                 problems.append((found[1], found[2]))
-            elif raw.strip() and not raw.startswith("Fix the"):
+            elif raw.strip() and raw != _(FIX_THE_MAPPING):
                 problems.append(("?", raw.removeprefix("mapping.yml: ")))
         return None, problems
     if config.id != client_id:
         line = next((str(i) for i, t in enumerate(text.splitlines(), 1) if t.startswith("id:")), "?")
-        return None, [(line, f"id: the mapping says {config.id!r}; this client's id is {client_id!r}")]
+        return None, [
+            (
+                line,
+                _("id: the mapping says {found!r}; this client's id is {client!r}").format(
+                    found=config.id, client=client_id
+                ),
+            )
+        ]
     return config, []
 
 

@@ -180,7 +180,7 @@ def list_clients_command(home: HomeOption = None) -> None:
             )
         )
     if not clients and not invalid:
-        console.print(NO_CLIENTS().format(folder=settings.clients_dir))
+        console.print(_no_clients(settings))
         raise typer.Exit(0)
     table = Table(
         _("client"),
@@ -224,8 +224,10 @@ def _step(text: str) -> str:
     return words.step_title(text[:1].upper() + text[1:])
 
 
-def NO_CLIENTS() -> str:  # noqa: N802 - a message, translated when shown
-    return _("No clients in {folder}. Add one with `forgeline add-client` or run `make demo`.")
+def _no_clients(settings) -> str:
+    return _("No clients in {folder}. Add one with `forgeline add-client` or run `make demo`.").format(
+        folder=settings.clients_dir
+    )
 
 
 @app.command("levels")
@@ -239,13 +241,14 @@ def levels_command(
 
     from forgeline.clients import get_client, list_clients
     from forgeline.program.cohort import load_targets, progress, targets_path
+    from forgeline.program.levels import figure
     from forgeline.publish import current_level, current_meta
     from forgeline.reports import words
 
     settings = _settings(home)
     clients = [get_client(settings, client_id)] if client_id else list_clients(settings)
     if not clients:
-        _fail(NO_CLIENTS().format(folder=settings.clients_dir))
+        _fail(_no_clients(settings))
     if client_id is None:
         table = Table(_("client"), _("level"), "", _("next step"), _("rules"))
         table.columns[0].no_wrap = True
@@ -289,8 +292,8 @@ def levels_command(
         table.add_row(
             f"L{row.level}",
             row.says,
-            f"{words.label(words.MEASURE_LABELS, row.measure)}: {words.evidence_value(row.value, row.kind)}",
-            words.evidence_value(row.at_least, row.kind),
+            f"{words.label(words.MEASURE_LABELS, row.measure)}: {figure(row.value, row.kind)}",
+            figure(row.at_least, row.kind),
             "[green]{}[/green]".format(_("holds"))
             if row.passed
             else "[yellow]{}[/yellow]".format(_("not yet")),
@@ -304,8 +307,8 @@ def levels_command(
                 "  - "
                 + _("{step} (now {value}; needs {needed})").format(
                     step=_step(row.step),
-                    value=words.evidence_value(row.value, row.kind),
-                    needed=words.evidence_value(row.at_least, row.kind),
+                    value=figure(row.value, row.kind),
+                    needed=figure(row.at_least, row.kind),
                 )
             )
     found = current_meta(settings, config.id, "recommendations")
@@ -392,11 +395,7 @@ def benchmarks_command(home: HomeOption = None) -> None:
     if summary.released:
         console.print(table)
     for reason, count in cells.loc[cells["status"] == "suppressed", "reason"].value_counts().items():
-        console.print(
-            i18n.ngettext(
-                "Suppressed, {n} cell: {reason}.", "Suppressed, {n} cells: {reason}.", count
-            ).format(n=count, reason=reason)
-        )
+        console.print(_("Suppressed, {n} cell(s): {reason}.").format(n=count, reason=reason))
     console.print(
         _(
             "{consenting} consenting clients; {released} cells released, {suppressed} suppressed. Store: "
@@ -677,10 +676,8 @@ def inspect_command(
     for source, profiles in proposal.profiles.items():
         first = profiles[0]
         console.print(
-            i18n.ngettext(
-                "[bold]{source}[/bold]: {n} file, {format}, encoding {encoding}, header row {header}",
-                "[bold]{source}[/bold]: {n} files, {format}, encoding {encoding}, header row {header}",
-                len(profiles),
+            _(
+                "[bold]{source}[/bold]: {n} file(s), {format}, encoding {encoding}, header row {header}"
             ).format(
                 source=source,
                 n=len(profiles),

@@ -281,6 +281,12 @@ def test_the_cli_speaks_korean_with_lang_and_english_by_default(
         and "'nobody' 로그인이 없습니다" in unknown.output
     )
 
+    # The core's errors that reach a consultant speak it too, with the same content (the file, what to do).
+    bad_id = runner.invoke(app, ["--lang", "ko", "add-client", "Bad_Id"])
+    assert bad_id.exit_code == 1 and "고객사 ID 'Bad_Id'는 쓸 수 없습니다" in " ".join(bad_id.output.split())
+    no_mapping = " ".join(runner.invoke(app, ["--lang", "ko", "consent", "nobody-here"]).output.split())
+    assert "mapping.yml: 매핑이 없습니다" in no_mapping and "forgeline add-client" in no_mapping
+
     # FORGELINE_LANG chooses it too; --lang wins over it.
     korean_env = runner.invoke(app, ["clients"], env={"FORGELINE_LANG": "ko"})
     assert "게이트" in korean_env.output

@@ -166,12 +166,9 @@ if TOKEN not in st.session_state:
 folder = ob.samples_dir(settings, client_id, st.session_state[TOKEN])
 paths = ob.store_samples(folder, uploads)
 st.caption(
-    i18n.ngettext(
-        "{n} file kept in `{folder}`: the client's folder, not its landing folder (nothing is delivered or "
-        "loaded).",
-        "{n} files kept in `{folder}`: the client's folder, not its landing folder (nothing is delivered or "
-        "loaded).",
-        len(paths),
+    _(
+        "{n} file(s) kept in `{folder}`: the client's folder, not its landing folder (nothing is delivered "
+        "or loaded)."
     ).format(n=len(paths), folder=folder)
 )
 
@@ -425,7 +422,7 @@ elif result.report is not None:
         for i, row in enumerate(rows.itertuples()):
             tiles[i % len(tiles)].metric(
                 row.entity,
-                i18n.ngettext("{n} row", "{n} rows", int(row.rows)).format(n=i18n.number(row.rows)),
+                _("{n} rows").format(n=i18n.number(row.rows)),
                 border=True,
             )
     st.subheader(_("Sources"))
@@ -452,11 +449,7 @@ elif result.report is not None:
     )
     problems = ob.problems_table(report)
     st.subheader(
-        i18n.ngettext(
-            "Rows the mapping would quarantine ({n} column and reason)",
-            "Rows the mapping would quarantine ({n} columns and reasons)",
-            len(report.problems),
-        ).format(n=len(report.problems))
+        _("Rows the mapping would quarantine ({n} column(s) and reason(s))").format(n=len(report.problems))
     )
     if problems.empty:
         st.caption(_("None: every mapped cell of the samples converts."))
@@ -514,12 +507,9 @@ saved = st.session_state.get(SAVED)
 if isinstance(saved, ob.Saved) and saved.client_id == client_id:
     if saved.text == text:
         st.success(
-            i18n.ngettext(
-                "Saved `{path}` ({n} earlier version kept in its history). Next: deliver the files with "
-                "`forgeline ingest {client} FILES…`, then run `forgeline run {client}`.",
-                "Saved `{path}` ({n} earlier versions kept in its history). Next: deliver the files with "
-                "`forgeline ingest {client} FILES…`, then run `forgeline run {client}`.",
-                saved.history,
+            _(
+                "Saved `{path}` ({n} earlier version(s) kept in its history). Next: deliver the files with "
+                "`forgeline ingest {client} FILES…`, then run `forgeline run {client}`."
             ).format(path=saved.path, n=saved.history, client=client_id),
             icon=":material/check_circle:",
         )

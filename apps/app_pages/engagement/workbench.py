@@ -17,7 +17,7 @@ from apps import data, findings_view, ui
 from forgeline import i18n
 from forgeline.auth import AccessDenied
 from forgeline.i18n import N_, _
-from forgeline.program.findings import KINDS, KPIS, EvidenceError, FindingError
+from forgeline.program.findings import KINDS, KPIS, STATUS_WORDS, EvidenceError, FindingError
 
 NEW = "__new__"
 PICK = "wb_pick"  # the finding open on the page
@@ -31,12 +31,6 @@ EVIDENCE_LABELS = {
 }
 # The store's codes as a consultant reads them (the codes stay in the store and in the tables' data).
 KIND_WORDS = {"finding": N_("finding"), "recommendation": N_("recommendation")}
-STATUS_WORDS = {
-    "draft": N_("draft"),
-    "reviewed": N_("reviewed"),
-    "delivered": N_("delivered"),
-    "withdrawn": N_("withdrawn"),
-}
 ACTION_WORDS = {
     "written": N_("written"),
     "changes_requested": N_("changes requested"),

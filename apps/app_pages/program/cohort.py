@@ -28,6 +28,7 @@ from forgeline.program.cohort import (
     distribution,
     progress,
 )
+from forgeline.program.levels import figure
 from forgeline.reports import words
 
 LEVEL_PAGE = "app_pages/client/level.py"
@@ -186,9 +187,7 @@ with left:
                 "#2e7d32" if goal_level is not None and lv >= goal_level else "#90a4ae" for lv in counts.index
             ],
             hovertext=[
-                i18n.ngettext("{n} client: {who}", "{n} clients: {who}", n).format(n=n, who=w)
-                if n
-                else _("none")
+                _("{n} client(s): {who}").format(n=n, who=w) if n else _("none")
                 for n, w in zip(counts["clients"], counts["who"], strict=True)
             ],
             hoverinfo="text",
@@ -238,7 +237,10 @@ else:
     grid = readiness.pivot_table(index="client_id", columns="rule_id", values="progress", aggfunc="first")
     grid = grid.reindex(index=order, columns=rules["rule_id"])
     labelled = readiness.assign(
-        text=[words.evidence_value(v, k) for v, k in zip(readiness["value"], readiness["kind"], strict=True)]
+        text=[
+            _("{value} d").format(value=figure(v, k)) if k == "days" else figure(v, k)
+            for v, k in zip(readiness["value"], readiness["kind"], strict=True)
+        ]
     )
     text = labelled.pivot_table(index="client_id", columns="rule_id", values="text", aggfunc="first")
     text = text.reindex(index=order, columns=rules["rule_id"]).fillna("")
