@@ -27,6 +27,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from forgeline import reports
 from forgeline.auth import AccessDenied, User, require_client, session_user, visible_clients
+from forgeline.i18n import _
 from forgeline.ingest import upload
 from forgeline.program import benchmarks as pooled
 from forgeline.program import cohort as cohort_figures
@@ -233,7 +234,7 @@ def client(user: User, client_id: str) -> PublishedClient:
     for config in clients(user):
         if config.id == client_id:
             return config
-    raise LookupError(f"No client {client_id!r} in the program.")
+    raise LookupError(_("No client {client!r} in the program.").format(client=client_id))
 
 
 def oee_daily(user: User, client_id: str) -> pd.DataFrame:
@@ -412,7 +413,7 @@ class Cohort:
 
 def cohort(user: User) -> Cohort:
     """The cohort of the clients ``user`` may see, with the program's targets."""
-    targets, _ = cohort_figures.load_targets(cohort_figures.targets_path(get_settings()))
+    targets, _path = cohort_figures.load_targets(cohort_figures.targets_path(get_settings()))
     overview = program_overview(user)
     histories: dict[str, pd.DataFrame] = {}
     evidence: dict[str, pd.DataFrame] = {}
@@ -476,7 +477,7 @@ def require_live(user: User) -> User:
 
     session = session_user(get_settings(), st.session_state.get(SESSION_KEY))
     if session is None or session.user != user:
-        raise AccessDenied(f"The session of {user.username} has ended: log in again.")
+        raise AccessDenied(_("The session of {login} has ended: log in again.").format(login=user.username))
     return user
 
 
@@ -487,7 +488,11 @@ def record_consent(user: User, client_id: str, given: bool) -> pooled.BuildSumma
     require_client(user, client_id)
     require_live(user)
     if not user.is_client:
-        raise AccessDenied(f"{user.username} may not decide for {client_id}: consent is the client's own.")
+        raise AccessDenied(
+            _("{login} may not decide for {client}: consent is the client's own.").format(
+                login=user.username, client=client_id
+            )
+        )
     settings = get_settings()
     consents.record(settings, client_id, given, by=f"{user.display_name} ({user.username}, app login)")
     try:
@@ -501,7 +506,11 @@ def benchmark_cells(user: User) -> pd.DataFrame:
     """Every cell of the pooled benchmarks with its quartiles, or why it is suppressed: the aggregates a
     consultant or a program manager sees (never a client login: it sees its own position only)."""
     if not user.sees_every_client:
-        raise AccessDenied(f"{user.username} may not see the benchmarks' figures; its position is its own.")
+        raise AccessDenied(
+            _("{login} may not see the benchmarks' figures; its position is its own.").format(
+                login=user.username
+            )
+        )
     return pooled.current_cells(_store())
 
 
@@ -597,7 +606,7 @@ def client_report(user: User, client_id: str, period: str, lang: str) -> tuple[R
     settings = get_settings()
     snapshot = current_snapshot(settings, client_id)
     if snapshot is None:
-        raise reports.ReportError("Nothing is published for this client yet.")
+        raise reports.ReportError(_("Nothing is published for this client yet."))
     return _report(str(snapshot), findings_store.stamp(settings), client_id, period, lang, settings)
 
 
@@ -676,7 +685,9 @@ def upload_export(user: User, client_id: str, name: str, content: bytes) -> uplo
     landing folder for the next run. The client itself or a consultant; a program manager changes nothing."""
     require_client(user, client_id)
     if not (user.is_client or user.is_consultant):
-        raise AccessDenied(f"{user.username} may not deliver data for {client_id}.")
+        raise AccessDenied(
+            _("{login} may not deliver data for {client}.").format(login=user.username, client=client_id)
+        )
     from forgeline.clients import get_client
 
     settings = get_settings()
@@ -688,14 +699,18 @@ def upload_export(user: User, client_id: str, name: str, content: bytes) -> uplo
 def _may_write(user: User, client_id: str) -> None:
     require_client(user, client_id)
     if not user.is_consultant:
-        raise AccessDenied(f"{user.username} may read findings, not write them: consultants write them.")
+        raise AccessDenied(
+            _("{login} may read findings, not write them: consultants write them.").format(
+                login=user.username
+            )
+        )
     require_live(user)  # a callback's user may be a revoked session's
 
 
 def _may_read_all(user: User, client_id: str) -> None:
     require_client(user, client_id)
     if not user.sees_every_client:  # drafts, reviews and history are the program's, never a client's
-        raise AccessDenied(f"{user.username} sees only the findings delivered to it.")
+        raise AccessDenied(_("{login} sees only the findings delivered to it.").format(login=user.username))
 
 
 def findings(

@@ -20,8 +20,16 @@ import pandas as pd
 import streamlit as st
 import yaml
 
+from forgeline import i18n
 from forgeline.auth import User, visible_clients
-from forgeline.clients import ClientConfigError, load_client_config, parse_client_config, save_mapping_text
+from forgeline.clients import (
+    FIX_THE_MAPPING,
+    ClientConfigError,
+    load_client_config,
+    parse_client_config,
+    save_mapping_text,
+)
+from forgeline.i18n import N_, _
 from forgeline.mapping.check import CheckReport, check_client
 from forgeline.mapping.entities import ENTITIES, Field, taxonomy
 from forgeline.mapping.expressions import columns_of
@@ -41,6 +49,7 @@ from forgeline.settings import CLIENT_ID_PATTERN, Settings
 ACCEPTED_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet", "jsonl"]
 TAG = "#tag"  # target suffix of a wide column turned into a tag: "cycles.#tag"
 TIME_TYPES = ("timestamp", "date")
+UNMAPPED = N_("unmapped")  # the inspect table's word for a column nothing maps (its rows are greyed)
 
 Upload = tuple[str, bytes]  # (file name, content)
 
@@ -75,7 +84,7 @@ def safe_name(name: str) -> str:
     """An uploaded file's name without any folder part (a browser may send one)."""
     base = PurePath(name.replace("\\", "/")).name.strip()
     if not base or base.startswith("."):
-        raise ValueError(f"{name!r} is not a usable file name")
+        raise ValueError(_("{name!r} is not a usable file name").format(name=name))
     return base
 
 
@@ -144,7 +153,7 @@ def draft_proposal(client_id: str, name: str, uploads: tuple[Upload, ...]) -> tu
         try:
             return propose_mapping(client_id, name, paths), ""
         except Exception as exc:  # as above: shown on the page, the engineer writes the YAML instead
-            return None, f"No draft could be made from these files: {exc}"
+            return None, _("No draft could be made from these files: {error}").format(error=exc)
 
 
 def file_profiles(proposal: Proposal | None, upload: Upload) -> tuple[list[FileProfile], str]:
@@ -182,16 +191,20 @@ def decisions_of(proposal: Proposal | None, profile: FileProfile) -> dict[str, l
 def describe_read(profile: FileProfile) -> str:
     parts = [profile.format]
     if profile.encoding:
-        parts.append(f"encoding {profile.encoding}")
+        parts.append(_("encoding {encoding}").format(encoding=profile.encoding))
     if profile.delimiter:
-        shown = {"\t": "tab", ",": "comma ','", ";": "semicolon ';'", "|": "pipe '|'"}
-        parts.append(f"delimiter {shown.get(profile.delimiter, repr(profile.delimiter))}")
-    parts.append(f"header row {profile.header_row}" if profile.header_row else "no header row")
+        shown = {"\t": _("tab"), ",": _("comma ','"), ";": _("semicolon ';'"), "|": _("pipe '|'")}
+        parts.append(
+            _("delimiter {delimiter}").format(delimiter=shown.get(profile.delimiter, repr(profile.delimiter)))
+        )
+    parts.append(
+        _("header row {row}").format(row=profile.header_row) if profile.header_row else _("no header row")
+    )
     if profile.skip_rows:
-        parts.append(f"{profile.skip_rows} row(s) skipped after the header")
+        parts.append(_("{n} row(s) skipped after the header").format(n=profile.skip_rows))
     if profile.decimal == ",":
-        parts.append("decimal comma")
-    parts.append(f"{profile.rows_sampled:,} rows sampled")
+        parts.append(_("decimal comma"))
+    parts.append(_("{n} rows sampled").format(n=i18n.number(profile.rows_sampled)))
     return " · ".join(parts)
 
 
@@ -210,7 +223,7 @@ def inspect_table(profile: FileProfile, decisions: dict[str, list[Any]]) -> pd.D
                 "examples": ", ".join(column.examples[:3]),
                 "missing": column.null_share,
                 "confidence": min((d.confidence for d in mapped), default=None),
-                "proposed": ", ".join(f"{d.entity}.{_target_label(d.target)}" for d in mapped) or "unmapped",
+                "proposed": ", ".join(f"{d.entity}.{_target_label(d.target)}" for d in mapped) or _(UNMAPPED),
                 "why": "; ".join(dict.fromkeys(d.reason for d in found)),
             }
         )
@@ -225,7 +238,7 @@ def style_inspect(frame: pd.DataFrame) -> Any:
     """Low-confidence choices highlighted amber, unmapped columns grey."""
 
     def colour(row: pd.Series) -> list[str]:
-        if row["proposed"] == "unmapped":
+        if row["proposed"] == _(UNMAPPED):
             css = "background-color: rgba(128, 128, 128, 0.15)"
         elif pd.notna(row["confidence"]) and row["confidence"] < LOW_CONFIDENCE:
             css = "background-color: rgba(255, 170, 0, 0.30)"
@@ -258,7 +271,9 @@ def initial_text(
     try:
         doc = load_doc(existing)
     except ValueError as exc:
-        return existing, [f"The saved mapping does not parse, so nothing was added to it: {exc}"]
+        return existing, [
+            _("The saved mapping does not parse, so nothing was added to it: {error}").format(error=exc)
+        ]
     sources = doc.get("sources") or []
     patterns = [str(s.get("files", "")) for s in sources if isinstance(s, dict)]
     new = tuple(u for u in uploads if not any(source_matches(p, u[0]) for p in patterns))
@@ -278,7 +293,9 @@ def initial_text(
         added.append(source)
     doc["sources"] = [*sources, *added]
     names = ", ".join(s["name"] for s in added)
-    return dump_doc(doc), [f"Drafted source(s) {names} for the files no existing source reads."]
+    return dump_doc(doc), [
+        _("Drafted source(s) {names} for the files no existing source reads.").format(names=names)
+    ]
 
 
 # -- YAML ---------------------------------------------------------------------------------------------------
@@ -342,9 +359,9 @@ def load_doc(text: str) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(f"not valid YAML ({exc})") from exc
+        raise ValueError(_("not valid YAML ({error})").format(error=exc)) from exc
     if not isinstance(doc, dict):
-        raise ValueError("expected keys such as id, name, sources")
+        raise ValueError(_("expected keys such as id, name, sources"))
     return doc
 
 
@@ -367,14 +384,14 @@ def target_options() -> list[str]:
 
 
 def target_label(target: str) -> str:
-    entity, _, name = target.partition(".")
+    entity, _dot, name = target.partition(".")
     if name == TAG:
-        return f"{entity} · tag (wide column)"
+        return _("{entity} · tag (wide column)").format(entity=entity)
     return target
 
 
 def target_field(target: str) -> Field | None:
-    entity, _, name = target.partition(".")
+    entity, _dot, name = target.partition(".")
     return ENTITIES[entity].get(name) if entity in ENTITIES and name != TAG else None
 
 
@@ -516,7 +533,7 @@ def set_column_targets(source: dict[str, Any], column: str, targets: list[str], 
     for target in current:
         if target in targets:
             continue
-        entity, _, name = target.partition(".")
+        entity, _dot, name = target.partition(".")
         feed = feeds.get(entity)
         if not isinstance(feed, dict):
             continue
@@ -535,7 +552,7 @@ def set_column_targets(source: dict[str, Any], column: str, targets: list[str], 
     for target in targets:
         if target in current:
             continue
-        entity, _, name = target.partition(".")
+        entity, _dot, name = target.partition(".")
         if entity not in ENTITIES:
             continue
         feed = feeds.get(entity)
@@ -647,7 +664,7 @@ def unit_feedback(unit: str, targets: list[str]) -> tuple[bool, str]:
         return False, str(exc)
     takes_unit = [t for t in targets if t.endswith(TAG) or getattr(target_field(t), "kind", None)]
     if not takes_unit:
-        return False, "no field this column feeds takes a unit (only measures and tags do): leave it empty"
+        return False, _("no field this column feeds takes a unit (only measures and tags do): leave it empty")
     for target in targets:
         spec_field = target_field(target)
         if spec_field is not None and spec_field.kind:
@@ -655,7 +672,7 @@ def unit_feedback(unit: str, targets: list[str]) -> tuple[bool, str]:
                 conversion(unit, expected_kind=spec_field.kind)
             except UnitError as exc:
                 return False, f"{target}: {exc}"
-    canonical = found.canonical_unit or "a plain number"
+    canonical = found.canonical_unit or _("a plain number")
     return True, f"→ {canonical} ({found.quantity_kind})"
 
 
@@ -676,9 +693,11 @@ def format_feedback(time_format: str, column: ColumnProfile | None) -> tuple[boo
             continue
     how = f"'{time_format.strip()}'" if time_format.strip() else "ISO 8601"
     if read == len(examples):
-        return True, f"{how} reads all {read} examples"
+        return True, _("{format} reads all {n} examples").format(format=how, n=read)
     bad = next(e for e in examples if not _reads(e, time_format))
-    return False, f"{how} reads {read} of {len(examples)} examples; not e.g. {bad!r}"
+    return False, _("{format} reads {read} of {n} examples; not e.g. {bad!r}").format(
+        format=how, read=read, n=len(examples), bad=bad
+    )
 
 
 def _reads(text: str, time_format: str) -> bool:
@@ -714,18 +733,25 @@ def validate(text: str, client_id: str) -> tuple[ClientConfig | None, list[tuple
         if isinstance(cause, yaml.YAMLError):
             line = str(mark.line + 1) if mark is not None else "?"
             what = " ".join(str(getattr(cause, "problem", "") or cause).split())
-            return None, [(line, f"not valid YAML: {what}")]
+            return None, [(line, _("not valid YAML: {problem}").format(problem=what))]
         problems = []
         for raw in str(exc).splitlines():
             found = _PROBLEM_LINE.match(raw)
             if found:
                 problems.append((found[1], found[2]))
-            elif raw.strip() and not raw.startswith("Fix the"):
+            elif raw.strip() and raw != _(FIX_THE_MAPPING):
                 problems.append(("?", raw.removeprefix("mapping.yml: ")))
         return None, problems
     if config.id != client_id:
         line = next((str(i) for i, t in enumerate(text.splitlines(), 1) if t.startswith("id:")), "?")
-        return None, [(line, f"id: the mapping says {config.id!r}; this client's id is {client_id!r}")]
+        return None, [
+            (
+                line,
+                _("id: the mapping says {found!r}; this client's id is {client!r}").format(
+                    found=config.id, client=client_id
+                ),
+            )
+        ]
     return config, []
 
 
@@ -740,9 +766,10 @@ def md_escape(text: str) -> str:
 def problem_markdown(line: str, message: str) -> str:
     """One validation problem as a markdown list item: line, key in code, the message."""
     key, sep, rest = message.partition(": ")
+    where = _("line {line}").format(line=line)
     if sep and " " not in key:
-        return f"- **line {line}** · `{key}`: {md_escape(rest)}"
-    return f"- **line {line}**: {md_escape(message)}"
+        return f"- **{where}** · `{key}`: {md_escape(rest)}"
+    return f"- **{where}**: {md_escape(message)}"
 
 
 def preview(settings: Settings, text: str, client_id: str, files: list[Path]) -> Preview:
@@ -751,11 +778,11 @@ def preview(settings: Settings, text: str, client_id: str, files: list[Path]) ->
     if config is None:
         return Preview(errors=errors)
     if not files:
-        return Preview(config=config, failure="No sample files to try the mapping on.")
+        return Preview(config=config, failure=_("No sample files to try the mapping on."))
     try:
         report = check_client(settings, config, files)
     except Exception as exc:  # an unexpected failure of the dry run: shown, never a traceback
-        return Preview(config=config, failure=f"The dry run failed: {exc}")
+        return Preview(config=config, failure=_("The dry run failed: {error}").format(error=exc))
     return Preview(config=config, report=report)
 
 
@@ -764,7 +791,7 @@ def sources_table(report: CheckReport) -> pd.DataFrame:
         [
             {
                 "source": s.name,
-                "sample files": ", ".join(s.files) or "none matches",
+                "sample files": ", ".join(s.files) or _("none matches"),
                 "rows read": s.rows_read,
                 "unmapped columns": ", ".join(s.unmapped_columns),
                 "error": s.error or "",
@@ -805,7 +832,7 @@ def models_table(report: CheckReport) -> pd.DataFrame:
 def levels_table(report: CheckReport) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"level": f"L{lvl}", "in the samples": "yes" if met else "not yet", "evidence": meaning}
+            {"level": f"L{lvl}", "in the samples": _("yes") if met else _("not yet"), "evidence": meaning}
             for lvl, met, meaning in report.levels
         ]
     )

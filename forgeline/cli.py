@@ -44,12 +44,58 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from forgeline import i18n
+from forgeline.i18n import N_, _
 from forgeline.settings import REPO_ROOT, apply_tool_environment, check_client_id, get_settings
 
 apply_tool_environment()
 
 app = typer.Typer(help="Forgeline: run a smart-factory consulting program.", no_args_is_help=True)
 console = Console()
+
+
+@app.callback()
+def choose_language(
+    ctx: typer.Context,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            envvar="FORGELINE_LANG",
+            metavar="ko|en",
+            help="Language of the messages: ko or en (default: en).",
+        ),
+    ] = None,
+) -> None:
+    """Forgeline: run a smart-factory consulting program."""
+    try:
+        chosen = i18n.check_language(lang)
+    except ValueError:
+        raise typer.BadParameter("ko or en", param_hint="--lang") from None
+    # Entered here, left when the command's context closes: every message of the command speaks it.
+    ctx.with_resource(i18n.use_language(chosen))
+
+
+# The codes runs, gates and deliveries record, as a person reads them (the codes stay in the records).
+STATUS_WORDS = {
+    "published": N_("published"),
+    "gate_failed": N_("gate failed"),
+    "failed": N_("failed"),
+    "loaded": N_("loaded"),
+    "skipped": N_("skipped"),
+    "rejected": N_("rejected"),
+    "rejected earlier": N_("rejected earlier"),
+    "changing": N_("changing"),
+}
+
+
+def _status(code: str) -> str:
+    return _(STATUS_WORDS[code]) if code in STATUS_WORDS else str(code)
+
+
+def _gate(passed: bool | None) -> str:
+    return "-" if passed is None else (_("passed") if passed else _("FAILED"))
+
 
 HomeOption = Annotated[
     Path | None,
@@ -81,8 +127,17 @@ EXIT_BUSY = 75  # another run holds the client right now: try again later (EX_TE
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """End a command with the error a consultant can act on, not a traceback."""
     # Not wrapped at the terminal's width: a one-line refusal stays one line for scripts and logs.
-    console.print(f"[red]Error:[/red] {message}", soft_wrap=True)
+    console.print("[red]{}[/red] {}".format(_("Error:"), message), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _busy(exc: Exception, after: str = "") -> NoReturn:
+    """Another process writes the client: one line, exit 75 (``after``: what it means for this command)."""
+    from rich.markup import escape
+
+    line = "[red]{}[/red] {}".format(_("Busy:"), escape(str(exc)))
+    console.print(f"{line} {after}" if after else line, soft_wrap=True)
+    raise typer.Exit(EXIT_BUSY) from None
 
 
 def _refuse_busy(settings, client_ids: list[str]) -> None:
@@ -119,21 +174,32 @@ def list_clients_command(home: HomeOption = None) -> None:
     invalid: dict[str, str] = {}
     clients = list_clients(settings, invalid)
     for client_id, error in invalid.items():
-        console.print(f"[red]{client_id}: its mapping is not valid and it cannot run:[/red] {error}")
-    if not clients and not invalid:
         console.print(
-            f"No clients in {settings.clients_dir}. Add one with `forgeline add-client` or run `make demo`."
+            "[red]{}[/red] {}".format(
+                _("{client}: its mapping is not valid and it cannot run:").format(client=client_id), error
+            )
         )
+    if not clients and not invalid:
+        console.print(_no_clients(settings))
         raise typer.Exit(0)
-    table = Table("client", "name", "industry", "sources", "models", "last run (local)", "status", "gate")
+    table = Table(
+        _("client"),
+        _("name"),
+        _("industry"),
+        _("sources"),
+        _("models"),
+        _("last run (local)"),
+        _("status"),
+        _("gate"),
+    )
     table.columns[0].no_wrap = True
     for c in clients:
         info = current_run_info(settings, c.id)
-        gate = "-" if not info else ("passed" if info.get("gate_passed") else "FAILED")
+        gate = _gate(bool(info.get("gate_passed")) if info else None)
         finished = (
             pd.Timestamp(info["finished_at"]).tz_convert(c.timezone).strftime("%Y-%m-%d %H:%M")
             if info
-            else "never"
+            else _("never")
         )
         table.add_row(
             c.id,
@@ -142,13 +208,26 @@ def list_clients_command(home: HomeOption = None) -> None:
             ", ".join(s.name for s in c.sources) or "-",
             ", ".join(c.models) or "-",
             finished,
-            info["status"] if info else "-",
+            _status(info["status"]) if info else "-",
             gate,
         )
     console.print(table)
 
 
-NOT_ASSESSED = "not assessed yet: no run has passed the quality gate since levels are assessed"
+NOT_ASSESSED = N_("not assessed yet: no run has passed the quality gate since levels are assessed")
+
+
+def _step(text: str) -> str:
+    """A level rule's step as the report writes it: capitalised, in the current language when shipped."""
+    from forgeline.reports import words
+
+    return words.step_title(text[:1].upper() + text[1:])
+
+
+def _no_clients(settings) -> str:
+    return _("No clients in {folder}. Add one with `forgeline add-client` or run `make demo`.").format(
+        folder=settings.clients_dir
+    )
 
 
 @app.command("levels")
@@ -164,67 +243,83 @@ def levels_command(
     from forgeline.program.cohort import load_targets, progress, targets_path
     from forgeline.program.levels import figure
     from forgeline.publish import current_level, current_meta
+    from forgeline.reports import words
 
     settings = _settings(home)
     clients = [get_client(settings, client_id)] if client_id else list_clients(settings)
     if not clients:
-        _fail(
-            f"No clients in {settings.clients_dir}. Add one with `forgeline add-client` or run `make demo`."
-        )
+        _fail(_no_clients(settings))
     if client_id is None:
-        table = Table("client", "level", "", "next step", "rules")
+        table = Table(_("client"), _("level"), "", _("next step"), _("rules"))
         table.columns[0].no_wrap = True
         reached: list[int | None] = []
         for c in clients:
             published = current_level(settings, c.id)
             reached.append(None if published is None else int(published[0]["level"]))
             if published is None:
-                table.add_row(c.id, "-", NOT_ASSESSED, "", "")
+                table.add_row(c.id, "-", _(NOT_ASSESSED), "", "")
                 continue
             summary, evidence = published
             gaps = evidence[(evidence["level"] == summary["next_level"]) & ~evidence["passed"].astype(bool)]
-            step = f"L{summary['next_level']}: {gaps.iloc[0]['step']}" if len(gaps) else "-"
-            table.add_row(
-                c.id, str(summary["level"]), str(summary["level_name"]), step, str(summary["rules_version"])
-            )
+            step = f"L{summary['next_level']}: {_step(gaps.iloc[0]['step'])}" if len(gaps) else "-"
+            name = words.label(words.LEVEL_NAMES, int(summary["level"]))
+            table.add_row(c.id, str(summary["level"]), name, step, str(summary["rules_version"]))
         console.print(table)
-        targets, _ = load_targets(targets_path(settings))
+        targets, _path = load_targets(targets_path(settings))
         for goal in progress(pd.Series(reached, dtype="Int64"), targets, datetime.now(UTC).date()):
             console.print(goal.says)
-        console.print("One client's evidence, rule by rule: `forgeline levels CLIENT`.")
+        console.print(_("One client's evidence, rule by rule: `forgeline levels CLIENT`."))
         return
     [config] = clients
     published = current_level(settings, config.id)
     if published is None:
-        _fail(f"{config.id}: {NOT_ASSESSED} (`forgeline run {config.id}`).")
+        _fail(f"{config.id}: {_(NOT_ASSESSED)} (`forgeline run {config.id}`).")
     summary, evidence = published
     console.print(
-        f"[bold]{config.id}[/bold] ({config.name}): level {summary['level']}, {summary['level_name']} "
-        f"(rules {summary['rules_version']}, digest {summary['rules_digest']})"
+        _(
+            "[bold]{client}[/bold] ({name}): level {level}, {level_name} (rules {version}, digest {digest})"
+        ).format(
+            client=config.id,
+            name=escape(config.name),
+            level=int(summary["level"]),
+            level_name=words.label(words.LEVEL_NAMES, int(summary["level"])),
+            version=summary["rules_version"],
+            digest=summary["rules_digest"],
+        )
     )
-    table = Table("level", "rule", "data shows", "needs", "")
+    table = Table(_("level"), _("rule"), _("data shows"), _("needs"), "")
     for row in evidence.itertuples(index=False):
         table.add_row(
             f"L{row.level}",
             row.says,
-            f"{row.meaning}: {figure(row.value, row.kind)}",
+            f"{words.label(words.MEASURE_LABELS, row.measure)}: {figure(row.value, row.kind)}",
             figure(row.at_least, row.kind),
-            "[green]holds[/green]" if row.passed else "[yellow]not yet[/yellow]",
+            "[green]{}[/green]".format(_("holds"))
+            if row.passed
+            else "[yellow]{}[/yellow]".format(_("not yet")),
         )
     console.print(table)
     gaps = evidence[(evidence["level"] == summary["next_level"]) & ~evidence["passed"].astype(bool)]
     if len(gaps):
-        console.print(f"To reach level {summary['next_level']}:")
+        console.print(_("To reach level {level}:").format(level=summary["next_level"]))
         for row in gaps.itertuples(index=False):
             console.print(
-                f"  - {row.step} (now {figure(row.value, row.kind)}; needs {figure(row.at_least, row.kind)})"
+                "  - "
+                + _("{step} (now {value}; needs {needed})").format(
+                    step=_step(row.step),
+                    value=figure(row.value, row.kind),
+                    needed=figure(row.at_least, row.kind),
+                )
             )
     found = current_meta(settings, config.id, "recommendations")
     recommended = found["recommendations"] if found else None
     if recommended is not None and len(recommended):
-        console.print("Recommended next (from its own data; the benefit is today's exposure, not a promise):")
+        console.print(
+            _("Recommended next (from its own data; the benefit is today's exposure, not a promise):")
+        )
         for row in recommended.head(5).itertuples(index=False):
-            console.print(escape(f"  {row.rank}. {row.title} ({row.kind}): {row.benefit}."))
+            kind = words.label(words.RECOMMENDATION_KINDS, row.kind)
+            console.print(escape(f"  {row.rank}. {words.step_title(row.title)} ({kind}): {row.benefit}."))
 
 
 @app.command("consent")
@@ -247,52 +342,70 @@ def consent_command(
     except ValueError as exc:
         _fail(str(exc))
     if decision not in ("give", "withdraw", "show"):
-        raise typer.BadParameter("give, withdraw or show", param_hint="DECISION")
+        raise typer.BadParameter(_("give, withdraw or show"), param_hint="DECISION")
     if decision != "show":
         if not by.strip():
             raise typer.BadParameter(
-                "say who decided, e.g. --by 'Kim Minsu, plant manager'", param_hint="--by"
+                _("say who decided, e.g. --by 'Kim Minsu, plant manager'"), param_hint="--by"
             )
         consent.record(settings, client_id, given=decision == "give", by=by, note=note)
         summary = benchmarks.build(settings)
         console.print(
-            f"Benchmarks rebuilt: {summary.released} cells released, {summary.suppressed} suppressed "
-            f"({summary.consenting} consenting clients)."
+            _(
+                "Benchmarks rebuilt: {released} cells released, {suppressed} suppressed ({consenting} "
+                "consenting clients)."
+            ).format(released=summary.released, suppressed=summary.suppressed, consenting=summary.consenting)
         )
     kept = consent.decisions(settings, client_id)
     if not kept:
-        console.print(f"{client_id} has not decided, so its figures are not pooled. Pooling means: ")
+        console.print(
+            _("{client} has not decided, so its figures are not pooled. Pooling means:").format(
+                client=client_id
+            )
+        )
         console.print(f"  {consent.SCOPES['benchmarks']}.")
         return
-    table = Table("when (UTC)", "scope", "decision", "by", "note")
+    table = Table(_("when (UTC)"), _("scope"), _("decision"), _("by"), _("note"))
     for d in kept:
-        table.add_row(f"{d.at:%Y-%m-%d %H:%M}", d.scope, "given" if d.given else "withdrawn", d.by, d.note)
+        table.add_row(
+            f"{d.at:%Y-%m-%d %H:%M}", d.scope, _("given") if d.given else _("withdrawn"), d.by, d.note
+        )
     console.print(table)
-    state = "pooled" if consent.has_consented(settings, client_id) else "not pooled"
-    console.print(f"In force: {client_id}'s figures are {state}.")
+    if consent.has_consented(settings, client_id):
+        console.print(_("In force: {client}'s figures are pooled.").format(client=client_id))
+    else:
+        console.print(_("In force: {client}'s figures are not pooled.").format(client=client_id))
 
 
 @app.command("benchmarks")
 def benchmarks_command(home: HomeOption = None) -> None:
     """Rebuild the pooled benchmarks from the consenting clients' published figures, and show them."""
     from forgeline.program import benchmarks
+    from forgeline.reports import words
 
     settings = _settings(home)
     summary = benchmarks.build(settings)
     store = benchmarks.read_store(settings.benchmarks_path)
     cells = benchmarks.current_cells(store)
-    table = Table("benchmark", "figure", "factories", "p25", "median", "p75")
+    table = Table(_("benchmark"), _("figure"), _("factories"), _("p25"), _("median"), _("p75"))
     for row in cells[cells["status"] == "released"].sort_values(["cell", "metric"]).itertuples(index=False):
         metric = benchmarks.METRICS[row.metric]
         quartiles = (benchmarks.shown(v, metric) for v in (row.p25, row.p50, row.p75))
-        table.add_row(row.cell, metric.label, str(int(row.n)), *quartiles)
+        table.add_row(row.cell, words.label(words.KPI_LABELS, row.metric), str(int(row.n)), *quartiles)
     if summary.released:
         console.print(table)
     for reason, count in cells.loc[cells["status"] == "suppressed", "reason"].value_counts().items():
-        console.print(f"Suppressed, {count} cell(s): {reason}.")
+        console.print(_("Suppressed, {n} cell(s): {reason}.").format(n=count, reason=reason))
     console.print(
-        f"{summary.consenting} consenting clients; {summary.released} cells released, {summary.suppressed} "
-        f"suppressed. Store: {summary.path}"
+        _(
+            "{consenting} consenting clients; {released} cells released, {suppressed} suppressed. Store: "
+            "{path}"
+        ).format(
+            consenting=summary.consenting,
+            released=summary.released,
+            suppressed=summary.suppressed,
+            path=summary.path,
+        )
     )
 
 
@@ -319,17 +432,26 @@ def findings_command(
         except LookupError as exc:
             _fail(str(exc))
         console.print(
-            f"[bold]{current.title}[/bold] · {current.kind} · {current.status}, version {current.version}"
+            _("[bold]{title}[/bold] · {kind} · {status}, version {version}").format(
+                title=current.title,
+                kind=_finding_word(current.kind),
+                status=_finding_word(current.status),
+                version=current.version,
+            )
         )
         console.print(current.body, soft_wrap=True)
         for e in current.evidence:
             figures = "; ".join(f"{k} {v}" for k, v in e.figures.items() if v)
             console.print(
-                f"  evidence: {e.description} ({figures}; checked on run {e.checked_run})", soft_wrap=True
+                "  "
+                + _("evidence: {description} ({figures}; checked on run {run})").format(
+                    description=e.description, figures=figures, run=e.checked_run
+                ),
+                soft_wrap=True,
             )
-        table = Table("when (UTC)", "version", "what", "by", "changed", "note")
+        table = Table(_("when (UTC)"), _("version"), _("what"), _("by"), _("changed"), _("note"))
         for h in findings.history(settings, client_id, finding_id):
-            what = h.action.replace("_", " ")
+            what = _finding_word(h.action)
             table.add_row(f"{h.at:%Y-%m-%d %H:%M}", str(h.version), what, h.by, ", ".join(h.changed), h.note)
         console.print(table)
         return
@@ -337,17 +459,48 @@ def findings_command(
     listed = findings.findings_for(settings, client_id, statuses=statuses)
     if not listed:
         console.print(
-            f"No {'delivered ' if delivered else ''}findings on {client_id} yet (the app's Workbench)."
+            (
+                _("No delivered findings on {client} yet (the app's Workbench).")
+                if delivered
+                else _("No findings on {client} yet (the app's Workbench).")
+            ).format(client=client_id)
         )
         return
-    table = Table("id", "kind", "status", "v.", "title", "by", "written (UTC)")
+    table = Table(_("id"), _("kind"), _("status"), _("v."), _("title"), _("by"), _("written (UTC)"))
     for column in (0, 6):
         table.columns[column].no_wrap = True
     for f in listed:
         written = f"{f.written_at:%Y-%m-%d %H:%M}"
-        table.add_row(f.finding_id, f.kind, f.status, str(f.version), f.title, f.author, written)
+        table.add_row(
+            f.finding_id,
+            _finding_word(f.kind),
+            _finding_word(f.status),
+            str(f.version),
+            f.title,
+            f.author,
+            written,
+        )
     console.print(table)
-    console.print(f"One finding's evidence and history: `forgeline findings {client_id} ID`.")
+    console.print(
+        _("One finding's evidence and history: `forgeline findings {client} ID`.").format(client=client_id)
+    )
+
+
+# A finding's kinds, statuses and history actions as people read them (the codes stay in the store).
+FINDING_WORDS = {
+    "finding": N_("finding"),
+    "recommendation": N_("recommendation"),
+    "draft": N_("draft"),
+    "reviewed": N_("reviewed"),
+    "delivered": N_("delivered"),
+    "withdrawn": N_("withdrawn"),
+    "written": N_("written"),
+    "changes_requested": N_("changes requested"),
+}
+
+
+def _finding_word(code: str) -> str:
+    return _(FINDING_WORDS[code]) if code in FINDING_WORDS else code.replace("_", " ")
 
 
 @app.command("add-client")
@@ -365,11 +518,15 @@ def add_client(
     try:
         check_client_id(client_id)
     except ValueError as exc:
-        console.print(f"[red]Not added:[/red] {exc}")
+        console.print("[red]{}[/red] {}".format(_("Not added:"), exc))
         raise typer.Exit(1) from exc
     path = settings.client_config_path(client_id)
     if path.exists():
-        console.print(f"[red]Client {client_id} already exists[/red] ({path}). Edit that file instead.")
+        console.print(
+            _("[red]Client {client} already exists[/red] ({path}). Edit that file instead.").format(
+                client=client_id, path=path
+            )
+        )
         raise typer.Exit(1)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = (
@@ -383,16 +540,20 @@ def add_client(
         unknown = sorted(set(config.models) - set(CATALOG))
         if unknown:
             raise ValueError(
-                f"{path}: models {unknown} are not in the catalog {sorted(CATALOG)}; fix `models:`."
+                _("{path}: models {unknown} are not in the catalog {catalog}; fix `models:`.").format(
+                    path=path, unknown=unknown, catalog=sorted(CATALOG)
+                )
             )
     except ValueError as exc:
         path.unlink()
-        console.print(f"[red]Not added:[/red] {exc}")
+        console.print("[red]{}[/red] {}".format(_("Not added:"), exc))
         raise typer.Exit(1) from exc
     settings.landing_dir(client_id).mkdir(parents=True, exist_ok=True)
     console.print(
-        f"Added {client_id}: mapping {path}, landing folder {settings.landing_dir(client_id)}. "
-        f"Next: `forgeline check {client_id}` on the delivered files."
+        _(
+            "Added {client}: mapping {path}, landing folder {landing}. Next: `forgeline check {client}` on "
+            "the delivered files."
+        ).format(client=client_id, path=path, landing=settings.landing_dir(client_id))
     )
 
 
@@ -427,7 +588,7 @@ def ingest_command(
     from forgeline.locking import ClientBusy, client_lock
 
     if withdraw_what is not None and (files or retry):
-        raise typer.BadParameter("give it alone: no files, no --retry", param_hint="--withdraw")
+        raise typer.BadParameter(_("give it alone: no files, no --retry"), param_hint="--withdraw")
     settings = _settings(home)
     try:
         config = get_client(settings, client_id)
@@ -438,40 +599,57 @@ def ingest_command(
                 add_files(settings, client_id, list(files or []))
                 report = ingest_client(settings, config, raise_on_rejection=False, retry=retry)
     except ClientBusy as exc:  # another run, or another program holding the warehouse: one line, exit 75
-        console.print(f"[red]Busy:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_BUSY) from None
+        _busy(exc)
     except ValueError as exc:  # ClientConfigError, IngestError: say what to do
         _fail(escape(str(exc)))
     if withdraw_what is not None:
         console.print(escape(withdrawal.describe()), soft_wrap=True)
         return
-    table = Table("file", "raw table", "rows", "status")
+    table = Table(_("file"), _("raw table"), _("rows"), _("status"))
     for f in report.files:
-        table.add_row(escape(str(f.file)), f.raw_table or "-", f"{f.rows:,}", f.status)
+        table.add_row(escape(str(f.file)), f.raw_table or "-", i18n.number(f.rows), _status(f.status))
     console.print(table)
     for f in report.files:
         if f.superseded:
             console.print(
-                f"{escape(f.file)} replaces its earlier delivery (batch {', '.join(f.superseded)}, kept as "
-                f"history): raw.{f.raw_table} holds the new rows only."
+                _(
+                    "{file} replaces its earlier delivery (batch {batches}, kept as history): raw.{table} "
+                    "holds the new rows only."
+                ).format(file=escape(f.file), batches=", ".join(f.superseded), table=f.raw_table)
             )
     for f in (f for f in report.files if f.status == "changing"):
         console.print(
-            f"[yellow]{escape(f.file)} changed while it was read: it loads on the next run.[/yellow]"
+            "[yellow]{}[/yellow]".format(
+                _("{file} changed while it was read: it loads on the next run.").format(file=escape(f.file))
+            )
         )
     for name in report.unmatched:
-        console.print(f"[yellow]{escape(name)} matches no source in mapping.yml: not loaded.[/yellow]")
+        console.print(
+            "[yellow]{}[/yellow]".format(
+                _("{file} matches no source in mapping.yml: not loaded.").format(file=escape(name))
+            )
+        )
     for source in report.undelivered:
-        console.print(f"[yellow]No file delivered yet for source {escape(source)}.[/yellow]")
+        console.print(
+            "[yellow]{}[/yellow]".format(
+                _("No file delivered yet for source {source}.").format(source=escape(source))
+            )
+        )
     for error in dict.fromkeys(str(f.error) for f in report.files if f.status == "rejected earlier"):
         console.print(
-            f"[yellow]Still refused (fix the mapping and run `forgeline ingest {client_id} --retry`, or "
-            f"`forgeline ingest {client_id} --withdraw FILE`):[/yellow] {escape(error)}"
+            "[yellow]{}[/yellow] {}".format(
+                _(
+                    "Still refused (fix the mapping and run `forgeline ingest {client} --retry`, or "
+                    "`forgeline ingest {client} --withdraw FILE`):"
+                ).format(client=client_id),
+                escape(error),
+            )
         )
     if report.rejected:
         _fail(
             escape("\n".join(report.errors))
-            + "\nThe other files are loaded; fix the refused file(s) and ingest again."
+            + "\n"
+            + _("The other files are loaded; fix the refused file(s) and ingest again.")
         )
 
 
@@ -498,17 +676,28 @@ def inspect_command(
     for source, profiles in proposal.profiles.items():
         first = profiles[0]
         console.print(
-            f"[bold]{source}[/bold]: {len(profiles)} file(s), {first.format}, encoding {first.encoding}, "
-            f"header row {first.header_row}"
+            _(
+                "[bold]{source}[/bold]: {n} file(s), {format}, encoding {encoding}, header row {header}"
+            ).format(
+                source=source,
+                n=len(profiles),
+                format=first.format,
+                encoding=first.encoding,
+                header=first.header_row,
+            )
         )
-    table = Table("source", "column", "→ feeds", "confidence", "why")
+    table = Table(_("source"), _("column"), _("→ feeds"), _("confidence"), _("why"))
     for d in proposal.decisions:
-        target = f"{d.entity}.{d.target}" if d.mapped else "[yellow]unmapped[/yellow]"
+        target = f"{d.entity}.{d.target}" if d.mapped else "[yellow]{}[/yellow]".format(_("unmapped"))
         confidence = f"{d.confidence:.2f}" if d.mapped else "-"
         style = "" if not d.mapped or d.confidence >= 0.6 else "[yellow]"
         table.add_row(d.source, d.column, target, f"{style}{confidence}", d.reason)
     console.print(table)
-    console.print(f"{mapped_share(proposal):.0%} of the columns mapped; confirm the yellow ones.")
+    console.print(
+        _("{share} of the columns mapped; confirm the yellow ones.").format(
+            share=i18n.percent(mapped_share(proposal), 0)
+        )
+    )
     text = proposal.to_yaml()
     if not write:
         console.print(text, markup=False, highlight=False)
@@ -517,14 +706,22 @@ def inspect_command(
     if path.exists():  # never overwrite a working mapping with a draft
         draft = path.with_name("mapping.draft.yml")
         draft.write_text(text, encoding="utf-8")
-        console.print(f"{path} exists: the draft is in {draft}; compare and merge by hand.")
+        console.print(
+            _("{path} exists: the draft is in {draft}; compare and merge by hand.").format(
+                path=path, draft=draft
+            )
+        )
         return
     try:
         save_mapping_text(settings, write, text)
     except ClientConfigError as exc:
         _fail(str(exc))
     settings.landing_dir(write).mkdir(parents=True, exist_ok=True)
-    console.print(f"Draft saved as {path}. Next: `forgeline check {write} {' '.join(str(f) for f in files)}`")
+    console.print(
+        _("Draft saved as {path}. Next: `forgeline check {client} {files}`").format(
+            path=path, client=write, files=" ".join(str(f) for f in files)
+        )
+    )
 
 
 @app.command("check")
@@ -546,57 +743,72 @@ def check_command(
         report = check_client(settings, config, files, sample_rows=sample or None)
     except ValueError as exc:
         _fail(str(exc))
-    sources = Table("source", "files", "rows read", "columns nothing maps", "problem")
+    sources = Table(_("source"), _("files"), _("rows read"), _("columns nothing maps"), _("problem"))
     for s in report.sources:
         sources.add_row(
             s.name,
-            str(len(s.files)) if s.files else "[yellow]none delivered[/yellow]",
-            f"{s.rows_read:,}",
+            str(len(s.files)) if s.files else "[yellow]{}[/yellow]".format(_("none delivered")),
+            i18n.number(s.rows_read),
             ", ".join(s.unmapped_columns) or "-",
             f"[red]{s.error}[/red]" if s.error else "-",
         )
     console.print(sources)
     if report.compile_error:
         _fail(report.compile_error)
-    entities = Table("entity (mapped)", "rows")
+    entities = Table(_("entity (mapped)"), _("rows"))
     for name, rows in report.entity_rows.items():
         if rows:
-            entities.add_row(name, f"{rows:,}")
+            entities.add_row(name, i18n.number(rows))
     console.print(entities)
     if report.problems:
-        quarantined = Table("entity", "rule", "rows quarantined", "of delivered", "share", "gate allows")
+        quarantined = Table(
+            _("entity"), _("rule"), _("rows quarantined"), _("of delivered"), _("share"), _("gate allows")
+        )
         for entity, rule, rows, delivered, share, allowed in report.quarantine:
             over = share > allowed
             quarantined.add_row(
                 entity,
                 rule,
-                f"{rows:,}",
-                f"{delivered:,}",
-                f"[red]{share:.1%}[/red]" if over else f"{share:.1%}",
-                f"{allowed:.0%}",
+                i18n.number(rows),
+                i18n.number(delivered),
+                f"[red]{i18n.percent(share)}[/red]" if over else i18n.percent(share),
+                i18n.percent(allowed, 0),
             )
-        console.print("[yellow]Rows the mapping quarantines (left out, with the reason):[/yellow]")
+        console.print(
+            "[yellow]{}[/yellow]".format(_("Rows the mapping quarantines (left out, with the reason):"))
+        )
         console.print(quarantined)
         for problem in report.problems[:20]:
             console.print(f"  • {problem.describe()}")
-    supports = Table("standard model", "the mapped data")
+    supports = Table(_("standard model"), _("the mapped data"))
     for model, verdict in report.models.items():
         supports.add_row(model, verdict)
     console.print(supports)
-    levels = Table("level", "evidence", "in the data")
+    levels = Table(_("level"), _("evidence"), _("in the data"))
     for level, met, meaning in report.levels:
-        levels.add_row(f"L{level}", meaning, "yes" if met else "not yet")
+        levels.add_row(f"L{level}", meaning, _("yes") if met else _("not yet"))
     console.print(levels)
     if report.sample_rows:
-        console.print(f"(a dry run on at most {report.sample_rows:,} rows per file; nothing was loaded)")
+        console.print(
+            _("(a dry run on at most {rows} rows per file; nothing was loaded)").format(
+                rows=i18n.number(report.sample_rows)
+            )
+        )
     if not report.ok:
         raise typer.Exit(1)
     if report.blocking:
         _fail(
-            "the quality gate would block training: "
-            + "; ".join(f"{e} rule {r}: {share:.1%} quarantined" for e, r, _, _, share, _ in report.blocking)
-            + ". Fix mapping.yml (column, unit, format, value map, range) or ask the client for a corrected "
-            "export."
+            _(
+                "the quality gate would block training: {rules}. Fix mapping.yml (column, unit, format, "
+                "value map, range) or ask the client for a corrected export."
+            ).format(
+                rules="; ".join(
+                    _("{entity} rule {rule}: {share} quarantined").format(
+                        entity=blocked[0], rule=blocked[1], share=i18n.percent(blocked[4])
+                    )
+                    for blocked in report.blocking
+                )
+            )
         )
 
 
@@ -625,8 +837,7 @@ def withdraw_command(
         with client_lock(settings, client_id):
             withdrawal = withdraw(settings, config, file)
     except ClientBusy as exc:
-        console.print(f"[red]Busy:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_BUSY) from None
+        _busy(exc)
     except ValueError as exc:
         _fail(escape(str(exc)))
     console.print(escape(withdrawal.describe()), soft_wrap=True)
@@ -653,12 +864,12 @@ def add_login(
 
     settings = _settings(home)
     if consultant + program_manager + bool(client_id) != 1:
-        _fail("not added: give exactly one of --client ID, --consultant or --program-manager.")
+        _fail(_("not added: give exactly one of --client ID, --consultant or --program-manager."))
     role = "consultant" if consultant else "program_manager" if program_manager else "client"
     try:
         if client_id:
             get_client(settings, client_id)  # the client must exist
-        password = _ask_password("Password")
+        password = _ask_password(_("Password"))
         set_login(
             settings,
             username,
@@ -668,9 +879,13 @@ def add_login(
             client_id,
         )
     except ValueError as exc:
-        _fail(f"not added: {exc}")
-    sees = client_id or "every client"
-    console.print(f"Login {username} saved in {settings.users_path}; it sees {sees}.")
+        _fail(_("not added: {error}").format(error=exc))
+    sees = client_id or _("every client")
+    console.print(
+        _("Login {login} saved in {path}; it sees {sees}.").format(
+            login=username, path=settings.users_path, sees=sees
+        )
+    )
 
 
 @app.command("passwd")
@@ -684,12 +899,12 @@ def passwd_command(
 
     settings = _settings(home)
     if username not in {u.username for u in logins(settings)}:
-        _fail(f"not changed: There is no login {username!r}.")
+        _fail(_("not changed: There is no login {login!r}.").format(login=username))
     try:
-        reset_password(settings, username, _ask_password("New password"))
+        reset_password(settings, username, _ask_password(_("New password")))
     except ValueError as exc:
-        _fail(f"not changed: {exc}")
-    console.print(f"The password of {username} is set; its sessions have ended.")
+        _fail(_("not changed: {error}").format(error=exc))
+    console.print(_("The password of {login} is set; its sessions have ended.").format(login=username))
 
 
 def _ask_password(label: str) -> str:
@@ -709,9 +924,11 @@ def unlock_command(
 
     settings = _settings(home)
     if unlock(settings, username):
-        console.print(f"The failed logins of {username} are forgotten: it can log in again now.")
+        console.print(
+            _("The failed logins of {login} are forgotten: it can log in again now.").format(login=username)
+        )
     else:
-        console.print(f"{username} had no recent failed logins.")
+        console.print(_("{login} had no recent failed logins.").format(login=username))
 
 
 @app.command("run")
@@ -742,10 +959,14 @@ def run_command(
     blocked = [o for o in outcomes if o.status == "gate_failed"]
     if blocked:
         _fail(
-            "the quality gate failed, so models were not trained on this data and the app keeps showing "
-            "the last good figures:\n"
+            _(
+                "the quality gate failed, so models were not trained on this data and the app keeps showing "
+                "the last good figures:"
+            )
+            + "\n"
             + "\n".join(f"  {o.client_id}: {'; '.join(o.gate_failures)}" for o in blocked)
-            + "\nSee each client's Data quality page, fix the data or mapping.yml, then run again.",
+            + "\n"
+            + _("See each client's Data quality page, fix the data or mapping.yml, then run again."),
             EXIT_GATE_FAILED,
         )
 
@@ -759,7 +980,9 @@ def _check_level_rules(settings) -> None:
     try:
         load_rules(rules_path(settings))
     except ValueError as exc:
-        _fail(escape(f"{exc}\nFix the file (or remove it to apply the shipped rules), then run again."))
+        _fail(
+            escape(f"{exc}\n" + _("Fix the file (or remove it to apply the shipped rules), then run again."))
+        )
 
 
 def _unchanged_program(settings, chosen: list[str]):
@@ -776,29 +999,43 @@ def _unchanged_program(settings, chosen: list[str]):
     outcomes = [found[client_id] for client_id in chosen]
     write_program_record(settings, run_id, started, datetime.now(UTC), outcomes)
     console.print(
-        "Nothing changed since the last runs (no new delivery, same mappings and code): the published "
-        "results stand."
+        _(
+            "Nothing changed since the last runs (no new delivery, same mappings and code): the published "
+            "results stand."
+        )
     )
     from forgeline.program import benchmarks
 
     if benchmarks.stale(settings):  # a consent decision since the last build: it takes effect now
         summary = benchmarks.build(settings)
-        console.print(f"Benchmarks rebuilt after a consent decision: {summary.released} cells released.")
+        console.print(
+            _("Benchmarks rebuilt after a consent decision: {released} cells released.").format(
+                released=summary.released
+            )
+        )
     return outcomes
 
 
 def print_outcomes(outcomes) -> None:
-    table = Table("client", "status", "core rows", "gate", "model: metric vs baseline")
+    table = Table(_("client"), _("status"), _("core rows"), _("gate"), _("model: metric vs baseline"))
     for o in outcomes:
         rows = sum(o.core_rows.values())
         models = "; ".join(
-            f"{m['model_name']}: {m['metric_name']} {m['model_metric']:.3f} vs {m['baseline_metric']:.3f}"
+            _("{model}: {metric} {value} vs {baseline}").format(
+                model=m["model_name"],
+                metric=m["metric_name"],
+                value=i18n.number(m["model_metric"], 3),
+                baseline=i18n.number(m["baseline_metric"], 3),
+            )
             + (" ★" if m.get("is_champion") else "")
             for m in o.models
         )
-        gate = "-" if o.gate_passed is None else ("passed" if o.gate_passed else "FAILED")
-        status = f"{o.status}, nothing changed" if o.unchanged_since else o.status
-        table.add_row(o.client_id, status, f"{rows:,}", gate, models or "-")
+        status = (
+            _("{status}, nothing changed").format(status=_status(o.status))
+            if o.unchanged_since
+            else _status(o.status)
+        )
+        table.add_row(o.client_id, status, i18n.number(rows), _gate(o.gate_passed), models or "-")
     console.print(table)
 
 
@@ -822,8 +1059,10 @@ def _registry(settings, client_id: str):
     path = store_path(settings)
     if path is not None and not path.exists():
         _fail(
-            f"no model was trained in {settings.home} yet (no MLflow store at {path}): run "
-            f"`forgeline run {client_id}` first."
+            _(
+                "no model was trained in {home} yet (no MLflow store at {path}): run "
+                "`forgeline run {client}` first."
+            ).format(home=settings.home, path=path, client=client_id)
         )
     ensure_mlflow_store(settings)
     return tracking_client(settings)
@@ -841,33 +1080,40 @@ def _registered(client, client_id: str, model: str) -> str:
     name = registered_model_name(client_id, model)
     known = _client_models(client, client_id)
     if name not in known:
-        names = ", ".join(n.split("__", 1)[1] for n in known) or "none yet"
+        names = ", ".join(n.split("__", 1)[1] for n in known) or _("none yet")
         _fail(
-            f"{client_id} has no registered model {model!r} (registered: {names}). Check the name with "
-            f"`forgeline models list {client_id}`, or run `forgeline run {client_id}` to train it."
+            _(
+                "{client} has no registered model {model!r} (registered: {names}). Check the name with "
+                "`forgeline models list {client}`, or run `forgeline run {client}` to train it."
+            ).format(client=client_id, model=model, names=names)
         )
     return name
 
 
 def _confirm_override(registered: str, version: str, objections: list[str], yes: bool, verb: str) -> None:
-    """Warn when the champion policy would not have chosen this version; go on only with --yes or a yes."""
+    """Warn when the champion policy would not have chosen this version; go on only with --yes or a yes.
+    ``verb``: what a refusal says, with a {model} field."""
     from rich.markup import escape
 
     if not objections:
         return
     console.print(
-        f"[yellow]The champion policy would not make version {version} of {registered} champion:[/yellow] "
+        "[yellow]{}[/yellow] ".format(
+            _("The champion policy would not make version {version} of {model} champion:").format(
+                version=version, model=registered
+            )
+        )
         + escape("; ".join(objections)),
         soft_wrap=True,
     )
     if yes:
         return
     try:
-        confirmed = typer.confirm("Make it champion anyway?", default=False)
+        confirmed = typer.confirm(_("Make it champion anyway?"), default=False)
     except typer.Abort:  # no terminal to answer on (a script): the same as no
         confirmed = False
     if not confirmed:
-        _fail(f"not {verb}: {registered} keeps its champion. Give --yes to override the policy.")
+        _fail(verb.format(model=registered) + " " + _("Give --yes to override the policy."))
 
 
 def _change_champion(
@@ -895,8 +1141,10 @@ def _change_champion(
             now = current_champion(client, registered)
             if now != expected:  # changed while the consultant read the warning
                 _fail(
-                    f"the champion of {registered} changed meanwhile (now version {now or 'none'}); look "
-                    f"again with `forgeline models list {config.id}`."
+                    _(
+                        "the champion of {model} changed meanwhile (now version {now}); look again with "
+                        "`forgeline models list {client}`."
+                    ).format(model=registered, now=now or _("none"), client=config.id)
                 )
             before = current_snapshot(settings, config.id)
             # As a run does: the snapshot that shows the champion first, then the alias.
@@ -906,18 +1154,24 @@ def _change_champion(
                 follow_republished(settings, config.id, before.name, snapshot.name, registered, version)
             set_champion(client, registered, version, reason, who, action=action)
     except ClientBusy as exc:
-        console.print(f"[red]Busy:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_BUSY) from None
+        _busy(exc)
     console.print(
-        f"{registered}: version {version} is champion (was {expected or 'none'}); recorded by {escape(who)}: "
-        f"{escape(reason)}",
+        _("{model}: version {version} is champion (was {was}); recorded by {who}: {reason}").format(
+            model=registered,
+            version=version,
+            was=expected or _("none"),
+            who=escape(who),
+            reason=escape(reason),
+        ),
         soft_wrap=True,
     )
     if snapshot is not None:
-        console.print(f"Published {snapshot.name}: the app shows the new champion now.")
+        console.print(
+            _("Published {snapshot}: the app shows the new champion now.").format(snapshot=snapshot.name)
+        )
     else:
         console.print(
-            "The client's published snapshot needed no change (it shows no other version as champion)."
+            _("The client's published snapshot needed no change (it shows no other version as champion).")
         )
 
 
@@ -932,7 +1186,7 @@ def _os_user() -> str:
 
 def _reason_given(reason: str) -> str:
     if not reason.strip():
-        raise typer.BadParameter("say why (it is kept in the champion's history)", param_hint="--reason")
+        raise typer.BadParameter(_("say why (it is kept in the champion's history)"), param_hint="--reason")
     return reason.strip()
 
 
@@ -959,7 +1213,11 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
     client = _registry(settings, client_id)
     names = _client_models(client, client_id)
     if not names:
-        console.print(f"No registered models for {client_id} yet: `forgeline run {client_id}` trains them.")
+        console.print(
+            _("No registered models for {client} yet: `forgeline run {client}` trains them.").format(
+                client=client_id
+            )
+        )
         return
 
     def local(at) -> str:
@@ -968,12 +1226,12 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
     for name in names:
         champion = current_champion(client, name)
         table = Table(
-            "version",
-            "trained (local)",
-            "holdout vs baseline",
-            "holdout positives",
-            "champion",
-            "decision",
+            _("version"),
+            _("trained (local)"),
+            _("holdout vs baseline"),
+            _("holdout positives"),
+            _("champion"),
+            _("decision"),
             title=name,
         )
         versions = client.search_model_versions(f"name = '{name}'")
@@ -995,18 +1253,28 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
             table.add_row(
                 str(v.version),
                 trained,
-                f"{label} {mine:.3f} vs {base:.3f}" if mine is not None and base is not None else "-",
-                f"{int(positives):,}" if positives is not None else "-",
-                "★ champion" if str(v.version) == champion else "",
+                _("{metric} {value} vs {baseline}").format(
+                    metric=label, value=i18n.number(mine, 3), baseline=i18n.number(base, 3)
+                )
+                if mine is not None and base is not None
+                else "-",
+                i18n.number(int(positives)) if positives is not None else "-",
+                "★ " + _("champion") if str(v.version) == champion else "",
                 escape((v.tags or {}).get(DECISION_TAG, "-")),
             )
         console.print(table)
         history = champion_history(client, name)
         if not history:
-            console.print(f"{name}: no champion change recorded yet.")
+            console.print(_("{model}: no champion change recorded yet.").format(model=name))
             continue
         events = Table(
-            "when (local)", "version", "was", "by", "action", "reason", title=f"{name}: champion history"
+            _("when (local)"),
+            _("version"),
+            _("was"),
+            _("by"),
+            _("action"),
+            _("reason"),
+            title=_("{model}: champion history").format(model=name),
         )
         for e in reversed(history):
             events.add_row(
@@ -1014,10 +1282,18 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
                 str(e.get("version")),
                 str(e.get("previous") or "-"),
                 escape(str(e.get("by", "-"))),
-                str(e.get("action", "promote")),
+                _action(str(e.get("action", "promote"))),
                 escape(str(e.get("reason", ""))),
             )
         console.print(events)
+
+
+# A champion change's action as people read it (the code stays in the history).
+ACTION_WORDS = {"promote": N_("promote"), "rollback": N_("rollback")}
+
+
+def _action(code: str) -> str:
+    return _(ACTION_WORDS[code]) if code in ACTION_WORDS else code
 
 
 def _champion_target(home: Path | None, client_id: str, model: str) -> tuple[Any, Any, Any, str]:
@@ -1053,14 +1329,26 @@ def models_promote_command(
     problem = version_problem(client, registered, version)
     if problem:
         _fail(
-            f"not promoted: {problem}. See the versions that can be champion with "
-            f"`forgeline models list {client_id}`."
+            _(
+                "not promoted: {problem}. See the versions that can be champion with "
+                "`forgeline models list {client}`."
+            ).format(problem=problem, client=client_id)
         )
     current = current_champion(client, registered)
     if current == version:
-        console.print(f"{registered}: version {version} is champion already; nothing changed.")
+        console.print(
+            _("{model}: version {version} is champion already; nothing changed.").format(
+                model=registered, version=version
+            )
+        )
         return
-    _confirm_override(registered, version, policy_objections(client, registered, version), yes, "promoted")
+    _confirm_override(
+        registered,
+        version,
+        policy_objections(client, registered, version),
+        yes,
+        _("not promoted: {model} keeps its champion."),
+    )
     _change_champion(settings, config, client, registered, version, current, reason, by, "promote")
 
 
@@ -1081,17 +1369,27 @@ def models_rollback_command(
     current = current_champion(client, registered)
     if current is None:
         _fail(
-            f"{registered} has no champion to roll back from. Choose one with "
-            f"`forgeline models promote {client_id} {model} VERSION --reason TEXT`."
+            _(
+                "{registered} has no champion to roll back from. Choose one with "
+                "`forgeline models promote {client} {model} VERSION --reason TEXT`."
+            ).format(registered=registered, client=client_id, model=model)
         )
     target = previous_champion(client, registered)
     if target is None:
         _fail(
-            f"{registered} has no earlier champion in its history to roll back to (version {current} is "
-            f"champion; see `forgeline models list {client_id}`). Choose a version with "
-            f"`forgeline models promote {client_id} {model} VERSION --reason TEXT`."
+            _(
+                "{registered} has no earlier champion in its history to roll back to (version {current} is "
+                "champion; see `forgeline models list {client}`). Choose a version with "
+                "`forgeline models promote {client} {model} VERSION --reason TEXT`."
+            ).format(registered=registered, current=current, client=client_id, model=model)
         )
-    _confirm_override(registered, target, policy_objections(client, registered, target), yes, "rolled back")
+    _confirm_override(
+        registered,
+        target,
+        policy_objections(client, registered, target),
+        yes,
+        _("not rolled back: {model} keeps its champion."),
+    )
     _change_champion(settings, config, client, registered, target, current, reason, by, "rollback")
 
 
@@ -1117,43 +1415,61 @@ def purge_command(
         _fail(escape(str(exc)))
     try:
         with purging(settings, client_id) as purge:
-            console.print(f"Looking for everything {client_id} left in {settings.home}…")
+            console.print(
+                _("Looking for everything {client} left in {home}…").format(
+                    client=client_id, home=settings.home
+                )
+            )
             inventory = purge.inventory()
             if inventory.empty:
-                console.print(f"Nothing is left of {client_id} in {settings.home}: nothing to purge.")
+                console.print(
+                    _("Nothing is left of {client} in {home}: nothing to purge.").format(
+                        client=client_id, home=settings.home
+                    )
+                )
                 return
-            console.print(f"[bold]A purge of {client_id} removes, for good:[/bold]")
+            console.print(
+                "[bold]{}[/bold]".format(_("A purge of {client} removes, for good:").format(client=client_id))
+            )
             for line in inventory.lines():
                 console.print(f"  {escape(line)}", soft_wrap=True)
             if not yes:
                 try:
                     confirmed = typer.confirm(
-                        f"Remove every trace of {client_id}? This cannot be undone", default=False
+                        _("Remove every trace of {client}? This cannot be undone").format(client=client_id),
+                        default=False,
                     )
                 except typer.Abort:  # no terminal to answer on (a script): the same as no
                     confirmed = False
                 if not confirmed:
-                    _fail(f"not purged: {client_id} is kept as it was. Give --yes to purge without a prompt.")
+                    _fail(
+                        _(
+                            "not purged: {client} is kept as it was. Give --yes to purge without a prompt."
+                        ).format(client=client_id)
+                    )
             certificate = purge.run(
                 by or _os_user(), progress=lambda line: console.print(escape(line), soft_wrap=True)
             )
     except ClientBusy as exc:
-        console.print(f"[red]Busy:[/red] {escape(str(exc))} Nothing was purged.", soft_wrap=True)
-        raise typer.Exit(EXIT_BUSY) from None
+        _busy(exc, _("Nothing was purged."))
     except (PurgeError, MlflowStoreError, OSError) as exc:
         _fail(
-            f"the purge of {client_id} stopped: {escape(str(exc))} What was removed so far stays removed; "
-            f"once the cause is fixed, `forgeline purge {client_id}` finishes the job."
+            _(
+                "the purge of {client} stopped: {error} What was removed so far stays removed; once the "
+                "cause is fixed, `forgeline purge {client}` finishes the job."
+            ).format(client=client_id, error=escape(str(exc)))
         )
     for line in certificate.remaining:
-        console.print(f"[yellow]Still found:[/yellow] {escape(line)}", soft_wrap=True)
+        console.print("[yellow]{}[/yellow] {}".format(_("Still found:"), escape(line)), soft_wrap=True)
     console.print(
-        f"{client_id} is purged. Certificate (no data of the client; it identifies it by a salted hash): "
-        f"{certificate.path}",
+        _(
+            "{client} is purged. Certificate (no data of the client; it identifies it by a salted hash): "
+            "{path}"
+        ).format(client=client_id, path=certificate.path),
         soft_wrap=True,
     )
     if certificate.remaining:
-        _fail("some traces could not be removed (listed above and in the certificate).")
+        _fail(_("some traces could not be removed (listed above and in the certificate)."))
 
 
 @app.command("report")
@@ -1165,7 +1481,9 @@ def report_command(
             help="A month (2026-10) or days (2026-10-01..2026-10-31); default: the last full month."
         ),
     ] = None,
-    lang: Annotated[str | None, typer.Option(help="ko or en (default: FORGELINE_LANG, else en).")] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="ko or en (default: the global --lang, FORGELINE_LANG, else en).")
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -1178,15 +1496,13 @@ def report_command(
     """Write the client's report, a PDF and an Excel workbook, from its published results only."""
     from rich.markup import escape
 
-    from forgeline import i18n
-    from forgeline.i18n import _
     from forgeline.reports import NothingToReport, PeriodError, ReportError, build_report, parse_period
 
     settings = _settings(home)
     try:
-        chosen = i18n.check_language(lang)
+        chosen = i18n.check_language(lang) if lang else i18n.current_language()
     except ValueError:
-        raise typer.BadParameter("ko or en", param_hint="--lang") from None
+        raise typer.BadParameter(_("ko or en"), param_hint="--lang") from None
     with i18n.use_language(chosen):
         try:
             check_client_id(client_id)
@@ -1264,7 +1580,9 @@ def serve(home: Path, port: int, address: str) -> None:
     exec'd: this process may hold Prefect's temporary API, which it stops at exit."""
     env = {**os.environ, "FORGELINE_HOME": str(home)}
     shown = "localhost" if address == "127.0.0.1" else address
-    console.print(f"Serving Forgeline on http://{shown}:{port}  (Ctrl+C to stop)")
+    console.print(
+        _("Serving Forgeline on {url}  (Ctrl+C to stop)").format(url=f"http://{shown}:{port}"), soft_wrap=True
+    )
     with subprocess.Popen(streamlit_command(port, address), env=env, cwd=REPO_ROOT) as server:
 
         def pass_on(signum: int, _frame: object) -> None:
@@ -1296,12 +1614,16 @@ def serve_tools_command(
             console.print(
                 f"MLflow UI:            {where.mlflow}\n"
                 f"dbt docs, Data Docs:  {where.docs}\n"
-                "Every client's data shows here: for consultants only (Ctrl+C to stop)."
+                + _("Every client's data shows here: for consultants only (Ctrl+C to stop).")
             )
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
             threading.Event().wait()
     except OSError as error:  # a port in use
-        _fail(f"Could not serve the tools: {error}. Set FORGELINE_MLFLOW_UI_PORT / FORGELINE_DOCS_PORT.")
+        _fail(
+            _(
+                "Could not serve the tools: {error}. Set FORGELINE_MLFLOW_UI_PORT / FORGELINE_DOCS_PORT."
+            ).format(error=error)
+        )
     except KeyboardInterrupt:
         pass
 
@@ -1320,17 +1642,22 @@ def demo_command(
     from forgeline.demo import prepare_demo_program
 
     settings = _settings(home)
-    console.print(f"Preparing the demo program in {settings.home} ({scale} scale)…")
+    console.print(
+        _("Preparing the demo program in {home} ({scale} scale)…").format(home=settings.home, scale=scale)
+    )
     clients = prepare_demo_program(settings, scale=scale)
     logins = ensure_demo_logins(settings, clients)
-    console.print(f"Running the program: {', '.join(c.id for c in clients)}")
+    console.print(_("Running the program: {clients}").format(clients=", ".join(c.id for c in clients)))
     outcomes = program_flow(home=str(settings.home))
     print_outcomes(outcomes)
-    table = Table("login", "password", "sees")
-    roles = {DEMO_CONSULTANT: "every client; onboards", DEMO_PROGRAM_MANAGER: "every client; the cohort"}
+    table = Table(_("login"), _("password"), _("sees"))
+    roles = {
+        DEMO_CONSULTANT: _("every client; onboards"),
+        DEMO_PROGRAM_MANAGER: _("every client; the cohort"),
+    }
     for username, password in logins.items():
         table.add_row(username, password, roles.get(username, username))
-    console.print(f"App: http://localhost:{port}")
+    console.print(_("App: {url}").format(url=f"http://localhost:{port}"))
     console.print(table)
     if serve_app:
         serve(settings.home, port, address or settings.app_address)

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from forgeline.i18n import N_, _
 from forgeline.mapping.spec import ClientConfig, SourceSpec
 from forgeline.settings import Settings
 
@@ -32,6 +33,10 @@ __all__ = [
     "parse_client_config",
     "save_client_config",
 ]
+
+
+# The last line of a mapping's list of problems (the app's onboarding page tells it from the problems).
+FIX_THE_MAPPING = N_("Fix the mapping and run again.")
 
 
 class ClientConfigError(ValueError):
@@ -76,14 +81,20 @@ def parse_client_config(text: str, path: Path | str = "mapping.yml") -> ClientCo
         data = yaml.safe_load(text)
         tree = yaml.compose(text)
     except yaml.YAMLError as exc:
-        raise ClientConfigError(f"{path}: not valid YAML ({exc}). Fix the file and run again.") from exc
+        raise ClientConfigError(
+            _("{path}: not valid YAML ({error}). Fix the file and run again.").format(path=path, error=exc)
+        ) from exc
     if data is None:
         raise ClientConfigError(
-            f"{path}: the mapping is empty; start from `forgeline add-client` or docs/mapping.md."
+            _("{path}: the mapping is empty; start from `forgeline add-client` or docs/mapping.md.").format(
+                path=path
+            )
         )
     if not isinstance(data, dict):
         raise ClientConfigError(
-            f"{path}: expected keys such as id, name, sources; found {type(data).__name__}."
+            _("{path}: expected keys such as id, name, sources; found {found}.").format(
+                path=path, found=type(data).__name__
+            )
         )
     try:
         return ClientConfig.model_validate(data)
@@ -97,7 +108,7 @@ def parse_client_config(text: str, path: Path | str = "mapping.yml") -> ClientCo
             if inner:
                 steps: list[Any] = []
                 for token in inner.group(1).split("."):
-                    name, _, index = token.partition("[")
+                    name, _bracket, index = token.partition("[")
                     steps += [name, int(index.rstrip("]"))] if index.rstrip("]").isdigit() else [name]
                 if loc and steps and steps[0] == loc[-1]:
                     steps = steps[1:]
@@ -106,7 +117,7 @@ def parse_client_config(text: str, path: Path | str = "mapping.yml") -> ClientCo
             line = _line_of(tree, loc)
             key = _describe(loc, data) or "(top level)"
             problems.append(f"{path}:{line or '?'}: {key}: {message}")
-        raise ClientConfigError("\n".join(problems) + "\nFix the mapping and run again.") from exc
+        raise ClientConfigError("\n".join([*problems, _(FIX_THE_MAPPING)])) from exc
 
 
 def load_client_config(path: Path) -> ClientConfig:
@@ -115,14 +126,18 @@ def load_client_config(path: Path) -> ClientConfig:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ClientConfigError(
-            f"{path}: no such mapping. Add the client first (`forgeline add-client`)."
+            _("{path}: no such mapping. Add the client first (`forgeline add-client`).").format(path=path)
         ) from exc
     except UnicodeDecodeError as exc:
-        raise ClientConfigError(f"{path}: not UTF-8 text; save the mapping as UTF-8.") from exc
+        raise ClientConfigError(
+            _("{path}: not UTF-8 text; save the mapping as UTF-8.").format(path=path)
+        ) from exc
     config = parse_client_config(text, path)
     if config.id != path.parent.name:
         raise ClientConfigError(
-            f"{path}: id '{config.id}' does not match its folder '{path.parent.name}'; they must be equal."
+            _("{path}: id '{id}' does not match its folder '{folder}'; they must be equal.").format(
+                path=path, id=config.id, folder=path.parent.name
+            )
         )
     return config
 
@@ -160,7 +175,9 @@ def save_mapping_text(settings: Settings, client_id: str, text: str) -> Path:
     path = settings.client_config_path(client_id)
     config = parse_client_config(text, path)
     if config.id != client_id:
-        raise ClientConfigError(f"{path}: id '{config.id}' must be '{client_id}'.")
+        raise ClientConfigError(
+            _("{path}: id '{id}' must be '{client}'.").format(path=path, id=config.id, client=client_id)
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         old = path.read_text(encoding="utf-8")

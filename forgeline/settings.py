@@ -399,9 +399,13 @@ def parse_bytes(text: str) -> int:
 def check_client_id(client_id: str) -> str:
     """Client ids become folder and file names: only lower-case letters, digits and hyphens."""
     if not CLIENT_ID_PATTERN.match(client_id or ""):
+        from forgeline.i18n import _  # here: settings imports nothing beyond the standard library
+
         raise ValueError(
-            f"Client id {client_id!r} is not valid: use 2-40 lower-case letters, digits or hyphens, "
-            "starting with a letter (for example 'daehan-molding')."
+            _(
+                "Client id {client!r} is not valid: use 2-40 lower-case letters, digits or hyphens, starting "
+                "with a letter (for example 'daehan-molding')."
+            ).format(client=client_id)
         )
     return client_id
 

@@ -83,6 +83,12 @@ def page_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+def column_labels(frame: object) -> dict[str, str]:
+    """A shown table's column headers (its column config), by column."""
+    config = json.loads(frame.proto.columns or "{}")  # type: ignore[attr-defined]  # an AppTest Dataframe
+    return {column: shown.get("label", column) for column, shown in config.items()}
+
+
 def assert_ok(at: AppTest, where: str) -> None:
     assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
     assert not at.error, f"{where}: {[e.value for e in at.error]}"
@@ -633,6 +639,55 @@ def test_the_workbench_takes_a_finding_through_review_to_its_client_only(
     at = log_in(open_app(), other.id, demo_password(other.id))
     at.switch_page("app_pages/client/level.py").run()
     assert title not in page_text(at)
+
+
+def test_the_program_pages_and_the_workbench_speak_korean(
+    open_app: Callable[[], AppTest], clients: list[ClientConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Korean chosen, a consultant's program pages and Workbench read in Korean; names stay as given."""
+    monkeypatch.setenv("FORGELINE_LANG", "ko")
+    at = log_in(open_app(), "consultant", demo_password("consultant"))
+    assert_ok(at, "overview in Korean")
+    assert [t.value for t in at.title] == ["프로그램 개요"]
+    assert [m.label for m in at.metric] == ["고객사", "게시됨", "게이트 통과", "챔피언 모델"]
+    assert [s.value for s in at.subheader] == ["평균 OEE", "게이트 검증 항목"]
+    labels = column_labels(at.dataframe[0])
+    assert (labels["client_id"], labels["last_run"], labels["avg_oee"]) == ("고객사", "최근 실행", "평균 OEE")
+    text = page_text(at)
+    assert all(c.name in text for c in clients)  # names are data: never translated
+    assert "Program overview" not in text and "Average OEE" not in text
+
+    at.switch_page(COHORT_PAGE).run()
+    assert_ok(at, "cohort in Korean")
+    assert [t.value for t in at.title] == ["코호트 대시보드"]
+    assert "목표" in page_text(at) and at.metric[0].label == "평가된 고객사"
+
+    me = next(c for c in clients if c.id == "daehan-molding")
+    at.switch_page(WORKBENCH).run()
+    at.selectbox(key=PICKER).select(me.id).run()
+    assert_ok(at, "workbench in Korean")
+    new = f"wb_{me.id}_new_"
+    assert [t.value for t in at.title] == ["워크벤치"]
+    assert at.selectbox(key=f"{new}ev_kind").label == "첨부할 근거 종류"
+    assert at.selectbox(key=f"{new}ev_kind").value == "kpi_chart"  # the codes stay the widget's values
+    assert at.radio(key=f"{new}kind").label == "구분" and at.radio(key=f"{new}kind").options == [
+        "진단",
+        "권고",
+    ]
+    assert at.text_input(key=f"{new}title").label == "제목"
+    assert at.button(key=f"{new}attach").label == "이 근거 첨부"
+    assert at.button(key=f"{new}save").label == "초안 저장"
+    at.button(key=f"{new}attach").click().run()
+    at.text_input(key=f"{new}title").input("S12 가동 시간 부족")
+    at.text_area(key=f"{new}body").input("금형 교체 뒤 정지가 길어집니다.")
+    at.button(key=f"{new}save").click().run()
+    assert_ok(at, "workbench after saving in Korean")
+    assert [s.value for s in at.success] == ["초안으로 저장했습니다(버전 1)."]
+    assert any("작성자는 자기 버전을 검토할 수 없습니다" in i.value for i in at.info)
+    assert "이력" in [s.value for s in at.subheader]
+    history = at.dataframe[-1]
+    assert column_labels(history)["what"] == "내용" and column_labels(history)["by"] == "처리자"
+    assert history.value["what"].tolist() == ["작성"]  # the store's action "written", in Korean
 
 
 # -- logins and sessions ----------------------------------------------------------------------------

@@ -255,3 +255,47 @@ def test_consent_is_recorded_shown_and_withdrawn_from_the_command_line(workspace
     )
     listed = runner.invoke(app, ["benchmarks"])
     assert listed.exit_code == 0 and "0 cells released" in " ".join(listed.output.split())
+
+
+def test_the_cli_speaks_korean_with_lang_and_english_by_default(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FORGELINE_LANG", raising=False)
+    added = runner.invoke(app, ["--lang", "ko", "add-client", "acme-press", "--name", "에이스프레스"])
+    assert added.exit_code == 0, added.output
+    said = " ".join(added.output.split())
+    assert "acme-press를 추가했습니다" in said and "`forgeline check acme-press`를 실행하세요" in said
+
+    listed = " ".join(runner.invoke(app, ["--lang", "ko", "clients"]).output.split())
+    assert all(word in listed for word in ("고객사", "상태", "게이트", "없음"))  # headers and "never"
+    assert "에이스프레스" in listed and "acme-press" in listed  # data stays as delivered
+
+    # An error in Korean: what went wrong and what to do, exit code unchanged.
+    again = runner.invoke(app, ["--lang", "ko", "add-client", "acme-press"])
+    assert again.exit_code == 1 and "고객사 acme-press가 이미 있습니다" in again.output
+    assert "그 파일을 고치세요" in again.output
+    unknown = runner.invoke(app, ["--lang", "ko", "passwd", "nobody"])
+    assert (
+        unknown.exit_code == 1
+        and "오류:" in unknown.output
+        and "'nobody' 로그인이 없습니다" in unknown.output
+    )
+
+    # The core's errors that reach a consultant speak it too, with the same content (the file, what to do).
+    bad_id = runner.invoke(app, ["--lang", "ko", "add-client", "Bad_Id"])
+    assert bad_id.exit_code == 1 and "고객사 ID 'Bad_Id'는 쓸 수 없습니다" in " ".join(bad_id.output.split())
+    no_mapping = " ".join(runner.invoke(app, ["--lang", "ko", "consent", "nobody-here"]).output.split())
+    assert "mapping.yml: 매핑이 없습니다" in no_mapping and "forgeline add-client" in no_mapping
+
+    # FORGELINE_LANG chooses it too; --lang wins over it.
+    korean_env = runner.invoke(app, ["clients"], env={"FORGELINE_LANG": "ko"})
+    assert "게이트" in korean_env.output
+    english_flag = runner.invoke(app, ["--lang", "en", "clients"], env={"FORGELINE_LANG": "ko"})
+    assert "gate" in english_flag.output and "게이트" not in english_flag.output
+
+    # English is the default, and nothing of the Korean command stays behind.
+    english = runner.invoke(app, ["clients"])
+    assert english.exit_code == 0 and "gate" in english.output and "never" in english.output
+    assert "게이트" not in english.output
+    refused = runner.invoke(app, ["--lang", "fr", "clients"])
+    assert refused.exit_code == 2 and "ko or en" in refused.output

@@ -17,6 +17,7 @@ from apps import onboarding as ob
 from apps import ui
 from forgeline.auth import User, issue_session, set_login
 from forgeline.clients import load_client_config, save_mapping_text
+from forgeline.i18n import use_language
 from forgeline.settings import REPO_ROOT, Settings, get_settings
 
 APP = REPO_ROOT / "apps" / "forgeline_app.py"
@@ -125,6 +126,12 @@ def test_validation_names_the_line(workspace: Settings) -> None:
     assert ob.validate("id: other\nname: x\n", "test-plant")[1] == [
         ("1", "id: the mapping says 'other'; this client's id is 'test-plant'")
     ]
+    # In Korean too, the mapping's closing advice is not taken for a problem of its own.
+    with use_language("ko"):
+        problems = ob.validate("id: test-plant\nname: x\nmystery: 1\n", "test-plant")[1]
+        wrong_id = ob.validate("id: other\nname: x\n", "test-plant")[1]
+    assert [line for line, _message in problems] == ["3"] and "mystery" in problems[0][1]
+    assert wrong_id == [("1", "id: 매핑에는 'other'로 적혀 있지만 이 고객사의 ID는 'test-plant'입니다")]
 
 
 def test_samples_stay_in_the_clients_folder(workspace: Settings) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from forgeline.i18n import _
 from forgeline.ingest.errors import IngestError
 from forgeline.settings import Settings
 
@@ -217,19 +218,23 @@ def add_files(settings: Settings, client_id: str, paths: list[Path]) -> list[Pat
         try:
             info = os.lstat(source)
         except FileNotFoundError as exc:
-            raise IngestError(f"{source}: no such file. Nothing was copied.") from exc
+            raise IngestError(_("{file}: no such file. Nothing was copied.").format(file=source)) from exc
         kind = entry_kind(info.st_mode)
         if kind:
             raise IngestError(refusal(str(source), kind, in_landing=False))
         if source.name.startswith("."):
             raise IngestError(
-                f"{source}: names starting with '.' are ignored in the landing folder; rename the file "
-                "(e.g. without the dot) and ingest again. Nothing was copied."
+                _(
+                    "{file}: names starting with '.' are ignored in the landing folder; rename the file "
+                    "(e.g. without the dot) and ingest again. Nothing was copied."
+                ).format(file=source)
             )
         if source.name in names and not os.path.samefile(names[source.name], source):
             raise IngestError(
-                f"{names[source.name]} and {source}: two files named {source.name} in one delivery; "
-                "deliver one of them (or rename one). Nothing was copied."
+                _(
+                    "{first} and {second}: two files named {name} in one delivery; deliver one of them (or "
+                    "rename one). Nothing was copied."
+                ).format(first=names[source.name], second=source, name=source.name)
             )
         names[source.name] = source
     landing = settings.landing_dir(client_id)

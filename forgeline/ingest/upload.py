@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forgeline import i18n
+from forgeline.i18n import N_, _
 from forgeline.ingest.errors import IngestError
 from forgeline.ingest.landing import add_files
 from forgeline.locking import ClientBusy, client_lock
@@ -22,7 +24,9 @@ from forgeline.mapping.spec import ClientConfig
 from forgeline.settings import Settings
 
 MAX_BYTES = 200 * 1024**2  # Streamlit's own upload limit; bigger exports go through a consultant
-WHEN_INGESTED = "at the program's next nightly run (02:00 Korea time), or sooner if your consultant runs it"
+WHEN_INGESTED = N_(
+    "at the program's next nightly run (02:00 Korea time), or sooner if your consultant runs it"
+)
 
 
 @dataclass
@@ -38,7 +42,9 @@ def _safe_name(name: str) -> str:
     """The uploaded file's own name, without any folder a browser may send; refused when hidden or empty."""
     base = re.split(r"[\\/]", name)[-1].strip()
     if not base or base.startswith(".") or base in ("..",):
-        raise IngestError(f"{name!r} is not a file name that can be delivered; rename the file.")
+        raise IngestError(
+            _("{name!r} is not a file name that can be delivered; rename the file.").format(name=name)
+        )
     return base
 
 
@@ -52,15 +58,21 @@ def deliver_upload(settings: Settings, config: ClientConfig, name: str, data: by
     folder if the mapping takes and reads it. ``delivered`` False says why in ``summary`` and ``problems``."""
     name = _safe_name(name)
     if len(data) > MAX_BYTES:
-        return UploadResult(False, name, f"{name} is over {MAX_BYTES // 1024**2} MB: ask your consultant.")
+        return UploadResult(
+            False,
+            name,
+            _("{name} is over {size} MB: ask your consultant.").format(name=name, size=MAX_BYTES // 1024**2),
+        )
     takers = [s for s in config.sources if s.takes(name)]
     if not takers:
         agreed = ", ".join(sorted({s.files for s in config.sources}))
         return UploadResult(
             False,
             name,
-            f"{name} is not one of the exports agreed for your factory (files named like: {agreed}). "
-            "Rename it if it is one of them, or ask your consultant to add it.",
+            _(
+                "{name} is not one of the exports agreed for your factory (files named like: {agreed}). "
+                "Rename it if it is one of them, or ask your consultant to add it."
+            ).format(name=name, agreed=agreed),
         )
     scratch_root = settings.client_dir(config.id) / ".uploads"
     scratch_root.mkdir(parents=True, exist_ok=True)
@@ -71,19 +83,29 @@ def deliver_upload(settings: Settings, config: ClientConfig, name: str, data: by
         report = check_client(settings, config, [path])
         problems = [_plain(s.error, folder, name) for s in report.sources if s.error and s.files]
         if report.compile_error:
-            problems.append("Your factory's mapping does not fit this file: your consultant adjusts it.")
+            problems.append(_("Your factory's mapping does not fit this file: your consultant adjusts it."))
         for entity, rule, rows, delivered, share, _allowed in report.blocking:
             problems.append(
-                f"{rows:,} of {delivered:,} rows of {entity.replace('_', ' ')} could not be read ({rule}, "
-                f"{share:.0%}): too many for the quality checks."
+                _(
+                    "{rows} of {delivered} rows of {entity} could not be read ({rule}, {share}): too many "
+                    "for the quality checks."
+                ).format(
+                    rows=i18n.number(rows),
+                    delivered=i18n.number(delivered),
+                    entity=entity.replace("_", " "),
+                    rule=rule,
+                    share=i18n.percent(share, 0),
+                )
             )
         # Only what this file feeds (the mapping's masters, such as sites, come from the mapping itself).
         fed = {entity for source in takers for entity in source.feeds}
         rows = {e.replace("_", " "): n for e, n in report.entity_rows.items() if n and e in fed}
         if problems or not rows:
             if not rows and not problems:
-                problems.append("No row of it could be read as your factory's data.")
-            return UploadResult(False, name, f"{name} was not delivered: see below.", rows, problems)
+                problems.append(_("No row of it could be read as your factory's data."))
+            return UploadResult(
+                False, name, _("{name} was not delivered: see below.").format(name=name), rows, problems
+            )
         try:
             with client_lock(settings, config.id):
                 add_files(settings, config.id, [path])
@@ -91,13 +113,25 @@ def deliver_upload(settings: Settings, config: ClientConfig, name: str, data: by
             return UploadResult(
                 False,
                 name,
-                f"{name} was checked, but your data is being processed now: send it again in a few minutes.",
+                _(
+                    "{name} was checked, but your data is being processed now: send it again in a few "
+                    "minutes."
+                ).format(name=name),
                 rows,
             )
         except IngestError as exc:
             return UploadResult(
-                False, name, f"{name} was not delivered.", rows, [_plain(str(exc), folder, name)]
+                False,
+                name,
+                _("{name} was not delivered.").format(name=name),
+                rows,
+                [_plain(str(exc), folder, name)],
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return UploadResult(True, name, f"{name} is delivered and will be read {WHEN_INGESTED}.", rows)
+    return UploadResult(
+        True,
+        name,
+        _("{name} is delivered and will be read {when}.").format(name=name, when=_(WHEN_INGESTED)),
+        rows,
+    )

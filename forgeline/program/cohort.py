@@ -21,6 +21,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from forgeline import i18n
+from forgeline.i18n import _, ngettext
 from forgeline.settings import Settings
 
 SHIPPED_TARGETS = Path(__file__).with_name("program_targets.yml")
@@ -58,7 +60,9 @@ class Target(_Strict):
 
     @property
     def says(self) -> str:
-        return f"{self.share:.0%} of the cohort at level {self.at_least_level} or above by {self.by:%Y-%m-%d}"
+        return _("{share} of the cohort at level {level} or above by {date}").format(
+            share=i18n.percent(self.share, 0), level=self.at_least_level, date=self.by.isoformat()
+        )
 
 
 class Targets(_Strict):
@@ -154,18 +158,28 @@ class TargetProgress:
 
     @property
     def says(self) -> str:
+        """The target's progress in a sentence, in the current language (forgeline/i18n.py)."""
+        aim = self.target.says
         if not self.cohort:
-            return f"Goal: {self.target.says}. No client in the program yet."
+            return _("Goal: {aim}. No client in the program yet.").format(aim=aim)
         unassessed = self.cohort - self.assessed
-        now = f"now {self.reached} of {self.cohort} ({self.share:.0%})" + (
-            f", {unassessed} not assessed yet" if unassessed else ""
+        now = _("now {reached} of {cohort} ({share})").format(
+            reached=self.reached, cohort=self.cohort, share=i18n.percent(self.share, 0)
         )
+        if unassessed:
+            now += _(", {n} not assessed yet").format(n=unassessed)
         if self.met:
-            return f"Goal met: {self.target.says}; {now}."
+            return _("Goal met: {aim}; {now}.").format(aim=aim, now=now)
         when = (
-            f"{self.days_left} days left" if self.days_left >= 0 else f"{-self.days_left} days past the date"
+            ngettext("{n} day left", "{n} days left", self.days_left).format(n=self.days_left)
+            if self.days_left >= 0
+            else ngettext("{n} day past the date", "{n} days past the date", -self.days_left).format(
+                n=-self.days_left
+            )
         )
-        return f"Goal: {self.target.says}; {now}: {self.missing} more to lift, {when}."
+        return _("Goal: {aim}; {now}: {missing} more to lift, {when}.").format(
+            aim=aim, now=now, missing=self.missing, when=when
+        )
 
 
 def progress(levels: pd.Series, targets: Targets, today: date) -> list[TargetProgress]:

@@ -83,6 +83,13 @@ Kind = Literal["finding", "recommendation"]
 Status = Literal["draft", "reviewed", "delivered", "withdrawn"]
 KINDS: tuple[Kind, ...] = ("finding", "recommendation")
 STATUSES: tuple[Status, ...] = ("draft", "reviewed", "delivered", "withdrawn")
+# A status as people read it in a message (the codes stay in the store).
+STATUS_WORDS = {
+    "draft": N_("draft"),
+    "reviewed": N_("reviewed"),
+    "delivered": N_("delivered"),
+    "withdrawn": N_("withdrawn"),
+}
 EVIDENCE_KINDS = ("kpi_chart", "model_result", "operating_window", "level_gap")
 TITLE_MAX = 200
 LOCK_WAIT_S = 30  # writes take milliseconds; a longer wait means something is stuck
@@ -420,7 +427,9 @@ def _last(events: pd.DataFrame, action: str) -> tuple[str | None, datetime | Non
 def _one(frames: dict[str, pd.DataFrame], client_id: str, finding_id: str) -> list[Finding]:
     versions = _states(frames, client_id).get(finding_id)
     if not versions:  # also another client's finding: never said to exist
-        raise LookupError(f"No finding {finding_id!r} for {client_id}.")
+        raise LookupError(
+            _("No finding {finding!r} for {client}.").format(finding=finding_id, client=client_id)
+        )
     return versions
 
 
@@ -431,7 +440,9 @@ def finding(settings: Settings, client_id: str, finding_id: str, version: int | 
         return versions[-1]
     chosen = [v for v in versions if v.version == version]
     if not chosen:
-        raise LookupError(f"Finding {finding_id!r} has no version {version}.")
+        raise LookupError(
+            _("Finding {finding!r} has no version {version}.").format(finding=finding_id, version=version)
+        )
     return chosen[0]
 
 
@@ -538,16 +549,22 @@ def _now(now: datetime | None) -> datetime:
 
 def _text(kind: str, title: str, body: str, by: str) -> tuple[str, str, str]:
     if kind not in KINDS:
-        raise FindingError(f"A finding's kind is {' or '.join(KINDS)}, not {kind!r}.")
+        raise FindingError(
+            _("A finding's kind is {kinds}, not {kind!r}.").format(kinds=" or ".join(KINDS), kind=kind)
+        )
     title, body = (title or "").strip(), (body or "").strip()
     if not title:
-        raise FindingError("Give the finding a title.")
+        raise FindingError(_("Give the finding a title."))
     if len(title) > TITLE_MAX:
-        raise FindingError(f"Keep the title under {TITLE_MAX} characters (it has {len(title)}).")
+        raise FindingError(
+            _("Keep the title under {most} characters (it has {length}).").format(
+                most=TITLE_MAX, length=len(title)
+            )
+        )
     if not body:
-        raise FindingError("Write what was found or what to do: the text is empty.")
+        raise FindingError(_("Write what was found or what to do: the text is empty."))
     if not (by or "").strip():
-        raise FindingError("Say who writes it.")
+        raise FindingError(_("Say who writes it."))
     return kind, title, body
 
 
@@ -625,18 +642,21 @@ def review(
         current = _acting_on(batch, client_id, finding_id, version)
         if current.status != "draft":
             raise FindingError(
-                f"Version {version} is {current.status}; only a draft is reviewed "
-                "(edit it for a new version)."
+                _(
+                    "Version {version} is {status}; only a draft is reviewed (edit it for a new version)."
+                ).format(version=version, status=_(STATUS_WORDS[current.status]))
             )
         if by == current.author:
             raise FindingError(
-                f"{by} wrote version {version}: another consultant reviews it "
-                "(a reviewer is never the author)."
+                _(
+                    "{by} wrote version {version}: another consultant reviews it (a reviewer is never the "
+                    "author)."
+                ).format(by=by, version=version)
             )
         if approve:
             _ready(settings, current)
         elif not note.strip():
-            raise FindingError("Say what should change: asking for changes needs a note.")
+            raise FindingError(_("Say what should change: asking for changes needs a note."))
         action = "reviewed" if approve else "changes_requested"
         batch.events.append(_event_row(finding_id, version, client_id, action, by, _now(now), note.strip()))
     return finding(settings, client_id, finding_id)
@@ -651,8 +671,10 @@ def deliver(
         current = _acting_on(batch, client_id, finding_id, version)
         if current.status != "reviewed":
             raise FindingError(
-                f"Version {version} is {current.status}; only a reviewed version is delivered."
-                + (" Have another consultant review it first." if current.status == "draft" else "")
+                _("Version {version} is {status}; only a reviewed version is delivered.").format(
+                    version=version, status=_(STATUS_WORDS[current.status])
+                )
+                + (" " + _("Have another consultant review it first.") if current.status == "draft" else "")
             )
         _ready(settings, current)
         batch.events.append(_event_row(finding_id, version, client_id, "delivered", by, _now(now)))
@@ -665,7 +687,7 @@ def withdraw(
     """Withdraw the finding: the client no longer sees it; its history stays."""
     check_client_id(client_id)
     if not reason.strip():
-        raise FindingError("Say why the finding is withdrawn.")
+        raise FindingError(_("Say why the finding is withdrawn."))
     with _writing(settings) as batch:
         current = _one(batch.current, client_id, finding_id)[-1]
         _not_withdrawn(current)
@@ -699,8 +721,9 @@ def _acting_on(batch: _Batch, client_id: str, finding_id: str, version: int) -> 
 def _not_withdrawn(current: Finding) -> None:
     if current.status == "withdrawn":
         raise FindingError(
-            f"Finding {current.finding_id!r} was withdrawn by {current.withdrawn_by}; "
-            "write a new finding instead."
+            _("Finding {finding!r} was withdrawn by {by}; write a new finding instead.").format(
+                finding=current.finding_id, by=current.withdrawn_by
+            )
         )
 
 
@@ -716,7 +739,7 @@ def _ready(settings: Settings, current: Finding) -> None:
     """A version goes to review or to the client only with evidence the current snapshot still holds."""
     if not current.evidence:
         raise FindingError(
-            "Attach at least one piece of evidence: a finding reaches the client with its evidence."
+            _("Attach at least one piece of evidence: a finding reaches the client with its evidence.")
         )
     _checked_all(settings, current.client_id, list(current.evidence))
 

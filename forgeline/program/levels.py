@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from forgeline import i18n
 from forgeline.clients import ClientConfig
 from forgeline.settings import Settings
 
@@ -437,8 +438,8 @@ def figure(value: float, kind: str) -> str:
     """A measure's value as people read it."""
     if kind == "share":
         # Floored: 89.5 % shown as "90 %" beside a 90 % threshold it misses would contradict "not yet".
-        return f"{math.floor(value * 100 + 1e-9):.0f}%"
-    return f"{value:,.0f}"
+        return i18n.percent(math.floor(value * 100 + 1e-9) / 100, 0)
+    return i18n.number(value)  # in the current language's format (forgeline/i18n.py)
 
 
 def describe(result: RuleResult) -> str:

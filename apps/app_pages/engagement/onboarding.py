@@ -16,7 +16,9 @@ import streamlit as st
 
 from apps import data, ui
 from apps import onboarding as ob
+from forgeline import i18n
 from forgeline.clients import ClientConfigError
+from forgeline.i18n import _
 from forgeline.mapping.entities import ENTITIES
 from forgeline.mapping.inspect import ColumnProfile, mapped_share
 from forgeline.settings import check_client_id, get_settings
@@ -34,14 +36,16 @@ SAVE_ERROR = "_onb_save_error"
 
 user = ui.require_user()
 if not user.is_consultant:
-    st.error("Onboarding is for consultants: a client login may not change mappings.")
+    st.error(_("Onboarding is for consultants: a client login may not change mappings."))
     st.stop()
 
 settings = get_settings()
-st.title("Onboarding")
+st.title(_("Onboarding"))
 st.caption(
-    "A new factory without code: upload sample exports, see what Forgeline reads in them, adjust the "
-    "draft mapping, preview it on the samples and save it. Nothing is loaded or published here."
+    _(
+        "A new factory without code: upload sample exports, see what Forgeline reads in them, adjust the "
+        "draft mapping, preview it on the samples and save it. Nothing is loaded or published here."
+    )
 )
 
 
@@ -91,35 +95,35 @@ def _save(client_id: str, is_new: bool) -> None:
 
 
 # -- 1. the client ---------------------------------------------------------------------------------------
-st.header("1 · Client")
+st.header(_("1 · Client"))
 clients = ob.configured_clients(settings, user)
 by_id = {c.id: c for c in clients}
 if st.session_state.get(PICK) not in (NEW, *by_id):
     st.session_state[PICK] = NEW
 choice = st.selectbox(
-    "Client",
+    _("Client"),
     [NEW, *by_id],
     key=PICK,
-    format_func=lambda i: "New client…" if i == NEW else f"{by_id[i].name} ({i})",
-    help="Every client with a mapping, published or not yet.",
+    format_func=lambda i: _("New client…") if i == NEW else f"{by_id[i].name} ({i})",
+    help=_("Every client with a mapping, published or not yet."),
 )
 is_new = choice == NEW
 if is_new:
     left, right = st.columns(2)
     client_id = left.text_input(
-        "Client id",
+        _("Client id"),
         key="onb_new_id",
-        placeholder="e.g. daehan-molding",
-        help="2-40 lower-case letters, digits or hyphens, starting with a letter; it names its folder.",
+        placeholder=_("e.g. {example}").format(example="daehan-molding"),
+        help=_("2-40 lower-case letters, digits or hyphens, starting with a letter; it names its folder."),
     ).strip()
     client_name = right.text_input(
-        "Client name",
+        _("Client name"),
         key="onb_new_name",
-        placeholder="e.g. 대한몰딩",
-        help="As people know it; Korean welcome.",
+        placeholder=_("e.g. {example}").format(example="대한몰딩"),
+        help=_("As people know it; Korean welcome."),
     ).strip()
     if not client_id or not client_name:
-        st.info("Enter the new client's id and name.")
+        st.info(_("Enter the new client's id and name."))
         st.stop()
     try:
         check_client_id(client_id)
@@ -127,28 +131,30 @@ if is_new:
         st.error(str(exc))
         st.stop()
     if client_id in by_id or settings.client_config_path(client_id).exists():
-        st.error(f"A client with id `{client_id}` exists already: pick it above.")
+        st.error(_("A client with id `{client}` exists already: pick it above.").format(client=client_id))
         st.stop()
     existing = None
 else:
     client_id, client_name = choice, by_id[choice].name
     existing = settings.client_config_path(client_id).read_text(encoding="utf-8")
     st.caption(
-        f"{ob.md_escape(client_name)} · `{client_id}` · mapping `{settings.client_config_path(client_id)}`"
+        _("{name} · `{client}` · mapping `{path}`").format(
+            name=ob.md_escape(client_name), client=client_id, path=settings.client_config_path(client_id)
+        )
     )
     if by_id[choice].problem:
-        st.warning("Its saved mapping does not validate; fix it below (section 4) and save it again.")
+        st.warning(_("Its saved mapping does not validate; fix it below (section 4) and save it again."))
 
 # -- 2. samples --------------------------------------------------------------------------------------------
-st.header("2 · Sample exports")
+st.header(_("2 · Sample exports"))
 uploaded = st.file_uploader(
-    "Sample export files (a few days of each kind of file the factory will deliver)",
+    _("Sample export files (a few days of each kind of file the factory will deliver)"),
     type=ob.ACCEPTED_TYPES,
     accept_multiple_files=True,
     key=FILES,
 )
 if not uploaded:
-    st.info("Upload one or more exports: CSV, TSV, TXT, Excel (xlsx), Parquet or JSON lines.")
+    st.info(_("Upload one or more exports: CSV, TSV, TXT, Excel (xlsx), Parquet or JSON lines."))
     st.stop()
 try:
     uploads = tuple({ob.safe_name(f.name): f.getvalue() for f in uploaded}.items())
@@ -160,20 +166,24 @@ if TOKEN not in st.session_state:
 folder = ob.samples_dir(settings, client_id, st.session_state[TOKEN])
 paths = ob.store_samples(folder, uploads)
 st.caption(
-    f"{len(paths)} file(s) kept in `{folder}`: the client's folder, not its landing folder (nothing is "
-    "delivered or loaded)."
+    _(
+        "{n} file(s) kept in `{folder}`: the client's folder, not its landing folder (nothing is delivered "
+        "or loaded)."
+    ).format(n=len(paths), folder=folder)
 )
 
 # -- 3. what inspect found -------------------------------------------------------------------------------
-st.header("3 · What Forgeline reads in them")
-with st.spinner("Reading the files…"):
+st.header(_("3 · What Forgeline reads in them"))
+with st.spinner(_("Reading the files…")):
     proposal, proposal_error = ob.draft_proposal(client_id, client_name, uploads)
 if proposal_error:
     st.warning(ob.md_escape(proposal_error))
 elif proposal is not None:
     st.caption(
-        f"The draft maps {mapped_share(proposal):.0%} of the columns. Amber rows: confidence below "
-        "0.6, check them; grey rows: nothing maps the column yet."
+        _(
+            "The draft maps {share} of the columns. Amber rows: confidence below 0.6, check them; grey rows: "
+            "nothing maps the column yet."
+        ).format(share=i18n.percent(mapped_share(proposal), 0))
     )
 profiles_by_file = {}
 for upload in uploads:
@@ -182,7 +192,8 @@ for upload in uploads:
     if error:
         st.error(ob.md_escape(error))
     for profile in profiles:
-        st.subheader(upload[0] + (f" · sheet {profile.sheet}" if profile.sheet else ""), divider="gray")
+        sheet = _(" · sheet {sheet}").format(sheet=profile.sheet) if profile.sheet else ""
+        st.subheader(upload[0] + sheet, divider="gray")
         st.caption(ob.describe_read(profile))
         for warning in profile.warnings:
             st.warning(ob.md_escape(warning))
@@ -191,15 +202,15 @@ for upload in uploads:
             ob.style_inspect(table),
             hide_index=True,
             column_config={
-                "column": "Column",
-                "type": "Type",
-                "time format": "Time format",
-                "unit in header": "Unit in header",
-                "examples": st.column_config.TextColumn("Examples", width="medium"),
-                "missing": st.column_config.NumberColumn("Missing", format="percent"),
-                "proposed": st.column_config.TextColumn("Proposed field(s)", width="large"),
-                "confidence": st.column_config.NumberColumn("Confidence", format="%.2f"),
-                "why": st.column_config.TextColumn("Why", width="large"),
+                "column": _("Column"),
+                "type": _("Type"),
+                "time format": _("Time format"),
+                "unit in header": _("Unit in header"),
+                "examples": st.column_config.TextColumn(_("Examples"), width="medium"),
+                "missing": st.column_config.NumberColumn(_("Missing"), format="percent"),
+                "proposed": st.column_config.TextColumn(_("Proposed field(s)"), width="large"),
+                "confidence": st.column_config.NumberColumn(_("Confidence"), format="%.2f"),
+                "why": st.column_config.TextColumn(_("Why"), width="large"),
             },
         )
 if proposal is not None:
@@ -208,7 +219,7 @@ if proposal is not None:
             st.info(f"`{source}`: {ob.md_escape(note)}", icon=":material/lightbulb:")
 
 # -- 4. adjust ---------------------------------------------------------------------------------------------
-st.header("4 · Adjust the mapping")
+st.header(_("4 · Adjust the mapping"))
 draft_id = f"{client_id}:{ob.uploads_digest(uploads)}"
 if st.session_state.get(DRAFT_ID) != draft_id:
     # Files added or removed for the same client keep the mapping worked on so far (new files get sources).
@@ -219,9 +230,11 @@ if st.session_state.get(DRAFT_ID) != draft_id:
 for note in st.session_state.get(NOTES, []):
     st.info(ob.md_escape(note))
 st.caption(
-    "Each column: the field(s) it feeds (empty: unmapped), the unit its values are written in, the time "
-    "format of times and dates, and a value map for code fields. Changes rewrite the YAML below "
-    "(its comments are dropped; the notes above stay)."
+    _(
+        "Each column: the field(s) it feeds (empty: unmapped), the unit its values are written in, the time "
+        "format of times and dates, and a value map for code fields. Changes rewrite the YAML below (its "
+        "comments are dropped; the notes above stay)."
+    )
 )
 
 OPTIONS = ob.target_options()
@@ -230,7 +243,9 @@ try:
 except ValueError as exc:
     doc = None
     st.warning(
-        f"The YAML below does not parse ({ob.md_escape(str(exc))}): fix it there and the widgets come back."
+        _("The YAML below does not parse ({error}): fix it there and the widgets come back.").format(
+            error=ob.md_escape(str(exc))
+        )
     )
 
 
@@ -245,18 +260,22 @@ def _column_row(source: dict[str, Any], column: ColumnProfile) -> None:
     fields = [ob.target_field(t) for t in targets]
     cells = st.columns([2, 5, 2, 2], vertical_alignment="top")
     cells[0].markdown(f"**{column.name}**")
-    cells[0].caption(f"{column.type} · e.g. {', '.join(column.examples[:2]) or '–'}")
+    cells[0].caption(
+        _("{type} · e.g. {examples}").format(type=column.type, examples=", ".join(column.examples[:2]) or "–")
+    )
     if used := ob.column_in_expressions(source, column.name):
-        cells[0].caption("read by the expression of " + ", ".join(f"`{u}`" for u in used))
+        cells[0].caption(
+            _("read by the expression of {targets}").format(targets=", ".join(f"`{u}`" for u in used))
+        )
 
     key = _key(name, column.name, "targets")
     st.session_state[key] = targets
     cells[1].multiselect(
-        f"Feeds ({column.name})",
+        _("Feeds ({column})").format(column=column.name),
         list(dict.fromkeys([*targets, *OPTIONS])),
         key=key,
         format_func=ob.target_label,
-        placeholder="unmapped",
+        placeholder=_("unmapped"),
         label_visibility="collapsed",
         wrap=True,
         on_change=_targets_changed,
@@ -267,9 +286,9 @@ def _column_row(source: dict[str, Any], column: ColumnProfile) -> None:
     key = _key(name, column.name, "unit")
     st.session_state[key] = ob.column_unit(source, column.name)
     unit = cells[2].text_input(
-        f"Unit ({column.name})",
+        _("Unit ({column})").format(column=column.name),
         key=key,
-        placeholder=column.unit or ("unit, e.g. ℃, bar, 분" if measures else "no measure"),
+        placeholder=column.unit or (_("unit, e.g. ℃, bar, 분") if measures else _("no measure")),
         disabled=not measures,
         label_visibility="collapsed",
         on_change=_unit_changed,
@@ -279,16 +298,16 @@ def _column_row(source: dict[str, Any], column: ColumnProfile) -> None:
     if message:
         cells[2].caption(f":green[{message}]" if ok else f":red[{message}]")
     elif measures and column.unit:
-        cells[2].caption(f"the header says {column.unit}")
+        cells[2].caption(_("the header says {unit}").format(unit=column.unit))
 
     if any(f is not None and f.type in ob.TIME_TYPES for f in fields):
         key = _key(name, column.name, "format")
         st.session_state[key] = ob.column_format(source, column.name)
         time_format = cells[3].text_input(
-            f"Time format ({column.name})",
+            _("Time format ({column})").format(column=column.name),
             key=key,
             placeholder=column.format if column.format and not column.iso else "ISO 8601",
-            help="strptime codes, e.g. %Y.%m.%d %H:%M; empty: ISO 8601 (2025-03-04 08:00:00).",
+            help=_("strptime codes, e.g. %Y.%m.%d %H:%M; empty: ISO 8601 (2025-03-04 08:00:00)."),
             label_visibility="collapsed",
             on_change=_format_changed,
             args=(name, column.name, key),
@@ -301,17 +320,21 @@ def _column_row(source: dict[str, Any], column: ColumnProfile) -> None:
         codes = ob.codes_of(taxonomy)
         rows = ob.map_rows(values, current)
         key = _key(name, column.name, "map", taxonomy, ob.digest(current))
-        _, right = st.columns([2, 8])
-        right.caption(f"Value map of **{column.name}** → common {taxonomy} codes (empty: not mapped)")
+        _left, right = st.columns([2, 8])
+        right.caption(
+            _("Value map of **{column}** → common {taxonomy} codes (empty: not mapped)").format(
+                column=column.name, taxonomy=taxonomy
+            )
+        )
         right.data_editor(
             pd.DataFrame(rows, columns=["value", "code"]),
             key=key,
             num_rows="dynamic",
             hide_index=True,
             column_config={
-                "value": st.column_config.TextColumn("Value in the export", required=True),
+                "value": st.column_config.TextColumn(_("Value in the export"), required=True),
                 "code": st.column_config.SelectboxColumn(
-                    "Common code",
+                    _("Common code"),
                     options=sorted(codes),
                     format_func=lambda c, codes=codes: f"{c} · {codes.get(c, '')}",
                 ),
@@ -329,8 +352,11 @@ if doc is not None:
         with st.container(border=True):
             feeds = [e for e in (source.get("feeds") or {}) if e in ENTITIES]
             st.markdown(
-                f"**Source `{source['name']}`** · files `{pattern}` · feeds "
-                + (", ".join(f"`{e}`" for e in feeds) or "nothing yet")
+                _("**Source `{source}`** · files `{pattern}` · feeds {entities}").format(
+                    source=source["name"],
+                    pattern=pattern,
+                    entities=", ".join(f"`{e}`" for e in feeds) or _("nothing yet"),
+                )
             )
             matching = [n for n, _ in uploads if ob.source_matches(pattern, n)]
             profile = (
@@ -339,34 +365,39 @@ if doc is not None:
                 else None
             )
             if profile is None:
-                st.caption("No uploaded sample matches this source's `files:` pattern: edit it in the YAML.")
+                st.caption(
+                    _("No uploaded sample matches this source's `files:` pattern: edit it in the YAML.")
+                )
                 continue
             head = st.columns([2, 5, 2, 2])
-            titles = ["Column", "Feeds", "Unit as delivered", "Time format"]
+            titles = [_("Column"), _("Feeds"), _("Unit as delivered"), _("Time format")]
             for cell, title in zip(head, titles, strict=True):
                 cell.markdown(f"**{title}**")
             for column in profile.columns:
                 _column_row(source, column)
 
 st.session_state[EDITOR] = st.session_state[MAPPING]
-with st.expander("Advanced: edit the mapping YAML", expanded=doc is None):
+with st.expander(_("Advanced: edit the mapping YAML"), expanded=doc is None):
     st.text_area(
-        "Advanced: edit the mapping YAML",
+        _("Advanced: edit the mapping YAML"),
         key=EDITOR,
         height=480,
         on_change=_yaml_edited,
         label_visibility="collapsed",
-        help="The whole mapping (reference: docs/mapping.md). Anything the widgets cannot express goes here.",
+        help=_(
+            "The whole mapping (reference: docs/mapping.md). Anything the widgets cannot express goes here."
+        ),
     )
 text = st.session_state[MAPPING]
 
 # -- 5. preview ----------------------------------------------------------------------------------------------
-st.header("5 · Preview on the samples")
-with st.spinner("Running the mapping on the samples…"):
+st.header(_("5 · Preview on the samples"))
+with st.spinner(_("Running the mapping on the samples…")):
     result = ob.preview(settings, text, client_id, paths)
 if result.errors:
     st.error(
-        "The mapping does not validate yet:\n\n"
+        _("The mapping does not validate yet:")
+        + "\n\n"
         + "\n".join(ob.problem_markdown(line, message) for line, message in result.errors),
         icon=":material/error:",
     )
@@ -375,27 +406,35 @@ elif result.failure:
 elif result.report is not None:
     report = result.report
     if report.compile_error:
-        st.error(f"The mapping does not fit the samples: {ob.md_escape(report.compile_error)}")
+        st.error(
+            _("The mapping does not fit the samples: {error}").format(
+                error=ob.md_escape(report.compile_error)
+            )
+        )
     for failed in (s for s in report.sources if s.error):
-        st.error(f"Source `{failed.name}`: {ob.md_escape(failed.error)}")
-    st.subheader("Rows per entity")
+        st.error(_("Source `{source}`: {error}").format(source=failed.name, error=ob.md_escape(failed.error)))
+    st.subheader(_("Rows per entity"))
     rows = ob.entity_rows_table(report)
     if rows.empty:
-        st.caption("No entity gets rows from these samples yet.")
+        st.caption(_("No entity gets rows from these samples yet."))
     else:
         tiles = st.columns(min(4, len(rows)))
         for i, row in enumerate(rows.itertuples()):
-            tiles[i % len(tiles)].metric(row.entity, f"{row.rows:,} rows", border=True)
-    st.subheader("Sources")
+            tiles[i % len(tiles)].metric(
+                row.entity,
+                _("{n} rows").format(n=i18n.number(row.rows)),
+                border=True,
+            )
+    st.subheader(_("Sources"))
     st.dataframe(
         ob.sources_table(report),
         hide_index=True,
         column_config={
-            "source": "Source",
-            "sample files": "Sample files",
-            "rows read": "Rows read",
-            "unmapped columns": st.column_config.TextColumn("Unmapped columns", width="large"),
-            "error": "Error",
+            "source": _("Source"),
+            "sample files": _("Sample files"),
+            "rows read": _("Rows read"),
+            "unmapped columns": st.column_config.TextColumn(_("Unmapped columns"), width="large"),
+            "error": _("Error"),
         },
     )
     unmapped = [
@@ -403,47 +442,57 @@ elif result.report is not None:
         for s in report.sources
         if s.unmapped_columns
     ]
-    st.caption("Columns nothing maps: " + ("; ".join(unmapped) if unmapped else "none."))
+    st.caption(
+        _("Columns nothing maps: {columns}").format(columns="; ".join(unmapped))
+        if unmapped
+        else _("Columns nothing maps: none.")
+    )
     problems = ob.problems_table(report)
-    st.subheader(f"Rows the mapping would quarantine ({len(report.problems)} column(s) and reason(s))")
+    st.subheader(
+        _("Rows the mapping would quarantine ({n} column(s) and reason(s))").format(n=len(report.problems))
+    )
     if problems.empty:
-        st.caption("None: every mapped cell of the samples converts.")
+        st.caption(_("None: every mapped cell of the samples converts."))
     else:
         st.dataframe(
             problems,
             hide_index=True,
             column_config={
-                "file": "File",
-                "row": st.column_config.NumberColumn("Row", format="%d"),
-                "column": "Column",
-                "value": "Value",
-                "field": "Field",
-                "problem": st.column_config.TextColumn("Problem", width="large"),
-                "cells": st.column_config.NumberColumn("Cells affected", format="localized"),
+                "file": _("File"),
+                "row": st.column_config.NumberColumn(_("Row"), format="%d"),
+                "column": _("Column"),
+                "value": _("Value"),
+                "field": _("Field"),
+                "problem": st.column_config.TextColumn(_("Problem"), width="large"),
+                "cells": st.column_config.NumberColumn(_("Cells affected"), format="localized"),
             },
         )
-    st.subheader("What these data would support")
+    st.subheader(_("What these data would support"))
     st.dataframe(
         ob.models_table(report),
         hide_index=True,
-        column_config={"standard model": "Standard model", "with these data": "With these data"},
+        column_config={"standard model": _("Standard model"), "with these data": _("With these data")},
     )
     st.dataframe(
         ob.levels_table(report),
         hide_index=True,
         column_config={
-            "level": "Level",
-            "in the samples": "In the samples",
-            "evidence": st.column_config.TextColumn("Evidence", width="large"),
+            "level": _("Level"),
+            "in the samples": _("In the samples"),
+            "evidence": st.column_config.TextColumn(_("Evidence"), width="large"),
         },
     )
-    st.caption(f"A dry run on at most {report.sample_rows:,} rows per file; nothing was loaded.")
+    st.caption(
+        _("A dry run on at most {rows} rows per file; nothing was loaded.").format(
+            rows=i18n.number(report.sample_rows)
+        )
+    )
 
 # -- 6. save ------------------------------------------------------------------------------------------------
-st.header("6 · Save")
+st.header(_("6 · Save"))
 valid = result.config is not None
 st.button(
-    "Save mapping",
+    _("Save mapping"),
     type="primary",
     icon=":material/save:",
     disabled=not valid,
@@ -451,18 +500,19 @@ st.button(
     args=(client_id, is_new),
 )
 if not valid:
-    st.caption("Saving needs a mapping that validates: see the messages above.")
+    st.caption(_("Saving needs a mapping that validates: see the messages above."))
 if error := st.session_state.get(SAVE_ERROR):
-    st.error(f"Not saved: {ob.md_escape(error)}")
+    st.error(_("Not saved: {error}").format(error=ob.md_escape(error)))
 saved = st.session_state.get(SAVED)
 if isinstance(saved, ob.Saved) and saved.client_id == client_id:
     if saved.text == text:
         st.success(
-            f"Saved `{saved.path}` ({saved.history} earlier version(s) kept in its history). "
-            f"Next: deliver the files with `forgeline ingest {client_id} FILES…`, then run "
-            f"`forgeline run {client_id}`.",
+            _(
+                "Saved `{path}` ({n} earlier version(s) kept in its history). Next: deliver the files with "
+                "`forgeline ingest {client} FILES…`, then run `forgeline run {client}`."
+            ).format(path=saved.path, n=saved.history, client=client_id),
             icon=":material/check_circle:",
         )
         st.code(f"forgeline ingest {client_id} FILES…\nforgeline run {client_id}", language="bash")
     else:
-        st.caption("Changed since the last save.")
+        st.caption(_("Changed since the last save."))

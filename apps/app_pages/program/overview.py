@@ -6,28 +6,41 @@ import plotly.express as px
 import streamlit as st
 
 from apps import data, ui
+from forgeline import i18n
+from forgeline.i18n import N_, _
+
+# A run's status as a person reads it (the codes are publish's and the overview's).
+STATUS_WORDS = {
+    "published": N_("published"),
+    "gate_failed": N_("gate failed"),
+    "never run": N_("never run"),
+}
 
 user = ui.require_user()
-st.title("Program overview")
+st.title(_("Program overview"))
 overview = data.program_overview(user)
 if overview.empty:
-    st.info("No client is configured yet. Add one with `forgeline add-client`.")
+    st.info(_("No client is configured yet. Add one with `forgeline add-client`."))
     st.stop()
 
-scope = "every client of the program" if user.sees_every_client else "your factory"
-st.caption(f"The latest published run of {scope}.")
+st.caption(
+    _("The latest published run of every client of the program.")
+    if user.sees_every_client
+    else _("The latest published run of your factory.")
+)
 
 published = overview["status"].eq("published").sum()
 cols = st.columns(4)
-cols[0].metric("Clients", len(overview))
-cols[1].metric("Published", int(published))
-cols[2].metric("Gates passed", int(overview["gate_passed"].fillna(False).astype(bool).sum()))
-cols[3].metric("Champion models", int(overview["champions"].sum()))
+cols[0].metric(_("Clients"), i18n.number(len(overview)))
+cols[1].metric(_("Published"), i18n.number(int(published)))
+cols[2].metric(_("Gates passed"), i18n.number(int(overview["gate_passed"].fillna(False).astype(bool).sum())))
+cols[3].metric(_("Champion models"), i18n.number(int(overview["champions"].sum())))
 
 table = overview.assign(
     last_run=[ui.when(t, tz) for t, tz in zip(overview["finished_at"], overview["timezone"], strict=True)],
+    status=overview["status"].map(lambda s: _(STATUS_WORDS[s]) if s in STATUS_WORDS else s),
     gate=overview["gate_passed"].map(ui.gate_label),
-    avg_oee=overview["avg_oee"].map(ui.pct),
+    avg_oee=overview["avg_oee"].map(lambda v: i18n.percent(None if ui.is_missing(v) else float(v))),
     models=overview["models"].replace("", "–"),
     level=overview["level"].map(lambda v: "–" if v is None or v != v else f"L{int(v)}"),
 )
@@ -35,30 +48,32 @@ st.dataframe(
     table[["client_id", "name", "industry", "level", "last_run", "status", "gate", "models", "avg_oee"]],
     hide_index=True,
     column_config={
-        "client_id": "Client",
-        "name": "Name",
-        "industry": "Industry",
+        "client_id": _("Client"),
+        "name": _("Name"),
+        "industry": _("Industry"),
         "level": st.column_config.TextColumn(
-            "Level", help="smart-factory level from the data (Smart-factory level page)"
+            _("Level"), help=_("smart-factory level from the data (Smart-factory level page)")
         ),
-        "last_run": "Last run",
-        "status": "Status",
-        "gate": "Gate",
-        "models": "Models",
-        "avg_oee": "Average OEE",
+        "last_run": _("Last run"),
+        "status": _("Status"),
+        "gate": _("Gate"),
+        "models": _("Models"),
+        "avg_oee": _("Average OEE"),
     },
 )
 
 # A client whose newest delivery failed the gate keeps showing its last good figures: say so, per client.
 for row in overview[overview["figures_held_back"].fillna(False).astype(bool)].itertuples():
     source = (
-        f"run {row.data_run_id} ({ui.when(row.data_finished_at, row.timezone)})"
+        _("run {run} ({when})").format(run=row.data_run_id, when=ui.when(row.data_finished_at, row.timezone))
         if row.data_run_id
-        else "no run: none has passed the gate yet"
+        else _("no run: none has passed the gate yet")
     )
     st.warning(
-        f"**{row.name}**: the newest delivery failed the quality gate ({row.reason or 'see Data quality'}). "
-        f"Its figures here are from {source}.",
+        _(
+            "**{name}**: the newest delivery failed the quality gate ({reason}). Its figures here are from "
+            "{source}."
+        ).format(name=row.name, reason=row.reason or _("see Data quality"), source=source),
         icon=":material/history:",
     )
 
@@ -66,42 +81,43 @@ for row in overview[overview["figures_held_back"].fillna(False).astype(bool)].it
 height = 120 + 45 * len(overview)
 left, right = st.columns(2)
 with left:
-    st.subheader("Average OEE")
+    st.subheader(_("Average OEE"))
     oee = overview.dropna(subset=["avg_oee"])
     if oee.empty:
-        st.caption("No OEE data among these clients.")
+        st.caption(_("No OEE data among these clients."))
     else:
         fig = px.bar(
             oee,
             x="avg_oee",
             y="name",
             orientation="h",
-            text=oee["avg_oee"].map(ui.pct),
-            labels={"name": "", "avg_oee": "average OEE over the published days"},
+            text=oee["avg_oee"].map(lambda v: i18n.percent(float(v))),
+            labels={"name": "", "avg_oee": _("average OEE over the published days")},
             height=height,
         )
         fig.update_xaxes(tickformat=".0%", range=[0, 1])
         ui.chart(fig, key="overview_oee", hovermode="closest")
     missing = overview.loc[overview["avg_oee"].isna(), "name"].tolist()
     if missing and not oee.empty:
-        st.caption(f"No OEE data: {', '.join(missing)}.")
+        st.caption(_("No OEE data: {clients}.").format(clients=", ".join(missing)))
 with right:
-    st.subheader("Gate expectations")
+    st.subheader(_("Gate expectations"))
     gate = overview.melt(
         id_vars=["name"],
         value_vars=["expectations_passed", "expectations_failed"],
         var_name="result",
         value_name="expectations",
     )
-    gate["result"] = gate["result"].map({"expectations_passed": "passed", "expectations_failed": "failed"})
+    passed, failed = _("passed"), _("failed")
+    gate["result"] = gate["result"].map({"expectations_passed": passed, "expectations_failed": failed})
     fig = px.bar(
         gate,
         x="expectations",
         y="name",
         color="result",
         orientation="h",
-        color_discrete_map={"passed": "#2e7d32", "failed": "#c62828"},
-        labels={"name": "", "expectations": "expectations", "result": ""},
+        color_discrete_map={passed: "#2e7d32", failed: "#c62828"},
+        labels={"name": "", "expectations": _("expectations"), "result": ""},
         height=height,
     )
     ui.chart(fig, key="overview_gate", hovermode="y unified")
