@@ -51,7 +51,8 @@ from forgeline.settings import REPO_ROOT, apply_tool_environment, check_client_i
 apply_tool_environment()
 
 app = typer.Typer(help="Forgeline: run a smart-factory consulting program.", no_args_is_help=True)
-console = Console()
+# Soft wrap: a message is never broken inside a path or a file:line, which people copy into an editor.
+console = Console(soft_wrap=True)
 
 
 @app.callback()

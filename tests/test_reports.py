@@ -567,7 +567,8 @@ def test_a_client_downloads_its_own_report_from_the_app(
     at.button(key="report_make").click().run()
     assert not at.exception and not at.warning
     names = [b.proto.label for b in at.get("download_button")]
-    assert names == [f"forgeline-{KOREAN.id}-2026-11-ko.{s}" for s in ("pdf", "xlsx")]  # the newest month
+    # The newest month, in the page's language (the login speaks the default, English).
+    assert names == [f"forgeline-{KOREAN.id}-2026-11-en.{s}" for s in ("pdf", "xlsx")]
     assert OTHER.id not in str(at.main) and OTHER.name not in str(at.main)
 
 
