@@ -360,7 +360,7 @@ def level_history(user: User, client_id: str) -> pd.DataFrame:
 
 
 def program_overview(user: User) -> pd.DataFrame:
-    """One row per visible client: its last run, gate outcome, models, average OEE and level."""
+    """One row per visible client: its last run, gate outcome, models, OEE over all its days and level."""
     rows = []
     for config in clients(user):
         info = run_info(user, config.id)
@@ -378,7 +378,7 @@ def program_overview(user: User) -> pd.DataFrame:
                 "finished_at": info["finished_at"] if info else None,
                 "status": info["status"] if info else "never run",
                 "gate_passed": info["gate_passed"] if info else None,
-                # Where the figures (average OEE, models) come from: an earlier run after a failed gate.
+                # Where the figures (OEE, models) come from: an earlier run after a failed gate.
                 "figures_held_back": config.figures_held_back,
                 "data_run_id": config.data_run_id,
                 "data_finished_at": config.data_finished_at,
@@ -392,7 +392,7 @@ def program_overview(user: User) -> pd.DataFrame:
                 "champions": int(models["is_champion"].fillna(False).astype(bool).sum())
                 if len(models)
                 else 0,
-                "avg_oee": whole_oee(user, config.id),
+                "oee": whole_oee(user, config.id),
                 "level": int(assessed["level"].iloc[0]) if len(assessed) else None,
                 "timezone": config.timezone,
             }

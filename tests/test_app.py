@@ -650,16 +650,17 @@ def test_the_program_pages_and_the_workbench_speak_korean(
     assert_ok(at, "overview in Korean")
     assert [t.value for t in at.title] == ["프로그램 개요"]
     assert [m.label for m in at.metric] == ["고객사", "게시됨", "게이트 통과", "챔피언 모델"]
-    assert [s.value for s in at.subheader] == ["평균 OEE", "게이트 검증 항목"]
+    assert [s.value for s in at.subheader] == ["게시된 전체 기간의 OEE", "게이트 검증 항목"]
     labels = column_labels(at.dataframe[0])
-    assert (labels["client_id"], labels["last_run"], labels["avg_oee"]) == ("고객사", "최근 실행", "평균 OEE")
+    assert (labels["client_id"], labels["last_run"]) == ("고객사", "최근 실행")
+    assert labels["oee"] == "OEE (설비종합효율)"
     text = page_text(at)
     assert all(c.name in text for c in clients)  # names are data: never translated
     assert "Program overview" not in text and "Average OEE" not in text
 
     at.switch_page(COHORT_PAGE).run()
     assert_ok(at, "cohort in Korean")
-    assert [t.value for t in at.title] == ["코호트 대시보드"]
+    assert [t.value for t in at.title] == ["참여 기업 현황판"]
     assert "목표" in page_text(at) and at.metric[0].label == "평가된 고객사"
 
     me = next(c for c in clients if c.id == "daehan-molding")
@@ -667,7 +668,7 @@ def test_the_program_pages_and_the_workbench_speak_korean(
     at.selectbox(key=PICKER).select(me.id).run()
     assert_ok(at, "workbench in Korean")
     new = f"wb_{me.id}_new_"
-    assert [t.value for t in at.title] == ["워크벤치"]
+    assert [t.value for t in at.title] == ["작업대"]
     assert at.selectbox(key=f"{new}ev_kind").label == "첨부할 근거 종류"
     assert at.selectbox(key=f"{new}ev_kind").value == "kpi_chart"  # the codes stay the widget's values
     assert at.radio(key=f"{new}kind").label == "구분" and at.radio(key=f"{new}kind").options == [

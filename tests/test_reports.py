@@ -347,10 +347,10 @@ def test_the_program_overview_rolls_oee_up_by_time_as_the_report_does(
     snapshot = current_snapshot(published, KOREAN.id)
     whole = period_figures(snapshot, KOREAN.id, Period(OCTOBER[0], NOVEMBER[-1]), daily=False).kpi("oee")
     assert whole is not None and whole.value is not None
-    assert overview.loc[KOREAN.id, "avg_oee"] == pytest.approx(whole.value)
+    assert overview.loc[KOREAN.id, "oee"] == pytest.approx(whole.value)
     machine_days = [0.75 * 0.9 * 0.98] * len(OCTOBER + NOVEMBER) + [0.001 * 0.5]
     assert whole.value > sum(machine_days) / len(machine_days) + 0.03  # the old mean, dragged down
-    assert pd.isna(overview.loc[OTHER.id, "avg_oee"])
+    assert pd.isna(overview.loc[OTHER.id, "oee"])
 
 
 def test_a_client_report_holds_nothing_of_another_client(

@@ -1,4 +1,4 @@
-"""Program overview: every visible client's last run, gate, models and average OEE."""
+"""Program overview: every visible client's last run, gate, models and OEE over all its days."""
 
 from __future__ import annotations
 
@@ -40,12 +40,12 @@ table = overview.assign(
     last_run=[ui.when(t, tz) for t, tz in zip(overview["finished_at"], overview["timezone"], strict=True)],
     status=overview["status"].map(lambda s: _(STATUS_WORDS[s]) if s in STATUS_WORDS else s),
     gate=overview["gate_passed"].map(ui.gate_label),
-    avg_oee=overview["avg_oee"].map(lambda v: i18n.percent(None if ui.is_missing(v) else float(v))),
+    oee=overview["oee"].map(lambda v: i18n.percent(None if ui.is_missing(v) else float(v))),
     models=overview["models"].replace("", "–"),
     level=overview["level"].map(lambda v: "–" if v is None or v != v else f"L{int(v)}"),
 )
 st.dataframe(
-    table[["client_id", "name", "industry", "level", "last_run", "status", "gate", "models", "avg_oee"]],
+    table[["client_id", "name", "industry", "level", "last_run", "status", "gate", "models", "oee"]],
     hide_index=True,
     column_config={
         "client_id": _("Client"),
@@ -58,7 +58,7 @@ st.dataframe(
         "status": _("Status"),
         "gate": _("Gate"),
         "models": _("Models"),
-        "avg_oee": _("Average OEE"),
+        "oee": _("OEE"),
     },
 )
 
@@ -81,25 +81,29 @@ for row in overview[overview["figures_held_back"].fillna(False).astype(bool)].it
 height = 120 + 45 * len(overview)
 left, right = st.columns(2)
 with left:
-    st.subheader(_("Average OEE"))
-    oee = overview.dropna(subset=["avg_oee"])
+    st.subheader(_("OEE over all published days"))
+    oee = overview.dropna(subset=["oee"])
     if oee.empty:
-        st.caption(_("No OEE data among these clients."))
+        st.caption(_("No OEE measured among these clients."))
     else:
         fig = px.bar(
             oee,
-            x="avg_oee",
+            x="oee",
             y="name",
             orientation="h",
-            text=oee["avg_oee"].map(lambda v: i18n.percent(float(v))),
-            labels={"name": "", "avg_oee": _("average OEE over the published days")},
+            text=oee["oee"].map(lambda v: i18n.percent(float(v))),
+            labels={"name": "", "oee": _("OEE, time-weighted over every machine and day")},
             height=height,
         )
         fig.update_xaxes(tickformat=".0%", range=[0, 1])
         ui.chart(fig, key="overview_oee", hovermode="closest")
-    missing = overview.loc[overview["avg_oee"].isna(), "name"].tolist()
+    missing = overview.loc[overview["oee"].isna(), "name"].tolist()
     if missing and not oee.empty:
-        st.caption(_("No OEE data: {clients}.").format(clients=", ".join(missing)))
+        st.caption(
+            _("OEE not measured (no OEE data, or no rejects recorded): {clients}.").format(
+                clients=", ".join(missing)
+            )
+        )
 with right:
     st.subheader(_("Gate expectations"))
     gate = overview.melt(
