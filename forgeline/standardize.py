@@ -347,8 +347,7 @@ def run_dbt(
             named = "".join(output).strip()[-3000:]
         raise StandardizeError(
             f"dbt {shown} failed for {config.id}: {named}. Full log: "
-            f"{settings.dbt_log_dir(config.id) / 'dbt.log'}. A failing test usually means the client's "
-            "export changed or holds bad rows: check the named model's source file."
+            f"{settings.dbt_log_dir(config.id) / 'dbt.log'}. {failure_advice(settings, named)}"
         )
     if plan is not None:
         if plan.state:
@@ -625,6 +624,23 @@ def _log_progress(client_id: str, line: str) -> None:
         log.info(message)
     else:
         log.warning(message)
+
+
+def failure_advice(settings: Settings, failures: str) -> str:
+    """What to do about a failed build: DuckDB out of memory is the program's settings, never the data's
+    fault (the memory DuckDB gets per client comes from the budget, settings.py); else a test caught rows."""
+    if "Out of Memory Error" in failures:
+        limit, side_by_side = settings.client_duckdb_memory_limit, settings.parallel_clients
+        return (
+            f"DuckDB ran out of the memory one client's build may use ({limit}, with {side_by_side} "
+            "client(s) side by side): the data is not at fault. Give the program more memory "
+            "(FORGELINE_MEMORY_BUDGET, e.g. 8GB) or run fewer clients side by side "
+            "(FORGELINE_PARALLEL_CLIENTS=1), then run again."
+        )
+    return (
+        "A failing test usually means the client's export changed or holds bad rows: check the named model's "
+        "source file."
+    )
 
 
 def _read_run_results(path: Path, client_id: str, command: str) -> DbtRunResult:

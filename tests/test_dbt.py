@@ -18,7 +18,14 @@ import yaml
 from forgeline.clients import ClientConfig, get_client, list_clients, save_client_config
 from forgeline.ingest import ingest_client
 from forgeline.settings import DBT_PROJECT_DIR, Settings, get_settings
-from forgeline.standardize import DbtRunResult, StandardizeError, apply_mapping, generate_docs, run_dbt
+from forgeline.standardize import (
+    DbtRunResult,
+    StandardizeError,
+    apply_mapping,
+    failure_advice,
+    generate_docs,
+    run_dbt,
+)
 
 pytestmark = pytest.mark.dbt
 
@@ -294,3 +301,16 @@ def test_a_failing_dbt_test_names_the_test_and_model(small_program: Settings, tm
     assert "expression_is_true_fct_maintenance_events_repair_ended_at" in message
     assert "Got 1 result" in message
     assert str(settings.dbt_log_dir(config.id) / "dbt.log") in message
+
+
+def test_out_of_memory_is_told_as_a_setting_not_as_bad_data(workspace: Settings) -> None:
+    """The L program's builds failed in DuckDB's memory share; the message blamed the client's export."""
+    failure = (
+        "unique_combination_fct_cycle_parameters_cycle_id_parameter_name: Runtime Error in test "
+        "unique_combination_fct_cycle_parameters_cycle_id_parameter_name (models/core/_core__models.yml) "
+        "Out of Memory Error: could not allocate block of size 256.0 KiB (732.3 MiB/732.4 MiB used)"
+    )
+    advice = failure_advice(workspace, failure)
+    assert "FORGELINE_MEMORY_BUDGET" in advice and workspace.client_duckdb_memory_limit in advice
+    assert "bad rows" not in advice
+    assert "bad rows" in failure_advice(workspace, "expression_is_true_fct_maintenance_events: Got 1 result")
