@@ -187,6 +187,11 @@ def short_day(value: date | datetime) -> str:
     return format_skeleton("MMMd", value, locale=locale())
 
 
+def weekday(value: date | datetime) -> str:
+    """A weekday's short name: '월', 'Mon'."""
+    return _babel_date(value, format="EEE", locale=locale())
+
+
 def month(value: date | datetime) -> str:
     """A month: '2026년 10월', 'October 2026'."""
     return format_skeleton("yMMMM", value, locale=locale())
