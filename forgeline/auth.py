@@ -201,15 +201,25 @@ def set_login(
         raise ValueError(f"Login {username!r}: a {role} sees every client; leave client_id empty.")
     _check_new_password(username, password)
     with _users_locked(settings) as users:
-        users[username] = {
-            "display_name": display_name,
-            "role": role,
-            "client_id": client_id,
-            "password_hash": _hash(password),
-            # A replaced login's earlier sessions end, and a new one under an old name never takes them
-            # over: a fresh random epoch, never a counter that starts again.
-            "session_epoch": _new_epoch(),
-        }
+        users[username] = _kept_preferences(
+            users.get(username),
+            {
+                "display_name": display_name,
+                "role": role,
+                "client_id": client_id,
+                "password_hash": _hash(password),
+                # A replaced login's earlier sessions end, and a new one under an old name never takes them
+                # over: a fresh random epoch, never a counter that starts again.
+                "session_epoch": _new_epoch(),
+            },
+        )
+
+
+def _kept_preferences(old: dict | None, new: dict) -> dict:
+    """``new`` with the person's own choices in ``old`` carried over (the language picked in the app): a
+    rewritten login changes rights and password, not what its owner reads."""
+    language = (old or {}).get("language")
+    return {**new, "language": language} if language in LANGUAGES else new
 
 
 def _check_new_password(username: str, password: str) -> None:
@@ -278,7 +288,7 @@ def ensure_demo_logins(settings: Settings, clients: Iterable[ClientConfig]) -> d
         with _users_locked(settings) as locked:
             for username, (checked, replacement) in new.items():
                 if locked.get(username) == checked:  # else changed meanwhile: that change stands
-                    locked[username] = replacement
+                    locked[username] = _kept_preferences(checked, replacement)
     return {username: demo_password(username) for username, *_ in wanted}
 
 

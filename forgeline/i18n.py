@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from babel import Locale
 from babel.dates import format_date as _babel_date
@@ -113,6 +113,49 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's name for a deferred marke
     return message
 
 
+# -- messages stored to be worded later -----------------------------------------------------------------
+# A text a program step stores (a snapshot's recommendation, a reason) for readers in either language is
+# kept as its message and values, worded when read: ``later(N_("{n} parts"), n=as_number(97))``. Values
+# are JSON-ready: a number or share with its digits, another stored message, or text taken as it is (data:
+# an id, a name).
+Stored = dict[str, Any]
+
+
+def later(message: str, **values: object) -> Stored:
+    """``message`` (marked with ``N_`` where written) and its values, to word in the reader's language."""
+    return {"message": message, "values": values}
+
+
+def as_number(value: float | int, digits: int = 0) -> Stored:
+    return {"number": float(value), "digits": digits}
+
+
+def as_percent(value: float, digits: int = 1) -> Stored:
+    return {"percent": float(value), "digits": digits}
+
+
+def word(stored: Stored) -> str:
+    """A stored message in the current language, its numbers in the language's format. Raises ValueError
+    when ``stored`` is not one (the caller then shows the text it stored beside it)."""
+    try:
+        fields = {name: _worded_value(value) for name, value in (stored.get("values") or {}).items()}
+        return _(str(stored["message"])).format(**fields)
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a stored message: {stored!r}") from exc
+
+
+def _worded_value(value: object) -> str:
+    if isinstance(value, dict):
+        if "message" in value:
+            return word(value)
+        if "number" in value:
+            return number(value["number"], int(value.get("digits", 0)))
+        if "percent" in value:
+            return percent(value["percent"], int(value.get("digits", 1)))
+        raise TypeError(f"unknown stored value {value!r}")
+    return "–" if value is None else str(value)
+
+
 # -- formats ---------------------------------------------------------------------------------------------
 def locale() -> Locale:
     return Locale.parse(_LOCALES[current_language()])
@@ -142,6 +185,11 @@ def day(value: date | datetime) -> str:
 def short_day(value: date | datetime) -> str:
     """A date on a chart's axis or in a table: '10. 1.', '1 Oct'."""
     return format_skeleton("MMMd", value, locale=locale())
+
+
+def weekday(value: date | datetime) -> str:
+    """A weekday's short name: '월', 'Mon'."""
+    return _babel_date(value, format="EEE", locale=locale())
 
 
 def month(value: date | datetime) -> str:

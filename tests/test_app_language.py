@@ -8,6 +8,7 @@ language the script sets).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -146,3 +147,67 @@ def test_a_widget_callback_speaks_the_tabs_language() -> None:
     at.button(key="bare").click().run()
     assert at.session_state["wrapped_said"] == "측정 안 됨"
     assert at.session_state["bare_said"] == "not measured"  # why every callback is wrapped
+
+
+def published_sentences(program: Settings, client: str) -> list[str]:
+    """The sentences the standard models publish in English: the champion rule's decision, the operation
+    check's weekly verdict, the operating windows (shown as published, first letter raised), model cards."""
+    import duckdb
+
+    from forgeline.standard_models import model_card
+
+    con = duckdb.connect(str(current_snapshot(program, client)), read_only=True)
+    try:
+        found = [r[0] for r in con.execute("SELECT champion_decision FROM meta.model_results").fetchall()]
+        for table in ("model_operation_weekly", "operating_windows"):
+            with contextlib.suppress(duckdb.CatalogException):
+                found += [r[0] for r in con.execute(f"SELECT sentence FROM meta.{table}").fetchall()]
+        # The model cards (standard_models/cards), English documents shown in an expander.
+        cards = con.execute("SELECT model_name, learner_note FROM meta.model_results").fetchall()
+        found += [model_card(name, note or "") for name, note in cards]
+    finally:
+        con.close()
+    sentences = [str(s) for s in found if isinstance(s, str) and s]
+    return sentences + [s[:1].upper() + s[1:] for s in sentences]
+
+
+def test_the_model_results_read_in_korean(open_app: Callable[[], AppTest], program_run: Settings) -> None:
+    """Every model family's readings, warnings, tables and chart series on the model page speak Korean; what
+    the champion rule and the operation check publish (their sentences) is the only English left."""
+    set_login(program_run, "probe-models", PASSWORD, "consultant", "Probe")
+    at = open_app()
+    at.radio(key=SWITCH).set_value("ko").run()
+    at = log_in(at, "probe-models")
+    english = (
+        "holdout",
+        "Held out",
+        "The champion (version",
+        "A typical miss",
+        "The detector raised",
+        "Averaged over forecasts",
+        "Alerting when",
+        "problem cases",
+        "Latest scores",
+        "Units still running",
+    )
+    read = []
+    for client in ("sejin-diecast", "hanbit-press", "dongbang-rig", "gwangyang-steel"):
+        at.session_state["client_id"] = client
+        at.switch_page("app_pages/client/models.py").run()
+        assert_ok(at, f"models of {client} in Korean")
+        assert [t.value for t in at.title] == ["모델 결과"], client
+        text = "\n".join(
+            [m.value for m in at.markdown]
+            + [c.value for c in at.caption]
+            + [w.value for w in at.warning]
+            + [e.label for e in at.expander]
+        )
+        assert "검증 구간" in text, client
+        for sentence in published_sentences(program_run, client):  # English by design (see above)
+            text = text.replace(sentence, "")
+        leftovers = [phrase for phrase in english if phrase in text]
+        assert not leftovers, f"{client}: {leftovers}"
+        read.append(text)
+    everything = "\n".join(read)
+    for korean in ("통상 오차", "챔피언", "잔여 수명"):  # the energy, event and remaining-life readings
+        assert korean in everything

@@ -23,6 +23,7 @@ from forgeline.auth import (
     require_client,
     reset_password,
     session_user,
+    set_language,
     set_login,
     visible_clients,
 )
@@ -412,3 +413,28 @@ def test_failing_a_known_name_from_elsewhere_does_not_lock_out_its_owner(
         log_in(workspace, "consultant", "wrong", "10.0.0.1", now=start + i)
     with pytest.raises(LoginThrottled):
         log_in(workspace, "consultant", "forgeline-demo", "10.0.0.1", now=start + 30)
+
+
+def test_a_rewritten_login_keeps_the_language_its_owner_chose(workspace: Settings) -> None:
+    ensure_demo_logins(workspace, demo_clients()[:1])
+    client = demo_clients()[0].logins[0].username
+    set_language(workspace, "consultant", "ko")
+    set_language(workspace, client, "ko")
+
+    # A consultant re-adds a login (new password, new rights): the owner's language stays.
+    set_login(workspace, "consultant", "a-new-password", "consultant", "Forgeline consultant")
+    user = authenticate(workspace, "consultant", "a-new-password")
+    assert user is not None and user.language == "ko"
+
+    # The demo set-up rewrites a login whose password no longer matches: the language stays too.
+    set_login(workspace, client, "changed-password", "client", "someone", demo_clients()[0].id)
+    ensure_demo_logins(workspace, demo_clients()[:1])
+    user = authenticate(workspace, client, demo_password(client))
+    assert user is not None and user.language == "ko"
+    consultant = authenticate(workspace, "consultant", "forgeline-demo")
+    assert consultant is not None and consultant.language == "ko"
+
+    # A login created anew under a name that had no preference gets none.
+    set_login(workspace, "another", "another-password", "consultant", "Another consultant")
+    user = authenticate(workspace, "another", "another-password")
+    assert user is not None and user.language is None

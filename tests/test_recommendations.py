@@ -84,3 +84,31 @@ def test_energy_benefit_is_the_clients_own_kwh_and_co2() -> None:
     energy = found[found["solution"] == "energy_baseline"].iloc[0]
     assert energy["ready"] and "the mapping asks for it" in energy["why"]
     assert energy["benefit"] == "304,000 kWh and 139,541 kg CO2 a month; each 1 % saved is 3,040 kWh"
+
+
+def test_the_reasons_are_stored_as_messages_and_worded_in_the_readers_language() -> None:
+    from forgeline import i18n
+    from forgeline.reports import words
+
+    found = rec.recommend(BASE, EVIDENCE, 2, NO_MODELS, [])
+    english = found.iloc[0]
+    with i18n.use_language("en"):  # the stored English is what the messages say in English
+        assert [words.recommendation_part(english, p) for p in words.RECOMMENDATION_PARTS] == [
+            english["why"],
+            english["needs"],
+            english["benefit"],
+        ]
+    with i18n.use_language("ko"):
+        worded = words.worded_recommendations(found)
+        assert not words.speaks_english_only(found)
+    first, step = worded.iloc[0], worded[found["kind"] == rec.LEVEL_STEP].iloc[0]
+    assert first["benefit"] == "현재 불량률 기준 손실: 월 1,520개 불량 (월 검사 수량 30,400개 중 5.0%)"
+    assert first["why"].startswith("데이터는 준비되었지만") and "사이클마다 공정 변수로" in first["why"]
+    # A program's own rule (not shipped) keeps its words; the sentence around it is Korean.
+    assert step["why"] == "수준 2의 요건: automatic records for 20 days"
+
+    # A snapshot published before the wording: its English, as published.
+    old = found.drop(columns="wording")
+    with i18n.use_language("ko"):
+        assert words.worded_recommendations(old)["benefit"].tolist() == found["benefit"].tolist()
+        assert words.speaks_english_only(old)

@@ -282,6 +282,41 @@ def test_the_english_report_carries_kpis_caveats_plain_data_quality_and_findings
     assert "No findings delivered" not in text
 
 
+def test_the_next_steps_reasons_are_worded_in_the_reports_language(korean: Read, english: Read) -> None:
+    """Publish stores each recommendation's why, needs and benefit as messages with the client's figures:
+    a Korean report words them in Korean, the PDF and the workbook alike; English stays the default."""
+    for said in (
+        "현재 불량률 기준 손실: 월 608개 불량 (월 검사 수량 30,400개 중 2.0%)",  # a benefit, its figures
+        "수준 1의 요건: 생산 수량과 불량 수량을 20일 이상 디지털로 기록",  # a level rule's words
+        "필요 사항: 고장이 기록된 정비 일지와 설비의 센서 측정값",
+    ):
+        assert said in " ".join(korean.text.split("\n")) and said.split(": ")[-1] in korean.cells()
+    assert "defective parts a month" not in korean.text and "level 1 needs" not in korean.cells()
+    assert "프로그램이 게시한 대로 영어로" not in korean.text  # no English left to apologise for
+    benefit = "defect cost at the current rate: 608 defective parts a month (2.0% of 30,400 inspected)"
+    assert benefit in " ".join(english.text.split("\n")) and benefit in english.cells()
+    assert "level 1 needs: production and defect counts recorded digitally for at least 20 days" in (
+        english.cells()
+    )
+
+
+def test_a_snapshot_published_before_the_wording_shows_its_english_reasons(
+    published: Settings, tmp_path: Path
+) -> None:
+    """An older snapshot's recommendations hold only their English: a Korean report shows it, and says so."""
+    settings = get_settings(tmp_path / "home")
+    source, target = published.published_dir(KOREAN.id), settings.published_dir(KOREAN.id)
+    shutil.copytree(source, target)
+    con = duckdb.connect(str(current_snapshot(settings, KOREAN.id)))
+    con.execute("ALTER TABLE meta.recommendations DROP COLUMN wording")
+    con.close()
+    read = _read(build_report(settings, KOREAN.id, lang="ko", findings=[]))
+    text = " ".join(read.text.split("\n"))
+    assert "defect cost at the current rate: 608 defective parts a month" in text
+    assert "프로그램이 게시한 대로 영어로" in text
+    assert "사이클별 불량 예측" in text  # the shipped titles were always worded from the catalogs
+
+
 def test_the_charts_are_drawn(english: Read) -> None:
     reader = PdfReader(io.BytesIO(english.report.pdf))
     assert len(reader.pages[1].images) >= 2  # OEE and factors, OEE per machine, defect rate
@@ -520,12 +555,14 @@ def test_every_shipped_next_step_has_its_words() -> None:
 
     from forgeline.program.levels import SHIPPED_RULES
     from forgeline.program.recommendations import SOLUTIONS
-    from forgeline.reports.words import STEP_TITLES
+    from forgeline.reports.words import RULE_SAYS, STEP_TITLES
 
     shipped = yaml.safe_load(SHIPPED_RULES.read_text(encoding="utf-8"))
     steps = [str(rule["step"]) for level in shipped["levels"] for rule in level["rules"]]
     titles = [s[:1].upper() + s[1:] for s in steps] + [s.title for s in SOLUTIONS]
     assert not [t for t in titles if t not in STEP_TITLES], "add the new step to reports/words.py STEP_TITLES"
+    says = [str(rule["says"]) for level in shipped["levels"] for rule in level["rules"]]
+    assert not [s for s in says if s not in RULE_SAYS], "add the rule's words to reports/words.py RULE_SAYS"
 
 
 def test_korean_formats_numbers_dates_and_plurals() -> None:

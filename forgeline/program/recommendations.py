@@ -17,14 +17,19 @@ promised saving: what a model recovers of it shows on its results once it runs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
 
+from forgeline.i18n import N_, Stored, as_number, as_percent, later, use_language, word
+
 DAYS_PER_MONTH = 30.4
-COLUMNS = ["rank", "kind", "solution", "title", "why", "needs", "benefit", "ready"]
+# why, needs, benefit: in English; wording: the same as messages with their values (JSON), worded in the
+# reader's language by reports/words.py (a snapshot published before it has none: its English is shown).
+COLUMNS = ["rank", "kind", "solution", "title", "why", "needs", "benefit", "ready", "wording"]
 STANDARD_MODEL, LEVEL_STEP, DATA_TO_COLLECT = "standard model", "level step", "data to collect"
 
 
@@ -134,7 +139,7 @@ class Solution:
     does: str
     needs: str
     enough: Callable[[Facts], bool]  # beyond the model's tables (standard_models.missing_inputs)
-    benefit: Callable[[Facts], str]
+    benefit: Callable[[Facts], Stored]
     exposure: Callable[[Facts], float | None]
 
     def ready(self, found: Facts) -> bool:
@@ -143,36 +148,64 @@ class Solution:
         return not missing_inputs(self.model, set(found.filled)) and self.enough(found)
 
 
-def _defect_benefit(f: Facts) -> str:
+def _defect_benefit(f: Facts) -> Stored:
     if not f.inspected:
-        return "defects are not counted yet, so their cost cannot be estimated"
-    rate = f.defects / f.inspected
-    return (
-        f"defect cost at the current rate: {f.per_month(f.defects):,.0f} defective parts a month "
-        f"({rate:.1%} of {f.per_month(f.inspected):,.0f} inspected)"
+        return later(N_("defects are not counted yet, so their cost cannot be estimated"))
+    return later(
+        N_(
+            "defect cost at the current rate: {defects} defective parts a month ({rate} of {inspected} "
+            "inspected)"
+        ),
+        defects=as_number(f.per_month(f.defects)),
+        rate=as_percent(f.defects / f.inspected, 1),
+        inspected=as_number(f.per_month(f.inspected)),
     )
 
 
-def _repair_benefit(f: Facts) -> str:
+def _repair_benefit(f: Facts) -> Stored:
     if not f.failures or not f.operating_h:
-        return "no failure is recorded yet, so downtime cannot be estimated"
-    return (
-        f"a failure every {f.operating_h / f.failures:,.0f} operating hours, "
-        f"{f.repair_h / f.failures:,.1f} h of repair each: "
-        f"{f.repair_h / f.operating_h * 1000:,.0f} h of repairs per 1,000 operating hours"
+        return later(N_("no failure is recorded yet, so downtime cannot be estimated"))
+    return later(
+        N_(
+            "a failure every {between} operating hours, {repair} h of repair each: {per_thousand} h of "
+            "repairs per 1,000 operating hours"
+        ),
+        between=as_number(f.operating_h / f.failures),
+        repair=as_number(f.repair_h / f.failures, 1),
+        per_thousand=as_number(f.repair_h / f.operating_h * 1000),
     )
+
+
+def _energy_benefit(f: Facts) -> Stored:
+    if not f.energy_days:
+        return later(N_("energy is not metered yet"))
+    kwh = f.per_month(f.energy_kwh, f.energy_days)
+    return later(
+        N_("{kwh} kWh and {co2} kg CO2 a month; each 1 % saved is {one_percent} kWh"),
+        kwh=as_number(kwh),
+        co2=as_number(f.per_month(f.co2_kg, f.energy_days)),
+        one_percent=as_number(kwh / 100),
+    )
+
+
+def _demand_benefit(f: Facts) -> Stored:
+    if not f.good_units:
+        return later(N_("production is not counted per day yet"))
+    return later(N_("plans {units} good units a month"), units=as_number(f.per_month(f.good_units)))
 
 
 def _downtime_share(f: Facts) -> float | None:
     return f.repair_h / f.operating_h if f.failures and f.operating_h else None
 
 
+# Titles, what each does and needs: English marked for the catalogs, worded in the reader's language where
+# shown (titles through reports/words.py STEP_TITLES; does and needs through the stored wording).
 SOLUTIONS = [
     Solution(
         "defect_prediction",
         "Predict defects per cycle, with the parameters that drive them and their operating windows",
-        "scores each cycle's risk of a defect from its process parameters and names the settings to keep",
-        "process parameters of each cycle linked to its inspection result, with some defects found",
+        N_("scores each cycle's risk of a defect from its process parameters and names the settings to keep"),
+        N_("process parameters of each cycle linked to its inspection result, with some defects found"),
         lambda f: f.defects > 0,
         _defect_benefit,
         lambda f: f.defects / f.inspected if f.inspected else None,
@@ -180,8 +213,8 @@ SOLUTIONS = [
     Solution(
         "failure_prediction",
         "Predict machine failures a day ahead",
-        "warns of a machine's failure within 24 hours from its sensors and its maintenance history",
-        "a maintenance log with failures, and the machines' sensor readings",
+        N_("warns of a machine's failure within 24 hours from its sensors and its maintenance history"),
+        N_("a maintenance log with failures, and the machines' sensor readings"),
         lambda f: f.failures > 0,
         _repair_benefit,
         _downtime_share,
@@ -189,8 +222,8 @@ SOLUTIONS = [
     Solution(
         "sensor_anomalies",
         "Watch the sensors for unusual behaviour",
-        "flags a machine whose sensor signals move away from their normal, without labelled incidents",
-        "the machines' sensor readings, collected automatically",
+        N_("flags a machine whose sensor signals move away from their normal, without labelled incidents"),
+        N_("the machines' sensor readings, collected automatically"),
         lambda f: True,
         _repair_benefit,
         _downtime_share,
@@ -198,44 +231,43 @@ SOLUTIONS = [
     Solution(
         "energy_baseline",
         "Set an energy baseline and measure savings (IPMVP)",
-        "learns the expected kWh from production and calendar, and reports savings and anomalies in kWh "
-        "and CO2",
-        "energy meter readings (15-minute or hourly) for at least 4 weeks",
-        lambda f: f.energy_days >= 28,
-        lambda f: (
-            (
-                f"{f.per_month(f.energy_kwh, f.energy_days):,.0f} kWh and "
-                f"{f.per_month(f.co2_kg, f.energy_days):,.0f} kg CO2 a month; each 1 % saved is "
-                f"{f.per_month(f.energy_kwh, f.energy_days) / 100:,.0f} kWh"
-            )
-            if f.energy_days
-            else "energy is not metered yet"
+        N_(
+            "learns the expected kWh from production and calendar, and reports savings and anomalies in kWh "
+            "and CO2"
         ),
+        N_("energy meter readings (15-minute or hourly) for at least 4 weeks"),
+        lambda f: f.energy_days >= 28,
+        _energy_benefit,
         lambda f: None,
     ),
     Solution(
         "demand_forecast",
         "Forecast production per product, a day and a week ahead",
-        "forecasts each product's daily quantity for planning, against the same weekday last week",
-        "production counts, work orders or cycles per product and day",
+        N_("forecasts each product's daily quantity for planning, against the same weekday last week"),
+        N_("production counts, work orders or cycles per product and day"),
         lambda f: True,
-        lambda f: (
-            f"plans {f.per_month(f.good_units):,.0f} good units a month"
-            if f.good_units
-            else "production is not counted per day yet"
-        ),
+        _demand_benefit,
         lambda f: None,
     ),
     Solution(
         "remaining_useful_life",
         "Estimate the remaining life of run-to-failure units",
-        "estimates how many cycles each running unit has left, from the history of units run to failure",
-        "cycles with process parameters for units run until they failed",
+        N_("estimates how many cycles each running unit has left, from the history of units run to failure"),
+        N_("cycles with process parameters for units run until they failed"),
         lambda f: True,
-        lambda f: "replacements planned before failure instead of after it",
+        lambda f: later(N_("replacements planned before failure instead of after it")),
         lambda f: None,
     ),
 ]
+
+
+def _worded(why: Stored, needs: Stored, benefit: Stored) -> dict[str, object]:
+    """A recommendation's reasons: in English for the columns every reader of a snapshot has read (the CLI,
+    an older app), and as messages with their values (``wording``) to word in the reader's language."""
+    parts = {"why": why, "needs": needs, "benefit": benefit}
+    with use_language("en"):
+        english = {name: word(part) for name, part in parts.items()}
+    return {**english, "wording": json.dumps(parts, ensure_ascii=False)}
 
 
 def recommend(
@@ -246,6 +278,8 @@ def recommend(
     configured: list[str],
 ) -> pd.DataFrame:
     """The ranked recommendations (see the module's order); models in operation are not recommended."""
+    from forgeline.reports.words import MEASURE_LABELS  # the measures' words (reports imports publish)
+
     champions = (
         set(model_results.loc[model_results["is_champion"].fillna(False).astype(bool), "model_name"])
         if len(model_results)
@@ -257,20 +291,25 @@ def recommend(
         if solution.model in champions:
             continue
         ready = solution.ready(found)
+        does = later(solution.does)
         exposure = solution.exposure(found) if ready else None
         if ready:
             if solution.model in trained:
-                why = (
-                    "it is trained but not yet champion: see its results for what holds it back (often too "
-                    "few positive cases in the holdout); keep delivering"
+                why = later(
+                    N_(
+                        "it is trained but not yet champion: see its results for what holds it back (often "
+                        "too few positive cases in the holdout); keep delivering"
+                    )
                 )
             elif solution.model in configured:
-                why = f"the data is ready and the mapping asks for it: it {solution.does}"
+                why = later(N_("the data is ready and the mapping asks for it: it {does}"), does=does)
             else:
-                why = f"the data is ready and it does not run for this factory yet: it {solution.does}"
+                why = later(
+                    N_("the data is ready and it does not run for this factory yet: it {does}"), does=does
+                )
             tier = 1 if exposure else 3
         else:
-            why = f"it {solution.does}; the data it needs is not delivered yet"
+            why = later(N_("it {does}; the data it needs is not delivered yet"), does=does)
             tier = 4
         tiers.append(
             (
@@ -280,9 +319,7 @@ def recommend(
                     "kind": STANDARD_MODEL if ready else DATA_TO_COLLECT,
                     "solution": solution.model,
                     "title": solution.title,
-                    "why": why,
-                    "needs": solution.needs,
-                    "benefit": solution.benefit(found),
+                    **_worded(why, later(solution.needs), solution.benefit(found)),
                     "ready": ready,
                 },
             )
@@ -298,9 +335,15 @@ def recommend(
                         "kind": LEVEL_STEP,
                         "solution": gap.rule_id,
                         "title": str(gap.step)[:1].upper() + str(gap.step)[1:],
-                        "why": f"level {next_level} needs: {gap.says}",
-                        "needs": str(gap.meaning),
-                        "benefit": f"closes a gap to smart-factory level {next_level}",
+                        **_worded(
+                            # The rule's words from the rules file: a shipped rule's are in the catalogs.
+                            later(
+                                N_("level {level} needs: {says}"), level=next_level, says=later(str(gap.says))
+                            ),
+                            # A shipped measure in the words the level page and the report use.
+                            later(MEASURE_LABELS.get(getattr(gap, "measure", None), str(gap.meaning))),
+                            later(N_("closes a gap to smart-factory level {level}"), level=next_level),
+                        ),
                         "ready": False,
                     },
                 )

@@ -139,7 +139,9 @@ SHEETS: dict[str, tuple[str, list[Column]]] = {
             Column("rank", N_("Rank")),
             Column("kind", N_("Kind")),
             Column("title", N_("Step")),
-            Column("benefit", N_("Why it matters")),
+            Column("benefit", N_("Benefit")),
+            Column("why", N_("Why")),
+            Column("needs", N_("What it needs")),
         ],
     ),
     "models": (
@@ -203,10 +205,7 @@ def _frames(c: ReportContent) -> dict[str, pd.DataFrame]:
             }
         )
     if len(c.recommendations):
-        frames["recommendations"] = c.recommendations.assign(
-            kind=c.recommendations["kind"].map(lambda k: words.label(words.RECOMMENDATION_KINDS, k)),
-            title=c.recommendations["title"].map(words.step_title),
-        )
+        frames["recommendations"] = words.worded_recommendations(c.recommendations)
     if len(c.models):
         frames["models"] = c.models.assign(
             model=c.models["model_name"].map(lambda m: words.label(words.MODEL_LABELS, m)),

@@ -246,12 +246,12 @@ def _level(pdf: FPDF, c: ReportContent) -> None:
     if c.recommendations.empty:
         _text(pdf, _("No recommendations in the published results."))
         return
-    # The reasons beside the steps are sentences with the client's figures, published in English.
-    for r in c.recommendations.head(6).itertuples():
-        kind = words.label(words.RECOMMENDATION_KINDS, r.kind)
-        _text(pdf, f"{int(r.rank)}. {words.step_title(r.title)}", size=10, bold=True)
-        _text(pdf, f"{kind} · {r.benefit}", size=9, muted=True)
-    if i18n.current_language() != "en":
+    for r in words.worded_recommendations(c.recommendations.head(6)).itertuples():
+        _text(pdf, f"{int(r.rank)}. {r.title}", size=10, bold=True)
+        _text(pdf, f"{r.kind} · {r.benefit}", size=9, muted=True)
+        reasons = _("Why: {why}. What it needs: {needs}.").format(why=r.why, needs=r.needs)
+        _text(pdf, reasons, size=9, muted=True)
+    if words.speaks_english_only(c.recommendations):  # published before its reasons were stored as messages
         _text(
             pdf,
             _("The reasons beside the steps are worded in English, as the program publishes them."),

@@ -3,8 +3,11 @@ language (forgeline/i18n.py): the PDF and the Excel file say the same thing the 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+import pandas as pd
 
 from forgeline import i18n
 from forgeline.i18n import N_, _
@@ -118,6 +121,21 @@ STEP_TITLES = {
         "controller's action log (which set-point changed, when, on which model output)"
     ),
 }
+# What each shipped level rule asks (forgeline/program/level_rules.yml `says`), word for word: a program's
+# own rule, or one whose text it tuned, is not among them and stays as published.
+RULE_SAYS = {
+    N_("production and defect counts recorded digitally for at least 20 days"),
+    N_("at least 90 % of quality results name their lot or cycle"),
+    N_(
+        "machine states, cycles or sensor signals collected automatically with timestamps for at least 20 "
+        "days"
+    ),
+    N_("automatic records cover at least 80 % of the production days"),
+    N_("process parameters linked to a quality result for at least 50 % of cycles"),
+    N_("root-cause analysis run, with at least one recommended operating window"),
+    N_("a champion model scores new data and its accuracy is tracked against outcomes"),
+    N_("control actions recorded that follow model outputs without a person in the loop"),
+}
 # The core tables the quality checks read, as a factory manager names what they hold.
 TABLE_WORDS = {
     "fct_cycles": N_("cycles"),
@@ -149,8 +167,55 @@ def label(table: dict[Any, str], key: Any) -> str:
 
 
 def step_title(title: str) -> str:
-    """A next step's title in the current language when it is one of the shipped ones, else as published."""
-    return _(title) if title in STEP_TITLES else title
+    """A next step's title in the current language when it is one of the shipped ones, else as published.
+    The rules file writes a step in lower case (the level page's), a recommendation's title capitalized."""
+    if title in STEP_TITLES:
+        return _(title)
+    capital = title[:1].upper() + title[1:]
+    return _(capital) if capital in STEP_TITLES and i18n.current_language() != "en" else title
+
+
+def rule_says(says: str) -> str:
+    """What a level rule asks, in the current language when it is a shipped rule, else as published."""
+    return _(says) if says in RULE_SAYS else says
+
+
+RECOMMENDATION_PARTS = ("why", "needs", "benefit")
+
+
+def recommendation_part(row: Any, part: str) -> str:
+    """A recommendation's why, needs or benefit in the current language, from the messages and values
+    publish stored (``wording``); a snapshot published before them (or one unreadable) shows its English."""
+    stored = getattr(row, "wording", None)
+    if isinstance(stored, str) and stored:
+        try:
+            return i18n.word(json.loads(stored)[part])
+        except (ValueError, KeyError, TypeError):
+            pass
+    value = getattr(row, part, None)
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def worded_recommendations(recommendations: pd.DataFrame) -> pd.DataFrame:
+    """The snapshot's recommendations with title, kind, why, needs and benefit in the current language:
+    what the app's pages, the PDF and the workbook show."""
+    if recommendations.empty:
+        return recommendations
+    rows = list(recommendations.itertuples(index=False))
+    return recommendations.assign(
+        title=[step_title(str(r.title)) for r in rows],
+        kind=[label(RECOMMENDATION_KINDS, r.kind) for r in rows],
+        **{part: [recommendation_part(r, part) for r in rows] for part in RECOMMENDATION_PARTS},
+    )
+
+
+def speaks_english_only(recommendations: pd.DataFrame) -> bool:
+    """Whether some recommendation was published before its reasons could be worded in other languages."""
+    if recommendations.empty or i18n.current_language() == "en":
+        return False
+    if "wording" not in recommendations:
+        return True
+    return bool(recommendations["wording"].isna().any())
 
 
 def kpi_value(value: float | None, unit: str) -> str:

@@ -72,12 +72,8 @@ with left:
         )
         recommended = data.recommendations(user, config.id)
         if len(recommended):
-            step = recommended.iloc[0]
-            st.markdown(
-                _("**Next step:** {title}  \n{why}.").format(
-                    title=words.step_title(step["title"]), why=step["why"]
-                )
-            )
+            step = words.worded_recommendations(recommended.head(1)).iloc[0]
+            st.markdown(_("**Next step:** {title}  \n{why}.").format(title=step["title"], why=step["why"]))
         st.page_link(LEVEL_PAGE, label=_("The evidence and every step"), icon=":material/stairs:")
 
 # -- where the factory stands (its band only, never a peer's figure) ------------------------------------

@@ -7,7 +7,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from apps import data, findings_view, ui
-from forgeline import i18n
 from forgeline.i18n import _
 from forgeline.program.levels import figure
 from forgeline.reports import words
@@ -93,7 +92,7 @@ if len(gaps):
         st.markdown(
             "- "
             + _("**{rule}.** Now {now} ({measure}); needs {needs}. *Step:* {step}.").format(
-                rule=gap.says,
+                rule=words.rule_says(gap.says),
                 now=figure(gap.value, gap.kind),
                 measure=measure(gap),
                 needs=figure(gap.at_least, gap.kind),
@@ -114,36 +113,33 @@ if len(recommended):
             "open. The benefit is the exposure at today's rate, not a promised saving."
         )
     )
-    if i18n.current_language() != "en":
+    if words.speaks_english_only(recommended):  # published before its reasons were stored as messages
         st.caption(_("The reasons beside the steps are worded in English, as the program publishes them."))
-    top = recommended.head(3)
+    worded = words.worded_recommendations(recommended)
+    top = worded.head(3)
     for item in top.itertuples(index=False):
         badge = {"standard model": ":material/model_training:", "level step": ":material/stairs:"}.get(
             item.kind, ":material/add_chart:"
         )
         with st.container(border=True):
-            kind = words.label(words.RECOMMENDATION_KINDS, item.kind)
-            st.markdown(f"{badge} **{item.rank}. {words.step_title(item.title)}** · {kind}")
+            st.markdown(f"{badge} **{item.rank}. {item.title}** · {item.kind}")
             st.markdown(
                 _("*Why:* {why}.  \n*Needs:* {needs}.  \n*Benefit:* {benefit}.").format(
                     why=item.why, needs=item.needs, benefit=item.benefit
                 )
             )
-    rest = recommended.iloc[len(top) :]
+    rest = worded.iloc[len(top) :]
     if len(rest):
         with st.expander(_("{n} more").format(n=len(rest))):
             st.dataframe(
-                rest.assign(
-                    title=rest["title"].map(words.step_title),
-                    kind=rest["kind"].map(lambda k: words.label(words.RECOMMENDATION_KINDS, k)),
-                )[["rank", "title", "kind", "benefit", "needs"]],
+                rest[["rank", "title", "kind", "benefit", "needs"]],
                 hide_index=True,
                 column_config={
                     "rank": st.column_config.NumberColumn("", width="small"),
                     "title": _("Recommendation"),
                     "kind": _("Kind"),
                     "benefit": _("Benefit"),
-                    "needs": _("Needs"),
+                    "needs": _("What it needs"),
                 },
             )
 
@@ -156,6 +152,7 @@ table = evidence.assign(
     needs=[f"{figure(v, k)}" for v, k in zip(evidence["at_least"], evidence["kind"], strict=True)],
     holds=evidence["passed"].map(lambda p: _("holds") if p else _("not yet")),
     meaning=[measure(r) for r in evidence.itertuples(index=False)],
+    says=evidence["says"].map(words.rule_says),
 )
 # The verdict and the figures first: the long texts last, where a narrow screen may cut them.
 st.dataframe(

@@ -12,7 +12,8 @@ import streamlit as st
 from scipy.stats import norm
 
 from apps import data, ui
-from forgeline.i18n import _
+from forgeline import i18n
+from forgeline.i18n import _, ngettext
 from forgeline.reports import words
 from forgeline.standard_models import model_card
 from forgeline.standard_models.champion import (
@@ -66,13 +67,19 @@ latest_scores = data.model_scores(user, config.id)
 incidents = data.model_incidents(user, config.id)
 alarms = data.model_alarms(user, config.id)
 st.caption(
-    "Each model is scored on a holdout set (the latest 30 % of the time range, never seen in training) "
-    "beside a naive baseline. A new version becomes `champion` only if it beats both the current champion "
-    "and the baseline on that holdout by more than the bootstrap's 90 % interval, and the holdout holds "
-    f"enough evidence: at least {MIN_HOLDOUT_POSITIVES} problem cases for event models, "
-    f"{MIN_HOLDOUT_DAYS} days for expected values, {MIN_HOLDOUT_UNITS} failed units for remaining life "
-    f"(held out whole: the units that failed last), {MIN_HOLDOUT_INCIDENTS} recorded incidents for anomaly "
-    f"detectors, {MIN_HOLDOUT_DAYS} forecast days for forecasts."
+    _(
+        "Each model is scored on a holdout set (the latest 30 % of the time range, never seen in training) "
+        "beside a naive baseline. A new version becomes `champion` only if it beats both the current "
+        "champion and the baseline on that holdout by more than the bootstrap's 90 % interval, and the "
+        "holdout holds enough evidence: at least {cases} problem cases for event models, {days} days for "
+        "expected values, {units} failed units for remaining life (held out whole: the units that failed "
+        "last), {incidents} recorded incidents for anomaly detectors, {days} forecast days for forecasts."
+    ).format(
+        cases=MIN_HOLDOUT_POSITIVES,
+        days=MIN_HOLDOUT_DAYS,
+        units=MIN_HOLDOUT_UNITS,
+        incidents=MIN_HOLDOUT_INCIDENTS,
+    )
 )
 
 
@@ -83,47 +90,63 @@ def _anomaly_reading(model, listed: pd.DataFrame, timezone: str) -> None:
     alarms = (
         ""
         if ui.is_missing(rate)
-        else f"The detector raised an alarm on **{ui.pct(rate)}** of the holdout's intervals (it was set "
-        f"to alarm on {ALARM_BUDGET:.0%} of normal running). "
+        else _(
+            "The detector raised an alarm on **{share}** of the holdout's intervals (it was set to alarm on "
+            "{budget} of normal running)."
+        ).format(share=ui.pct(rate), budget=ui.pct(ALARM_BUDGET, 0))
+        + " "
     )
     if ui.is_missing(incidents) or not incidents:
         st.markdown(
-            alarms + "No incident (a failure or a breakdown stop) is recorded in the holdout, so nothing "
-            "checks these alarms: read them as places to look, not as findings. Delivering the maintenance "
-            "log or breakdown stops would let the program score the detector."
+            alarms
+            + _(
+                "No incident (a failure or a breakdown stop) is recorded in the holdout, so nothing checks "
+                "these alarms: read them as places to look, not as findings. Delivering the maintenance log "
+                "or breakdown stops would let the program score the detector."
+            )
         )
         return
     warned, theirs = model.holdout_incidents_warned, model.baseline_incidents_warned
     lead = getattr(model, "holdout_warning_h", None)
-    lead_text = (
-        "" if ui.is_missing(lead) else f", first raised a median **{ui.number(lead, 1)} hours** before"
-    )
 
     def by_chance(value: object) -> str:
-        return "" if ui.is_missing(value) else f" (by chance: about {ui.number(value, 1)})"
+        return "" if ui.is_missing(value) else " " + _("(by chance: about {n})").format(n=ui.number(value, 1))
 
-    text = (
-        f"{alarms}A sustained alarm (alarmed intervals in a row) was raised in the day before "
-        f"**{int(warned)} of the {int(incidents)}** incidents recorded in the holdout{lead_text}"
-        f"{by_chance(getattr(model, 'holdout_incidents_warned_by_chance', None))}; a 3-sigma chart on every "
-        f"tag, given the same alarm budget, warned of {int(theirs)}"
-        f"{by_chance(getattr(model, 'baseline_incidents_warned_by_chance', None))}. By chance means "
-        "the same alarms shifted to random times."
+    text = alarms + ngettext(
+        "A sustained alarm (alarmed intervals in a row) was raised in the day before **{warned} of the "
+        "{n}** incident recorded in the holdout",
+        "A sustained alarm (alarmed intervals in a row) was raised in the day before **{warned} of the "
+        "{n}** incidents recorded in the holdout",
+        int(incidents),
+    ).format(warned=int(warned), n=int(incidents))
+    if not ui.is_missing(lead):
+        text += _(", first raised a median **{hours} hours** before").format(hours=ui.number(lead, 1))
+    text += by_chance(getattr(model, "holdout_incidents_warned_by_chance", None))
+    text += _("; a 3-sigma chart on every tag, given the same alarm budget, warned of {n}").format(
+        n=int(theirs)
     )
+    text += by_chance(getattr(model, "baseline_incidents_warned_by_chance", None))
+    text += _(". By chance means the same alarms shifted to random times.")
     if not ui.is_missing(model.holdout_precision):
         theirs_right = getattr(model, "baseline_alarm_precision", None)
-        text += f" **{ui.pct(model.holdout_precision)}** of its alarms fell in the day before an incident"
+        text += " " + _("**{share}** of its alarms fell in the day before an incident").format(
+            share=ui.pct(model.holdout_precision)
+        )
         # A chart alarming every day "warns" of every incident: how often its alarms were right says more.
-        text += "" if ui.is_missing(theirs_right) else f", against {ui.pct(theirs_right)} of the chart's"
+        if not ui.is_missing(theirs_right):
+            text += _(", against {share} of the chart's").format(share=ui.pct(theirs_right))
         positives = getattr(model, "n_test_positives", None)
         if not ui.is_missing(positives) and not ui.is_missing(model.n_test) and model.n_test:
-            text += f"; {ui.pct(positives / model.n_test)} of all intervals did"
-        text += "."
+            text += _("; {share} of all intervals did").format(share=ui.pct(positives / model.n_test))
+        text += _(".")
     st.markdown(text)
     if incidents < MIN_HOLDOUT_INCIDENTS:
         st.warning(
-            f"Only {int(incidents)} incidents fall in the holdout: the comparison is a first signal, not a "
-            "verdict.",
+            ngettext(
+                "Only {n} incident falls in the holdout: the comparison is a first signal, not a verdict.",
+                "Only {n} incidents fall in the holdout: the comparison is a first signal, not a verdict.",
+                int(incidents),
+            ).format(n=int(incidents)),
             icon=":material/info:",
         )
     if listed.empty:
@@ -131,25 +154,27 @@ def _anomaly_reading(model, listed: pd.DataFrame, timezone: str) -> None:
 
     def warning(warned: object, hours: object) -> str:
         if ui.is_missing(warned) or not bool(warned):
-            return "no"
-        return f"yes, {ui.number(hours, 1)} h before"
+            return _("no")
+        return _("yes, {hours} h before").format(hours=ui.number(hours, 1))
 
     local = pd.to_datetime(listed["reported_at"], utc=True).dt.tz_convert(timezone)
     table = pd.DataFrame(
         {
-            f"reported ({timezone})": local.dt.strftime("%Y-%m-%d %H:%M").to_numpy(),
-            "machine": listed["machine_id"].to_numpy(),
-            "incident": listed["kind"].to_numpy(),
-            "detector warned": [
+            _("reported ({timezone})").format(timezone=timezone): local.dt.strftime(
+                "%Y-%m-%d %H:%M"
+            ).to_numpy(),
+            _("machine"): listed["machine_id"].to_numpy(),
+            _("incident"): listed["kind"].to_numpy(),
+            _("detector warned"): [
                 warning(w, h) for w, h in zip(listed["warned"], listed["warning_h"], strict=True)
             ],
-            "3-sigma chart warned": [
+            _("3-sigma chart warned"): [
                 warning(w, h)
                 for w, h in zip(listed["baseline_warned"], listed["baseline_warning_h"], strict=True)
             ],
         }
     )
-    with st.expander(f"The holdout's {len(table)} incidents, newest first"):
+    with st.expander(_("The holdout's {n} incidents, newest first").format(n=len(table))):
         st.dataframe(table, hide_index=True)
 
 
@@ -158,55 +183,78 @@ def _alarms_for_review(alarms: pd.DataFrame, timezone: str, threshold: object) -
     if alarms.empty:
         return
     local = pd.to_datetime(alarms["time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M")
+    score = _("anomaly score")
     table = pd.DataFrame(
         {
-            f"interval ending ({timezone})": local.to_numpy(),
-            "machine": alarms["machine_id"].to_numpy(),
-            "anomaly score": alarms["score"].astype(float).round(2).to_numpy(),
-            "what drove it (share of its distance from normal)": alarms["moved"].to_numpy(),
+            _("interval ending ({timezone})").format(timezone=timezone): local.to_numpy(),
+            _("machine"): alarms["machine_id"].to_numpy(),
+            score: alarms["score"].astype(float).round(2).to_numpy(),
+            _("what drove it (share of its distance from normal)"): alarms["moved"].to_numpy(),
         }
     )
-    with st.expander(f"The holdout's {len(table)} strongest alarms, for review"):
-        line = "" if ui.is_missing(threshold) else f" The alarm line is at {float(threshold):.2f}."
+    with st.expander(_("The holdout's {n} strongest alarms, for review").format(n=len(table))):
+        line = (
+            ""
+            if ui.is_missing(threshold)
+            else " " + _("The alarm line is at {line}.").format(line=ui.number(threshold, 2))
+        )
         st.caption(
-            "A higher anomaly score is further from normal running, as the training period defined it." + line
+            _("A higher anomaly score is further from normal running, as the training period defined it.")
+            + line
         )
         st.dataframe(
-            table,
-            hide_index=True,
-            column_config={"anomaly score": st.column_config.NumberColumn(format="%.2f")},
+            table, hide_index=True, column_config={score: st.column_config.NumberColumn(format="%.2f")}
         )
 
 
 def _remaining_life_reading(model) -> None:
     """What the remaining-life figures mean for a maintenance planner."""
     units = getattr(model, "holdout_units", None)
-    held = "" if ui.is_missing(units) else f" over the **{int(units):,}** units that failed last"
+    figures = {
+        "miss": ui.number(model.model_metric, 2),
+        "cap": RUL_CAP,
+        "naive": ui.number(model.baseline_metric, 2),
+    }
     text = (
-        f"Held out{held}, the predicted remaining life misses by **{ui.number(model.model_metric, 2)} "
-        f"cycles** (RMSE over their cycles, remaining life capped at {RUL_CAP}), against "
-        f"{ui.number(model.baseline_metric, 2)} for replacing at the mean life of earlier units."
+        _(
+            "Held out, the predicted remaining life misses by **{miss} cycles** (RMSE over their cycles, "
+            "remaining life capped at {cap}), against {naive} for replacing at the mean life of earlier "
+            "units."
+        ).format(**figures)
+        if ui.is_missing(units)
+        else ngettext(
+            "Held out over the **{units}** unit that failed last, the predicted remaining life misses by "
+            "**{miss} cycles** (RMSE over their cycles, remaining life capped at {cap}), against {naive} for "
+            "replacing at the mean life of earlier units.",
+            "Held out over the **{units}** units that failed last, the predicted remaining life misses by "
+            "**{miss} cycles** (RMSE over their cycles, remaining life capped at {cap}), against {naive} for "
+            "replacing at the mean life of earlier units.",
+            int(units),
+        ).format(units=ui.number(units), **figures)
     )
     phm, naive = getattr(model, "holdout_phm_score", None), getattr(model, "baseline_phm_score", None)
     if not ui.is_missing(phm) and not ui.is_missing(naive):
-        text += (
-            " NASA's PHM score, which punishes a late prediction (a unit failing before it is replaced) "
-            f"more than an early one, averages **{ui.number(phm, 2)}** against {ui.number(naive, 2)} for the "
-            "baseline (smaller is better)."
-        )
+        text += " " + _(
+            "NASA's PHM score, which punishes a late prediction (a unit failing before it is replaced) more "
+            "than an early one, averages **{model}** against {naive} for the baseline (smaller is better)."
+        ).format(model=ui.number(phm, 2), naive=ui.number(naive, 2))
     cut, naive_cut = (
         getattr(model, "holdout_rmse_at_random_cycle", None),
         getattr(model, "baseline_rmse_at_random_cycle", None),
     )
     if not ui.is_missing(cut) and not ui.is_missing(naive_cut):
-        text += (
-            f" Scored at one random cycle per held-out unit, as NASA's turbofan test sets are, the RMSE is "
-            f"**{ui.number(cut, 2)}** cycles against {ui.number(naive_cut, 2)}."
-        )
+        text += " " + _(
+            "Scored at one random cycle per held-out unit, as NASA's turbofan test sets are, the RMSE is "
+            "**{model}** cycles against {naive}."
+        ).format(model=ui.number(cut, 2), naive=ui.number(naive_cut, 2))
     st.markdown(text)
     if not ui.is_missing(units) and units < MIN_HOLDOUT_UNITS:
         st.warning(
-            f"Only {int(units)} failed units are held out: the comparison is a first signal, not a verdict.",
+            ngettext(
+                "Only {n} failed unit is held out: the comparison is a first signal, not a verdict.",
+                "Only {n} failed units are held out: the comparison is a first signal, not a verdict.",
+                int(units),
+            ).format(n=int(units)),
             icon=":material/info:",
         )
 
@@ -214,32 +262,45 @@ def _remaining_life_reading(model) -> None:
 def _forecast_reading(model) -> None:
     """What the forecast's figures mean for a planner: MASE and sMAPE a week and a day ahead."""
     products = getattr(model, "holdout_products", None)
-    over = "" if ui.is_missing(products) else f" over {int(products):,} product(s)"
+    figures = {"miss": ui.number(model.model_metric, 2), "naive": ui.number(model.baseline_metric, 2)}
     text = (
-        f"Averaged over forecasts made 1 to 7 days ahead{over}, the forecast's typical miss is "
-        f"**{ui.number(model.model_metric, 2)}** times the miss seasonal naive (the same weekday a week "
-        "before) made on the product's training days (MASE: below 1 misses less; seasonal naive itself "
-        f"scores {ui.number(model.baseline_metric, 2)} on these days)."
+        _(
+            "Averaged over forecasts made 1 to 7 days ahead, the forecast's typical miss is **{miss}** times "
+            "the miss seasonal naive (the same weekday a week before) made on the product's training days "
+            "(MASE: below 1 misses less; seasonal naive itself scores {naive} on these days)."
+        ).format(**figures)
+        if ui.is_missing(products)
+        else ngettext(
+            "Averaged over forecasts made 1 to 7 days ahead over {n} product, the forecast's typical miss is "
+            "**{miss}** times the miss seasonal naive (the same weekday a week before) made on the product's "
+            "training days (MASE: below 1 misses less; seasonal naive itself scores {naive} on these days).",
+            "Averaged over forecasts made 1 to 7 days ahead over {n} products, the forecast's typical miss "
+            "is **{miss}** times the miss seasonal naive (the same weekday a week before) made on the "
+            "product's training days (MASE: below 1 misses less; seasonal naive itself scores {naive} on "
+            "these days).",
+            int(products),
+        ).format(n=ui.number(products), **figures)
     )
     week, week_naive = (
         getattr(model, "holdout_mase_7_days_ahead", None),
         getattr(model, "baseline_mase_7_days_ahead", None),
     )
     if not ui.is_missing(week) and not ui.is_missing(week_naive):
-        text += (
-            f" Made a full week ahead (what the chart below shows), it is **{ui.number(week, 2)}** against "
-            f"{ui.number(week_naive, 2)}."
-        )
+        text += " " + _(
+            "Made a full week ahead (what the chart below shows), it is **{model}** against {naive}."
+        ).format(model=ui.number(week, 2), naive=ui.number(week_naive, 2))
     smape, naive = getattr(model, "holdout_smape", None), getattr(model, "baseline_smape", None)
     if not ui.is_missing(smape) and not ui.is_missing(naive):
-        text += (
-            f" Its sMAPE is **{ui.pct(smape)}** against {ui.pct(naive)} for seasonal naive (0 % is perfect;"
-            " a day forecast with nothing made, or made with nothing forecast, counts 200 %)."
-        )
+        text += " " + _(
+            "Its sMAPE is **{model}** against {naive} for seasonal naive (0 % is perfect; a day forecast "
+            "with "
+            "nothing made, or made with nothing forecast, counts 200 %)."
+        ).format(model=ui.pct(smape), naive=ui.pct(naive))
         if smape > naive and model.model_metric < model.baseline_metric:
-            text += (
-                " sMAPE runs higher than seasonal naive's while MASE is lower: the model forecasts a little "
-                "on days a product was not made (a mould stopped), which sMAPE counts in full whatever the "
+            text += " " + _(
+                "sMAPE runs higher than seasonal naive's while MASE is lower: the model forecasts a little "
+                "on "
+                "days a product was not made (a mould stopped), which sMAPE counts in full whatever the "
                 "quantity."
             )
     day, day_naive = (
@@ -247,11 +308,16 @@ def _forecast_reading(model) -> None:
         getattr(model, "baseline_mase_day_ahead", None),
     )
     if not ui.is_missing(day) and not ui.is_missing(day_naive):
-        text += f" A day ahead the MASE is **{ui.number(day, 2)}** against {ui.number(day_naive, 2)}."
+        text += " " + _("A day ahead the MASE is **{model}** against {naive}.").format(
+            model=ui.number(day, 2), naive=ui.number(day_naive, 2)
+        )
     st.markdown(
         text
-        + " Only products made in the 28 days before a forecast are forecast (and scored); a new product "
-        "is forecast once it has four weeks of history."
+        + " "
+        + _(
+            "Only products made in the 28 days before a forecast are forecast (and scored); a new product is "
+            "forecast once it has four weeks of history."
+        )
     )
 
 
@@ -262,22 +328,32 @@ def _expected_value_reading(model, has_production: bool) -> None:
     fit_for_savings = True
     if not ui.is_missing(cv) and not ui.is_missing(nmbe):
         # NMBE as ASHRAE defines it: > 0 when the model predicts less than was used.
-        direction = "less" if nmbe > 0 else "more"
         fit = (
-            f"A typical miss is **{ui.pct(cv)}** of the mean use per interval (CV(RMSE)); over the holdout "
-            f"the model expected **{ui.pct(abs(nmbe))} {direction}** than was used (NMBE)."
-        )
+            _(
+                "A typical miss is **{cv}** of the mean use per interval (CV(RMSE)); over the holdout the "
+                "model "
+                "expected **{nmbe} less** than was used (NMBE)."
+            )
+            if nmbe > 0
+            else _(
+                "A typical miss is **{cv}** of the mean use per interval (CV(RMSE)); over the holdout the "
+                "model "
+                "expected **{nmbe} more** than was used (NMBE)."
+            )
+        ).format(cv=ui.pct(cv), nmbe=ui.pct(abs(nmbe)))
         if cv > SAVINGS_CV_RMSE or abs(nmbe) > SAVINGS_NMBE:
             fit_for_savings = False
-            fit += (
-                f" :orange[Not fit to measure savings with yet]: ASHRAE Guideline 14 asks at most "
-                f"{SAVINGS_CV_RMSE:.0%} CV(RMSE) and ±{SAVINGS_NMBE:.0%} NMBE of an hourly baseline "
-                "(intervals shorter than an hour score a higher CV(RMSE))."
-            )
+            fit += " " + _(
+                ":orange[Not fit to measure savings with yet]: ASHRAE Guideline 14 asks at most {cv} "
+                "CV(RMSE) "
+                "and ±{nmbe} NMBE of an hourly baseline (intervals shorter than an hour score a higher "
+                "CV(RMSE))."
+            ).format(cv=ui.pct(SAVINGS_CV_RMSE, 0), nmbe=ui.pct(SAVINGS_NMBE, 0))
             if not has_production:
-                fit += (
-                    " The use depends on drivers the data does not hold: delivering production counts or "
-                    "cycles would tighten it."
+                fit += " " + _(
+                    "The use depends on drivers the data does not hold: delivering production counts or "
+                    "cycles "
+                    "would tighten it."
                 )
         st.markdown(fit)
     anomalies = getattr(model, "anomalies", None)
@@ -285,23 +361,44 @@ def _expected_value_reading(model, has_production: bool) -> None:
         return
     by_chance = model.n_test * norm.sf(ANOMALY_SIGMAS)
     if not anomalies:
-        st.markdown("No interval of the holdout used far more than expected.")
+        st.markdown(_("No interval of the holdout used far more than expected."))
         return
     co2 = getattr(model, "anomaly_co2_kg", None)
-    co2_text = (
-        "" if ui.is_missing(co2) else f", or **{ui.number(co2)} kg CO2e** at the emission factor in force"
+    figures = {
+        "n": ui.number(anomalies),
+        "sigmas": ui.number(ANOMALY_SIGMAS),
+        "chance": ui.number(by_chance),
+        "excess": ui.number(model.anomaly_excess),
+        "unit": unit,
+    }
+    text = (
+        ngettext(
+            "**{n}** holdout interval used more than expected by over {sigmas} typical misses (about "
+            "{chance} "
+            "would by chance). Together they used **{excess} {unit}** more than expected; their days are "
+            "marked in the chart below.",
+            "**{n}** holdout intervals used more than expected by over {sigmas} typical misses (about "
+            "{chance} would by chance). Together they used **{excess} {unit}** more than expected; their "
+            "days "
+            "are marked in the chart below.",
+            int(anomalies),
+        ).format(**figures)
+        if ui.is_missing(co2)
+        else ngettext(
+            "**{n}** holdout interval used more than expected by over {sigmas} typical misses (about "
+            "{chance} "
+            "would by chance). Together they used **{excess} {unit}** more than expected, or **{co2} kg "
+            "CO2e** at the emission factor in force; their days are marked in the chart below.",
+            "**{n}** holdout intervals used more than expected by over {sigmas} typical misses (about "
+            "{chance} would by chance). Together they used **{excess} {unit}** more than expected, or "
+            "**{co2} "
+            "kg CO2e** at the emission factor in force; their days are marked in the chart below.",
+            int(anomalies),
+        ).format(co2=ui.number(co2), **figures)
     )
-    caveat = (
-        " Read them as hints: the model itself misses by more than the savings limits allow."
-        if not fit_for_savings
-        else ""
-    )
-    st.markdown(
-        f"**{int(anomalies):,}** holdout intervals used more than expected by over {ANOMALY_SIGMAS:g} "
-        f"typical misses (about {by_chance:,.0f} would by chance). Together they used "
-        f"**{ui.number(model.anomaly_excess)} {unit}** more than expected{co2_text}; their days are marked "
-        f"in the chart below.{caveat}"
-    )
+    if not fit_for_savings:
+        text += " " + _("Read them as hints: the model itself misses by more than the savings limits allow.")
+    st.markdown(text)
 
 
 def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: str) -> None:
@@ -309,9 +406,9 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     st.markdown("**" + _("In operation") + "**")
     if weeks.empty:
         st.caption(
-            "No champion has scored rows after its training yet."
+            _("No champion has scored rows after its training yet.")
             if model.is_champion
-            else "Nothing is in operation: no version of this model is champion (see the decision above)."
+            else _("Nothing is in operation: no version of this model is champion (see the decision above).")
         )
         return
     expected_value = model.family == "expected_value"
@@ -324,26 +421,46 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
     live = int(weeks["live_rows"].fillna(0).sum()) if "live_rows" in weeks else 0
     count = len(weeks)
     rows = int(weeks["rows"].sum())
+    counted = (
+        ngettext("**{rows}** cycles over {n} week", "**{rows}** cycles over {n} weeks", count)
+        if remaining_life
+        else ngettext("**{rows}** rows over {n} week", "**{rows}** rows over {n} weeks", count)
+    ).format(rows=ui.number(rows), n=count)
+    # The week's sentence is the operation check's, published in English (standard_models/operation.py).
     st.markdown(
-        f"The champion (version {version}) against the outcomes known so far: **{rows:,}** "
-        f"{'cycles' if remaining_life else 'rows'} over {count} {'week' if count == 1 else 'weeks'}. "
-        f"Week of {last['week']}: {last['sentence']}."
+        _("The champion (version {version}) against the outcomes known so far: {counted}.").format(
+            version=version, counted=counted
+        )
+        + " "
+        + _("Week of {week}: {sentence}.").format(week=last["week"], sentence=last["sentence"])
     )
     if forecast:
         st.caption(
-            "Each product-day counts once here: the forecast made of it a full week before (the plan a "
-            f"planner had). A week with outcomes on fewer than {MIN_WEEK_DAYS} days is shown, never judged."
+            _(
+                "Each product-day counts once here: the forecast made of it a full week before (the plan a "
+                "planner had). A week with outcomes on fewer than {days} days is shown, never judged."
+            ).format(days=MIN_WEEK_DAYS)
         )
     if not live:
         st.caption(
-            "So far these are the weeks of its holdout, the rows it was chosen on: weeks of new deliveries "
-            "are added as they arrive, and the figures then describe the model at work."
+            _(
+                "So far these are the weeks of its holdout, the rows it was chosen on: weeks of new "
+                "deliveries "
+                "are added as they arrive, and the figures then describe the model at work."
+            )
         )
     if len(drifted):
         st.warning(
-            "The outcomes left the model's expectation: "
-            + "; ".join(f"week of {w.week}: {w.sentence}" for w in drifted.itertuples())
-            + ". Check what changed in the process (or the data) before relying on its scores.",
+            _(
+                "The outcomes left the model's expectation: {weeks}. Check what changed in the process (or "
+                "the "
+                "data) before relying on its scores."
+            ).format(
+                weeks="; ".join(
+                    _("week of {week}: {sentence}").format(week=w.week, sentence=w.sentence)
+                    for w in drifted.itertuples()
+                )
+            ),
             icon=":material/warning:",
         )
     if remaining_life:
@@ -353,20 +470,26 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
             weeks,
             x="week",
             y="metric",
-            labels={"week": "week starting (failures)", "metric": "RMSE (cycles)"},
-            title="Each week's failed units: the champion's typical miss on their remaining life",
+            labels={"week": _("week starting (failures)"), "metric": _("RMSE (cycles)")},
+            title=_("Each week's failed units: the champion's typical miss on their remaining life"),
             hover_data={"sentence": True},
         )
         marked = "metric"
     else:
         names = (
-            {"actual": f"used ({model.unit})", "predicted": "expected by the champion"}
+            {
+                "actual": _("used ({unit})").format(unit=model.unit),
+                "predicted": _("expected by the champion"),
+            }
             if expected_value
-            else {"actual": f"quantity ({model.unit})", "predicted": "forecast a week before"}
+            else {
+                "actual": _("quantity ({unit})").format(unit=model.unit),
+                "predicted": _("forecast a week before"),
+            }
             if forecast
-            else {"actual": "intervals in the day before an incident", "predicted": "alarms"}
+            else {"actual": _("intervals in the day before an incident"), "predicted": _("alarms")}
             if anomaly
-            else {"actual": "problem cases", "predicted": "expected by the champion"}
+            else {"actual": _("problem cases"), "predicted": _("expected by the champion")}
         )
         long = weeks.rename(columns=names).melt(
             id_vars=["week"], value_vars=list(names.values()), var_name="series", value_name="value"
@@ -377,8 +500,8 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
             y="value",
             color="series",
             barmode="group",
-            labels={"week": "week starting", "value": names["actual"], "series": ""},
-            title="Each week's outcomes against the champion's expectation",
+            labels={"week": _("week starting"), "value": names["actual"], "series": ""},
+            title=_("Each week's outcomes against the champion's expectation"),
         )
         marked = "actual"
     if len(drifted):
@@ -387,7 +510,7 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
             y=drifted[marked],
             mode="markers",
             marker={"size": 12, "symbol": "diamond", "color": "black"},
-            name="drift",
+            name=_("drift"),
         )
     fig.update_xaxes(type="category")
     ui.chart(fig, key=f"model_operation_{model.model_name}", hovermode="closest")
@@ -411,22 +534,29 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         days = pd.to_datetime(shown["time"], utc=True).dt.tz_convert(timezone)
         if waiting.any():
             made_from = (days[waiting].min() - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+            product_, day_ = _("product"), _("day")
+            forecast_ = _("forecast ({unit})").format(unit=model.unit)
+            waiting_days = days[waiting]
             plan = pd.DataFrame(
                 {
-                    "product": product[waiting].to_numpy(),
-                    "day": days[waiting].dt.strftime("%Y-%m-%d (%a)").to_numpy(),
-                    f"forecast ({model.unit})": shown["score"][waiting].astype(float).round(0).to_numpy(),
+                    product_: product[waiting].to_numpy(),
+                    # Sorted as text: the ISO date first, then the weekday in the reader's language.
+                    day_: [f"{d:%Y-%m-%d} ({i18n.weekday(d)})" for d in waiting_days],
+                    forecast_: shown["score"][waiting].astype(float).round(0).to_numpy(),
                 }
             )
             # The busiest products first, each product's days in order.
-            volume = plan.groupby("product")[f"forecast ({model.unit})"].transform("sum")
+            volume = plan.groupby(product_)[forecast_].transform("sum")
             plan = plan.assign(_volume=volume).sort_values(
-                ["_volume", "product", "day"], ascending=[False, True, True]
+                ["_volume", product_, day_], ascending=[False, True, True]
             )
             st.markdown(
-                f"**The next days' forecasts** ({len(plan)}), per product and day, made from the data up to "
-                f"{made_from}, its last day: if that day was not complete (a delivery in the middle of it, a "
-                "mould stopped part of it), the first days' forecasts run low."
+                _(
+                    "**The next days' forecasts** ({n}), per product and day, made from the data up to "
+                    "{day}, "
+                    "its last day: if that day was not complete (a delivery in the middle of it, a mould "
+                    "stopped part of it), the first days' forecasts run low."
+                ).format(n=len(plan), day=made_from)
             )
             st.dataframe(plan.drop(columns="_volume"), hide_index=True)
         # The table below: the week-ahead forecasts with their outcomes (the plan is above).
@@ -436,56 +566,61 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         running = shown["outcome"].isna().to_numpy()
         if running.any():
             st.markdown(
-                f"**Units still running** ({int(running.sum())}): the champion's predicted remaining life at "
-                "their latest cycle. Plan a replacement before it runs out."
+                _(
+                    "**Units still running** ({n}): the champion's predicted remaining life at their latest "
+                    "cycle. Plan a replacement before it runs out."
+                ).format(n=int(running.sum()))
             )
+            life = _("predicted remaining life (cycles)")
             units = pd.DataFrame(
                 {
-                    "unit": what[running].to_numpy(),
-                    "predicted remaining life (cycles)": score[running].to_numpy(),
-                    f"latest cycle at ({timezone})": local[running].to_numpy(),
+                    _("unit"): what[running].to_numpy(),
+                    life: score[running].to_numpy(),
+                    _("latest cycle at ({timezone})").format(timezone=timezone): local[running].to_numpy(),
                 }
             )
-            st.dataframe(units.sort_values("predicted remaining life (cycles)"), hide_index=True)
+            st.dataframe(units.sort_values(life), hide_index=True)
     label = (
-        f"expected ({model.unit})"
+        _("expected ({unit})").format(unit=model.unit)
         if expected_value
-        else f"forecast ({model.unit})"
+        else _("forecast ({unit})").format(unit=model.unit)
         if forecast
-        else "predicted remaining life (cycles)"
+        else _("predicted remaining life (cycles)")
         if remaining_life
-        else "anomaly score (higher = further from normal running)"
+        else _("anomaly score (higher = further from normal running)")
         if anomaly
-        else "risk (probability)"
+        else _("risk (probability)")
     )
     outcome = (
-        f"used ({model.unit})"
+        _("used ({unit})").format(unit=model.unit)
         if expected_value
-        else f"quantity ({model.unit}; blank: not known yet)"
+        else _("quantity ({unit}; blank: not known yet)").format(unit=model.unit)
         if forecast
-        else f"cycles left, capped at {RUL_CAP} (blank: still running)"
+        else _("cycles left, capped at {cap} (blank: still running)").format(cap=RUL_CAP)
         if remaining_life
-        else "in the day before an incident (1 = yes, blank = not known yet)"
+        else _("in the day before an incident (1 = yes, blank = not known yet)")
         if anomaly
-        else "outcome (1 = problem, 0 = none, blank = not known yet)"
+        else _("outcome (1 = problem, 0 = none, blank = not known yet)")
     )
     # A unit's cycles are known when it fails: their time is the failure's (a running unit's, its latest).
     when = (
-        f"failed or last seen ({timezone})"
+        _("failed or last seen ({timezone})").format(timezone=timezone)
         if remaining_life
-        else "day (forecast made 7 days before)"
+        else _("day (forecast made 7 days before)")
         if forecast
-        else f"time ({timezone})"
+        else _("time ({timezone})").format(timezone=timezone)
     )
     table = pd.DataFrame(
         {
             when: local.to_numpy(),
-            "what": what.to_numpy(),
+            _("what"): what.to_numpy(),
             label: score.to_numpy(),
             outcome: known.to_numpy(),
         }
     )
-    with st.expander(f"Latest scores: the {len(table):,} most recent rows, newest first"):
+    with st.expander(
+        _("Latest scores: the {n} most recent rows, newest first").format(n=ui.number(len(table)))
+    ):
         # One number format per column: a risk of 0.0004 is "0.000", never a bare "0".
         st.dataframe(
             table,
@@ -498,9 +633,9 @@ def _alarm_chart(model, days: pd.DataFrame) -> None:
     """An anomaly detector's holdout day by day: its alarms and the 3-sigma chart's, beside the intervals in
     the day before an incident (where an alarm is a warning; elsewhere, a false alarm)."""
     names = {
-        "flagged": "alarmed by the detector",
-        "baseline": "alarmed by the 3-sigma chart",
-        "actual": "in the day before an incident",
+        "flagged": _("alarmed by the detector"),
+        "baseline": _("alarmed by the 3-sigma chart"),
+        "actual": _("in the day before an incident"),
     }
     if not days["actual"].fillna(0).any():  # no incident in the holdout: no such intervals to show
         names.pop("actual")
@@ -512,9 +647,10 @@ def _alarm_chart(model, days: pd.DataFrame) -> None:
         y="intervals",
         color="series",
         barmode="group",
-        title="Holdout: intervals alarmed per day"
-        + (", and intervals in the day before an incident" if "actual" in names else ""),
-        labels={"day": "", "series": "", "intervals": "intervals"},
+        title=_("Holdout: intervals alarmed per day, and intervals in the day before an incident")
+        if "actual" in names
+        else _("Holdout: intervals alarmed per day"),
+        labels={"day": "", "series": "", "intervals": _("intervals")},
         color_discrete_sequence=["#dc2626", "#f59e0b", "#1f2937"],
     )
     ui.chart(fig, key=f"model_holdout_{model.model_name}")
@@ -532,25 +668,31 @@ def _holdout_chart(model, days: pd.DataFrame) -> None:
     expected_value = model.family == "expected_value"
     forecast = model.family == "forecast"
     names = (
-        {"actual": f"used ({model.unit})", "expected": "expected by the model", "baseline": "naive baseline"}
+        {
+            "actual": _("used ({unit})").format(unit=model.unit),
+            "expected": _("expected by the model"),
+            "baseline": _("naive baseline"),
+        }
         if expected_value
         else {
-            "actual": f"quantity ({model.unit})",
-            "expected": "forecast a week before",
-            "baseline": "seasonal naive",
+            "actual": _("quantity ({unit})").format(unit=model.unit),
+            "expected": _("forecast a week before"),
+            "baseline": _("seasonal naive"),
         }
         if forecast
-        else {"actual": "problem cases", "expected": "expected by the model (sum of probabilities)"}
+        else {"actual": _("problem cases"), "expected": _("expected by the model (sum of probabilities)")}
     )
     long = days[list(names)].rename(columns=names).rename_axis("day").reset_index()
     long = long.melt(id_vars="day", var_name="series", value_name="value")
     title = (
-        "Holdout: daily use, the model's expectation and the naive baseline's"
+        _("Holdout: daily use, the model's expectation and the naive baseline's")
         if expected_value
-        else "Holdout: each day's quantity of the products forecast, the forecast a week before and seasonal "
-        "naive's"
+        else _(
+            "Holdout: each day's quantity of the products forecast, the forecast a week before and seasonal "
+            "naive's"
+        )
         if forecast
-        else "Holdout: daily problem cases against the model's expectation"
+        else _("Holdout: daily problem cases against the model's expectation")
     )
     fig = px.line(
         long,
@@ -570,7 +712,7 @@ def _holdout_chart(model, days: pd.DataFrame) -> None:
             y=flagged["actual"],
             mode="markers",
             marker={"size": 10, "symbol": "diamond", "color": "#dc2626"},
-            name="days with excess-use anomalies",
+            name=_("days with excess-use anomalies"),
         )
     fig.update_yaxes(rangemode="tozero")
     ui.chart(fig, key=f"model_holdout_{model.model_name}")
@@ -600,14 +742,17 @@ for model in models.itertuples():
             ),
             # Smaller is better for errors: a negative difference is the good one.
             delta_color="inverse" if errors else "normal" if beats else "inverse",
-            help="Mean absolute scaled error over the week ahead: the forecast's miss over seasonal naive's "
-            "typical miss on the training days. Smaller is better; below 1 beats that naive rule."
+            help=_(
+                "Mean absolute scaled error over the week ahead: the forecast's miss over seasonal naive's "
+                "typical miss on the training days. Smaller is better; below 1 beats that naive rule."
+            )
             if forecast
-            else "Root-mean-square error per row: smaller is better."
+            else _("Root-mean-square error per row: smaller is better.")
             if errors
-            else f"Of the {ALARM_BUDGET:.0%} highest-scored holdout intervals (k = "
-            f"{max(1, round(model.n_test * ALARM_BUDGET)):,}), the share that came in the day before an "
-            "incident: how often the alarms a plant can afford to look at are right."
+            else _(
+                "Of the {budget} highest-scored holdout intervals (k = {k}), the share that came in the day "
+                "before an incident: how often the alarms a plant can afford to look at are right."
+            ).format(budget=ui.pct(ALARM_BUDGET, 0), k=ui.number(max(1, round(model.n_test * ALARM_BUDGET))))
             if anomaly
             else None,
         )
@@ -621,34 +766,50 @@ for model in models.itertuples():
             _("Holdout cycles") if remaining_life else _("Holdout rows"),
             ui.number(model.n_test),
             help=(
-                "The cycles of the units that failed last, held out whole, never seen in training."
+                _("The cycles of the units that failed last, held out whole, never seen in training.")
                 if remaining_life
-                else "The last 30 % of the time range, never seen in training."
+                else _("The last 30 % of the time range, never seen in training.")
             ),
         )
         mine_daily = daily[daily["model_name"] == model.model_name] if len(daily) else daily
         if (expected_value or forecast) and 0 < len(mine_daily) < MIN_HOLDOUT_DAYS:
             st.warning(
-                f"The holdout spans only {len(mine_daily)} days: the comparison is a first signal, not a "
-                "verdict. Collect more history before acting on it.",
+                ngettext(
+                    "The holdout spans only {n} day: the comparison is a first signal, not a verdict. "
+                    "Collect more history before acting on it.",
+                    "The holdout spans only {n} days: the comparison is a first signal, not a verdict. "
+                    "Collect more history before acting on it.",
+                    len(mine_daily),
+                ).format(n=len(mine_daily)),
                 icon=":material/info:",
             )
         thin = not errors and not anomaly and not ui.is_missing(positives)  # anomalies: incidents count
         if thin and positives < MIN_HOLDOUT_POSITIVES:
             st.warning(
-                f"Only {int(positives)} problem cases (defects or failures) fall in the holdout: the "
-                "comparison is a first signal, not a verdict. Collect more history before acting on it.",
+                ngettext(
+                    "Only {n} problem case (a defect or a failure) falls in the holdout: the comparison is a "
+                    "first signal, not a verdict. Collect more history before acting on it.",
+                    "Only {n} problem cases (defects or failures) fall in the holdout: the comparison is a "
+                    "first signal, not a verdict. Collect more history before acting on it.",
+                    int(positives),
+                ).format(n=int(positives)),
                 icon=":material/info:",
             )
         if not errors and not ui.is_missing(model.model_metric) and model.model_metric >= NEAR_PERFECT:
             st.warning(
-                f"A near-perfect {metric} ({model.model_metric:.3f}) is more often easy (synthetic) data, "
-                "or a few incidents that were easy to see coming, than a detector that good: check the "
-                "incidents and alarms below before trusting it."
-                if anomaly
-                else f"A near-perfect {metric} ({model.model_metric:.3f}) is more often synthetic data "
-                "or a feature that gives the answer away than a model that good: check the top features "
-                "before trusting it.",
+                (
+                    _(
+                        "A near-perfect {metric} ({score}) is more often easy (synthetic) data, or a few "
+                        "incidents that were easy to see coming, than a detector that good: check the "
+                        "incidents and alarms below before trusting it."
+                    )
+                    if anomaly
+                    else _(
+                        "A near-perfect {metric} ({score}) is more often synthetic data or a feature that "
+                        "gives the answer away than a model that good: check the top features before "
+                        "trusting it."
+                    )
+                ).format(metric=metric, score=ui.number(model.model_metric, 3)),
                 icon=":material/warning:",
             )
         threshold = getattr(model, "threshold", None)
@@ -669,29 +830,44 @@ for model in models.itertuples():
             _expected_value_reading(model, has_production)
         elif not ui.is_missing(threshold) and not model.holdout_recall:
             st.markdown(
-                f"At the alert threshold chosen on the validation fold (probability **{threshold:.3f}**), "
-                "none of the holdout's problem cases would have been caught: the model ranks cycles but is "
-                "not ready to raise alerts."
+                _(
+                    "At the alert threshold chosen on the validation fold (probability **{threshold}**), "
+                    "none of the holdout's problem cases would have been caught: the model ranks cycles but "
+                    "is not ready to raise alerts."
+                ).format(threshold=ui.number(threshold, 3))
             )
         elif not ui.is_missing(threshold):
             st.markdown(
-                f"Alerting when the predicted probability is at least **{threshold:.3f}** (chosen on the "
-                f"validation fold) would have caught **{ui.pct(model.holdout_recall)}** of the holdout's "
-                f"problem cases, with **{ui.pct(model.holdout_precision)}** of alerts right "
-                f"(F1 {ui.number(model.holdout_f1, 3)})."
+                _(
+                    "Alerting when the predicted probability is at least **{threshold}** (chosen on the "
+                    "validation fold) would have caught **{recall}** of the holdout's problem cases, with "
+                    "**{precision}** of alerts right (F1 {f1})."
+                ).format(
+                    threshold=ui.number(threshold, 3),
+                    recall=ui.pct(model.holdout_recall),
+                    precision=ui.pct(model.holdout_precision),
+                    f1=ui.number(model.holdout_f1, 3),
+                )
             )
         decision = getattr(model, "champion_decision", None)
         if isinstance(decision, str) and decision:
             sentence = decision[0].upper() + decision[1:] + ("" if decision.endswith(".") else ".")
-            st.markdown(sentence if model.is_champion else f":orange[Not champion.] {sentence}")
+            # The champion rule's reason, published in English (standard_models/champion.py).
+            st.markdown(sentence if model.is_champion else ":orange[" + _("Not champion.") + "] " + sentence)
         elif beats:
             st.markdown(
-                f"Beats the baseline. Registered as `{model.registered_model}` v{model.model_version}."
+                _("Beats the baseline. Registered as `{name}` v{version}.").format(
+                    name=model.registered_model, version=model.model_version
+                )
             )
         else:
-            st.markdown(":orange[Does not beat the baseline]: not promoted to champion.")
+            st.markdown(_(":orange[Does not beat the baseline]: not promoted to champion."))
         trained = ui.when(model.trained_at, config.timezone)
-        st.caption(f"Task {model.task} · MLflow run `{model.mlflow_run_id}` · trained {trained}")
+        st.caption(
+            _("Task {task} · MLflow run `{run}` · trained {when}").format(
+                task=model.task, run=model.mlflow_run_id, when=trained
+            )
+        )
         with st.expander(_("Model card: data it needs, validation, baseline")):
             st.markdown(
                 model_card(model.model_name, getattr(model, "learner_note", "") or "")
@@ -768,10 +944,13 @@ for model in models.itertuples():
                 ui.chart(fig, key=f"model_features_{model.model_name}", hovermode="closest")
                 if anomaly:
                     st.caption(
-                        "Per tag: `level` is the interval's mean against the machine's own history, "
-                        "`sustained` the same over its last 12 intervals, `spread` the scatter of the "
-                        "readings inside the interval. Each share is the feature's part in how far the "
-                        "alarmed intervals lay from normal running, the sensors' usual co-movement included."
+                        _(
+                            "Per tag: `level` is the interval's mean against the machine's own history, "
+                            "`sustained` the same over its last 12 intervals, `spread` the scatter of the "
+                            "readings inside the interval. Each share is the feature's part in how far the "
+                            "alarmed intervals lay from normal running, the sensors' usual co-movement "
+                            "included."
+                        )
                     )
 
         _holdout_chart(model, mine_daily)
