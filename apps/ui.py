@@ -313,6 +313,14 @@ def benchmark_cell(cell: str) -> str:
 
 
 # -- formats ---------------------------------------------------------------------------------------
+def sentence(text: str) -> str:
+    """A stored clause as a sentence: its first letter raised in English (a Korean one may start with a
+    parameter's name, which is data), a full stop at the end."""
+    if i18n.current_language() == "en":
+        text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
 def is_missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
