@@ -552,16 +552,17 @@ def value_ledger(user: User, client_id: str) -> tuple[pd.DataFrame, pd.DataFrame
     mine = store["contributions"][store["contributions"]["contributor"] == client_id]
     used = store["releases"][store["releases"]["release_id"].isin(mine["release_id"])]
     used = used.assign(label=used["metric"].map(pooled.label))
-    waiting = store["pending"][store["pending"]["client_id"] == client_id]
+    waiting = store["pending"].reindex(columns=pooled.STORE_TABLES["pending"])  # a store without wording
+    waiting = waiting[waiting["client_id"] == client_id]
     # One row per figure and reason, its benchmarks together: the cells of one figure wait for one reason.
     waiting = (
-        waiting.assign(label=waiting["metric"].map(pooled.label))
-        .groupby(["label", "reason"], sort=False, as_index=False)
+        waiting.assign(label=waiting["metric"].map(pooled.label), wording=waiting["wording"].fillna(""))
+        .groupby(["label", "reason", "wording"], sort=False, as_index=False)
         .agg(cell=("cell", ", ".join))
     )
     return (
         used[["cell", "label", "n", "released_at"]].sort_values("released_at", ascending=False),
-        waiting[["cell", "label", "reason"]],
+        waiting[["cell", "label", "reason", "wording"]],
     )
 
 
