@@ -170,7 +170,8 @@ class PublishedClient:
     gate_passed: bool | None = None
     data_run_id: str | None = None  # the run whose figures (marts, model results) are shown; None: none yet
     data_finished_at: Any = None
-    reason: str = ""  # why the newest run's figures are not shown (the gate's top failures)
+    reason: str = ""  # why the newest run's figures are not shown (the gate's top failures), in English
+    wording: str = ""  # the reason as its message and values (JSON), worded by forgeline/reports/words.py
 
     @property
     def figures_held_back(self) -> bool:
@@ -223,6 +224,7 @@ def clients(user: User) -> list[PublishedClient]:
                 data_finished_at=_missing_to_none(info.get("data_finished_at"))
                 or (_missing_to_none(info.get("finished_at")) if data_run_id == run_id else None),
                 reason=_text(info.get("reason")),
+                wording=_text(info.get("wording")),
             )
         )
     return found
@@ -383,6 +385,7 @@ def program_overview(user: User) -> pd.DataFrame:
                 "data_run_id": config.data_run_id,
                 "data_finished_at": config.data_finished_at,
                 "reason": config.reason,
+                "wording": config.wording,
                 "expectations_passed": len(gate) - failed,
                 "expectations_failed": failed,
                 "models": ", ".join(

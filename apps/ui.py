@@ -250,7 +250,7 @@ def held_back_message(config: data.PublishedClient, plain: bool = False) -> str 
             "has passed them yet, so there are no figures to show."
         ).format(when=finished)
     failed = _("A newer delivery (run {run}, {when}) failed the quality gate: {reason}.").format(
-        run=config.run_id, when=finished, reason=config.reason or _("see Data quality")
+        run=config.run_id, when=finished, reason=words.stored_part(config, "reason") or _("see Data quality")
     )
     if config.data_run_id:
         shown = _("run {run}").format(run=config.data_run_id)

@@ -144,7 +144,8 @@ class RunInfo:
     started_at: datetime
     status: str  # published | gate_failed
     gate_passed: bool | None
-    reason: str | None = None  # why the run's data is not published (the gate's top failures)
+    reason: str | None = None  # why the run's data is not published (the gate's top failures), in English
+    reason_wording: str | None = None  # the same as its message and values (JSON; forgeline/i18n.py)
 
 
 def _as_record(item: Any) -> dict[str, Any]:
@@ -368,9 +369,11 @@ def publish_client(
                 "data_run_id": (good.run_id if good else None) if held_back else run.run_id,
                 "data_finished_at": (good.finished_at if good else None) if held_back else finished_at,
                 "reason": run.reason,
+                # The reason as its message and values, worded in the reader's language (reports/words.py).
+                "wording": run.reason_wording,
             }
         ]
-    ).astype({"data_run_id": "string", "reason": "string"})
+    ).astype({"data_run_id": "string", "reason": "string", "wording": "string"})
     run_frame["data_finished_at"] = pd.to_datetime(run_frame["data_finished_at"], utc=True)
 
     log.info("Writing snapshot %s for %s…", final.name, config.id)
