@@ -194,7 +194,8 @@ class PublishedClient:
     gate_passed: bool | None = None
     data_run_id: str | None = None  # the run whose figures (marts, model results) are shown; None: none yet
     data_finished_at: Any = None
-    reason: str = ""  # why the newest run's figures are not shown (the gate's top failures)
+    reason: str = ""  # why the newest run's figures are not shown (the gate's top failures), in English
+    wording: str = ""  # the reason as its message and values (JSON), worded by forgeline/reports/words.py
 
     @property
     def figures_held_back(self) -> bool:
@@ -247,6 +248,7 @@ def clients(user: User) -> list[PublishedClient]:
                 data_finished_at=_missing_to_none(info.get("data_finished_at"))
                 or (_missing_to_none(info.get("finished_at")) if data_run_id == run_id else None),
                 reason=_text(info.get("reason")),
+                wording=_text(info.get("wording")),
             )
         )
     return found
@@ -407,6 +409,7 @@ def program_overview(user: User) -> pd.DataFrame:
                 "data_run_id": config.data_run_id,
                 "data_finished_at": config.data_finished_at,
                 "reason": config.reason,
+                "wording": config.wording,
                 "expectations_passed": len(gate) - failed,
                 "expectations_failed": failed,
                 "models": ", ".join(
@@ -576,16 +579,17 @@ def value_ledger(user: User, client_id: str) -> tuple[pd.DataFrame, pd.DataFrame
     mine = store["contributions"][store["contributions"]["contributor"] == client_id]
     used = store["releases"][store["releases"]["release_id"].isin(mine["release_id"])]
     used = used.assign(label=used["metric"].map(pooled.label))
-    waiting = store["pending"][store["pending"]["client_id"] == client_id]
+    waiting = store["pending"].reindex(columns=pooled.STORE_TABLES["pending"])  # a store without wording
+    waiting = waiting[waiting["client_id"] == client_id]
     # One row per figure and reason, its benchmarks together: the cells of one figure wait for one reason.
     waiting = (
-        waiting.assign(label=waiting["metric"].map(pooled.label))
-        .groupby(["label", "reason"], sort=False, as_index=False)
+        waiting.assign(label=waiting["metric"].map(pooled.label), wording=waiting["wording"].fillna(""))
+        .groupby(["label", "reason", "wording"], sort=False, as_index=False)
         .agg(cell=("cell", ", ".join))
     )
     return (
         used[["cell", "label", "n", "released_at"]].sort_values("released_at", ascending=False),
-        waiting[["cell", "label", "reason"]],
+        waiting[["cell", "label", "reason", "wording"]],
     )
 
 

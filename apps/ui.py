@@ -250,7 +250,7 @@ def held_back_message(config: data.PublishedClient, plain: bool = False) -> str 
             "has passed them yet, so there are no figures to show."
         ).format(when=finished)
     failed = _("A newer delivery (run {run}, {when}) failed the quality gate: {reason}.").format(
-        run=config.run_id, when=finished, reason=config.reason or _("see Data quality")
+        run=config.run_id, when=finished, reason=words.stored_part(config, "reason") or _("see Data quality")
     )
     if config.data_run_id:
         shown = _("run {run}").format(run=config.data_run_id)
@@ -313,6 +313,14 @@ def benchmark_cell(cell: str) -> str:
 
 
 # -- formats ---------------------------------------------------------------------------------------
+def sentence(text: str) -> str:
+    """A stored clause as a sentence: its first letter raised in English (a Korean one may start with a
+    parameter's name, which is data), a full stop at the end."""
+    if i18n.current_language() == "en":
+        text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
 def is_missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 

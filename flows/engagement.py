@@ -14,6 +14,7 @@ gate fails publishes its gate results beside the last good marts, and ends as ``
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 import time
@@ -38,6 +39,7 @@ from forgeline.changes import (  # noqa: E402
     unchanged_before_ingest,
 )
 from forgeline.clients import ClientConfig, get_client  # noqa: E402
+from forgeline.i18n import use_language, word  # noqa: E402
 from forgeline.locking import ClientBusy, client_lock  # noqa: E402
 from forgeline.outcomes import EngagementOutcome, new_run_id, unchanged_outcome  # noqa: E402
 from forgeline.program.levels import load_rules, rules_path  # noqa: E402
@@ -210,17 +212,15 @@ def _checked(table: str) -> str:
 
 
 def gate_reason(gate: Any, shown: int = REASONS_SHOWN) -> str:
-    """The gate's first failures in a sentence a client can act on (all are in meta.gate_results)."""
-    failed = gate.failed()
-    named = [
-        f"{_checked(o.table_name)}{'.' + o.column_name if o.column_name else ''} failed {o.expectation_type}"
-        + (f" (observed {o.observed})" if o.observed else "")
-        for o in failed[:shown]
-    ]
-    more = len(failed) - shown
-    return (
-        "; ".join(named) + (f"; and {more} more" if more > 0 else "") if named else "the quality gate failed"
-    )
+    """The gate's first failures in a sentence a client can act on (all are in meta.gate_results), in
+    English; :func:`gate_wording` keeps it as a message to word in the reader's language."""
+    with use_language("en"):
+        return word(gate.reason(shown))
+
+
+def gate_wording(gate: Any, shown: int = REASONS_SHOWN) -> str:
+    """:func:`gate_reason` as its message and values (JSON; forgeline/i18n.py)."""
+    return json.dumps(gate.reason(shown), ensure_ascii=False)
 
 
 def slot_name(client_id: str) -> str:
@@ -354,6 +354,7 @@ def engagement_flow(client_id: str, home: str | None = None) -> EngagementOutcom
             status=status,
             gate_passed=gate.passed,
             reason=None if gate.passed else gate_reason(gate),
+            reason_wording=None if gate.passed else gate_wording(gate),
         )
         outcome.snapshot = publish(home, config, run, gate, models)
         lap("publish")

@@ -1199,10 +1199,10 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
 
     from forgeline.clients import get_client
     from forgeline.standard_models.champion import (
-        DECISION_TAG,
         METRIC_LABELS,
         champion_history,
         current_champion,
+        decision_words,
     )
     from forgeline.standard_models.families import FAMILIES
 
@@ -1250,7 +1250,7 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
             metric = FAMILIES[family].metric
             mine, base = metrics.get(f"holdout_{metric}"), metrics.get(f"baseline_{metric}")
             positives = metrics.get("positives_test")
-            label = METRIC_LABELS.get(metric, metric.upper())
+            label = _(METRIC_LABELS[metric]) if metric in METRIC_LABELS else metric.upper()
             table.add_row(
                 str(v.version),
                 trained,
@@ -1261,7 +1261,7 @@ def models_list_command(client_id: str, home: HomeOption = None) -> None:
                 else "-",
                 i18n.number(int(positives)) if positives is not None else "-",
                 "★ " + _("champion") if str(v.version) == champion else "",
-                escape((v.tags or {}).get(DECISION_TAG, "-")),
+                escape(decision_words(v.tags)),
             )
         console.print(table)
         history = champion_history(client, name)

@@ -126,8 +126,9 @@ def later(message: str, **values: object) -> Stored:
     return {"message": message, "values": values}
 
 
-def as_number(value: float | int, digits: int = 0) -> Stored:
-    return {"number": float(value), "digits": digits}
+def as_number(value: float | int, digits: int = 0, signed: bool = False) -> Stored:
+    """A number to word with ``digits`` decimals; ``signed``: with its sign, plus or minus (+0.012)."""
+    return {"number": float(value), "digits": digits, **({"signed": True} if signed else {})}
 
 
 def as_percent(value: float, digits: int = 1) -> Stored:
@@ -149,7 +150,7 @@ def _worded_value(value: object) -> str:
         if "message" in value:
             return word(value)
         if "number" in value:
-            return number(value["number"], int(value.get("digits", 0)))
+            return number(value["number"], int(value.get("digits", 0)), signed=bool(value.get("signed")))
         if "percent" in value:
             return percent(value["percent"], int(value.get("digits", 1)))
         raise TypeError(f"unknown stored value {value!r}")
@@ -161,11 +162,14 @@ def locale() -> Locale:
     return Locale.parse(_LOCALES[current_language()])
 
 
-def number(value: float | int | None, digits: int = 0) -> str:
-    """A number with the language's separators and exactly ``digits`` decimals; '–' when missing."""
+def number(value: float | int | None, digits: int = 0, signed: bool = False) -> str:
+    """A number with the language's separators and exactly ``digits`` decimals ('–' when missing);
+    ``signed``: with its sign, plus or minus (+0.012, -0.012)."""
     if _missing(value):
         return "–"
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    if signed:
+        pattern = f"+{pattern};-{pattern}"
     return _babel_decimal(value, format=pattern, locale=locale())
 
 

@@ -14,6 +14,7 @@ keep showing good figures and say that a newer delivery failed, and why (``meta.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -61,6 +62,9 @@ MODEL_COLUMNS = [
     "learner_note",
     "family",
     "unit",
+    # champion_decision and baseline_name as their messages and values (JSON {column: message}), worded in
+    # the reader's language by forgeline/reports/words.py; "" (or absent, in older snapshots): English only.
+    "wording",
     "holdout_cv_rmse",
     "holdout_nmbe",
     "anomalies",
@@ -106,6 +110,7 @@ OPERATION_COLUMNS = [
     "metric",
     "drift",
     "sentence",
+    "wording",  # the sentence as its message and values (JSON), worded by forgeline/reports/words.py
 ]
 SCORE_COLUMNS = ["model_name", "model_version", "time", "score", "outcome", "key"]
 # Per anomaly detector, the holdout's strongest alarms for review (families.Anomalies.strongest).
@@ -139,7 +144,8 @@ class RunInfo:
     started_at: datetime
     status: str  # published | gate_failed
     gate_passed: bool | None
-    reason: str | None = None  # why the run's data is not published (the gate's top failures)
+    reason: str | None = None  # why the run's data is not published (the gate's top failures), in English
+    reason_wording: str | None = None  # the same as its message and values (JSON; forgeline/i18n.py)
 
 
 def _as_record(item: Any) -> dict[str, Any]:
@@ -301,7 +307,9 @@ def publish_client(
     model_frames: dict[str, pd.DataFrame] = {
         "model_results": _frame(model_results, MODEL_COLUMNS),
         "model_features": _per_model(model_results, "top_features", FEATURE_COLUMNS),
-        "operating_windows": _per_model(model_results, "operating_windows", window_columns()),
+        "operating_windows": _per_model(model_results, "operating_windows", window_columns()).astype(
+            {"sentence": "string", "wording": "string"}
+        ),
         "model_holdout_daily": _per_model(model_results, "holdout_daily", DAILY_COLUMNS).astype(
             {"day": "string", "actual": "float64", "expected": "float64", "baseline": "float64"}
         ),
@@ -316,6 +324,7 @@ def publish_client(
                 "metric": "float64",
                 "drift": "boolean",
                 "sentence": "string",
+                "wording": "string",
             }
         ),
         "model_incidents": _per_model(model_results, "incidents", INCIDENT_COLUMNS).astype(
@@ -360,9 +369,11 @@ def publish_client(
                 "data_run_id": (good.run_id if good else None) if held_back else run.run_id,
                 "data_finished_at": (good.finished_at if good else None) if held_back else finished_at,
                 "reason": run.reason,
+                # The reason as its message and values, worded in the reader's language (reports/words.py).
+                "wording": run.reason_wording,
             }
         ]
-    ).astype({"data_run_id": "string", "reason": "string"})
+    ).astype({"data_run_id": "string", "reason": "string", "wording": "string"})
     run_frame["data_finished_at"] = pd.to_datetime(run_frame["data_finished_at"], utc=True)
 
     log.info("Writing snapshot %s for %s…", final.name, config.id)
@@ -588,6 +599,8 @@ def publish_champion(
             "champion_decision = coalesce(nullif(?, ''), champion_decision) WHERE registered_model = ?",
             [str(version), decision, registered_model],
         )
+        if decision:  # the policy's stored sentence no longer says what is champion: its wording goes too
+            _forget_wording(con, registered_model, "champion_decision")
     finally:
         con.close()
     _make_current(folder, partial, final)
@@ -598,11 +611,32 @@ def publish_champion(
     return final
 
 
+def _forget_wording(con: duckdb.DuckDBPyConnection, registered_model: str, part: str) -> None:
+    """Drop ``part`` from the stored wording of ``registered_model``'s rows (none in an older snapshot)."""
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT wording FROM meta.model_results WHERE registered_model = ? AND wording <> ''",
+            [registered_model],
+        ).fetchall()
+    except duckdb.BinderException:  # published before results kept their wording
+        return
+    for (text,) in rows:
+        try:
+            stored = json.loads(text)
+        except ValueError:
+            stored = None
+        kept = {k: v for k, v in stored.items() if k != part} if isinstance(stored, dict) else {}
+        con.execute(
+            "UPDATE meta.model_results SET wording = ? WHERE registered_model = ? AND wording = ?",
+            [json.dumps(kept, ensure_ascii=False) if kept else "", registered_model, text],
+        )
+
+
 def _typed_model_results(models: pd.DataFrame) -> pd.DataFrame:
     """Text columns as text and each family's figures as doubles (NULL where absent), also for a previous
     snapshot's results that predate a column: never an untyped or all-NULL DOUBLE text column."""
     models = models.copy()
-    for column in ("champion_decision", "learner_note", "family", "unit"):
+    for column in ("champion_decision", "learner_note", "family", "unit", "wording"):
         models[column] = models[column].fillna("").astype(str)
     models["family"] = models["family"].replace("", "event")  # results from before families were recorded
     models[FAMILY_FIGURES] = models[FAMILY_FIGURES].apply(pd.to_numeric, errors="coerce").astype("float64")

@@ -9,8 +9,10 @@ import duckdb
 import pandas as pd
 import pytest
 
+from forgeline import i18n
 from forgeline.program import benchmarks, consent
 from forgeline.publish import CURRENT_POINTER
+from forgeline.reports import words
 from forgeline.settings import Settings
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -109,6 +111,10 @@ def test_one_factory_joining_changes_no_published_figure(workspace: Settings) ->
     waiting = store["pending"][store["pending"]["client_id"] == "fox-cast"]
     assert set(waiting["cell"]) == {"all factories", "process: die casting", "size: 1–9 machines"}
     assert waiting["reason"].str.contains("once 5 factories have joined or left|by fewer than 5").all()
+    # The reason is stored as its message too: a Korean reader reads it in Korean.
+    with i18n.use_language("ko"):
+        korean = [words.stored_part(row, "reason") for row in waiting.itertuples(index=False)]
+    assert all(("공장 5곳" in k or "5곳 미만" in k) and "factories" not in k for k in korean), korean
 
     # Five changes since the release: the cell is released again, with every contributor.
     join(workspace, {"gold-cast": 0.03, "hill-cast": 0.04, "iron-cast": 0.02, "jade-cast": 0.05})
@@ -189,6 +195,10 @@ def test_two_benchmarks_that_differ_by_one_factory_are_not_both_released(workspa
     # The consultant reads which benchmark; a waiting client never reads another cell's name.
     assert "'all factories'" in casting["reason"]
     assert not store["pending"]["reason"].str.contains("'").any()
+    assert not store["pending"]["wording"].str.contains("all factories").any()
+    with i18n.use_language("ko"):
+        told = [words.stored_part(row, "reason") for row in store["pending"].itertuples(index=False)]
+    assert "다른 벤치마크" in " ".join(told) and "'" not in " ".join(told)
 
 
 def test_a_release_never_differs_by_one_factory_from_any_earlier_one(workspace: Settings) -> None:

@@ -16,9 +16,11 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from typer.testing import CliRunner
 
+from forgeline import i18n
 from forgeline.changes import last_completed_run, record_completed_run
 from forgeline.cli import app
 from forgeline.publish import RunInfo, current_snapshot, publish_client
+from forgeline.reports import words
 from forgeline.settings import Settings, get_settings
 from forgeline.standard_models import champion as ch
 from forgeline.standard_models.store import ensure_mlflow_store, experiment_name, tracking_client
@@ -74,6 +76,46 @@ def test_a_clearly_better_score_is_promoted_with_the_figures_in_one_sentence() -
     assert decision.reason.startswith("version 4 becomes champion: PR-AUC ")
     assert "the current champion (version 3" in decision.reason and "90 % CI" in decision.reason
     assert f"on 2,000 holdout cycles with {int(label.sum())} defects" in decision.reason
+
+
+def test_the_decision_is_stored_as_a_message_and_read_in_the_readers_language() -> None:
+    """The sentence is kept as its message and values: the English reason is worded from it, a Korean reader
+    reads it in Korean (figures in the same digits), and a snapshot without the wording shows its English."""
+    label, strong, weak = holdout()
+    decision = ch.decide(
+        label,
+        strong,
+        weak * 0.5,
+        champion=weak,
+        champion_version=3,
+        version=4,
+        rows_name=ch.N_("holdout cycles"),
+        positives_name=ch.N_("defects"),
+    )
+    assert decision.wording is not None
+    with i18n.use_language("en"):
+        assert i18n.word(decision.wording) == decision.reason
+    with i18n.use_language("ko"):
+        korean = i18n.word(decision.wording)
+    assert korean.startswith("버전 4이(가) 챔피언이 됩니다: PR-AUC ")
+    assert "현재 챔피언(버전 3)" in korean and "90% 신뢰구간" in korean and "검증 사이클 2,000개" in korean
+    assert f"{decision.figures['challenger']:.3f}" in korean
+    stored = pd.DataFrame(
+        {
+            "champion_decision": [decision.reason],
+            "baseline_name": ["hours since the last repair"],
+            "wording": [json.dumps({"champion_decision": decision.wording})],
+        }
+    )
+    with i18n.use_language("ko"):
+        shown = words.worded_models(stored).iloc[0]
+        assert shown["champion_decision"] == korean
+        assert shown["baseline_name"] == "hours since the last repair"  # no stored message: as published
+        # A snapshot published before the wording (no column, or an empty one) shows its English.
+        old = words.worded_models(stored.drop(columns=["wording"])).iloc[0]
+        assert old["champion_decision"] == decision.reason
+        emptied = words.worded_models(stored.assign(wording=[""])).iloc[0]
+        assert emptied["champion_decision"] == decision.reason
 
 
 def test_a_challenger_equal_to_the_champion_plus_noise_is_not_promoted() -> None:

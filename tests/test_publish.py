@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import duckdb
@@ -139,6 +140,68 @@ def test_a_failed_gate_publishes_its_results_beside_the_last_good_marts(workspac
     publish_run(workspace, config, "20260104T000000000000Z", passed=True)
     run, oee, _ = snapshot_state(workspace, config.id)
     assert oee == [(0.70,)] and run["data_run_id"] == run["run_id"] and run["reason"] is None
+
+
+def test_the_gate_reason_is_published_in_english_and_read_in_the_consultants_language(
+    workspace: Settings,
+) -> None:
+    """meta.run.reason stays English (what the CLI and older apps read); beside it the same sentence as a
+    message, worded in Korean for a Korean consultant (tables, columns and checks named as they are). A
+    snapshot without it shows its English."""
+    from apps import data
+    from flows.engagement import gate_reason, gate_wording
+    from forgeline import i18n
+    from forgeline.auth import User
+    from forgeline.quality import ExpectationOutcome, GateResult
+    from forgeline.reports import words
+
+    def failure(table: str, column: str | None, check: str, observed: str) -> ExpectationOutcome:
+        return ExpectationOutcome("s", table, check, column, False, observed, "")
+
+    gate = GateResult(
+        client_id="c",
+        passed=False,
+        results=[
+            failure("fct_cycles", "cycle_time_s", "expect_column_values_to_not_be_null", "12 unexpected"),
+            failure("mapping_quarantine", None, "expect_table_row_count_to_be_between", ""),
+            failure("fct_cycles", "good_count", "expect_column_values_to_be_between", ""),
+            failure("dim_equipment", "machine_id", "expect_column_values_to_be_unique", ""),
+        ],
+    )
+    english = gate_reason(gate)
+    assert english == (
+        "core.fct_cycles.cycle_time_s failed expect_column_values_to_not_be_null (observed 12 unexpected); "
+        "the mapping's quarantine failed expect_table_row_count_to_be_between; core.fct_cycles.good_count "
+        "failed expect_column_values_to_be_between; and 1 more"
+    )
+    assert gate_reason(GateResult(client_id="c", passed=False)) == "the quality gate failed"
+
+    config = make_config()
+    make_warehouse(workspace, config.id, oee=0.61)
+    publish_run(workspace, config, "20260101T000000000000Z", passed=True)
+    run = RunInfo(
+        run_id="20260102T000000000000Z",
+        started_at=datetime.now(UTC),
+        status="gate_failed",
+        gate_passed=False,
+        reason=english,
+        reason_wording=gate_wording(gate),
+    )
+    gate_frame = pd.DataFrame(
+        [{"suite_name": "s", "table_name": "fct_cycles", "expectation_type": "e", "success": False}]
+    )
+    publish_client(workspace, config, run, gate_frame, [])
+    [published] = data.clients(User(username="c", display_name="C", role="consultant"))
+    assert published.reason == english
+    with i18n.use_language("ko"):
+        korean = words.stored_part(published, "reason")
+    assert korean == (
+        "core.fct_cycles.cycle_time_s: expect_column_values_to_not_be_null 검사 실패 (관측값 12 unexpected); "
+        "매핑 격리 목록: expect_table_row_count_to_be_between 검사 실패; core.fct_cycles.good_count: "
+        "expect_column_values_to_be_between 검사 실패 외 1건"
+    )
+    with i18n.use_language("ko"):  # published before the wording: its English
+        assert words.stored_part(dataclasses.replace(published, wording=""), "reason") == english
 
 
 def test_a_failed_gate_with_no_good_run_before_publishes_no_marts(workspace: Settings) -> None:

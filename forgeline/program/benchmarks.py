@@ -28,10 +28,10 @@ it after every program run, and consent changes and purges run it at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +46,7 @@ from filelock import FileLock
 from scipy.stats.mstats import hdquantiles
 
 from forgeline.clients import list_clients
+from forgeline.i18n import N_, Stored, as_number, later, use_language, word
 from forgeline.program import consent
 from forgeline.publish import current_snapshot
 from forgeline.settings import Settings
@@ -183,6 +184,7 @@ STORE_TYPES = {
     "contributor": "string",
     "status": "string",
     "reason": "string",
+    "wording": "string",
     "client_id": "string",
     "built_at": "datetime64[us, UTC]",
     "consenting": "Int64",
@@ -194,9 +196,11 @@ STORE_TYPES = {
 STORE_TABLES = {
     "releases": ["release_id", "cell", "metric", "released_at", "n", "p25", "p50", "p75"],
     "contributions": ["release_id", "contributor"],
-    "cells": ["cell", "metric", "status", "release_id", "reason"],
+    # reason: in English; wording: the same as its message and values (JSON, forgeline/i18n.py), worded in
+    # the reader's language by forgeline/reports/words.py (a store built before it: English only).
+    "cells": ["cell", "metric", "status", "release_id", "reason", "wording"],
     "positions": ["client_id", "cell", "metric", "release_id", "band"],
-    "pending": ["client_id", "cell", "metric", "reason"],
+    "pending": ["client_id", "cell", "metric", "reason", "wording"],
     "builds": ["built_at", "consenting", "released", "suppressed", "decisions_seen_ns"],
 }
 
@@ -437,20 +441,22 @@ def _decide(
         joined = set(now_in) - last_set
         left = last_set - set(now_in) - unreadable  # an unreadable contributor has not left
         keep: _Release | None = None  # the last release, standing as it was
+        reason: Stored | None
         if last is None or len(joined | left) >= K:
-            chosen, reason = frozenset(now_in), ""
+            chosen, reason = frozenset(now_in), None
         elif left:
-            chosen, reason = (
-                frozenset(),
-                (
-                    f"a contributor left; released again once {K} factories have joined or left, so that no "
-                    "two releases tell one factory apart"
-                ),
+            message = N_(
+                "a contributor left; released again once {k} factories have joined or left, so that no two "
+                "releases tell one factory apart"
             )
+            chosen, reason = frozenset(), later(message, k=as_number(K))
         else:  # the same contributors (joiners, fewer than K, wait)
             chosen, reason = (
                 last_set,
-                f"joins with the cell's next release, once {K} factories have joined or left",
+                later(
+                    N_("joins with the cell's next release, once {k} factories have joined or left"),
+                    k=as_number(K),
+                ),
             )
             stale = now - last.released_at >= timedelta(days=REFRESH_DAYS)
             if last_set & unreadable or not stale:
@@ -458,22 +464,25 @@ def _decide(
                     last  # refreshed at most every REFRESH_DAYS, so no refresh isolates one factory's change
                 )
         if len(chosen) < K:
-            reason = reason if not chosen and reason else f"fewer than {K} consenting factories"
+            if chosen or reason is None:
+                reason = later(N_("fewer than {k} consenting factories"), k=as_number(K))
             chosen = frozenset()
         if chosen:
             problem = _apart(chosen, metric, cell, history, released_now)
             if problem:
                 chosen, reason = frozenset(), problem
-        if not reason.startswith(SAME_AS):  # a twin's factories are pooled in the other benchmark
+        english = _english(reason)
+        if not english.startswith(SAME_AS):  # a twin's factories are pooled in the other benchmark
             # What a waiting client reads: never the name of a cell other than its own.
-            told = re.sub(r"the '[^']*' benchmark", "another benchmark", reason)
+            told = _anonymous(reason)
             pending += [
-                {"client_id": c, "cell": cell, "metric": metric, "reason": told}
+                {"client_id": c, "cell": cell, "metric": metric, **_reason_columns(told)}
                 for c in sorted(set(now_in) - chosen)
             ]
         if not chosen:
             cells.append(
-                {"cell": cell, "metric": metric, "status": "suppressed", "release_id": None, "reason": reason}
+                {"cell": cell, "metric": metric, "status": "suppressed", "release_id": None}
+                | _reason_columns(reason)
             )
             continue
         released_now.setdefault(metric, []).append((cell, chosen))
@@ -498,7 +507,8 @@ def _decide(
                 )
                 new_contributions += [{"release_id": release_id, "contributor": c} for c in sorted(chosen)]
         cells.append(
-            {"cell": cell, "metric": metric, "status": "released", "release_id": release_id, "reason": ""}
+            {"cell": cell, "metric": metric, "status": "released", "release_id": release_id}
+            | _reason_columns(None)
         )
         # Each contributor's band, from the figure it pooled: what it gets back (and only contributors).
         positions += [
@@ -527,19 +537,54 @@ def _apart(
     cell: str,
     history: dict[str, list[_Release]],
     released_now: dict[str, list[tuple[str, frozenset[str]]]],
-) -> str:
-    """Why ``chosen`` may not be released for ``metric`` (empty: it may): it differs from some release of the
+) -> Stored | None:
+    """Why ``chosen`` may not be released for ``metric`` (None: it may): it differs from some release of the
     metric, ever made in any cell, by 1 to K-1 factories; or it holds the same factories as a benchmark
     released in this build (not released twice)."""
     for other, members in released_now.get(metric, []):
         if members == chosen:
-            return f"{SAME_AS} the '{other}' benchmark"
+            return later(N_("the same factories as {benchmark}"), benchmark=_named(other))
     earlier = [(r.cell, r.members) for r in history.get(metric, [])] + released_now.get(metric, [])
     for other, members in earlier:
         if 0 < len(chosen ^ members) < K:
-            where = "an earlier release of this benchmark" if other == cell else f"the '{other}' benchmark"
-            return f"differs from {where} by fewer than {K} factories, which would tell them apart"
-    return ""
+            where = later(N_("an earlier release of this benchmark")) if other == cell else _named(other)
+            return later(
+                N_("differs from {where} by fewer than {k} factories, which would tell them apart"),
+                where=where,
+                k=as_number(K),
+            )
+    return None
+
+
+_OTHER_BENCHMARK = N_("the '{cell}' benchmark")
+
+
+def _named(cell: str) -> Stored:
+    return later(_OTHER_BENCHMARK, cell=cell)
+
+
+def _anonymous(reason: Stored | None) -> Stored | None:
+    """``reason`` with every other benchmark named 'another benchmark' (a client reads no other cell)."""
+    if not isinstance(reason, dict):
+        return reason
+    if reason.get("message") == _OTHER_BENCHMARK:
+        return later(N_("another benchmark"))
+    values = {name: _anonymous(value) for name, value in (reason.get("values") or {}).items()}
+    return {**reason, "values": values} if "values" in reason else reason
+
+
+def _english(reason: Stored | None) -> str:
+    if reason is None:
+        return ""
+    with use_language("en"):
+        return word(reason)
+
+
+def _reason_columns(reason: Stored | None) -> dict[str, str | None]:
+    """A reason in English (``reason``) and as its message and values (``wording``)."""
+    if reason is None:
+        return {"reason": "", "wording": None}
+    return {"reason": _english(reason), "wording": json.dumps(reason, ensure_ascii=False)}
 
 
 def _appended(frame: pd.DataFrame, rows: list[dict[str, Any]], table: str) -> pd.DataFrame:

@@ -76,6 +76,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from forgeline import i18n
 from forgeline.i18n import N_, _
 from forgeline.publish import current_snapshot
+from forgeline.reports import words
 from forgeline.reports.content import DEFAULT_TIMEZONE, Figures, figures, snapshot_timezone
 from forgeline.settings import Settings, check_client_id
 
@@ -943,7 +944,8 @@ def _model_row(con: duckdb.DuckDBPyConnection, model_name: str) -> dict[str, Any
     if not _has(con, "meta.model_results"):
         return None
     frame = con.execute("select * from meta.model_results where model_name = ?", [model_name]).df()
-    return frame.iloc[0].to_dict() if len(frame) else None
+    # The decision and the baseline's name in the language the evidence is written in (stored as messages).
+    return words.worded_models(frame).iloc[0].to_dict() if len(frame) else None
 
 
 def _check_model(
@@ -991,7 +993,7 @@ def _metric(value: Any, unit: str) -> str:
 def _check_window(
     con: duckdb.DuckDBPyConnection, client_id: str, p: OperatingWindow
 ) -> tuple[str, dict[str, str]]:
-    frame = (
+    frame = words.worded_sentences(
         con.execute("select * from meta.operating_windows where model_name = ?", [p.model_name]).df()
         if _has(con, "meta.operating_windows")
         else pd.DataFrame()

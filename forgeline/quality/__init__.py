@@ -31,6 +31,7 @@ import pandas as pd
 
 from forgeline.atomic import write_atomically
 from forgeline.clients import ClientConfig
+from forgeline.i18n import N_, Stored, as_number, later
 from forgeline.locking import open_warehouse
 from forgeline.settings import Settings
 
@@ -73,6 +74,34 @@ class GateResult:
 
     def failed(self) -> list[ExpectationOutcome]:
         return [r for r in self.results if not r.success]
+
+    def reason(self, shown: int) -> Stored:
+        """The first ``shown`` failures in a sentence a consultant can act on (all are in
+        meta.gate_results), as a message and its values to word in the reader's language (forgeline/i18n.py);
+        tables, columns, checks and observed values are named as they are (data)."""
+        from expectations import QUARANTINE_SUITE
+
+        failed = self.failed()
+        said: Stored | None = None
+        for o in failed[:shown]:
+            checked = (
+                later(N_("the mapping's quarantine"))
+                if o.table_name == QUARANTINE_SUITE
+                else f"core.{o.table_name}"
+            )
+            one = later(
+                N_("{checked}{column} failed {check}"),
+                checked=checked,
+                column="." + o.column_name if o.column_name else "",
+                check=o.expectation_type,
+            )
+            if o.observed:
+                one = later(N_("{failure} (observed {observed})"), failure=one, observed=str(o.observed))
+            said = one if said is None else later(N_("{earlier}; {failure}"), earlier=said, failure=one)
+        if said is None:
+            return later(N_("the quality gate failed"))
+        more = len(failed) - shown
+        return later(N_("{failures}; and {n} more"), failures=said, n=as_number(more)) if more > 0 else said
 
     def to_frame(self) -> pd.DataFrame:
         """One row per expectation, in publish's ``meta.gate_results`` layout."""

@@ -183,17 +183,24 @@ def rule_says(says: str) -> str:
 RECOMMENDATION_PARTS = ("why", "needs", "benefit")
 
 
-def recommendation_part(row: Any, part: str) -> str:
-    """A recommendation's why, needs or benefit in the current language, from the messages and values
-    publish stored (``wording``); a snapshot published before them (or one unreadable) shows its English."""
+def stored_part(row: Any, part: str) -> str:
+    """A text a snapshot stores in English (``part``) in the current language, from the message and values
+    publish stored beside it (``wording``: JSON, the message itself or ``{part: message}``); a snapshot
+    published before them (or one unreadable) shows its English."""
     stored = getattr(row, "wording", None)
     if isinstance(stored, str) and stored:
         try:
-            return i18n.word(json.loads(stored)[part])
+            found = json.loads(stored)
+            return i18n.word(found if "message" in found else found[part])
         except (ValueError, KeyError, TypeError):
             pass
     value = getattr(row, part, None)
     return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def recommendation_part(row: Any, part: str) -> str:
+    """A recommendation's why, needs or benefit in the current language (:func:`stored_part`)."""
+    return stored_part(row, part)
 
 
 def worded_recommendations(recommendations: pd.DataFrame) -> pd.DataFrame:
@@ -207,6 +214,27 @@ def worded_recommendations(recommendations: pd.DataFrame) -> pd.DataFrame:
         kind=[label(RECOMMENDATION_KINDS, r.kind) for r in rows],
         **{part: [recommendation_part(r, part) for r in rows] for part in RECOMMENDATION_PARTS},
     )
+
+
+def _worded(frame: pd.DataFrame, parts: tuple[str, ...]) -> pd.DataFrame:
+    """``frame`` with its stored English ``parts`` in the current language (:func:`stored_part`)."""
+    if frame.empty:
+        return frame
+    rows = list(frame.itertuples(index=False))
+    return frame.assign(**{part: [stored_part(r, part) for r in rows] for part in parts if part in frame})
+
+
+def worded_models(models: pd.DataFrame) -> pd.DataFrame:
+    """The snapshot's model results with the champion rule's decision and the baseline's name in the current
+    language (forgeline/standard_models: champion.py, each model's baseline): what the app's model page, the
+    PDF and the workbook show."""
+    return _worded(models, ("champion_decision", "baseline_name"))
+
+
+def worded_sentences(frame: pd.DataFrame) -> pd.DataFrame:
+    """A snapshot's per-model sentences (the weeks in operation, the operating windows) in the current
+    language."""
+    return _worded(frame, ("sentence",))
 
 
 def speaks_english_only(recommendations: pd.DataFrame) -> bool:

@@ -22,6 +22,7 @@ correction, a withdrawal, a new feature, a changed set-up, or a tenth more data 
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import re
 import threading
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.i18n import N_, Stored, later, use_language, word
 from forgeline.locking import open_warehouse
 from forgeline.settings import Settings
 from forgeline.standard_models import (
@@ -313,6 +315,32 @@ def _registered_version(client: Any, registered: str, run: Any) -> str | None:
     return str(version.version)
 
 
+# Run tag: the baseline's name as its message and values (JSON; forgeline/i18n.py), beside the English one.
+BASELINE_TAG = "baseline_wording"
+
+
+def _baseline_tags(name: str | Stored) -> dict[str, str]:
+    """The baseline's name in English (``baseline_name``, what every reader of a run has read) and, when the
+    model words it as a message, that message and its values to word in the reader's language."""
+    if isinstance(name, str):
+        return {"baseline_name": name}
+    with use_language("en"):
+        english = word(name)
+    return {"baseline_name": english, BASELINE_TAG: json.dumps(name, ensure_ascii=False)}
+
+
+def _wording(**parts: str | None) -> str:
+    """A result's stored messages (JSON texts of tags) as one JSON object, "" when there is none."""
+    found = {}
+    for part, text in parts.items():
+        try:
+            found[part] = json.loads(text) if text else None
+        except ValueError:
+            continue
+    found = {part: stored for part, stored in found.items() if isinstance(stored, dict)}
+    return json.dumps(found, ensure_ascii=False) if found else ""
+
+
 def _result_from_run(
     client: Any, run: Any, registered: str, version: str, is_champion: bool, reused: bool
 ) -> ModelResult:
@@ -349,6 +377,10 @@ def _result_from_run(
         holdout_precision=metrics.get("holdout_precision"),
         holdout_recall=metrics.get("holdout_recall"),
         champion_decision=found.tags.get(champion.DECISION_TAG, ""),
+        wording=_wording(
+            champion_decision=found.tags.get(champion.DECISION_WORDING_TAG),
+            baseline_name=tags.get(BASELINE_TAG),
+        ),
         learner_note=tags.get("learner_note", ""),
         operating_windows=_load_json(client, run.info.run_id, "operating_windows.json"),
         family=family.name,
@@ -576,7 +608,7 @@ def _train_one(
                     "family": family.name,
                     "task": module.TASK,
                     "unit": data.unit,
-                    "baseline_name": data.baseline_name,
+                    **_baseline_tags(data.baseline_name),
                     "beats_baseline": str(beats).lower(),
                     "training_data_fingerprint": fingerprint,
                     "gate_passed": str(bool(gate_summary.get("passed"))).lower(),
@@ -627,7 +659,7 @@ def _train_one(
 
 def _champion_score(
     module: ModuleType, registered: str, version: str, features: pd.DataFrame
-) -> tuple[Any, str | None]:
+) -> tuple[Any, Stored | None]:
     """The current champion's predictions of these rows, or None and why it cannot give them."""
     import mlflow
 
@@ -635,13 +667,21 @@ def _champion_score(
         model = mlflow.sklearn.load_model(f"models:/{registered}/{version}")
         missing = learner.missing_columns(model, features)
         if missing:
-            return None, (
-                f"the current champion (version {version}) reads features this data no longer has "
-                f"({', '.join(missing[:3])}{'…' if len(missing) > 3 else ''})"
+            return None, later(
+                N_(
+                    "the current champion (version {version}) reads features this data no longer has "
+                    "({columns})"
+                ),
+                version=str(version),
+                columns=f"{', '.join(missing[:3])}{'…' if len(missing) > 3 else ''}",
             )
         return module.FAMILY.predict(model, learner.inputs(model, features)), None
     except Exception as exc:  # an unreadable or incompatible champion must not stop training
-        return None, f"the current champion (version {version}) could not score this holdout ({exc})"[:300]
+        return None, later(
+            N_("the current champion (version {version}) could not score this holdout ({error})"),
+            version=str(version),
+            error=str(exc)[:240],
+        )
 
 
 def _decide(

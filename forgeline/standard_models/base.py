@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from forgeline.i18n import Stored
+
 log = logging.getLogger("forgeline.standard_models")
 
 HOLDOUT_SHARE = 0.3  # the last 30 % of the time range is the holdout
@@ -53,7 +55,7 @@ class TrainingSet:
     label: pd.Series
     time: pd.Series  # when the row's outcome became known (orders the split)
     baseline_score: pd.Series  # a naive score from the past only, higher = riskier
-    baseline_name: str
+    baseline_name: str | Stored  # a stored message (forgeline/i18n.py ``later``) is worded where shown
     # Rows this close before the split are dropped from training: their label looks into the holdout.
     embargo: timedelta = timedelta(0)
     description: dict[str, Any] = field(default_factory=dict)
@@ -290,7 +292,10 @@ class ModelResult:
     holdout_f1: float | None = None
     holdout_precision: float | None = None
     holdout_recall: float | None = None
-    champion_decision: str = ""  # why this version is (or is not) champion, in a sentence
+    champion_decision: str = ""  # why this version is (or is not) champion, in a sentence (English)
+    # The English texts above (champion_decision, baseline_name) as their messages and values, to word in
+    # the reader's language (JSON {column: stored message}, forgeline/i18n.py ``later``); "" when unknown.
+    wording: str = ""
     learner_note: str = (
         ""  # the learner's caveat or choice for this version (the model card's "This version")
     )

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
+from forgeline.i18n import N_, Stored, as_number, later, use_language, word
+
 log = logging.getLogger("forgeline.standard_models")
 
 CHAMPION_ALIAS = "champion"
@@ -64,16 +66,18 @@ HISTORY_EVENTS = 20  # events kept, at most
 HISTORY_MAX_CHARS = 4_000
 HISTORY_REASON_CHARS = 240  # a reason as kept in the history (the version's own tag keeps it whole)
 DECISION_TAG = "forgeline.champion_decision"  # version tag: the policy's sentence for this version
+# version tag: the same sentence as its message and values (JSON; forgeline/i18n.py), worded when read
+DECISION_WORDING_TAG = "forgeline.champion_decision_wording"
 PROMOTE_TAG = "forgeline.champion_promote"  # version tag: "true" / "false", the policy's verdict
 FIGURES_TAG = "forgeline.champion_figures"  # version tag: JSON of the decision's figures
 CHAMPION_REASON_TAG = "forgeline.champion_reason"  # version tag: when, by whom and why it became champion
 
 METRIC_LABELS = {
-    "pr_auc": "PR-AUC",
-    "roc_auc": "ROC-AUC",
-    "rmse": "RMSE",
-    "precision_at_k": "Precision at k",
-    "mase": "MASE",
+    "pr_auc": N_("PR-AUC"),
+    "roc_auc": N_("ROC-AUC"),
+    "rmse": N_("RMSE"),
+    "precision_at_k": N_("Precision at k"),
+    "mase": N_("MASE"),
 }
 
 
@@ -268,23 +272,60 @@ def compare(
 # -- the rule --------------------------------------------------------------------------------------------
 @dataclass
 class Decision:
-    """Whether the challenger becomes champion, why (one sentence with the figures), and the figures."""
+    """Whether the challenger becomes champion, why (one sentence with the figures, in English), the
+    figures, and the sentence as its message and values (``wording``, forgeline/i18n.py ``later``) to word
+    in the reader's language."""
 
     promote: bool
     reason: str
     figures: dict[str, float] = field(default_factory=dict)
+    wording: Stored | None = None
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.3f}"
+def decided(promote: bool, wording: Stored, figures: dict[str, float]) -> Decision:
+    """A decision whose sentence is ``wording``: the English ``reason`` is worded from it."""
+    with use_language("en"):
+        return Decision(promote, word(wording), figures, wording)
 
 
-def _interval(c: Comparison) -> str:
+def _signed(value: float) -> Stored:
+    return as_number(value, 3, signed=True)
+
+
+def _amount(value: float, digits: int, unit: str = "", signed: bool = False) -> Stored:
+    """A figure with its unit (the unit is data: kWh, cycles as the client's mapping writes it)."""
+    figure = as_number(value, digits, signed=signed)
+    return later(N_("{value} {unit}"), value=figure, unit=unit) if unit else figure
+
+
+def _interval(
+    c: Comparison, improvement: bool = False, signed: Callable[[float], Stored] = _signed
+) -> Stored:
     if math.isnan(c.low):
-        return f"difference {_signed(c.difference)}, too few resamples with a positive case for an interval"
+        message = (
+            N_("improvement {difference}, too few resamples with a positive case for an interval")
+            if improvement
+            else N_("difference {difference}, too few resamples with a positive case for an interval")
+        )
+        return later(message, difference=_signed(c.difference))
+    message = (
+        N_("improvement {difference}, {confidence} % CI {low}\u2026{high}")
+        if improvement
+        else N_("difference {difference}, {confidence} % CI {low}\u2026{high}")
+    )
+    return later(
+        message,
+        difference=signed(c.difference),
+        confidence=as_number(round(c.confidence * 100), 0),
+        low=signed(c.low),
+        high=signed(c.high),
+    )
+
+
+def version_words(version: str | int | None) -> Stored:
     return (
-        f"difference {_signed(c.difference)}, {c.confidence:.0%} CI {_signed(c.low)}\u2026{_signed(c.high)}"
-    ).replace("%", " %")
+        later(N_("this version")) if version is None else later(N_("version {version}"), version=str(version))
+    )
 
 
 def decide(
@@ -298,9 +339,9 @@ def decide(
     *,
     metric: Callable[..., float] = average_precision_score,
     version: str | int | None = None,
-    champion_note: str | None = None,
-    rows_name: str = "holdout rows",
-    positives_name: str = "positive cases",
+    champion_note: str | Stored | None = None,
+    rows_name: str = N_("holdout rows"),
+    positives_name: str = N_("positive cases"),
     positives: int | None = None,
     min_positives: int = MIN_HOLDOUT_POSITIVES,
     n_boot: int = N_BOOT,
@@ -332,20 +373,33 @@ def decide(
     versus_champion = run(champion) if champion is not None else None
     thin = None
     if positives < min_positives:
-        thin = (
-            f"its holdout holds only {positives} {positives_name} (the policy needs at least "
-            f"{min_positives} for a fair comparison)"
+        thin = later(
+            N_(
+                "its holdout holds only {positives} {positives_name} (the policy needs at least {needed} for "
+                "a fair comparison)"
+            ),
+            positives=as_number(positives),
+            positives_name=later(positives_name),
+            needed=as_number(min_positives),
         )
     return _verdict(
         versus_baseline,
         versus_champion,
         {"rows": float(rows), "positives": float(positives), "min_positives": float(min_positives)},
-        score=f"{name} {versus_baseline.challenger:.3f}",
-        value=lambda v: f"{v:.3f}",
-        held=f"on {rows:,} {rows_name} with {positives:,} {positives_name}",
-        rows_part=f"on {rows:,} {rows_name}",
+        score=later(
+            N_("{metric} {value}"), metric=later(name), value=as_number(versus_baseline.challenger, 3)
+        ),
+        value=lambda v: as_number(v, 3),
+        held=later(
+            N_("on {rows} {rows_name} with {positives} {positives_name}"),
+            rows=as_number(rows),
+            rows_name=later(rows_name),
+            positives=as_number(positives),
+            positives_name=later(positives_name),
+        ),
+        rows_part=later(N_("on {rows} {rows_name}"), rows=as_number(rows), rows_name=later(rows_name)),
         thin=thin,
-        who=f"version {version}" if version is not None else "this version",
+        who=version_words(version),
         champion_version=champion_version,
         champion_note=champion_note,
     )
@@ -419,8 +473,8 @@ def decide_on_errors(
     champion_version: str | int | None = None,
     *,
     version: str | int | None = None,
-    champion_note: str | None = None,
-    rows_name: str = "holdout rows",
+    champion_note: str | Stored | None = None,
+    rows_name: str = N_("holdout rows"),
     unit: str = "",
     groups_name: str = "days",
     min_groups: int = MIN_HOLDOUT_DAYS,
@@ -447,7 +501,6 @@ def decide_on_errors(
 
     versus_baseline = run(baseline)
     versus_champion = run(champion) if champion is not None else None
-    suffix = f" {unit}" if unit else ""
     # A baseline that runs high or low misstates every saving: beyond ASHRAE Guideline 14's ±10 % NMBE
     # (and more biased than the naive baseline), a lower RMSE does not make it champion.
     mean = float(np.mean(y)) if len(y) else 0.0
@@ -455,17 +508,38 @@ def decide_on_errors(
     naive = float((y - _as_array(baseline, "baseline", len(y))).sum() / (len(y) * mean)) if mean else 0.0
     bias = None
     if max_bias is not None and abs(nmbe) > max_bias and abs(nmbe) > abs(naive):
-        bias = (
-            f"it runs {abs(nmbe):.1%} {'low' if nmbe > 0 else 'high'} over the holdout (NMBE; the policy "
-            f"allows ±{max_bias:.0%}, or no more than the baseline's {abs(naive):.1%})"
-        ).replace("%", " %")
+        bias = later(
+            N_(
+                "it runs {nmbe} % low over the holdout (NMBE; the policy allows ±{allowed} %, or no more "
+                "than the baseline's {naive} %)"
+            )
+            if nmbe > 0
+            else N_(
+                "it runs {nmbe} % high over the holdout (NMBE; the policy allows ±{allowed} %, or no more "
+                "than the baseline's {naive} %)"
+            ),
+            nmbe=as_number(abs(nmbe) * 100, 1),
+            allowed=as_number(max_bias * 100, 0),
+            naive=as_number(abs(naive) * 100, 1),
+        )
     thin = None
     if days < min_groups:
-        span = "spans only" if groups_name == "days" else "holds only"
-        thin = (
-            f"its holdout {span} {days} {groups_name.removesuffix('s')}(s) (the policy needs at least "
-            f"{min_groups} for a fair comparison)"
-        )
+        needed = as_number(min_groups)
+        if groups_name == "days":
+            message = N_(
+                "its holdout spans only {n} day(s) (the policy needs at least {needed} for a fair comparison)"
+            )
+        elif groups_name == "units":
+            message = N_(
+                "its holdout holds only {n} unit(s) (the policy needs at least {needed} for a fair "
+                "comparison)"
+            )
+        else:  # the groups' name as given
+            message = N_(
+                "its holdout holds only {n} {groups}(s) (the policy needs at least {needed} for a fair "
+                "comparison)"
+            )
+        thin = later(message, n=as_number(days), needed=needed, groups=groups_name.removesuffix("s"))
     return _verdict(
         versus_baseline,
         versus_champion,
@@ -476,16 +550,28 @@ def decide_on_errors(
             "nmbe": nmbe,
             "baseline_nmbe": naive,
         },
-        score=f"{measure} {versus_baseline.challenger:.2f}{suffix}",
-        value=lambda v: f"{v:.2f}{suffix}",
-        held=f"on {len(y):,} {rows_name} over {days} {groups_name}",
-        rows_part=f"on {len(y):,} {rows_name}",
+        score=later(
+            N_("{metric} {value}"), metric=later(measure), value=_amount(versus_baseline.challenger, 2, unit)
+        ),
+        value=lambda v: _amount(v, 2, unit),
+        held=later(
+            N_("on {rows} {rows_name} over {days} days")
+            if groups_name == "days"
+            else N_("on {rows} {rows_name} over {days} units")
+            if groups_name == "units"
+            else N_("on {rows} {rows_name} over {days} {groups}"),
+            rows=as_number(len(y)),
+            rows_name=later(rows_name),
+            days=as_number(days),
+            groups=groups_name,
+        ),
+        rows_part=later(N_("on {rows} {rows_name}"), rows=as_number(len(y)), rows_name=later(rows_name)),
         thin=thin,
-        who=f"version {version}" if version is not None else "this version",
+        who=version_words(version),
         champion_version=champion_version,
         champion_note=champion_note,
-        improvement="improvement",
-        signed=lambda v: f"{v:+.2f}{suffix}",
+        improvement=True,
+        signed=lambda v: _amount(v, 2, unit, signed=True),
         bias=bias,
     )
 
@@ -495,20 +581,21 @@ def _verdict(
     versus_champion: Comparison | None,
     evidence: dict[str, float],
     *,
-    score: str,
-    value: Callable[[float], str],
-    held: str,
-    rows_part: str,
-    thin: str | None,
-    who: str,
+    score: Stored,
+    value: Callable[[float], Stored],
+    held: Stored,
+    rows_part: Stored,
+    thin: Stored | None,
+    who: Stored,
     champion_version: str | int | None,
-    champion_note: str | None,
-    improvement: str = "difference",
-    signed: Callable[[float], str] = _signed,
-    bias: str | None = None,
+    champion_note: str | Stored | None,
+    improvement: bool = False,
+    signed: Callable[[float], Stored] = _signed,
+    bias: Stored | None = None,
 ) -> Decision:
     """The rule itself, shared by every metric: evidence enough, then clearly better than the baseline and
-    than the current champion (the lower bounds of both intervals above zero). One sentence says why."""
+    than the current champion (the lower bounds of both intervals above zero). One sentence says why, kept
+    as its message and values (``Decision.wording``) and worded in English (``Decision.reason``)."""
     figures: dict[str, float] = {
         **evidence,
         "confidence": versus_baseline.confidence,
@@ -525,49 +612,65 @@ def _verdict(
     if champion_version is not None:
         figures["champion_version"] = float(champion_version) if str(champion_version).isdigit() else math.nan
 
-    def interval(c: Comparison) -> str:
-        if math.isnan(c.low):
-            return _interval(c).replace("difference", improvement, 1)
-        bounds = f"{signed(c.low)}\u2026{signed(c.high)}"
-        return f"{improvement} {signed(c.difference)}, {c.confidence:.0%} CI {bounds}".replace("%", " %")
+    def interval(c: Comparison) -> Stored:
+        return _interval(c, improvement, signed)
 
-    baseline_part = f"{value(versus_baseline.other)} for the baseline ({interval(versus_baseline)})"
+    baseline_part = later(
+        N_("{value} for the baseline ({interval})"),
+        value=value(versus_baseline.other),
+        interval=interval(versus_baseline),
+    )
     champion_label = (
-        f"the current champion (version {champion_version})" if champion_version else "the champion"
+        later(N_("the current champion (version {version})"), version=str(champion_version))
+        if champion_version
+        else later(N_("the champion"))
     )
     if versus_champion is not None:
-        champion_part = f"{value(versus_champion.other)} for {champion_label} ({interval(versus_champion)})"
+        champion_part = later(
+            N_("{value} for {champion} ({interval})"),
+            value=value(versus_champion.other),
+            champion=champion_label,
+            interval=interval(versus_champion),
+        )
     elif champion_note:
-        champion_part = f"no comparison with {champion_label}: {champion_note}"
+        note = champion_note if isinstance(champion_note, dict) else later(champion_note)
+        champion_part = later(N_("no comparison with {champion}: {note}"), champion=champion_label, note=note)
     else:
-        champion_part = "there was no champion before it"
+        champion_part = later(N_("there was no champion before it"))
+    parts = {"who": who, "score": score, "baseline": baseline_part, "held": held}
 
     if thin is not None:
-        reason = f"{who} is not made champion automatically: {thin}; {score} vs {baseline_part}, {rows_part}"
-        return Decision(False, reason, figures)
+        message = N_("{who} is not made champion automatically: {thin}; {score} vs {baseline}, {rows}")
+        return decided(False, later(message, **parts, thin=thin, rows=rows_part), figures)
     if bias is not None:
-        reason = f"{who} is not made champion: {bias}; {score} vs {baseline_part}, {held}"
-        return Decision(False, reason, figures)
+        message = N_("{who} is not made champion: {bias}; {score} vs {baseline}, {held}")
+        return decided(False, later(message, **parts, bias=bias), figures)
     beats_baseline = not math.isnan(versus_baseline.low) and versus_baseline.low > 0
     beats_champion = versus_champion is None or (
         not math.isnan(versus_champion.low) and versus_champion.low > 0
     )
     if beats_baseline and beats_champion:
-        if versus_champion is not None:
-            reason = f"{who} becomes champion: {score} vs {champion_part} and {baseline_part}, {held}"
-        else:
-            reason = f"{who} becomes champion: {score} vs {baseline_part}, {held}; {champion_part}"
-        return Decision(True, reason, figures)
+        message = (
+            N_("{who} becomes champion: {score} vs {champion} and {baseline}, {held}")
+            if versus_champion is not None
+            else N_("{who} becomes champion: {score} vs {baseline}, {held}; {champion}")
+        )
+        return decided(True, later(message, **parts, champion=champion_part), figures)
     if not beats_baseline:
-        reason = f"{who} is not made champion: {score} vs {baseline_part} is not clearly better, {held}"
-        if versus_champion is not None:
-            reason += f"; {value(versus_champion.other)} for {champion_label}, which stays champion"
-        return Decision(False, reason, figures)
-    reason = (
-        f"{who} is not made champion: {score} vs {champion_part} is not clearly better, though it beats "
-        f"{baseline_part}, {held}; {champion_label} stays champion"
+        if versus_champion is None:
+            message = N_("{who} is not made champion: {score} vs {baseline} is not clearly better, {held}")
+            return decided(False, later(message, **parts), figures)
+        message = N_(
+            "{who} is not made champion: {score} vs {baseline} is not clearly better, {held}; {value} for "
+            "{champion}, which stays champion"
+        )
+        wording = later(message, **parts, value=value(versus_champion.other), champion=champion_label)
+        return decided(False, wording, figures)
+    message = N_(
+        "{who} is not made champion: {score} vs {versus} is not clearly better, though it beats {baseline}, "
+        "{held}; {champion} stays champion"
     )
-    return Decision(False, reason, figures)
+    return decided(False, later(message, **parts, versus=champion_part, champion=champion_label), figures)
 
 
 # -- the registry's record -------------------------------------------------------------------------------
@@ -718,9 +821,25 @@ def record_decision(client: Any, registered: str, version: str | int, decision: 
         k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in decision.figures.items()
     }
     client.set_model_version_tag(registered, str(version), DECISION_TAG, decision.reason)
+    if decision.wording is not None:
+        wording = json.dumps(decision.wording, ensure_ascii=False)
+        client.set_model_version_tag(registered, str(version), DECISION_WORDING_TAG, wording)
     client.set_model_version_tag(registered, str(version), FIGURES_TAG, json.dumps(figures, sort_keys=True))
     # The verdict last: it marks the decision complete (a stop before it has the rule applied again).
     client.set_model_version_tag(registered, str(version), PROMOTE_TAG, str(decision.promote).lower())
+
+
+def decision_words(tags: dict[str, str] | None) -> str:
+    """A version's recorded decision in the current language (its stored message), else as recorded (a
+    version decided before decisions were stored as messages: English); '-' when none was recorded."""
+    tags = tags or {}
+    stored = tags.get(DECISION_WORDING_TAG)
+    if stored:
+        try:
+            return word(json.loads(stored))
+        except ValueError:
+            pass
+    return tags.get(DECISION_TAG, "-")
 
 
 def policy_objections(client: Any, registered: str, version: str | int) -> list[str]:

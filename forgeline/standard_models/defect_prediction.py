@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.i18n import N_, as_number, later
 from forgeline.standard_models.base import (
     NotEnoughData,
     TrainingSet,
@@ -49,7 +50,7 @@ FAMILY = EVENTS
 NAME = "defect_prediction"
 TASK = "classification: P(defect) per cycle"
 # How the champion rule's sentence names the rows and the positive cases.
-ROWS_NAME, POSITIVES_NAME = "holdout cycles", "defects"
+ROWS_NAME, POSITIVES_NAME = N_("holdout cycles"), N_("defects")
 REQUIRED_TABLES = ["fct_cycles", "fct_cycle_parameters", "fct_quality_results"]
 RESTART_GAP_S = 600  # a pause of 10 minutes or more restarts the process (cold mold, purge)
 BASELINE_WINDOW = 50
@@ -221,7 +222,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         label=frame["_label"].astype("int64"),
         time=pd.to_datetime(frame["_started_at"], utc=True),
         baseline_score=frame["_baseline"].astype("float64"),
-        baseline_name=f"defect rate of the previous {BASELINE_WINDOW} cycles",
+        baseline_name=later(N_("defect rate of the previous {n} cycles"), n=as_number(BASELINE_WINDOW)),
         description={
             "rows": "one per inspected cycle",
             "label": "1 = the cycle's unit failed inspection",

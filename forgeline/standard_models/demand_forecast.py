@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.i18n import N_, later
 from forgeline.standard_models.base import NotEnoughData, TrainingSet, holiday_calendar
 from forgeline.standard_models.families import FORECASTS, HORIZON_DAYS, LEVEL, forecast_scale
 from forgeline.standard_models.forecaster import PROFILE
@@ -49,7 +50,7 @@ log = logging.getLogger("forgeline.standard_models")
 FAMILY = FORECASTS
 NAME = "demand_forecast"
 TASK = "forecast: quantity per product and day, a day and a week ahead"
-ROWS_NAME = "holdout product-day forecasts"
+ROWS_NAME = N_("holdout product-day forecasts")
 REQUIRED_TABLES: list[str] = []  # one of REQUIRED_ANY is enough
 REQUIRED_ANY = ["fct_work_orders", "fct_production_counts", "fct_cycles"]
 HISTORY_DAYS = 28
@@ -261,7 +262,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         label=pd.Series(frame.loc[known, "_y"].to_numpy(dtype=float)),
         time=pd.Series(time[known].to_numpy()),
         baseline_score=pd.Series(baseline[known]),
-        baseline_name="the same weekday a week before (seasonal naive)",
+        baseline_name=later(N_("the same weekday a week before (seasonal naive)")),
         # The last day may still be partial (a delivery in the middle of it): its outcome is not settled.
         embargo=timedelta(days=1),
         description={

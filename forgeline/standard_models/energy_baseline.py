@@ -29,13 +29,14 @@ import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.i18n import N_, as_number, later
 from forgeline.standard_models.base import NotEnoughData, TrainingSet, has_table, holiday_calendar
 from forgeline.standard_models.families import EXPECTED_VALUES
 
 FAMILY = EXPECTED_VALUES
 NAME = "energy_baseline"
 TASK = "regression: expected kWh per site and meter interval"
-ROWS_NAME = "holdout site-intervals"
+ROWS_NAME = N_("holdout site-intervals")
 REQUIRED_TABLES = ["fct_energy_readings"]
 BASELINE_WEEKS = 4
 HOUR_S = 3600
@@ -222,7 +223,9 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         label=frame["energy_kwh"].astype("float64"),
         time=pd.to_datetime(frame["interval_start"], utc=True),
         baseline_score=frame["baseline_kwh"].astype("float64"),
-        baseline_name=f"mean of the same weekday and time over the {BASELINE_WEEKS} weeks before",
+        baseline_name=later(
+            N_("mean of the same weekday and time over the {n} weeks before"), n=as_number(BASELINE_WEEKS)
+        ),
         description=description,
         unit="kWh",
         timezone=config.timezone,

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.i18n import N_, later
 from forgeline.standard_models.base import NotEnoughData, TrainingSet
 from forgeline.standard_models.families import EVENTS
 from forgeline.standard_models.features import (
@@ -43,7 +44,7 @@ HORIZON = timedelta(hours=24)
 BUCKET = timedelta(hours=1)  # one row per machine and hour
 TASK = f"classification: P(failure within {int(HORIZON.total_seconds() // 3600)} h) per machine-hour"
 # How the champion rule's sentence names the rows and the positive cases.
-ROWS_NAME, POSITIVES_NAME = "holdout machine-hours", "hours before a failure"
+ROWS_NAME, POSITIVES_NAME = N_("holdout machine-hours"), N_("hours before a failure")
 REQUIRED_TABLES = ["fct_sensor_readings", "fct_maintenance_events"]
 SHORT_WINDOW_H = 6
 NORMAL_WINDOW_H = 72
@@ -184,7 +185,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         label=label[keep].reset_index(drop=True),
         time=wide.loc[keep, "hour"].reset_index(drop=True),
         baseline_score=age_h[keep].reset_index(drop=True),
-        baseline_name="hours since the last repair",
+        baseline_name=later(N_("hours since the last repair")),
         embargo=HORIZON,
         timezone=config.timezone,
         context=wide.loc[keep, ["machine_id"]].reset_index(drop=True),

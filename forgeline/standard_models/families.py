@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from forgeline.i18n import N_, later
 from forgeline.standard_models import champion, detector, forecaster, learner
 from forgeline.standard_models.base import (
     NotEnoughData,
@@ -718,11 +719,13 @@ class Anomalies(Events):
         split = self.split(data)
         label = data.label.to_numpy()[split.test]
         if not 0 < label.sum() < len(label):
-            who = f"version {names['version']}" if names.get("version") is not None else "this version"
-            return champion.Decision(
+            message = N_(
+                "{who} is not made champion: no labelled incident (failure, breakdown stop) falls in its "
+                "holdout, so nothing checks its alarms; they are shown for review"
+            )
+            return champion.decided(
                 False,
-                f"{who} is not made champion: no labelled incident (failure, breakdown stop) falls in its "
-                "holdout, so nothing checks its alarms; they are shown for review",
+                later(message, who=champion.version_words(names.get("version"))),
                 {"rows": float(len(label)), "positives": 0.0},
             )
         return champion.decide(

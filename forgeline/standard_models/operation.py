@@ -41,6 +41,7 @@ costs the same.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass
 from types import ModuleType
@@ -50,6 +51,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
+from forgeline.i18n import N_, Stored, as_number, later, use_language, word
 from forgeline.standard_models import learner
 from forgeline.standard_models.base import TrainingSet
 from forgeline.standard_models.champion import MAX_NMBE
@@ -89,26 +91,49 @@ class OperatingWeek:
     predicted: float  # the cases the probabilities expected, or the expected total
     metric: float | None  # PR-AUC (events, when the week holds both outcomes) or RMSE
     drift: bool
-    sentence: str
+    sentence: str  # in English
+    wording: str  # the sentence as its message and values (JSON; forgeline/i18n.py), worded where read
 
 
-def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, str]:
-    """Whether the week drifted, and what it says in plain words."""
+def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, Stored]:
+    """Whether the week drifted, and what it says in plain words (a message and its values, worded where
+    read: forgeline/i18n.py)."""
     days, actual, predicted = int(row["days"]), float(row["actual"]), float(row["predicted"])
     judged = days >= MIN_WEEK_DAYS
     if family_name == REMAINING_LIFE.name:
         units, rows = int(row["units"]), int(row["rows"])
         bias = (predicted - actual) / actual if actual else 0.0
         drift = units >= MIN_WEEK_UNITS and abs(bias) > DRIFT_LIFE_BIAS
-        one = units == 1
-        text = (
-            f"{units:,} {'unit' if one else 'units'} failed; over {'its' if one else 'their'} {rows:,} "
-            f"cycles the predicted remaining life missed by {row['rmse']:,.1f} cycles (RMSE), and predicted "
-            f"{abs(bias):.0%} {'more' if bias > 0 else 'less'} life than was left in total"
-        ).replace("%", " %")
+        failed = (
+            later(N_("1 unit failed; over its {rows} cycles"), rows=as_number(rows))
+            if units == 1
+            else later(
+                N_("{units} units failed; over their {rows} cycles"),
+                units=as_number(units),
+                rows=as_number(rows),
+            )
+        )
+        text = later(
+            N_(
+                "{failed} the predicted remaining life missed by {rmse} cycles (RMSE), and predicted "
+                "{share} % more life than was left in total"
+            )
+            if bias > 0
+            else N_(
+                "{failed} the predicted remaining life missed by {rmse} cycles (RMSE), and predicted "
+                "{share} % less life than was left in total"
+            ),
+            failed=failed,
+            rmse=as_number(float(row["rmse"]), 1),
+            share=as_number(abs(bias) * 100, 0),
+        )
         if drift:
-            side = "late: units would be replaced after they fail" if bias > 0 else "early: life left unused"
-            text += f": the model runs {side}"
+            text = later(
+                N_("{text}: the model runs late: units would be replaced after they fail")
+                if bias > 0
+                else N_("{text}: the model runs early: life left unused"),
+                text=text,
+            )
         return drift, text
     if family_name == ANOMALIES.name:
         # The budget is a share of normal running: alarms in the day before an incident are not held
@@ -116,47 +141,103 @@ def _week_sentence(family_name: str, row: pd.Series, unit: str) -> tuple[bool, s
         normal = int(row["normal_rows"])
         share = float(row["false_alarms"]) / max(normal, 1)
         drift = judged and normal > 0 and share > ALARM_DRIFT * ALARM_BUDGET
-        text = (
-            f"{int(predicted):,} alarm(s) on {int(row['rows']):,} intervals; away from incidents "
-            f"{int(row['false_alarms']):,} on {normal:,} ({share:.1%}, against a budget of "
-            f"{ALARM_BUDGET:.0%}); {int(actual):,} interval(s) lay in the day before an incident"
-        ).replace("%", " %")
+        text = later(
+            N_(
+                "{alarms} alarm(s) on {rows} intervals; away from incidents {false} on {normal} ({share} %, "
+                "against a budget of {budget} %); {before} interval(s) lay in the day before an incident"
+            ),
+            alarms=as_number(int(predicted)),
+            rows=as_number(int(row["rows"])),
+            false=as_number(int(row["false_alarms"])),
+            normal=as_number(normal),
+            share=as_number(share * 100, 1),
+            budget=as_number(ALARM_BUDGET * 100, 0),
+            before=as_number(int(actual)),
+        )
         if drift:
-            text += ": the machines run unlike the period the detector learnt (or a sensor changed)"
+            text = later(
+                N_("{text}: the machines run unlike the period the detector learnt (or a sensor changed)"),
+                text=text,
+            )
         return drift, text
     if family_name == FORECASTS.name:
         bias = (predicted - actual) / actual if actual else 0.0
         drift = judged and actual > 0 and abs(bias) > DRIFT_FORECAST_BIAS
-        text = f"{actual:,.0f} {unit} where the forecasts made a week before said {predicted:,.0f} {unit}"
+        text = later(
+            N_("{actual} {unit} where the forecasts made a week before said {predicted} {unit}"),
+            actual=as_number(actual),
+            predicted=as_number(predicted),
+            unit=unit,
+        )
         if drift:
-            side = "over" if bias > 0 else "under"
-            text += (
-                f": {abs(bias):.0%} {side} the quantity (demand moved away from its own past, or a product's "
-                "mix changed)"
-            ).replace("%", " %")
+            text = later(
+                N_(
+                    "{text}: {share} % over the quantity (demand moved away from its own past, or a "
+                    "product's mix changed)"
+                )
+                if bias > 0
+                else N_(
+                    "{text}: {share} % under the quantity (demand moved away from its own past, or a "
+                    "product's mix changed)"
+                ),
+                text=text,
+                share=as_number(abs(bias) * 100, 0),
+            )
         return drift, text
     if family_name == EVENTS.name:
         spread = float(np.sqrt(row["variance"]))
         z = (actual - predicted) / spread if spread else 0.0
         drift = judged and max(actual, predicted) >= MIN_EXPECTED_CASES and abs(z) > DRIFT_Z
-        cases = "case" if actual == 1 else "cases"
-        text = f"{int(actual):,} problem {cases} where the model expected {predicted:,.1f}"
+        text = later(
+            N_("{n} problem case where the model expected {expected}")
+            if actual == 1
+            else N_("{n} problem cases where the model expected {expected}"),
+            n=as_number(int(actual)),
+            expected=as_number(predicted, 1),
+        )
         if drift:
-            side = "under-states" if z > 0 else "over-states"
-            text += f": the model {side} the risk ({abs(z):.1f} standard deviations)"
+            text = later(
+                N_("{text}: the model under-states the risk ({z} standard deviations)")
+                if z > 0
+                else N_("{text}: the model over-states the risk ({z} standard deviations)"),
+                text=text,
+                z=as_number(abs(z), 1),
+            )
         return drift, text
     # NMBE as ASHRAE defines it: (measured - predicted) / measured; > 0 when the model predicts low.
     nmbe = (actual - predicted) / actual if actual else 0.0
     drift = judged and abs(nmbe) > DRIFT_NMBE
-    text = f"{actual:,.0f} {unit} used where the model expected {predicted:,.0f} {unit}".replace("  ", " ")
+    text = (
+        later(
+            N_("{actual} {unit} used where the model expected {predicted} {unit}"),
+            actual=as_number(actual),
+            predicted=as_number(predicted),
+            unit=unit,
+        )
+        if unit
+        else later(
+            N_("{actual} used where the model expected {predicted}"),
+            actual=as_number(actual),
+            predicted=as_number(predicted),
+        )
+    )
     if drift:
-        side, meaning = ("more", "waste") if nmbe > 0 else ("less", "a saving")
         # Said against the expectation (what a reader compares with); NMBE, against the use, is the test.
         gap = abs(actual - predicted) / predicted if predicted else 0.0
-        text += (
-            f": {gap:.0%} {side} than expected (NMBE {nmbe:+.0%}): {meaning}, or a change the model has "
-            "not learnt"
-        ).replace("%", " %")
+        text = later(
+            N_(
+                "{text}: {gap} % more than expected (NMBE {nmbe} %): waste, or a change the model has not "
+                "learnt"
+            )
+            if nmbe > 0
+            else N_(
+                "{text}: {gap} % less than expected (NMBE {nmbe} %): a saving, or a change the model has not "
+                "learnt"
+            ),
+            text=text,
+            gap=as_number(gap * 100, 0),
+            nmbe=as_number(nmbe * 100, 0, signed=True),
+        )
     return drift, text
 
 
@@ -250,7 +331,9 @@ def track(
         if isinstance(family, Events):
             both = 0 < rows["outcome"].sum() < len(rows)
             metric = float(average_precision_score(rows["outcome"], rows["prediction"])) if both else None
-        drift, sentence = _week_sentence(family.name, summary, data.unit)
+        drift, said = _week_sentence(family.name, summary, data.unit)
+        with use_language("en"):
+            sentence = word(said)
         weeks.append(
             asdict(
                 OperatingWeek(
@@ -263,6 +346,7 @@ def track(
                     metric=metric,
                     drift=drift,
                     sentence=sentence,
+                    wording=json.dumps(said, ensure_ascii=False),
                 )
             )
         )

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.i18n import N_, later
 from forgeline.standard_models.base import NotEnoughData, TrainingSet, cycle_parameter_names, sql_literal
 from forgeline.standard_models.families import REMAINING_LIFE, RUL_CAP
 from forgeline.standard_models.features import (
@@ -50,7 +51,7 @@ log = logging.getLogger("forgeline.standard_models")
 FAMILY = REMAINING_LIFE
 NAME = "remaining_useful_life"
 TASK = "regression: remaining cycles per run-to-failure unit"
-ROWS_NAME = "held-out unit cycles"
+ROWS_NAME = N_("held-out unit cycles")
 REQUIRED_TABLES = ["fct_cycles", "fct_cycle_parameters", "dim_run_units"]
 # A parameter's history on its unit (features.py): its mean over the last 10 cycles, its slope over 30.
 HISTORY = Window(
@@ -214,7 +215,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         # When the label became known: the unit's failure. The split keeps each unit whole.
         time=pd.Series(pd.to_datetime(frame.loc[known, "_failed_at"], utc=True).to_numpy()),
         baseline_score=pd.Series(baseline[known]),
-        baseline_name="mean life of the units failed before, less the unit's age",
+        baseline_name=later(N_("mean life of the units failed before, less the unit's age")),
         description={
             "rows": "one per cycle of a unit that ran to failure, up to its failure",
             "label": f"cycles left before the failure, capped at {RUL_CAP}",

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from forgeline.clients import ClientConfig
+from forgeline.i18n import N_, as_number, later
 from forgeline.standard_models.base import Incidents, NotEnoughData, TrainingSet, sql_literal
 from forgeline.standard_models.families import ANOMALIES
 
@@ -51,7 +52,7 @@ FAMILY = ANOMALIES
 NAME = "sensor_anomalies"
 LEAD = timedelta(hours=24)  # an alarm up to this long before an incident warned of it
 TASK = "anomaly detection: unusual sensor behaviour per machine and interval (unsupervised)"
-ROWS_NAME, POSITIVES_NAME = "holdout machine-intervals", "incidents"
+ROWS_NAME, POSITIVES_NAME = N_("holdout machine-intervals"), N_("incidents")
 REQUIRED_TABLES = ["fct_sensor_readings"]
 INTERVALS = ["1 minute", "5 minutes", "15 minutes", "1 hour", "6 hours", "1 day"]
 READINGS_PER_INTERVAL = 5
@@ -274,9 +275,12 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         label=pd.Series(label[keep]),
         time=kept["interval_end"],
         baseline_score=kept["excursion"].astype(float),
-        baseline_name=(
-            f"a 3-sigma chart on every tag: the largest excursion of one tag from its last {RECENT} "
-            "intervals, in their standard deviations"
+        baseline_name=later(
+            N_(
+                "a 3-sigma chart on every tag: the largest excursion of one tag from its last {n} intervals, "
+                "in their standard deviations"
+            ),
+            n=as_number(RECENT),
         ),
         # A label looks a lead window ahead; with no incident at all there is no label to leak.
         embargo=LEAD if len(incidents) else timedelta(0),

@@ -24,11 +24,14 @@ An association, not a proof of cause: the app says so beside the windows.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from forgeline.i18n import N_, Stored, as_number, as_percent, later, use_language, word
 
 MAX_SETTINGS = 5  # windows for at most this many settings, the clearest first
 MIN_INSIDE_SHARE = 0.3
@@ -59,7 +62,9 @@ class OperatingWindow:
     later_outside_rate: float | None
     n_later: int
     holds_later: bool | None
-    sentence: str
+    sentence: str  # in English
+    # The sentence as its message and values (JSON; forgeline/i18n.py), worded where read ("" when unknown)
+    wording: str = ""
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,8 +109,12 @@ def _best_window(values: np.ndarray, label: np.ndarray) -> tuple[float, float] |
     return (-np.inf if i == 0 else float(edges[i])), (np.inf if j == len(rows) - 1 else float(edges[j + 1]))
 
 
-def _percent(rate: float) -> str:
-    return f"{rate:.1%}"
+def _figure(value: float, unit: str = "") -> Stored:
+    """A window's bound as written before (four significant digits), with its unit (data, as mapped)."""
+    shown = f"{value:.4g}"
+    digits = len(shown.split(".")[1]) if "." in shown and "e" not in shown else 0
+    figure = as_number(float(shown), digits)
+    return later(N_("{value} {unit}"), value=figure, unit=unit) if unit else figure
 
 
 def operating_windows(
@@ -138,30 +147,45 @@ def operating_windows(
             continue
         p_value = float(fisher_exact([[d_in, n_in - d_in], [d_out, n_out - d_out]])[1])
         confident = p_value < CONFIDENT_P
-        later = test & known
-        n_later_in, n_later_out = int((later & inside).sum()), int((later & ~inside).sum())
-        later_in = label[later & inside].mean() if n_later_in else None
-        later_out = label[later & ~inside].mean() if n_later_out else None
+        checked = test & known
+        n_later_in, n_later_out = int((checked & inside).sum()), int((checked & ~inside).sum())
+        later_in = label[checked & inside].mean() if n_later_in else None
+        later_out = label[checked & ~inside].mean() if n_later_out else None
         holds = None if later_in is None or later_out is None else bool(later_in < later_out)
         unit = settings[name]
-        suffix = f" {unit}" if unit else ""
         where = (
-            f"under {high:.4g}{suffix}"
+            later(N_("under {high}"), high=_figure(high, unit))
             if low == -np.inf
-            else f"at {low:.4g}{suffix} or above"
+            else later(N_("at {low} or above"), low=_figure(low, unit))
             if high == np.inf
-            else f"from {low:.4g} to under {high:.4g}{suffix}"
+            else later(N_("from {low} to under {high}"), low=_figure(low), high=_figure(high, unit))
         )
-        sentence = (
-            f"keep {name} {where}: defect rate "
-            f"{_percent(rate_in[0])} (95 % CI {_percent(rate_in[1])}–{_percent(rate_in[2])}) vs "
-            f"{_percent(rate_out[0])} outside, n = {n_in:,} cycles inside"
+        said = later(
+            N_(
+                "keep {parameter} {where}: defect rate {inside} (95 % CI {low}–{high}) vs {outside} outside, "
+                "n = {n} cycles inside"
+            ),
+            parameter=name,
+            where=where,
+            inside=as_percent(rate_in[0]),
+            low=as_percent(rate_in[1]),
+            high=as_percent(rate_in[2]),
+            outside=as_percent(rate_out[0]),
+            n=as_number(n_in),
         )
         if holds is not None:
-            sentence += f"; on later cycles {_percent(later_in)} vs {_percent(later_out)}"
-            sentence += "" if holds else " (it did not hold there: do not act on it yet)"
+            said = later(
+                N_("{sentence}; on later cycles {inside} vs {outside}"),
+                sentence=said,
+                inside=as_percent(later_in),
+                outside=as_percent(later_out),
+            )
+            if not holds:
+                said = later(N_("{sentence} (it did not hold there: do not act on it yet)"), sentence=said)
         if not confident:
-            sentence += " (not significant: a hint, not a finding)"
+            said = later(N_("{sentence} (not significant: a hint, not a finding)"), sentence=said)
+        with use_language("en"):
+            sentence = word(said)
         windows.append(
             OperatingWindow(
                 rank=0,
@@ -181,9 +205,10 @@ def operating_windows(
                 confident=confident,
                 later_inside_rate=None if later_in is None else float(later_in),
                 later_outside_rate=None if later_out is None else float(later_out),
-                n_later=int(later.sum()),
+                n_later=int(checked.sum()),
                 holds_later=holds,
                 sentence=sentence,
+                wording=json.dumps(said, ensure_ascii=False),
             )
         )
     windows.sort(key=lambda w: (w.p_value, w.parameter))

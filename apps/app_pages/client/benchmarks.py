@@ -9,6 +9,7 @@ import streamlit as st
 from apps import data, ui
 from forgeline.i18n import _
 from forgeline.program.benchmarks import K
+from forgeline.reports import words
 
 user = ui.require_user()
 config = ui.choose_client(user)
@@ -163,6 +164,8 @@ if len(pending):
         pending.assign(
             cell=pending["cell"].map(lambda cells: ", ".join(map(ui.benchmark_cell, cells.split(", ")))),
             label=pending["label"].map(ui.benchmark_label),
+            # Stored beside its English as a message (forgeline/program/benchmarks.py): worded here.
+            reason=[words.stored_part(row, "reason") for row in pending.itertuples(index=False)],
         )[["label", "cell", "reason"]],
         hide_index=True,
         column_config={"label": _("Figure"), "cell": _("Benchmarks"), "reason": _("Why")},

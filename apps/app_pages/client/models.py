@@ -40,7 +40,9 @@ config = ui.choose_client(user)
 ui.client_header(_("Model results"), config)
 ui.held_back_banner(user, config)
 
-models = data.model_results(user, config.id)
+# The champion rule's decision, the baselines' names, the weeks in operation and the operating windows are
+# stored as messages beside their English: worded here in the reader's language (forgeline/reports/words.py).
+models = words.worded_models(data.model_results(user, config.id))
 if models.empty:
     if config.models:
         info = data.run_info(user, config.id)
@@ -60,9 +62,9 @@ if models.empty:
     st.stop()
 
 features = data.model_features(user, config.id)
-windows = data.operating_windows(user, config.id)
+windows = words.worded_sentences(data.operating_windows(user, config.id))
 daily = data.model_holdout_daily(user, config.id)
-operating = data.model_operation_weekly(user, config.id)
+operating = words.worded_sentences(data.model_operation_weekly(user, config.id))
 latest_scores = data.model_scores(user, config.id)
 incidents = data.model_incidents(user, config.id)
 alarms = data.model_alarms(user, config.id)
@@ -426,7 +428,6 @@ def _in_operation(model, weeks: pd.DataFrame, latest: pd.DataFrame, timezone: st
         if remaining_life
         else ngettext("**{rows}** rows over {n} week", "**{rows}** rows over {n} weeks", count)
     ).format(rows=ui.number(rows), n=count)
-    # The week's sentence is the operation check's, published in English (standard_models/operation.py).
     st.markdown(
         _("The champion (version {version}) against the outcomes known so far: {counted}.").format(
             version=version, counted=counted
@@ -851,8 +852,7 @@ for model in models.itertuples():
             )
         decision = getattr(model, "champion_decision", None)
         if isinstance(decision, str) and decision:
-            sentence = decision[0].upper() + decision[1:] + ("" if decision.endswith(".") else ".")
-            # The champion rule's reason, published in English (standard_models/champion.py).
+            sentence = ui.sentence(decision)
             st.markdown(sentence if model.is_champion else ":orange[" + _("Not champion.") + "] " + sentence)
         elif beats:
             st.markdown(
@@ -967,7 +967,7 @@ for model in models.itertuples():
         if len(mine):
             st.markdown(_("**Recommended operating windows** (chosen on earlier cycles, checked on later):"))
             for window in mine.itertuples():
-                st.markdown(f"- {window.sentence[0].upper()}{window.sentence[1:]}.")
+                st.markdown(f"- {ui.sentence(window.sentence)}")
             # A window that is not significant is drawn as a hint, not beside the findings as their equal.
             label = mine["parameter"].where(
                 mine["confident"].astype(bool), mine["parameter"] + " " + _("(hint)")

@@ -102,6 +102,7 @@ def pooled_benchmarks() -> None:
             str(int(n)) if st_ == "released" else ""
             for n, st_ in zip(cells["n"], cells["status"], strict=True)
         ],
+        reason=[words.stored_part(row, "reason") for row in cells.itertuples(index=False)],
     ).sort_values(["status", "cell", "figure"])
     st.dataframe(
         table[["cell", "figure", "shown_status", "factories", "p25", "p50", "p75", "reason"]],

@@ -8,6 +8,7 @@ import streamlit as st
 from apps import data, ui
 from forgeline import i18n
 from forgeline.i18n import N_, _
+from forgeline.reports import words
 
 # A run's status as a person reads it (the codes are publish's and the overview's).
 STATUS_WORDS = {
@@ -73,7 +74,9 @@ for row in overview[overview["figures_held_back"].fillna(False).astype(bool)].it
         _(
             "**{name}**: the newest delivery failed the quality gate ({reason}). Its figures here are from "
             "{source}."
-        ).format(name=row.name, reason=row.reason or _("see Data quality"), source=source),
+        ).format(
+            name=row.name, reason=words.stored_part(row, "reason") or _("see Data quality"), source=source
+        ),
         icon=":material/history:",
     )
 
