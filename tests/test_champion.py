@@ -56,7 +56,8 @@ def test_the_batched_average_precision_is_sklearns_for_every_resample() -> None:
         np.testing.assert_allclose(ranked.average_precision(draws), expected, rtol=0, atol=1e-12)
 
 
-def test_a_clearly_better_score_is_promoted_with_the_figures_in_one_sentence() -> None:
+def _version_4_against_3() -> tuple[np.ndarray, np.ndarray, ch.Decision]:
+    """A clearly better version 4 against champion version 3, on 2,000 holdout cycles."""
     label, strong, weak = holdout()
     decision = ch.decide(
         label,
@@ -65,9 +66,14 @@ def test_a_clearly_better_score_is_promoted_with_the_figures_in_one_sentence() -
         champion=weak,
         champion_version=3,
         version=4,
-        rows_name="holdout cycles",
-        positives_name="defects",
+        rows_name=ch.N_("holdout cycles"),
+        positives_name=ch.N_("defects"),
     )
+    return label, strong, decision
+
+
+def test_a_clearly_better_score_is_promoted_with_the_figures_in_one_sentence() -> None:
+    label, strong, decision = _version_4_against_3()
     assert decision.promote
     figures = decision.figures
     assert figures["vs_champion_low"] > 0 and figures["vs_baseline_low"] > 0
@@ -81,17 +87,7 @@ def test_a_clearly_better_score_is_promoted_with_the_figures_in_one_sentence() -
 def test_the_decision_is_stored_as_a_message_and_read_in_the_readers_language() -> None:
     """The sentence is kept as its message and values: the English reason is worded from it, a Korean reader
     reads it in Korean (figures in the same digits), and a snapshot without the wording shows its English."""
-    label, strong, weak = holdout()
-    decision = ch.decide(
-        label,
-        strong,
-        weak * 0.5,
-        champion=weak,
-        champion_version=3,
-        version=4,
-        rows_name=ch.N_("holdout cycles"),
-        positives_name=ch.N_("defects"),
-    )
+    label, strong, decision = _version_4_against_3()
     assert decision.wording is not None
     with i18n.use_language("en"):
         assert i18n.word(decision.wording) == decision.reason

@@ -93,7 +93,7 @@ def test_the_reasons_are_stored_as_messages_and_worded_in_the_readers_language()
     found = rec.recommend(BASE, EVIDENCE, 2, NO_MODELS, [])
     english = found.iloc[0]
     with i18n.use_language("en"):  # the stored English is what the messages say in English
-        assert [words.recommendation_part(english, p) for p in words.RECOMMENDATION_PARTS] == [
+        assert [words.stored_part(english, p) for p in words.RECOMMENDATION_PARTS] == [
             english["why"],
             english["needs"],
             english["benefit"],

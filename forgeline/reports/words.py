@@ -198,21 +198,14 @@ def stored_part(row: Any, part: str) -> str:
     return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
-def recommendation_part(row: Any, part: str) -> str:
-    """A recommendation's why, needs or benefit in the current language (:func:`stored_part`)."""
-    return stored_part(row, part)
-
-
 def worded_recommendations(recommendations: pd.DataFrame) -> pd.DataFrame:
     """The snapshot's recommendations with title, kind, why, needs and benefit in the current language:
     what the app's pages, the PDF and the workbook show."""
     if recommendations.empty:
         return recommendations
-    rows = list(recommendations.itertuples(index=False))
-    return recommendations.assign(
-        title=[step_title(str(r.title)) for r in rows],
-        kind=[label(RECOMMENDATION_KINDS, r.kind) for r in rows],
-        **{part: [recommendation_part(r, part) for r in rows] for part in RECOMMENDATION_PARTS},
+    return _worded(recommendations, RECOMMENDATION_PARTS).assign(
+        title=[step_title(str(t)) for t in recommendations["title"]],
+        kind=[label(RECOMMENDATION_KINDS, k) for k in recommendations["kind"]],
     )
 
 
