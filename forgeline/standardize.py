@@ -33,6 +33,7 @@ from forgeline.clients import ClientConfig
 from forgeline.locking import open_warehouse
 from forgeline.mapping.compile import (
     QUARANTINE_COLUMNS,
+    SEEN_IDS,
     TAG_ENTITIES,
     CompiledMapping,
     CompileError,
@@ -171,6 +172,10 @@ def create_mapped_views(con: duckdb.DuckDBPyConnection, compiled: CompiledMappin
     try:
         for name, sql in compiled.views.items():
             con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
+        for name, sql in compiled.latest.items():
+            con.execute(f'CREATE MACRO mapped."{name}__latest"(batches) AS TABLE {sql}')
+        for name, sql in compiled.seen.items():
+            con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
         columns = ", ".join(f"{name} {kind}" for name, kind in QUARANTINE_COLUMNS)
         con.execute(f"CREATE TABLE mapped._quarantine ({columns})")
         for sql in compiled.quarantine.values():
@@ -283,6 +288,7 @@ def run_dbt(
     """
     target = settings.dbt_target_dir(config.id)
     target.mkdir(parents=True, exist_ok=True)
+    _forget_parse_of_another_project(target)
     args = {
         "docs": ["docs", "generate"],
         "unit": ["test", "--select", "resource_type:unit_test"],
@@ -363,24 +369,8 @@ RECORD_TABLE = f"{RECORD_SCHEMA}.last_build"
 RECORD_VERSION = 1
 # Entities that feed dims (master data): a new batch of one may change every fact row (the_only, joins).
 MASTER_ENTITIES = frozenset({"sites", "equipment", "products", "shifts", "non_working_days", "energy_meters"})
-# The ids dim_equipment and dim_products list from the facts (their `seen` CTE): the same entities here.
-SEEN_IDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    (
-        "machine_id",
-        "dim_equipment",
-        (
-            "cycles",
-            "production_counts",
-            "machine_states",
-            "downtime_events",
-            "maintenance_events",
-            "sensor_readings",
-            "quality_results",
-            "work_orders",
-        ),
-    ),
-    ("product_id", "dim_products", ("cycles", "production_counts", "quality_results", "work_orders")),
-)
+# The dims that list the facts' ids (mapped._seen_<column>, see forgeline.mapping.compile.SEEN_IDS).
+SEEN_IN_DIM = {"machine_id": "dim_equipment", "product_id": "dim_products", "meter_id": "dim_energy_meters"}
 _DBT_PROJECT_GLOBS = (
     "dbt_project.yml",
     "profiles.yml",
@@ -399,6 +389,16 @@ class BuildPlan:
     reason: str
     state: dict[str, Any]  # empty when the warehouse could not be read: then nothing is recorded
     new_batches: list[str] = field(default_factory=list)
+
+
+def _forget_parse_of_another_project(target: Path) -> None:
+    """dbt's saved parse (``partial_parse.msgpack``) keeps the project's absolute paths: a workspace built
+    by another checkout of Forgeline would load seeds from that checkout's folder, or fail where it is
+    gone. The parse is kept only for the project it was made from."""
+    made_for = target / "project_dir.txt"
+    if not made_for.exists() or made_for.read_text(encoding="utf-8") != str(DBT_PROJECT_DIR):
+        (target / "partial_parse.msgpack").unlink(missing_ok=True)
+        made_for.write_text(str(DBT_PROJECT_DIR), encoding="utf-8")
 
 
 def dbt_project_fingerprint() -> str:
@@ -524,7 +524,8 @@ def _incremental_or_reason(
         ).fetchone()
         if replaced and replaced[0]:
             return None, f"{replaced[0]:,} row key(s) of the new batches replace earlier rows in {view}"
-    for column, dim, entities in SEEN_IDS:
+    for column, entities in SEEN_IDS.items():
+        dim = SEEN_IN_DIM[column]
         fed = [e for e in entities if e in views]
         if not fed:
             continue

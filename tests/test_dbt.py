@@ -21,6 +21,7 @@ from forgeline.settings import DBT_PROJECT_DIR, Settings, get_settings
 from forgeline.standardize import (
     DbtRunResult,
     StandardizeError,
+    _forget_parse_of_another_project,
     apply_mapping,
     failure_advice,
     generate_docs,
@@ -314,3 +315,20 @@ def test_out_of_memory_is_told_as_a_setting_not_as_bad_data(workspace: Settings)
     assert "FORGELINE_MEMORY_BUDGET" in advice and workspace.client_duckdb_memory_limit in advice
     assert "bad rows" not in advice
     assert "bad rows" in failure_advice(workspace, "expression_is_true_fct_maintenance_events: Got 1 result")
+
+
+def test_a_parse_saved_by_another_checkout_is_not_reused(tmp_path: Path) -> None:
+    """dbt's saved parse holds absolute paths: a workspace built from another checkout loaded its seeds
+    from there (the L-program's seeds failed once that checkout was removed)."""
+    target = tmp_path / "target"
+    target.mkdir()
+    saved = target / "partial_parse.msgpack"
+    saved.write_bytes(b"parse of /elsewhere/dbt_project")
+    (target / "project_dir.txt").write_text("/elsewhere/dbt_project", encoding="utf-8")
+    _forget_parse_of_another_project(target)
+    assert not saved.exists()
+    assert (target / "project_dir.txt").read_text(encoding="utf-8") == str(DBT_PROJECT_DIR)
+
+    saved.write_bytes(b"parse of this checkout")
+    _forget_parse_of_another_project(target)
+    assert saved.exists()

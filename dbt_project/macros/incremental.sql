@@ -8,12 +8,8 @@
 {# The new batches' rows of one mapped view, each key once (the later load wins, as in `deduplicated`).
    No key of them is in an earlier batch, so these are exactly the rows a full build would add. #}
 {% macro new_batch_rows(entity) -%}
-select *
-from {{ source('mapped', entity) }}
-where load_batch_id in ({{ new_batches_list() }})
-qualify row_number() over (
-    partition by dedup_key order by loaded_at desc, load_batch_id desc, source_row desc
-) = 1
+-- the new batches' latest rows of {{ source('mapped', entity) }}
+select * from mapped."{{ entity }}__latest"([{{ new_batches_list() }}])
 {%- endmacro %}
 
 {% macro new_batches_list() -%}

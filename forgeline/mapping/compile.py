@@ -112,6 +112,24 @@ QUARANTINE_COLUMNS = [
     ("loaded_at", "TIMESTAMPTZ"),
 ]
 # Rows delivered per entity (level 'row', tag '') or readings per tag (level 'reading'): the shares' base.
+# Among rows of one dedup key the later delivery wins: a corrected re-delivery replaces the row it repeats.
+LATEST_FIRST = "loaded_at DESC, load_batch_id DESC, source_row DESC"
+# The ids the dims list from the facts besides their master data (a machine named only in the data is
+# still a machine): the id column -> the entities that name it.
+SEEN_IDS: dict[str, tuple[str, ...]] = {
+    "machine_id": (
+        "cycles",
+        "production_counts",
+        "machine_states",
+        "downtime_events",
+        "maintenance_events",
+        "sensor_readings",
+        "quality_results",
+        "work_orders",
+    ),
+    "product_id": ("cycles", "production_counts", "quality_results", "work_orders"),
+    "meter_id": ("energy_readings",),
+}
 DELIVERED_COLUMNS = [("entity", "VARCHAR"), ("level", "VARCHAR"), ("tag", "VARCHAR"), ("delivered", "BIGINT")]
 
 
@@ -135,11 +153,18 @@ def literal(value: object) -> str:
 
 @dataclass
 class CompiledMapping:
-    """The SQL of every ``mapped.<name>`` view, and of the rows each leaves out (its quarantine)."""
+    """The SQL of every ``mapped.<name>`` view, and of the rows each leaves out (its quarantine).
+
+    ``latest`` holds, per entity and tag view, the body of the table macro ``mapped."<view>__latest"
+    (batches)``: the view's rows of those load batches (a list, or NULL for all), each dedup key once,
+    the later delivery winning. dbt's staging models and incremental builds read the views through it.
+    ``seen`` holds ``mapped."_seen_<id column>"``: every id the facts name (see SEEN_IDS)."""
 
     views: dict[str, str] = field(default_factory=dict)
     quarantine: dict[str, str] = field(default_factory=dict)
     delivered: dict[str, str] = field(default_factory=dict)  # entity or tag view -> DELIVERED_COLUMNS
+    latest: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, str] = field(default_factory=dict)
     fingerprint: str = ""
 
 
@@ -389,9 +414,46 @@ def _orders_rows(feed: FeedSpec) -> bool:
     return any(f.from_order for f in feed.fields.values())
 
 
+def _dedup_fields(entity: Entity, feed: FeedSpec) -> list[str]:
+    """The view columns a feed's rows are deduplicated by: the feed's ``dedup:`` or the entity's key."""
+    return [*(feed.dedup or entity.key), *(["source_file"] if _orders_rows(feed) else [])]
+
+
 def _dedup_key(entity: Entity, feed: FeedSpec, values: Mapping[str, str]) -> str:
-    keys = [values[k] for k in feed.dedup or entity.key]
-    return _key([*keys, "_source_file"] if _orders_rows(feed) else keys)
+    """The text key of a feed's raw row (``values``: field -> its typed SQL): quarantine compares it."""
+    return _key(values[k] if k != "source_file" else "_source_file" for k in _dedup_fields(entity, feed))
+
+
+def _tag_dedup_fields(view: str, feed: FeedSpec) -> list[str]:
+    """A tag view's readings are one per key and tag (a feed's ``dedup:`` names rows, not readings)."""
+    return [*TAG_KEYS[view], "tag", *(["source_file"] if _orders_rows(feed) else [])]
+
+
+def _latest_select(view: str, keys_of_parts: list[list[str]]) -> str:
+    """The rows of ``view`` of the given batches, each key once (see CompiledMapping.latest).
+
+    Rows are told apart by their key's typed columns when every part of the view keys its rows by the same
+    columns (nearly always): DuckDB groups typed columns several times faster than one text built of them,
+    within its memory limit. Parts keyed differently compare their text keys (``dedup_key``)."""
+    same = bool(keys_of_parts) and all(keys == keys_of_parts[0] for keys in keys_of_parts)
+    partition = ", ".join(quote(k) for k in keys_of_parts[0]) if same else "dedup_key"
+    return (
+        f'SELECT * FROM mapped."{view}" WHERE batches IS NULL OR list_contains(batches, load_batch_id) '
+        f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {LATEST_FIRST}) = 1"
+    )
+
+
+def _seen_select(column: str, keys_of_views: Mapping[str, list[list[str]]]) -> str:
+    """Every ``column`` id the facts name (NULL once if a row names none), of their latest rows: read from
+    the view itself where the id is part of every part's key (then no later delivery can take it away),
+    else from the latest rows. The dims read these instead of deduplicating every fact's rows again."""
+    parts = []
+    for view in SEEN_IDS[column]:
+        keys = keys_of_views[view]
+        exact = all(column in k for k in keys)
+        rows = f'mapped."{view}"' if exact else f'mapped."{view}__latest"(NULL)'
+        parts.append(f"SELECT {column} FROM {rows}")
+    return f"SELECT DISTINCT {column} FROM ({' UNION '.join(parts)})"
 
 
 def _where(feed: FeedSpec, columns: list[str] | None, where: str) -> str:
@@ -718,7 +780,7 @@ def _tags_select(
     number = _number("long.raw_value", source.decimal)
     lineage_cols = ", ".join(LINEAGE)
     key_cols = ", ".join(quote(k) for k in keys)
-    dedup = _key([*(quote(k) for k in keys), "tag", *(["source_file"] if _orders_rows(feed) else [])])
+    dedup = _key(quote(k) for k in _tag_dedup_fields(view, feed))
     texts = ", ".join(f"__tag{i}, __src{i}" for i in range(len(feed.tags)))
     tag_columns = (
         "alias, tag, scale, shift, unit, quantity_kind, source_column, unreadable_rule, unreadable_reason, "
@@ -851,9 +913,11 @@ def compile_mapping(
     parts: dict[str, list[str]] = {name: [] for name in [*ENTITIES, *TAG_KEYS]}
     quarantine: dict[str, list[str]] = {name: [] for name in parts}
     delivered: dict[str, list[str]] = {name: [] for name in parts}
+    keys: dict[str, list[list[str]]] = {name: [] for name in parts}  # each part's dedup columns
     tag_rows: list[str] = []
     for name, records in config.masters.items():
         parts[name].append(_masters_select(ENTITIES[name], records, config, fingerprint))
+        keys[name].append(list(ENTITIES[name].key))
     for name, sql in (client_models or {}).items():
         if name not in ENTITIES or ENTITIES[name].takes_tags and name == "sensor_readings":
             raise CompileError(
@@ -861,6 +925,7 @@ def compile_mapping(
                 f"one of {sorted(n for n in ENTITIES if n != 'sensor_readings')}"
             )
         parts[name].append(_client_model_select(ENTITIES[name], sql, config, list(raw_columns)))
+        keys[name].append(list(ENTITIES[name].key))
     for source in config.sources:
         if source.name not in raw_columns:
             continue
@@ -872,12 +937,14 @@ def compile_mapping(
             delivered[entity_name].append(feed_sql.delivered)
             if entity_name != "sensor_readings":  # sensor readings exist only as tags
                 parts[entity_name].append(feed_sql.rows)
+                keys[entity_name].append(_dedup_fields(entity, feed))
             if feed.tags:
                 view = TAG_ENTITIES[entity_name]
                 tags_sql, tags_quarantine, tags_delivered, described = _tags_select(
                     view, entity, feed, source, config, columns, feed_sql.checked
                 )
                 parts[view].append(tags_sql)
+                keys[view].append(_tag_dedup_fields(view, feed))
                 quarantine[view].append(tags_quarantine)
                 delivered[view].append(tags_delivered)
                 tag_rows += described
@@ -887,6 +954,10 @@ def compile_mapping(
         compiled.views[name] = _union(parts[name], _entity_columns(ENTITIES[name]))
     for view in TAG_KEYS:
         compiled.views[view] = _union(parts[view], _tag_columns(view))
+    for view in parts:
+        compiled.latest[view] = _latest_select(view, keys[view])
+    for column in SEEN_IDS:
+        compiled.seen[f"_seen_{column}"] = _seen_select(column, keys)
     tag_columns = [
         "tag",
         "entity",

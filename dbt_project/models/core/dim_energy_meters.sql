@@ -16,7 +16,7 @@ seen as (
         {{ the_only('meter_id', ref('stg_mapped__energy_meters')) }},
         'main'
     ) as meter_id
-    from {{ ref('stg_mapped__energy_readings') }} as readings
+    from {{ source('mapped', '_seen_meter_id') }} as readings
 ),
 
 client as (

@@ -12,11 +12,7 @@ with declared as (
 ),
 
 seen as (
-    {% for entity in ['cycles', 'production_counts', 'machine_states', 'downtime_events', 'maintenance_events',
-                      'sensor_readings', 'quality_results', 'work_orders'] %}
-    select distinct machine_id from {{ ref('stg_mapped__' ~ entity) }} where machine_id is not null
-    {{ "union" if not loop.last }}
-    {% endfor %}
+    select machine_id from {{ source('mapped', '_seen_machine_id') }} where machine_id is not null
 ),
 
 client as (

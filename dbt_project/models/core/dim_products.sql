@@ -12,10 +12,7 @@ with declared as (
 ),
 
 seen as (
-    {% for entity in ['cycles', 'production_counts', 'quality_results', 'work_orders'] %}
-    select distinct product_id from {{ ref('stg_mapped__' ~ entity) }} where product_id is not null
-    {{ "union" if not loop.last }}
-    {% endfor %}
+    select product_id from {{ source('mapped', '_seen_product_id') }} where product_id is not null
 ),
 
 client as (

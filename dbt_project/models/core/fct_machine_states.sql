@@ -4,36 +4,42 @@
 -- that daily figures (run time, stops) count each day's own time.
 with states as (
     select * from {{ ref('stg_mapped__machine_states') }}
+    where started_at is not null and state is not null
 ),
 
-bounded as (
+-- Each sample beside its neighbours, in one pass over the machine's samples (one sort, not one per step):
+-- the previous sample's end is computed from its own columns (its next sample is this one).
+neighbours as (
     select
         *,
-        coalesce(
-            ended_at,
-            least(
-                lead(started_at) over (partition by machine_id order by started_at),
-                started_at + to_microseconds(cast(duration_s * 1e6 as bigint))
-            ),
-            started_at + to_microseconds(cast(duration_s * 1e6 as bigint)),
-            lead(started_at) over (partition by machine_id order by started_at)
-        ) as ends
+        lead(started_at) over machine_time as next_started_at,
+        lag(state) over machine_time as previous_state,
+        lag(started_at) over machine_time as previous_started_at,
+        lag(ended_at) over machine_time as previous_ended_at,
+        lag(duration_s) over machine_time as previous_duration_s
     from states
-    where started_at is not null and state is not null
+    window machine_time as (partition by machine_id order by started_at)
 ),
 
 marked as (
     select
         *,
+        coalesce(
+            ended_at,
+            least(next_started_at, started_at + to_microseconds(cast(duration_s * 1e6 as bigint))),
+            next_started_at
+        ) as ends,
         case
-            when lag(state) over (partition by machine_id order by started_at) = state
-                and lag(ends) over (partition by machine_id order by started_at) = started_at
-                and {{ local_date('lag(started_at) over (partition by machine_id order by started_at)') }}
-                    = {{ local_date('started_at') }}
+            when previous_state = state
+                and coalesce(
+                    previous_ended_at,
+                    least(started_at, previous_started_at + to_microseconds(cast(previous_duration_s * 1e6 as bigint)))
+                ) = started_at
+                and {{ local_date('previous_started_at') }} = {{ local_date('started_at') }}
                 then 0
             else 1
         end as is_new_interval
-    from bounded
+    from neighbours
 ),
 
 numbered as (
