@@ -164,3 +164,32 @@ def test_a_window_on_set_points_holds_exactly_the_levels_it_was_chosen_on() -> N
     [window] = operating_windows(pd.DataFrame({"p": level}), label, train, ~train, {"p": "bar"})
     assert window.sentence.startswith("keep p under 1 bar") and window.inside_rate < 0.02
     assert window.n_inside == int(((level == 0) & train).sum())
+
+
+def test_a_frame_too_big_for_pandas_arrives_as_the_same_even_sample_every_time() -> None:
+    """A factory-year of cycles with history features would not fit in memory: beyond MAX_FRAME_ROWS the
+    frame is an even, repeatable sample, still in time order, with features computed over every row."""
+    import duckdb
+
+    from forgeline.standard_models.base import read_frame
+
+    con = duckdb.connect()
+    sql = (
+        "select range as cycle, timestamp '2026-01-01' + to_seconds(range) as started_at, "
+        "sum(range) over (order by range rows between 9 preceding and current row) as last_ten "
+        "from range(100000) order by started_at"
+    )
+    whole = read_frame(con, sql, max_rows=200_000)
+    assert whole.every == 1 and len(whole.rows) == 100_000
+
+    sampled = read_frame(con, sql, max_rows=10_000)
+    assert sampled.every == 10 and sampled.delivered_rows == 100_000
+    assert 9_000 <= len(sampled.rows) <= 11_000
+    assert sampled.rows["started_at"].is_monotonic_increasing
+    # Features are those of the whole frame (the window saw every row), and the sample spans all of it.
+    row = sampled.rows.iloc[len(sampled.rows) // 2]
+    assert row["last_ten"] == sum(range(int(row["cycle"]) - 9, int(row["cycle"]) + 1))
+    deciles = np.histogram(sampled.rows["cycle"], bins=10, range=(0, 100_000))[0]
+    assert deciles.min() > 0.8 * deciles.mean()
+    assert read_frame(con, sql, max_rows=10_000).rows["cycle"].tolist() == sampled.rows["cycle"].tolist()
+    assert "about one in 10" in sampled.described()

@@ -31,6 +31,7 @@ from forgeline.standard_models.base import (
     TrainingSet,
     cycle_parameter_names,
     has_table,
+    read_frame,
     sql_literal,
 )
 from forgeline.standard_models.families import EVENTS
@@ -170,7 +171,8 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         .replace("{parameters}", selected)
         .replace("{windows}", HISTORY.clause() if names else "")
     )
-    frame = con.execute(sql, {"timezone": config.timezone}).df()
+    read = read_frame(con, sql, {"timezone": config.timezone})
+    frame = read.rows
     if frame.empty:
         raise NotEnoughData("no cycles with a unit inspection result (fct_cycles ⋈ fct_quality_results)")
     history = {
@@ -224,7 +226,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         baseline_score=frame["_baseline"].astype("float64"),
         baseline_name=later(N_("defect rate of the previous {n} cycles"), n=as_number(BASELINE_WINDOW)),
         description={
-            "rows": "one per inspected cycle",
+            "rows": f"one per inspected cycle ({read.described()})",
             "label": "1 = the cycle's unit failed inspection",
             "parameters": len(parameter_columns),
             "derived": [c.meaning for c in derived],
