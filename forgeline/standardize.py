@@ -174,6 +174,8 @@ def create_mapped_views(con: duckdb.DuckDBPyConnection, compiled: CompiledMappin
             con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
         for name, sql in compiled.latest.items():
             con.execute(f'CREATE MACRO mapped."{name}__latest"(batches) AS TABLE {sql}')
+        con.execute("CREATE TABLE mapped._dedup_by (view VARCHAR, columns VARCHAR[])")
+        con.executemany("INSERT INTO mapped._dedup_by VALUES (?, ?)", list(compiled.dedup_by.items()))
         for name, sql in compiled.seen.items():
             con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
         columns = ", ".join(f"{name} {kind}" for name, kind in QUARANTINE_COLUMNS)
@@ -515,12 +517,18 @@ def _incremental_or_reason(
             return None, f"batch {_batches_named(con, [batch])} feeds master data ({', '.join(masters)})"
         views |= fed  # every entity and tag view is a mapped view
     batch_list = ", ".join(f"'{b}'" for b in new)
+    dedup_by = dict(con.execute("SELECT view, columns FROM mapped._dedup_by").fetchall())
     for view in sorted(views):
-        # A key delivered before: the later load replaces an earlier row (a corrected re-delivery).
+        # A key delivered before: the later load replaces an earlier row (a corrected re-delivery). Joined
+        # on the key's columns as the dedup compares them, the new batches' few keys on the hash side.
+        columns = [f'"{c}"' for c in dedup_by[view]]
+        same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM o.{c}" for c in columns)
         replaced = con.execute(
-            f'SELECT count(*) FROM (SELECT DISTINCT dedup_key FROM mapped."{view}" '
-            f"WHERE load_batch_id IN ({batch_list})) AS n WHERE n.dedup_key IN "
-            f'(SELECT dedup_key FROM mapped."{view}" WHERE load_batch_id NOT IN ({batch_list}))'
+            f"SELECT count(*) FROM (SELECT DISTINCT {', '.join(f'n.{c}' for c in columns)} "
+            f'FROM (SELECT DISTINCT {", ".join(columns)} FROM mapped."{view}" '
+            f"WHERE load_batch_id IN ({batch_list})) AS n "
+            f'JOIN (SELECT {", ".join(columns)} FROM mapped."{view}" '
+            f"WHERE load_batch_id NOT IN ({batch_list})) AS o ON {same})"
         ).fetchone()
         if replaced and replaced[0]:
             return None, f"{replaced[0]:,} row key(s) of the new batches replace earlier rows in {view}"

@@ -164,6 +164,7 @@ class CompiledMapping:
     quarantine: dict[str, str] = field(default_factory=dict)
     delivered: dict[str, str] = field(default_factory=dict)  # entity or tag view -> DELIVERED_COLUMNS
     latest: dict[str, str] = field(default_factory=dict)
+    dedup_by: dict[str, list[str]] = field(default_factory=dict)  # view -> the columns its keys compare
     seen: dict[str, str] = field(default_factory=dict)
     fingerprint: str = ""
 
@@ -429,14 +430,17 @@ def _tag_dedup_fields(view: str, feed: FeedSpec) -> list[str]:
     return [*TAG_KEYS[view], "tag", *(["source_file"] if _orders_rows(feed) else [])]
 
 
-def _latest_select(view: str, keys_of_parts: list[list[str]]) -> str:
-    """The rows of ``view`` of the given batches, each key once (see CompiledMapping.latest).
-
-    Rows are told apart by their key's typed columns when every part of the view keys its rows by the same
-    columns (nearly always): DuckDB groups typed columns several times faster than one text built of them,
-    within its memory limit. Parts keyed differently compare their text keys (``dedup_key``)."""
+def _dedup_by(keys_of_parts: list[list[str]]) -> list[str]:
+    """The columns that tell a view's rows apart: its key's typed columns when every part of the view keys
+    its rows by the same columns (nearly always), as DuckDB groups typed columns several times faster than
+    one text built of them, within its memory limit; else the parts' text keys (``dedup_key``)."""
     same = bool(keys_of_parts) and all(keys == keys_of_parts[0] for keys in keys_of_parts)
-    partition = ", ".join(quote(k) for k in keys_of_parts[0]) if same else "dedup_key"
+    return keys_of_parts[0] if same else ["dedup_key"]
+
+
+def _latest_select(view: str, dedup_by: list[str]) -> str:
+    """The rows of ``view`` of the given batches, each key once (see CompiledMapping.latest)."""
+    partition = ", ".join(quote(k) for k in dedup_by)
     return (
         f'SELECT * FROM mapped."{view}" WHERE batches IS NULL OR list_contains(batches, load_batch_id) '
         f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {LATEST_FIRST}) = 1"
@@ -955,7 +959,8 @@ def compile_mapping(
     for view in TAG_KEYS:
         compiled.views[view] = _union(parts[view], _tag_columns(view))
     for view in parts:
-        compiled.latest[view] = _latest_select(view, keys[view])
+        compiled.dedup_by[view] = _dedup_by(keys[view])
+        compiled.latest[view] = _latest_select(view, compiled.dedup_by[view])
     for column in SEEN_IDS:
         compiled.seen[f"_seen_{column}"] = _seen_select(column, keys)
     tag_columns = [
