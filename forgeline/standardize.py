@@ -324,6 +324,10 @@ def run_dbt(
         str(settings.dbt_log_dir(config.id)),
         "--vars",
         json.dumps(_dbt_vars(config)),
+        # Models one at a time when the client has one core: two at once share its DuckDB memory limit,
+        # and the L-program's cycle parameters (27 M rows) ran out of it beside fct_quality_results.
+        "--threads",
+        str(settings.client_threads),
     ]
     shown = " ".join(a for a in args if a not in ("--exclude-resource-type", "unit_test", "--select"))
     environment = _environment(settings, config)
