@@ -182,8 +182,13 @@ def _session_cookie(context: Any) -> dict:
 
 
 def _login_form(page: Any) -> None:
+    """The login form, and no trace of the session: the last page's "Log out" button goes too. Streamlit
+    removes the previous run's elements only when the new run ends, so on a loaded machine the form may be
+    drawn a moment before the stale button leaves: wait for that, rather than race it."""
+    from playwright.sync_api import expect
+
     page.get_by_role("textbox", name="Username").wait_for()
-    assert not page.get_by_role("button", name="Log out").count()
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0, timeout=PAGE_TIMEOUT_MS)
 
 
 def test_a_session_survives_reload_and_new_tab_and_logout_ends_it_everywhere(
