@@ -111,7 +111,6 @@ QUARANTINE_COLUMNS = [
     ("dedup_key", "VARCHAR"),  # rows: a later delivery of the same key corrects (and clears) it
     ("loaded_at", "TIMESTAMPTZ"),
 ]
-# Rows delivered per entity (level 'row', tag '') or readings per tag (level 'reading'): the shares' base.
 # Among rows of one dedup key the later delivery wins: a corrected re-delivery replaces the row it repeats.
 LATEST_FIRST = "loaded_at DESC, load_batch_id DESC, source_row DESC"
 # The ids the dims list from the facts besides their master data (a machine named only in the data is
@@ -130,6 +129,7 @@ SEEN_IDS: dict[str, tuple[str, ...]] = {
     "product_id": ("cycles", "production_counts", "quality_results", "work_orders"),
     "meter_id": ("energy_readings",),
 }
+# Rows delivered per entity (level 'row', tag '') or readings per tag (level 'reading'): the shares' base.
 DELIVERED_COLUMNS = [("entity", "VARCHAR"), ("level", "VARCHAR"), ("tag", "VARCHAR"), ("delivered", "BIGINT")]
 
 
