@@ -432,8 +432,8 @@ def _tag_dedup_fields(view: str, feed: FeedSpec) -> list[str]:
 
 def _dedup_by(keys_of_parts: list[list[str]]) -> list[str]:
     """The columns that tell a view's rows apart: its key's typed columns when every part of the view keys
-    its rows by the same columns (nearly always), as DuckDB groups typed columns several times faster than
-    one text built of them, within its memory limit; else the parts' text keys (``dedup_key``)."""
+    its rows by the same columns (nearly always), as DuckDB partitions typed columns faster than one text
+    built of them for every row (150 s against 217 s on 51 M readings); else the parts' text keys."""
     same = bool(keys_of_parts) and all(keys == keys_of_parts[0] for keys in keys_of_parts)
     return keys_of_parts[0] if same else ["dedup_key"]
 
