@@ -375,8 +375,9 @@ RECORD_TABLE = f"{RECORD_SCHEMA}.last_build"
 RECORD_VERSION = 1
 # Entities that feed dims (master data): a new batch of one may change every fact row (the_only, joins).
 MASTER_ENTITIES = frozenset({"sites", "equipment", "products", "shifts", "non_working_days", "energy_meters"})
-# The dims that list the facts' ids (mapped._seen_<column>, see forgeline.mapping.compile.SEEN_IDS).
-SEEN_IN_DIM = {"machine_id": "dim_equipment", "product_id": "dim_products", "meter_id": "dim_energy_meters"}
+# The dims that list the facts' ids (mapped._seen_<column>, see forgeline.mapping.compile.SEEN_IDS). Meters
+# are checked on their own below: a reading without one falls back to the only meter, or 'main'.
+SEEN_IN_DIM = {"machine_id": "dim_equipment", "product_id": "dim_products"}
 _DBT_PROJECT_GLOBS = (
     "dbt_project.yml",
     "profiles.yml",
@@ -536,9 +537,8 @@ def _incremental_or_reason(
         ).fetchone()
         if replaced and replaced[0]:
             return None, f"{replaced[0]:,} row key(s) of the new batches replace earlier rows in {view}"
-    for column, entities in SEEN_IDS.items():
-        dim = SEEN_IN_DIM[column]
-        fed = [e for e in entities if e in views]
+    for column, dim in SEEN_IN_DIM.items():
+        fed = [e for e in SEEN_IDS[column] if e in views]
         if not fed:
             continue
         union = " UNION ".join(
