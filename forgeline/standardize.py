@@ -35,6 +35,7 @@ from forgeline.mapping.compile import (
     QUARANTINE_COLUMNS,
     SEEN_IDS,
     TAG_ENTITIES,
+    TAG_KEYS,
     CompiledMapping,
     CompileError,
     compile_mapping,
@@ -172,6 +173,8 @@ def create_mapped_views(con: duckdb.DuckDBPyConnection, compiled: CompiledMappin
     try:
         for name, sql in compiled.views.items():
             con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
+        for name, sql in compiled.rows.items():
+            con.execute(f'CREATE VIEW mapped."{name}__rows" AS {sql}')
         for name, sql in compiled.latest.items():
             con.execute(f'CREATE MACRO mapped."{name}__latest"(batches) AS TABLE {sql}')
         con.execute("CREATE TABLE mapped._dedup_by (view VARCHAR, columns VARCHAR[])")
@@ -525,14 +528,19 @@ def _incremental_or_reason(
     dedup_by = dict(con.execute("SELECT view, columns FROM mapped._dedup_by").fetchall())
     for view in sorted(views):
         # A key delivered before: the later load replaces an earlier row (a corrected re-delivery). Joined
-        # on the key's columns as the dedup compares them, the new batches' few keys on the hash side.
-        columns = [f'"{c}"' for c in dedup_by[view]]
+        # on the key's columns as the dedup compares them, the new batches' few keys on the hash side. A
+        # tag view's readings are compared by their rows (one for several readings): a row delivered again
+        # replaces readings, or may.
+        keys, rows = dedup_by[view], f'mapped."{view}"'
+        if view in TAG_KEYS and keys != ["dedup_key"]:
+            keys, rows = [c for c in keys if c != "tag"], f'mapped."{view}__rows"'
+        columns = [f'"{c}"' for c in keys]
         same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM o.{c}" for c in columns)
         replaced = con.execute(
             f"SELECT count(*) FROM (SELECT DISTINCT {', '.join(f'n.{c}' for c in columns)} "
-            f'FROM (SELECT DISTINCT {", ".join(columns)} FROM mapped."{view}" '
+            f"FROM (SELECT DISTINCT {', '.join(columns)} FROM {rows} "
             f"WHERE load_batch_id IN ({batch_list})) AS n "
-            f'JOIN (SELECT {", ".join(columns)} FROM mapped."{view}" '
+            f"JOIN (SELECT {', '.join(columns)} FROM {rows} "
             f"WHERE load_batch_id NOT IN ({batch_list})) AS o ON {same})"
         ).fetchone()
         if replaced and replaced[0]:

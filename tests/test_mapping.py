@@ -633,3 +633,51 @@ sources:
         # shots_2 loaded later brings the same cycle readable: the earlier bad row is corrected, not pending.
         assert con.execute("SELECT count(*) FROM mapped._quarantine").fetchone()[0] == 0, zone
         assert con.execute("SELECT count(*) FROM mapped.quality_results").fetchone()[0] == 2, zone
+
+
+SHOTS_WITH_PARAMETERS = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: shots
+    files: "shots_*.csv"
+    feeds:
+      cycles:
+        fields: {cycle_id: shot, machine_id: machine, started_at: time}
+        tags: {p1: bar, p2: bar}
+"""
+
+
+def test_tag_readings_are_deduplicated_per_reading_though_compared_by_row(workspace: Settings) -> None:
+    first = "shot,machine,time,p1,p2\nS1,M1,2026-10-01 08:00:00,1,2\nS2,M1,2026-10-01 08:01:00,5,6\n"
+    # A later delivery of S1 brings p1 again and not p2: p1 is replaced, S1's p2 is still the earlier one.
+    later = "shot,machine,time,p1,p2\nS1,M1,2026-10-01 08:00:00,10,\nS3,M2,2026-10-01 08:02:00,7,8\n"
+    con = _mapped_in_memory(
+        workspace, SHOTS_WITH_PARAMETERS, {"shots_1.csv": first.encode(), "shots_2.csv": later.encode()}
+    )
+    latest = (
+        "SELECT cycle_id, machine_id, tag, round(value, 6) "
+        'FROM mapped."cycle_parameters__latest"({}) ORDER BY ALL'
+    )
+    assert con.execute(latest.format("NULL")).fetchall() == [
+        ("S1", "M1", "p1", 1.0),  # 10 bar = 1 MPa
+        ("S1", "M1", "p2", 0.2),
+        ("S2", "M1", "p1", 0.5),
+        ("S2", "M1", "p2", 0.6),
+        ("S3", "M2", "p1", 0.7),
+        ("S3", "M2", "p2", 0.8),
+    ]
+    # One row per delivered row, however many readings it holds: what the dedup compares.
+    assert con.execute('SELECT count(*) FROM mapped."cycle_parameters__rows"').fetchone()[0] == 4
+    only_first = con.execute(latest.format(f"['{hashlib_id('shots_1.csv')}']")).fetchall()
+    assert [(c, t, v) for c, _, t, v in only_first] == [
+        ("S1", "p1", 0.1),
+        ("S1", "p2", 0.2),
+        ("S2", "p1", 0.5),
+        ("S2", "p2", 0.6),
+    ]
+
+
+def test_two_columns_of_one_row_cannot_be_the_same_tag() -> None:
+    text = SHOTS_WITH_PARAMETERS.replace("tags: {p1: bar, p2: bar}", "tags: {p1: bar, P1: bar}")
+    assert "columns ['p1', 'P1'] are all named tag 'p1'; give each its own `tag:` name" in mapping_error(text)

@@ -158,7 +158,9 @@ class CompiledMapping:
     ``latest`` holds, per entity and tag view, the body of the table macro ``mapped."<view>__latest"
     (batches)``: the view's rows of those load batches (a list, or NULL for all), each dedup key once,
     the later delivery winning. dbt's staging models and incremental builds read the views through it.
-    ``seen`` holds ``mapped."_seen_<id column>"``: every id the facts name (see SEEN_IDS)."""
+    ``seen`` holds ``mapped."_seen_<id column>"``: every id the facts name (see SEEN_IDS). ``rows`` holds,
+    per tag view, ``mapped."<view>__rows"``: the key and batch of every delivered row its readings come
+    from, one row for several readings (the latest readings and the incremental plan compare rows)."""
 
     views: dict[str, str] = field(default_factory=dict)
     quarantine: dict[str, str] = field(default_factory=dict)
@@ -166,6 +168,7 @@ class CompiledMapping:
     latest: dict[str, str] = field(default_factory=dict)
     dedup_by: dict[str, list[str]] = field(default_factory=dict)  # view -> the columns its keys compare
     seen: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, str] = field(default_factory=dict)  # tag view -> the rows its readings come from
     fingerprint: str = ""
 
 
@@ -441,12 +444,29 @@ def _dedup_by(keys_of_parts: list[list[str]]) -> list[str]:
 def _latest_select(view: str, dedup_by: list[str]) -> str:
     """The rows of ``view`` of the given batches, each key once (see CompiledMapping.latest)."""
     partition = ", ".join(quote(k) for k in dedup_by)
+    in_batches = "batches IS NULL OR list_contains(batches, load_batch_id)"
     # The text key stays out of the rows (it is built only where it compares them): carried through the
     # window's sort, it was the widest column of 200 M cycle parameters.
+    rows = f'SELECT * EXCLUDE (dedup_key) FROM mapped."{view}" WHERE {in_batches}'
+    window = f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {LATEST_FIRST}) = 1"
+    row_key = [k for k in dedup_by if k != "tag"]
+    if view not in TAG_KEYS or row_key == ["dedup_key"]:
+        return f"{rows} {window}"
+    # A tag view has several readings per delivered row (7 parameters per shot: 204 M readings of 29 M
+    # shots), too many to sort in a client's memory. A reading can only repeat where its row's key does:
+    # the readings of rows whose key is delivered once pass as they are, and only those of repeated keys
+    # (a hash that repeats, usually none) go through the window. Exact: a 64-bit collision only sends more
+    # readings through the window.
+    hashed = f"hash({', '.join(quote(k) for k in row_key)})"
+    repeated = (
+        f'SELECT {hashed} AS row_hash FROM mapped."{view}__rows" WHERE {in_batches} '
+        "GROUP BY row_hash HAVING count(*) > 1"
+    )
     return (
-        f'SELECT * EXCLUDE (dedup_key) FROM mapped."{view}" '
-        "WHERE batches IS NULL OR list_contains(batches, load_batch_id) "
-        f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {LATEST_FIRST}) = 1"
+        f"WITH repeated AS ({repeated}) "
+        f"SELECT * FROM ({rows}) ANTI JOIN repeated ON {hashed} = repeated.row_hash "
+        "UNION ALL "
+        f"SELECT * FROM ({rows}) SEMI JOIN repeated ON {hashed} = repeated.row_hash {window}"
     )
 
 
@@ -723,13 +743,17 @@ def _tag_columns(view: str) -> list[tuple[str, str]]:
     ]
 
 
-def tag_name(column: str) -> str:
-    """A column's default tag name: snake_case, units stripped of brackets."""
-    import re
+@dataclass(frozen=True)
+class _TagsSQL:
+    """One feed's part of a tag view: its readings, its quarantined readings, its readings delivered per
+    tag, the rows they come from (each row's key and batch: CompiledMapping.rows) and the feed's rows of
+    mapped.sensor_tags."""
 
-    name = re.sub(r"[^\w]+", "_", column.strip(), flags=re.UNICODE).strip("_")
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    return name.lower() or "value"
+    readings: str
+    quarantine: str
+    delivered: str
+    rows: str
+    described: list[str]
 
 
 def _tags_select(
@@ -740,9 +764,9 @@ def _tags_select(
     config: ClientConfig,
     columns: list[str] | None,
     checked: str,
-) -> tuple[str, str, str, list[str]]:
-    """The tags view's SQL for one feed, its quarantined readings, its readings delivered per tag, and the
-    feed's rows of mapped.sensor_tags. Readings come from the feed's rows that passed their own checks."""
+) -> _TagsSQL:
+    """One feed's part of a tag view (see _TagsSQL). Readings come from the feed's rows that passed their
+    own checks."""
     where = f"sources[{source.name}].feeds.{entity.name}.tags"
     missing = [c for c in feed.tags if columns is not None and c not in columns]
     if missing:
@@ -756,7 +780,7 @@ def _tags_select(
     for i, (column, tag) in enumerate(feed.tags.items()):
         unit = conversion(tag.unit) if tag.unit else None
         scale, offset = unit.sql_terms() if unit else (1.0, 0.0)
-        name = tag.tag or tag_name(column)
+        name = tag.name_for(column)
         kind = unit.quantity_kind if unit else "dimensionless"
         canonical = unit.canonical_unit if unit else ""
         described.append(_row(name, view, source.name, column, kind, canonical, tag.unit, tag.semantics))
@@ -836,7 +860,11 @@ def _tags_select(
         f"{prefix} SELECT {literal(view)} AS entity, 'reading' AS level, tag, count(*) AS delivered "
         "FROM readings WHERE source_text IS NOT NULL GROUP BY tag"
     )
-    return sql, quarantine, delivered, described
+    ordered = ", _source_file AS source_file" if _orders_rows(feed) else ""
+    rows_sql = (
+        f"{checked} SELECT {key_cols}{ordered}, _load_batch_id AS load_batch_id FROM checked WHERE NOT __bad"
+    )
+    return _TagsSQL(sql, quarantine, delivered, rows_sql, described)
 
 
 def _row(*values: object) -> str:
@@ -870,6 +898,12 @@ def _masters_select(entity: Entity, records: list[dict], config: ClientConfig, f
         f"{_key(f'm.{quote(k)}' for k in entity.key)} AS dedup_key",
     ]
     return f"SELECT {', '.join(select)} FROM (VALUES {', '.join(rows)}) AS m({', '.join(names)})"
+
+
+def _tag_row_columns(view: str, keys_of_parts: list[list[str]]) -> list[tuple[str, str]]:
+    """The columns of ``mapped."<view>__rows"``: the key, the file where a feed orders its rows, the batch."""
+    ordered = [("source_file", "VARCHAR")] if any("source_file" in k for k in keys_of_parts) else []
+    return [*_tag_columns(view)[: len(TAG_KEYS[view])], *ordered, ("load_batch_id", "VARCHAR")]
 
 
 def _union(parts: list[str], columns: list[tuple[str, str]]) -> str:
@@ -921,6 +955,7 @@ def compile_mapping(
     quarantine: dict[str, list[str]] = {name: [] for name in parts}
     delivered: dict[str, list[str]] = {name: [] for name in parts}
     keys: dict[str, list[list[str]]] = {name: [] for name in parts}  # each part's dedup columns
+    row_parts: dict[str, list[str]] = {view: [] for view in TAG_KEYS}  # the tag views' rows
     tag_rows: list[str] = []
     for name, records in config.masters.items():
         parts[name].append(_masters_select(ENTITIES[name], records, config, fingerprint))
@@ -947,20 +982,20 @@ def compile_mapping(
                 keys[entity_name].append(_dedup_fields(entity, feed))
             if feed.tags:
                 view = TAG_ENTITIES[entity_name]
-                tags_sql, tags_quarantine, tags_delivered, described = _tags_select(
-                    view, entity, feed, source, config, columns, feed_sql.checked
-                )
-                parts[view].append(tags_sql)
+                tags = _tags_select(view, entity, feed, source, config, columns, feed_sql.checked)
+                parts[view].append(tags.readings)
+                row_parts[view].append(tags.rows)
                 keys[view].append(_tag_dedup_fields(view, feed))
-                quarantine[view].append(tags_quarantine)
-                delivered[view].append(tags_delivered)
-                tag_rows += described
+                quarantine[view].append(tags.quarantine)
+                delivered[view].append(tags.delivered)
+                tag_rows += tags.described
     for name in ENTITIES:
         if name == "sensor_readings":
             continue
         compiled.views[name] = _union(parts[name], _entity_columns(ENTITIES[name]))
     for view in TAG_KEYS:
         compiled.views[view] = _union(parts[view], _tag_columns(view))
+        compiled.rows[view] = _union(row_parts[view], _tag_row_columns(view, keys[view]))
     for view in parts:
         compiled.dedup_by[view] = _dedup_by(keys[view])
         compiled.latest[view] = _latest_select(view, compiled.dedup_by[view])

@@ -13,6 +13,7 @@ with the file, line and key.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -163,6 +164,13 @@ def _as_field(value: Any) -> Any:
     return {"column": value} if isinstance(value, str) else value
 
 
+def tag_name(column: str) -> str:
+    """A column's default tag name: snake_case, units stripped of brackets."""
+    name = re.sub(r"[^\w]+", "_", column.strip(), flags=re.UNICODE).strip("_")
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return name.lower() or "value"
+
+
 class TagSpec(_Strict):
     """One wide column turned into rows of a tag (sensor or process parameter)."""
 
@@ -183,6 +191,10 @@ class TagSpec(_Strict):
     @classmethod
     def _ordered_range(cls, value: ValueRange | None) -> ValueRange | None:
         return _check_range(value)
+
+    def name_for(self, column: str) -> str:
+        """The tag's name: the one given, else the column's (``tag_name``)."""
+        return self.tag or tag_name(column)
 
 
 class FeedSpec(_Strict):
@@ -343,6 +355,16 @@ def _check_feed(entity_name: str, feed: FeedSpec) -> None:
                 conversion(tag.unit)
             except UnitError as exc:
                 raise ValueError(f"feeds.{entity_name}.tags.{column}: {exc}") from exc
+    columns_of_tag: dict[str, list[str]] = {}
+    for column, tag in feed.tags.items():
+        columns_of_tag.setdefault(tag.name_for(column), []).append(column)
+    for name, columns in columns_of_tag.items():
+        if len(columns) > 1:
+            # One row gives one reading per tag: two would be "the same reading" with different values.
+            raise ValueError(
+                f"feeds.{entity_name}.tags: columns {columns} are all named tag {name!r}; give each its own "
+                "`tag:` name"
+            )
     for key in feed.dedup or []:
         if key not in entity.field_names:
             raise ValueError(f"feeds.{entity_name}.dedup: {key!r} is not a field of {entity_name}")
