@@ -167,7 +167,7 @@ def test_a_window_on_set_points_holds_exactly_the_levels_it_was_chosen_on() -> N
 
 
 def test_a_frame_too_big_for_pandas_arrives_as_the_same_even_sample_every_time() -> None:
-    """A factory-year of cycles with history features would not fit in memory: beyond MAX_FRAME_ROWS the
+    """A factory-year of cycles with history features would not fit in memory: beyond MAX_FRAME_CELLS the
     frame is an even, repeatable sample, still in time order, with features computed over every row."""
     import duckdb
 
@@ -179,10 +179,10 @@ def test_a_frame_too_big_for_pandas_arrives_as_the_same_even_sample_every_time()
         "sum(range) over (order by range rows between 9 preceding and current row) as last_ten "
         "from range(100000) order by started_at"
     )
-    whole = read_frame(con, sql, max_rows=200_000)
+    whole = read_frame(con, sql, max_cells=600_000)  # 3 columns
     assert whole.every == 1 and len(whole.rows) == 100_000
 
-    sampled = read_frame(con, sql, max_rows=10_000)
+    sampled = read_frame(con, sql, max_cells=30_000)
     assert sampled.every == 10 and sampled.delivered_rows == 100_000
     assert 9_000 <= len(sampled.rows) <= 11_000
     assert sampled.rows["started_at"].is_monotonic_increasing
@@ -191,5 +191,5 @@ def test_a_frame_too_big_for_pandas_arrives_as_the_same_even_sample_every_time()
     assert row["last_ten"] == sum(range(int(row["cycle"]) - 9, int(row["cycle"]) + 1))
     deciles = np.histogram(sampled.rows["cycle"], bins=10, range=(0, 100_000))[0]
     assert deciles.min() > 0.8 * deciles.mean()
-    assert read_frame(con, sql, max_rows=10_000).rows["cycle"].tolist() == sampled.rows["cycle"].tolist()
+    assert read_frame(con, sql, max_cells=30_000).rows["cycle"].tolist() == sampled.rows["cycle"].tolist()
     assert "about one in 10" in sampled.described()
