@@ -193,3 +193,21 @@ def test_a_frame_too_big_for_pandas_arrives_as_the_same_even_sample_every_time()
     assert deciles.min() > 0.8 * deciles.mean()
     assert read_frame(con, sql, max_cells=30_000).rows["cycle"].tolist() == sampled.rows["cycle"].tolist()
     assert "about one in 10" in sampled.described()
+
+
+def test_the_fingerprint_ignores_the_last_bit_a_window_sum_varies_in_and_sees_a_real_change() -> None:
+    """DuckDB's window aggregates add in an order that depends on the partition's size, so a new day
+    changes an earlier row's recent mean in its last bit; that must not read as changed training data
+    (it retrained a model on every new day). Means of few-decimal readings sit on six-decimal boundaries."""
+    from forgeline.standard_models.base import TrainingSet
+
+    means = np.array([12.3456785, 0.1234565, 101.0000005, -0.0])
+
+    def training_set(values: np.ndarray) -> TrainingSet:
+        time = pd.Series(pd.date_range("2026-10-01", periods=len(values), freq="h", tz="UTC"))
+        zeros = pd.Series(np.zeros(len(values)))
+        return TrainingSet(pd.DataFrame({"recent_mean": values}), zeros.astype("int64"), time, zeros, "none")
+
+    last_bit = np.array([np.nextafter(v, np.inf) if v else 0.0 for v in means])
+    assert training_set(last_bit).fingerprint() == training_set(means).fingerprint()
+    assert training_set(means * (1 + 1e-5)).fingerprint() != training_set(means).fingerprint()

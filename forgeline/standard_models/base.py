@@ -86,10 +86,15 @@ class TrainingSet:
         frame = self.features.assign(_label=self.label.to_numpy(), _time=self.time.astype("int64").to_numpy())
         if up_to is not None:
             frame = frame.loc[(self.time <= up_to).to_numpy()]
-        # The builders compute order-independently (see each module's SQL); rounding to six decimals (far
-        # beyond any sensor) and adding 0.0 (-0.0 + 0.0 is 0.0: the two hash differently) is the safety net.
+        # The builders compute order-independently (see each module's SQL), but DuckDB's window aggregates
+        # add in an order that depends on how many rows the machine has: a new day changes an earlier hour's
+        # recent mean in its last bit (1e-15). Floats are hashed as float32 (7 digits, far beyond any
+        # sensor): rounding to six decimals flipped 488 of 46 k such means of an M-program client, whose
+        # values sit on the rounding's boundaries (means of readings with few decimals); float32's
+        # boundaries are binary, which decimal readings do not meet (0 flipped). Adding 0.0 makes -0.0 0.0
+        # (the two hash differently).
         floats = frame.select_dtypes("float").columns
-        frame[floats] = frame[floats].round(6) + 0.0
+        frame[floats] = frame[floats].astype("float32") + np.float32(0.0)
         hashed = pd.util.hash_pandas_object(frame.reindex(sorted(frame.columns), axis=1), index=False)
         digest = hashlib.sha256(hashed.to_numpy().tobytes())
         digest.update(",".join(sorted(frame.columns)).encode())
