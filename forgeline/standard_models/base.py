@@ -91,8 +91,9 @@ class TrainingSet:
         # recent mean in its last bit (1e-15). Floats are hashed as float32 (7 digits, far beyond any
         # sensor): rounding to six decimals flipped 488 of 46 k such means of an M-program client, whose
         # values sit on the rounding's boundaries (means of readings with few decimals); float32's
-        # boundaries are binary, which decimal readings do not meet (0 flipped). Adding 0.0 makes -0.0 0.0
-        # (the two hash differently).
+        # boundaries are binary, which decimal readings rarely meet (0 flipped; values exported as float32
+        # can, and then retrain once more than needed, never less). Adding 0.0 makes -0.0 0.0 (the two
+        # hash differently).
         floats = frame.select_dtypes("float").columns
         frame[floats] = frame[floats].astype("float32") + np.float32(0.0)
         hashed = pd.util.hash_pandas_object(frame.reindex(sorted(frame.columns), axis=1), index=False)
@@ -200,19 +201,23 @@ class Frame:
             return f"all {self.delivered_rows:,} rows"
         return (
             f"{len(self.rows):,} of {self.delivered_rows:,} rows: about one in {self.every}, chosen by a "
-            "hash of each row's values (the same rows every run), spread evenly over time"
+            "hash of each row's key (the same rows every run), spread evenly over time"
         )
 
 
-def read_frame(con: Any, sql: str, parameters: Any = None, max_cells: int = MAX_FRAME_CELLS) -> Frame:
+def read_frame(
+    con: Any, sql: str, parameters: Any = None, *, sample_by: str, max_cells: int = MAX_FRAME_CELLS
+) -> Frame:
     """The rows of ``sql`` (its features already computed in DuckDB over every row, in its order), at most
-    about ``max_cells`` cells (rows × columns) of them: beyond, an even sample. Counting first is cheap
-    (DuckDB drops the unused feature columns and windows of a count; a LIMIT 0 only binds)."""
+    about ``max_cells`` cells (rows × columns) of them: beyond, an even sample, chosen by a hash of the
+    ``sample_by`` columns (a row's key: never its features, whose window sums vary in their last bit as
+    data grows, which would move earlier rows in and out of the sample). Counting first is cheap (DuckDB
+    drops the unused feature columns and windows of a count; a LIMIT 0 only binds)."""
     delivered = int(con.execute(f"select count(*) from ({sql})", parameters).fetchone()[0])
     columns = len(con.execute(f"select * from ({sql}) limit 0", parameters).description)
     every = max(1, -(-delivered * columns // max_cells))
     if every > 1:
-        sql = f"select * from ({sql}) as frame where hash(*COLUMNS(*)) % {every} = 0"
+        sql = f"select * from ({sql}) as frame where hash({sample_by}) % {every} = 0"
     return Frame(rows=con.execute(sql, parameters).df(), delivered_rows=delivered, every=every)
 
 

@@ -171,7 +171,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, config: ClientConfig) -> 
         .replace("{parameters}", selected)
         .replace("{windows}", HISTORY.clause() if names else "")
     )
-    read = read_frame(con, sql, {"timezone": config.timezone})
+    read = read_frame(con, sql, {"timezone": config.timezone}, sample_by="_machine_id, _cycle_id")
     frame = read.rows
     if frame.empty:
         raise NotEnoughData("no cycles with a unit inspection result (fct_cycles ⋈ fct_quality_results)")
