@@ -430,3 +430,18 @@ def test_western_text_that_cp949_would_misread_is_drafted_as_cp1252(tmp_path: Pa
     text = propose_mapping("acme-press", "Acme", [export]).to_yaml()
 
     assert "encoding: cp1252" in text and "not UTF-8 or Korean" in text
+
+
+def test_columns_named_alike_get_distinct_tags(tmp_path: Path) -> None:
+    """`Temp (1)` and `Temp_1` would both be tag `temp_1`; a row gives one reading per tag, so the draft
+    numbers the second rather than losing the feed."""
+    path = tmp_path / "plc.csv"
+    rows = [
+        f"2024-03-01 10:{i // 60:02d}:{i % 60:02d},{20 + i * 0.1:.1f},{30 + i * 0.2:.1f}" for i in range(120)
+    ]
+    path.write_text("time,Temp (1),Temp_1\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    proposal = propose_mapping("plc-client", "PLC", [path])
+    tags = _feed(proposal, "sensor_readings")["tags"]
+    assert set(tags) == {"Temp (1)", "Temp_1"}
+    assert tags["Temp_1"] == {"tag": "temp_1_2"}
+    _check(proposal)  # the draft validates

@@ -45,7 +45,7 @@ from forgeline.ingest.readers import (
     read_parquet,
 )
 from forgeline.mapping.entities import ENTITIES, taxonomy
-from forgeline.mapping.spec import ClientConfig, SourceSpec
+from forgeline.mapping.spec import ClientConfig, SourceSpec, tag_name
 from forgeline.mapping.units import UnitError, conversion, parse_unit, unit_in_header
 from forgeline.settings import check_client_id
 
@@ -2077,7 +2077,7 @@ class _SourceDraft:
                 0.6,
                 f"two-valued text as a number: {low} = 0, {high} = 1",
             )
-        self.feeds[entity]["tags"] = tags
+        self.feeds[entity]["tags"] = _distinct_tag_names(tags)
 
     def _tag_spec(self, column: ColumnProfile, unit: str | None = None) -> Any:
         unit = unit or column.unit
@@ -2262,3 +2262,22 @@ def _duration_text(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds / 60:g} min"
     return f"{seconds:g} s"
+
+
+def _distinct_tag_names(tags: dict[str, Any]) -> dict[str, Any]:
+    """Columns whose default tag names are the same (``Temp`` and ``TEMP``, ``Temp (1)`` and ``Temp_1``) get
+    numbered ``tag:`` names: a row gives one reading per tag, and the mapping refuses two columns of one."""
+    defaults = {tag_name(column) for column in tags}
+    used: set[str] = set()
+    distinct: dict[str, Any] = {}
+    for column, spec in tags.items():
+        name = tag_name(column)
+        if name in used:
+            number = 2
+            while f"{name}_{number}" in used | defaults:
+                number += 1
+            name = f"{name}_{number}"
+            spec = {**({"unit": spec} if isinstance(spec, str) else spec), "tag": name}
+        used.add(name)
+        distinct[column] = spec
+    return distinct
