@@ -681,3 +681,68 @@ def test_tag_readings_are_deduplicated_per_reading_though_compared_by_row(worksp
 def test_two_columns_of_one_row_cannot_be_the_same_tag() -> None:
     text = SHOTS_WITH_PARAMETERS.replace("tags: {p1: bar, p2: bar}", "tags: {p1: bar, P1: bar}")
     assert "columns ['p1', 'P1'] are all named tag 'p1'; give each its own `tag:` name" in mapping_error(text)
+
+
+def test_row_wise_tag_dedup_equals_one_window_over_every_reading(workspace: Settings) -> None:
+    """The row-wise dedup of tag readings gives, reading by reading, what one window over all of them gives:
+    two sources sharing a tag, keys repeated within and across files and sources, empty and unreadable
+    readings, a time column some rows lack, and any set of batches."""
+    import random
+
+    from forgeline.mapping.compile import LATEST_FIRST
+
+    text = """\
+id: test-plant
+name: 테스트공장
+sources:
+  - name: shots
+    files: "shots_*.csv"
+    feeds:
+      cycles:
+        fields: {cycle_id: shot, machine_id: machine, started_at: time}
+        tags: {p1: bar, p2: bar}
+  - name: extra
+    files: "extra_*.csv"
+    feeds:
+      cycles:
+        fields: {cycle_id: shot, machine_id: machine, started_at: time}
+        tags: {p2: bar, p3: {tag: p3}}
+"""
+    chosen = random.Random(20261125)
+
+    def cell() -> str:
+        return chosen.choice(["", "x", *(f"{chosen.uniform(0, 50):.1f}" for _ in range(6))])
+
+    files = {}
+    for prefix, tags in (("shots", "p1,p2"), ("extra", "p2,p3")):
+        for number in range(1, 4):
+            lines = [f"shot,machine,time,{tags}"]
+            for _ in range(40):
+                shot, machine = f"S{chosen.randrange(25)}", chosen.choice(["M1", "M2"])
+                time = chosen.choice(["2026-10-01 08:00:00", "2026-10-01 08:05:00", ""])
+                lines.append(f"{shot},{machine},{time},{cell()},{cell()}")
+            files[f"{prefix}_{number}.csv"] = ("\n".join(lines) + "\n").encode()
+    con = _mapped_in_memory(workspace, text, files)
+    batches = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT load_batch_id FROM mapped.cycle_parameters ORDER BY 1"
+        ).fetchall()
+    ]
+    by = ", ".join(
+        f'"{c}"'
+        for c in con.execute(
+            "SELECT columns FROM mapped._dedup_by WHERE view = 'cycle_parameters'"
+        ).fetchone()[0]
+    )
+    assert con.execute('SELECT count(*) FROM mapped."cycle_parameters__rows"').fetchone()[0] > 0
+    for chosen_batches in ("NULL", f"['{batches[0]}', '{batches[-1]}']"):
+        window = (
+            f'SELECT * EXCLUDE (dedup_key) FROM mapped."cycle_parameters" WHERE {chosen_batches} IS NULL OR '
+            f"list_contains({chosen_batches}, load_batch_id) "
+            f"QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY {LATEST_FIRST}) = 1"
+        )
+        latest = f'SELECT * FROM mapped."cycle_parameters__latest"({chosen_batches})'
+        assert con.execute(f"SELECT count(*) FROM ({latest})").fetchone()[0] > 20
+        for one, other in ((window, latest), (latest, window)):
+            assert con.execute(f"SELECT count(*) FROM ({one} EXCEPT ALL {other})").fetchone()[0] == 0
