@@ -251,6 +251,7 @@ def _run_here(chosen: list[str], home: str, run_id: str, settings: Any) -> dict[
         budget_bytes=settings.clients_budget_bytes,
         max_side_by_side=PARALLEL_CLIENTS,
         estimates={c: memory_estimate(settings, size) for c, size in sizes.items()},
+        sizes=sizes,
     )
     progress = ProgramProgress(sizes)
     logger.info(

@@ -22,6 +22,16 @@ def test_clients_run_side_by_side_as_far_as_the_budget_allows() -> None:
     assert scheduler.in_use() == 3 * GB
 
 
+def test_among_clients_at_the_memory_cap_the_biggest_delivery_starts_first() -> None:
+    scheduler = MemoryScheduler(
+        budget_bytes=3 * GB,
+        max_side_by_side=2,
+        estimates={"f001": GB, "f038": GB, "f010": GB // 2},
+        sizes={"f001": 2 * GB, "f038": 5 * GB, "f010": GB // 10},
+    )
+    assert scheduler.waiting == ["f038", "f001", "f010"]
+
+
 def test_one_client_always_runs_even_beyond_the_budget() -> None:
     scheduler = MemoryScheduler(
         budget_bytes=GB, max_side_by_side=2, estimates={"huge": 5 * GB, "tiny": GB // 4}
