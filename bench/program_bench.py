@@ -64,6 +64,10 @@ class TreePeak:
         self.root = psutil.Process(pid)
         self.peak = 0
         self.at_peak: list[tuple[str, int]] = []  # (process, RSS) when the tree's total was highest
+        # The program's last progress line (which client is in which stage), and what it was at the peak:
+        # the orchestrating process holds every client's gate and training, which its RSS cannot tell apart.
+        self.progress = ""
+        self.progress_at_peak = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -80,7 +84,7 @@ class TreePeak:
                     sizes.append((_process_name(process), process.memory_info().rss))
             total = sum(rss for _, rss in sizes)
             if total > self.peak:
-                self.peak, self.at_peak = total, sizes
+                self.peak, self.at_peak, self.progress_at_peak = total, sizes, self.progress
             self._stop.wait(0.2)
 
     def stop(self) -> float:
@@ -91,7 +95,8 @@ class TreePeak:
     def breakdown(self) -> str:
         """Who held the memory at the peak, biggest first (e.g. which dbt builds ran beside training)."""
         ranked = sorted(self.at_peak, key=lambda item: -item[1])
-        return ", ".join(f"{name} {rss / 1e9:.2f} GB" for name, rss in ranked if rss >= 50e6)
+        held = ", ".join(f"{name} {rss / 1e9:.2f} GB" for name, rss in ranked if rss >= 50e6)
+        return held + (f"; last progress line: {self.progress_at_peak}" if self.progress_at_peak else "")
 
 
 def _process_name(process: psutil.Process) -> str:
@@ -114,6 +119,8 @@ def measure(name: str, command: list[str], env: dict[str, str]) -> Measured:
     assert process.stdout is not None
     for line in process.stdout:
         lines.append(line)
+        if "clients done" in line:
+            peak.progress = " ".join(line.split())
         if os.environ.get("BENCH_VERBOSE"):
             print(f"    {line}", end="")
     returncode = process.wait()
