@@ -206,17 +206,25 @@ def test_a_frame_too_big_for_pandas_arrives_as_the_same_even_sample_every_time()
 
 def test_the_fingerprint_ignores_the_last_bit_a_window_sum_varies_in_and_sees_a_real_change() -> None:
     """DuckDB's window aggregates add in an order that depends on the partition's size, so a new day
-    changes an earlier row's recent mean in its last bit; that must not read as changed training data
-    (it retrained a model on every new day). Means of few-decimal readings sit on six-decimal boundaries."""
+    changes an earlier row's history features in their last bit; that must not read as changed training
+    data (it retrained a model on every new day). History features are functions of the earlier rows'
+    features, which the fingerprint holds; other floats are hashed as float32."""
     from forgeline.standard_models.base import TrainingSet
+    from forgeline.standard_models.features import history_name
 
     means = np.array([12.3456785, 0.1234565, 101.0000005, -0.0])
+    normal = np.array([0.6572994975214925, 1e-9, -3.0, 2.5])
 
-    def training_set(values: np.ndarray) -> TrainingSet:
+    def training_set(values: np.ndarray, history: np.ndarray) -> TrainingSet:
         time = pd.Series(pd.date_range("2026-10-01", periods=len(values), freq="h", tz="UTC"))
         zeros = pd.Series(np.zeros(len(values)))
-        return TrainingSet(pd.DataFrame({"recent_mean": values}), zeros.astype("int64"), time, zeros, "none")
+        features = pd.DataFrame({"mean": values, history_name("pressure", "vs_normal"): history})
+        return TrainingSet(features, zeros.astype("int64"), time, zeros, "none")
 
-    last_bit = np.array([np.nextafter(v, np.inf) if v else 0.0 for v in means])
-    assert training_set(last_bit).fingerprint() == training_set(means).fingerprint()
-    assert training_set(means * (1 + 1e-5)).fingerprint() != training_set(means).fingerprint()
+    def last_bit(values: np.ndarray) -> np.ndarray:
+        return np.array([np.nextafter(v, np.inf) if v else 0.0 for v in values])
+
+    same = training_set(means, normal).fingerprint()
+    assert training_set(last_bit(means), normal).fingerprint() == same
+    assert training_set(means, last_bit(normal) * (1 + 1e-12)).fingerprint() == same
+    assert training_set(means * (1 + 1e-5), normal).fingerprint() != same

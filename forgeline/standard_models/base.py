@@ -83,22 +83,27 @@ class TrainingSet:
     def fingerprint(self, up_to: pd.Timestamp | None = None) -> str:
         """A stable hash of exactly what the model learns from (features, label, time); with ``up_to``,
         of the rows known by then only (to tell whether newer data only added rows)."""
-        frame = self.features.assign(_label=self.label.to_numpy(), _time=self.time.astype("int64").to_numpy())
+        from forgeline.standard_models.features import is_history_column
+
+        # History features are left out: they are functions of the earlier rows' features, which are in,
+        # and DuckDB's window sums vary in their last bit with the partition's size. A new day changed
+        # earlier rows' recent means so: six-decimal rounding flipped 488 of 46 k of them on an M-program
+        # client, float32 still one (a feature near zero), and its failure model retrained on every new day.
+        kept = [c for c in self.features.columns if not is_history_column(c)]
+        frame = self.features[kept].assign(
+            _label=self.label.to_numpy(), _time=self.time.astype("int64").to_numpy()
+        )
         if up_to is not None:
             frame = frame.loc[(self.time <= up_to).to_numpy()]
-        # The builders compute order-independently (see each module's SQL), but DuckDB's window aggregates
-        # add in an order that depends on how many rows the machine has: a new day changes an earlier hour's
-        # recent mean in its last bit (1e-15). Floats are hashed as float32 (7 digits, far beyond any
-        # sensor): rounding to six decimals flipped 488 of 46 k such means of an M-program client, whose
-        # values sit on the rounding's boundaries (means of readings with few decimals); float32's
-        # boundaries are binary, which decimal readings rarely meet (0 flipped; values exported as float32
-        # can, and then retrain once more than needed, never less). Adding 0.0 makes -0.0 0.0 (the two
-        # hash differently).
+        # The builders compute order-independently (see each module's SQL); floats hashed as float32 (7
+        # digits, far beyond any sensor; binary boundaries, which decimal readings rarely meet, where six
+        # decimals' boundaries are met by means of few-decimal readings) and + 0.0 (-0.0 hashes unlike 0.0)
+        # are the safety net: a flip only retrains once more, never less.
         floats = frame.select_dtypes("float").columns
         frame[floats] = frame[floats].astype("float32") + np.float32(0.0)
         hashed = pd.util.hash_pandas_object(frame.reindex(sorted(frame.columns), axis=1), index=False)
         digest = hashlib.sha256(hashed.to_numpy().tobytes())
-        digest.update(",".join(sorted(frame.columns)).encode())
+        digest.update(",".join(sorted(map(str, self.features.columns))).encode())
         return digest.hexdigest()[:32]
 
 

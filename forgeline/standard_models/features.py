@@ -156,6 +156,12 @@ def history_name(column: str, feature: str) -> str:
     return f"{column}__{feature}"
 
 
+def is_history_column(name: str) -> bool:
+    """Whether a feature column is a history feature (``history_name``): a function of its machine's
+    earlier rows, which are features themselves."""
+    return str(name).rpartition("__")[2] in HISTORY_FEATURES
+
+
 def readable(feature: str) -> str:
     """A feature's name for people: ``mold_temp__vs_normal`` reads "mold_temp, vs machine's normal"; the
     combinations read as what they are; anything else is left as it is."""
