@@ -691,16 +691,9 @@ def test_row_wise_tag_dedup_equals_one_window_over_every_reading(workspace: Sett
 
     from forgeline.mapping.compile import LATEST_FIRST
 
-    text = """\
-id: test-plant
-name: 테스트공장
-sources:
-  - name: shots
-    files: "shots_*.csv"
-    feeds:
-      cycles:
-        fields: {cycle_id: shot, machine_id: machine, started_at: time}
-        tags: {p1: bar, p2: bar}
+    text = (
+        SHOTS_WITH_PARAMETERS
+        + """\
   - name: extra
     files: "extra_*.csv"
     feeds:
@@ -708,6 +701,7 @@ sources:
         fields: {cycle_id: shot, machine_id: machine, started_at: time}
         tags: {p2: bar, p3: {tag: p3}}
 """
+    )
     chosen = random.Random(20261125)
 
     def cell() -> str:
