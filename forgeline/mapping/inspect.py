@@ -2265,8 +2265,8 @@ def _duration_text(seconds: float) -> str:
 
 
 def _distinct_tag_names(tags: dict[str, Any]) -> dict[str, Any]:
-    """Columns whose default tag names are the same (``Temp`` and ``TEMP``, ``Temp (1)`` and ``Temp_1``) get
-    numbered ``tag:`` names: a row gives one reading per tag, and the mapping refuses two columns of one."""
+    """Columns whose default tag names are the same (``Temp (1)`` and ``Temp_1``) get numbered ``tag:``
+    names: a row gives one reading per tag, and the mapping refuses two columns of one."""
     defaults = {tag_name(column) for column in tags}
     used: set[str] = set()
     distinct: dict[str, Any] = {}

@@ -81,8 +81,9 @@ class TrainingSet:
     incidents: Incidents | None = None
 
     def fingerprint(self, up_to: pd.Timestamp | None = None) -> str:
-        """A stable hash of exactly what the model learns from (features, label, time); with ``up_to``,
-        of the rows known by then only (to tell whether newer data only added rows)."""
+        """A stable hash of what the model learns from (its features but their history, label, time; the
+        history is a function of them); with ``up_to``, of the rows known by then only (to tell whether
+        newer data only added rows)."""
         from forgeline.standard_models.features import is_history_column
 
         # History features are left out: they are functions of the earlier rows' features, which are in,
