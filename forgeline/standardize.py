@@ -35,7 +35,6 @@ from forgeline.mapping.compile import (
     QUARANTINE_COLUMNS,
     SEEN_IDS,
     TAG_ENTITIES,
-    TAG_KEYS,
     CompiledMapping,
     CompileError,
     compile_mapping,
@@ -177,8 +176,11 @@ def create_mapped_views(con: duckdb.DuckDBPyConnection, compiled: CompiledMappin
             con.execute(f'CREATE VIEW mapped."{name}__rows" AS {sql}')
         for name, sql in compiled.latest.items():
             con.execute(f'CREATE MACRO mapped."{name}__latest"(batches) AS TABLE {sql}')
-        con.execute("CREATE TABLE mapped._dedup_by (view VARCHAR, columns VARCHAR[])")
-        con.executemany("INSERT INTO mapped._dedup_by VALUES (?, ?)", list(compiled.dedup_by.items()))
+        con.execute("CREATE TABLE mapped._dedup_by (view VARCHAR, columns VARCHAR[], row_key VARCHAR[])")
+        con.executemany(
+            "INSERT INTO mapped._dedup_by VALUES (?, ?, ?)",
+            [(view, columns, compiled.row_key[view]) for view, columns in compiled.dedup_by.items()],
+        )
         for name, sql in compiled.seen.items():
             con.execute(f'CREATE VIEW mapped."{name}" AS {sql}')
         columns = ", ".join(f"{name} {kind}" for name, kind in QUARANTINE_COLUMNS)
@@ -525,16 +527,17 @@ def _incremental_or_reason(
             return None, f"batch {_batches_named(con, [batch])} feeds master data ({', '.join(masters)})"
         views |= fed  # every entity and tag view is a mapped view
     batch_list = ", ".join(f"'{b}'" for b in new)
-    dedup_by = dict(con.execute("SELECT view, columns FROM mapped._dedup_by").fetchall())
+    dedup_by = {
+        v: (c, r) for v, c, r in con.execute("SELECT view, columns, row_key FROM mapped._dedup_by").fetchall()
+    }
     for view in sorted(views):
         # A key delivered before: the later load replaces an earlier row (a corrected re-delivery). Joined
         # on the key's columns as the dedup compares them, the new batches' few keys on the hash side. A
         # tag view's readings are compared by their rows (one for several readings): a row delivered again
         # replaces readings, or may.
-        keys, rows = dedup_by[view], f'mapped."{view}"'
-        if view in TAG_KEYS and keys != ["dedup_key"]:
-            keys, rows = [c for c in keys if c != "tag"], f'mapped."{view}__rows"'
-        columns = [f'"{c}"' for c in keys]
+        keys, row_key = dedup_by[view]
+        rows = f'mapped."{view}__rows"' if row_key else f'mapped."{view}"'
+        columns = [f'"{c}"' for c in row_key or keys]
         same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM o.{c}" for c in columns)
         replaced = con.execute(
             f"SELECT count(*) FROM (SELECT DISTINCT {', '.join(f'n.{c}' for c in columns)} "

@@ -167,6 +167,7 @@ class CompiledMapping:
     delivered: dict[str, str] = field(default_factory=dict)  # entity or tag view -> DELIVERED_COLUMNS
     latest: dict[str, str] = field(default_factory=dict)
     dedup_by: dict[str, list[str]] = field(default_factory=dict)  # view -> the columns its keys compare
+    row_key: dict[str, list[str] | None] = field(default_factory=dict)  # view -> what its __rows compare
     seen: dict[str, str] = field(default_factory=dict)
     rows: dict[str, str] = field(default_factory=dict)  # tag view -> the rows its readings come from
     fingerprint: str = ""
@@ -441,7 +442,15 @@ def _dedup_by(keys_of_parts: list[list[str]]) -> list[str]:
     return keys_of_parts[0] if same else ["dedup_key"]
 
 
-def _latest_select(view: str, dedup_by: list[str]) -> str:
+def _row_key(view: str, dedup_by: list[str]) -> list[str] | None:
+    """The columns of ``mapped."<view>__rows"`` a tag view's readings are compared by (its dedup columns
+    but the tag), or None: not a tag view, or its feeds key rows differently (then their text keys)."""
+    if view not in TAG_KEYS or dedup_by == ["dedup_key"]:
+        return None
+    return [k for k in dedup_by if k != "tag"]
+
+
+def _latest_select(view: str, dedup_by: list[str], row_key: list[str] | None) -> str:
     """The rows of ``view`` of the given batches, each key once (see CompiledMapping.latest)."""
     partition = ", ".join(quote(k) for k in dedup_by)
     in_batches = "batches IS NULL OR list_contains(batches, load_batch_id)"
@@ -449,8 +458,7 @@ def _latest_select(view: str, dedup_by: list[str]) -> str:
     # window's sort, it was the widest column of 200 M cycle parameters.
     rows = f'SELECT * EXCLUDE (dedup_key) FROM mapped."{view}" WHERE {in_batches}'
     window = f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {LATEST_FIRST}) = 1"
-    row_key = [k for k in dedup_by if k != "tag"]
-    if view not in TAG_KEYS or row_key == ["dedup_key"]:
+    if row_key is None:
         return f"{rows} {window}"
     # A tag view has several readings per delivered row (7 parameters per shot: 204 M readings of 29 M
     # shots), too many to sort in a client's memory. A reading can only repeat where its row's key does:
@@ -998,7 +1006,8 @@ def compile_mapping(
         compiled.rows[view] = _union(row_parts[view], _tag_row_columns(view, keys[view]))
     for view in parts:
         compiled.dedup_by[view] = _dedup_by(keys[view])
-        compiled.latest[view] = _latest_select(view, compiled.dedup_by[view])
+        compiled.row_key[view] = _row_key(view, compiled.dedup_by[view])
+        compiled.latest[view] = _latest_select(view, compiled.dedup_by[view], compiled.row_key[view])
     for column in SEEN_IDS:
         compiled.seen[f"_seen_{column}"] = _seen_select(column, keys)
     tag_columns = [
